@@ -1,0 +1,80 @@
+"""What every entrypoint shares: the --config/--workdir flags and the run directory."""
+
+from __future__ import annotations
+
+import datetime
+import json
+import os
+
+from absl import flags
+from ml_collections import config_flags
+
+CONFIG = config_flags.DEFINE_config_file(
+    "config", None, "Config file, e.g. configs/countdown_sft.py (optionally :variant).",
+    lock_config=True)
+WORKDIR = flags.DEFINE_string(
+    "workdir", None, "Output directory; default runs/<experiment>/<timestamp>. Reusing one resumes.")
+
+
+def workdir_for(experiment: str) -> str:
+  if WORKDIR.value:
+    return WORKDIR.value
+  stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+  return os.path.join("runs", experiment, stamp)
+
+
+def save_config(config, workdir: str) -> None:
+  """Writes config.json, the record of exactly what ran."""
+  os.makedirs(workdir, exist_ok=True)
+  with open(os.path.join(workdir, "config.json"), "w") as f:
+    json.dump(config.to_dict(), f, indent=2, sort_keys=True, default=str)
+
+
+def _config_path_and_overrides(argv: list[str]) -> tuple[str | None, list[str]]:
+  path, overrides = None, []
+  for i, arg in enumerate(argv):
+    if arg.startswith("--config="):
+      path = arg.split("=", 1)[1]
+    elif arg == "--config" and i + 1 < len(argv):
+      path = argv[i + 1]
+    elif arg.startswith("--config."):
+      overrides.append(arg[len("--config."):].split("=", 1)[0])
+  return path, overrides
+
+
+def check_overrides(argv: list[str]) -> None:
+  """Raises ValueError naming an unknown `--config.a.b` field before absl's opaque KeyError."""
+  import runpy
+  path, overrides = _config_path_and_overrides(argv)
+  if path is None or not overrides:
+    return
+  file, _, arg = path.partition(":")
+  if not os.path.exists(file):
+    raise ValueError(f"--config: no such config file {file!r}")
+  config = runpy.run_path(file)["get_config"](arg or None)
+  for dotted in overrides:
+    node = config
+    for i, key in enumerate(dotted.split(".")):
+      if not hasattr(node, "keys") or key not in node:
+        known = ", ".join(sorted(node.keys())) if hasattr(node, "keys") else "(not a group)"
+        where = ".".join(dotted.split(".")[:i]) or "the top level"
+        raise ValueError(f"--config.{dotted}: unknown field {key!r} at {where} of {file}; "
+                         f"known fields: {known}")
+      node = node[key]
+
+
+def main(run_fn, experiment: str) -> None:
+  """absl main for `run_fn(config, workdir)`, with clear errors for unknown config fields."""
+  import sys
+  from absl import app
+  try:
+    check_overrides(sys.argv[1:])
+  except ValueError as e:
+    sys.exit(f"error: {e}")
+
+  def _main(argv):
+    if len(argv) > 1:
+      raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    run_fn(CONFIG.value, workdir_for(experiment))  # app.run would exit with a returned value
+
+  app.run(_main)

@@ -1,0 +1,22 @@
+"""Task families with verifiable answers and exact per-step oracle labels."""
+
+from reasoning.tasks.arithmetic import Arithmetic
+from reasoning.tasks.base import (NONE_ANSWER, Problem, Task, extract_answer,
+                                  reference_completion, split_completion)
+from reasoning.tasks.countdown import Countdown
+from reasoning.tasks.letters import Letters
+
+TASKS = {"countdown": Countdown, "arithmetic": Arithmetic, "letters": Letters}
+
+
+def get_task(name: str, **options) -> Task:
+  """The task `name` built with `options` (its dataclass fields); clear errors for bad input."""
+  if name not in TASKS:
+    raise ValueError(f"task.name={name!r} is not one of {sorted(TASKS)}")
+  cls = TASKS[name]
+  fields = {f.name for f in cls.__dataclass_fields__.values() if f.name not in ("name",)}
+  unknown = set(options) - fields
+  if unknown:
+    raise ValueError(f"task.{sorted(unknown)[0]} is not an option of {name}; "
+                     f"expected some of {sorted(fields)}")
+  return cls(**options)

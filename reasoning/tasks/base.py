@@ -1,0 +1,103 @@
+"""The task contract shared by every task family (see DESIGN.md, "Contracts").
+
+A task makes `Problem`s, solves them exactly, verifies completions and labels steps:
+
+  sample(rng, n, difficulty) -> list[Problem]
+  solve(problem) -> list[str] | None        lines of a correct completion; None for a trap
+  verify(problem, completion) -> float      1.0 correct, 0.0 otherwise; never raises
+  step_labels(problem, steps) -> list[int]  1 while a correct answer is still reachable
+
+Text format: one reasoning step per line; the last line is `ANSWER: <answer>`; a trap's correct
+answer is `ANSWER: none`. Nothing here is task specific beyond that format, so searchers and
+trainers can use these helpers for any task.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from typing import Any, Protocol, Sequence
+
+import numpy as np
+
+ANSWER_PREFIX = "ANSWER: "
+NONE_ANSWER = "none"
+# Completions longer than this are malformed by definition: the verifiers reject them before any
+# parsing, which keeps verification O(1) on hostile 10^6-character inputs.
+MAX_COMPLETION_CHARS = 4096
+# ASCII only: `\d` would accept unicode digits such as '٣', which int() then happily parses.
+_ANSWER_RE = re.compile(r"ANSWER: ([a-z0-9]{1,32})", re.ASCII)
+
+
+@dataclasses.dataclass(frozen=True)
+class Problem:
+  """One task instance. `answer` is the exact text after `ANSWER: ` in a correct completion."""
+  prompt: str
+  answer: str
+  meta: dict[str, Any]
+
+  @property
+  def is_trap(self) -> bool:
+    return self.answer == NONE_ANSWER
+
+  @property
+  def difficulty(self) -> int:
+    return int(self.meta["difficulty"])
+
+
+class Task(Protocol):
+  name: str
+  difficulties: tuple[int, ...]
+
+  def sample(self, rng: np.random.Generator, n: int, difficulty: int) -> list[Problem]: ...
+
+  def solve(self, problem: Problem) -> list[str] | None: ...
+
+  def verify(self, problem: Problem, completion: str) -> float: ...
+
+  def step_labels(self, problem: Problem, steps: Sequence[str]) -> list[int]: ...
+
+
+def answer_line(answer: str) -> str:
+  return ANSWER_PREFIX + answer
+
+
+def reference_completion(task: Task, problem: Problem) -> str:
+  """The completion a perfect reasoner writes: the solver's lines, or `ANSWER: none` for a trap."""
+  lines = task.solve(problem)
+  if lines is None:
+    lines = [answer_line(NONE_ANSWER)]
+  return "\n".join(lines) + "\n"
+
+
+def split_completion(completion: str) -> tuple[list[str], str] | None:
+  """Splits a completion into (step lines, answer) or returns None if it is malformed.
+
+  Well formed means: at most MAX_COMPLETION_CHARS characters, the last line (after dropping one
+  trailing newline) is `ANSWER: <answer>` and no earlier line is an answer line.
+  """
+  if not isinstance(completion, str) or len(completion) > MAX_COMPLETION_CHARS:
+    return None
+  text = completion[:-1] if completion.endswith("\n") else completion
+  lines = text.split("\n")
+  match = _ANSWER_RE.fullmatch(lines[-1])
+  if match is None or any(line.startswith(ANSWER_PREFIX) for line in lines[:-1]):
+    return None
+  return lines[:-1], match.group(1)
+
+
+def extract_answer(completion: str) -> str | None:
+  """The answer of a well-formed completion, for voting; None if malformed. Never raises."""
+  parts = split_completion(completion)
+  return None if parts is None else parts[1]
+
+
+def check_difficulty(task: Task, difficulty: int) -> None:
+  if difficulty not in task.difficulties:
+    raise ValueError(
+        f"{task.name}: difficulty={difficulty!r} is not one of {task.difficulties}")
+
+
+def check_share(name: str, value: float) -> None:
+  if not 0.0 <= value <= 1.0:
+    raise ValueError(f"{name} must be in [0, 1], got {value!r}")

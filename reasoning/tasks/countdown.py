@@ -1,0 +1,202 @@
+"""Countdown: combine all the given numbers, each exactly once, with + - * / into the target.
+
+Prompt `countdown 3 8 5 to 29` and a completion of one operation per line:
+
+  8*3=24
+  24+5=29
+  ANSWER: 29
+
+Every intermediate result must be a positive integer (so no division by zero, no fractions, no
+negatives). Rules follow Gandhi et al.'s "Stream of Search" variant: all numbers must be used,
+which fixes a solution at n-1 steps and makes unsolvable instances (traps) common enough to
+sample. A trap's correct completion is `ANSWER: none`.
+
+The exact solver is a memoised enumeration of the values reachable from a multiset of numbers
+(`reachable`), which also gives the oracle step label: a step is good while the target is still
+reachable from the numbers left.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import itertools
+import re
+from typing import Sequence
+
+import numpy as np
+
+from reasoning.tasks import base
+
+# difficulty -> (count of numbers, largest number, (smallest target, largest target))
+LEVELS: dict[int, tuple[int, int, tuple[int, int]]] = {
+    1: (3, 9, (1, 99)),
+    2: (4, 12, (1, 199)),
+    3: (5, 20, (1, 499)),
+    4: (6, 25, (100, 999)),
+}
+_STEP_RE = re.compile(r"([1-9][0-9]{0,6})([-+*/])([1-9][0-9]{0,6})=([1-9][0-9]{0,7})", re.ASCII)
+_MAX_TRIES = 10_000
+
+
+def apply_op(a: int, op: str, b: int) -> int | None:
+  """The result of `a op b` if it is a positive integer, else None."""
+  if op == "+":
+    return a + b
+  if op == "*":
+    return a * b
+  if op == "-":
+    return a - b if a > b else None
+  if op == "/":
+    return a // b if a % b == 0 else None
+  raise ValueError(f"unknown operator {op!r}")
+
+
+def _moves(a: int, b: int) -> list[tuple[int, str, int, int]]:
+  """Every legal step combining a and b, larger operand first: (left, op, right, result)."""
+  hi, lo = max(a, b), min(a, b)
+  moves = [(hi, "+", lo, hi + lo), (hi, "*", lo, hi * lo)]
+  if hi > lo:
+    moves.append((hi, "-", lo, hi - lo))
+  if hi % lo == 0:
+    moves.append((hi, "/", lo, hi // lo))
+  return moves
+
+
+@functools.lru_cache(maxsize=200_000)
+def reachable(pool: tuple[int, ...]) -> frozenset[int]:
+  """Every value reachable by combining ALL numbers of `pool` (a sorted tuple), each once."""
+  if len(pool) == 1:
+    return frozenset(pool)
+  values: set[int] = set()
+  rest = range(1, len(pool))
+  # Split the multiset into two non-empty parts; the part holding pool[0] is `left`.
+  for k in range(0, len(pool) - 1):
+    for chosen in itertools.combinations(rest, k):
+      left = (pool[0],) + tuple(pool[i] for i in chosen)
+      right = tuple(pool[i] for i in rest if i not in chosen)
+      for a in reachable(tuple(sorted(left))):
+        for b in reachable(tuple(sorted(right))):
+          values.update(m[3] for m in _moves(a, b))
+  return frozenset(values)
+
+
+def can_reach(pool: Sequence[int], target: int) -> bool:
+  return target in reachable(tuple(sorted(pool)))
+
+
+def solution_steps(numbers: Sequence[int], target: int) -> list[str] | None:
+  """Lines `a op b=c` that turn `numbers` into `target`, or None if no solution exists."""
+  pool = sorted(numbers)
+  if not can_reach(pool, target):
+    return None
+  steps = []
+  while len(pool) > 1:
+    for (i, a), (j, b) in itertools.combinations(enumerate(pool), 2):
+      rest = [x for k, x in enumerate(pool) if k not in (i, j)]
+      move = next((m for m in _moves(a, b) if can_reach(rest + [m[3]], target)), None)
+      if move is not None:
+        steps.append(f"{move[0]}{move[1]}{move[2]}={move[3]}")
+        pool = sorted(rest + [move[3]])
+        break
+  return steps
+
+
+def apply_step(pool: list[int], line: str) -> list[int] | None:
+  """The pool after the step `line`, or None if the line is malformed or illegal."""
+  match = _STEP_RE.fullmatch(line)
+  if match is None:
+    return None
+  a, op, b, claimed = int(match[1]), match[2], int(match[3]), int(match[4])
+  if apply_op(a, op, b) != claimed:
+    return None
+  pool = list(pool)
+  for x in (a, b):
+    if x not in pool:
+      return None
+    pool.remove(x)
+  return pool + [claimed]
+
+
+@dataclasses.dataclass(frozen=True)
+class Countdown:
+  """Countdown with traps. `trap_share` of sampled problems have no solution (answer `none`)."""
+  trap_share: float = 0.1
+  name: str = "countdown"
+  difficulties: tuple[int, ...] = tuple(LEVELS)
+
+  def __post_init__(self):
+    base.check_share("countdown.trap_share", self.trap_share)
+
+  def make_problem(self, numbers: Sequence[int], target: int, difficulty: int) -> base.Problem:
+    numbers = [int(x) for x in numbers]
+    answer = str(target) if can_reach(numbers, target) else base.NONE_ANSWER
+    prompt = f"countdown {' '.join(map(str, numbers))} to {target}\n"
+    return base.Problem(prompt, answer,
+                        {"numbers": numbers, "target": int(target), "difficulty": difficulty})
+
+  def sample(self, rng: np.random.Generator, n: int, difficulty: int) -> list[base.Problem]:
+    base.check_difficulty(self, difficulty)
+    count, largest, (lo, hi) = LEVELS[difficulty]
+    problems = []
+    for _ in range(n):
+      want_trap = rng.random() < self.trap_share
+      for _ in range(_MAX_TRIES):
+        numbers = rng.integers(1, largest + 1, size=count).tolist()
+        values = reachable(tuple(sorted(numbers)))
+        in_range = np.arange(lo, hi + 1)
+        mask = np.isin(in_range, list(values), invert=want_trap)
+        if mask.any():
+          target = int(rng.choice(in_range[mask]))
+          problems.append(self.make_problem(numbers, target, difficulty))
+          break
+      else:
+        raise ValueError(f"countdown: no {'trap' if want_trap else 'solvable'} instance found "
+                         f"at difficulty={difficulty} after {_MAX_TRIES} draws")
+    return problems
+
+  def solve(self, problem: base.Problem) -> list[str] | None:
+    steps = solution_steps(problem.meta["numbers"], problem.meta["target"])
+    return None if steps is None else steps + [base.answer_line(problem.answer)]
+
+  def verify(self, problem: base.Problem, completion: str) -> float:
+    """1.0 iff every step is legal, all numbers are used and the answer is right; else 0.0.
+
+    Malformed model output is an expected outcome here: it scores 0.0 and never raises.
+    """
+    parts = base.split_completion(completion)
+    if parts is None or parts[1] != problem.answer:
+      return 0.0
+    pool: list[int] | None = list(problem.meta["numbers"])
+    for line in parts[0]:
+      pool = apply_step(pool, line)
+      if pool is None:
+        return 0.0
+    if problem.is_trap:
+      return 1.0
+    return float(pool == [problem.meta["target"]])
+
+  def step_labels(self, problem: base.Problem, steps: Sequence[str]) -> list[int]:
+    """1 for a legal step after which the correct answer is still reachable, then 0 forever.
+
+    For a solvable problem: the target is still reachable from the pool left. For a trap: `none`
+    stays correct after any legal step. An answer line is 1 iff it gives the correct answer and
+    every earlier step is good (and, for a solvable problem, the pool is exactly the target).
+    """
+    labels = []
+    pool: list[int] | None = list(problem.meta["numbers"])
+    target = problem.meta["target"]
+    for line in steps:
+      if pool is None:
+        labels.append(0)
+        continue
+      if line.startswith(base.ANSWER_PREFIX):
+        ok = line == base.answer_line(problem.answer) and (problem.is_trap or pool == [target])
+        labels.append(int(ok))
+        pool = None
+        continue
+      pool = apply_step(pool, line)
+      if pool is not None and not (problem.is_trap or can_reach(pool, target)):
+        pool = None
+      labels.append(int(pool is not None))
+    return labels

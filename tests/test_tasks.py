@@ -1,0 +1,214 @@
+"""Tasks: solvers verify, mutations fail, traps are unsolvable, oracle labels, reproducibility."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from reasoning.tasks import TASKS, Countdown, extract_answer, get_task, reference_completion
+from reasoning.tasks import countdown as cd
+
+ALL = [(name, d) for name in TASKS for d in TASKS[name]().difficulties if (name, d) != ("countdown", 4)]
+
+
+def _problems(name, difficulty, n=40, seed=0, **options):
+  task = get_task(name, **options)
+  return task, task.sample(np.random.default_rng(seed), n, difficulty)
+
+
+@pytest.mark.parametrize("name,difficulty", ALL)
+def test_reference_completions_verify(name, difficulty):
+  task, problems = _problems(name, difficulty, trap_share=0.3)
+  assert any(p.is_trap for p in problems) and not all(p.is_trap for p in problems)
+  for p in problems:
+    completion = reference_completion(task, p)
+    assert task.verify(p, completion) == 1.0, (p, completion)
+    assert extract_answer(completion) == p.answer
+    lines = completion.rstrip("\n").split("\n")
+    assert task.step_labels(p, lines) == [1] * len(lines)
+    assert p.difficulty == difficulty
+
+
+def _mutations(lines):
+  """Wrong versions of a correct completion: a digit changed, a step dropped, answer changed."""
+  steps, answer = lines[:-1], lines[-1]
+  for i, line in enumerate(steps):
+    j = next((k for k, c in enumerate(line) if c.isdigit()), None)
+    if j is not None:
+      digit = str((int(line[j]) + 1) % 10)
+      yield steps[:i] + [line[:j] + digit + line[j + 1:]] + steps[i + 1:] + [answer]
+    yield steps[:i] + steps[i + 1:] + [answer]
+  wrong = "none" if not answer.endswith("none") else "0"
+  yield steps + ["ANSWER: " + wrong]
+  yield steps + ["ANSWER: " + answer.removeprefix("ANSWER: ") + "1"]
+
+
+@pytest.mark.parametrize("name,difficulty", ALL)
+def test_mutated_completions_fail(name, difficulty):
+  task, problems = _problems(name, difficulty, n=15, seed=1)
+  for p in problems:
+    lines = reference_completion(task, p).rstrip("\n").split("\n")
+    for mutant in _mutations(lines):
+      text = "\n".join(mutant) + "\n"
+      if mutant != lines and task.verify(p, text) != 0.0:
+        # A changed digit can, rarely, give another valid Countdown solution: re-check it exactly.
+        assert name == "countdown" and _brute_force_valid(p, mutant), (p, mutant)
+
+
+def _brute_force_valid(problem, lines):
+  pool = list(problem.meta["numbers"])
+  for line in lines[:-1]:
+    pool = cd.apply_step(pool, line)
+    if pool is None:
+      return False
+  return pool == [problem.meta["target"]] and lines[-1] == f"ANSWER: {problem.meta['target']}"
+
+
+def _all_values(pool):
+  """Every value reachable using all of `pool`, by naive search over step sequences (no memo)."""
+  if len(pool) == 1:
+    return {pool[0]}
+  values = set()
+  for i, j in itertools.permutations(range(len(pool)), 2):
+    rest = [x for k, x in enumerate(pool) if k not in (i, j)]
+    for op in "+-*/":
+      v = cd.apply_op(pool[i], op, pool[j])
+      if v is not None:
+        values |= _all_values(rest + [v])
+  return values
+
+
+def test_countdown_traps_are_unsolvable_by_exhaustive_search():
+  task, problems = _problems("countdown", 1, n=60, seed=2, trap_share=0.5)
+  traps = [p for p in problems if p.is_trap]
+  assert len(traps) >= 15
+  for p in traps:
+    assert p.meta["target"] not in _all_values(p.meta["numbers"])
+    assert task.solve(p) is None
+  for p in problems:
+    assert (p.meta["target"] in _all_values(p.meta["numbers"])) != p.is_trap
+
+
+def test_countdown_reachable_matches_naive_search():
+  rng = np.random.default_rng(3)
+  for _ in range(30):
+    pool = rng.integers(1, 13, size=int(rng.integers(1, 5))).tolist()
+    assert cd.reachable(tuple(sorted(pool))) == frozenset(_all_values(pool))
+
+
+def test_countdown_step_labels_turn_zero_at_first_dead_end():
+  task = Countdown()
+  p = task.make_problem([2, 3, 4], 20, difficulty=1)  # (2+3)*4 = 20
+  assert p.answer == "20"
+  good = task.solve(p)
+  assert task.step_labels(p, good) == [1, 1, 1]
+  # 3*4=12 leaves {2, 12}: 20 is unreachable (14, 10, 24, 6), so the label turns 0 and stays 0.
+  assert task.step_labels(p, ["3*4=12", "12+2=14", "ANSWER: 20"]) == [0, 0, 0]
+  assert task.step_labels(p, ["3+2=5", "5*4=20", "ANSWER: 20"]) == [1, 1, 1]
+  assert task.step_labels(p, ["3+2=5", "5*4=21", "ANSWER: 20"]) == [1, 0, 0]  # wrong arithmetic
+  assert task.step_labels(p, ["3+2=5", "5+4=9", "ANSWER: 9"]) == [1, 0, 0]
+  assert task.step_labels(p, ["3+2=5", "5*4=20", "ANSWER: none"]) == [1, 1, 0]
+  assert task.step_labels(p, ["7+3=10"]) == [0]  # 7 is not in the pool
+  # Random legal step sequences: a label is 1 exactly while naive search still reaches the target.
+  rng = np.random.default_rng(4)
+  for p in task.sample(rng, 30, 2):
+    pool, lines, expected = list(p.meta["numbers"]), [], []
+    while len(pool) > 1:
+      i, j = rng.choice(len(pool), size=2, replace=False)
+      a, b = max(pool[i], pool[j]), min(pool[i], pool[j])
+      op = "+*-"[rng.integers(3)] if a > b else "+*"[rng.integers(2)]
+      v = cd.apply_op(a, op, b)
+      lines.append(f"{a}{op}{b}={v}")
+      pool = [x for k, x in enumerate(pool) if k not in (i, j)] + [v]
+      alive = p.is_trap or p.meta["target"] in _all_values(pool)
+      expected.append(int(alive and (not expected or expected[-1] == 1)))
+    assert task.step_labels(p, lines) == expected
+
+
+def test_countdown_verify_rules():
+  task = Countdown()
+  p = task.make_problem([2, 3, 4], 20, difficulty=1)
+  ok = "3+2=5\n5*4=20\nANSWER: 20\n"
+  assert task.verify(p, ok) == 1.0
+  assert task.verify(p, ok.rstrip("\n")) == 1.0
+  for bad in ["2+3=5\n5*4=20\nANSWER: 20\n",  # a*b order is free, but...
+              ]:
+    assert task.verify(p, bad) == 1.0  # ...either order of operands is legal.
+  for bad in [
+      "3+2=5\n5*4=20\n",                     # no answer line
+      "3+2=5\n5*4=20\nANSWER: 21\n",         # wrong answer
+      "3+3=6\n6*4=24\nANSWER: 20\n",         # 3 used twice
+      "5*4=20\nANSWER: 20\n",                # 5 not in the pool
+      "4*5=20\nANSWER: 20\n",
+      "2-3=-1\nANSWER: 20\n",                # negative
+      "3/2=1\nANSWER: 20\n",                 # not an integer
+      "4*5=20\n20+0=20\nANSWER: 20\n",       # 0 is not a number here
+      "3+2=5\n5*4=20\nANSWER: 20\nextra\n",  # text after the answer
+      "3+2=5\nANSWER: 20\n5*4=20\nANSWER: 20\n",
+      "٣+2=5\n5*4=20\nANSWER: 20\n",         # unicode digit
+      "3+2=05\n05*4=20\nANSWER: 20\n",       # leading zero
+      "ANSWER: none\n",
+  ]:
+    assert task.verify(p, bad) == 0.0, bad
+  trap = task.make_problem([2, 3, 4], 23, difficulty=1)
+  assert trap.is_trap
+  assert task.verify(trap, "ANSWER: none\n") == 1.0
+  assert task.verify(trap, "2+3=5\nANSWER: none\n") == 1.0  # legal exploration, then none
+  assert task.verify(trap, "2+3=6\nANSWER: none\n") == 0.0  # illegal step
+
+
+@pytest.mark.parametrize("name", sorted(TASKS))
+def test_generation_is_reproducible_from_seed(name):
+  task = get_task(name)
+  for d in task.difficulties[:3]:
+    a = task.sample(np.random.default_rng(7), 20, d)
+    b = task.sample(np.random.default_rng(7), 20, d)
+    c = task.sample(np.random.default_rng(8), 20, d)
+    assert a == b
+    assert a != c
+
+
+def test_trap_share_is_respected():
+  for name in TASKS:
+    _, problems = _problems(name, 1, n=400, seed=5)
+    share = np.mean([p.is_trap for p in problems])
+    assert 0.06 < share < 0.14, (name, share)
+    _, problems = _problems(name, 1, n=50, seed=5, trap_share=0.0)
+    assert not any(p.is_trap for p in problems)
+
+
+def test_bad_task_options_are_clear_errors():
+  with pytest.raises(ValueError, match="task.name='sudoku'"):
+    get_task("sudoku")
+  with pytest.raises(ValueError, match="task.trap_rate is not an option of countdown"):
+    get_task("countdown", trap_rate=0.1)
+  with pytest.raises(ValueError, match="trap_share"):
+    get_task("letters", trap_share=1.5)
+  with pytest.raises(ValueError, match="difficulty=9"):
+    get_task("arithmetic").sample(np.random.default_rng(0), 1, 9)
+
+
+def test_arithmetic_scratchpad_by_hand():
+  from reasoning.tasks.arithmetic import addition_steps, multiplication_steps
+  assert addition_steps(347, 85) == ["7+5+0=12", "4+8+1=13", "3+0+1=4"]
+  assert multiplication_steps(347, 25) == [
+      "7*5+0=35", "4*5+3=23", "3*5+2=17", "347*5=1735",
+      "7*2+0=14", "4*2+1=9", "3*2+0=6", "347*2=694", "1735+6940=8675"]
+
+
+def test_letters_by_hand():
+  from reasoning.tasks.base import Problem
+  from reasoning.tasks.letters import walk
+  task = get_task("letters")
+  assert walk("strawberry", "r") == ["s 0", "t 0", "r 1", "a 1", "w 1", "b 1", "e 1", "r 2",
+                                     "r 3", "y 3"]
+  p = Problem("count z in cat\n", "0", {"word": "cat", "letter": "z", "difficulty": 1})
+  assert task.verify(p, "c 0\na 0\nt 0\nANSWER: 0\n") == 1.0  # absent letter: answer 0
+  assert task.verify(p, "c 0\na 0\nANSWER: 0\n") == 0.0
+  assert task.step_labels(p, ["c 0", "a 1", "t 1", "ANSWER: 1"]) == [1, 0, 0, 0]
+  problems = task.sample(np.random.default_rng(0), 300, 1)
+  for q in problems:
+    assert q.is_trap == (not q.meta["letter"].isalpha())
+    if not q.is_trap:
+      assert q.answer == str(q.meta["word"].count(q.meta["letter"]))
+  assert any(q.answer == "0" for q in problems)
