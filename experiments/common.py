@@ -73,6 +73,8 @@ def main(run_fn, experiment: str) -> None:
     sys.exit(f"error: {e}")
 
   def _main(argv):
+    from absl import logging
+    logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO
     if len(argv) > 1:
       raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     run_fn(CONFIG.value, workdir_for(experiment))  # app.run would exit with a returned value

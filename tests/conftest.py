@@ -14,3 +14,14 @@ def _repo_root_cwd():
   os.chdir(REPO)
   yield
   os.chdir(old)
+
+
+@pytest.fixture(scope="session")
+def tiny_model():
+  """(config, graphdef, params) of the tiny transformer, built once per test run."""
+  import jax
+
+  from reasoning import model
+  from reasoning.testing import TINY
+  graphdef, params = model.init(TINY, jax.random.key(0))
+  return TINY, graphdef, params

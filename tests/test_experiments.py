@@ -40,3 +40,49 @@ def test_entrypoint_rejects_unknown_field_in_a_subprocess():
        "--config.trap_sahre=0.2"], capture_output=True, text=True, timeout=120)
   assert proc.returncode != 0
   assert "unknown field 'trap_sahre'" in proc.stderr
+
+
+def _tree_equal(a, b):
+  import jax
+  import numpy as np
+  return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+
+
+@pytest.mark.slow
+def test_sft_pulse_resume_and_corrupt_checkpoint(tmp_path, monkeypatch):
+  import os
+
+  from experiments import sft
+  config = _config("configs/countdown_sft.py")
+  full = sft.run(config, str(tmp_path / "full"))
+  lines = [json.loads(l) for l in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]
+  assert [r["step"] for r in lines if "loss" in r] == list(range(1, config.steps + 1))
+  assert lines[-1]["train_flops"] > 0 and "greedy/d1" in lines[-1] and "pass@2/all" in lines[-1]
+  assert (tmp_path / "full" / "plots" / "learning_curve.png").stat().st_size > 1000
+
+  # Interrupt a second run after step 5 (a checkpoint exists at 4), then rerun the same command.
+  real_batch_at = sft.batch_at
+
+  def crash_at_5(step, *args, **kwargs):
+    if step == 5:
+      raise KeyboardInterrupt("simulated kill")
+    return real_batch_at(step, *args, **kwargs)
+
+  monkeypatch.setattr(sft, "batch_at", crash_at_5)
+  with pytest.raises(KeyboardInterrupt):
+    sft.run(config, str(tmp_path / "resumed"))
+  monkeypatch.setattr(sft, "batch_at", real_batch_at)
+  resumed = sft.run(config, str(tmp_path / "resumed"))
+  assert _tree_equal(full["params"], resumed["params"])
+  steps = [json.loads(l)["step"] for l in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()
+           if "loss" in json.loads(l)]
+  assert steps == list(range(1, config.steps + 1))  # no duplicated or lost lines
+
+  # Corrupt every file of the latest checkpoint: a clear error naming it, not a silent restart.
+  latest = tmp_path / "resumed" / "checkpoints" / str(config.steps)
+  for root, _, files in os.walk(latest):
+    for name in files:
+      with open(os.path.join(root, name), "wb") as f:
+        f.write(b"\x00garbage")
+  with pytest.raises(ValueError, match=rf"checkpoint .*{latest.name}.* unreadable"):
+    sft.run(config, str(tmp_path / "resumed"))

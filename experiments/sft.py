@@ -1,0 +1,135 @@
+"""Supervised fine-tuning on solver solutions, with held-out evaluation and exact resume.
+
+  python -m experiments.sft --config configs/countdown_sft.py [--workdir DIR] [--config.steps=N]
+
+Writes to the workdir: config.json, metrics.jsonl, checkpoints/, plots/learning_curve.png.
+Rerunning with the same workdir resumes from the latest checkpoint and ends with the same
+parameters as an uninterrupted run: data order and keys are functions of the step.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+
+import jax
+import numpy as np
+
+from experiments import common
+from reasoning import compute, evaluation, plots
+from reasoning import model as model_lib
+from reasoning.checkpoint import Checkpointer
+from reasoning.logging import MetricsWriter, Progress, read_metrics
+from reasoning.tasks import get_task, reference_completion
+from reasoning.text import VOCAB, pad_examples
+from reasoning.train import sft, state as state_lib
+
+
+def difficulties(text: str) -> list[int]:
+  try:
+    return [int(x) for x in str(text).split(",")]
+  except ValueError:
+    raise ValueError(f"difficulties must be comma-separated integers, got {text!r}") from None
+
+
+def build_data(config, task):
+  """Held-out eval problems, and per training difficulty a tokenized pool without their prompts."""
+  eval_problems = [p for d in difficulties(config.eval_difficulties)
+                   for p in task.sample(np.random.default_rng([config.seed, 2, d]),
+                                        config.eval_problems, d)]
+  held_out = {p.prompt for p in eval_problems}
+  pools = []
+  for d in difficulties(config.train_difficulties):
+    train = [p for p in task.sample(np.random.default_rng([config.seed, 1, d]),
+                                    config.train_problems, d) if p.prompt not in held_out]
+    pools.append(pad_examples(VOCAB, [p.prompt for p in train],
+                              [reference_completion(task, p) for p in train], config.seq_len))
+  return eval_problems, pools
+
+
+def batch_at(step: int, seed: int, pools, batch_size: int, multiple: int = 16):
+  """The batch of `step`, a pure function of (step, seed), so a resumed run sees the same data.
+
+  Difficulties take turns (step mod their count); within one, epoch-wise shuffles seeded by
+  (seed, difficulty, epoch). Padding is trimmed to the batch's longest row rounded up to
+  `multiple`, so easy batches cost less and only a few shapes ever compile.
+  """
+  which, turn = step % len(pools), step // len(pools)
+  tokens, loss_mask = pools[which]
+  n, start = len(tokens), turn * batch_size
+  perms = {e: np.random.default_rng([seed, 3, which, e]).permutation(n)
+           for e in range(start // n, (start + batch_size - 1) // n + 1)}
+  idx = np.array([perms[i // n][i % n] for i in range(start, start + batch_size)])
+  tokens, loss_mask = tokens[idx], loss_mask[idx]
+  width = min(tokens.shape[1], -(-int((tokens != 0).sum(1).max()) // multiple) * multiple)
+  return {"tokens": tokens[:, :width], "loss_mask": loss_mask[:, :width]}
+
+
+def run(config, workdir: str) -> dict:
+  common.save_config(config, workdir)
+  task = get_task(config.task.name, **{k: v for k, v in config.task.items() if k != "name"})
+  model_cfg = model_lib.ModelConfig(vocab_size=VOCAB.size, **config.model)
+  optim_cfg = state_lib.OptimConfig(total_steps=config.steps, **config.optim)
+  init_key, eval_key = jax.random.split(jax.random.key(config.seed))
+
+  t0 = time.perf_counter()
+  eval_problems, pools = build_data(config, task)
+  prompt_len = max(len(p.prompt) + 1 for p in eval_problems)
+  max_new = config.seq_len - prompt_len
+  print(f"data: {sum(len(p[0]) for p in pools)} training examples, {len(eval_problems)} held-out problems "
+        f"({time.perf_counter() - t0:.1f}s)", flush=True)
+
+  graphdef, params = model_lib.init(model_cfg, init_key)
+  tx = state_lib.make_optimizer(optim_cfg)
+  state = state_lib.create(params, tx)
+  train_step = sft.make_train_step(graphdef, tx)
+  print(f"model: {model_lib.count_params(params) / 1e6:.2f}M parameters", flush=True)
+
+  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), save_every=config.checkpoint_every,
+                      keep=config.keep_checkpoints)
+  start, meta = 0, {"train_flops": 0.0}
+  if ckpt.latest_step() is not None:
+    state, meta = ckpt.restore(jax.eval_shape(lambda: state))
+    start = int(state.step)
+    print(f"resumed from step {start} in {ckpt.directory}", flush=True)
+  writer = MetricsWriter(os.path.join(workdir, "metrics.jsonl"), resume_step=start)
+  progress = Progress(config.steps, start=start, every=config.log_every)
+
+  def do_eval(step, num_samples):
+    result = evaluation.evaluate(graphdef, state.params, VOCAB, task, eval_problems,
+                                 jax.random.fold_in(eval_key, step), prompt_len=prompt_len,
+                                 max_new=max_new, num_samples=num_samples)
+    writer.write(step, train_flops=meta["train_flops"], **result)
+    shown = "  ".join(f"{k}={v:.3f}" for k, v in result.items() if k.startswith("greedy/"))
+    print(f"eval @ step {step}: {shown}", flush=True)
+    return result
+
+  result = {}
+  for step in range(start, config.steps):
+    batch = batch_at(step, config.seed, pools, config.batch_size)
+    state, metrics = train_step(state, batch)
+    lengths = (batch["tokens"] != 0).sum(1)
+    meta["train_flops"] += compute.train_flops(model_cfg, lengths)
+    done = step + 1
+    shown = {}
+    if done % config.log_every == 0 or done == config.steps:
+      metrics = jax.device_get(metrics)
+      writer.write(done, train_flops=meta["train_flops"], **metrics)
+      shown = {"loss": metrics["loss"], "tok_acc": metrics["token_accuracy"]}
+    progress.update(done, tokens=float(lengths.sum()), **shown)
+    if done % config.eval_every == 0 and done != config.steps:
+      do_eval(done, 0)
+    ckpt.save(done, state, meta, force=done == config.steps)
+  ckpt.close()
+  if start < config.steps or not os.path.exists(os.path.join(workdir, "plots")):
+    result = do_eval(config.steps, config.pass_k)
+  os.makedirs(os.path.join(workdir, "plots"), exist_ok=True)
+  plot_path = os.path.join(workdir, "plots", "learning_curve.png")
+  plots.learning_curve(read_metrics(writer.path), plot_path,
+                       title=f"SFT on {config.task.name} (difficulties {config.train_difficulties})")
+  print(f"wrote {plot_path}", flush=True)
+  return {"params": state.params, "metrics": result, "graphdef": graphdef}
+
+
+if __name__ == "__main__":
+  common.main(run, "sft")

@@ -1,0 +1,64 @@
+"""Held-out evaluation: generate completions with the jitted sampler, verify them with the task.
+
+Greedy pass@1 and sampled pass@k per difficulty. Generation runs in fixed-size chunks so one
+compiled sampler serves every call; verification runs on the host (it parses text).
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import jax
+import numpy as np
+
+from reasoning import sampling
+from reasoning.tasks import Problem, Task
+from reasoning.text import CharVocab, pad_prompts
+
+
+def complete(graphdef, params, vocab: CharVocab, prompts: Sequence[str], key: jax.Array, *,
+             prompt_len: int, max_new: int, temperature: float, chunk: int = 256,
+             top_k: int = 0, top_p: float = 1.0) -> tuple[list[str], np.ndarray]:
+  """Completions (decoded text) of `prompts` and the generated token counts [N]."""
+  texts, lengths = [], []
+  for start in range(0, len(prompts), chunk):
+    part = list(prompts[start:start + chunk])
+    n = len(part)
+    part += [part[-1]] * (chunk - n)  # fixed shape: one compilation
+    tokens = pad_prompts(vocab, part, prompt_len)
+    out = sampling.generate(graphdef, params, tokens, jax.random.fold_in(key, start),
+                            max_new=max_new, stop="answer", temperature=temperature,
+                            top_k=top_k, top_p=top_p)
+    out_tokens, out_lengths = jax.device_get((out.tokens, out.lengths))
+    texts += [vocab.decode(row) for row in out_tokens[:n]]
+    lengths.append(out_lengths[:n])
+  return texts, np.concatenate(lengths)
+
+
+def evaluate(graphdef, params, vocab: CharVocab, task: Task, problems: Sequence[Problem],
+             key: jax.Array, *, prompt_len: int, max_new: int, num_samples: int = 0,
+             chunk: int = 256) -> dict[str, float]:
+  """Greedy pass@1 (and, if num_samples > 0, sampled pass@1 and pass@num_samples at T=1),
+  overall, per difficulty and on traps. Keys like `greedy/d1`, `pass@8/all`, `greedy/traps`."""
+  prompts = [p.prompt for p in problems]
+  greedy, lengths = complete(graphdef, params, vocab, prompts, key, prompt_len=prompt_len,
+                             max_new=max_new, temperature=0.0, chunk=chunk)
+  scores = {"greedy": np.array([task.verify(p, c) for p, c in zip(problems, greedy)])}
+  if num_samples > 0:
+    sampled, _ = complete(graphdef, params, vocab, prompts * num_samples, jax.random.fold_in(key, 1),
+                          prompt_len=prompt_len, max_new=max_new, temperature=1.0, chunk=chunk)
+    s = np.array([task.verify(p, c) for p, c in zip(problems * num_samples, sampled)])
+    s = s.reshape(num_samples, len(problems))
+    scores["sampled"] = s.mean(0)
+    scores[f"pass@{num_samples}"] = s.max(0)
+  difficulty = np.array([p.difficulty for p in problems])
+  trap = np.array([p.is_trap for p in problems])
+  out = {"eval/gen_tokens": float(lengths.sum())}
+  for name, s in scores.items():
+    out[f"{name}/all"] = float(s.mean())
+    for d in sorted(set(difficulty.tolist())):
+      out[f"{name}/d{d}"] = float(s[difficulty == d].mean())
+    if trap.any():
+      out[f"{name}/traps"] = float(s[trap].mean())
+      out[f"{name}/solvable"] = float(s[~trap].mean())
+  return out

@@ -1,0 +1,228 @@
+"""A decoder-only transformer with three heads, in flax NNX used functionally.
+
+  graphdef, params = init(config, key)           # params: a plain dict pytree
+  out = apply(graphdef, params, tokens)          # Output(logits, value, reward, cache=None)
+  cache = init_cache(config, batch, length)
+  out = apply(graphdef, params, tokens, cache=cache)   # writes K/V, returns out.cache
+
+RMSNorm, rotary positions, SwiGLU (or GELU) MLP, grouped-query causal attention, tied or untied
+embeddings. Heads: `logits` [B, T, V] for the policy, `value` [B, T] for PPO's critic and MCTS
+leaves, `reward` [B, T] for an ORM/PRM logit. Positions come from the PAD mask, so left-padded
+prompts and right-padded training sequences take the same path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import jax
+import jax.numpy as jnp
+from flax import nnx, struct
+
+from reasoning.text import PAD
+
+
+@dataclasses.dataclass(frozen=True)
+class ModelConfig:
+  vocab_size: int
+  d_model: int = 128
+  n_layers: int = 4
+  n_heads: int = 4
+  n_kv_heads: int = 4
+  d_ff: int = 384
+  max_len: int = 256
+  mlp: str = "swiglu"  # 'swiglu' | 'gelu'
+  tie_embeddings: bool = True
+  rope_theta: float = 10_000.0
+  norm_eps: float = 1e-6
+  dtype: str = "float32"  # compute dtype: 'float32' | 'bfloat16'; parameters stay float32
+
+  def __post_init__(self):
+    if self.d_model % self.n_heads:
+      raise ValueError(f"model.d_model={self.d_model} is not divisible by n_heads={self.n_heads}")
+    if self.n_heads % self.n_kv_heads:
+      raise ValueError(f"model.n_heads={self.n_heads} is not a multiple of n_kv_heads={self.n_kv_heads}")
+    if (self.d_model // self.n_heads) % 2:
+      raise ValueError("model head dim d_model/n_heads must be even for rotary embeddings")
+    if self.mlp not in ("swiglu", "gelu"):
+      raise ValueError(f"model.mlp must be 'swiglu' or 'gelu', got {self.mlp!r}")
+    if self.dtype not in ("float32", "bfloat16"):
+      raise ValueError(f"model.dtype must be 'float32' or 'bfloat16', got {self.dtype!r}")
+
+  @property
+  def head_dim(self) -> int:
+    return self.d_model // self.n_heads
+
+  @property
+  def compute_dtype(self):
+    return jnp.dtype(self.dtype)
+
+
+@struct.dataclass
+class Cache:
+  """Preallocated K/V for every layer. k, v: [L, B, S, Hkv, Dh]; valid: [B, S] slot holds a token;
+  pos: [B] next position of each row; end: [] next free slot (shared by all rows)."""
+  k: jax.Array
+  v: jax.Array
+  valid: jax.Array
+  pos: jax.Array
+  end: jax.Array
+
+
+@struct.dataclass
+class Output:
+  logits: jax.Array  # [B, T, V] float32
+  value: jax.Array   # [B, T] float32
+  reward: jax.Array  # [B, T] float32 (a logit: sigmoid gives P(correct))
+  cache: Cache | None = None
+
+
+def rope(x: jax.Array, positions: jax.Array, theta: float) -> jax.Array:
+  """Rotary embedding. x: [B, T, H, D]; positions: [B, T]."""
+  half = x.shape[-1] // 2
+  freq = theta ** (-jnp.arange(half, dtype=jnp.float32) / half)
+  angle = positions[..., None, None].astype(jnp.float32) * freq  # [B, T, 1, half]
+  sin, cos = jnp.sin(angle), jnp.cos(angle)
+  x1, x2 = jnp.split(x.astype(jnp.float32), 2, axis=-1)
+  return jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1).astype(x.dtype)
+
+
+class Attention(nnx.Module):
+  def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
+    self.cfg = cfg
+    dense = lambda i, o: nnx.Linear(i, o, use_bias=False, dtype=cfg.compute_dtype, rngs=rngs)
+    self.q = dense(cfg.d_model, cfg.n_heads * cfg.head_dim)
+    self.kv = dense(cfg.d_model, 2 * cfg.n_kv_heads * cfg.head_dim)
+    self.o = dense(cfg.n_heads * cfg.head_dim, cfg.d_model)
+
+  def __call__(self, x, positions, mask, cache=None, layer=0):
+    """x: [B, T, D]; mask: [B, T, S] keys each query may see; cache: (k, v, end) with k, v
+    [L, B, S, Hkv, Dh], written in place at [layer, :, end:end+T]. Returns (out, (k, v))."""
+    cfg = self.cfg
+    b, t, _ = x.shape
+    q = self.q(x).reshape(b, t, cfg.n_heads, cfg.head_dim)
+    k, v = jnp.split(self.kv(x).reshape(b, t, 2 * cfg.n_kv_heads, cfg.head_dim), 2, axis=2)
+    q, k = rope(q, positions, cfg.rope_theta), rope(k, positions, cfg.rope_theta)
+    if cache is not None:
+      k_all, v_all, end = cache
+      at = (layer, 0, end, 0, 0)
+      k_all = jax.lax.dynamic_update_slice(k_all, k[None].astype(k_all.dtype), at)
+      v_all = jax.lax.dynamic_update_slice(v_all, v[None].astype(v_all.dtype), at)
+      k, v = k_all[layer], v_all[layer]
+      cache = (k_all, v_all, end)
+    groups = cfg.n_heads // cfg.n_kv_heads
+    q = q.reshape(b, t, cfg.n_kv_heads, groups, cfg.head_dim)
+    scores = jnp.einsum("btkgd,bskd->bkgts", q, k.astype(q.dtype)).astype(jnp.float32)
+    scores = scores / math.sqrt(cfg.head_dim)
+    scores = jnp.where(mask[:, None, None], scores, -1e30)
+    probs = jax.nn.softmax(scores, axis=-1).astype(q.dtype)
+    out = jnp.einsum("bkgts,bskd->btkgd", probs, v.astype(q.dtype)).reshape(b, t, -1)
+    return self.o(out), cache
+
+
+class MLP(nnx.Module):
+  def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
+    self.gated = cfg.mlp == "swiglu"
+    dense = lambda i, o: nnx.Linear(i, o, use_bias=False, dtype=cfg.compute_dtype, rngs=rngs)
+    self.up = dense(cfg.d_model, (2 if self.gated else 1) * cfg.d_ff)
+    self.down = dense(cfg.d_ff, cfg.d_model)
+
+  def __call__(self, x):
+    h = self.up(x)
+    if self.gated:
+      gate, h = jnp.split(h, 2, axis=-1)
+      return self.down(jax.nn.silu(gate) * h)
+    return self.down(jax.nn.gelu(h))
+
+
+class Block(nnx.Module):
+  def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
+    norm = lambda: nnx.RMSNorm(cfg.d_model, epsilon=cfg.norm_eps, dtype=cfg.compute_dtype, rngs=rngs)
+    self.attn_norm, self.attn = norm(), Attention(cfg, rngs)
+    self.mlp_norm, self.mlp = norm(), MLP(cfg, rngs)
+
+  def __call__(self, x, positions, mask, cache=None, layer=0):
+    h, cache = self.attn(self.attn_norm(x), positions, mask, cache, layer)
+    x = x + h
+    return x + self.mlp(self.mlp_norm(x)), cache
+
+
+class Transformer(nnx.Module):
+  """One class for policy, value and reward models; which heads a trainer reads is its choice."""
+
+  def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
+    self.cfg = cfg
+    self.embed = nnx.Embed(cfg.vocab_size, cfg.d_model, dtype=cfg.compute_dtype, rngs=rngs,
+                           embedding_init=nnx.initializers.normal(cfg.d_model**-0.5))
+    # Named attributes rather than a list keep parameter paths plain strings for orbax.
+    for i in range(cfg.n_layers):
+      setattr(self, f"block_{i}", Block(cfg, rngs))
+    self.final_norm = nnx.RMSNorm(cfg.d_model, epsilon=cfg.norm_eps, dtype=cfg.compute_dtype,
+                                  rngs=rngs)
+    if not cfg.tie_embeddings:
+      self.lm_head = nnx.Linear(cfg.d_model, cfg.vocab_size, use_bias=False,
+                                dtype=cfg.compute_dtype, rngs=rngs)
+    self.value_head = nnx.Linear(cfg.d_model, 1, dtype=cfg.compute_dtype, rngs=rngs)
+    self.reward_head = nnx.Linear(cfg.d_model, 1, dtype=cfg.compute_dtype, rngs=rngs)
+
+  def __call__(self, tokens, positions, mask, cache: Cache | None = None):
+    x = self.embed(tokens) * jnp.asarray(math.sqrt(self.cfg.d_model), self.cfg.compute_dtype)
+    kv = None if cache is None else (cache.k, cache.v, cache.end)
+    for i in range(self.cfg.n_layers):
+      x, kv = getattr(self, f"block_{i}")(x, positions, mask, kv, i)
+    x = self.final_norm(x)
+    logits = self.embed.attend(x) if self.cfg.tie_embeddings else self.lm_head(x)
+    value = self.value_head(x)[..., 0].astype(jnp.float32)
+    reward = self.reward_head(x)[..., 0].astype(jnp.float32)
+    return logits.astype(jnp.float32), value, reward, kv
+
+
+def init(cfg: ModelConfig, key: jax.Array):
+  """Returns (graphdef, params): params is a plain nested dict of float32 arrays."""
+  graphdef, state = nnx.split(Transformer(cfg, nnx.Rngs(params=key)))
+  return graphdef, nnx.to_pure_dict(state)
+
+
+def init_cache(cfg: ModelConfig, batch: int, length: int, dtype=None) -> Cache:
+  if length > cfg.max_len:
+    raise ValueError(f"cache length {length} exceeds model.max_len={cfg.max_len}")
+  shape = (cfg.n_layers, batch, length, cfg.n_kv_heads, cfg.head_dim)
+  dtype = dtype or cfg.compute_dtype
+  return Cache(k=jnp.zeros(shape, dtype), v=jnp.zeros(shape, dtype),
+               valid=jnp.zeros((batch, length), bool), pos=jnp.zeros((batch,), jnp.int32),
+               end=jnp.zeros((), jnp.int32))
+
+
+def apply(graphdef, params, tokens: jax.Array, *, cache: Cache | None = None) -> Output:
+  """Runs the model on tokens [B, T] int32 (PAD = 0 is masked out everywhere).
+
+  Without a cache: full causal attention over the T tokens. With a cache: the T tokens go to
+  slots [cache.end, cache.end + T) and attend to every earlier valid slot; the updated cache is
+  returned in `Output.cache`.
+  """
+  model = nnx.merge(graphdef, params)
+  real = tokens != PAD
+  b, t = tokens.shape
+  if cache is None:
+    positions = jnp.maximum(jnp.cumsum(real, axis=1) - 1, 0)
+    causal = jnp.tril(jnp.ones((t, t), bool))
+    mask = causal[None] & real[:, None, :]
+  else:
+    positions = cache.pos[:, None] + jnp.maximum(jnp.cumsum(real, axis=1) - 1, 0)
+    valid = jax.lax.dynamic_update_slice_in_dim(cache.valid, real, cache.end, 1)
+    slots = jnp.arange(cache.valid.shape[1])
+    query_slots = cache.end + jnp.arange(t)
+    mask = (slots[None, :] <= query_slots[:, None])[None] & valid[:, None, :]
+  # A PAD query may see no key at all; the finite -1e30 mask keeps its softmax well defined and
+  # its outputs are never used.
+  logits, value, reward, kv = model(tokens, positions, mask, cache)
+  new_cache = None
+  if cache is not None:
+    new_cache = Cache(k=kv[0], v=kv[1], valid=valid,
+                      pos=cache.pos + real.sum(axis=1).astype(jnp.int32), end=cache.end + t)
+  return Output(logits, value, reward, new_cache)
+
+
+def count_params(params) -> int:
+  return sum(x.size for x in jax.tree.leaves(params))

@@ -1,0 +1,94 @@
+"""Jitted batched generation with a preallocated KV cache: prefill, then one `lax.while_loop`.
+
+  samples = generate(graphdef, params, prompts, key, max_new=64, stop="answer", temperature=1.0)
+
+`prompts` are left-padded ([PAD..., BOS, prompt], see text.pad_prompts) so every row writes the
+same cache slot each step. A row stops after it emits EOS (stop="answer") or, with stop="step",
+also after a newline: searchers extend a prefix one reasoning step at a time. The loop ends when
+every row is done or after `max_new` tokens; finished rows emit PAD.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+from flax import nnx, struct
+
+from reasoning import model as model_lib
+from reasoning.text import EOS, PAD, VOCAB
+
+
+@struct.dataclass
+class Samples:
+  tokens: jax.Array    # [B, max_new] int32, PAD after the stop token
+  logprobs: jax.Array  # [B, max_new] float32: log pi(token) under the model (temperature 1)
+  lengths: jax.Array   # [B] int32 tokens emitted, the stop token included
+  done: jax.Array      # [B] bool: stopped by EOS (or newline for stop="step"), not by max_new
+
+
+def filter_logits(logits: jax.Array, *, temperature: float, top_k: int, top_p: float) -> jax.Array:
+  """Logits [B, V] of the sampling distribution: temperature, then top-k, then top-p (nucleus)."""
+  logits = logits / temperature
+  if top_k > 0:
+    kth = jax.lax.top_k(logits, top_k)[0][:, -1:]
+    logits = jnp.where(logits < kth, -jnp.inf, logits)
+  if top_p < 1.0:
+    sorted_logits = jnp.sort(logits, axis=-1)[:, ::-1]
+    probs = jax.nn.softmax(sorted_logits, axis=-1)
+    # Keep the smallest prefix whose mass reaches top_p: a token is kept if the mass before it < p.
+    keep = jnp.cumsum(probs, axis=-1) - probs < top_p
+    cutoff = jnp.min(jnp.where(keep, sorted_logits, jnp.inf), axis=-1, keepdims=True)
+    logits = jnp.where(logits < cutoff, -jnp.inf, logits)
+  return logits
+
+
+def next_tokens(logits, key, *, temperature: float, top_k: int, top_p: float) -> jax.Array:
+  """tokens [B] from logits [B, V]; temperature 0 is greedy."""
+  if temperature == 0.0:
+    return jnp.argmax(logits, axis=-1).astype(jnp.int32)
+  filtered = filter_logits(logits, temperature=temperature, top_k=top_k, top_p=top_p)
+  return jax.random.categorical(key, filtered).astype(jnp.int32)
+
+
+@functools.partial(jax.jit, static_argnames=("graphdef", "max_new", "stop", "temperature",
+                                              "top_k", "top_p"))
+def generate(graphdef, params, prompts: jax.Array, key: jax.Array, *, max_new: int,
+             stop: str = "answer", temperature: float = 1.0, top_k: int = 0,
+             top_p: float = 1.0) -> Samples:
+  """Samples up to `max_new` tokens after `prompts` [B, P] int32. The key is consumed."""
+  if stop not in ("answer", "step"):
+    raise ValueError(f"stop must be 'answer' or 'step', got {stop!r}")
+  if temperature < 0 or not 0 < top_p <= 1 or top_k < 0:
+    raise ValueError(f"bad sampling settings temperature={temperature} top_k={top_k} top_p={top_p}")
+  cfg = nnx.merge(graphdef, params).cfg  # trace-time only
+  batch, prompt_len = prompts.shape
+  cache = model_lib.init_cache(cfg, batch, prompt_len + max_new)
+  out = model_lib.apply(graphdef, params, prompts, cache=cache)
+
+  def cond(carry):
+    i, _, _, _, done, *_ = carry
+    return (i < max_new) & ~jnp.all(done)
+
+  def body(carry):
+    i, logits, cache, key, done, tokens, logprobs, lengths = carry
+    key, sub = jax.random.split(key)
+    token = next_tokens(logits, sub, temperature=temperature, top_k=top_k, top_p=top_p)
+    token = jnp.where(done, PAD, token)
+    logprob = jnp.take_along_axis(jax.nn.log_softmax(logits), token[:, None], axis=-1)[:, 0]
+    tokens = tokens.at[:, i].set(token)
+    logprobs = logprobs.at[:, i].set(jnp.where(done, 0.0, logprob))
+    lengths = lengths + (~done).astype(jnp.int32)
+    stopped = token == EOS
+    if stop == "step":
+      stopped = stopped | (token == VOCAB.newline)
+    done = done | stopped
+    step_out = model_lib.apply(graphdef, params, token[:, None], cache=cache)
+    return i + 1, step_out.logits[:, -1], step_out.cache, key, done, tokens, logprobs, lengths
+
+  init = (jnp.int32(0), out.logits[:, -1], out.cache, key, jnp.zeros((batch,), bool),
+          jnp.full((batch, max_new), PAD, jnp.int32), jnp.zeros((batch, max_new), jnp.float32),
+          jnp.zeros((batch,), jnp.int32))
+  _, _, _, _, done, tokens, logprobs, lengths = jax.lax.while_loop(cond, body, init)
+  return Samples(tokens, logprobs, lengths, done)

@@ -1,0 +1,90 @@
+"""A character vocabulary covering every task's text, with PAD/BOS/EOS.
+
+Sequences for training are right-padded `[BOS, prompt, completion, EOS, PAD...]`; prompts for
+generation are left-padded `[PAD..., BOS, prompt]` so every row's next token lands in the same
+cache slot. The model derives positions from the PAD mask, so both layouts use one code path.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+from typing import Sequence
+
+import numpy as np
+
+PAD, BOS, EOS = 0, 1, 2
+CHARS = "\n 0123456789abcdefghijklmnopqrstuvwxyzANSWER+-*/=:?!#"
+
+
+@dataclasses.dataclass(frozen=True)
+class CharVocab:
+  chars: str = CHARS
+
+  def __post_init__(self):
+    if len(set(self.chars)) != len(self.chars):
+      raise ValueError("CharVocab.chars has duplicate characters")
+
+  @property
+  def size(self) -> int:
+    return 3 + len(self.chars)
+
+  @property
+  def newline(self) -> int:
+    return self._index["\n"]
+
+  @functools.cached_property
+  def _index(self) -> dict[str, int]:
+    return {c: i + 3 for i, c in enumerate(self.chars)}
+
+  def encode(self, text: str) -> list[int]:
+    index = self._index
+    try:
+      return [index[c] for c in text]
+    except KeyError as e:
+      raise ValueError(f"character {e.args[0]!r} in {text[:60]!r} is not in the vocabulary") from None
+
+  def decode(self, ids: Sequence[int]) -> str:
+    """Text of `ids` up to the first EOS; PAD and BOS are skipped."""
+    out = []
+    for i in ids:
+      i = int(i)
+      if i == EOS:
+        break
+      if i > EOS:
+        out.append(self.chars[i - 3])
+    return "".join(out)
+
+
+VOCAB = CharVocab()
+
+
+def pad_prompts(vocab: CharVocab, prompts: Sequence[str], length: int | None = None) -> np.ndarray:
+  """Left-padded `[PAD..., BOS, prompt]`: tokens [B, P] int32."""
+  ids = [[BOS] + vocab.encode(p) for p in prompts]
+  length = length or max(map(len, ids))
+  if max(map(len, ids)) > length:
+    raise ValueError(f"a prompt of {max(map(len, ids))} tokens exceeds the prompt length {length}")
+  out = np.full((len(ids), length), PAD, np.int32)
+  for row, seq in zip(out, ids):
+    row[length - len(seq):] = seq
+  return out
+
+
+def pad_examples(vocab: CharVocab, prompts: Sequence[str], completions: Sequence[str],
+                 length: int) -> tuple[np.ndarray, np.ndarray]:
+  """Right-padded `[BOS, prompt, completion, EOS, PAD...]` and a loss mask on completion + EOS.
+
+  Returns tokens [B, length] int32 and loss_mask [B, length] float32, where loss_mask[b, t] = 1
+  iff tokens[b, t] is a completion token (so the logits at t-1 predict it).
+  """
+  tokens = np.full((len(prompts), length), PAD, np.int32)
+  mask = np.zeros((len(prompts), length), np.float32)
+  for b, (p, c) in enumerate(zip(prompts, completions)):
+    head, tail = [BOS] + vocab.encode(p), vocab.encode(c) + [EOS]
+    if len(head) + len(tail) > length:
+      raise ValueError(f"example {b} has {len(head) + len(tail)} tokens > seq_len={length}: "
+                       f"{(p + c)[:60]!r}")
+    tokens[b, :len(head) + len(tail)] = head + tail
+    mask[b, len(head):len(head) + len(tail)] = 1.0
+  return tokens, mask

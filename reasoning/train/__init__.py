@@ -1,0 +1,1 @@
+"""Trainers: pure, jitted `train_step(state, batch) -> (state, metrics)` functions on optax."""

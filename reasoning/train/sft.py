@@ -1,0 +1,48 @@
+"""Supervised fine-tuning: masked next-token cross-entropy on completion tokens only."""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from reasoning import model as model_lib
+from reasoning.train.state import TrainState
+
+
+def token_logprobs(logits: jax.Array, tokens: jax.Array) -> jax.Array:
+  """log p(tokens[:, t+1] | tokens[:, :t+1]): logits [B, T, V], tokens [B, T] -> [B, T-1]."""
+  logp = jax.nn.log_softmax(logits[:, :-1])
+  return jnp.take_along_axis(logp, tokens[:, 1:, None], axis=-1)[..., 0]
+
+
+def sft_loss(graphdef, params, tokens: jax.Array, loss_mask: jax.Array):
+  """Mean cross-entropy over masked tokens (token-level average: long and short completions
+  weigh each of their tokens equally). tokens, loss_mask: [B, T]."""
+  logits = model_lib.apply(graphdef, params, tokens).logits
+  mask = loss_mask[:, 1:]
+  logp = token_logprobs(logits, tokens)
+  n = jnp.maximum(mask.sum(), 1.0)
+  loss = -(logp * mask).sum() / n
+  correct = (jnp.argmax(logits[:, :-1], -1) == tokens[:, 1:]) * mask
+  return loss, {"loss": loss, "token_accuracy": correct.sum() / n, "tokens": mask.sum()}
+
+
+def make_train_step(graphdef, tx: optax.GradientTransformation):
+  """A jitted `train_step(state, batch) -> (state, metrics)`; the state is donated.
+
+  batch: {"tokens": [B, T] int32, "loss_mask": [B, T] float32}.
+  """
+
+  @functools.partial(jax.jit, donate_argnums=(0,))
+  def train_step(state: TrainState, batch):
+    grad_fn = jax.grad(functools.partial(sft_loss, graphdef), has_aux=True)
+    grads, metrics = grad_fn(state.params, batch["tokens"], batch["loss_mask"])
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics["grad_norm"] = optax.global_norm(grads)
+    return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+
+  return train_step

@@ -1,0 +1,49 @@
+"""TrainState and the optimizer built from an explicit OptimConfig."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import optax
+from flax import struct
+
+
+@struct.dataclass
+class TrainState:
+  step: jax.Array  # [] int32
+  params: dict
+  opt_state: optax.OptState
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimConfig:
+  """AdamW with linear warmup then cosine decay to `min_lr_ratio * lr`, and global-norm clipping."""
+  lr: float = 1e-3
+  warmup_steps: int = 100
+  total_steps: int = 1000
+  min_lr_ratio: float = 0.1
+  weight_decay: float = 0.01
+  b1: float = 0.9
+  b2: float = 0.98
+  grad_clip: float = 1.0
+
+  def __post_init__(self):
+    if self.lr <= 0 or self.total_steps <= 0 or not 0 <= self.warmup_steps <= self.total_steps:
+      raise ValueError(f"optim: need lr > 0 and 0 <= warmup_steps <= total_steps, got {self}")
+
+
+def make_optimizer(cfg: OptimConfig) -> optax.GradientTransformation:
+  schedule = optax.warmup_cosine_decay_schedule(
+      init_value=0.0, peak_value=cfg.lr, warmup_steps=cfg.warmup_steps,
+      decay_steps=cfg.total_steps, end_value=cfg.lr * cfg.min_lr_ratio)
+  # Decay matrices only: norms, biases and scalar heads are not weight-decayed.
+  decay_mask = lambda params: jax.tree.map(lambda x: x.ndim >= 2, params)
+  return optax.chain(
+      optax.clip_by_global_norm(cfg.grad_clip),
+      optax.adamw(schedule, b1=cfg.b1, b2=cfg.b2, weight_decay=cfg.weight_decay, mask=decay_mask))
+
+
+def create(params, tx: optax.GradientTransformation) -> TrainState:
+  return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))

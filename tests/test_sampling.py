@@ -1,0 +1,90 @@
+"""Sampler: stopping rules, greedy equals argmax of the full pass, top-k/top-p, log-probs."""
+
+import chex
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from reasoning import model, sampling
+from reasoning.text import EOS, PAD, VOCAB, pad_prompts
+
+PROMPTS = ["countdown 1 2 3 to 6\n", "count r in rr\n", "compute 12+3\n"]
+
+
+def _forcing(params, token):
+  """Params that emit `token` after any input: blocks output zero, so the final hidden state is
+  the normalized input embedding; with every embedding row u and row `token` 2u, the logit of
+  `token` is d * |u| higher than any other's (tied embeddings)."""
+  params = jax.tree.map(lambda x: x, params)
+  for name, block in params.items():
+    if name.startswith("block_"):
+      block["attn"]["o"]["kernel"] = jnp.zeros_like(block["attn"]["o"]["kernel"])
+      block["mlp"]["down"]["kernel"] = jnp.zeros_like(block["mlp"]["down"]["kernel"])
+  emb = jnp.ones_like(params["embed"]["embedding"])
+  params["embed"]["embedding"] = emb.at[token].multiply(2.0)
+  return params
+
+
+def test_greedy_matches_full_forward_and_logprobs(tiny_model):
+  _, graphdef, params = tiny_model
+  prompts = jnp.asarray(pad_prompts(VOCAB, PROMPTS))
+  out = sampling.generate(graphdef, params, prompts, jax.random.key(0), max_new=12,
+                          temperature=0.0)
+  chex.assert_shape([out.tokens, out.logprobs], (3, 12))
+  seq = jnp.concatenate([prompts, out.tokens], axis=1)
+  logits = model.apply(graphdef, params, seq).logits[:, prompts.shape[1] - 1:-1]
+  real = out.tokens != PAD
+  np.testing.assert_array_equal(jnp.where(real, logits.argmax(-1), PAD), out.tokens)
+  logp = jnp.take_along_axis(jax.nn.log_softmax(logits), out.tokens[..., None], -1)[..., 0]
+  np.testing.assert_allclose(jnp.where(real, logp, 0), out.logprobs, atol=1e-5)
+
+
+def test_stop_rules(tiny_model):
+  _, graphdef, params = tiny_model
+  prompts = jnp.asarray(pad_prompts(VOCAB, PROMPTS))
+  for stop, stop_tokens in (("step", (VOCAB.newline, EOS)), ("answer", (EOS,))):
+    out = sampling.generate(graphdef, params, prompts, jax.random.key(1), max_new=40, stop=stop)
+    tokens, lengths, done = jax.device_get((out.tokens, out.lengths, out.done))
+    for row, n, d in zip(tokens, lengths, done):
+      assert (row[n:] == PAD).all() and (row[:n] != PAD).all()
+      hits = [i for i, t in enumerate(row[:n]) if t in stop_tokens]
+      if d:
+        assert hits == [n - 1]  # stopped right after its first stop token
+      else:
+        assert hits == [] and n == 40
+  # Making newline overwhelmingly likely: every row stops after exactly one token in step mode.
+  forced = _forcing(params, VOCAB.newline)
+  out = sampling.generate(graphdef, forced, prompts, jax.random.key(2), max_new=10, stop="step")
+  assert out.lengths.tolist() == [1, 1, 1] and out.done.all()
+  assert (out.tokens[:, 0] == VOCAB.newline).all()
+  out = sampling.generate(graphdef, _forcing(params, EOS), prompts, jax.random.key(2), max_new=10)
+  assert out.lengths.tolist() == [1, 1, 1] and (out.tokens[:, 0] == EOS).all()
+  out = sampling.generate(graphdef, forced, prompts, jax.random.key(2), max_new=10, stop="answer")
+  assert out.lengths.tolist() == [10, 10, 10] and not out.done.any()
+
+
+def test_top_k_and_top_p_filters():
+  logits = jnp.log(jnp.array([[0.5, 0.3, 0.15, 0.05]]))
+  keep = lambda **kw: jnp.isfinite(sampling.filter_logits(logits, temperature=1.0, **kw))[0].tolist()
+  assert keep(top_k=2, top_p=1.0) == [True, True, False, False]
+  assert keep(top_k=0, top_p=0.5) == [True, False, False, False]
+  assert keep(top_k=0, top_p=0.6) == [True, True, False, False]
+  assert keep(top_k=0, top_p=0.96) == [True, True, True, True]
+  assert keep(top_k=3, top_p=0.7) == [True, True, False, False]
+  # Sampling only ever returns kept tokens, in proportion to their renormalized mass.
+  keys = jax.random.split(jax.random.key(0), 4000)
+  draws = jax.vmap(lambda k: sampling.next_tokens(logits, k, temperature=1.0, top_k=0,
+                                                  top_p=0.6))(keys)[:, 0]
+  counts = np.bincount(np.asarray(draws), minlength=4)
+  assert counts[2:].sum() == 0
+  assert abs(counts[0] / counts[:2].sum() - 0.5 / 0.8) < 0.03
+
+
+def test_bad_sampling_settings(tiny_model):
+  _, graphdef, params = tiny_model
+  prompts = jnp.asarray(pad_prompts(VOCAB, PROMPTS))
+  with pytest.raises(ValueError, match="stop must be"):
+    sampling.generate(graphdef, params, prompts, jax.random.key(0), max_new=4, stop="line")
+  with pytest.raises(ValueError, match="top_p"):
+    sampling.generate(graphdef, params, prompts, jax.random.key(0), max_new=4, top_p=0.0)
