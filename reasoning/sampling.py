@@ -17,13 +17,14 @@ import jax.numpy as jnp
 from flax import nnx, struct
 
 from reasoning import model as model_lib
-from reasoning.text import EOS, PAD, VOCAB
+from reasoning.text import BOS, EOS, PAD, VOCAB
 
 
 @struct.dataclass
 class Samples:
   tokens: jax.Array    # [B, max_new] int32, PAD after the stop token
-  logprobs: jax.Array  # [B, max_new] float32: log pi(token) under the model (temperature 1)
+  logprobs: jax.Array  # [B, max_new] float32: log pi(token) under the model at temperature 1,
+                       # with PAD and BOS (never generated) removed from its support
   lengths: jax.Array   # [B] int32 tokens emitted, the stop token included
   done: jax.Array      # [B] bool: stopped by EOS (or newline for stop="step"), not by max_new
 
@@ -73,6 +74,7 @@ def generate(graphdef, params, prompts: jax.Array, key: jax.Array, *, max_new: i
 
   def body(carry):
     i, logits, cache, key, done, tokens, logprobs, lengths = carry
+    logits = logits.at[:, jnp.array([PAD, BOS])].set(-1e30)  # never generated
     key, sub = jax.random.split(key)
     token = next_tokens(logits, sub, temperature=temperature, top_k=top_k, top_p=top_p)
     token = jnp.where(done, PAD, token)

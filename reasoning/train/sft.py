@@ -42,7 +42,7 @@ def make_train_step(graphdef, tx: optax.GradientTransformation):
     grads, metrics = grad_fn(state.params, batch["tokens"], batch["loss_mask"])
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
-    metrics["grad_norm"] = optax.global_norm(grads)
+    metrics["grad_norm"] = optax.tree.norm(grads)
     return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
 
   return train_step
