@@ -12,8 +12,12 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+DEMO_DIR ?= runs/demo
+
 demo: $(STAMP)
-	$(PY) -m experiments.tasks_demo --config configs/tasks_demo.py
+	$(PY) -m experiments.tasks_demo --config configs/tasks_demo.py:tiny --workdir $(DEMO_DIR)/tasks
+	$(PY) -m experiments.sft --config configs/countdown_sft.py --workdir $(DEMO_DIR)/sft
+	@echo "plots: $(DEMO_DIR)/sft/plots/learning_curve.png  metrics: $(DEMO_DIR)/sft/metrics.jsonl"
 
 test: $(STAMP)
 	$(PY) -m pytest

@@ -15,7 +15,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.seed = 0
   c.task = ml_collections.ConfigDict({"name": "countdown", "trap_share": 0.1})
-  c.train_difficulties = "1,2,3"
+  c.train_difficulties = "1,2"
   c.eval_difficulties = "1,2,3"
   c.train_problems = 12_000          # pool per difficulty; eval problems are excluded from it
   c.eval_problems = 200              # per difficulty
@@ -23,9 +23,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       "d_model": 128, "n_layers": 4, "n_heads": 4, "n_kv_heads": 4, "d_ff": 384,
       "max_len": 128, "mlp": "swiglu", "tie_embeddings": True, "dtype": "float32"})
   c.optim = ml_collections.ConfigDict({
-      "lr": 3e-3, "warmup_steps": 100, "min_lr_ratio": 0.05, "weight_decay": 0.01,
+      "lr": 2e-3, "warmup_steps": 100, "min_lr_ratio": 0.05, "weight_decay": 0.01,
       "b1": 0.9, "b2": 0.98, "grad_clip": 1.0})
-  c.steps = 900
+  c.steps = 1500
   c.batch_size = 64
   c.seq_len = 96
   c.eval_every = 300

@@ -121,8 +121,12 @@ def run(config, workdir: str) -> dict:
       do_eval(done, 0)
     ckpt.save(done, state, meta, force=done == config.steps)
   ckpt.close()
-  if start < config.steps or not os.path.exists(os.path.join(workdir, "plots")):
+  if start < config.steps:
     result = do_eval(config.steps, config.pass_k)
+  else:  # already finished: report the final evaluation again instead of recomputing it
+    result = next(r for r in reversed(read_metrics(writer.path)) if "greedy/all" in r)
+    print("final eval: " + "  ".join(f"{k}={v:.3f}" for k, v in result.items()
+                                      if k.startswith(("greedy/", "pass@"))), flush=True)
   os.makedirs(os.path.join(workdir, "plots"), exist_ok=True)
   plot_path = os.path.join(workdir, "plots", "learning_curve.png")
   plots.learning_curve(read_metrics(writer.path), plot_path,

@@ -56,17 +56,3 @@ class Checkpointer:
   def close(self) -> None:
     self._manager.wait_until_finished()
     self._manager.close()
-
-
-def restore_params(directory: str, abstract_params):
-  """The params of the latest checkpoint in `directory` (e.g. an SFT run's, to start RL from)."""
-  ckpt = Checkpointer(directory, save_every=1)
-  try:
-    step = ckpt.latest_step()
-    if step is None:
-      raise ValueError(f"no checkpoint in {ckpt.directory}")
-    restored = ckpt._manager.restore(
-        step, args=ocp.args.Composite(state=ocp.args.PyTreeRestore(), meta=ocp.args.JsonRestore()))
-    return restored["state"]["params"]
-  finally:
-    ckpt.close()

@@ -7,9 +7,6 @@ once, as the LM head) and the second term is attention's QK^T and AV. Training =
 
 from __future__ import annotations
 
-import dataclasses
-
-import jax
 import numpy as np
 
 from reasoning.model import ModelConfig
@@ -46,19 +43,3 @@ def generation_flops(cfg: ModelConfig, prompt_lengths, new_lengths) -> float:
   # Token j of the continuation attends to p + j earlier tokens; sum_j (p + j) = n*p + n(n-1)/2.
   decode = 2.0 * matmul_params(cfg) * n + 2.0 * cfg.n_layers * cfg.d_model * (n * p + n * (n - 1) / 2)
   return forward_flops(cfg, p) + float(np.sum(decode))
-
-
-@dataclasses.dataclass
-class ComputeCounter:
-  """Running totals: tokens generated, tokens scored, FLOPs. Host-side, cheap, additive."""
-  generated_tokens: int = 0
-  scored_tokens: int = 0
-  flops: float = 0.0
-
-  def add(self, other: "ComputeCounter") -> "ComputeCounter":
-    return ComputeCounter(self.generated_tokens + other.generated_tokens,
-                          self.scored_tokens + other.scored_tokens, self.flops + other.flops)
-
-
-def tree_size(tree) -> int:
-  return int(sum(np.prod(x.shape) for x in jax.tree.leaves(tree)))

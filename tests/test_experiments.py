@@ -86,3 +86,14 @@ def test_sft_pulse_resume_and_corrupt_checkpoint(tmp_path, monkeypatch):
         f.write(b"\x00garbage")
   with pytest.raises(ValueError, match=rf"checkpoint .*{latest.name}.* unreadable"):
     sft.run(config, str(tmp_path / "resumed"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", ["configs/arithmetic_sft.py", "configs/letters_sft.py"])
+def test_sft_pulse_other_tasks(tmp_path, path):
+  from experiments import sft
+  config = _config(path)
+  out = sft.run(config, str(tmp_path))
+  assert config.task.name in (tmp_path / "config.json").read_text()
+  assert 0.0 <= out["metrics"]["greedy/all"] <= 1.0
+  assert (tmp_path / "plots" / "learning_curve.png").exists()
