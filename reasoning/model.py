@@ -203,7 +203,7 @@ def apply(graphdef, params, tokens: jax.Array, *, cache: Cache | None = None) ->
   """
   model = nnx.merge(graphdef, params)
   real = tokens != PAD
-  b, t = tokens.shape
+  t = tokens.shape[1]
   if cache is None:
     positions = jnp.maximum(jnp.cumsum(real, axis=1) - 1, 0)
     causal = jnp.tril(jnp.ones((t, t), bool))

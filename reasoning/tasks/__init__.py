@@ -6,6 +6,9 @@ from reasoning.tasks.base import (NONE_ANSWER, Problem, Task, extract_answer,
 from reasoning.tasks.countdown import Countdown
 from reasoning.tasks.letters import Letters
 
+__all__ = ["Arithmetic", "Countdown", "Letters", "NONE_ANSWER", "Problem", "TASKS", "Task",
+           "extract_answer", "get_task", "reference_completion", "split_completion"]
+
 TASKS = {"countdown": Countdown, "arithmetic": Arithmetic, "letters": Letters}
 
 
