@@ -61,10 +61,11 @@ class ModelConfig:
 
 @struct.dataclass
 class Cache:
-  """Preallocated K/V for every layer. k, v: [L, B, S, Hkv, Dh]; valid: [B, S] slot holds a token;
-  pos: [B] next position of each row; end: [] next free slot (shared by all rows)."""
-  k: jax.Array
-  v: jax.Array
+  """Preallocated K/V: k, v are tuples of L arrays [B, Hkv, S, Dh] (one buffer per layer, so XLA
+  updates each in place inside the decode loop); valid: [B, S] slot holds a token; pos: [B] next
+  position of each row; end: [] next free slot (shared by all rows)."""
+  k: tuple
+  v: tuple
   valid: jax.Array
   pos: jax.Array
   end: jax.Array
@@ -96,28 +97,29 @@ class Attention(nnx.Module):
     self.kv = dense(cfg.d_model, 2 * cfg.n_kv_heads * cfg.head_dim)
     self.o = dense(cfg.n_heads * cfg.head_dim, cfg.d_model)
 
-  def __call__(self, x, positions, mask, cache=None, layer=0):
+  def __call__(self, x, positions, mask, cache=None):
     """x: [B, T, D]; mask: [B, T, S] keys each query may see; cache: (k, v, end) with k, v
-    [L, B, S, Hkv, Dh], written in place at [layer, :, end:end+T]. Returns (out, (k, v))."""
+    [B, Hkv, S, Dh] of this layer, written at [:, :, end:end+T]. Returns (out, cache)."""
     cfg = self.cfg
     b, t, _ = x.shape
     q = self.q(x).reshape(b, t, cfg.n_heads, cfg.head_dim)
     k, v = jnp.split(self.kv(x).reshape(b, t, 2 * cfg.n_kv_heads, cfg.head_dim), 2, axis=2)
     q, k = rope(q, positions, cfg.rope_theta), rope(k, positions, cfg.rope_theta)
+    # Keys and values as [B, Hkv, S, Dh]: each head's rows are contiguous, which makes decode
+    # attention (one query against the whole cache, memory-bound) about 5x faster on CPU.
+    k, v = k.transpose(0, 2, 1, 3), v.transpose(0, 2, 1, 3)
     if cache is not None:
-      k_all, v_all, end = cache
-      at = (layer, 0, end, 0, 0)
-      k_all = jax.lax.dynamic_update_slice(k_all, k[None].astype(k_all.dtype), at)
-      v_all = jax.lax.dynamic_update_slice(v_all, v[None].astype(v_all.dtype), at)
-      k, v = k_all[layer], v_all[layer]
-      cache = (k_all, v_all, end)
+      k_cache, v_cache, end = cache
+      k = jax.lax.dynamic_update_slice_in_dim(k_cache, k.astype(k_cache.dtype), end, 2)
+      v = jax.lax.dynamic_update_slice_in_dim(v_cache, v.astype(v_cache.dtype), end, 2)
+      cache = (k, v, end)
     groups = cfg.n_heads // cfg.n_kv_heads
-    q = q.reshape(b, t, cfg.n_kv_heads, groups, cfg.head_dim)
-    scores = jnp.einsum("btkgd,bskd->bkgts", q, k.astype(q.dtype)).astype(jnp.float32)
-    scores = scores / math.sqrt(cfg.head_dim)
+    q = q.reshape(b, t, cfg.n_kv_heads, groups, cfg.head_dim) / math.sqrt(cfg.head_dim)
+    k, v = k.astype(q.dtype), v.astype(q.dtype)
+    scores = jnp.einsum("btkgd,bksd->bkgts", q, k).astype(jnp.float32)
     scores = jnp.where(mask[:, None, None], scores, -1e30)
     probs = jax.nn.softmax(scores, axis=-1).astype(q.dtype)
-    out = jnp.einsum("bkgts,bskd->btkgd", probs, v.astype(q.dtype)).reshape(b, t, -1)
+    out = jnp.einsum("bkgts,bksd->btkgd", probs, v).reshape(b, t, -1)
     return self.o(out), cache
 
 
@@ -142,8 +144,8 @@ class Block(nnx.Module):
     self.attn_norm, self.attn = norm(), Attention(cfg, rngs)
     self.mlp_norm, self.mlp = norm(), MLP(cfg, rngs)
 
-  def __call__(self, x, positions, mask, cache=None, layer=0):
-    h, cache = self.attn(self.attn_norm(x), positions, mask, cache, layer)
+  def __call__(self, x, positions, mask, cache=None):
+    h, cache = self.attn(self.attn_norm(x), positions, mask, cache)
     x = x + h
     return x + self.mlp(self.mlp_norm(x)), cache
 
@@ -168,14 +170,18 @@ class Transformer(nnx.Module):
 
   def __call__(self, tokens, positions, mask, cache: Cache | None = None):
     x = self.embed(tokens) * jnp.asarray(math.sqrt(self.cfg.d_model), self.cfg.compute_dtype)
-    kv = None if cache is None else (cache.k, cache.v, cache.end)
+    new_k, new_v = [], []
     for i in range(self.cfg.n_layers):
-      x, kv = getattr(self, f"block_{i}")(x, positions, mask, kv, i)
+      layer_cache = None if cache is None else (cache.k[i], cache.v[i], cache.end)
+      x, layer_cache = getattr(self, f"block_{i}")(x, positions, mask, layer_cache)
+      if layer_cache is not None:
+        new_k.append(layer_cache[0])
+        new_v.append(layer_cache[1])
     x = self.final_norm(x)
     logits = self.embed.attend(x) if self.cfg.tie_embeddings else self.lm_head(x)
     value = self.value_head(x)[..., 0].astype(jnp.float32)
     reward = self.reward_head(x)[..., 0].astype(jnp.float32)
-    return logits.astype(jnp.float32), value, reward, kv
+    return logits.astype(jnp.float32), value, reward, (tuple(new_k), tuple(new_v))
 
 
 def init(cfg: ModelConfig, key: jax.Array):
@@ -187,9 +193,10 @@ def init(cfg: ModelConfig, key: jax.Array):
 def init_cache(cfg: ModelConfig, batch: int, length: int, dtype=None) -> Cache:
   if length > cfg.max_len:
     raise ValueError(f"cache length {length} exceeds model.max_len={cfg.max_len}")
-  shape = (cfg.n_layers, batch, length, cfg.n_kv_heads, cfg.head_dim)
+  shape = (batch, cfg.n_kv_heads, length, cfg.head_dim)
   dtype = dtype or cfg.compute_dtype
-  return Cache(k=jnp.zeros(shape, dtype), v=jnp.zeros(shape, dtype),
+  zeros = tuple(jnp.zeros(shape, dtype) for _ in range(cfg.n_layers))
+  return Cache(k=zeros, v=zeros,
                valid=jnp.zeros((batch, length), bool), pos=jnp.zeros((batch,), jnp.int32),
                end=jnp.zeros((), jnp.int32))
 

@@ -27,6 +27,7 @@ from reasoning.train import sft, state as state_lib  # noqa: E402
 
 DEFAULT = dict(d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_len=256)
 LARGER = dict(d_model=256, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=768, max_len=256)
+LARGE = dict(d_model=512, n_layers=4, n_heads=8, n_kv_heads=8, d_ff=1536, max_len=256)
 
 
 def timed(fn, *, repeats: int, warmup: int = 2) -> float:
@@ -110,7 +111,7 @@ def main():
             "matmul_peak_gflops": matmul_peak(1024 if args.quick else 2048)}
   print(f"matmul peak: {result['matmul_peak_gflops']:.1f} GFLOP/s", flush=True)
   result["train"] = {}
-  for name, shape in (("default", DEFAULT), ("larger", LARGER)):
+  for name, shape in (("default", DEFAULT), ("larger", LARGER), ("large", LARGE)):
     r = bench_train(shape, batch=64, seq=96, repeats=repeats)
     r["share_of_peak"] = r["gflops_per_s"] / result["matmul_peak_gflops"]
     result["train"][name] = r
