@@ -1,0 +1,256 @@
+"""Policy-gradient RL on chains of thought: advantage estimators, losses and a jitted step.
+
+Everything is a plain function of arrays so each piece can be checked against a hand-computed
+case. Per-token arrays are [B, T] and aligned with *predicted* tokens: entry t belongs to
+token t+1 of the sequence (the logits at t predict it); `mask` is 1 on generated tokens.
+
+Algorithms (`PGConfig.algo`):
+  ppo        GAE(gamma, lambda) over tokens with the value head, clipped surrogate + clipped
+             value loss (Schulman et al. 2017; Ouyang et al. 2022).
+  grpo       group-normalized outcome rewards over G samples per prompt (Shao et al. 2024).
+  rloo       leave-one-out baseline over the G samples (Ahmadian et al. 2024).
+  reinforce  return minus a moving-average baseline (Williams 1992).
+All use the clipped ratio objective, so several minibatch epochs per rollout are safe.
+
+KL to the frozen reference policy: estimators k1 = log r, k2 = (log r)^2 / 2,
+k3 = exp(-log r) - 1 + log r with log r = logp - ref_logp (Schulman, "Approximating KL"), either
+subtracted from the reward (`kl_in_reward`, the InstructGPT/PPO convention) or added as a loss
+term (the GRPO convention). Default aggregation is token-level: every generated token in the
+batch has equal weight, so long wrong answers are not under-penalized relative to short ones
+(the length bias of per-sequence means noted by DAPO and Dr. GRPO); `sequence` is available.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import jax
+import jax.numpy as jnp
+import optax
+
+from reasoning import model as model_lib
+from reasoning.text import BOS, PAD
+from reasoning.train.state import TrainState
+
+ALGOS = ("ppo", "grpo", "rloo", "reinforce")
+
+
+@dataclasses.dataclass(frozen=True)
+class PGConfig:
+  algo: str = "grpo"
+  clip_eps: float = 0.2
+  dual_clip: float = 0.0          # > 1 enables dual clip (Ye et al. 2020) for negative advantages
+  value_clip: float = 0.2
+  value_coef: float = 0.5
+  entropy_coef: float = 0.0
+  kl_coef: float = 0.02
+  kl_estimator: str = "k3"        # 'k1' | 'k2' | 'k3'
+  kl_in_reward: bool = False
+  gamma: float = 1.0
+  gae_lambda: float = 0.95
+  aggregation: str = "token"      # 'token' | 'sequence'
+  normalize_std: bool = True      # GRPO: divide by the group's std
+
+  def __post_init__(self):
+    if self.algo not in ALGOS:
+      raise ValueError(f"rl.algo must be one of {ALGOS}, got {self.algo!r}")
+    if self.kl_estimator not in ("k1", "k2", "k3"):
+      raise ValueError(f"rl.kl_estimator must be 'k1', 'k2' or 'k3', got {self.kl_estimator!r}")
+    if self.aggregation not in ("token", "sequence"):
+      raise ValueError(f"rl.aggregation must be 'token' or 'sequence', got {self.aggregation!r}")
+    if self.dual_clip and self.dual_clip <= 1.0:
+      raise ValueError(f"rl.dual_clip must be 0 (off) or > 1, got {self.dual_clip}")
+
+
+# ----------------------------------------------------------------------------- advantages
+
+
+def gae(rewards, values, mask, *, gamma: float, lam: float):
+  """Generalized advantage estimation over tokens. rewards, values, mask: [B, T].
+
+  The episode ends after the last masked token (its next value is 0). Returns (advantages,
+  returns), both [B, T] and zero where mask is 0.
+  """
+  next_values = jnp.concatenate([values[:, 1:] * mask[:, 1:], jnp.zeros_like(values[:, :1])], 1)
+  deltas = (rewards + gamma * next_values - values) * mask
+
+  def step(carry, x):
+    delta, m = x
+    adv = delta + gamma * lam * carry * m
+    return adv * m + carry * (1 - m), adv * m
+
+  _, adv = jax.lax.scan(step, jnp.zeros(rewards.shape[0]), (deltas.T, mask.T), reverse=True)
+  advantages = adv.T
+  return advantages, (advantages + values) * mask
+
+
+def grpo_advantages(rewards, *, normalize_std: bool = True, eps: float = 1e-6):
+  """rewards [N, G] (G samples per prompt) -> (r - mean) / (std + eps) within each group."""
+  centered = rewards - rewards.mean(axis=1, keepdims=True)
+  if not normalize_std:
+    return centered
+  return centered / (rewards.std(axis=1, keepdims=True) + eps)
+
+
+def rloo_advantages(rewards):
+  """rewards [N, G] -> r_i - mean of the other G-1 rewards of the same prompt (G >= 2)."""
+  g = rewards.shape[1]
+  if g < 2:
+    raise ValueError("RLOO needs at least 2 samples per prompt (rl.samples_per_prompt)")
+  return rewards - (rewards.sum(axis=1, keepdims=True) - rewards) / (g - 1)
+
+
+def reinforce_advantages(rewards, baseline: float):
+  """Plain returns minus a moving-average baseline (the caller updates it with `ema`)."""
+  return rewards - baseline
+
+
+def ema(baseline: float, rewards, decay: float = 0.9) -> float:
+  return decay * baseline + (1 - decay) * float(jnp.mean(rewards))
+
+
+# ----------------------------------------------------------------------------- losses
+
+
+def aggregate(x, mask, mode: str = "token"):
+  """Masked mean of x [B, T]: over all tokens ('token') or of per-sequence means ('sequence')."""
+  if mode == "token":
+    return (x * mask).sum() / jnp.maximum(mask.sum(), 1.0)
+  per_seq = (x * mask).sum(1) / jnp.maximum(mask.sum(1), 1.0)
+  has = (mask.sum(1) > 0).astype(x.dtype)
+  return (per_seq * has).sum() / jnp.maximum(has.sum(), 1.0)
+
+
+def kl_estimate(logp, ref_logp, kind: str = "k3"):
+  """Per-token estimate of KL(pi || ref) from samples of pi: k1, k2 or k3 (always >= 0)."""
+  log_ratio = logp - ref_logp
+  if kind == "k1":
+    return log_ratio
+  if kind == "k2":
+    return 0.5 * log_ratio**2
+  return jnp.exp(-log_ratio) - 1.0 + log_ratio
+
+
+def ppo_loss(logp, old_logp, advantages, mask, *, clip_eps: float, dual_clip: float = 0.0,
+             aggregation: str = "token"):
+  """Clipped surrogate -min(r A, clip(r, 1-eps, 1+eps) A), with optional dual clip for A < 0.
+
+  Returns (loss, clip_fraction, approx_kl) where approx_kl is the k3 estimate of
+  KL(old || new) over masked tokens.
+  """
+  log_ratio = logp - old_logp
+  ratio = jnp.exp(log_ratio)
+  surrogate = jnp.minimum(ratio * advantages,
+                          jnp.clip(ratio, 1 - clip_eps, 1 + clip_eps) * advantages)
+  if dual_clip:
+    surrogate = jnp.where(advantages < 0, jnp.maximum(surrogate, dual_clip * advantages), surrogate)
+  loss = aggregate(-surrogate, mask, aggregation)
+  clipped = (jnp.abs(ratio - 1) > clip_eps).astype(jnp.float32)
+  approx_kl = aggregate(jnp.exp(log_ratio) - 1 - log_ratio, mask, "token")
+  return loss, aggregate(clipped, mask, "token"), approx_kl
+
+
+def value_loss(values, old_values, returns, mask, *, clip: float, aggregation: str = "token"):
+  """0.5 * max((V - R)^2, (clip(V, V_old +- clip) - R)^2), masked mean."""
+  clipped = old_values + jnp.clip(values - old_values, -clip, clip)
+  loss = 0.5 * jnp.maximum((values - returns) ** 2, (clipped - returns) ** 2)
+  return aggregate(loss, mask, aggregation)
+
+
+def entropy(logits, mask):
+  """Mean token entropy of the policy over masked positions. logits: [B, T, V]."""
+  logp = jax.nn.log_softmax(logits)
+  return aggregate(-(jnp.exp(logp) * logp).sum(-1), mask, "token")
+
+
+def policy_logits(logits):
+  """The sampler's policy: PAD and BOS are never generated (see sampling.generate)."""
+  return logits.at[..., jnp.array([PAD, BOS])].set(-1e30)
+
+
+def sequence_logprobs(graphdef, params, tokens):
+  """(logp [B, T-1] of each next token under the policy, values [B, T-1], logits [B, T-1, V])."""
+  out = model_lib.apply(graphdef, params, tokens)
+  logits = policy_logits(out.logits[:, :-1])
+  logp = jnp.take_along_axis(jax.nn.log_softmax(logits), tokens[:, 1:, None], axis=-1)[..., 0]
+  return logp, out.value[:, :-1], logits
+
+
+def explained_variance(values, returns, mask):
+  mean = aggregate(returns, mask)
+  var_r = aggregate((returns - mean) ** 2, mask)
+  var_e = aggregate((returns - values - aggregate(returns - values, mask)) ** 2, mask)
+  return 1.0 - var_e / jnp.maximum(var_r, 1e-8)
+
+
+# ----------------------------------------------------------------------------- the step
+
+
+def make_train_step(graphdef, tx: optax.GradientTransformation, cfg: PGConfig):
+  """A jitted `train_step(state, batch) -> (state, metrics)`; the state is donated.
+
+  batch (per-token arrays [B, T-1], aligned with tokens[:, 1:]): tokens [B, T], mask,
+  old_logp, ref_logp, advantages, returns, old_values.
+  """
+
+  def loss_fn(params, batch):
+    logp, values, logits = sequence_logprobs(graphdef, params, batch["tokens"])
+    mask = batch["mask"]
+    pg, clip_frac, approx_kl = ppo_loss(logp, batch["old_logp"], batch["advantages"], mask,
+                                        clip_eps=cfg.clip_eps, dual_clip=cfg.dual_clip,
+                                        aggregation=cfg.aggregation)
+    kl = aggregate(kl_estimate(logp, batch["ref_logp"], cfg.kl_estimator), mask, cfg.aggregation)
+    ent = entropy(logits, mask)
+    loss = pg - cfg.entropy_coef * ent
+    if not cfg.kl_in_reward:
+      loss = loss + cfg.kl_coef * kl
+    metrics = {"pg_loss": pg, "kl": kl, "entropy": ent, "clip_frac": clip_frac,
+               "approx_kl": approx_kl}
+    if cfg.algo == "ppo":
+      vl = value_loss(values, batch["old_values"], batch["returns"], mask, clip=cfg.value_clip,
+                      aggregation=cfg.aggregation)
+      loss = loss + cfg.value_coef * vl
+      metrics["value_loss"] = vl
+      metrics["explained_variance"] = explained_variance(values, batch["returns"], mask)
+    metrics["loss"] = loss
+    return loss, metrics
+
+  @functools.partial(jax.jit, donate_argnums=(0,))
+  def train_step(state: TrainState, batch):
+    grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params, batch)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics["grad_norm"] = optax.tree.norm(grads)
+    return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+
+  return train_step
+
+
+def token_advantages(cfg: PGConfig, rewards, group_size: int, mask, values, logp, ref_logp,
+                     baseline: float = 0.0):
+  """Per-token (advantages, returns) [B, T] for the configured algorithm.
+
+  rewards: [B] outcome rewards, rows grouped by prompt (G = group_size consecutive rows).
+  For PPO the outcome reward sits on the last generated token and GAE spreads it; for the
+  others the sequence advantage is broadcast over every generated token. With kl_in_reward,
+  -kl_coef * k-estimate is added to each token's reward (PPO) or to the outcome (others).
+  """
+  kl_tok = kl_estimate(logp, ref_logp, cfg.kl_estimator) * mask
+  if cfg.algo == "ppo":
+    last = (jnp.cumsum(mask[:, ::-1], 1)[:, ::-1] == 1) & (mask > 0)
+    token_rewards = rewards[:, None] * last
+    if cfg.kl_in_reward:
+      token_rewards = token_rewards - cfg.kl_coef * kl_tok
+    return gae(token_rewards, values * mask, mask, gamma=cfg.gamma, lam=cfg.gae_lambda)
+  if cfg.kl_in_reward:
+    rewards = rewards - cfg.kl_coef * kl_tok.sum(1)
+  grouped = rewards.reshape(-1, group_size)
+  if cfg.algo == "grpo":
+    adv = grpo_advantages(grouped, normalize_std=cfg.normalize_std)
+  elif cfg.algo == "rloo":
+    adv = rloo_advantages(grouped)
+  else:
+    adv = reinforce_advantages(grouped, baseline)
+  adv = adv.reshape(-1)[:, None] * mask
+  return adv, adv

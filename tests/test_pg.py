@@ -1,0 +1,130 @@
+"""Policy-gradient pieces against hand-computed cases, and a bandit that RL must solve."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from reasoning import sampling
+from reasoning.text import VOCAB, pad_prompts
+from reasoning.train import pg, state as state_lib
+
+
+def test_gae_three_tokens_by_hand():
+  rewards = jnp.array([[0.0, 0.0, 0.0, 1.0, 0.0]])
+  values = jnp.array([[9.0, 0.5, 0.6, 0.7, 9.0]])  # 9s sit on masked positions: ignored
+  mask = jnp.array([[0.0, 1.0, 1.0, 1.0, 0.0]])
+  adv, ret = pg.gae(rewards, values, mask, gamma=1.0, lam=0.9)
+  # deltas 0.1, 0.1, 0.3 -> A = 0.1 + 0.9 * (0.1 + 0.9 * 0.3), 0.1 + 0.9 * 0.3, 0.3
+  np.testing.assert_allclose(adv, [[0.0, 0.433, 0.37, 0.3, 0.0]], atol=1e-6)
+  np.testing.assert_allclose(ret, [[0.0, 0.933, 0.97, 1.0, 0.0]], atol=1e-6)
+  adv, _ = pg.gae(rewards, values, mask, gamma=0.5, lam=1.0)
+  # gamma 0.5: deltas 0.5*0.6-0.5=-0.2, 0.5*0.7-0.6=-0.25, 1-0.7=0.3; A2=0.3, A1=-0.25+0.15, A0=-0.2-0.05
+  np.testing.assert_allclose(adv, [[0.0, -0.25, -0.1, 0.3, 0.0]], atol=1e-6)
+
+
+def test_group_advantages_by_hand():
+  np.testing.assert_allclose(pg.grpo_advantages(jnp.array([[1.0, 0.0]])), [[1.0, -1.0]], atol=1e-5)
+  np.testing.assert_allclose(pg.grpo_advantages(jnp.array([[1.0, 0.0]]), normalize_std=False),
+                             [[0.5, -0.5]])
+  np.testing.assert_allclose(pg.grpo_advantages(jnp.array([[1.0, 1.0]])), [[0.0, 0.0]])
+  np.testing.assert_allclose(pg.rloo_advantages(jnp.array([[1.0, 0.0, 0.0]])), [[1.0, -0.5, -0.5]])
+  np.testing.assert_allclose(pg.reinforce_advantages(jnp.array([1.0, 0.0]), 0.25), [0.75, -0.25])
+  assert pg.ema(0.5, jnp.array([1.0, 1.0]), decay=0.9) == pytest.approx(0.55)
+  with pytest.raises(ValueError, match="RLOO needs at least 2"):
+    pg.rloo_advantages(jnp.array([[1.0], [0.0]]))
+
+
+def test_ppo_loss_by_hand():
+  old = jnp.zeros((1, 2))
+  mask = jnp.ones((1, 2))
+  logp = jnp.log(jnp.array([[1.5, 0.5]]))
+  adv = jnp.array([[1.0, -1.0]])
+  loss, clip_frac, approx_kl = pg.ppo_loss(logp, old, adv, mask, clip_eps=0.2)
+  # token 0: min(1.5, 1.2) * 1 = 1.2; token 1: min(-0.5, -0.8) = -0.8 -> loss mean(-1.2, 0.8)
+  np.testing.assert_allclose(loss, (-1.2 + 0.8) / 2, atol=1e-6)
+  assert float(clip_frac) == 1.0 and float(approx_kl) > 0
+  logp = jnp.log(jnp.array([[5.0, 1.0]]))
+  adv = jnp.array([[-1.0, 1.0]])
+  loss, _, _ = pg.ppo_loss(logp, old, adv, mask, clip_eps=0.2, dual_clip=3.0)
+  np.testing.assert_allclose(loss, (3.0 - 1.0) / 2, atol=1e-6)  # -5 is capped at -3
+  loss, _, _ = pg.ppo_loss(logp, old, adv, mask, clip_eps=0.2)
+  np.testing.assert_allclose(loss, (5.0 - 1.0) / 2, atol=1e-6)
+
+
+def test_value_loss_and_aggregation_by_hand():
+  values, old, ret = jnp.array([[1.0, 0.0]]), jnp.array([[0.0, 0.0]]), jnp.array([[0.0, 1.0]])
+  # token 0: V moved 1.0 but clip 0.2 -> max(1, 0.04) = 1; token 1: max(1, 1) -> 0.5 * mean(1, 1)
+  np.testing.assert_allclose(pg.value_loss(values, old, ret, jnp.ones((1, 2)), clip=0.2), 0.5)
+  x = jnp.array([[1.0, 1.0, 1.0], [4.0, 0.0, 0.0]])
+  mask = jnp.array([[1.0, 1.0, 1.0], [1.0, 0.0, 0.0]])
+  assert float(pg.aggregate(x, mask, "token")) == pytest.approx(7 / 4)
+  assert float(pg.aggregate(x, mask, "sequence")) == pytest.approx((1 + 4) / 2)
+
+
+def test_kl_estimators_zero_for_identical_policies_positive_otherwise():
+  logp = jnp.log(jnp.array([0.2, 0.5, 0.3]))
+  for kind in ("k1", "k2", "k3"):
+    np.testing.assert_allclose(pg.kl_estimate(logp, logp, kind), 0.0, atol=1e-7)
+  p = jnp.array([0.7, 0.2, 0.1])
+  q = jnp.array([0.2, 0.3, 0.5])
+  samples = jax.random.choice(jax.random.key(0), 3, (20000,), p=p)
+  lp, lq = jnp.log(p)[samples], jnp.log(q)[samples]
+  true_kl = float((p * jnp.log(p / q)).sum())
+  for kind in ("k1", "k3"):  # unbiased estimators of KL(p || q)
+    assert float(pg.kl_estimate(lp, lq, kind).mean()) == pytest.approx(true_kl, rel=0.05)
+  for kind in ("k2", "k3"):  # non-negative per sample
+    assert float(pg.kl_estimate(lp, lq, kind).min()) >= 0.0
+  assert float(pg.kl_estimate(lp, lq, "k2").mean()) > 0
+
+
+def test_token_advantages_place_the_outcome_reward():
+  mask = jnp.array([[0.0, 1.0, 1.0, 0.0], [0.0, 1.0, 0.0, 0.0]])
+  zeros = jnp.zeros((2, 4))
+  cfg = pg.PGConfig(algo="ppo", gamma=1.0, gae_lambda=1.0, kl_coef=0.0)
+  adv, ret = pg.token_advantages(cfg, jnp.array([1.0, 0.0]), 2, mask, zeros, zeros, zeros)
+  np.testing.assert_allclose(ret, [[0, 1, 1, 0], [0, 0, 0, 0]])  # zero values: return = outcome
+  cfg = pg.PGConfig(algo="grpo")
+  adv, _ = pg.token_advantages(cfg, jnp.array([1.0, 0.0]), 2, mask, zeros, zeros, zeros)
+  np.testing.assert_allclose(adv, [[0, 1, 1, 0], [0, -1, 0, 0]], atol=1e-5)
+
+
+def test_bad_pg_config():
+  with pytest.raises(ValueError, match="rl.algo"):
+    pg.PGConfig(algo="dpo")
+  with pytest.raises(ValueError, match="rl.dual_clip"):
+    pg.PGConfig(dual_clip=0.5)
+
+
+@pytest.mark.parametrize("algo", ["grpo", "ppo"])
+def test_bandit_rl_moves_probability_to_the_rewarded_answer(tiny_model, algo):
+  """Reward 1 when the first generated character is a digit (~10/56 at init)."""
+  _, graphdef, params = tiny_model
+  cfg = pg.PGConfig(algo=algo, kl_coef=0.0, gae_lambda=1.0)
+  tx = state_lib.make_optimizer(state_lib.OptimConfig(lr=1e-2, warmup_steps=0, total_steps=40,
+                                                      weight_decay=0.0))
+  state = state_lib.create(jax.tree.map(jnp.copy, params), tx)
+  step = pg.make_train_step(graphdef, tx, cfg)
+  prompts = jnp.asarray(pad_prompts(VOCAB, ["count r in rr\n", "compute 1+2\n"] * 16))
+  digits = jnp.array(VOCAB.encode("0123456789"))
+  group = 16
+
+  def digit_rate(p, key):
+    out = sampling.generate(graphdef, p, prompts, key, max_new=2)
+    return jnp.isin(out.tokens[:, 0], digits).astype(jnp.float32), out
+
+  first = float(digit_rate(state.params, jax.random.key(99))[0].mean())
+  for i in range(30):
+    rewards, out = digit_rate(state.params, jax.random.key(i))
+    tokens = jnp.concatenate([prompts, out.tokens], 1)
+    mask = jnp.concatenate([jnp.zeros_like(prompts), (out.tokens != 0)], 1)[:, 1:].astype(jnp.float32)
+    logp, values, _ = pg.sequence_logprobs(graphdef, state.params, tokens)
+    order = jnp.argsort(jnp.arange(32) % 2, stable=True)  # group rows by prompt
+    rows = lambda x: x[order]
+    adv, ret = pg.token_advantages(cfg, rows(rewards), group, rows(mask), rows(values),
+                                   rows(logp), rows(logp))
+    batch = {"tokens": rows(tokens), "mask": rows(mask), "old_logp": rows(logp),
+             "ref_logp": rows(logp), "advantages": adv, "returns": ret, "old_values": rows(values)}
+    state, metrics = step(state, batch)
+  last = float(digit_rate(state.params, jax.random.key(99))[0].mean())
+  assert first < 0.4 and last > 0.8, (first, last)
