@@ -16,6 +16,27 @@ WORKDIR = flags.DEFINE_string(
     "workdir", None, "Output directory; default runs/<experiment>/<timestamp>. Reusing one resumes.")
 
 
+def difficulties(text) -> list[int]:
+  """'1,2,3' -> [1, 2, 3]."""
+  try:
+    return [int(x) for x in str(text).split(",")]
+  except ValueError:
+    raise ValueError(f"difficulties must be comma-separated integers, got {text!r}") from None
+
+
+def held_out_problems(task, difficulty_list: str, n: int, seed: int):
+  """The held-out evaluation set: n problems per difficulty from streams no training draws on.
+  SFT and every later stage built on it use the same (task, seed) and so the same problems."""
+  import numpy as np
+  return [p for d in difficulties(difficulty_list)
+          for p in task.sample(np.random.default_rng([seed, 2, d]), n, d)]
+
+
+def make_task(config):
+  from reasoning.tasks import get_task
+  return get_task(config.task.name, **{k: v for k, v in config.task.items() if k != "name"})
+
+
 def workdir_for(experiment: str) -> str:
   if WORKDIR.value:
     return WORKDIR.value

@@ -20,26 +20,18 @@ from reasoning import compute, evaluation, plots
 from reasoning import model as model_lib
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress, read_metrics
-from reasoning.tasks import get_task, reference_completion
+from reasoning.tasks import reference_completion
 from reasoning.text import VOCAB, pad_examples
 from reasoning.train import sft, state as state_lib
 
 
-def difficulties(text: str) -> list[int]:
-  try:
-    return [int(x) for x in str(text).split(",")]
-  except ValueError:
-    raise ValueError(f"difficulties must be comma-separated integers, got {text!r}") from None
-
-
 def build_data(config, task):
   """Held-out eval problems, and per training difficulty a tokenized pool without their prompts."""
-  eval_problems = [p for d in difficulties(config.eval_difficulties)
-                   for p in task.sample(np.random.default_rng([config.seed, 2, d]),
-                                        config.eval_problems, d)]
+  eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
+                                           config.seed)
   held_out = {p.prompt for p in eval_problems}
   pools = []
-  for d in difficulties(config.train_difficulties):
+  for d in common.difficulties(config.train_difficulties):
     train = [p for p in task.sample(np.random.default_rng([config.seed, 1, d]),
                                     config.train_problems, d) if p.prompt not in held_out]
     pools.append(pad_examples(VOCAB, [p.prompt for p in train],
@@ -67,7 +59,7 @@ def batch_at(step: int, seed: int, pools, batch_size: int, multiple: int = 16):
 
 def run(config, workdir: str) -> dict:
   common.save_config(config, workdir)
-  task = get_task(config.task.name, **{k: v for k, v in config.task.items() if k != "name"})
+  task = common.make_task(config)
   model_cfg = model_lib.ModelConfig(vocab_size=VOCAB.size, **config.model)
   optim_cfg = state_lib.OptimConfig(total_steps=config.steps, **config.optim)
   init_key, eval_key = jax.random.split(jax.random.key(config.seed))

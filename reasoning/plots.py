@@ -6,6 +6,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 
 
 def learning_curve(records: list[dict], path: str, *, title: str) -> None:
@@ -28,3 +29,37 @@ def learning_curve(records: list[dict], path: str, *, title: str) -> None:
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)
+
+
+def log_linear_slope(flops, values) -> float:
+  """Least-squares slope of values against log10(flops): points gained per decade of compute."""
+  x = np.log10(np.asarray(flops, np.float64))
+  if len(x) < 2 or np.ptp(x) == 0:
+    return float("nan")
+  return float(np.polyfit(x, np.asarray(values, np.float64), 1)[0])
+
+
+def train_scaling(runs: dict[str, list[dict]], path: str, *, keys: list[str], title: str) -> dict:
+  """Held-out accuracy (%) against cumulative train FLOPs, one panel per metric key and one line
+  per run; each line's fitted log-linear slope (points per decade) is in its legend label.
+  Returns {run: {key: slope}}."""
+  fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4), squeeze=False)
+  slopes = {}
+  for ax, key in zip(axes[0], keys):
+    for label, records in runs.items():
+      points = [(r["train_flops"], 100 * r[key]) for r in records if key in r and "train_flops" in r]
+      if not points:
+        continue
+      x, y = zip(*points)
+      slope = log_linear_slope(x, y)
+      slopes.setdefault(label, {})[key] = slope
+      ax.plot(x, y, marker="o", label=f"{label} ({slope:+.1f} pts/decade)")
+    ax.set(xscale="log", xlabel="train compute, SFT + RL (FLOPs)",
+           ylabel="held-out greedy pass@1 (%)", title=f"difficulty {key.split('/d')[-1]}",
+           ylim=(0, 100))
+    ax.legend(fontsize=8)
+  fig.suptitle(title)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
+  return slopes

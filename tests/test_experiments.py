@@ -97,3 +97,53 @@ def test_sft_pulse_other_tasks(tmp_path, path):
   assert config.task.name in (tmp_path / "config.json").read_text()
   assert 0.0 <= out["metrics"]["greedy/all"] <= 1.0
   assert (tmp_path / "plots" / "learning_curve.png").exists()
+
+
+@pytest.fixture(scope="module")
+def tiny_sft_run(tmp_path_factory):
+  from experiments import sft
+  workdir = tmp_path_factory.mktemp("sft")
+  sft.run(_config("configs/countdown_sft.py"), str(workdir))
+  return workdir
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("algo", ["grpo", "ppo"])
+def test_rl_pulse_and_resume(tmp_path, tiny_sft_run, algo, monkeypatch):
+  from experiments import rl
+  config = _config("configs/countdown_rl.py")
+  config.init_from = str(tiny_sft_run)
+  config.rl.algo = algo
+  full = rl.run(config, str(tmp_path / "full"))
+  records = [json.loads(l) for l in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]
+  train = [r for r in records if "reward" in r]
+  assert [r["step"] for r in train] == [1, 2, 3]
+  assert all(r["algo"] == algo and r["train_flops"] > 0 for r in records)
+  flops = [r["train_flops"] for r in train]
+  assert flops == sorted(flops) and len(set(flops)) == 3
+  assert "greedy/d1" in records[0] and records[0]["step"] == 0  # the SFT starting point
+  assert (tmp_path / "full" / "plots" / "train_scaling.png").stat().st_size > 1000
+  if algo == "ppo":
+    assert "value_loss" in train[0] and "explained_variance" in train[0]
+
+  real = rl.sample_step_problems
+
+  def crash_at_2(config_, task, step, *args):
+    if step == 2:
+      raise KeyboardInterrupt("simulated kill")
+    return real(config_, task, step, *args)
+
+  monkeypatch.setattr(rl, "sample_step_problems", crash_at_2)
+  with pytest.raises(KeyboardInterrupt):
+    rl.run(config, str(tmp_path / "resumed"))
+  monkeypatch.setattr(rl, "sample_step_problems", real)
+  resumed = rl.run(config, str(tmp_path / "resumed"))
+  assert _tree_equal(full["params"], resumed["params"])
+
+
+def test_rl_needs_an_sft_workdir(tmp_path):
+  from experiments import rl
+  config = _config("configs/countdown_rl.py")
+  config.init_from = str(tmp_path / "nothing")
+  with pytest.raises(ValueError, match="init_from=.*no config.json"):
+    rl.run(config, str(tmp_path / "rl"))

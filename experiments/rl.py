@@ -1,0 +1,190 @@
+"""RL on chains of thought (PPO, GRPO, RLOO, REINFORCE) from an SFT checkpoint.
+
+  python -m experiments.rl --config configs/countdown_rl.py --config.init_from=SFT_WORKDIR \
+      [--config.rl.algo=ppo] [--workdir DIR]
+
+Each step: sample prompts (a pure function of seed and step), roll out G completions per prompt
+with the jitted sampler at temperature 1, score them with the task's verifier (host side), compute
+log-probs under the policy and the frozen SFT reference, advantages per algorithm, then `epochs`
+passes of minibatch updates. Writes config.json, metrics.jsonl, checkpoints/ and
+plots/train_scaling.png (held-out pass@1 against cumulative train FLOPs, SFT included).
+A rerun with the same workdir resumes exactly.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments import common
+from reasoning import compute, evaluation, plots, sampling
+from reasoning import model as model_lib
+from reasoning.checkpoint import Checkpointer
+from reasoning.logging import MetricsWriter, Progress, read_metrics
+from reasoning.tasks import split_completion
+from reasoning.text import VOCAB, pad_prompts
+from reasoning.train import pg, state as state_lib
+
+
+def load_sft(workdir: str):
+  """(sft config dict, model config, params, sft train FLOPs) of an SFT run directory."""
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    raise ValueError(f"init_from={workdir!r}: no config.json there; point it at an SFT workdir")
+  with open(path) as f:
+    sft_config = json.load(f)
+  model_cfg = model_lib.ModelConfig(vocab_size=VOCAB.size, **sft_config["model"])
+  graphdef, params = model_lib.init(model_cfg, jax.random.key(0))
+  tx = state_lib.make_optimizer(state_lib.OptimConfig())
+  abstract = jax.eval_shape(lambda: state_lib.create(params, tx))
+  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), save_every=1)
+  try:
+    state, meta = ckpt.restore(abstract)
+  finally:
+    ckpt.close()
+  return sft_config, model_cfg, graphdef, state.params, float(meta["train_flops"])
+
+
+def sample_step_problems(config, task, step: int, pass_rates: dict, held_out: set):
+  """The prompts of RL step `step`: difficulty uniform, or by p(1-p) with the curriculum."""
+  rng = np.random.default_rng([config.seed, 4, step])
+  levels = common.difficulties(config.train_difficulties)
+  if config.curriculum:
+    w = np.array([pass_rates[str(d)] * (1 - pass_rates[str(d)]) + 0.02 for d in levels])
+  else:
+    w = np.ones(len(levels))
+  chosen = rng.choice(levels, size=config.prompts_per_step, p=w / w.sum())
+  problems = []
+  for d in chosen:
+    while True:
+      [p] = task.sample(rng, 1, int(d))
+      if p.prompt not in held_out:
+        problems.append(p)
+        break
+  return problems
+
+
+def rewards_of(task, problems, completions, format_penalty: float) -> np.ndarray:
+  return np.array([task.verify(p, c) if split_completion(c) is not None else -format_penalty
+                   for p, c in zip(problems, completions)], np.float32)
+
+
+def run(config, workdir: str) -> dict:
+  common.save_config(config, workdir)
+  sft_config, model_cfg, graphdef, sft_params, sft_flops = load_sft(config.init_from)
+  task = common.make_task(config)
+  pg_cfg = pg.PGConfig(**config.rl)
+  group = config.samples_per_prompt
+  rows = config.prompts_per_step * group
+  if rows % config.minibatch_size:
+    raise ValueError(f"prompts_per_step * samples_per_prompt = {rows} is not a multiple of "
+                     f"minibatch_size = {config.minibatch_size}")
+  updates_per_step = config.epochs * rows // config.minibatch_size
+  optim_cfg = state_lib.OptimConfig(total_steps=config.steps * updates_per_step, **config.optim)
+  rollout_key, eval_key = jax.random.split(jax.random.key(config.seed))
+
+  eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
+                                           sft_config["seed"])
+  held_out = {p.prompt for p in eval_problems}
+  prompt_len = max(len(p.prompt) + 1 for p in eval_problems) + 4
+  tx = state_lib.make_optimizer(optim_cfg)
+  state = state_lib.create(jax.tree.map(jnp.copy, sft_params), tx)
+  train_step = pg.make_train_step(graphdef, tx, pg_cfg)
+  score = jax.jit(functools.partial(pg.sequence_logprobs, graphdef))
+
+  @jax.jit
+  def advantages(rewards, mask, values, logp, ref_logp, baseline):
+    return pg.token_advantages(pg_cfg, rewards, group, mask, values, logp, ref_logp, baseline)
+
+  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), save_every=config.checkpoint_every,
+                      keep=config.keep_checkpoints)
+  levels = common.difficulties(config.train_difficulties)
+  meta = {"train_flops": sft_flops, "baseline": 0.0, "pass_rates": {str(d): 0.5 for d in levels}}
+  start = 0
+  if ckpt.latest_step() is not None:
+    start = ckpt.latest_step()  # checkpoints are numbered by RL step
+    state, meta = ckpt.restore(jax.eval_shape(lambda: state), start)
+    print(f"resumed from RL step {start} in {ckpt.directory}", flush=True)
+  writer = MetricsWriter(os.path.join(workdir, "metrics.jsonl"), resume_step=start)
+  progress = Progress(config.steps, start=start, every=config.log_every)
+
+  def do_eval(step):
+    result = evaluation.evaluate(graphdef, state.params, VOCAB, task, eval_problems,
+                                 jax.random.fold_in(eval_key, step), prompt_len=prompt_len,
+                                 max_new=config.max_new, num_samples=config.pass_k)
+    writer.write(step, train_flops=meta["train_flops"], algo=pg_cfg.algo, **result)
+    shown = "  ".join(f"{k}={v:.3f}" for k, v in result.items() if k.startswith("greedy/"))
+    print(f"eval @ RL step {step}: {shown}", flush=True)
+    return result
+
+  if start == 0:
+    do_eval(0)
+  for step in range(start, config.steps):
+    problems = sample_step_problems(config, task, step, meta["pass_rates"], held_out)
+    prompts = jnp.asarray(pad_prompts(VOCAB, [p.prompt for p in problems for _ in range(group)],
+                                      prompt_len))
+    out = jax.device_get(sampling.generate(graphdef, state.params, prompts,
+                                           jax.random.fold_in(rollout_key, step),
+                                           max_new=config.max_new, stop="answer", temperature=1.0))
+    completions = [VOCAB.decode(r) for r in out.tokens]
+    repeated = [p for p in problems for _ in range(group)]
+    rewards = rewards_of(task, repeated, completions, config.format_penalty)
+    tokens = jnp.concatenate([prompts, jnp.asarray(out.tokens)], 1)
+    mask = jnp.concatenate([jnp.zeros_like(prompts), jnp.asarray(out.tokens) != 0], 1)
+    mask = mask[:, 1:].astype(jnp.float32)
+    logp, values, _ = score(state.params, tokens)
+    ref_logp, _, _ = score(sft_params, tokens)
+    adv, returns = advantages(jnp.asarray(rewards), mask, values, logp, ref_logp, meta["baseline"])
+    batch = {"tokens": tokens, "mask": mask, "old_logp": logp, "ref_logp": ref_logp,
+             "advantages": adv, "returns": returns, "old_values": values}
+    metrics_list = []
+    for epoch in range(config.epochs):
+      order = np.random.default_rng([config.seed, 5, step, epoch]).permutation(rows)
+      for i in range(0, rows, config.minibatch_size):
+        idx = order[i:i + config.minibatch_size]
+        state, m = train_step(state, jax.tree.map(lambda x: x[idx], batch))
+        metrics_list.append(m)
+    metrics = {k: float(np.mean([float(m[k]) for m in metrics_list])) for k in metrics_list[0]}
+
+    lengths = out.lengths
+    seq_lens = (np.asarray(tokens) != 0).sum(1)
+    meta["train_flops"] += (compute.generation_flops(model_cfg, (np.asarray(prompts) != 0).sum(1), lengths)
+                            + 2 * compute.forward_flops(model_cfg, seq_lens)
+                            + config.epochs * compute.train_flops(model_cfg, seq_lens))
+    meta["baseline"] = pg.ema(meta["baseline"], rewards, config.baseline_decay)
+    difficulty = np.array([p.difficulty for p in repeated])
+    for d in levels:
+      if (difficulty == d).any():
+        meta["pass_rates"][str(d)] = 0.8 * meta["pass_rates"][str(d)] + 0.2 * float(
+            (rewards[difficulty == d] > 0).mean())
+    done = step + 1
+    record = {"reward": float(rewards.mean()), "pass_rate": float((rewards > 0).mean()),
+              "response_length": float(lengths.mean()),
+              "malformed": float(np.mean([split_completion(c) is None for c in completions])),
+              **metrics}
+    writer.write(done, train_flops=meta["train_flops"], algo=pg_cfg.algo, **record)
+    progress.update(done, tokens=float(lengths.sum()), reward=record["reward"],
+                    kl=record["kl"], len=record["response_length"])
+    if done % config.eval_every == 0 or done == config.steps:
+      do_eval(done)
+    ckpt.save(done, state, meta, force=done == config.steps)
+  ckpt.close()
+  records = read_metrics(writer.path)
+  final = next(r for r in reversed(records) if "greedy/all" in r)
+  os.makedirs(os.path.join(workdir, "plots"), exist_ok=True)
+  plot_path = os.path.join(workdir, "plots", "train_scaling.png")
+  sft_records = read_metrics(os.path.join(config.init_from, "metrics.jsonl"))
+  plots.train_scaling({pg_cfg.algo: sft_records + records}, plot_path,
+                      keys=[f"greedy/d{d}" for d in common.difficulties(config.eval_difficulties)],
+                      title=f"{config.task.name}: SFT then RL ({pg_cfg.algo})")
+  print(f"wrote {plot_path}", flush=True)
+  return {"params": state.params, "metrics": final}
+
+
+if __name__ == "__main__":
+  common.main(run, "rl")
