@@ -17,7 +17,8 @@ DEMO_DIR ?= runs/demo
 demo: $(STAMP)
 	$(PY) -m experiments.tasks_demo --config configs/tasks_demo.py:tiny --workdir $(DEMO_DIR)/tasks
 	$(PY) -m experiments.sft --config configs/countdown_sft.py --workdir $(DEMO_DIR)/sft
-	@echo "plots: $(DEMO_DIR)/sft/plots/learning_curve.png  metrics: $(DEMO_DIR)/sft/metrics.jsonl"
+	$(PY) -m experiments.rl --config configs/countdown_rl.py --config.init_from=$(DEMO_DIR)/sft --workdir $(DEMO_DIR)/rl
+	@echo "plots: $(DEMO_DIR)/sft/plots/learning_curve.png  $(DEMO_DIR)/rl/plots/train_scaling.png"
 
 test: $(STAMP)
 	$(PY) -m pytest

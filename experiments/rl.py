@@ -166,6 +166,7 @@ def run(config, workdir: str) -> dict:
     record = {"reward": float(rewards.mean()), "pass_rate": float((rewards > 0).mean()),
               "response_length": float(lengths.mean()),
               "malformed": float(np.mean([split_completion(c) is None for c in completions])),
+              "answered_none": float(np.mean([c.endswith("ANSWER: none\n") for c in completions])),
               **metrics}
     writer.write(done, train_flops=meta["train_flops"], algo=pg_cfg.algo, **record)
     progress.update(done, tokens=float(lengths.sum()), reward=record["reward"],
