@@ -21,10 +21,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.eval_problems = 200
   c.rl = ml_collections.ConfigDict({
       "algo": "grpo", "clip_eps": 0.2, "dual_clip": 0.0, "value_clip": 0.2, "value_coef": 0.5,
-      "entropy_coef": 0.0, "kl_coef": 0.02, "kl_estimator": "k3", "kl_in_reward": False,
+      "entropy_coef": 0.0, "kl_coef": 0.05, "kl_estimator": "k3", "kl_in_reward": False,
       "gamma": 1.0, "gae_lambda": 0.95, "aggregation": "token", "normalize_std": True})
   c.optim = ml_collections.ConfigDict({
-      "lr": 2e-4, "warmup_steps": 5, "min_lr_ratio": 0.5, "weight_decay": 0.0,
+      "lr": 5e-5, "warmup_steps": 5, "min_lr_ratio": 0.5, "weight_decay": 0.0,
       "b1": 0.9, "b2": 0.98, "grad_clip": 1.0})
   c.steps = 60                 # RL iterations (rollout + updates)
   c.prompts_per_step = 32
@@ -33,7 +33,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.minibatch_size = 128       # rows per gradient step
   c.max_new = 64
   c.format_penalty = 0.0       # reward of a malformed completion is -format_penalty
-  c.curriculum = False         # sample difficulties by p(1-p) of their running pass rate
+  c.curriculum = True          # sample difficulties by p(1-p) of their running pass rate
   c.baseline_decay = 0.9       # REINFORCE moving-average baseline
   c.eval_every = 20
   c.pass_k = 0
