@@ -124,57 +124,61 @@ def run(config, workdir: str) -> dict:
 
   if start == 0:
     do_eval(0)
-  for step in range(start, config.steps):
-    problems = sample_step_problems(config, task, step, meta["pass_rates"], held_out)
-    prompts = jnp.asarray(pad_prompts(VOCAB, [p.prompt for p in problems for _ in range(group)],
-                                      prompt_len))
-    out = jax.device_get(sampling.generate(graphdef, state.params, prompts,
-                                           jax.random.fold_in(rollout_key, step),
-                                           max_new=config.max_new, stop="answer", temperature=1.0))
-    completions = [VOCAB.decode(r) for r in out.tokens]
-    repeated = [p for p in problems for _ in range(group)]
-    rewards = rewards_of(task, repeated, completions, config.format_penalty)
-    tokens = jnp.concatenate([prompts, jnp.asarray(out.tokens)], 1)
-    mask = jnp.concatenate([jnp.zeros_like(prompts), jnp.asarray(out.tokens) != 0], 1)
-    mask = mask[:, 1:].astype(jnp.float32)
-    logp, values, _ = score(state.params, tokens)
-    ref_logp, _, _ = score(sft_params, tokens)
-    adv, returns = advantages(jnp.asarray(rewards), mask, values, logp, ref_logp, meta["baseline"])
-    batch = {"tokens": tokens, "mask": mask, "old_logp": logp, "ref_logp": ref_logp,
-             "advantages": adv, "returns": returns, "old_values": values}
-    metrics_list = []
-    for epoch in range(config.epochs):
-      order = np.random.default_rng([config.seed, 5, step, epoch]).permutation(rows)
-      for i in range(0, rows, config.minibatch_size):
-        idx = order[i:i + config.minibatch_size]
-        state, m = train_step(state, jax.tree.map(lambda x: x[idx], batch))
-        metrics_list.append(m)
-    metrics = {k: float(np.mean([float(m[k]) for m in metrics_list])) for k in metrics_list[0]}
+  # Finish any pending checkpoint write even when interrupted: no lost work, and a
+  # rerun never races a half-written save.
+  try:
+    for step in range(start, config.steps):
+      problems = sample_step_problems(config, task, step, meta["pass_rates"], held_out)
+      prompts = jnp.asarray(pad_prompts(VOCAB, [p.prompt for p in problems for _ in range(group)],
+                                        prompt_len))
+      out = jax.device_get(sampling.generate(graphdef, state.params, prompts,
+                                             jax.random.fold_in(rollout_key, step),
+                                             max_new=config.max_new, stop="answer", temperature=1.0))
+      completions = [VOCAB.decode(r) for r in out.tokens]
+      repeated = [p for p in problems for _ in range(group)]
+      rewards = rewards_of(task, repeated, completions, config.format_penalty)
+      tokens = jnp.concatenate([prompts, jnp.asarray(out.tokens)], 1)
+      mask = jnp.concatenate([jnp.zeros_like(prompts), jnp.asarray(out.tokens) != 0], 1)
+      mask = mask[:, 1:].astype(jnp.float32)
+      logp, values, _ = score(state.params, tokens)
+      ref_logp, _, _ = score(sft_params, tokens)
+      adv, returns = advantages(jnp.asarray(rewards), mask, values, logp, ref_logp, meta["baseline"])
+      batch = {"tokens": tokens, "mask": mask, "old_logp": logp, "ref_logp": ref_logp,
+               "advantages": adv, "returns": returns, "old_values": values}
+      metrics_list = []
+      for epoch in range(config.epochs):
+        order = np.random.default_rng([config.seed, 5, step, epoch]).permutation(rows)
+        for i in range(0, rows, config.minibatch_size):
+          idx = order[i:i + config.minibatch_size]
+          state, m = train_step(state, jax.tree.map(lambda x: x[idx], batch))
+          metrics_list.append(m)
+      metrics = {k: float(np.mean([float(m[k]) for m in metrics_list])) for k in metrics_list[0]}
 
-    lengths = out.lengths
-    seq_lens = (np.asarray(tokens) != 0).sum(1)
-    meta["train_flops"] += (compute.generation_flops(model_cfg, (np.asarray(prompts) != 0).sum(1), lengths)
-                            + 2 * compute.forward_flops(model_cfg, seq_lens)
-                            + config.epochs * compute.train_flops(model_cfg, seq_lens))
-    meta["baseline"] = pg.ema(meta["baseline"], rewards, config.baseline_decay)
-    difficulty = np.array([p.difficulty for p in repeated])
-    for d in levels:
-      if (difficulty == d).any():
-        meta["pass_rates"][str(d)] = 0.8 * meta["pass_rates"][str(d)] + 0.2 * float(
-            (rewards[difficulty == d] > 0).mean())
-    done = step + 1
-    record = {"reward": float(rewards.mean()), "pass_rate": float((rewards > 0).mean()),
-              "response_length": float(lengths.mean()),
-              "malformed": float(np.mean([split_completion(c) is None for c in completions])),
-              "answered_none": float(np.mean([c.endswith("ANSWER: none\n") for c in completions])),
-              **metrics}
-    writer.write(done, train_flops=meta["train_flops"], algo=pg_cfg.algo, **record)
-    progress.update(done, tokens=float(lengths.sum()), reward=record["reward"],
-                    kl=record["kl"], len=record["response_length"])
-    if done % config.eval_every == 0 or done == config.steps:
-      do_eval(done)
-    ckpt.save(done, state, meta, force=done == config.steps)
-  ckpt.close()
+      lengths = out.lengths
+      seq_lens = (np.asarray(tokens) != 0).sum(1)
+      meta["train_flops"] += (compute.generation_flops(model_cfg, (np.asarray(prompts) != 0).sum(1), lengths)
+                              + 2 * compute.forward_flops(model_cfg, seq_lens)
+                              + config.epochs * compute.train_flops(model_cfg, seq_lens))
+      meta["baseline"] = pg.ema(meta["baseline"], rewards, config.baseline_decay)
+      difficulty = np.array([p.difficulty for p in repeated])
+      for d in levels:
+        if (difficulty == d).any():
+          meta["pass_rates"][str(d)] = 0.8 * meta["pass_rates"][str(d)] + 0.2 * float(
+              (rewards[difficulty == d] > 0).mean())
+      done = step + 1
+      record = {"reward": float(rewards.mean()), "pass_rate": float((rewards > 0).mean()),
+                "response_length": float(lengths.mean()),
+                "malformed": float(np.mean([split_completion(c) is None for c in completions])),
+                "answered_none": float(np.mean([c.endswith("ANSWER: none\n") for c in completions])),
+                **metrics}
+      writer.write(done, train_flops=meta["train_flops"], algo=pg_cfg.algo, **record)
+      progress.update(done, tokens=float(lengths.sum()), reward=record["reward"],
+                      kl=record["kl"], len=record["response_length"])
+      if done % config.eval_every == 0 or done == config.steps:
+        do_eval(done)
+      ckpt.save(done, state, meta, force=done == config.steps)
+  finally:
+    ckpt.close()
   records = read_metrics(writer.path)
   final = next(r for r in reversed(records) if "greedy/all" in r)
   os.makedirs(os.path.join(workdir, "plots"), exist_ok=True)

@@ -97,22 +97,26 @@ def run(config, workdir: str) -> dict:
     return result
 
   result = {}
-  for step in range(start, config.steps):
-    batch = batch_at(step, config.seed, pools, config.batch_size)
-    state, metrics = train_step(state, batch)
-    lengths = (batch["tokens"] != 0).sum(1)
-    meta["train_flops"] += compute.train_flops(model_cfg, lengths)
-    done = step + 1
-    shown = {}
-    if done % config.log_every == 0 or done == config.steps:
-      metrics = jax.device_get(metrics)
-      writer.write(done, train_flops=meta["train_flops"], **metrics)
-      shown = {"loss": metrics["loss"], "tok_acc": metrics["token_accuracy"]}
-    progress.update(done, tokens=float(lengths.sum()), **shown)
-    if done % config.eval_every == 0 and done != config.steps:
-      do_eval(done, 0)
-    ckpt.save(done, state, meta, force=done == config.steps)
-  ckpt.close()
+  # Finish any pending checkpoint write even when interrupted: no lost work, and a
+  # rerun never races a half-written save.
+  try:
+    for step in range(start, config.steps):
+      batch = batch_at(step, config.seed, pools, config.batch_size)
+      state, metrics = train_step(state, batch)
+      lengths = (batch["tokens"] != 0).sum(1)
+      meta["train_flops"] += compute.train_flops(model_cfg, lengths)
+      done = step + 1
+      shown = {}
+      if done % config.log_every == 0 or done == config.steps:
+        metrics = jax.device_get(metrics)
+        writer.write(done, train_flops=meta["train_flops"], **metrics)
+        shown = {"loss": metrics["loss"], "tok_acc": metrics["token_accuracy"]}
+      progress.update(done, tokens=float(lengths.sum()), **shown)
+      if done % config.eval_every == 0 and done != config.steps:
+        do_eval(done, 0)
+      ckpt.save(done, state, meta, force=done == config.steps)
+  finally:
+    ckpt.close()
   if start < config.steps:
     result = do_eval(config.steps, config.pass_k)
   else:  # already finished: report the final evaluation again instead of recomputing it
