@@ -23,7 +23,6 @@ batch has equal weight, so long wrong answers are not under-penalized relative t
 from __future__ import annotations
 
 import dataclasses
-import functools
 
 import jax
 import jax.numpy as jnp
@@ -31,7 +30,7 @@ import optax
 
 from reasoning import model as model_lib
 from reasoning.text import BOS, PAD
-from reasoning.train.state import TrainState
+from reasoning.train.state import make_step
 
 ALGOS = ("ppo", "grpo", "rloo", "reinforce")
 
@@ -216,15 +215,7 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, cfg: PGConfig):
     metrics["loss"] = loss
     return loss, metrics
 
-  @functools.partial(jax.jit, donate_argnums=(0,))
-  def train_step(state: TrainState, batch):
-    grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params, batch)
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    metrics["grad_norm"] = optax.tree.norm(grads)
-    return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
-
-  return train_step
+  return make_step(loss_fn, tx)
 
 
 def token_advantages(cfg: PGConfig, rewards, group_size: int, mask, values, logp, ref_logp,

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import functools
-
 import jax
 import jax.numpy as jnp
 import optax
 
 from reasoning import model as model_lib
-from reasoning.train.state import TrainState
+from reasoning.train.state import make_step
 
 
 def token_logprobs(logits: jax.Array, tokens: jax.Array) -> jax.Array:
@@ -35,14 +33,5 @@ def make_train_step(graphdef, tx: optax.GradientTransformation):
 
   batch: {"tokens": [B, T] int32, "loss_mask": [B, T] float32}.
   """
-
-  @functools.partial(jax.jit, donate_argnums=(0,))
-  def train_step(state: TrainState, batch):
-    grad_fn = jax.grad(functools.partial(sft_loss, graphdef), has_aux=True)
-    grads, metrics = grad_fn(state.params, batch["tokens"], batch["loss_mask"])
-    updates, opt_state = tx.update(grads, state.opt_state, state.params)
-    params = optax.apply_updates(state.params, updates)
-    metrics["grad_norm"] = optax.tree.norm(grads)
-    return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
-
-  return train_step
+  return make_step(lambda params, batch: sft_loss(graphdef, params, batch["tokens"],
+                                                  batch["loss_mask"]), tx)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
@@ -47,3 +48,18 @@ def make_optimizer(cfg: OptimConfig) -> optax.GradientTransformation:
 
 def create(params, tx: optax.GradientTransformation) -> TrainState:
   return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
+
+
+def make_step(loss_fn, tx: optax.GradientTransformation):
+  """A jitted `train_step(state, batch) -> (state, metrics)` for `loss_fn(params, batch) ->
+  (loss, metrics)`; the state is donated. Every trainer (SFT, RL, reward models) uses this."""
+
+  @functools.partial(jax.jit, donate_argnums=(0,))
+  def train_step(state: TrainState, batch):
+    grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params, batch)
+    updates, opt_state = tx.update(grads, state.opt_state, state.params)
+    params = optax.apply_updates(state.params, updates)
+    metrics["grad_norm"] = optax.tree.norm(grads)
+    return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+
+  return train_step
