@@ -40,7 +40,7 @@ def test_loss_is_mean_over_completion_tokens_only(tiny_model):
 def test_train_step_reduces_loss(tiny_model):
   _, graphdef, params = tiny_model
   tx = state_lib.make_optimizer(state_lib.OptimConfig(lr=3e-3, warmup_steps=2, total_steps=40))
-  state = state_lib.create(params, tx)
+  state = state_lib.create(jax.tree.map(jnp.copy, params), tx)  # the step donates its state
   step = sft.make_train_step(graphdef, tx)
   losses = []
   for _ in range(40):
