@@ -1,0 +1,1 @@
+"""Test-time search: every method returns a Result with its compute counted."""

@@ -1,0 +1,122 @@
+"""Reward models: an ORM scores a whole solution, a PRM scores every step (Lightman et al. 2023).
+
+Both read the transformer's `reward` head (a logit; sigmoid gives P(correct)):
+  ORM  at the EOS token, label = the task verifier's outcome;
+  PRM  at each step's closing newline, label = the oracle's `step_labels` (the analogue of
+       PRM800K's human labels) or a Monte-Carlo estimate (Math-Shepherd, Wang et al. 2024): from
+       each step prefix, k policy completions; soft label = share that verify, hard = any.
+Targets are built on the host from text; the loss is a masked binary cross-entropy, so soft
+labels need no special case.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from reasoning import model as model_lib
+from reasoning.tasks import Problem, Task
+from reasoning.text import CharVocab, pad_examples
+from reasoning.train.state import make_step
+
+AGGREGATIONS = ("min", "prod", "last", "mean")
+
+
+def reward_targets(vocab: CharVocab, prompts: Sequence[str], completions: Sequence[str],
+                   step_labels: Sequence[Sequence[float]], outcomes: Sequence[float], seq_len: int):
+  """Tokens [B, T] and, per position, PRM and ORM masks and labels [B, T] float32.
+
+  step_labels[b][i] belongs to the newline that closes line i of completion b (the answer line
+  included); outcomes[b] to the EOS after the completion. Completions must end with a newline.
+  """
+  tokens, loss_mask = pad_examples(vocab, prompts, completions, seq_len)
+  prm_mask = np.zeros_like(loss_mask)
+  prm_labels = np.zeros_like(loss_mask)
+  orm_mask = np.zeros_like(loss_mask)
+  orm_labels = np.zeros_like(loss_mask)
+  for b in range(len(prompts)):
+    positions = np.flatnonzero(loss_mask[b])
+    newlines = positions[tokens[b, positions] == vocab.newline]
+    labels = list(step_labels[b])
+    if len(labels) != len(newlines):
+      raise ValueError(f"example {b}: {len(labels)} step labels for {len(newlines)} lines")
+    prm_mask[b, newlines] = 1.0
+    prm_labels[b, newlines] = labels
+    orm_mask[b, positions[-1]] = 1.0  # the EOS
+    orm_labels[b, positions[-1]] = outcomes[b]
+  return {"tokens": tokens, "prm_mask": prm_mask, "prm_labels": prm_labels,
+          "orm_mask": orm_mask, "orm_labels": orm_labels}
+
+
+def reward_loss(graphdef, params, batch, kind: str):
+  """Masked binary cross-entropy of the reward head; kind 'prm' or 'orm'. Also returns accuracy."""
+  logits = model_lib.apply(graphdef, params, batch["tokens"]).reward
+  mask, labels = batch[f"{kind}_mask"], batch[f"{kind}_labels"]
+  n = jnp.maximum(mask.sum(), 1.0)
+  loss = (optax.sigmoid_binary_cross_entropy(logits, labels) * mask).sum() / n
+  accuracy = (((logits > 0) == (labels > 0.5)) * mask).sum() / n
+  return loss, {"loss": loss, "accuracy": accuracy}
+
+
+def make_train_step(graphdef, tx: optax.GradientTransformation, kind: str):
+  if kind not in ("prm", "orm"):
+    raise ValueError(f"verifier.kind must be 'prm' or 'orm', got {kind!r}")
+  return make_step(lambda params, batch: reward_loss(graphdef, params, batch, kind), tx)
+
+
+def score_positions(graphdef, params, tokens, mask):
+  """sigmoid(reward logits) [B, T] where mask is set, 0 elsewhere (jit-friendly)."""
+  return jax.nn.sigmoid(model_lib.apply(graphdef, params, tokens).reward) * mask
+
+
+def aggregate_steps(scores: Sequence[float], how: str) -> float:
+  """A solution's score from its step scores: min (Lightman), prod, last, or mean."""
+  if how not in AGGREGATIONS:
+    raise ValueError(f"aggregation must be one of {AGGREGATIONS}, got {how!r}")
+  s = np.asarray(scores, np.float64)
+  if s.size == 0:
+    return 0.0
+  return float({"min": s.min, "prod": s.prod, "last": lambda: s[-1], "mean": s.mean}[how]())
+
+
+def monte_carlo_labels(complete: Callable[[list[str]], list[str]], task: Task,
+                       problem: Problem, lines: Sequence[str], k: int):
+  """Math-Shepherd labels for each line of a solution: (soft, hard) lists.
+
+  complete(prompts) -> completions samples one continuation per prompt from the policy; here
+  each prompt is the problem's prompt plus the solution's first i+1 lines. soft[i] = share of
+  the k continuations (prefix + continuation) that verify; hard[i] = 1 if any does. The last
+  line (the answer) is labelled by verifying the whole solution.
+  """
+  prefixes = ["".join(line + "\n" for line in lines[:i + 1]) for i in range(len(lines) - 1)]
+  queries = [problem.prompt + prefix for prefix in prefixes for _ in range(k)]
+  continuations = complete(queries) if queries else []
+  soft = []
+  for i, prefix in enumerate(prefixes):
+    outcomes = [task.verify(problem, prefix + c) for c in continuations[i * k:(i + 1) * k]]
+    soft.append(float(np.mean(outcomes)))
+  soft.append(task.verify(problem, "".join(line + "\n" for line in lines)))
+  return soft, [float(s > 0) for s in soft]
+
+
+def roc_auc(scores: Sequence[float], labels: Sequence[int]) -> float:
+  """Area under the ROC curve (Mann-Whitney U with average ranks for ties); nan if one class."""
+  scores, labels = np.asarray(scores, np.float64), np.asarray(labels) > 0.5
+  pos, neg = labels.sum(), (~labels).sum()
+  if pos == 0 or neg == 0:
+    return float("nan")
+  order = np.argsort(scores, kind="mergesort")
+  ranks = np.empty(len(scores))
+  sorted_scores = scores[order]
+  i = 0
+  while i < len(scores):
+    j = i
+    while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
+      j += 1
+    ranks[order[i:j + 1]] = (i + j) / 2 + 1
+    i = j + 1
+  return float((ranks[labels].sum() - pos * (pos + 1) / 2) / (pos * neg))

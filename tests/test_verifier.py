@@ -1,0 +1,90 @@
+"""Reward models: targets, masked loss, Monte-Carlo labels, aggregation, AUC."""
+
+import itertools
+
+import jax
+import numpy as np
+import optax
+import pytest
+
+from reasoning.tasks import Countdown
+from reasoning.text import VOCAB
+from reasoning.train import verifier
+
+
+def _targets():
+  return verifier.reward_targets(
+      VOCAB, ["countdown 2 3 4 to 20\n"], ["3+2=5\n5*4=21\nANSWER: 21\n"], [[1, 0, 0]], [0.0], 48)
+
+
+def test_reward_targets_mark_step_ends_and_eos():
+  t = _targets()
+  text = "".join(VOCAB.chars[i - 3] if i > 2 else "|" for i in t["tokens"][0])
+  prm = np.flatnonzero(t["prm_mask"][0])
+  assert [text[i] for i in prm] == ["\n"] * 3
+  assert t["prm_labels"][0, prm].tolist() == [1, 0, 0]
+  # The prompt's own newline is not a step end.
+  assert text.index("\n") not in prm
+  [eos] = np.flatnonzero(t["orm_mask"][0])
+  assert t["tokens"][0, eos] == 2 and eos == prm[-1] + 1
+  with pytest.raises(ValueError, match="2 step labels for 3 lines"):
+    verifier.reward_targets(VOCAB, ["p\n"], ["a\nb\nANSWER: 1\n"], [[1, 1]], [1.0], 32)
+
+
+def test_prm_loss_only_touches_end_of_step_tokens(tiny_model):
+  _, graphdef, params = tiny_model
+  batch = {k: jax.numpy.asarray(v) for k, v in _targets().items()}
+  loss, _ = verifier.reward_loss(graphdef, params, batch, "prm")
+  from reasoning import model
+  logits = model.apply(graphdef, params, batch["tokens"]).reward[0]
+  mask = np.asarray(batch["prm_mask"][0]) > 0
+  by_hand = optax.sigmoid_binary_cross_entropy(logits[mask], batch["prm_labels"][0][mask]).mean()
+  np.testing.assert_allclose(loss, by_hand, rtol=1e-5)
+  # Labels elsewhere are ignored: changing them leaves the loss unchanged.
+  other = dict(batch, prm_labels=batch["prm_labels"].at[0, 0].set(1.0).at[0, 5].set(1.0))
+  np.testing.assert_allclose(verifier.reward_loss(graphdef, params, other, "prm")[0], loss)
+  # And the gradient flows only through the masked positions' reward logits.
+  grad = jax.grad(lambda r: (optax.sigmoid_binary_cross_entropy(r, batch["prm_labels"][0])
+                             * batch["prm_mask"][0]).sum())(logits)
+  assert (np.flatnonzero(np.asarray(grad)) == np.flatnonzero(mask)).all()
+
+
+def test_monte_carlo_labels_on_a_toy_policy():
+  task = Countdown()
+  p = task.make_problem([2, 3, 4], 20, difficulty=1)
+  lines = ["3+2=5", "5*4=20", "ANSWER: 20"]
+  # A toy policy: from "…3+2=5\n" it finishes correctly on every other call; after "5*4=20\n"
+  # it always answers; so soft labels are 0.5, 1.0 and the final outcome 1.0.
+  calls = itertools.count()
+
+  def complete(prompts):
+    out = []
+    for q in prompts:
+      if q.endswith("5*4=20\n"):
+        out.append("ANSWER: 20\n")
+      else:
+        out.append("5*4=20\nANSWER: 20\n" if next(calls) % 2 == 0 else "5+4=9\nANSWER: 9\n")
+    return out
+
+  soft, hard = verifier.monte_carlo_labels(complete, task, p, lines, k=4)
+  assert soft == [0.5, 1.0, 1.0] and hard == [1.0, 1.0, 1.0]
+  soft, hard = verifier.monte_carlo_labels(lambda qs: ["ANSWER: 7\n"] * len(qs), task, p,
+                                           ["3*4=12", "12+2=14", "ANSWER: 14"], k=3)
+  assert soft == [0.0, 0.0, 0.0] and hard == [0.0, 0.0, 0.0]
+
+
+def test_step_score_aggregation():
+  s = [0.9, 0.5, 0.8]
+  assert verifier.aggregate_steps(s, "min") == 0.5
+  assert verifier.aggregate_steps(s, "prod") == pytest.approx(0.36)
+  assert verifier.aggregate_steps(s, "last") == 0.8
+  assert verifier.aggregate_steps(s, "mean") == pytest.approx(2.2 / 3)
+  with pytest.raises(ValueError, match="aggregation"):
+    verifier.aggregate_steps(s, "max")
+
+
+def test_roc_auc_by_hand():
+  assert verifier.roc_auc([0.1, 0.4, 0.35, 0.8], [0, 0, 1, 1]) == pytest.approx(0.75)
+  assert verifier.roc_auc([0.5, 0.5], [0, 1]) == pytest.approx(0.5)
+  assert verifier.roc_auc([1, 2, 3], [0, 1, 1]) == 1.0
+  assert np.isnan(verifier.roc_auc([1, 2], [1, 1]))
