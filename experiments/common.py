@@ -37,6 +37,31 @@ def make_task(config):
   return get_task(config.task.name, **{k: v for k, v in config.task.items() if k != "name"})
 
 
+def load_sft(workdir: str):
+  """(sft config dict, model config, graphdef, params, train FLOPs) of an SFT run directory."""
+  import jax
+
+  from reasoning import model as model_lib
+  from reasoning.checkpoint import Checkpointer
+  from reasoning.text import VOCAB
+  from reasoning.train import state as state_lib
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    raise ValueError(f"init_from={workdir!r}: no config.json there; point it at an SFT workdir")
+  with open(path) as f:
+    sft_config = json.load(f)
+  model_cfg = model_lib.ModelConfig(vocab_size=VOCAB.size, **sft_config["model"])
+  graphdef, params = model_lib.init(model_cfg, jax.random.key(0))
+  tx = state_lib.make_optimizer(state_lib.OptimConfig())
+  abstract = jax.eval_shape(lambda: state_lib.create(params, tx))
+  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), save_every=1)
+  try:
+    state, meta = ckpt.restore(abstract)
+  finally:
+    ckpt.close()
+  return sft_config, model_cfg, graphdef, state.params, float(meta["train_flops"])
+
+
 def workdir_for(experiment: str) -> str:
   if WORKDIR.value:
     return WORKDIR.value

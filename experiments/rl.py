@@ -14,7 +14,6 @@ A rerun with the same workdir resumes exactly.
 from __future__ import annotations
 
 import functools
-import json
 import os
 
 import jax
@@ -23,31 +22,11 @@ import numpy as np
 
 from experiments import common
 from reasoning import compute, evaluation, plots, sampling
-from reasoning import model as model_lib
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress, read_metrics
 from reasoning.tasks import split_completion
 from reasoning.text import VOCAB, pad_prompts
 from reasoning.train import pg, state as state_lib
-
-
-def load_sft(workdir: str):
-  """(sft config dict, model config, params, sft train FLOPs) of an SFT run directory."""
-  path = os.path.join(workdir, "config.json")
-  if not os.path.exists(path):
-    raise ValueError(f"init_from={workdir!r}: no config.json there; point it at an SFT workdir")
-  with open(path) as f:
-    sft_config = json.load(f)
-  model_cfg = model_lib.ModelConfig(vocab_size=VOCAB.size, **sft_config["model"])
-  graphdef, params = model_lib.init(model_cfg, jax.random.key(0))
-  tx = state_lib.make_optimizer(state_lib.OptimConfig())
-  abstract = jax.eval_shape(lambda: state_lib.create(params, tx))
-  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), save_every=1)
-  try:
-    state, meta = ckpt.restore(abstract)
-  finally:
-    ckpt.close()
-  return sft_config, model_cfg, graphdef, state.params, float(meta["train_flops"])
 
 
 def sample_step_problems(config, task, step: int, pass_rates: dict, held_out: set):
@@ -76,7 +55,7 @@ def rewards_of(task, problems, completions, format_penalty: float) -> np.ndarray
 
 def run(config, workdir: str) -> dict:
   common.save_config(config, workdir)
-  sft_config, model_cfg, graphdef, sft_params, sft_flops = load_sft(config.init_from)
+  sft_config, model_cfg, graphdef, sft_params, sft_flops = common.load_sft(config.init_from)
   task = common.make_task(config)
   pg_cfg = pg.PGConfig(**config.rl)
   group = config.samples_per_prompt

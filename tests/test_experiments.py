@@ -147,3 +147,22 @@ def test_rl_needs_an_sft_workdir(tmp_path):
   config.init_from = str(tmp_path / "nothing")
   with pytest.raises(ValueError, match="init_from=.*no config.json"):
     rl.run(config, str(tmp_path / "rl"))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind,labels", [("prm", "oracle"), ("prm", "mc"), ("orm", "oracle")])
+def test_verifier_pulse(tmp_path, tiny_sft_run, kind, labels):
+  from experiments import verifier
+  config = _config("configs/countdown_verifier.py")
+  config.init_from = str(tiny_sft_run)
+  config.kind, config.labels = kind, labels
+  out = verifier.run(config, str(tmp_path))
+  m = out["metrics"]
+  if kind == "prm":
+    assert {"auc/step", "auc/outcome_min", "auc/outcome_prod", "auc/outcome_last",
+            "auc/outcome_mean"} <= set(m)
+  else:
+    assert "auc/outcome_orm" in m
+  records = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  assert [r["step"] for r in records if "loss" in r] == [1, 2, 3, 4]
+  assert (tmp_path / "checkpoints" / "4").exists()

@@ -20,6 +20,7 @@ import optax
 
 from reasoning import model as model_lib
 from reasoning.tasks import Problem, Task
+from reasoning.tasks.base import ANSWER_PREFIX
 from reasoning.text import CharVocab, pad_examples
 from reasoning.train.state import make_step
 
@@ -89,17 +90,20 @@ def monte_carlo_labels(complete: Callable[[list[str]], list[str]], task: Task,
 
   complete(prompts) -> completions samples one continuation per prompt from the policy; here
   each prompt is the problem's prompt plus the solution's first i+1 lines. soft[i] = share of
-  the k continuations (prefix + continuation) that verify; hard[i] = 1 if any does. The last
-  line (the answer) is labelled by verifying the whole solution.
+  the k continuations (prefix + continuation) that verify; hard[i] = 1 if any does. An answer
+  line ends the solution, so its label is the verifier's verdict on the prefix itself.
   """
-  prefixes = ["".join(line + "\n" for line in lines[:i + 1]) for i in range(len(lines) - 1)]
-  queries = [problem.prompt + prefix for prefix in prefixes for _ in range(k)]
-  continuations = complete(queries) if queries else []
+  prefixes = ["".join(line + "\n" for line in lines[:i + 1]) for i in range(len(lines))]
+  open_ = [i for i, line in enumerate(lines) if not line.startswith(ANSWER_PREFIX)]
+  queries = [problem.prompt + prefixes[i] for i in open_ for _ in range(k)]
+  continuations = iter(complete(queries) if queries else [])
   soft = []
   for i, prefix in enumerate(prefixes):
-    outcomes = [task.verify(problem, prefix + c) for c in continuations[i * k:(i + 1) * k]]
-    soft.append(float(np.mean(outcomes)))
-  soft.append(task.verify(problem, "".join(line + "\n" for line in lines)))
+    if i in open_:
+      soft.append(float(np.mean([task.verify(problem, prefix + next(continuations))
+                                 for _ in range(k)])))
+    else:
+      soft.append(task.verify(problem, prefix))
   return soft, [float(s > 0) for s in soft]
 
 
@@ -120,3 +124,41 @@ def roc_auc(scores: Sequence[float], labels: Sequence[int]) -> float:
     ranks[order[i:j + 1]] = (i + j) / 2 + 1
     i = j + 1
   return float((ranks[labels].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def closed_lines(completion: str) -> list[str]:
+  """The lines of a completion that end with a newline (a truncated last line is dropped)."""
+  return completion.split("\n")[:-1]
+
+
+def oracle_targets(task: Task, problems: Sequence[Problem], completions: Sequence[str]):
+  """(step labels per completion from the task's oracle, outcome per completion)."""
+  steps = [task.step_labels(p, closed_lines(c)) for p, c in zip(problems, completions)]
+  outcomes = [task.verify(p, c) for p, c in zip(problems, completions)]
+  return steps, outcomes
+
+
+_score = jax.jit(score_positions, static_argnums=0)
+
+
+def score_completions(graphdef, params, vocab: CharVocab, prompts: Sequence[str],
+                      completions: Sequence[str], *, seq_len: int, kind: str,
+                      aggregation: str = "min", chunk: int = 256):
+  """Verifier scores of completions: per completion, the ORM's P(correct) at EOS, or the PRM's
+  step scores aggregated by `aggregation`. Also returns the PRM step scores (lists) for AUCs.
+  Runs in fixed-size chunks so one compilation serves every call."""
+  scores, step_scores = [], []
+  for start in range(0, len(prompts), chunk):
+    p = list(prompts[start:start + chunk])
+    c = list(completions[start:start + chunk])
+    n = len(p)
+    p, c = p + [p[-1]] * (chunk - n), c + [c[-1]] * (chunk - n)
+    lines = [closed_lines(x) for x in c]
+    t = reward_targets(vocab, p, c, [[0.0] * len(x) for x in lines], [0.0] * chunk, seq_len)
+    mask = t[f"{kind}_mask"]
+    s = np.asarray(_score(graphdef, params, jnp.asarray(t["tokens"]), jnp.asarray(mask)))
+    for b in range(n):
+      values = s[b][mask[b] > 0].tolist()
+      step_scores.append(values)
+      scores.append(values[-1] if kind == "orm" else aggregate_steps(values, aggregation))
+  return np.array(scores), step_scores

@@ -1,0 +1,153 @@
+"""Train an ORM or PRM on the policy's samples; report step- and solution-level ROC-AUC.
+
+  python -m experiments.verifier --config configs/countdown_verifier.py --config.init_from=SFT_DIR
+
+Writes config.json, metrics.jsonl (training loss; final AUCs), checkpoints/ (the reward model's
+TrainState; experiments.best_of_n reads its params). A rerun with the same workdir resumes.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from experiments import common
+from reasoning import compute, evaluation
+from reasoning.checkpoint import Checkpointer
+from reasoning.logging import MetricsWriter, Progress
+from reasoning.text import VOCAB
+from reasoning.train import state as state_lib, verifier
+
+
+def sample_solutions(config, graphdef, params, task, problems, n, key, prompt_len):
+  """n completions per problem at temperature 1: (repeated problems, completions, tokens made)."""
+  repeated = [p for p in problems for _ in range(n)]
+  texts, lengths = evaluation.complete(graphdef, params, VOCAB, [p.prompt for p in repeated], key,
+                                       prompt_len=prompt_len, max_new=config.max_new,
+                                       temperature=1.0)
+  return repeated, texts, lengths
+
+
+def training_problems(config, task, held_out):
+  rng = np.random.default_rng([config.seed, 6])
+  levels = common.difficulties(config.train_difficulties)
+  out = []
+  while len(out) < config.train_problems:
+    [p] = task.sample(rng, 1, int(rng.choice(levels)))
+    if p.prompt not in held_out:
+      out.append(p)
+  return out
+
+
+def build_targets(config, graphdef, params, task, problems, completions, key, prompt_len):
+  """Per completion: step labels (oracle or Monte-Carlo) and the outcome."""
+  steps, outcomes = verifier.oracle_targets(task, problems, completions)
+  if config.kind == "prm" and config.labels == "mc":
+    complete = functools.partial(_complete_from, graphdef, params, config, key, prompt_len)
+    steps = []
+    for p, c in zip(problems, completions):
+      soft, hard = verifier.monte_carlo_labels(complete, task, p, verifier.closed_lines(c),
+                                               config.mc_rollouts)
+      steps.append(hard if config.mc_hard else soft)
+  elif config.labels not in ("oracle", "mc"):
+    raise ValueError(f"labels must be 'oracle' or 'mc', got {config.labels!r}")
+  return steps, outcomes
+
+
+def _complete_from(graphdef, params, config, key, prompt_len, queries):
+  prompt_len = max(prompt_len, max(len(q) + 1 for q in queries))
+  prompt_len = -(-prompt_len // 16) * 16  # a few shapes, not one per query length
+  texts, _ = evaluation.complete(graphdef, params, VOCAB, queries,
+                                 jax.random.fold_in(key, len(queries)), prompt_len=prompt_len,
+                                 max_new=config.max_new, temperature=1.0)
+  return texts
+
+
+def run(config, workdir: str) -> dict:
+  common.save_config(config, workdir)
+  if config.kind not in ("prm", "orm"):
+    raise ValueError(f"kind must be 'prm' or 'orm', got {config.kind!r}")
+  sft_config, model_cfg, graphdef, policy_params, _ = common.load_sft(config.init_from)
+  task = common.make_task(config)
+  sample_key, label_key, eval_key = jax.random.split(jax.random.key(config.seed), 3)
+  eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
+                                           sft_config["seed"])
+  prompt_len = max(len(p.prompt) + 1 for p in eval_problems) + 4
+  seq_len = prompt_len + config.max_new + 2
+
+  problems = training_problems(config, task, {p.prompt for p in eval_problems})
+  repeated, completions, gen_lengths = sample_solutions(
+      config, graphdef, policy_params, task, problems, config.samples_per_problem, sample_key,
+      prompt_len)
+  steps, outcomes = build_targets(config, graphdef, policy_params, task, repeated, completions,
+                                  label_key, prompt_len)
+  data = verifier.reward_targets(VOCAB, [p.prompt for p in repeated], completions, steps,
+                                 outcomes, seq_len)
+  print(f"data: {len(completions)} solutions, {np.mean(outcomes):.3f} correct, "
+        f"{np.mean([x for s in steps for x in s]):.3f} of steps labelled good", flush=True)
+
+  tx = state_lib.make_optimizer(state_lib.OptimConfig(total_steps=config.steps, **config.optim))
+  state = state_lib.create(jax.tree.map(jnp.copy, policy_params), tx)
+  train_step = verifier.make_train_step(graphdef, tx, config.kind)
+  ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), save_every=config.checkpoint_every,
+                      keep=config.keep_checkpoints)
+  start = 0
+  meta = {"train_flops": compute.generation_flops(model_cfg, [prompt_len] * len(gen_lengths),
+                                                  gen_lengths)}
+  if ckpt.latest_step() is not None:
+    start = ckpt.latest_step()
+    state, meta = ckpt.restore(jax.eval_shape(lambda: state), start)
+    print(f"resumed from step {start}", flush=True)
+  writer = MetricsWriter(os.path.join(workdir, "metrics.jsonl"), resume_step=start)
+  progress = Progress(config.steps, start=start, every=config.log_every)
+  n = len(data["tokens"])
+  try:
+    for step in range(start, config.steps):
+      idx = np.random.default_rng([config.seed, 7, step]).choice(n, config.batch_size, replace=False)
+      batch = {k: jnp.asarray(v[idx]) for k, v in data.items()}
+      state, metrics = train_step(state, batch)
+      meta["train_flops"] += compute.train_flops(model_cfg, (data["tokens"][idx] != 0).sum(1))
+      done = step + 1
+      if done % config.log_every == 0 or done == config.steps:
+        metrics = jax.device_get(metrics)
+        writer.write(done, train_flops=meta["train_flops"], **metrics)
+        progress.update(done, loss=metrics["loss"], accuracy=metrics["accuracy"])
+      ckpt.save(done, state, meta, force=done == config.steps)
+  finally:
+    ckpt.close()
+
+  result = evaluate(config, graphdef, policy_params, state.params, task, eval_problems, eval_key,
+                    prompt_len, seq_len)
+  writer.write(config.steps, train_flops=meta["train_flops"], **result)
+  print("eval: " + "  ".join(f"{k}={v:.3f}" for k, v in result.items()), flush=True)
+  return {"params": state.params, "metrics": result}
+
+
+def evaluate(config, graphdef, policy_params, params, task, problems, key, prompt_len, seq_len):
+  """Held-out ROC-AUC: of step scores against oracle step labels (PRM), and of solution scores
+  (every aggregation for a PRM) against the verifier's outcome."""
+  repeated, completions, _ = sample_solutions(config, graphdef, policy_params, task, problems,
+                                              config.eval_samples, key, prompt_len)
+  oracle_steps, outcomes = verifier.oracle_targets(task, repeated, completions)
+  prompts = [p.prompt for p in repeated]
+  result = {"eval/solutions": len(completions), "eval/correct": float(np.mean(outcomes))}
+  aggs = verifier.AGGREGATIONS if config.kind == "prm" else ("orm",)
+  for how in aggs:
+    scores, step_scores = verifier.score_completions(
+        graphdef, params, VOCAB, prompts, completions, seq_len=seq_len, kind=config.kind,
+        aggregation="min" if how == "orm" else how)
+    result[f"auc/outcome_{how}"] = verifier.roc_auc(scores, outcomes)
+  if config.kind == "prm":
+    flat_scores = [s for ss in step_scores for s in ss]
+    flat_labels = [x for ls in oracle_steps for x in ls]
+    result["auc/step"] = verifier.roc_auc(flat_scores, flat_labels)
+    result["eval/steps"] = len(flat_labels)
+  return result
+
+
+if __name__ == "__main__":
+  common.main(run, "verifier")
