@@ -37,6 +37,12 @@ def make_task(config):
   return get_task(config.task.name, **{k: v for k, v in config.task.items() if k != "name"})
 
 
+def load_sft_config(workdir: str) -> dict:
+  with open(os.path.join(workdir, "config.json")) as f:
+    config = json.load(f)
+  return config if "model" in config else load_sft_config(config["init_from"])
+
+
 def load_sft(workdir: str):
   """(sft config dict, model config, graphdef, params, train FLOPs) of an SFT run directory."""
   import jax
@@ -47,9 +53,12 @@ def load_sft(workdir: str):
   from reasoning.train import state as state_lib
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
-    raise ValueError(f"init_from={workdir!r}: no config.json there; point it at an SFT workdir")
+    raise ValueError(f"{workdir!r}: no config.json there; expected a run directory (init_from)")
   with open(path) as f:
     sft_config = json.load(f)
+  if "model" not in sft_config:  # a run started from another (RL, verifier): its model shape
+    model_config = load_sft_config(sft_config["init_from"])["model"]
+    sft_config = dict(sft_config, model=model_config)
   model_cfg = model_lib.ModelConfig(vocab_size=VOCAB.size, **sft_config["model"])
   graphdef, params = model_lib.init(model_cfg, jax.random.key(0))
   tx = state_lib.make_optimizer(state_lib.OptimConfig())

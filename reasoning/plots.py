@@ -63,3 +63,21 @@ def train_scaling(runs: dict[str, list[dict]], path: str, *, keys: list[str], ti
   fig.savefig(path, dpi=110)
   plt.close(fig)
   return slopes
+
+
+def best_of_n(curves: dict, path: str, *, title: str) -> None:
+  """% solved vs N (log2 axis) per difficulty; curves[d][method] = [(N, mean, low, high)]."""
+  fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 4), squeeze=False)
+  for ax, (d, methods) in zip(axes[0], sorted(curves.items())):
+    for label, points in methods.items():
+      n, mean, lo, hi = (np.array(x) for x in zip(*points))
+      ax.plot(n, 100 * mean, marker="o", label=label)
+      ax.fill_between(n, 100 * lo, 100 * hi, alpha=0.15)
+    ax.set(xscale="log", xlabel="N = solutions per problem", ylabel="% solved (best-of-N)",
+           title=f"difficulty {d}", ylim=(0, 100))
+    ax.set_xscale("log", base=2)
+    ax.legend(fontsize=8)
+  fig.suptitle(title)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)

@@ -145,7 +145,7 @@ def test_rl_needs_an_sft_workdir(tmp_path):
   from experiments import rl
   config = _config("configs/countdown_rl.py")
   config.init_from = str(tmp_path / "nothing")
-  with pytest.raises(ValueError, match="init_from=.*no config.json"):
+  with pytest.raises(ValueError, match="no config.json there"):
     rl.run(config, str(tmp_path / "rl"))
 
 
@@ -166,3 +166,24 @@ def test_verifier_pulse(tmp_path, tiny_sft_run, kind, labels):
   records = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
   assert [r["step"] for r in records if "loss" in r] == [1, 2, 3, 4]
   assert (tmp_path / "checkpoints" / "4").exists()
+
+
+@pytest.mark.slow
+def test_best_of_n_pulse(tmp_path, tiny_sft_run):
+  from experiments import best_of_n, verifier
+  for kind in ("orm", "prm"):
+    config = _config("configs/countdown_verifier.py")
+    config.init_from, config.kind = str(tiny_sft_run), kind
+    verifier.run(config, str(tmp_path / kind))
+  config = _config("configs/countdown_bon.py")
+  config.policy, config.orm, config.prm = (str(tiny_sft_run), str(tmp_path / "orm"),
+                                           str(tmp_path / "prm"))
+  out = best_of_n.run(config, str(tmp_path / "bon"))
+  assert set(out["curves"]) == {1, 2, 3}
+  assert set(out["curves"][1]) == {m[0] for m in best_of_n.METHODS}
+  assert [p[0] for p in out["curves"][1]["majority"]] == [1, 2, 4]
+  records = [json.loads(l) for l in (tmp_path / "bon" / "metrics.jsonl").read_text().splitlines()]
+  assert len(records) == 3 * 5 * 3 and all(0 <= r["accuracy"] <= 1 for r in records)
+  flops = {r["step"]: r["test_flops"] for r in records if r["method"] == "PRM best"}
+  assert flops[4] == pytest.approx(4 * flops[1])
+  assert (tmp_path / "bon" / "plots" / "best_of_n.png").stat().st_size > 1000

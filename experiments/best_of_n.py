@@ -1,0 +1,86 @@
+"""Best-of-N with majority vote, ORM and PRM selectors, scored with the exact verifier.
+
+  python -m experiments.best_of_n --config configs/countdown_bon.py --config.policy=SFT_DIR \
+      --config.orm=ORM_DIR --config.prm=PRM_DIR
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import numpy as np
+
+from experiments import common
+from reasoning import compute, evaluation, plots
+from reasoning.logging import MetricsWriter
+from reasoning.search import best_of_n as bon
+from reasoning.tasks import extract_answer
+from reasoning.text import VOCAB
+from reasoning.train import verifier
+
+# (label, verifier kind or None, selector)
+METHODS = (("majority", None, "majority"), ("ORM best", "orm", "best"),
+           ("ORM weighted", "orm", "weighted"), ("PRM best", "prm", "best"),
+           ("PRM weighted", "prm", "weighted"))
+
+
+def run(config, workdir: str) -> dict:
+  common.save_config(config, workdir)
+  sft_config, model_cfg, graphdef, policy, _ = common.load_sft(config.policy)
+  reward_params = {"orm": common.load_sft(config.orm)[3], "prm": common.load_sft(config.prm)[3]}
+  task = common.make_task(config)
+  problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
+                                      sft_config["seed"])
+  prompt_len = max(len(p.prompt) + 1 for p in problems) + 4
+  seq_len = prompt_len + config.max_new + 2
+  sample_key, boot_seed = jax.random.key(config.seed), config.seed
+
+  m = config.pool
+  prompts = [p.prompt for p in problems for _ in range(m)]
+  completions, lengths = evaluation.complete(graphdef, policy, VOCAB, prompts, sample_key,
+                                             prompt_len=prompt_len, max_new=config.max_new,
+                                             temperature=1.0)
+  print(f"sampled {len(completions)} completions", flush=True)
+  correct = np.array([task.verify(p, c) for p, c in zip([q for q in problems for _ in range(m)],
+                                                         completions)]).reshape(-1, m)
+  answers = [extract_answer(c) for c in completions]
+  answers = [answers[i * m:(i + 1) * m] for i in range(len(problems))]
+  scores = {"orm": None, "prm": None}
+  for kind in scores:
+    s, _ = verifier.score_completions(graphdef, reward_params[kind], VOCAB, prompts, completions,
+                                      seq_len=seq_len, kind=kind,
+                                      aggregation=config.prm_aggregation)
+    scores[kind] = s.reshape(-1, m)
+  # Test-time compute per problem for best-of-N: N samples, plus N scorings by a verifier.
+  gen_flops = compute.generation_flops(model_cfg, [prompt_len] * len(lengths), lengths) / len(lengths)
+  score_flops = compute.forward_flops(model_cfg, [prompt_len + lengths.mean()])
+
+  writer = MetricsWriter(os.path.join(workdir, "metrics.jsonl"))
+  difficulty = np.array([p.difficulty for p in problems])
+  ns = [2**i for i in range(int(np.log2(m)) + 1)]
+  curves = {}
+  for d in sorted(set(difficulty.tolist())):
+    rows = np.flatnonzero(difficulty == d)
+    for label, kind, selector in METHODS:
+      s = np.zeros((len(rows), m)) if kind is None else scores[kind][rows]
+      for n in ns:
+        rng = np.random.default_rng([boot_seed, d, n])
+        mean, lo, hi = bon.bootstrap_accuracy(correct[rows], [answers[r] for r in rows], s, n,
+                                              selector, rng, config.resamples)
+        flops = n * (gen_flops + (score_flops if kind else 0.0))
+        curves.setdefault(d, {}).setdefault(label, []).append((n, mean, lo, hi))
+        writer.write(n, difficulty=d, method=label, accuracy=mean, low=lo, high=hi,
+                     test_flops=flops)
+    best = {label: c[-1][1] for label, c in curves[d].items()}
+    print(f"difficulty {d}, best-of-{m}: " + "  ".join(f"{k}={v:.3f}" for k, v in best.items()),
+          flush=True)
+  os.makedirs(os.path.join(workdir, "plots"), exist_ok=True)
+  path = os.path.join(workdir, "plots", "best_of_n.png")
+  plots.best_of_n(curves, path, title=f"{config.task.name}: best-of-N on held-out problems")
+  print(f"wrote {path}", flush=True)
+  return {"curves": curves}
+
+
+if __name__ == "__main__":
+  common.main(run, "best_of_n")
