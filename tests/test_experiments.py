@@ -187,3 +187,23 @@ def test_best_of_n_pulse(tmp_path, tiny_sft_run):
   flops = {r["step"]: r["test_flops"] for r in records if r["method"] == "PRM best"}
   assert flops[4] == pytest.approx(4 * flops[1])
   assert (tmp_path / "bon" / "plots" / "best_of_n.png").stat().st_size > 1000
+
+
+def test_rl_curriculum_prefers_difficulties_near_half_pass_rate():
+  from experiments import common, rl
+  config = _config("configs/countdown_rl.py")
+  config.prompts_per_step = 400
+  config.train_difficulties = "1,2"
+  task = common.make_task(config)
+  rates = {"1": 0.95, "2": 0.5}
+  config.curriculum = False
+  uniform = [p.difficulty for p in rl.sample_step_problems(config, task, 0, rates, set())]
+  config.curriculum = True
+  tilted = [p.difficulty for p in rl.sample_step_problems(config, task, 0, rates, set())]
+  # weights p(1-p) + 0.02: 0.0675 vs 0.27 -> 20% vs 80%
+  assert 0.4 < uniform.count(1) / 400 < 0.6
+  assert 0.13 < tilted.count(1) / 400 < 0.27
+  held = {tilted_problem.prompt for tilted_problem in
+          rl.sample_step_problems(config, task, 0, rates, set())[:50]}
+  again = rl.sample_step_problems(config, task, 0, rates, held)  # held-out prompts are skipped
+  assert held.isdisjoint({p.prompt for p in again})
