@@ -110,12 +110,15 @@ def run(config, workdir: str) -> dict:
       idx = np.random.default_rng([config.seed, 7, step]).choice(n, config.batch_size, replace=False)
       batch = {k: jnp.asarray(v[idx]) for k, v in data.items()}
       state, metrics = train_step(state, batch)
-      meta["train_flops"] += compute.train_flops(model_cfg, (data["tokens"][idx] != 0).sum(1))
+      lengths = (data["tokens"][idx] != 0).sum(1)
+      meta["train_flops"] += compute.train_flops(model_cfg, lengths)
       done = step + 1
+      shown = {}
       if done % config.log_every == 0 or done == config.steps:
         metrics = jax.device_get(metrics)
         writer.write(done, train_flops=meta["train_flops"], **metrics)
-        progress.update(done, loss=metrics["loss"], accuracy=metrics["accuracy"])
+        shown = {"loss": metrics["loss"], "accuracy": metrics["accuracy"]}
+      progress.update(done, tokens=float(lengths.sum()), **shown)
       ckpt.save(done, state, meta, force=done == config.steps)
   finally:
     ckpt.close()
