@@ -48,6 +48,27 @@ def sample_step_problems(config, task, step: int, pass_rates: dict, held_out: se
   return problems
 
 
+def rollout(config, graphdef, params, ref_params, score, advantages, task, problems, prompt_len,
+            key, baseline):
+  """Samples one completion per entry of `problems` (G consecutive copies of each prompt),
+  rewards it with the verifier and returns (batch for the PG step, rewards [B], completions,
+  generated lengths [B])."""
+  prompts = jnp.asarray(pad_prompts(VOCAB, [p.prompt for p in problems], prompt_len))
+  out = jax.device_get(sampling.generate(graphdef, params, prompts, key, max_new=config.max_new,
+                                         stop="answer", temperature=1.0))
+  completions = [VOCAB.decode(r) for r in out.tokens]
+  rewards = rewards_of(task, problems, completions, config.format_penalty)
+  tokens = jnp.concatenate([prompts, jnp.asarray(out.tokens)], 1)
+  mask = jnp.concatenate([jnp.zeros_like(prompts), jnp.asarray(out.tokens) != 0], 1)
+  mask = mask[:, 1:].astype(jnp.float32)  # aligned with predicted tokens
+  logp, values, _ = score(params, tokens)
+  ref_logp, _, _ = score(ref_params, tokens)
+  adv, returns = advantages(jnp.asarray(rewards), mask, values, logp, ref_logp, baseline)
+  batch = {"tokens": tokens, "mask": mask, "old_logp": logp, "ref_logp": ref_logp,
+           "advantages": adv, "returns": returns, "old_values": values}
+  return batch, rewards, completions, out.lengths
+
+
 def rewards_of(task, problems, completions, format_penalty: float) -> np.ndarray:
   return np.array([task.verify(p, c) if split_completion(c) is not None else -format_penalty
                    for p, c in zip(problems, completions)], np.float32)
@@ -108,22 +129,10 @@ def run(config, workdir: str) -> dict:
   try:
     for step in range(start, config.steps):
       problems = sample_step_problems(config, task, step, meta["pass_rates"], held_out)
-      prompts = jnp.asarray(pad_prompts(VOCAB, [p.prompt for p in problems for _ in range(group)],
-                                        prompt_len))
-      out = jax.device_get(sampling.generate(graphdef, state.params, prompts,
-                                             jax.random.fold_in(rollout_key, step),
-                                             max_new=config.max_new, stop="answer", temperature=1.0))
-      completions = [VOCAB.decode(r) for r in out.tokens]
       repeated = [p for p in problems for _ in range(group)]
-      rewards = rewards_of(task, repeated, completions, config.format_penalty)
-      tokens = jnp.concatenate([prompts, jnp.asarray(out.tokens)], 1)
-      mask = jnp.concatenate([jnp.zeros_like(prompts), jnp.asarray(out.tokens) != 0], 1)
-      mask = mask[:, 1:].astype(jnp.float32)
-      logp, values, _ = score(state.params, tokens)
-      ref_logp, _, _ = score(sft_params, tokens)
-      adv, returns = advantages(jnp.asarray(rewards), mask, values, logp, ref_logp, meta["baseline"])
-      batch = {"tokens": tokens, "mask": mask, "old_logp": logp, "ref_logp": ref_logp,
-               "advantages": adv, "returns": returns, "old_values": values}
+      batch, rewards, completions, lengths = rollout(
+          config, graphdef, state.params, sft_params, score, advantages, task, repeated,
+          prompt_len, jax.random.fold_in(rollout_key, step), meta["baseline"])
       metrics_list = []
       for epoch in range(config.epochs):
         order = np.random.default_rng([config.seed, 5, step, epoch]).permutation(rows)
@@ -133,9 +142,9 @@ def run(config, workdir: str) -> dict:
           metrics_list.append(m)
       metrics = {k: float(np.mean([float(m[k]) for m in metrics_list])) for k in metrics_list[0]}
 
-      lengths = out.lengths
-      seq_lens = (np.asarray(tokens) != 0).sum(1)
-      meta["train_flops"] += (compute.generation_flops(model_cfg, (np.asarray(prompts) != 0).sum(1), lengths)
+      seq_lens = (np.asarray(batch["tokens"]) != 0).sum(1)
+      prompt_lens = seq_lens - lengths
+      meta["train_flops"] += (compute.generation_flops(model_cfg, prompt_lens, lengths)
                               + 2 * compute.forward_flops(model_cfg, seq_lens)
                               + config.epochs * compute.train_flops(model_cfg, seq_lens))
       meta["baseline"] = pg.ema(meta["baseline"], rewards, config.baseline_decay)
