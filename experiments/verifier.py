@@ -48,11 +48,10 @@ def build_targets(config, graphdef, params, task, problems, completions, key, pr
   steps, outcomes = verifier.oracle_targets(task, problems, completions)
   if config.kind == "prm" and config.labels == "mc":
     complete = functools.partial(_complete_from, graphdef, params, config, key, prompt_len)
-    steps = []
-    for p, c in zip(problems, completions):
-      soft, hard = verifier.monte_carlo_labels(complete, task, p, verifier.closed_lines(c),
-                                               config.mc_rollouts)
-      steps.append(hard if config.mc_hard else soft)
+    soft, hard = verifier.monte_carlo_labels(
+        complete, task, problems, [verifier.closed_lines(c) for c in completions],
+        config.mc_rollouts)
+    steps = hard if config.mc_hard else soft
   elif config.labels not in ("oracle", "mc"):
     raise ValueError(f"labels must be 'oracle' or 'mc', got {config.labels!r}")
   return steps, outcomes

@@ -66,11 +66,19 @@ def test_monte_carlo_labels_on_a_toy_policy():
         out.append("5*4=20\nANSWER: 20\n" if next(calls) % 2 == 0 else "5+4=9\nANSWER: 9\n")
     return out
 
-  soft, hard = verifier.monte_carlo_labels(complete, task, p, lines, k=4)
-  assert soft == [0.5, 1.0, 1.0] and hard == [1.0, 1.0, 1.0]
-  soft, hard = verifier.monte_carlo_labels(lambda qs: ["ANSWER: 7\n"] * len(qs), task, p,
-                                           ["3*4=12", "12+2=14", "ANSWER: 14"], k=3)
-  assert soft == [0.0, 0.0, 0.0] and hard == [0.0, 0.0, 0.0]
+  soft, hard = verifier.monte_carlo_labels(complete, task, [p], [lines], k=4)
+  assert soft == [[0.5, 1.0, 1.0]] and hard == [[1.0, 1.0, 1.0]]
+  # Two solutions in one call: the policy is asked once, in a single batch.
+  batches = []
+
+  def always_seven(queries):
+    batches.append(len(queries))
+    return ["ANSWER: 7\n"] * len(queries)
+
+  soft, hard = verifier.monte_carlo_labels(always_seven, task, [p, p],
+                                           [["3*4=12", "12+2=14", "ANSWER: 14"], ["3+2=5"]], k=3)
+  assert soft == [[0.0, 0.0, 0.0], [0.0]] and hard == [[0.0, 0.0, 0.0], [0.0]]
+  assert batches == [3 * 2 + 3 * 1]
 
 
 def test_step_score_aggregation():

@@ -85,26 +85,27 @@ def aggregate_steps(scores: Sequence[float], how: str) -> float:
 
 
 def monte_carlo_labels(complete: Callable[[list[str]], list[str]], task: Task,
-                       problem: Problem, lines: Sequence[str], k: int):
-  """Math-Shepherd labels for each line of a solution: (soft, hard) lists.
+                       problems: Sequence[Problem], solutions: Sequence[Sequence[str]], k: int):
+  """Math-Shepherd labels for each line of each solution: (soft, hard), lists of lists.
 
-  complete(prompts) -> completions samples one continuation per prompt from the policy; here
-  each prompt is the problem's prompt plus the solution's first i+1 lines. soft[i] = share of
-  the k continuations (prefix + continuation) that verify; hard[i] = 1 if any does. An answer
-  line ends the solution, so its label is the verifier's verdict on the prefix itself.
+  complete(prompts) -> completions samples one continuation per prompt from the policy; it is
+  called once, with every query of every solution (a query is a problem's prompt plus the
+  first i+1 lines of its solution, repeated k times), so the policy runs in large batches.
+  soft[j][i] = share of the k continuations (prefix + continuation) that verify; hard = any.
+  An answer line ends a solution, so its label is the verifier's verdict on the prefix itself.
   """
-  prefixes = ["".join(line + "\n" for line in lines[:i + 1]) for i in range(len(lines))]
-  open_ = [i for i, line in enumerate(lines) if not line.startswith(ANSWER_PREFIX)]
-  queries = [problem.prompt + prefixes[i] for i in open_ for _ in range(k)]
+  queries, plan = [], []
+  for problem, lines in zip(problems, solutions):
+    prefixes = ["".join(line + "\n" for line in lines[:i + 1]) for i in range(len(lines))]
+    rollouts = [not line.startswith(ANSWER_PREFIX) for line in lines]
+    plan.append((problem, prefixes, rollouts))
+    queries += [problem.prompt + pre for pre, r in zip(prefixes, rollouts) if r for _ in range(k)]
   continuations = iter(complete(queries) if queries else [])
   soft = []
-  for i, prefix in enumerate(prefixes):
-    if i in open_:
-      soft.append(float(np.mean([task.verify(problem, prefix + next(continuations))
-                                 for _ in range(k)])))
-    else:
-      soft.append(task.verify(problem, prefix))
-  return soft, [float(s > 0) for s in soft]
+  for problem, prefixes, rollouts in plan:
+    soft.append([float(np.mean([task.verify(problem, pre + next(continuations)) for _ in range(k)]))
+                 if r else task.verify(problem, pre) for pre, r in zip(prefixes, rollouts)])
+  return soft, [[float(x > 0) for x in row] for row in soft]
 
 
 def roc_auc(scores: Sequence[float], labels: Sequence[int]) -> float:
