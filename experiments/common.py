@@ -71,6 +71,19 @@ def load_sft(workdir: str):
   return sft_config, model_cfg, graphdef, state.params, float(meta["train_flops"])
 
 
+def log_train_step(writer, progress, step: int, metrics, *, every: int, total: int,
+                   train_flops: float, tokens: float, show: dict[str, str]) -> None:
+  """Every `every` steps and at the last: fetch the step's metrics from the device, append them
+  to metrics.jsonl, and show `show` ({label: metric key}) on the progress line."""
+  shown = {}
+  if step % every == 0 or step == total:
+    import jax
+    metrics = jax.device_get(metrics)
+    writer.write(step, train_flops=train_flops, **metrics)
+    shown = {label: metrics[key] for label, key in show.items()}
+  progress.update(step, tokens=tokens, **shown)
+
+
 def workdir_for(experiment: str) -> str:
   if WORKDIR.value:
     return WORKDIR.value

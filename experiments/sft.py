@@ -106,12 +106,10 @@ def run(config, workdir: str) -> dict:
       lengths = (batch["tokens"] != 0).sum(1)
       meta["train_flops"] += compute.train_flops(model_cfg, lengths)
       done = step + 1
-      shown = {}
-      if done % config.log_every == 0 or done == config.steps:
-        metrics = jax.device_get(metrics)
-        writer.write(done, train_flops=meta["train_flops"], **metrics)
-        shown = {"loss": metrics["loss"], "tok_acc": metrics["token_accuracy"]}
-      progress.update(done, tokens=float(lengths.sum()), **shown)
+      common.log_train_step(writer, progress, done, metrics, every=config.log_every,
+                            total=config.steps, train_flops=meta["train_flops"],
+                            tokens=float(lengths.sum()),
+                            show={"loss": "loss", "tok_acc": "token_accuracy"})
       if done % config.eval_every == 0 and done != config.steps:
         do_eval(done, 0)
       ckpt.save(done, state, meta, force=done == config.steps)

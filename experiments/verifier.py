@@ -112,12 +112,10 @@ def run(config, workdir: str) -> dict:
       lengths = (data["tokens"][idx] != 0).sum(1)
       meta["train_flops"] += compute.train_flops(model_cfg, lengths)
       done = step + 1
-      shown = {}
-      if done % config.log_every == 0 or done == config.steps:
-        metrics = jax.device_get(metrics)
-        writer.write(done, train_flops=meta["train_flops"], **metrics)
-        shown = {"loss": metrics["loss"], "accuracy": metrics["accuracy"]}
-      progress.update(done, tokens=float(lengths.sum()), **shown)
+      common.log_train_step(writer, progress, done, metrics, every=config.log_every,
+                            total=config.steps, train_flops=meta["train_flops"],
+                            tokens=float(lengths.sum()),
+                            show={"loss": "loss", "accuracy": "accuracy"})
       ckpt.save(done, state, meta, force=done == config.steps)
   finally:
     ckpt.close()
