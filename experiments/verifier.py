@@ -52,8 +52,6 @@ def build_targets(config, graphdef, params, task, problems, completions, key, pr
         complete, task, problems, [verifier.closed_lines(c) for c in completions],
         config.mc_rollouts)
     steps = hard if config.mc_hard else soft
-  elif config.labels not in ("oracle", "mc"):
-    raise ValueError(f"labels must be 'oracle' or 'mc', got {config.labels!r}")
   return steps, outcomes
 
 
@@ -70,6 +68,8 @@ def run(config, workdir: str) -> dict:
   common.save_config(config, workdir)
   if config.kind not in ("prm", "orm"):
     raise ValueError(f"kind must be 'prm' or 'orm', got {config.kind!r}")
+  if config.labels not in ("oracle", "mc"):
+    raise ValueError(f"labels must be 'oracle' or 'mc', got {config.labels!r}")
   sft_config, model_cfg, graphdef, policy_params, _ = common.load_sft(config.init_from)
   task = common.make_task(config)
   sample_key, label_key, eval_key = jax.random.split(jax.random.key(config.seed), 3)

@@ -42,6 +42,23 @@ def test_entrypoint_rejects_unknown_field_in_a_subprocess():
   assert "unknown field 'trap_sahre'" in proc.stderr
 
 
+def _interrupt_then_rerun(monkeypatch, module, name, step_arg, at_step, config, workdir):
+  """Runs `module.run` with `module.name` raising KeyboardInterrupt when its positional argument
+  `step_arg` equals `at_step` (a simulated kill), then reruns the same command unpatched."""
+  real = getattr(module, name)
+
+  def crash(*args, **kwargs):
+    if args[step_arg] == at_step:
+      raise KeyboardInterrupt("simulated kill")
+    return real(*args, **kwargs)
+
+  monkeypatch.setattr(module, name, crash)
+  with pytest.raises(KeyboardInterrupt):
+    module.run(config, workdir)
+  monkeypatch.setattr(module, name, real)
+  return module.run(config, workdir)
+
+
 def _tree_equal(a, b):
   import jax
   import numpy as np
@@ -61,18 +78,8 @@ def test_sft_pulse_resume_and_corrupt_checkpoint(tmp_path, monkeypatch):
   assert (tmp_path / "full" / "plots" / "learning_curve.png").stat().st_size > 1000
 
   # Interrupt a second run after step 5 (a checkpoint exists at 4), then rerun the same command.
-  real_batch_at = sft.batch_at
-
-  def crash_at_5(step, *args, **kwargs):
-    if step == 5:
-      raise KeyboardInterrupt("simulated kill")
-    return real_batch_at(step, *args, **kwargs)
-
-  monkeypatch.setattr(sft, "batch_at", crash_at_5)
-  with pytest.raises(KeyboardInterrupt):
-    sft.run(config, str(tmp_path / "resumed"))
-  monkeypatch.setattr(sft, "batch_at", real_batch_at)
-  resumed = sft.run(config, str(tmp_path / "resumed"))
+  resumed = _interrupt_then_rerun(monkeypatch, sft, "batch_at", 0, 5, config,
+                                  str(tmp_path / "resumed"))
   assert _tree_equal(full["params"], resumed["params"])
   steps = [json.loads(l)["step"] for l in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()
            if "loss" in json.loads(l)]
@@ -126,18 +133,8 @@ def test_rl_pulse_and_resume(tmp_path, tiny_sft_run, algo, monkeypatch):
   if algo == "ppo":
     assert "value_loss" in train[0] and "explained_variance" in train[0]
 
-  real = rl.sample_step_problems
-
-  def crash_at_2(config_, task, step, *args):
-    if step == 2:
-      raise KeyboardInterrupt("simulated kill")
-    return real(config_, task, step, *args)
-
-  monkeypatch.setattr(rl, "sample_step_problems", crash_at_2)
-  with pytest.raises(KeyboardInterrupt):
-    rl.run(config, str(tmp_path / "resumed"))
-  monkeypatch.setattr(rl, "sample_step_problems", real)
-  resumed = rl.run(config, str(tmp_path / "resumed"))
+  resumed = _interrupt_then_rerun(monkeypatch, rl, "sample_step_problems", 2, 2, config,
+                                  str(tmp_path / "resumed"))
   assert _tree_equal(full["params"], resumed["params"])
 
 
