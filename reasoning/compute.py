@@ -25,10 +25,15 @@ def forward_flops_per_token(cfg: ModelConfig, context: float) -> float:
   return 2.0 * matmul_params(cfg) + 2.0 * cfg.n_layers * context * cfg.d_model
 
 
-def forward_flops(cfg: ModelConfig, lengths) -> float:
-  """FLOPs of full forward passes over sequences of the given lengths (causal: mean context L/2)."""
+def forward_flops_rows(cfg: ModelConfig, lengths) -> np.ndarray:
+  """FLOPs of a full forward pass over each sequence (causal: mean context L/2)."""
   lengths = np.asarray(lengths, np.float64)
-  return float(np.sum(lengths * (2.0 * matmul_params(cfg) + cfg.n_layers * lengths * cfg.d_model)))
+  return lengths * (2.0 * matmul_params(cfg) + cfg.n_layers * lengths * cfg.d_model)
+
+
+def forward_flops(cfg: ModelConfig, lengths) -> float:
+  """FLOPs of full forward passes over sequences of the given lengths, summed."""
+  return float(np.sum(forward_flops_rows(cfg, lengths)))
 
 
 def train_flops(cfg: ModelConfig, lengths) -> float:
@@ -36,10 +41,15 @@ def train_flops(cfg: ModelConfig, lengths) -> float:
   return 3.0 * forward_flops(cfg, lengths)
 
 
-def generation_flops(cfg: ModelConfig, prompt_lengths, new_lengths) -> float:
-  """Prefill of each prompt plus incremental decoding of each generated token."""
+def generation_flops_rows(cfg: ModelConfig, prompt_lengths, new_lengths) -> np.ndarray:
+  """Per row: prefill of the prompt plus incremental decoding of each generated token."""
   p = np.asarray(prompt_lengths, np.float64)
   n = np.asarray(new_lengths, np.float64)
   # Token j of the continuation attends to p + j earlier tokens; sum_j (p + j) = n*p + n(n-1)/2.
   decode = 2.0 * matmul_params(cfg) * n + 2.0 * cfg.n_layers * cfg.d_model * (n * p + n * (n - 1) / 2)
-  return forward_flops(cfg, p) + float(np.sum(decode))
+  return forward_flops_rows(cfg, p) + decode
+
+
+def generation_flops(cfg: ModelConfig, prompt_lengths, new_lengths) -> float:
+  """Prefill of each prompt plus incremental decoding of each generated token, summed."""
+  return float(np.sum(generation_flops_rows(cfg, prompt_lengths, new_lengths)))

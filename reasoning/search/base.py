@@ -1,0 +1,94 @@
+"""What every searcher shares: the model handle, the Result, and compute metering.
+
+A searcher takes the policy (and a verifier) as `Model`s, prompts, a key and its budget knobs,
+and returns a `Result`: per problem the chosen completion, its verifier score, and the test-time
+compute spent on it (tokens generated, tokens scored, FLOPs from `reasoning.compute`). Searchers
+never see the task's ground truth; the caller scores `Result.completions` with `task.verify`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Sequence
+
+import numpy as np
+
+from reasoning import compute, evaluation
+from reasoning.model import ModelConfig
+from reasoning.text import VOCAB
+from reasoning.train import verifier
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+  """A model used functionally: `apply(graphdef, params, ...)`, described by `cfg`."""
+  graphdef: Any
+  params: Any
+  cfg: ModelConfig
+
+
+@dataclasses.dataclass
+class Result:
+  completions: list[str]        # [P] the chosen completion of each problem
+  scores: np.ndarray            # [P] the verifier's score of it
+  generated_tokens: np.ndarray  # [P] tokens sampled by the policy (prefills not included)
+  scored_tokens: np.ndarray     # [P] tokens run through the verifier (or value head)
+  flops: np.ndarray             # [P] generation (prefill + decode) + scoring FLOPs
+  candidates: list[list[str]] | None = None  # [P][...] what the final pick chose among
+
+
+class Meter:
+  """Accumulates per-problem compute as a searcher runs."""
+
+  def __init__(self, num_problems: int):
+    self.generated = np.zeros(num_problems)
+    self.scored = np.zeros(num_problems)
+    self.flops = np.zeros(num_problems)
+
+  def add_generation(self, cfg: ModelConfig, owners, prompt_tokens, new_tokens):
+    owners = np.asarray(owners, np.int64)
+    np.add.at(self.generated, owners, np.asarray(new_tokens, np.float64))
+    np.add.at(self.flops, owners, compute.generation_flops_rows(cfg, prompt_tokens, new_tokens))
+
+  def add_scoring(self, cfg: ModelConfig, owners, tokens):
+    owners = np.asarray(owners, np.int64)
+    np.add.at(self.scored, owners, np.asarray(tokens, np.float64))
+    np.add.at(self.flops, owners, compute.forward_flops_rows(cfg, tokens))
+
+  def result(self, completions: list[str], scores, candidates=None) -> Result:
+    return Result(completions, np.asarray(scores, np.float64), self.generated, self.scored,
+                  self.flops, candidates)
+
+
+def sample_steps(policy: Model, meter: Meter, owners: Sequence[int], prompts: Sequence[str],
+                 prefixes: Sequence[str], key, *, max_new: int, temperature: float,
+                 stop: str = "step", chunk: int = 256) -> list[str]:
+  """One continuation per (prompt, prefix): the next line (stop='step', newline kept; an answer
+  line has none) or the rest of the solution (stop='answer'). Meters prefill and decode."""
+  queries = [p + x for p, x in zip(prompts, prefixes)]
+  chunk = min(chunk, 1 << max(len(queries) - 1, 0).bit_length())  # small calls, small shapes
+  texts, lengths = evaluation.complete(policy.graphdef, policy.params, VOCAB, queries, key,
+                                       prompt_len=None, max_new=max_new, temperature=temperature,
+                                       stop=stop, chunk=chunk)
+  meter.add_generation(policy.cfg, owners, [len(q) + 1 for q in queries], lengths)
+  return texts
+
+
+def is_final(prefix: str) -> bool:
+  """A prefix ends a solution when its last line is not closed: the answer line (followed by
+  EOS) or a line cut off at the step's token limit."""
+  return bool(prefix) and not prefix.endswith("\n")
+
+
+def score_prefixes(prm: Model, meter: Meter, owners: Sequence[int], prompts: Sequence[str],
+                   prefixes: Sequence[str], chunk: int = 256) -> np.ndarray:
+  """The PRM's score of the last line of each prefix (P(the solution can still succeed))."""
+  closed = [x if x.endswith("\n") else x + "\n" for x in prefixes]
+  lengths = [len(p) + len(x) + 2 for p, x in zip(prompts, closed)]  # BOS ... EOS
+  seq_len = -(-max(lengths) // 32) * 32
+  chunk = min(chunk, 1 << max(len(closed) - 1, 0).bit_length())
+  scores, _ = verifier.score_completions(prm.graphdef, prm.params, VOCAB, prompts, closed,
+                                         seq_len=seq_len, kind="prm", aggregation="last",
+                                         chunk=chunk)
+  meter.add_scoring(prm.cfg, owners, lengths)
+  return scores

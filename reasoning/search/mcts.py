@@ -1,0 +1,261 @@
+"""MCTS over reasoning steps with mctx, a whole batch of problems inside one jitted call.
+
+  search = make_search(policy_proposer(policy.graphdef, K, step_tokens),
+                       prm_evaluator(prm.graphdef), num_simulations=32, max_moves=6)
+  tokens, score, stats = search((policy.params, prm.params), root_tokens, key)
+  result = mcts(policy, prm, prompts, key, ...)   # the same, from prompts to a metered Result
+
+A node is a token prefix (left-padded [S], so appending a step is a per-row shift); its K actions
+are K candidate next steps sampled from the policy when the node is created, with their sequence
+log-probs as prior logits (or uniform). Identical candidates are masked as invalid. The node
+embedding carries the prefix and its candidates, so `recurrent_fn` is pure: it appends the chosen
+candidate, samples the child's K candidates and scores the child with the evaluator (the PRM's
+P(success) at the step's newline, or the policy's value head). Choosing an answer line (or running
+out of room) ends the episode: the transition's reward is the evaluator's score of the answer and
+its discount is 0; otherwise reward 0, discount 1 and the child's value is its score. Rewards are
+never the task's verdict: search does not read the ground truth.
+
+`mctx.gumbel_muzero_policy` (default) or `mctx.muzero_policy` runs `num_simulations` per move.
+commit='step' plays AlphaZero-style: after each search the chosen action's child becomes the next
+root (its candidates and subtree statistics are recomputed); `max_moves` searches run inside one
+`lax.scan`. commit='best_leaf' runs one search and returns the answer node with the highest reward.
+Compute is reported per problem from the trees: each created node costs K candidate generations
+from its prefix and one evaluation of the prefix (rows already finished are not counted).
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import mctx
+import numpy as np
+from flax import struct
+
+from reasoning import model as model_lib, sampling
+from reasoning.search.base import Meter, Model, Result
+from reasoning.text import EOS, PAD, VOCAB, pad_prompts
+
+POLICIES = ("gumbel", "muzero")
+COMMITS = ("step", "best_leaf")
+PRIORS = ("logprob", "uniform")
+
+
+class Candidates(NamedTuple):
+  tokens: jax.Array   # [B, K, T] each a step ending with a newline (an answer line's EOS too)
+  logprob: jax.Array  # [B, K] sequence log-prob under the policy
+  length: jax.Array   # [B, K] tokens in the step
+  final: jax.Array    # [B, K] the step ends the solution (answer line, or cut off at T)
+
+
+@struct.dataclass
+class Node:
+  tokens: jax.Array      # [B, S] left-padded prefix: PAD..., BOS, prompt, steps
+  prefix_len: jax.Array  # [B] real tokens in `tokens`
+  terminal: jax.Array    # [B] no more steps from here
+  value: jax.Array       # [B] evaluator's score of the prefix (of its last step)
+  cands: Candidates      # the node's actions
+  prior: jax.Array       # [B, K] prior logits (duplicates masked)
+  invalid: jax.Array     # [B, K] candidate duplicates an earlier one
+
+
+def append(tokens: jax.Array, step: jax.Array, length: jax.Array) -> jax.Array:
+  """tokens [B, S] left-padded, step [B, T] (PAD after `length` [B]) -> the first `length` step
+  tokens appended on the right, dropping as many leading PADs (the caller checks there is room)."""
+  s = tokens.shape[1]
+  both = jnp.concatenate([tokens, step], axis=1)
+  return jax.vmap(lambda row, n: jax.lax.dynamic_slice(row, (n,), (s,)))(both, length)
+
+
+def policy_proposer(graphdef, num_candidates: int, step_tokens: int, *, temperature: float = 1.0):
+  """propose(params, key, tokens [B, S]) -> Candidates: K sampled next steps per row, params =
+  the policy's."""
+  def propose(params, key, tokens):
+    b = tokens.shape[0]
+    rows = jnp.repeat(tokens, num_candidates, axis=0)
+    out = sampling.generate(graphdef, params, rows, key, max_new=step_tokens, stop="step",
+                            temperature=temperature)
+    steps = out.tokens.reshape(b, num_candidates, step_tokens)
+    eos = steps == EOS
+    final = eos.any(-1) | ~out.done.reshape(b, num_candidates)
+    steps = jnp.where(eos, VOCAB.newline, steps)  # an answer line is scored at its newline
+    return Candidates(steps, out.logprobs.sum(-1).reshape(b, num_candidates),
+                      out.lengths.reshape(b, num_candidates), final)
+  return propose
+
+
+def prm_evaluator(graphdef):
+  """evaluate(params, tokens [B, S]) -> [B]: the PRM's P(success) at the last (newline) token."""
+  def evaluate(params, tokens):
+    return jax.nn.sigmoid(model_lib.apply(graphdef, params, tokens).reward[:, -1])
+  return evaluate
+
+
+def value_evaluator(graphdef):
+  """evaluate(params, tokens) -> [B]: the policy's value head at the last token, clipped to [0, 1]."""
+  def evaluate(params, tokens):
+    return jnp.clip(model_lib.apply(graphdef, params, tokens).value[:, -1], 0.0, 1.0)
+  return evaluate
+
+
+def _duplicates(steps: jax.Array) -> jax.Array:
+  """[B, K, T] -> [B, K] True where a candidate equals an earlier one."""
+  same = jnp.all(steps[:, :, None] == steps[:, None, :], axis=-1)  # [B, K, K]
+  earlier = jnp.tril(jnp.ones(same.shape[1:], bool), k=-1)       # [j, i]: i < j
+  return jnp.any(same & earlier, axis=-1)
+
+
+def make_search(propose: Callable, evaluate: Callable, *, num_simulations: int, max_moves: int,
+                policy: str = "gumbel", commit: str = "step", prior: str = "logprob",
+                max_depth: int | None = None, gumbel_scale: float = 1.0,
+                max_considered: int = 16):
+  """A jitted search(params, root_tokens [B, S], key) -> (tokens [B, S], score [B], stats).
+
+  params = (policy params, evaluator params), passed to propose and evaluate as params[0] and
+  params[1]. stats (for compute): per move and tree node, whether it was created, its prefix
+  length, its candidates' lengths and whether it was terminal, and which rows were still active.
+  """
+  if policy not in POLICIES or commit not in COMMITS or prior not in PRIORS:
+    raise ValueError(f"mcts: policy must be in {POLICIES}, commit in {COMMITS}, prior in "
+                     f"{PRIORS}; got {policy!r}, {commit!r}, {prior!r}")
+  if num_simulations < 1 or max_moves < 1:
+    raise ValueError(f"mcts: num_simulations and max_moves must be >= 1, got "
+                     f"{num_simulations}, {max_moves}")
+
+  def make_node(params, key, tokens, terminal):
+    cands = propose(params[0], key, tokens)
+    invalid = _duplicates(cands.tokens)
+    logits = cands.logprob if prior == "logprob" else jnp.zeros_like(cands.logprob)
+    return Node(tokens=tokens, prefix_len=(tokens != PAD).sum(1).astype(jnp.int32),
+                terminal=terminal, value=evaluate(params[1], tokens), cands=cands,
+                prior=jnp.where(invalid, -1e9, logits), invalid=invalid)
+
+  def recurrent_fn(params, key, action, node: Node):
+    rows = jnp.arange(action.shape[0])
+    step = node.cands.tokens[rows, action]
+    length = node.cands.length[rows, action]
+    room = node.tokens.shape[1] - node.prefix_len >= length
+    grow = ~node.terminal & room
+    tokens = jnp.where(grow[:, None], append(node.tokens, step, length), node.tokens)
+    terminal = node.terminal | node.cands.final[rows, action] | ~room
+    child = make_node(params, key, tokens, terminal)
+    ends_here = terminal & ~node.terminal
+    out = mctx.RecurrentFnOutput(
+        reward=jnp.where(ends_here, child.value, 0.0),
+        discount=jnp.where(terminal, 0.0, 1.0),
+        prior_logits=child.prior,
+        value=jnp.where(terminal, 0.0, child.value))
+    return out, child
+
+  def run_policy(params, key, node: Node):
+    root = mctx.RootFnOutput(prior_logits=node.prior, value=node.value, embedding=node)
+    if policy == "gumbel":
+      out = mctx.gumbel_muzero_policy(params, key, root, recurrent_fn, num_simulations,
+                                      invalid_actions=node.invalid, max_depth=max_depth,
+                                      gumbel_scale=gumbel_scale,
+                                      max_num_considered_actions=max_considered)
+      action = out.action
+    else:
+      out = mctx.muzero_policy(params, key, root, recurrent_fn, num_simulations,
+                               invalid_actions=node.invalid, max_depth=max_depth)
+      action = jnp.argmax(out.search_tree.summary().visit_counts, axis=-1)
+    return action, out.search_tree
+
+  def tree_stats(tree, active):
+    emb = tree.embeddings
+    return {"created": tree.node_visits > 0, "prefix_len": emb.prefix_len,
+            "cand_len": emb.cands.length, "terminal": emb.terminal, "active": active}
+
+  @jax.jit
+  def search(params, root_tokens, key):
+    b = root_tokens.shape[0]
+    rows = jnp.arange(b)
+    root_key, key = jax.random.split(key)
+    root = make_node(params, root_key, root_tokens, jnp.zeros((b,), bool))
+    if commit == "best_leaf":
+      _, tree = run_policy(params, key, root)
+      created = tree.node_visits > 0
+      parent = jnp.maximum(tree.parents, 0)
+      reward_in = tree.children_rewards[rows[:, None], parent, jnp.maximum(tree.action_from_parent, 0)]
+      answered = created & tree.embeddings.terminal & (tree.parents >= 0)
+      # The best answer node; with none, the most-valued created node (an unfinished prefix).
+      score = jnp.where(answered, reward_in, jnp.where(created, tree.embeddings.value - 2.0, -3.0))
+      best = jnp.argmax(score, axis=1)
+      tokens = tree.embeddings.tokens[rows, best]
+      final_score = jnp.where(answered[rows, best], reward_in[rows, best],
+                              tree.embeddings.value[rows, best])
+      stats = jax.tree.map(lambda x: x[None], tree_stats(tree, jnp.ones((b,), bool)))
+      return tokens, final_score, stats
+
+    def move(node, key):
+      active = ~node.terminal
+      action, tree = run_policy(params, key, node)
+      child = tree.children_index[rows, 0, action]
+      nxt = jax.tree.map(lambda x: x[rows, child], tree.embeddings)
+      nxt = jax.tree.map(lambda new, old: jnp.where(
+          active.reshape((-1,) + (1,) * (new.ndim - 1)), new, old), nxt, node)
+      return nxt, tree_stats(tree, active)
+
+    final, stats = jax.lax.scan(move, root, jax.random.split(key, max_moves))
+    return final.tokens, final.value, stats
+
+  return search
+
+
+def stats_compute(meter: Meter, stats, policy_cfg, evaluator_cfg):
+  """Adds the generation and evaluation compute recorded in `stats` to `meter` (host side).
+
+  A node created in a tree of an active row costs the evaluation of its prefix and, unless it is
+  terminal, K generations from it. Each later move's root is the previous move's chosen child,
+  already paid for, so only move 0 pays for its root.
+  """
+  stats = jax.device_get(stats)
+  moves, b, n = stats["created"].shape
+  k = stats["cand_len"].shape[-1]
+  for m in range(moves):
+    pay = stats["created"][m] & stats["active"][m][:, None]
+    if m > 0:
+      pay[:, 0] = False  # this root is the previous move's chosen child, already paid for
+    owners, nodes = np.nonzero(pay)
+    prefix = stats["prefix_len"][m][owners, nodes]
+    meter.add_scoring(evaluator_cfg, owners, prefix)
+    grow = ~stats["terminal"][m][owners, nodes]
+    g_owners, g_nodes = owners[grow], nodes[grow]
+    meter.add_generation(policy_cfg, np.repeat(g_owners, k), np.repeat(prefix[grow], k),
+                         stats["cand_len"][m][g_owners, g_nodes].reshape(-1))
+
+
+def mcts(policy: Model, evaluator: Model, prompts, key: jax.Array, *, num_candidates: int = 4,
+         num_simulations: int = 32, max_moves: int = 6, step_tokens: int = 24,
+         temperature: float = 1.0, value: str = "prm", **options) -> Result:
+  """MCTS for each prompt (see make_search for options); returns a metered Result."""
+  if value not in ("prm", "value"):
+    raise ValueError(f"mcts value must be 'prm' or 'value', got {value!r}")
+  seq = -(-(max(map(len, prompts)) + 1 + max_moves * step_tokens) // 16) * 16
+  seq = min(seq, policy.cfg.max_len - step_tokens)
+  search = _cached_search(policy.graphdef, evaluate_kind=value, evaluator_graphdef=evaluator.graphdef,
+                          num_candidates=num_candidates, step_tokens=step_tokens,
+                          temperature=temperature, num_simulations=num_simulations,
+                          max_moves=max_moves, options=tuple(sorted(options.items())))
+  tokens, score, stats = search((policy.params, evaluator.params),
+                                jnp.asarray(pad_prompts(VOCAB, prompts, seq)), key)
+  meter = Meter(len(prompts))
+  stats_compute(meter, stats, policy.cfg, evaluator.cfg)
+  tokens = np.asarray(tokens)
+  completions = []
+  for row, prompt in zip(tokens, prompts):
+    text = VOCAB.decode(row)
+    completions.append(text[len(prompt):].removesuffix("\n") if text.startswith(prompt) else "")
+  return meter.result(completions, np.asarray(score))
+
+
+@functools.lru_cache(maxsize=16)
+def _cached_search(policy_graphdef, *, evaluate_kind, evaluator_graphdef, num_candidates,
+                   step_tokens, temperature, num_simulations, max_moves, options):
+  """One compiled search per configuration (graphdefs are hashable)."""
+  evaluate = (prm_evaluator if evaluate_kind == "prm" else value_evaluator)(evaluator_graphdef)
+  propose = policy_proposer(policy_graphdef, num_candidates, step_tokens, temperature=temperature)
+  return make_search(propose, evaluate, num_simulations=num_simulations, max_moves=max_moves,
+                     **dict(options))
