@@ -34,8 +34,11 @@ def build_data(config, task):
   for d in common.difficulties(config.train_difficulties):
     train = [p for p in task.sample(np.random.default_rng([config.seed, 1, d]),
                                     config.train_problems, d) if p.prompt not in held_out]
+    # 'random': one uniformly random solution per example (Countdown has several), rather than
+    # the solver's canonical one, whose tie-breaking the model would have to learn too.
+    rng = np.random.default_rng([config.seed, 4, d]) if config.solutions == "random" else None
     pools.append(pad_examples(VOCAB, [p.prompt for p in train],
-                              [reference_completion(task, p) for p in train], config.seq_len))
+                              [reference_completion(task, p, rng) for p in train], config.seq_len))
   return eval_problems, pools
 
 
@@ -58,6 +61,8 @@ def batch_at(step: int, seed: int, pools, batch_size: int, multiple: int = 16):
 
 
 def run(config, workdir: str) -> dict:
+  if config.solutions not in ("canonical", "random"):
+    raise ValueError(f"config.solutions must be 'canonical' or 'random', got {config.solutions!r}")
   common.save_config(config, workdir)
   task = common.make_task(config)
   model_cfg = model_lib.ModelConfig(vocab_size=VOCAB.size, **config.model)

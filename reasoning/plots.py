@@ -81,3 +81,24 @@ def best_of_n(curves: dict, path: str, *, title: str) -> None:
   fig.tight_layout()
   fig.savefig(path, dpi=110)
   plt.close(fig)
+
+
+def search_scaling(curves: dict, frontier: dict, path: str, *, title: str) -> None:
+  """Test accuracy (%) against mean test-time FLOPs per problem, one panel per difficulty bin,
+  one line per search family; the compute-optimal frontier dashed. curves[bin][family] =
+  [(flops, accuracy, ...)], frontier[bin] = [(budget, flops, accuracy, method)]."""
+  names = sorted(curves, key=lambda n: (n == "all", n))
+  fig, axes = plt.subplots(1, len(names), figsize=(5 * len(names), 4.2), squeeze=False)
+  for ax, name in zip(axes[0], names):
+    for family, points in sorted(curves[name].items()):
+      ax.plot([p[0] for p in points], [100 * p[1] for p in points], marker="o", label=family)
+    if frontier.get(name):
+      ax.plot([p[1] for p in frontier[name]], [100 * p[2] for p in frontier[name]], "k--",
+              drawstyle="steps-post", label="compute-optimal (chosen on validation)")
+    ax.set(xscale="log", xlabel="test-time FLOPs per problem", ylabel="% solved (test half)",
+           title="all difficulties" if name == "all" else f"difficulty {name[1:]}")
+    ax.legend(fontsize=7)
+  fig.suptitle(title)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)

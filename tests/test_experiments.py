@@ -204,3 +204,26 @@ def test_rl_curriculum_prefers_difficulties_near_half_pass_rate():
           rl.sample_step_problems(config, task, 0, rates, set())[:50]}
   again = rl.sample_step_problems(config, task, 0, rates, held)  # held-out prompts are skipped
   assert held.isdisjoint({p.prompt for p in again})
+
+
+@pytest.mark.slow
+def test_search_pulse_and_resume(tmp_path, tiny_sft_run, monkeypatch):
+  from experiments import search
+  config = _config("configs/countdown_search.py")
+  # Any checkpoint of the model class serves as a (here untrained) PRM.
+  config.policy = config.prm = str(tiny_sft_run)
+  out = search.run(config, str(tmp_path))
+  methods = [json.loads(l)["method"] for l in (tmp_path / "results.jsonl").read_text().splitlines()]
+  assert methods == ["best-of-1 majority", "best-of-1 PRM weighted", "best-of-2 majority",
+                     "best-of-2 PRM weighted", "beam N=2", "lookahead1 N=2", "MCTS sims=2"]
+  assert set(out["curves"]) == {"d1", "d2", "all"}
+  assert set(out["curves"]["all"]) == {"best-of-N majority", "best-of-N PRM weighted",
+                                       "beam (PRM)", "lookahead k=1", "MCTS (mctx, K=2)"}
+  for points in out["curves"]["all"].values():
+    assert all(p[0] > 0 and 0 <= p[1] <= 1 for p in points)
+  assert (tmp_path / "plots" / "search_scaling.png").stat().st_size > 1000
+  # Rerunning resumes: no method runs again.
+  monkeypatch.setattr(search.beam, "beam_search", lambda *a, **k: 1 / 0)
+  monkeypatch.setattr(search.mcts, "mcts", lambda *a, **k: 1 / 0)
+  again = search.run(config, str(tmp_path))
+  assert again["summary"] == out["summary"]

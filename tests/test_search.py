@@ -31,21 +31,21 @@ def scripted(monkeypatch, tree, scores):
 
 def test_beam_bookkeeping_merges_duplicates_and_finishes(monkeypatch):
   tree = {"": ["a\n", "b\n", "a\n", "c\n"],
-          "a\n": ["ANSWER: 1", "x\n"], "b\n": ["ANSWER: 2", "y\n"],
+          "a\n": ["ANSWER: 1", "x\n"], "b\n": ["ANSWER: 2\n", "y\n"],
           "b\ny\n": ["ANSWER: 7"]}
   scores = {"a\n": 0.9, "b\n": 0.8, "c\n": 0.1, "a\nANSWER: 1": 0.2, "a\nx\n": 0.3,
-            "b\nANSWER: 2": 0.95, "b\ny\n": 0.5, "b\ny\nANSWER: 7": 0.4}
+            "b\nANSWER: 2\n": 0.95, "b\ny\n": 0.5, "b\ny\nANSWER: 7": 0.4}
   calls = scripted(monkeypatch, tree, scores)
   out = beam.beam_search(None, None, ["q"], jax.random.key(0), beams=2, expand=2)
   # Round 0 samples beams*expand=4 first steps; a and b survive (a's duplicate merged, c cut);
   # round 1 expands both; b's answer (0.95) and b/y (0.5) survive; round 2 expands only b/y.
   assert calls == [4, 4, 2]
-  assert out.candidates == [["b\nANSWER: 2", "b\ny\nANSWER: 7"]]
-  assert out.completions == ["b\nANSWER: 2"] and out.scores.tolist() == [0.95]
+  assert out.candidates == [["b\nANSWER: 2\n", "b\ny\nANSWER: 7"]]
+  assert out.completions == ["b\nANSWER: 2\n"] and out.scores.tolist() == [0.95]
   assert out.generated_tokens.tolist() == [10.0]
   weighted = beam.beam_search(None, None, ["q"], jax.random.key(0), beams=2, expand=2,
                               pick="weighted")
-  assert weighted.completions == ["b\nANSWER: 2"]
+  assert weighted.completions == ["b\nANSWER: 2\n"]
 
 
 def test_lookahead_sees_past_a_tempting_step(monkeypatch):
@@ -214,3 +214,32 @@ def test_mcts_with_a_perfect_value_finds_what_greedy_misses():
   assert sum(solved(greedy)) <= 5
   assert solved(found) == [1.0] * 8
   assert np.asarray(score).tolist() == [1.0] * 8
+
+
+# --- compute-optimal selection ----------------------------------------------------------------
+
+from reasoning.search import compute_optimal  # noqa: E402
+
+
+def test_compute_optimal_chooses_on_validation_and_scores_on_test():
+  # 4 problems: 0, 1 easy (d1), 2, 3 hard (d2); even = validation, odd = test.
+  split = np.array([0, 1, 0, 1])
+  bins = {"d1": np.array([1, 1, 0, 0], bool), "d2": np.array([0, 0, 1, 1], bool)}
+  bins["all"] = bins["d1"] | bins["d2"]
+  records = [
+      {"method": "bon 1", "family": "bon", "budget": 1, "correct": [1, 1, 0, 0], "flops": [1] * 4},
+      {"method": "bon 4", "family": "bon", "budget": 4, "correct": [1, 0, 1, 0], "flops": [4] * 4},
+      {"method": "tree", "family": "tree", "budget": 2, "correct": [0, 0, 1, 1], "flops": [2] * 4},
+  ]
+  curves, frontier = compute_optimal.tabulate(records, bins, split)
+  assert curves["d2"]["bon"] == [(1.0, 0.0, 1.0, 0.0, "bon 1"), (4.0, 0.0, 4.0, 1.0, "bon 4")]
+  # d1: bon 1 is best on validation at every budget; d2: tree from budget 2 on (cheaper than bon 4).
+  assert [p[3] for p in frontier["d1"]] == ["bon 1", "bon 1", "bon 1"]
+  assert [p[3] for p in frontier["d2"]] == ["bon 1", "tree", "tree"]
+  # all: each bin picks for itself: at budget 2, d1 -> bon 1 (test 1), d2 -> tree (test 1).
+  assert frontier["all"][1] == (2.0, 1.5, 1.0, "bon 1+tree")
+  summary = compute_optimal.frontier_summary(curves, frontier, reference="bon")
+  assert summary["all"]["reference_top_accuracy"] == 0.5
+  assert summary["all"]["frontier_flops_to_reach_it"] == 1.0
+  assert summary["d2"]["margin_at_equal_flops"]["tree"]["margin"] == pytest.approx(1.0)
+  assert compute_optimal.interpolate([(1, 0.0), (100, 1.0)], 10) == pytest.approx(0.5)

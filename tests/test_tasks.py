@@ -212,3 +212,15 @@ def test_letters_by_hand():
     if not q.is_trap:
       assert q.answer == str(q.meta["word"].count(q.meta["letter"]))
   assert any(q.answer == "0" for q in problems)
+
+
+def test_countdown_random_solutions_verify_and_vary():
+  task = get_task("countdown")
+  problems = [p for p in task.sample(np.random.default_rng(3), 60, 2) if not p.is_trap]
+  rng = np.random.default_rng(0)
+  differ = 0
+  for p in problems:
+    text = reference_completion(task, p, rng)
+    assert task.verify(p, text) == 1.0
+    differ += text != reference_completion(task, p)
+  assert differ > 10  # 4-number problems usually have several solutions

@@ -15,6 +15,7 @@ import numpy as np
 
 from reasoning import compute, evaluation
 from reasoning.model import ModelConfig
+from reasoning.tasks.base import ANSWER_PREFIX
 from reasoning.text import VOCAB
 from reasoning.train import verifier
 
@@ -75,9 +76,11 @@ def sample_steps(policy: Model, meter: Meter, owners: Sequence[int], prompts: Se
 
 
 def is_final(prefix: str) -> bool:
-  """A prefix ends a solution when its last line is not closed: the answer line (followed by
-  EOS) or a line cut off at the step's token limit."""
-  return bool(prefix) and not prefix.endswith("\n")
+  """A prefix ends a solution at an answer line, or at a line cut off at the step's token limit
+  (not closed by a newline)."""
+  if not prefix:
+    return False
+  return not prefix.endswith("\n") or prefix[:-1].rsplit("\n", 1)[-1].startswith(ANSWER_PREFIX)
 
 
 def score_prefixes(prm: Model, meter: Meter, owners: Sequence[int], prompts: Sequence[str],
@@ -92,3 +95,13 @@ def score_prefixes(prm: Model, meter: Meter, owners: Sequence[int], prompts: Seq
                                          chunk=chunk)
   meter.add_scoring(prm.cfg, owners, lengths)
   return scores
+
+
+def concat_results(results: Sequence[Result]) -> Result:
+  """One Result from Results of consecutive batches of problems."""
+  cat = lambda name: np.concatenate([getattr(r, name) for r in results])
+  candidates = None
+  if all(r.candidates is not None for r in results):
+    candidates = [c for r in results for c in r.candidates]
+  return Result([c for r in results for c in r.completions], cat("scores"),
+                cat("generated_tokens"), cat("scored_tokens"), cat("flops"), candidates)

@@ -36,9 +36,11 @@ from flax import struct
 
 from reasoning import model as model_lib, sampling
 from reasoning.search.base import Meter, Model, Result
+from reasoning.tasks.base import ANSWER_PREFIX
 from reasoning.text import EOS, PAD, VOCAB, pad_prompts
 
 POLICIES = ("gumbel", "muzero")
+_ANSWER = jnp.array(VOCAB.encode(ANSWER_PREFIX), jnp.int32)
 COMMITS = ("step", "best_leaf")
 PRIORS = ("logprob", "uniform")
 
@@ -79,7 +81,8 @@ def policy_proposer(graphdef, num_candidates: int, step_tokens: int, *, temperat
                             temperature=temperature)
     steps = out.tokens.reshape(b, num_candidates, step_tokens)
     eos = steps == EOS
-    final = eos.any(-1) | ~out.done.reshape(b, num_candidates)
+    answer = jnp.all(steps[..., :len(_ANSWER)] == _ANSWER, axis=-1)
+    final = answer | eos.any(-1) | ~out.done.reshape(b, num_candidates)
     steps = jnp.where(eos, VOCAB.newline, steps)  # an answer line is scored at its newline
     return Candidates(steps, out.logprobs.sum(-1).reshape(b, num_candidates),
                       out.lengths.reshape(b, num_candidates), final)
@@ -247,7 +250,7 @@ def mcts(policy: Model, evaluator: Model, prompts, key: jax.Array, *, num_candid
   completions = []
   for row, prompt in zip(tokens, prompts):
     text = VOCAB.decode(row)
-    completions.append(text[len(prompt):].removesuffix("\n") if text.startswith(prompt) else "")
+    completions.append(text[len(prompt):] if text.startswith(prompt) else "")
   return meter.result(completions, np.asarray(score))
 
 

@@ -96,7 +96,8 @@ class Arithmetic:
           {"a": text_a, "b": text_b, "op": op, "difficulty": difficulty}))
     return problems
 
-  def solve(self, problem: base.Problem) -> list[str] | None:
+  def solve(self, problem: base.Problem, rng=None) -> list[str] | None:
+    """The one solution (`rng` is accepted for the Task interface and unused)."""
     if problem.is_trap:
       return None
     a, b = int(problem.meta["a"]), int(problem.meta["b"])

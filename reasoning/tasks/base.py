@@ -51,7 +51,8 @@ class Task(Protocol):
 
   def sample(self, rng: np.random.Generator, n: int, difficulty: int) -> list[Problem]: ...
 
-  def solve(self, problem: Problem) -> list[str] | None: ...
+  def solve(self, problem: Problem, rng: np.random.Generator | None = None
+            ) -> list[str] | None: ...
 
   def verify(self, problem: Problem, completion: str) -> float: ...
 
@@ -62,9 +63,11 @@ def answer_line(answer: str) -> str:
   return ANSWER_PREFIX + answer
 
 
-def reference_completion(task: Task, problem: Problem) -> str:
-  """The completion a perfect reasoner writes: the solver's lines, or `ANSWER: none` for a trap."""
-  lines = task.solve(problem)
+def reference_completion(task: Task, problem: Problem, rng: np.random.Generator | None = None
+                         ) -> str:
+  """The completion a perfect reasoner writes: the solver's lines (with `rng`, a random one of
+  the solutions where a task has several), or `ANSWER: none` for a trap."""
+  lines = task.solve(problem, rng)
   if lines is None:
     lines = [answer_line(NONE_ANSWER)]
   return "\n".join(lines) + "\n"

@@ -85,20 +85,27 @@ def can_reach(pool: Sequence[int], target: int) -> bool:
   return target in reachable(tuple(sorted(pool)))
 
 
-def solution_steps(numbers: Sequence[int], target: int) -> list[str] | None:
-  """Lines `a op b=c` that turn `numbers` into `target`, or None if no solution exists."""
+def solution_steps(numbers: Sequence[int], target: int,
+                   rng: np.random.Generator | None = None) -> list[str] | None:
+  """Lines `a op b=c` that turn `numbers` into `target`, or None if no solution exists.
+
+  Without `rng`: the canonical solution (the first good move in a fixed order). With `rng`: at
+  each step a uniformly random move among all those that keep the target reachable.
+  """
   pool = sorted(numbers)
   if not can_reach(pool, target):
     return None
   steps = []
   while len(pool) > 1:
+    good = []
     for (i, a), (j, b) in itertools.combinations(enumerate(pool), 2):
       rest = [x for k, x in enumerate(pool) if k not in (i, j)]
-      move = next((m for m in _moves(a, b) if can_reach(rest + [m[3]], target)), None)
-      if move is not None:
-        steps.append(f"{move[0]}{move[1]}{move[2]}={move[3]}")
-        pool = sorted(rest + [move[3]])
+      good += [(m, rest) for m in _moves(a, b) if can_reach(rest + [m[3]], target)]
+      if good and rng is None:
         break
+    move, rest = good[0] if rng is None else good[rng.integers(len(good))]
+    steps.append(f"{move[0]}{move[1]}{move[2]}={move[3]}")
+    pool = sorted(rest + [move[3]])
   return steps
 
 
@@ -155,8 +162,10 @@ class Countdown:
                          f"at difficulty={difficulty} after {_MAX_TRIES} draws")
     return problems
 
-  def solve(self, problem: base.Problem) -> list[str] | None:
-    steps = solution_steps(problem.meta["numbers"], problem.meta["target"])
+  def solve(self, problem: base.Problem, rng: np.random.Generator | None = None
+            ) -> list[str] | None:
+    """The canonical solution, or with `rng` a uniformly random one step by step."""
+    steps = solution_steps(problem.meta["numbers"], problem.meta["target"], rng)
     return None if steps is None else steps + [base.answer_line(problem.answer)]
 
   def verify(self, problem: base.Problem, completion: str) -> float:

@@ -87,7 +87,8 @@ class Letters:
                                    {"word": word, "letter": letter, "difficulty": difficulty}))
     return problems
 
-  def solve(self, problem: base.Problem) -> list[str] | None:
+  def solve(self, problem: base.Problem, rng=None) -> list[str] | None:
+    """The one solution (`rng` is accepted for the Task interface and unused)."""
     if problem.is_trap:
       return None
     return walk(problem.meta["word"], problem.meta["letter"]) + [base.answer_line(problem.answer)]
