@@ -30,6 +30,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.steps = 1500
   c.batch_size = 64
   c.seq_len = 96
+  c.pack_len = 0                     # > 0: pack each batch's examples into rows of this length
   c.eval_every = 300
   c.pass_k = 8                       # sampled pass@k at the final evaluation (0: off)
   c.checkpoint_every = 250

@@ -21,7 +21,7 @@ from reasoning import model as model_lib
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress, read_metrics
 from reasoning.tasks import reference_completion
-from reasoning.text import VOCAB, pad_examples
+from reasoning.text import VOCAB, pack_examples, pad_examples
 from reasoning.train import sft, state as state_lib
 
 
@@ -42,12 +42,14 @@ def build_data(config, task):
   return eval_problems, pools
 
 
-def batch_at(step: int, seed: int, pools, batch_size: int, multiple: int = 16):
+def batch_at(step: int, seed: int, pools, batch_size: int, multiple: int = 16,
+             pack_len: int = 0):
   """The batch of `step`, a pure function of (step, seed), so a resumed run sees the same data.
 
   Difficulties take turns (step mod their count); within one, epoch-wise shuffles seeded by
   (seed, difficulty, epoch). Padding is trimmed to the batch's longest row rounded up to
-  `multiple`, so easy batches cost less and only a few shapes ever compile.
+  `multiple`, so easy batches cost less and only a few shapes ever compile. With `pack_len`,
+  the same examples are packed into rows of that length instead (rows rounded up to 4).
   """
   which, turn = step % len(pools), step // len(pools)
   tokens, loss_mask = pools[which]
@@ -56,8 +58,21 @@ def batch_at(step: int, seed: int, pools, batch_size: int, multiple: int = 16):
            for e in range(start // n, (start + batch_size - 1) // n + 1)}
   idx = np.array([perms[i // n][i % n] for i in range(start, start + batch_size)])
   tokens, loss_mask = tokens[idx], loss_mask[idx]
+  if pack_len:
+    tokens, loss_mask, segments = pack_examples(tokens, loss_mask, pack_len, rows_multiple=4)
+    return {"tokens": tokens, "loss_mask": loss_mask, "segments": segments}
   width = min(tokens.shape[1], -(-int((tokens != 0).sum(1).max()) // multiple) * multiple)
   return {"tokens": tokens[:, :width], "loss_mask": loss_mask[:, :width]}
+
+
+def example_lengths(batch) -> np.ndarray:
+  """Tokens of each example in a batch, packed or not (attention FLOPs depend on them)."""
+  if "segments" not in batch:
+    return (batch["tokens"] != 0).sum(1)
+  seg = batch["segments"]
+  ids = seg + np.arange(len(seg))[:, None] * (seg.max() + 1)
+  counts = np.bincount(ids[seg > 0])
+  return counts[counts > 0]
 
 
 def run(config, workdir: str) -> dict:
@@ -106,9 +121,9 @@ def run(config, workdir: str) -> dict:
   # rerun never races a half-written save.
   try:
     for step in range(start, config.steps):
-      batch = batch_at(step, config.seed, pools, config.batch_size)
+      batch = batch_at(step, config.seed, pools, config.batch_size, pack_len=config.pack_len)
       state, metrics = train_step(state, batch)
-      lengths = (batch["tokens"] != 0).sum(1)
+      lengths = example_lengths(batch)
       meta["train_flops"] += compute.train_flops(model_cfg, lengths)
       done = step + 1
       common.log_train_step(writer, progress, done, metrics, every=config.log_every,

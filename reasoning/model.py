@@ -79,12 +79,18 @@ class Output:
   cache: Cache | None = None
 
 
-def rope(x: jax.Array, positions: jax.Array, theta: float) -> jax.Array:
-  """Rotary embedding. x: [B, T, H, D]; positions: [B, T]."""
-  half = x.shape[-1] // 2
+def rope_angles(positions: jax.Array, head_dim: int, theta: float):
+  """(sin, cos) [B, 1, T, head_dim/2] of the rotary angles of positions [B, T], computed once per
+  forward pass and shared by every layer."""
+  half = head_dim // 2
   freq = theta ** (-jnp.arange(half, dtype=jnp.float32) / half)
-  angle = positions[..., None, None].astype(jnp.float32) * freq  # [B, T, 1, half]
-  sin, cos = jnp.sin(angle), jnp.cos(angle)
+  angle = positions[:, None, :, None].astype(jnp.float32) * freq
+  return jnp.sin(angle), jnp.cos(angle)
+
+
+def rope(x: jax.Array, angles) -> jax.Array:
+  """Rotary embedding of x [B, H, T, D] by `rope_angles` of its positions."""
+  sin, cos = angles
   x1, x2 = jnp.split(x.astype(jnp.float32), 2, axis=-1)
   return jnp.concatenate([x1 * cos - x2 * sin, x2 * cos + x1 * sin], -1).astype(x.dtype)
 
@@ -97,30 +103,37 @@ class Attention(nnx.Module):
     self.kv = dense(cfg.d_model, 2 * cfg.n_kv_heads * cfg.head_dim)
     self.o = dense(cfg.n_heads * cfg.head_dim, cfg.d_model)
 
-  def __call__(self, x, positions, mask, cache=None):
-    """x: [B, T, D]; mask: [B, T, S] keys each query may see; cache: (k, v, end) with k, v
+  def __call__(self, x, angles, mask, cache=None):
+    """x: [B, T, D]; angles: rope_angles of the positions; mask: [B, T, S] keys each query may
+    see; cache: (k, v, end) with k, v
     [B, Hkv, S, Dh] of this layer, written at [:, :, end:end+T]. Returns (out, cache)."""
     cfg = self.cfg
-    b, t, _ = x.shape
-    q = self.q(x).reshape(b, t, cfg.n_heads, cfg.head_dim)
-    k, v = jnp.split(self.kv(x).reshape(b, t, 2 * cfg.n_kv_heads, cfg.head_dim), 2, axis=2)
-    q, k = rope(q, positions, cfg.rope_theta), rope(k, positions, cfg.rope_theta)
-    # Keys and values as [B, Hkv, S, Dh]: each head's rows are contiguous, which makes decode
-    # attention (one query against the whole cache, memory-bound) about 5x faster on CPU.
-    k, v = k.transpose(0, 2, 1, 3), v.transpose(0, 2, 1, 3)
+    kvh, groups, hd = cfg.n_kv_heads, cfg.n_heads // cfg.n_kv_heads, cfg.head_dim
+    dt = cfg.compute_dtype
+    x = x.astype(dt)
+    # Projections straight into head-major layouts (the kernels keep nnx.Linear's shapes): q as
+    # [B, Hkv, G, T, Dh], k and v as [B, Hkv, T, Dh], so no activation is transposed. Keys and
+    # values rows of a head are contiguous, which makes decode attention (one query against the
+    # whole cache, memory-bound) about 5x faster on CPU than [B, S, H, D].
+    wq = self.q.kernel[...].astype(dt).reshape(-1, kvh, groups, hd)
+    wkv = self.kv.kernel[...].astype(dt).reshape(-1, 2, kvh, hd)
+    q = jnp.einsum("btd,dkgh->bkgth", x, wq)
+    k = jnp.einsum("btd,dkh->bkth", x, wkv[:, 0])
+    v = jnp.einsum("btd,dkh->bkth", x, wkv[:, 1])
+    q = rope(q, tuple(a[:, :, None] for a in angles)) / jnp.asarray(math.sqrt(hd), dt)
+    k = rope(k, angles)
     if cache is not None:
       k_cache, v_cache, end = cache
       k = jax.lax.dynamic_update_slice_in_dim(k_cache, k.astype(k_cache.dtype), end, 2)
       v = jax.lax.dynamic_update_slice_in_dim(v_cache, v.astype(v_cache.dtype), end, 2)
       cache = (k, v, end)
-    groups = cfg.n_heads // cfg.n_kv_heads
-    q = q.reshape(b, t, cfg.n_kv_heads, groups, cfg.head_dim) / math.sqrt(cfg.head_dim)
-    k, v = k.astype(q.dtype), v.astype(q.dtype)
-    scores = jnp.einsum("btkgd,bksd->bkgts", q, k).astype(jnp.float32)
+    k, v = k.astype(dt), v.astype(dt)
+    scores = jnp.einsum("bkgtd,bksd->bkgts", q, k).astype(jnp.float32)
     scores = jnp.where(mask[:, None, None], scores, -1e30)
-    probs = jax.nn.softmax(scores, axis=-1).astype(q.dtype)
-    out = jnp.einsum("bkgts,bksd->btkgd", probs, v).reshape(b, t, -1)
-    return self.o(out), cache
+    probs = jax.nn.softmax(scores, axis=-1).astype(dt)
+    out = jnp.einsum("bkgts,bksd->bkgtd", probs, v)
+    wo = self.o.kernel[...].astype(dt).reshape(kvh, groups, hd, -1)
+    return jnp.einsum("bkgtd,kgde->bte", out, wo), cache
 
 
 class MLP(nnx.Module):
@@ -131,11 +144,13 @@ class MLP(nnx.Module):
     self.down = dense(cfg.d_ff, cfg.d_model)
 
   def __call__(self, x):
-    h = self.up(x)
     if self.gated:
-      gate, h = jnp.split(h, 2, axis=-1)
-      return self.down(jax.nn.silu(gate) * h)
-    return self.down(jax.nn.gelu(h))
+      # Two matmuls on the kernel's halves: splitting the [.., 2F] activation costs a copy.
+      w = self.up.kernel[...].astype(self.up.dtype)
+      f = w.shape[1] // 2
+      x = x.astype(w.dtype)
+      return self.down(jax.nn.silu(x @ w[:, :f]) * (x @ w[:, f:]))
+    return self.down(jax.nn.gelu(self.up(x)))
 
 
 class Block(nnx.Module):
@@ -144,8 +159,8 @@ class Block(nnx.Module):
     self.attn_norm, self.attn = norm(), Attention(cfg, rngs)
     self.mlp_norm, self.mlp = norm(), MLP(cfg, rngs)
 
-  def __call__(self, x, positions, mask, cache=None):
-    h, cache = self.attn(self.attn_norm(x), positions, mask, cache)
+  def __call__(self, x, angles, mask, cache=None):
+    h, cache = self.attn(self.attn_norm(x), angles, mask, cache)
     x = x + h
     return x + self.mlp(self.mlp_norm(x)), cache
 
@@ -171,9 +186,10 @@ class Transformer(nnx.Module):
   def __call__(self, tokens, positions, mask, cache: Cache | None = None):
     x = self.embed(tokens) * jnp.asarray(math.sqrt(self.cfg.d_model), self.cfg.compute_dtype)
     new_k, new_v = [], []
+    angles = rope_angles(positions, self.cfg.head_dim, self.cfg.rope_theta)
     for i in range(self.cfg.n_layers):
       layer_cache = None if cache is None else (cache.k[i], cache.v[i], cache.end)
-      x, layer_cache = getattr(self, f"block_{i}")(x, positions, mask, layer_cache)
+      x, layer_cache = getattr(self, f"block_{i}")(x, angles, mask, layer_cache)
       if layer_cache is not None:
         new_k.append(layer_cache[0])
         new_v.append(layer_cache[1])
@@ -201,21 +217,33 @@ def init_cache(cfg: ModelConfig, batch: int, length: int, dtype=None) -> Cache:
                end=jnp.zeros((), jnp.int32))
 
 
-def apply(graphdef, params, tokens: jax.Array, *, cache: Cache | None = None) -> Output:
+def apply(graphdef, params, tokens: jax.Array, *, cache: Cache | None = None,
+          segments: jax.Array | None = None) -> Output:
   """Runs the model on tokens [B, T] int32 (PAD = 0 is masked out everywhere).
 
   Without a cache: full causal attention over the T tokens. With a cache: the T tokens go to
   slots [cache.end, cache.end + T) and attend to every earlier valid slot; the updated cache is
-  returned in `Output.cache`.
+  returned in `Output.cache`. `segments` [B, T] (no cache) packs several sequences in a row:
+  tokens attend only within their segment (ids > 0, contiguous; 0 = padding) and positions
+  restart at each segment, so a packed row computes what its sequences would alone.
   """
   model = nnx.merge(graphdef, params)
   real = tokens != PAD
   t = tokens.shape[1]
-  if cache is None:
+  if cache is None and segments is not None:
+    index = jnp.arange(t)
+    starts = jnp.concatenate([jnp.ones_like(segments[:, :1], bool),
+                              segments[:, 1:] != segments[:, :-1]], axis=1)
+    positions = index - jax.lax.cummax(jnp.where(starts, index, 0), axis=1)
+    same = (segments[:, :, None] == segments[:, None, :]) & (segments[:, None, :] > 0)
+    mask = jnp.tril(jnp.ones((t, t), bool))[None] & same
+  elif cache is None:
     positions = jnp.maximum(jnp.cumsum(real, axis=1) - 1, 0)
     causal = jnp.tril(jnp.ones((t, t), bool))
     mask = causal[None] & real[:, None, :]
   else:
+    if segments is not None:
+      raise ValueError("apply: segments (packing) is for full passes, not cached decoding")
     positions = cache.pos[:, None] + jnp.maximum(jnp.cumsum(real, axis=1) - 1, 0)
     valid = jax.lax.dynamic_update_slice_in_dim(cache.valid, real, cache.end, 1)
     slots = jnp.arange(cache.valid.shape[1])

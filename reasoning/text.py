@@ -88,3 +88,39 @@ def pad_examples(vocab: CharVocab, prompts: Sequence[str], completions: Sequence
     tokens[b, :len(head) + len(tail)] = head + tail
     mask[b, len(head):len(head) + len(tail)] = 1.0
   return tokens, mask
+
+
+def pack_examples(tokens: np.ndarray, loss_mask: np.ndarray, length: int, *,
+                  rows_multiple: int = 1):
+  """Packs right-padded examples into rows of `length` tokens, first-fit by decreasing length,
+  so (almost) no compute goes to padding. The row count is rounded up to `rows_multiple` with
+  empty rows, so a training loop compiles only a few shapes.
+
+  Returns tokens, loss_mask and segments [R, length]: segments numbers the examples of a row
+  1, 2, ... (0 = padding), for `model.apply(..., segments=)`.
+  """
+  lengths = (tokens != PAD).sum(1)
+  if lengths.max(initial=0) > length:
+    raise ValueError(f"an example of {lengths.max()} tokens does not fit packed rows of {length}")
+  rows, free = [], []
+  for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
+    r = next((r for r, room in enumerate(free) if room >= lengths[i]), None)
+    if r is None:
+      rows.append([])
+      free.append(length)
+      r = len(rows) - 1
+    rows[r].append(i)
+    free[r] -= lengths[i]
+  n_rows = -(-len(rows) // rows_multiple) * rows_multiple
+  out = np.zeros((n_rows, length), np.int32)
+  mask = np.zeros((n_rows, length), np.float32)
+  segments = np.zeros((n_rows, length), np.int32)
+  for r, members in enumerate(rows):
+    at = 0
+    for s, i in enumerate(members, 1):
+      n = lengths[i]
+      out[r, at:at + n] = tokens[i, :n]
+      mask[r, at:at + n] = loss_mask[i, :n]
+      segments[r, at:at + n] = s
+      at += n
+  return out, mask, segments

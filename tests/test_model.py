@@ -88,3 +88,25 @@ def test_bad_model_config_is_a_clear_error():
     model.ModelConfig(vocab_size=10, mlp="relu")
   with pytest.raises(ValueError, match="max_len"):
     model.init_cache(model.ModelConfig(vocab_size=10, max_len=8), 1, 9)
+
+
+def test_packed_rows_compute_what_each_sequence_would_alone(tiny_model):
+  from reasoning.text import pack_examples, pad_examples
+  _, graphdef, params = tiny_model
+  prompts = ["countdown 3 8 5 to 29\n", "count r in strawberry\n", "compute 12+9\n"]
+  completions = ["8*3=24\n24+5=29\nANSWER: 29\n", "ANSWER: 3\n", "ANSWER: 21\n"]
+  tokens, mask = pad_examples(VOCAB, prompts, completions, 64)
+  packed, packed_mask, segments = pack_examples(tokens, mask, 64)
+  lengths = (tokens != PAD).sum(1)
+  assert packed.shape[0] == 2  # 51 tokens, then 23 + 15 share the second row
+  assert segments[1].max() == 2 and (packed != PAD).sum() == lengths.sum()
+  assert packed_mask.sum() == mask.sum()
+  alone = model.apply(graphdef, params, jnp.asarray(tokens))
+  together = model.apply(graphdef, params, jnp.asarray(packed), segments=jnp.asarray(segments))
+  rows = [(0, 0, 0), (1, 1, 0), (2, 1, lengths[1])]  # (example, packed row, offset)
+  for i, r, at in rows:
+    n = lengths[i]
+    np.testing.assert_allclose(together.logits[r, at:at + n], alone.logits[i, :n], atol=1e-5)
+    np.testing.assert_allclose(together.reward[r, at:at + n], alone.reward[i, :n], atol=1e-5)
+  with pytest.raises(ValueError, match="does not fit"):
+    pack_examples(tokens, mask, 32)

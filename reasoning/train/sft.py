@@ -16,10 +16,11 @@ def token_logprobs(logits: jax.Array, tokens: jax.Array) -> jax.Array:
   return jnp.take_along_axis(logp, tokens[:, 1:, None], axis=-1)[..., 0]
 
 
-def sft_loss(graphdef, params, tokens: jax.Array, loss_mask: jax.Array):
+def sft_loss(graphdef, params, tokens: jax.Array, loss_mask: jax.Array,
+             segments: jax.Array | None = None):
   """Mean cross-entropy over masked tokens (token-level average: long and short completions
-  weigh each of their tokens equally). tokens, loss_mask: [B, T]."""
-  logits = model_lib.apply(graphdef, params, tokens).logits
+  weigh each of their tokens equally). tokens, loss_mask, segments (packed rows): [B, T]."""
+  logits = model_lib.apply(graphdef, params, tokens, segments=segments).logits
   mask = loss_mask[:, 1:]
   logp = token_logprobs(logits, tokens)
   n = jnp.maximum(mask.sum(), 1.0)
@@ -31,7 +32,8 @@ def sft_loss(graphdef, params, tokens: jax.Array, loss_mask: jax.Array):
 def make_train_step(graphdef, tx: optax.GradientTransformation):
   """A jitted `train_step(state, batch) -> (state, metrics)`; the state is donated.
 
-  batch: {"tokens": [B, T] int32, "loss_mask": [B, T] float32}.
+  batch: {"tokens": [B, T] int32, "loss_mask": [B, T] float32} and, for packed rows,
+  "segments": [B, T] int32 (text.pack_examples).
   """
   return make_step(lambda params, batch: sft_loss(graphdef, params, batch["tokens"],
-                                                  batch["loss_mask"]), tx)
+                                                  batch["loss_mask"], batch.get("segments")), tx)
