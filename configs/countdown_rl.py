@@ -33,6 +33,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.minibatch_size = 128       # rows per gradient step
   c.max_new = 64
   c.format_penalty = 0.0       # reward of a malformed completion is -format_penalty
+  c.none_penalty = 0.0         # reward of `ANSWER: none` on a solvable problem is -none_penalty
   c.curriculum = True          # sample difficulties by p(1-p) of their running pass rate
   c.baseline_decay = 0.9       # REINFORCE moving-average baseline
   c.eval_every = 20

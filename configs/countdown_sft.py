@@ -33,6 +33,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.pack_len = 0                     # > 0: pack each batch's examples into rows of this length
   c.eval_every = 300
   c.pass_k = 8                       # sampled pass@k at the final evaluation (0: off)
+  c.mesh = ml_collections.ConfigDict({"data": -1, "fsdp": 1, "tensor": 1})  # reasoning/mesh.py
   c.checkpoint_every = 250
   c.keep_checkpoints = 2
   c.log_every = 50

@@ -25,6 +25,7 @@ from reasoning import compute, evaluation, plots, sampling
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress, read_metrics
 from reasoning.tasks import split_completion
+from reasoning.tasks.base import NONE_ANSWER
 from reasoning.text import VOCAB, pad_prompts
 from reasoning.train import pg, state as state_lib
 
@@ -57,7 +58,7 @@ def rollout(config, graphdef, params, ref_params, score, advantages, task, probl
   out = jax.device_get(sampling.generate(graphdef, params, prompts, key, max_new=config.max_new,
                                          stop="answer", temperature=1.0))
   completions = [VOCAB.decode(r) for r in out.tokens]
-  rewards = rewards_of(task, problems, completions, config.format_penalty)
+  rewards = rewards_of(task, problems, completions, config.format_penalty, config.none_penalty)
   tokens = jnp.concatenate([prompts, jnp.asarray(out.tokens)], 1)
   mask = jnp.concatenate([jnp.zeros_like(prompts), jnp.asarray(out.tokens) != 0], 1)
   mask = mask[:, 1:].astype(jnp.float32)  # aligned with predicted tokens
@@ -69,9 +70,20 @@ def rollout(config, graphdef, params, ref_params, score, advantages, task, probl
   return batch, rewards, completions, out.lengths
 
 
-def rewards_of(task, problems, completions, format_penalty: float) -> np.ndarray:
-  return np.array([task.verify(p, c) if split_completion(c) is not None else -format_penalty
-                   for p, c in zip(problems, completions)], np.float32)
+def rewards_of(task, problems, completions, format_penalty: float,
+               none_penalty: float = 0.0) -> np.ndarray:
+  """The verifier's verdict; -format_penalty if malformed; -none_penalty for answering `none`
+  to a solvable problem (so declaring a trap is not a free way out of a hard problem)."""
+  out = []
+  for p, c in zip(problems, completions):
+    parts = split_completion(c)
+    if parts is None:
+      out.append(-format_penalty)
+    elif parts[1] == NONE_ANSWER and not p.is_trap:
+      out.append(-none_penalty)
+    else:
+      out.append(task.verify(p, c))
+  return np.array(out, np.float32)
 
 
 def run(config, workdir: str) -> dict:

@@ -16,7 +16,7 @@ import jax
 import numpy as np
 
 from experiments import common
-from reasoning import compute, evaluation, plots
+from reasoning import compute, evaluation, mesh as mesh_lib, plots
 from reasoning import model as model_lib
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress, read_metrics
@@ -104,6 +104,10 @@ def run(config, workdir: str) -> dict:
     state, meta = ckpt.restore(jax.eval_shape(lambda: state))
     start = int(state.step)
     print(f"resumed from step {start} in {ckpt.directory}", flush=True)
+  # One code path on 1 CPU or a pod: the state and batches carry the mesh's shardings and XLA
+  # partitions the same jitted step (reasoning/mesh.py).
+  mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(**config.mesh))
+  state = jax.device_put(state, mesh_lib.state_shardings(mesh, state))
   writer = MetricsWriter(os.path.join(workdir, "metrics.jsonl"), resume_step=start)
   progress = Progress(config.steps, start=start, every=config.log_every)
 
@@ -121,7 +125,8 @@ def run(config, workdir: str) -> dict:
   # rerun never races a half-written save.
   try:
     for step in range(start, config.steps):
-      batch = batch_at(step, config.seed, pools, config.batch_size, pack_len=config.pack_len)
+      batch = mesh_lib.shard_batch(mesh, batch_at(step, config.seed, pools, config.batch_size,
+                                                   pack_len=config.pack_len))
       state, metrics = train_step(state, batch)
       lengths = example_lengths(batch)
       meta["train_flops"] += compute.train_flops(model_cfg, lengths)

@@ -227,3 +227,17 @@ def test_search_pulse_and_resume(tmp_path, tiny_sft_run, monkeypatch):
   monkeypatch.setattr(search.mcts, "mcts", lambda *a, **k: 1 / 0)
   again = search.run(config, str(tmp_path))
   assert again["summary"] == out["summary"]
+
+
+def test_rl_rewards_penalize_malformed_and_false_none():
+  from experiments import rl
+  from reasoning.tasks import get_task
+  task = get_task("countdown")
+  solvable = task.make_problem([3, 8, 5], 29, 1)
+  trap = task.make_problem([1, 1, 1], 97, 1)
+  assert trap.is_trap and not solvable.is_trap
+  problems = [solvable, solvable, solvable, trap, solvable]
+  completions = ["8*3=24\n24+5=29\nANSWER: 29\n", "garbage", "ANSWER: none\n", "ANSWER: none\n",
+                 "8+3=11\n11+5=16\nANSWER: 16\n"]
+  assert rl.rewards_of(task, problems, completions, 0.5, 0.25).tolist() == [1.0, -0.5, -0.25, 1.0, 0.0]
+  assert rl.rewards_of(task, problems, completions, 0.0).tolist() == [1.0, 0.0, 0.0, 1.0, 0.0]

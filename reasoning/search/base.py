@@ -68,9 +68,14 @@ def sample_steps(policy: Model, meter: Meter, owners: Sequence[int], prompts: Se
   line has none) or the rest of the solution (stop='answer'). Meters prefill and decode."""
   queries = [p + x for p, x in zip(prompts, prefixes)]
   chunk = min(chunk, 1 << max(len(queries) - 1, 0).bit_length())  # small calls, small shapes
+  prompt_len = -(-(max(map(len, queries)) + 1) // 16) * 16  # few shapes as prefixes grow
+  max_new = min(max_new, policy.cfg.max_len - prompt_len)   # the model's context is the limit
+  if max_new < 1:
+    raise ValueError(f"a search prefix of {prompt_len} tokens leaves no room in model.max_len="
+                     f"{policy.cfg.max_len}; lower max_steps or step_tokens")
   texts, lengths = evaluation.complete(policy.graphdef, policy.params, VOCAB, queries, key,
-                                       prompt_len=None, max_new=max_new, temperature=temperature,
-                                       stop=stop, chunk=chunk)
+                                       prompt_len=prompt_len, max_new=max_new,
+                                       temperature=temperature, stop=stop, chunk=chunk)
   meter.add_generation(policy.cfg, owners, [len(q) + 1 for q in queries], lengths)
   return texts
 
