@@ -36,6 +36,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.none_penalty = 0.0         # reward of `ANSWER: none` on a solvable problem is -none_penalty
   c.curriculum = True          # sample difficulties by p(1-p) of their running pass rate
   c.baseline_decay = 0.9       # REINFORCE moving-average baseline
+  c.mesh = ml_collections.ConfigDict({"data": -1, "fsdp": 1, "tensor": 1})  # reasoning/mesh.py
   c.eval_every = 20
   c.pass_k = 0
   c.checkpoint_every = 10

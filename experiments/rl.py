@@ -21,7 +21,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import common
-from reasoning import compute, evaluation, plots, sampling
+from reasoning import compute, evaluation, mesh as mesh_lib, plots, sampling
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress, read_metrics
 from reasoning.tasks import split_completion
@@ -122,6 +122,8 @@ def run(config, workdir: str) -> dict:
     start = ckpt.latest_step()  # checkpoints are numbered by RL step
     state, meta = ckpt.restore(jax.eval_shape(lambda: state), start)
     print(f"resumed from RL step {start} in {ckpt.directory}", flush=True)
+  mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(**config.mesh))  # see experiments/sft.py
+  state = jax.device_put(state, mesh_lib.state_shardings(mesh, state))
   writer = MetricsWriter(os.path.join(workdir, "metrics.jsonl"), resume_step=start)
   progress = Progress(config.steps, start=start, every=config.log_every)
 
@@ -150,7 +152,8 @@ def run(config, workdir: str) -> dict:
         order = np.random.default_rng([config.seed, 5, step, epoch]).permutation(rows)
         for i in range(0, rows, config.minibatch_size):
           idx = order[i:i + config.minibatch_size]
-          state, m = train_step(state, jax.tree.map(lambda x: x[idx], batch))
+          minibatch = mesh_lib.shard_batch(mesh, jax.tree.map(lambda x: x[idx], batch))
+          state, m = train_step(state, minibatch)
           metrics_list.append(m)
       metrics = {k: float(np.mean([float(m[k]) for m in metrics_list])) for k in metrics_list[0]}
 
