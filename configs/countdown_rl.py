@@ -17,16 +17,16 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.init_from = "runs/demo/sft"
   c.task = ml_collections.ConfigDict({"name": "countdown", "trap_share": 0.1})
   c.train_difficulties = "1,2"
-  c.eval_difficulties = "1,2,3"
+  c.eval_difficulties = "1,2"       # the trained ones: SFT leaves difficulty 3 at 0-1%
   c.eval_problems = 200
   c.rl = ml_collections.ConfigDict({
       "algo": "grpo", "clip_eps": 0.2, "dual_clip": 0.0, "value_clip": 0.2, "value_coef": 0.5,
       "entropy_coef": 0.0, "kl_coef": 0.05, "kl_estimator": "k3", "kl_in_reward": False,
       "gamma": 1.0, "gae_lambda": 0.95, "aggregation": "token", "normalize_std": True})
   c.optim = ml_collections.ConfigDict({
-      "lr": 5e-5, "warmup_steps": 5, "min_lr_ratio": 0.5, "weight_decay": 0.0,
+      "lr": 1e-4, "warmup_steps": 5, "min_lr_ratio": 0.5, "weight_decay": 0.0,
       "b1": 0.9, "b2": 0.98, "grad_clip": 1.0})
-  c.steps = 60                 # RL iterations (rollout + updates)
+  c.steps = 130                # RL iterations (rollout + updates): ~11 minutes on 2 CPU cores
   c.prompts_per_step = 32
   c.samples_per_prompt = 8     # G: the group for GRPO/RLOO
   c.epochs = 1                 # passes over each rollout batch

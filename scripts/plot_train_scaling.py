@@ -24,7 +24,7 @@ def main():
   parser = argparse.ArgumentParser()
   parser.add_argument("runs", nargs="+")
   parser.add_argument("--out", required=True)
-  parser.add_argument("--keys", default="greedy/d1,greedy/d2,greedy/d3")
+  parser.add_argument("--keys", default="greedy/d1,greedy/d2")
   args = parser.parse_args()
   runs = {}
   for workdir in args.runs:
