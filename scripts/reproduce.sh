@@ -3,38 +3,45 @@
 # ORM / PRM -> best-of-N -> test-time search with the compute-optimal frontier.
 #
 #   scripts/reproduce.sh [OUT_DIR]         (make reproduce; OUT_DIR defaults to runs/reproduce)
+#   SCALE=smoke scripts/reproduce.sh DIR   every stage on its `:tiny` config (about 2 minutes;
+#                                          the test suite runs it end to end)
 #
 # Resumable: every stage writes its own workdir and resumes (or just reprints) when rerun, so an
 # interrupted reproduce picks up where it stopped. The figures land in OUT_DIR/figures/.
 set -euo pipefail
 OUT=${1:-runs/reproduce}
 PY=${PY:-.venv/bin/python}
+case "${SCALE:-full}" in
+  full) V="" ; ALGOS="grpo ppo rloo reinforce" ;;
+  smoke) V=":tiny" ; ALGOS="grpo ppo" ;;
+  *) echo "SCALE must be full or smoke, got '${SCALE}'" >&2; exit 2 ;;
+esac
 mkdir -p "$OUT/figures"
 stage() { echo; echo "=== [$(date +%H:%M:%S)] $1"; }
 
 stage "1/6 SFT (configs/countdown_sft.py)"
-$PY -m experiments.sft --config configs/countdown_sft.py --workdir "$OUT/sft"
+$PY -m experiments.sft --config configs/countdown_sft.py$V --workdir "$OUT/sft"
 
 stage "2/6 RL from the SFT checkpoint, one run per algorithm"
-for algo in grpo ppo rloo reinforce; do
-  $PY -m experiments.rl --config configs/countdown_rl.py --config.init_from="$OUT/sft" \
+for algo in $ALGOS; do
+  $PY -m experiments.rl --config configs/countdown_rl.py$V --config.init_from="$OUT/sft" \
       --config.rl.algo=$algo --workdir "$OUT/rl_$algo"
 done
 $PY scripts/plot_train_scaling.py --out "$OUT/figures/countdown_train_scaling.png" \
-    "$OUT/rl_grpo" "$OUT/rl_ppo" "$OUT/rl_rloo" "$OUT/rl_reinforce"
+    $(for algo in $ALGOS; do echo "$OUT/rl_$algo"; done)
 
 stage "3/6 reward models: ORM, PRM from oracle labels"
-$PY -m experiments.verifier --config configs/countdown_verifier.py --config.init_from="$OUT/sft" \
+$PY -m experiments.verifier --config configs/countdown_verifier.py$V --config.init_from="$OUT/sft" \
     --config.kind=orm --workdir "$OUT/orm"
-$PY -m experiments.verifier --config configs/countdown_verifier.py --config.init_from="$OUT/sft" \
+$PY -m experiments.verifier --config configs/countdown_verifier.py$V --config.init_from="$OUT/sft" \
     --config.kind=prm --workdir "$OUT/prm"
 
 stage "4/6 best-of-N: majority, ORM, PRM"
-$PY -m experiments.best_of_n --config configs/countdown_bon.py --config.policy="$OUT/sft" \
+$PY -m experiments.best_of_n --config configs/countdown_bon.py$V --config.policy="$OUT/sft" \
     --config.orm="$OUT/orm" --config.prm="$OUT/prm" --workdir "$OUT/bon"
 
 stage "5/6 test-time search: best-of-N, beam, lookahead, MCTS; compute-optimal frontier"
-$PY -m experiments.search --config configs/countdown_search.py --config.policy="$OUT/sft" \
+$PY -m experiments.search --config configs/countdown_search.py$V --config.policy="$OUT/sft" \
     --config.prm="$OUT/prm" --workdir "$OUT/search"
 
 stage "6/6 figures"

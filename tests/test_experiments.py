@@ -241,3 +241,17 @@ def test_rl_rewards_penalize_malformed_and_false_none():
                  "8+3=11\n11+5=16\nANSWER: 16\n"]
   assert rl.rewards_of(task, problems, completions, 0.5, 0.25).tolist() == [1.0, -0.5, -0.25, 1.0, 0.0]
   assert rl.rewards_of(task, problems, completions, 0.0).tolist() == [1.0, 0.0, 0.0, 1.0, 0.0]
+
+
+@pytest.mark.slow
+def test_reproduce_smoke_scale_draws_every_figure(tmp_path):
+  """scripts/reproduce.sh end to end on the :tiny configs (make reproduce's chain, small)."""
+  import os
+  env = dict(os.environ, SCALE="smoke", PY=sys.executable)
+  proc = subprocess.run(["bash", "scripts/reproduce.sh", str(tmp_path)], capture_output=True,
+                        text=True, env=env, timeout=900)
+  assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+  figures = sorted(p.name for p in (tmp_path / "figures").iterdir())
+  assert figures == ["countdown_best_of_n.png", "countdown_search_scaling.png",
+                     "countdown_sft_learning_curve.png", "countdown_train_scaling.png"]
+  assert all((tmp_path / "figures" / f).stat().st_size > 1000 for f in figures)
