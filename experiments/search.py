@@ -31,6 +31,9 @@ from reasoning.text import VOCAB
 from reasoning.train import verifier
 
 
+POOL = "_pool"  # the results.jsonl record of the best-of-N pool's per-problem pass rates
+
+
 def _budgets(text) -> list[int]:
   return [int(x) for x in str(text).split(",") if x]
 
@@ -69,7 +72,8 @@ def run(config, workdir: str) -> dict:
 
   # Best-of-N from one pool of samples: N = 1, 2, 4, ... from the first N of each pool.
   ns = _budgets(config.best_of_n)
-  if any(f"best-of-{n} {sel}" not in done for n in ns for sel in ("majority", "PRM weighted")):
+  if POOL not in done or any(f"best-of-{n} {sel}" not in done
+                             for n in ns for sel in ("majority", "PRM weighted")):
     t0 = time.perf_counter()
     m = max(ns)
     pool_prompts = [p for p in prompts for _ in range(m)]
@@ -84,6 +88,11 @@ def run(config, workdir: str) -> dict:
     seconds = (time.perf_counter() - t0) / len(ns)
     correct = np.array([task.verify(p, t) for p, t in zip([q for q in problems for _ in range(m)],
                                                           texts)]).reshape(-1, m)
+    # The policy's pass rate on each problem (share of the pool that verifies): Snell's
+    # "oracle difficulty", for a second set of bins.
+    pool = {"method": POOL, "pass_rate": correct.mean(1).tolist()}
+    out.write(json.dumps(pool) + "\n")
+    done[POOL] = pool
     answers = [extract_answer(t) for t in texts]
     scores = scores.reshape(-1, m)
     lengths = lengths.reshape(-1, m)
@@ -137,6 +146,8 @@ def run(config, workdir: str) -> dict:
   writer_path = os.path.join(workdir, "metrics.jsonl")
   with open(writer_path, "w") as f:
     for r in done.values():
+      if r["method"] == POOL:
+        continue
       c, fl = np.array(r["correct"]), np.array(r["flops"])
       for name, rows in bins.items():
         for s, sname in ((0, "val"), (1, "test")):
@@ -144,12 +155,20 @@ def run(config, workdir: str) -> dict:
           f.write(json.dumps({"method": r["method"], "family": r["family"], "budget": r["budget"],
                               "bin": name, "split": sname, "accuracy": float(c[sel].mean()),
                               "test_flops": float(fl[sel].mean())}) + "\n")
-  curves, frontier = tabulate(list(done.values()), bins, split)
+  records = [r for r in done.values() if r["method"] != POOL]
+  curves, frontier = tabulate(records, bins, split)
   os.makedirs(os.path.join(workdir, "plots"), exist_ok=True)
   path = os.path.join(workdir, "plots", "search_scaling.png")
   plots.search_scaling(curves, frontier, path,
                        title=f"{config.task.name}: accuracy vs test-time compute (test half)")
   summary = frontier_summary(curves, frontier)
+  # The same frontier with problems binned by the policy's pass rate instead of the number count.
+  rate = np.asarray(done[POOL]["pass_rate"])
+  rate_bins = {"pass=0": rate == 0, "pass<=1/4": (rate > 0) & (rate <= 0.25),
+               "pass>1/4": rate > 0.25}
+  rate_bins["all"] = np.ones(len(problems), bool)
+  rate_curves, rate_frontier = tabulate(records, rate_bins, split)
+  summary["all, binned by pass rate"] = frontier_summary(rate_curves, rate_frontier).get("all")
   with open(os.path.join(workdir, "summary.json"), "w") as f:
     json.dump(summary, f, indent=2)
   print(json.dumps(summary, indent=2), flush=True)

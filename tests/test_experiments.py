@@ -214,9 +214,10 @@ def test_search_pulse_and_resume(tmp_path, tiny_sft_run, monkeypatch):
   config.policy = config.prm = str(tiny_sft_run)
   out = search.run(config, str(tmp_path))
   methods = [json.loads(l)["method"] for l in (tmp_path / "results.jsonl").read_text().splitlines()]
-  assert methods == ["best-of-1 majority", "best-of-1 PRM weighted", "best-of-2 majority",
+  assert methods == ["_pool", "best-of-1 majority", "best-of-1 PRM weighted", "best-of-2 majority",
                      "best-of-2 PRM weighted", "beam N=2", "lookahead1 N=2", "MCTS sims=2"]
   assert set(out["curves"]) == {"d1", "d2", "all"}
+  assert "all, binned by pass rate" in out["summary"]
   assert set(out["curves"]["all"]) == {"best-of-N majority", "best-of-N PRM weighted",
                                        "beam (PRM)", "lookahead k=1", "MCTS (mctx, K=2)"}
   for points in out["curves"]["all"].values():
