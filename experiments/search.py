@@ -40,12 +40,13 @@ def _budgets(text) -> list[int]:
 
 def run(config, workdir: str) -> dict:
   common.save_config(config, workdir)
-  _, policy_cfg, graphdef, policy_params, _ = common.load_sft(config.policy)
+  sft_config, policy_cfg, graphdef, policy_params, _ = common.load_sft(config.policy)
   _, prm_cfg, prm_graphdef, prm_params, _ = common.load_sft(config.prm)
   policy, prm = Model(graphdef, policy_params, policy_cfg), Model(prm_graphdef, prm_params, prm_cfg)
   task = common.make_task(config)
+  # The SFT run's held-out problems (its seed), so none was trained on.
   problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
-                                      config.seed)
+                                      sft_config["seed"])
   split = np.arange(len(problems)) % 2  # 0: validation, 1: test
   difficulty = np.array([p.difficulty for p in problems])
   prompts = [p.prompt for p in problems]
