@@ -49,4 +49,16 @@ for name, (step, batch) in steps.items():
   report[name] = {"loss": [float(m1["loss"]), float(m2["loss"])], "max_param_diff": diff,
                   "up_spec": list(up.sharding.spec), "up_shards": len(up.addressable_shards),
                   "up_shard_shape": list(up.addressable_shards[0].data.shape)}
+# The sampler: the same jitted generate on sharded params and a sharded batch of prompts.
+from reasoning import sampling  # noqa: E402
+from reasoning.text import pad_prompts  # noqa: E402
+prompt_tokens = pad_prompts(VOCAB, prompts, 32)
+greedy = lambda p, t: sampling.generate(graphdef, p, t, jax.random.key(1), max_new=12,
+                                        temperature=0.0)
+one = greedy(params, jnp.asarray(prompt_tokens))
+many = greedy(jax.device_put(params, mesh_lib.state_shardings(mesh, params)),
+              mesh_lib.shard_batch(mesh, jnp.asarray(prompt_tokens)))
+report["sampler"] = {"same_tokens": bool((one.tokens == many.tokens).all()),
+                     "max_logprob_diff": float(jnp.max(jnp.abs(one.logprobs - many.logprobs))),
+                     "token_shards": len(many.tokens.addressable_shards)}
 print(json.dumps(report))

@@ -1,4 +1,5 @@
-"""Mesh sharding: rules by hand, then SFT and RL steps on 8 fake devices equal one device's."""
+"""Mesh sharding: rules by hand, then SFT and RL steps and the sampler on 8 fake devices equal
+one device's."""
 
 import json
 import os
@@ -46,3 +47,6 @@ def test_sharded_steps_equal_single_device_in_a_subprocess():
     assert r["max_param_diff"] < 1e-5, r
     # Column-parallel MLP kernel [32, 128]: rows over fsdp (2), columns over tensor (2).
     assert r["up_spec"] == ["fsdp", "tensor"] and r["up_shard_shape"] == [16, 64]
+  # Greedy decoding with sharded params and prompts: the same tokens, log-probs to 1e-5.
+  assert report["sampler"]["same_tokens"] and report["sampler"]["max_logprob_diff"] < 1e-5
+  assert report["sampler"]["token_shards"] == 8
