@@ -27,7 +27,7 @@ from reasoning.search import beam, best_of_n, mcts
 from reasoning.search.base import Model, concat_results
 from reasoning.search.compute_optimal import frontier_summary, tabulate
 from reasoning.tasks import extract_answer
-from reasoning.text import VOCAB
+from reasoning.text import VOCAB, round_up
 from reasoning.train import verifier
 
 
@@ -82,7 +82,7 @@ def run(config, workdir: str) -> dict:
     texts, lengths = evaluation.complete(policy.graphdef, policy.params, VOCAB, pool_prompts,
                                          jax.random.fold_in(key, 0), prompt_len=prompt_len,
                                          max_new=config.max_new, temperature=config.temperature)
-    seq_len = -(-(prompt_len + config.max_new + 2) // 32) * 32
+    seq_len = round_up(prompt_len + config.max_new + 2, 32)
     scores, _ = verifier.score_completions(prm.graphdef, prm.params, VOCAB, pool_prompts, texts,
                                            seq_len=seq_len, kind="prm",
                                            aggregation=config.prm_aggregation)

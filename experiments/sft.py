@@ -21,7 +21,7 @@ from reasoning import model as model_lib
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress, read_metrics
 from reasoning.tasks import reference_completion
-from reasoning.text import VOCAB, pack_examples, pad_examples
+from reasoning.text import VOCAB, pack_examples, pad_examples, round_up
 from reasoning.train import sft, state as state_lib
 
 
@@ -61,7 +61,7 @@ def batch_at(step: int, seed: int, pools, batch_size: int, multiple: int = 16,
   if pack_len:
     tokens, loss_mask, segments = pack_examples(tokens, loss_mask, pack_len, rows_multiple=4)
     return {"tokens": tokens, "loss_mask": loss_mask, "segments": segments}
-  width = min(tokens.shape[1], -(-int((tokens != 0).sum(1).max()) // multiple) * multiple)
+  width = min(tokens.shape[1], round_up((tokens != 0).sum(1).max(), multiple))
   return {"tokens": tokens[:, :width], "loss_mask": loss_mask[:, :width]}
 
 
@@ -125,10 +125,9 @@ def run(config, workdir: str) -> dict:
   # rerun never races a half-written save.
   try:
     for step in range(start, config.steps):
-      batch = mesh_lib.shard_batch(mesh, batch_at(step, config.seed, pools, config.batch_size,
-                                                   pack_len=config.pack_len))
-      state, metrics = train_step(state, batch)
-      lengths = example_lengths(batch)
+      host_batch = batch_at(step, config.seed, pools, config.batch_size, pack_len=config.pack_len)
+      state, metrics = train_step(state, mesh_lib.shard_batch(mesh, host_batch))
+      lengths = example_lengths(host_batch)  # numpy on the host: no device round trip
       meta["train_flops"] += compute.train_flops(model_cfg, lengths)
       done = step + 1
       common.log_train_step(writer, progress, done, metrics, every=config.log_every,

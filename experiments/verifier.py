@@ -19,7 +19,7 @@ from experiments import common
 from reasoning import compute, evaluation
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress
-from reasoning.text import VOCAB
+from reasoning.text import VOCAB, round_up
 from reasoning.train import state as state_lib, verifier
 
 
@@ -57,7 +57,7 @@ def build_targets(config, graphdef, params, task, problems, completions, key, pr
 
 def _complete_from(graphdef, params, config, key, prompt_len, queries):
   prompt_len = max(prompt_len, max(len(q) + 1 for q in queries))
-  prompt_len = -(-prompt_len // 16) * 16  # a few shapes, not one per query length
+  prompt_len = round_up(prompt_len, 16)  # a few shapes, not one per query length
   texts, _ = evaluation.complete(graphdef, params, VOCAB, queries,
                                  jax.random.fold_in(key, len(queries)), prompt_len=prompt_len,
                                  max_new=config.max_new, temperature=1.0)

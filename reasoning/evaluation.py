@@ -17,16 +17,13 @@ from reasoning.text import CharVocab, pad_prompts
 
 
 def complete(graphdef, params, vocab: CharVocab, prompts: Sequence[str], key: jax.Array, *,
-             prompt_len: int | None, max_new: int, temperature: float, chunk: int = 256,
+             prompt_len: int, max_new: int, temperature: float, chunk: int = 256,
              top_k: int = 0, top_p: float = 1.0, stop: str = "answer"
              ) -> tuple[list[str], np.ndarray]:
   """Completions (decoded text, EOS dropped) of `prompts` and the generated token counts [N].
 
-  stop="step" ends each row after one line (its newline kept in the text). prompt_len=None pads
-  to the longest prompt rounded up to 16 tokens, so growing prefixes compile few shapes.
+  stop="step" ends each row after one line (its newline kept in the text).
   """
-  if prompt_len is None:
-    prompt_len = -(-(max(map(len, prompts)) + 1) // 16) * 16
   texts, lengths = [], []
   for start in range(0, len(prompts), chunk):
     part = list(prompts[start:start + chunk])

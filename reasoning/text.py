@@ -59,6 +59,11 @@ class CharVocab:
 VOCAB = CharVocab()
 
 
+def round_up(n: int, multiple: int) -> int:
+  """n rounded up to a multiple: padded lengths from few buckets compile few shapes."""
+  return -(-int(n) // multiple) * multiple
+
+
 def pad_prompts(vocab: CharVocab, prompts: Sequence[str], length: int | None = None) -> np.ndarray:
   """Left-padded `[PAD..., BOS, prompt]`: tokens [B, P] int32."""
   ids = [[BOS] + vocab.encode(p) for p in prompts]

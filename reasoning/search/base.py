@@ -16,7 +16,7 @@ import numpy as np
 from reasoning import compute, evaluation
 from reasoning.model import ModelConfig
 from reasoning.tasks.base import ANSWER_PREFIX
-from reasoning.text import VOCAB
+from reasoning.text import VOCAB, round_up
 from reasoning.train import verifier
 
 
@@ -68,7 +68,7 @@ def sample_steps(policy: Model, meter: Meter, owners: Sequence[int], prompts: Se
   line has none) or the rest of the solution (stop='answer'). Meters prefill and decode."""
   queries = [p + x for p, x in zip(prompts, prefixes)]
   chunk = min(chunk, 1 << max(len(queries) - 1, 0).bit_length())  # small calls, small shapes
-  prompt_len = -(-(max(map(len, queries)) + 1) // 16) * 16  # few shapes as prefixes grow
+  prompt_len = round_up(max(map(len, queries)) + 1, 16)  # few shapes as prefixes grow
   max_new = min(max_new, policy.cfg.max_len - prompt_len)   # the model's context is the limit
   if max_new < 1:
     raise ValueError(f"a search prefix of {prompt_len} tokens leaves no room in model.max_len="
@@ -93,7 +93,7 @@ def score_prefixes(prm: Model, meter: Meter, owners: Sequence[int], prompts: Seq
   """The PRM's score of the last line of each prefix (P(the solution can still succeed))."""
   closed = [x if x.endswith("\n") else x + "\n" for x in prefixes]
   lengths = [len(p) + len(x) + 2 for p, x in zip(prompts, closed)]  # BOS ... EOS
-  seq_len = -(-max(lengths) // 32) * 32
+  seq_len = round_up(max(lengths), 32)
   chunk = min(chunk, 1 << max(len(closed) - 1, 0).bit_length())
   scores, _ = verifier.score_completions(prm.graphdef, prm.params, VOCAB, prompts, closed,
                                          seq_len=seq_len, kind="prm", aggregation="last",

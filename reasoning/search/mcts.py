@@ -37,7 +37,7 @@ from flax import struct
 from reasoning import model as model_lib, sampling
 from reasoning.search.base import Meter, Model, Result
 from reasoning.tasks.base import ANSWER_PREFIX
-from reasoning.text import EOS, PAD, VOCAB, pad_prompts
+from reasoning.text import EOS, PAD, VOCAB, pad_prompts, round_up
 
 POLICIES = ("gumbel", "muzero")
 _ANSWER = jnp.array(VOCAB.encode(ANSWER_PREFIX), jnp.int32)
@@ -236,7 +236,7 @@ def mcts(policy: Model, evaluator: Model, prompts, key: jax.Array, *, num_candid
   """MCTS for each prompt (see make_search for options); returns a metered Result."""
   if value not in ("prm", "value"):
     raise ValueError(f"mcts value must be 'prm' or 'value', got {value!r}")
-  seq = -(-(max(map(len, prompts)) + 1 + max_moves * step_tokens) // 16) * 16
+  seq = round_up(max(map(len, prompts)) + 1 + max_moves * step_tokens, 16)
   seq = min(seq, policy.cfg.max_len - step_tokens)
   search = _cached_search(policy.graphdef, evaluate_kind=value, evaluator_graphdef=evaluator.graphdef,
                           num_candidates=num_candidates, step_tokens=step_tokens,
