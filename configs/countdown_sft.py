@@ -21,6 +21,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.train_problems = 12_000          # pool per difficulty; eval problems are excluded from it
   c.eval_problems = 200              # per difficulty
   c.solutions = "canonical"          # or 'random': a random valid solution per example
+  c.hint_share = 0.1                 # prompts with a STaR hint line (experiments/star.py uses it)
   c.model = ml_collections.ConfigDict({
       "d_model": 128, "n_layers": 4, "n_heads": 4, "n_kv_heads": 4, "d_ff": 384,
       "max_len": 128, "mlp": "swiglu", "tie_embeddings": True, "dtype": "float32"})

@@ -20,7 +20,7 @@ from reasoning import compute, evaluation, mesh as mesh_lib, plots
 from reasoning import model as model_lib
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress, read_metrics
-from reasoning.tasks import reference_completion
+from reasoning.tasks import hint_of, reference_completion, with_hint
 from reasoning.text import VOCAB, pack_examples, pad_examples, round_up
 from reasoning.train import sft, state as state_lib
 
@@ -37,8 +37,14 @@ def build_data(config, task):
     # 'random': one uniformly random solution per example (Countdown has several), rather than
     # the solver's canonical one, whose tie-breaking the model would have to learn too.
     rng = np.random.default_rng([config.seed, 4, d]) if config.solutions == "random" else None
-    pools.append(pad_examples(VOCAB, [p.prompt for p in train],
-                              [reference_completion(task, p, rng) for p in train], config.seq_len))
+    completions = [reference_completion(task, p, rng) for p in train]
+    # A `hint_share` of prompts carry the STaR rationalization hint (tasks.with_hint), so the
+    # policy can later use one: our from-scratch model's stand-in for the few-shot
+    # rationalization prompt a pretrained LM gets in the STaR paper. Held-out prompts never do.
+    hinted = np.random.default_rng([config.seed, 6, d]).random(len(train)) < config.hint_share
+    prompts = [with_hint(p.prompt, hint_of(task, c)) if h else p.prompt
+               for p, c, h in zip(train, completions, hinted)]
+    pools.append(pad_examples(VOCAB, prompts, completions, config.seq_len))
   return eval_problems, pools
 
 

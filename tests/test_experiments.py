@@ -256,3 +256,45 @@ def test_reproduce_smoke_scale_draws_every_figure(tmp_path):
   assert figures == ["countdown_best_of_n.png", "countdown_search_scaling.png",
                      "countdown_sft_learning_curve.png", "countdown_train_scaling.png"]
   assert all((tmp_path / "figures" / f).stat().st_size > 1000 for f in figures)
+
+
+@pytest.mark.slow
+def test_star_pulse_and_resume_after_a_kill(tmp_path, tiny_sft_run, monkeypatch):
+  from experiments import star as star_exp
+  from reasoning.tasks import reference_completion
+  config = _config("configs/countdown_star.py")
+  config.init_from = str(tiny_sft_run)
+  real_collect = star_exp.star.collect
+  calls = []
+
+  def collect(generate, task, problems, **kwargs):
+    """The real round, plus two oracle rationales: the tiny policy verifies nothing itself, and
+    the fine-tune must still run. Raises on `calls[0]`-th call (a simulated kill)."""
+    calls.append(len(calls))
+    if kill_at and len(calls) == kill_at:
+      raise KeyboardInterrupt("simulated kill")
+    got = real_collect(generate, task, problems, **kwargs)
+    got.examples += [(p.prompt, reference_completion(task, p)) for p in problems[:2]]
+    return got
+
+  monkeypatch.setattr(star_exp.star, "collect", collect)
+  kill_at = 0
+  full = star_exp.run(config, str(tmp_path / "full"))
+  records = [json.loads(l) for l in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]
+  assert [r["step"] for r in records] == [0, 1, 2]
+  flops = [r["train_flops"] for r in records]
+  assert flops[0] > 0 and flops == sorted(flops) and len(set(flops)) == 3
+  assert all(r["finetune_steps"] >= 2 and r["examples"] >= 2 for r in records[1:])
+  assert (tmp_path / "full" / "plots" / "train_scaling.png").stat().st_size > 1000
+
+  calls.clear()
+  kill_at = 2  # killed while collecting iteration 2's data; iteration 1 is checkpointed
+  with pytest.raises(KeyboardInterrupt):
+    star_exp.run(config, str(tmp_path / "resumed"))
+  kill_at = 0
+  resumed = star_exp.run(config, str(tmp_path / "resumed"))
+  assert len(calls) == 3  # the rerun collected only iteration 2's data
+  assert _tree_equal(full["params"], resumed["params"])
+  again = [json.loads(l) for l in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
+  untimed = lambda rs: [{k: v for k, v in r.items() if k != "time"} for r in rs]
+  assert untimed(again) == untimed(records)

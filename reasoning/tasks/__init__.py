@@ -1,13 +1,14 @@
 """Task families with verifiable answers and exact per-step oracle labels."""
 
 from reasoning.tasks.arithmetic import Arithmetic
-from reasoning.tasks.base import (NONE_ANSWER, Problem, Task, extract_answer,
-                                  reference_completion, split_completion)
+from reasoning.tasks.base import (NONE_ANSWER, Problem, Task, extract_answer, hint_of,
+                                  reference_completion, split_completion, with_hint)
 from reasoning.tasks.countdown import Countdown
 from reasoning.tasks.letters import Letters
 
 __all__ = ["Arithmetic", "Countdown", "Letters", "NONE_ANSWER", "Problem", "TASKS", "Task",
-           "extract_answer", "get_task", "reference_completion", "split_completion"]
+           "extract_answer", "get_task", "hint_of", "reference_completion", "split_completion",
+           "with_hint"]
 
 TASKS = {"countdown": Countdown, "arithmetic": Arithmetic, "letters": Letters}
 

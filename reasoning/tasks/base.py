@@ -73,6 +73,27 @@ def reference_completion(task: Task, problem: Problem, rng: np.random.Generator 
   return "\n".join(lines) + "\n"
 
 
+HINT_PREFIX = "hint "
+
+
+def with_hint(prompt: str, hint: str) -> str:
+  """The rationalization prompt of STaR: the problem plus a line giving away the answer."""
+  return f"{prompt}{HINT_PREFIX}{hint}\n"
+
+
+def hint_of(task: Task, completion: str) -> str:
+  """The hint a correct `completion` gives: its answer or, for tasks whose prompt already holds
+  the answer (Countdown's target; `hint_is_last_step`), its last step, the equation that reaches
+  the answer. A trap's hint is `none`."""
+  parts = split_completion(completion)
+  if parts is None:
+    raise ValueError(f"hint_of: malformed completion {completion[:80]!r}")
+  steps, answer = parts
+  if getattr(task, "hint_is_last_step", False) and steps:
+    return steps[-1]
+  return answer
+
+
 def split_completion(completion: str) -> tuple[list[str], str] | None:
   """Splits a completion into (step lines, answer) or returns None if it is malformed.
 

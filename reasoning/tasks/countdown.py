@@ -131,6 +131,7 @@ class Countdown:
   trap_share: float = 0.1
   name: str = "countdown"
   difficulties: tuple[int, ...] = tuple(LEVELS)
+  hint_is_last_step = True  # the answer (the target) is in the prompt; a hint gives the last step
 
   def __post_init__(self):
     base.check_share("countdown.trap_share", self.trap_share)

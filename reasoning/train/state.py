@@ -38,7 +38,7 @@ class OptimConfig:
 def make_optimizer(cfg: OptimConfig) -> optax.GradientTransformation:
   schedule = optax.warmup_cosine_decay_schedule(
       init_value=0.0, peak_value=cfg.lr, warmup_steps=cfg.warmup_steps,
-      decay_steps=cfg.total_steps, end_value=cfg.lr * cfg.min_lr_ratio)
+      decay_steps=max(cfg.total_steps, cfg.warmup_steps + 1), end_value=cfg.lr * cfg.min_lr_ratio)
   # Decay matrices only: norms, biases and scalar heads are not weight-decayed.
   decay_mask = lambda params: jax.tree.map(lambda x: x.ndim >= 2, params)
   return optax.chain(
