@@ -298,3 +298,39 @@ def test_star_pulse_and_resume_after_a_kill(tmp_path, tiny_sft_run, monkeypatch)
   again = [json.loads(l) for l in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
   untimed = lambda rs: [{k: v for k, v in r.items() if k != "time"} for r in rs]
   assert untimed(again) == untimed(records)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("target", ["policy", "sft"])
+def test_expert_iteration_pulse_and_resume_after_a_kill(tmp_path, tiny_sft_run, target,
+                                                       monkeypatch):
+  from experiments import expert_iteration as exit_exp
+  config = _config("configs/countdown_expert_iteration.py")
+  config.init_from = str(tiny_sft_run)
+  config.target = target
+  full = exit_exp.run(config, str(tmp_path / "full"))
+  records = [json.loads(l) for l in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]
+  assert [r["step"] for r in records] == [0, 1, 2]
+  assert all(r["search_flops"] > 0 and 0 <= r["search_solved"] <= 1 for r in records[1:])
+  flops = [r["train_flops"] for r in records]
+  assert flops == sorted(flops) and len(set(flops)) == 3
+  if target == "policy":  # the tiny policy's searches still leave (pi, z) rows to learn from
+    assert all(r["examples"] > 0 and r["train_steps"] > 0 for r in records[1:])
+    assert all(r["train/target_entropy"] >= 0 for r in records[1:])
+  assert (tmp_path / "full" / "plots" / "train_scaling.png").stat().st_size > 1000
+
+  # Kill the second run in iteration 2's search (iteration 1 is checkpointed), rerun it.
+  real, calls = exit_exp.search_round, []
+
+  def search_round(*args):
+    calls.append(1)
+    if len(calls) == 2:
+      raise KeyboardInterrupt("simulated kill")
+    return real(*args)
+
+  monkeypatch.setattr(exit_exp, "search_round", search_round)
+  with pytest.raises(KeyboardInterrupt):
+    exit_exp.run(config, str(tmp_path / "resumed"))
+  resumed = exit_exp.run(config, str(tmp_path / "resumed"))
+  assert len(calls) == 3  # the rerun searched only in iteration 2
+  assert _tree_equal(full["params"], resumed["params"])

@@ -103,6 +103,21 @@ def value_evaluator(graphdef):
   return evaluate
 
 
+def outcome_evaluator(graphdef, judge: Callable[[np.ndarray], np.ndarray]):
+  """evaluate(params, tokens) -> [B] for self-play on TRAINING problems, where the environment
+  knows the rules: judge(tokens [B, S] numpy) -> [B] float32, the verifier's verdict for a
+  finished solution and NaN elsewhere; unfinished prefixes get the value head, as in
+  AlphaZero (exact outcome at the end of a game, learned value inside). The judge runs on the
+  host (`jax.pure_callback`), once per expansion of the whole batch."""
+  value = value_evaluator(graphdef)
+
+  def evaluate(params, tokens):
+    v = value(params, tokens)
+    verdict = jax.pure_callback(judge, jax.ShapeDtypeStruct(v.shape, jnp.float32), tokens)
+    return jnp.where(jnp.isnan(verdict), v, verdict)
+  return evaluate
+
+
 def _duplicates(steps: jax.Array) -> jax.Array:
   """[B, K, T] -> [B, K] True where a candidate equals an earlier one."""
   same = jnp.all(steps[:, :, None] == steps[:, None, :], axis=-1)  # [B, K, K]
@@ -164,7 +179,7 @@ def make_search(propose: Callable, evaluate: Callable, *, num_simulations: int, 
       out = mctx.muzero_policy(params, key, root, recurrent_fn, num_simulations,
                                invalid_actions=node.invalid, max_depth=max_depth)
       action = jnp.argmax(out.search_tree.summary().visit_counts, axis=-1)
-    return action, out.search_tree
+    return action, out.search_tree, out.action_weights
 
   def tree_stats(tree, active):
     emb = tree.embeddings
@@ -178,7 +193,7 @@ def make_search(propose: Callable, evaluate: Callable, *, num_simulations: int, 
     root_key, key = jax.random.split(key)
     root = make_node(params, root_key, root_tokens, jnp.zeros((b,), bool))
     if commit == "best_leaf":
-      _, tree = run_policy(params, key, root)
+      _, tree, _ = run_policy(params, key, root)
       created = tree.node_visits > 0
       parent = jnp.maximum(tree.parents, 0)
       reward_in = tree.children_rewards[rows[:, None], parent, jnp.maximum(tree.action_from_parent, 0)]
@@ -194,12 +209,15 @@ def make_search(propose: Callable, evaluate: Callable, *, num_simulations: int, 
 
     def move(node, key):
       active = ~node.terminal
-      action, tree = run_policy(params, key, node)
+      action, tree, weights = run_policy(params, key, node)
       child = tree.children_index[rows, 0, action]
       nxt = jax.tree.map(lambda x: x[rows, child], tree.embeddings)
       nxt = jax.tree.map(lambda new, old: jnp.where(
           active.reshape((-1,) + (1,) * (new.ndim - 1)), new, old), nxt, node)
-      return nxt, tree_stats(tree, active)
+      # The search's improved policy over the root's candidates: expert iteration's target.
+      trace = {"root_tokens": node.tokens, "cand_tokens": node.cands.tokens,
+               "cand_len": node.cands.length, "invalid": node.invalid, "weights": weights}
+      return nxt, {**tree_stats(tree, active), "policy": trace}
 
     final, stats = jax.lax.scan(move, root, jax.random.split(key, max_moves))
     return final.tokens, final.value, stats
@@ -230,12 +248,26 @@ def stats_compute(meter: Meter, stats, policy_cfg, evaluator_cfg):
                          stats["cand_len"][m][g_owners, g_nodes].reshape(-1))
 
 
-def mcts(policy: Model, evaluator: Model, prompts, key: jax.Array, *, num_candidates: int = 4,
-         num_simulations: int = 32, max_moves: int = 6, step_tokens: int = 24,
-         temperature: float = 1.0, value: str = "prm", **options) -> Result:
-  """MCTS for each prompt (see make_search for options); returns a metered Result."""
-  if value not in ("prm", "value"):
-    raise ValueError(f"mcts value must be 'prm' or 'value', got {value!r}")
+def mcts(policy: Model, evaluator: Model, prompts, key: jax.Array, /, **kwargs) -> Result:
+  """MCTS for each prompt (see make_search for options, `policy='muzero'` among them: the
+  leading arguments are positional-only); returns a metered Result."""
+  return traced_mcts(policy, evaluator, prompts, key, **kwargs)[0]
+
+
+def traced_mcts(policy: Model, evaluator: Model, prompts, key: jax.Array, /, *,
+                num_candidates: int = 4, num_simulations: int = 32, max_moves: int = 6,
+                step_tokens: int = 24, temperature: float = 1.0, value="prm",
+                **options) -> tuple[Result, dict | None]:
+  """(mcts's Result, the per-move trace) where the trace (commit='step' only, else None) holds
+  numpy arrays [moves, P, ...]: `root_tokens` [S] (the prefix searched from), `cand_tokens`
+  [K, T], `cand_len` [K], `invalid` [K], `weights` [K] (mctx's action_weights, the search's
+  improved policy) and `active` (the row had not finished before the move).
+
+  value: 'prm' (evaluator = a reward model), 'value' (its value head) or a judge function for
+  `outcome_evaluator` (training-time self-play with the verifier at finished solutions)."""
+  if value not in ("prm", "value") and not callable(value):
+    raise ValueError(f"mcts value must be 'prm', 'value' or a judge (outcome_evaluator), got "
+                     f"{value!r}")
   seq = round_up(max(map(len, prompts)) + 1 + max_moves * step_tokens, 16)
   seq = min(seq, policy.cfg.max_len - step_tokens)
   search = _cached_search(policy.graphdef, evaluate_kind=value, evaluator_graphdef=evaluator.graphdef,
@@ -245,20 +277,27 @@ def mcts(policy: Model, evaluator: Model, prompts, key: jax.Array, *, num_candid
   tokens, score, stats = search((policy.params, evaluator.params),
                                 jnp.asarray(pad_prompts(VOCAB, prompts, seq)), key)
   meter = Meter(len(prompts))
+  stats = jax.device_get(stats)
+  trace = stats.pop("policy", None)
+  if trace is not None:
+    trace["active"] = stats["active"]
   stats_compute(meter, stats, policy.cfg, evaluator.cfg)
   tokens = np.asarray(tokens)
   completions = []
   for row, prompt in zip(tokens, prompts):
     text = VOCAB.decode(row)
     completions.append(text[len(prompt):] if text.startswith(prompt) else "")
-  return meter.result(completions, np.asarray(score))
+  return meter.result(completions, np.asarray(score)), trace
 
 
 @functools.lru_cache(maxsize=16)
 def _cached_search(policy_graphdef, *, evaluate_kind, evaluator_graphdef, num_candidates,
                    step_tokens, temperature, num_simulations, max_moves, options):
   """One compiled search per configuration (graphdefs are hashable)."""
-  evaluate = (prm_evaluator if evaluate_kind == "prm" else value_evaluator)(evaluator_graphdef)
+  if callable(evaluate_kind):  # a judge: the exact outcome at finished solutions
+    evaluate = outcome_evaluator(evaluator_graphdef, evaluate_kind)
+  else:
+    evaluate = (prm_evaluator if evaluate_kind == "prm" else value_evaluator)(evaluator_graphdef)
   propose = policy_proposer(policy_graphdef, num_candidates, step_tokens, temperature=temperature)
   return make_search(propose, evaluate, num_simulations=num_simulations, max_moves=max_moves,
                      **dict(options))

@@ -1,0 +1,103 @@
+"""Expert iteration with MCTS (AlphaZero-style self-play on reasoning steps).
+
+The expert is `search.mcts` (mctx); the apprentice is the raw policy. Each move of a search
+leaves, at its root, K candidate next steps and mctx's `action_weights` over them: the search's
+improved policy pi. Two ways to learn from it (experiments/expert_iteration.py picks by config):
+
+  'policy': cross-entropy from pi to the policy restricted to the K candidates,
+            -sum_k pi_k log softmax_k(log p(candidate_k | prefix)), and the value head at the
+            prefix regressed onto the outcome z (the verifier's verdict on the search's final
+            answer): AlphaZero's (pi, z) targets;
+  'sft':    next-token cross-entropy on the verified final trajectories (rejection-sampling
+            fine-tuning with search as the sampler).
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from reasoning import model as model_lib
+from reasoning.tasks import split_completion
+from reasoning.text import PAD, VOCAB, round_up
+from reasoning.train.sft import token_logprobs
+
+
+def make_judge(task, problems):
+  """judge(tokens [B, S]) -> [B] for `mcts.outcome_evaluator`: the verifier's verdict where a
+  row (left-padded `[PAD..., BOS, prompt, steps]`) holds a finished solution to one of
+  `problems` (prompts are one line), NaN where it is unfinished or not one of them."""
+  by_prompt = {p.prompt: p for p in problems}
+
+  def judge(tokens):
+    out = np.full(len(tokens), np.nan, np.float32)
+    for i, row in enumerate(np.asarray(tokens)):
+      head, newline, rest = VOCAB.decode(row).partition("\n")
+      problem = by_prompt.get(head + newline)
+      if problem is not None and split_completion(rest) is not None:
+        out[i] = task.verify(problem, rest)
+    return out
+  return judge
+
+
+def policy_examples(trace: dict, outcomes: np.ndarray) -> dict[str, np.ndarray]:
+  """Training rows from a `mcts.traced_mcts` trace: one per (move, problem) where the problem
+  was still active and had at least two distinct candidates (one candidate teaches nothing).
+
+  outcomes [P]: 1.0 if the search's final answer verified. Returns prefix [R, S] (left-padded),
+  cands [R, K, T], cand_len [R, K], valid [R, K] (not a duplicate), weights [R, K] (zero where
+  not valid, summing to one) and value_target [R].
+  """
+  active = np.asarray(trace["active"], bool)                  # [M, P]
+  valid = ~np.asarray(trace["invalid"], bool)                 # [M, P, K]
+  keep = active & (valid.sum(-1) >= 2)
+  moves, rows = np.nonzero(keep)
+  weights = np.where(valid, trace["weights"], 0.0)[moves, rows].astype(np.float32)
+  weights /= np.maximum(weights.sum(-1, keepdims=True), 1e-9)
+  return {"prefix": np.asarray(trace["root_tokens"])[moves, rows],
+          "valid": valid[moves, rows],
+          "cands": np.asarray(trace["cand_tokens"])[moves, rows],
+          "cand_len": np.asarray(trace["cand_len"])[moves, rows],
+          "weights": weights,
+          "value_target": np.asarray(outcomes, np.float32)[rows]}
+
+
+def trim_prefix(batch: dict[str, np.ndarray], multiple: int = 16) -> dict[str, np.ndarray]:
+  """Drops the leading all-PAD columns of the left-padded prefixes (kept to a multiple of
+  `multiple`, so few shapes compile)."""
+  prefix = batch["prefix"]
+  longest = int((prefix != PAD).sum(1).max())
+  width = min(prefix.shape[1], round_up(longest, multiple))
+  return dict(batch, prefix=prefix[:, prefix.shape[1] - width:])
+
+
+def candidate_logprobs(graphdef, params, prefix, cands, cand_len):
+  """log p(candidate_k | prefix) [R, K] for left-padded prefix [R, S] and candidate steps
+  [R, K, T] (the first cand_len [R, K] tokens count), all R*K sequences in one forward pass;
+  also the value head at each prefix's last token [R]."""
+  r, k, t = cands.shape
+  s = prefix.shape[1]
+  inside = jnp.arange(t)[None, None] < cand_len[..., None]               # [R, K, T]
+  cands = jnp.where(inside, cands, PAD)
+  tokens = jnp.concatenate([jnp.repeat(prefix, k, axis=0), cands.reshape(r * k, t)], axis=1)
+  out = model_lib.apply(graphdef, params, tokens)
+  logp = token_logprobs(out.logits, tokens)[:, s - 1:]                   # predicts cands
+  seq = (logp * inside.reshape(r * k, t)).sum(-1).reshape(r, k)
+  return seq, out.value.reshape(r, k, -1)[:, 0, s - 1]
+
+
+def search_policy_loss(graphdef, params, batch, value_coef: float = 0.5):
+  """(loss, metrics) of the (pi, z) targets on a batch of `policy_examples` rows."""
+  seq, value = candidate_logprobs(graphdef, params, batch["prefix"], batch["cands"],
+                                  batch["cand_len"])
+  weights, valid = batch["weights"], batch["valid"]
+  q = jax.nn.log_softmax(jnp.where(valid, seq, -1e9), axis=-1)
+  policy_loss = -(weights * jnp.where(valid, q, 0.0)).sum(-1).mean()
+  value_loss = jnp.mean((value - batch["value_target"]) ** 2)
+  entropy = -(weights * jnp.log(jnp.maximum(weights, 1e-9))).sum(-1).mean()
+  agree = jnp.mean(jnp.argmax(jnp.where(valid, seq, -jnp.inf), -1) == jnp.argmax(weights, -1))
+  loss = policy_loss + value_coef * value_loss
+  return loss, {"loss": loss, "policy_loss": policy_loss, "value_loss": value_loss,
+                "target_entropy": entropy, "policy_kl": policy_loss - entropy,
+                "policy_agrees": agree}
