@@ -83,7 +83,8 @@ def best_of_n(curves: dict, path: str, *, title: str) -> None:
   plt.close(fig)
 
 
-def search_scaling(curves: dict, frontier: dict, path: str, *, title: str) -> None:
+def search_scaling(curves: dict, frontier: dict, path: str, *, title: str,
+                   ylabel: str = "% solved (test half)") -> None:
   """Test accuracy (%) against mean test-time FLOPs per problem, one panel per difficulty bin,
   one line per search family; the compute-optimal frontier dashed. curves[bin][family] =
   [(flops, accuracy, ...)], frontier[bin] = [(budget, flops, accuracy, method)]."""
@@ -95,7 +96,7 @@ def search_scaling(curves: dict, frontier: dict, path: str, *, title: str) -> No
     if frontier.get(name):
       ax.plot([p[1] for p in frontier[name]], [100 * p[2] for p in frontier[name]], "k--",
               drawstyle="steps-post", label="compute-optimal (chosen on validation)")
-    ax.set(xscale="log", xlabel="test-time FLOPs per problem", ylabel="% solved (test half)",
+    ax.set(xscale="log", xlabel="test-time FLOPs per problem", ylabel=ylabel,
            title="all difficulties" if name == "all" else f"difficulty {name[1:]}")
     ax.legend(fontsize=7)
   fig.suptitle(title)

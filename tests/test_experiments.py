@@ -334,3 +334,22 @@ def test_expert_iteration_pulse_and_resume_after_a_kill(tmp_path, tiny_sft_run, 
   resumed = exit_exp.run(config, str(tmp_path / "resumed"))
   assert len(calls) == 3  # the rerun searched only in iteration 2
   assert _tree_equal(full["params"], resumed["params"])
+
+
+@pytest.mark.slow
+def test_rstar_pulse_and_resume(tmp_path, tiny_sft_run, monkeypatch):
+  from experiments import rstar as rstar_exp
+  config = _config("configs/countdown_rstar.py")
+  # Any checkpoint of the model class serves as PRM and discriminator here.
+  config.generator = config.prm = config.discriminator = str(tiny_sft_run)
+  out = rstar_exp.run(config, str(tmp_path))
+  records = [json.loads(l) for l in (tmp_path / "results.jsonl").read_text().splitlines()]
+  assert [r["sims"] for r in records] == [2, 3]
+  for r in records:
+    gen, mutual = r[rstar_exp.GENERATOR], r[rstar_exp.MUTUAL]
+    assert set(gen) == {"all", "d1", "d2"} and 0 <= mutual["all"][1] <= 1
+    assert mutual["all"][0] >= gen["all"][0] > 0  # the discriminator only adds compute
+  assert set(out["summary"]) == {"all", "d1", "d2"}
+  assert (tmp_path / "plots" / "rstar_scaling.png").stat().st_size > 1000
+  monkeypatch.setattr(rstar_exp.rstar_lib, "rstar", lambda *a, **k: 1 / 0)
+  assert rstar_exp.run(config, str(tmp_path))["summary"] == out["summary"]  # resumed: no search

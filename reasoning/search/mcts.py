@@ -18,7 +18,9 @@ never the task's verdict: search does not read the ground truth.
 `mctx.gumbel_muzero_policy` (default) or `mctx.muzero_policy` runs `num_simulations` per move.
 commit='step' plays AlphaZero-style: after each search the chosen action's child becomes the next
 root (its candidates and subtree statistics are recomputed); `max_moves` searches run inside one
-`lax.scan`. commit='best_leaf' runs one search and returns the answer node with the highest reward.
+`lax.scan`. commit='best_leaf' runs one search and returns the answer node with the highest reward;
+'all_leaves' returns every node with its reward where it finished a solution (-inf elsewhere),
+for pickers such as rStar's mutual consistency (reasoning/search/rstar.py).
 Compute is reported per problem from the trees: each created node costs K candidate generations
 from its prefix and one evaluation of the prefix (rows already finished are not counted).
 """
@@ -41,7 +43,7 @@ from reasoning.text import EOS, PAD, VOCAB, pad_prompts, round_up
 
 POLICIES = ("gumbel", "muzero")
 _ANSWER = jnp.array(VOCAB.encode(ANSWER_PREFIX), jnp.int32)
-COMMITS = ("step", "best_leaf")
+COMMITS = ("step", "best_leaf", "all_leaves")
 PRIORS = ("logprob", "uniform")
 
 
@@ -74,6 +76,10 @@ def append(tokens: jax.Array, step: jax.Array, length: jax.Array) -> jax.Array:
 def policy_proposer(graphdef, num_candidates: int, step_tokens: int, *, temperature: float = 1.0):
   """propose(params, key, tokens [B, S]) -> Candidates: K sampled next steps per row, params =
   the policy's."""
+  if step_tokens < len(_ANSWER):
+    raise ValueError(f"mcts: step_tokens={step_tokens} cannot hold an answer line "
+                     f"({ANSWER_PREFIX!r} alone is {len(_ANSWER)} tokens)")
+
   def propose(params, key, tokens):
     b = tokens.shape[0]
     rows = jnp.repeat(tokens, num_candidates, axis=0)
@@ -192,12 +198,18 @@ def make_search(propose: Callable, evaluate: Callable, *, num_simulations: int, 
     rows = jnp.arange(b)
     root_key, key = jax.random.split(key)
     root = make_node(params, root_key, root_tokens, jnp.zeros((b,), bool))
-    if commit == "best_leaf":
+    if commit in ("best_leaf", "all_leaves"):
       _, tree, _ = run_policy(params, key, root)
       created = tree.node_visits > 0
       parent = jnp.maximum(tree.parents, 0)
       reward_in = tree.children_rewards[rows[:, None], parent, jnp.maximum(tree.action_from_parent, 0)]
       answered = created & tree.embeddings.terminal & (tree.parents >= 0)
+      if commit == "all_leaves":  # every finished trajectory: tokens [B, N, S], score [B, N]
+        emb = tree.embeddings  # and, for rStar, each node's prefix and last candidate
+        stats = {**tree_stats(tree, jnp.ones((b,), bool)), "prefix_tokens": emb.tokens,
+                 "finish_tokens": emb.cands.tokens[:, :, -1], "finish_len": emb.cands.length[:, :, -1]}
+        stats = jax.tree.map(lambda x: x[None], stats)
+        return tree.embeddings.tokens, jnp.where(answered, reward_in, -jnp.inf), stats
       # The best answer node; with none, the most-valued created node (an unfinished prefix).
       score = jnp.where(answered, reward_in, jnp.where(created, tree.embeddings.value - 2.0, -3.0))
       best = jnp.argmax(score, axis=1)

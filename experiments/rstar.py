@@ -1,0 +1,118 @@
+"""rStar: MCTS generation with two action types, picked with and without mutual consistency.
+
+  python -m experiments.rstar --config configs/countdown_rstar.py --config.generator=SFT_DIR \
+      --config.prm=PRM_DIR --config.discriminator=OTHER_POLICY_DIR
+
+For each simulation budget, one search per held-out problem (reasoning/search/rstar.py) gives
+two answers from the same trees: the generator's best-scored trajectory, and the best-scored
+trajectory the discriminator agrees with. The discriminator's completions cost extra FLOPs, so
+the comparison that counts is at equal compute: the with-discriminator accuracy against the
+generator-alone curve interpolated at the same FLOPs per problem.
+
+Writes config.json, results.jsonl (one record per budget; a rerun skips the finished ones),
+summary.json and plots/rstar_scaling.png.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import jax
+import numpy as np
+
+from experiments import common
+from reasoning import plots
+from reasoning.search import rstar as rstar_lib
+from reasoning.search.base import Model, concat_results
+from reasoning.search.compute_optimal import interpolate
+
+GENERATOR, MUTUAL = "generator alone", "with mutual consistency"
+
+
+def _model(workdir):
+  _, cfg, graphdef, params, _ = common.load_sft(workdir)
+  return Model(graphdef, params, cfg)
+
+
+def run(config, workdir: str) -> dict:
+  if config.value not in ("prm", "value") or (config.value == "prm") != bool(config.prm):
+    raise ValueError(f"config.value must be 'prm' (with config.prm set) or 'value' (the "
+                     f"generator's value head); got {config.value!r}, prm={config.prm!r}")
+  common.save_config(config, workdir)
+  sft_config = common.load_sft_config(config.generator)
+  generator = _model(config.generator)
+  evaluator = _model(config.prm) if config.value == "prm" else generator
+  discriminator = _model(config.discriminator)
+  task = common.make_task(config)
+  problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
+                                      sft_config["seed"])
+  prompts = [p.prompt for p in problems]
+  key = jax.random.key(config.seed)
+  path = os.path.join(workdir, "results.jsonl")
+  done = {}
+  if os.path.exists(path):
+    with open(path) as f:
+      done = {r["sims"]: r for r in map(json.loads, f)}
+  difficulty = np.array([p.difficulty for p in problems])
+  for sims in common.difficulties(config.simulations):
+    if sims in done:
+      continue
+    outs = []
+    for i in range(0, len(prompts), config.batch):
+      part = prompts[i:i + config.batch]
+      outs.append(rstar_lib.rstar(
+          generator, evaluator, discriminator, part + [part[-1]] * (config.batch - len(part)),
+          jax.random.fold_in(key, sims * 100_000 + i), num_candidates=config.num_candidates,
+          num_simulations=sims, step_tokens=config.step_tokens,
+          finish_tokens=config.finish_tokens, value=config.value,
+          max_trajectories=config.max_trajectories, seed=config.seed * 1000 + sims + i,
+          answer_of=rstar_lib.consistency_key(task)))
+    record = {"sims": sims}
+    for name, attr in ((GENERATOR, "generator"), (MUTUAL, "mutual")):
+      result = concat_results([getattr(o, attr) for o in outs])
+      n = len(problems)
+      solved = np.array([task.verify(p, c) for p, c in zip(problems, result.completions[:n])])
+      flops = result.flops[:n]
+      record[name] = {"all": [float(flops.mean()), float(solved.mean())]}
+      for d in sorted(set(difficulty.tolist())):
+        record[name][f"d{d}"] = [float(flops[difficulty == d].mean()),
+                                 float(solved[difficulty == d].mean())]
+    trajectories = [t for o in outs for t in o.trajectories][:len(problems)]
+    consistent = [c for o in outs for c in o.consistent][:len(problems)]
+    record["trajectories_per_problem"] = float(np.mean([len(t) for t in trajectories]))
+    record["consistent_share"] = float(np.mean([np.mean(c) for c in consistent]))
+    with open(path, "a") as f:
+      f.write(json.dumps(record) + "\n")
+    done[sims] = record
+    print(f"sims={sims}: " + "  ".join(
+        f"{name} {100 * record[name]['all'][1]:.1f}% at {record[name]['all'][0]:.3g} FLOPs"
+        for name in (GENERATOR, MUTUAL)) +
+        f"  ({record['trajectories_per_problem']:.1f} trajectories/problem, "
+        f"{100 * record['consistent_share']:.0f}% consistent)", flush=True)
+
+  bins = list(next(iter(done.values()))[GENERATOR])
+  curves = {b: {name: sorted(tuple(r[name][b]) for r in done.values())
+                for name in (GENERATOR, MUTUAL)} for b in bins}
+  # Equal compute: each with-discriminator point against the generator curve at its FLOPs.
+  summary = {b: [{"sims": r["sims"], "flops": r[MUTUAL][b][0], "mutual": r[MUTUAL][b][1],
+                  "generator_same_sims": r[GENERATOR][b][1],
+                  "generator_at_equal_flops": interpolate(curves[b][GENERATOR], r[MUTUAL][b][0])}
+                 for r in sorted(done.values(), key=lambda r: r["sims"])] for b in bins}
+  with open(os.path.join(workdir, "summary.json"), "w") as f:
+    json.dump(summary, f, indent=2)
+  for b in bins:
+    print(f"{b}: " + "; ".join(
+        f"sims={s['sims']} mutual {100 * s['mutual']:.1f}% vs generator "
+        f"{100 * s['generator_at_equal_flops']:.1f}% at equal FLOPs" for s in summary[b]))
+  os.makedirs(os.path.join(workdir, "plots"), exist_ok=True)
+  plot_path = os.path.join(workdir, "plots", "rstar_scaling.png")
+  plots.search_scaling(curves, {}, plot_path, ylabel="% solved (held-out)",
+                       title=f"{config.task.name}: rStar generator (MCTS, K-1 one-step + 1 "
+                             f"finish action) with and without a discriminator")
+  print(f"wrote {plot_path}", flush=True)
+  return {"summary": summary, "curves": curves}
+
+
+if __name__ == "__main__":
+  common.main(run, "rstar")
