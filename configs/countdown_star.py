@@ -18,7 +18,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.init_from = "runs/demo/sft"
   c.task = ml_collections.ConfigDict({"name": "countdown", "trap_share": 0.1})
   c.train_difficulties = "1,2"
-  c.train_problems = 1000        # per difficulty, fixed across iterations (held-out excluded)
+  c.train_problems = 3000        # per difficulty, fixed across iterations (held-out excluded)
   c.eval_difficulties = "1,2"
   c.eval_problems = 200          # per difficulty, the SFT run's held-out problems
   c.iterations = 4
@@ -30,7 +30,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.seq_len = 128
   c.finetune = ml_collections.ConfigDict({"epochs": 2, "min_steps": 40, "batch_size": 64})
   c.optim = ml_collections.ConfigDict({
-      "lr": 5e-4, "warmup_steps": 10, "min_lr_ratio": 0.1, "weight_decay": 0.0,
+      "lr": 2e-4, "warmup_steps": 10, "min_lr_ratio": 0.1, "weight_decay": 0.0,
       "b1": 0.9, "b2": 0.98, "grad_clip": 1.0})
   c.mesh = ml_collections.ConfigDict({"data": -1, "fsdp": 1, "tensor": 1})  # reasoning/mesh.py
   c.keep_checkpoints = 2

@@ -54,8 +54,10 @@ def train_scaling(runs: dict[str, list[dict]], path: str, *, keys: list[str], ti
       slope = log_linear_slope(x, y)
       slopes.setdefault(label, {})[key] = slope
       ax.plot(x, y, marker="o", label=f"{label} ({slope:+.1f} pts/decade)")
-    ax.set(xscale="log", xlabel="train compute, SFT + RL (FLOPs)",
-           ylabel="held-out greedy pass@1 (%)", title=f"difficulty {key.split('/d')[-1]}",
+    name = key.split("/")[-1]
+    ax.set(xscale="log", xlabel="train compute, SFT included (FLOPs)",
+           ylabel="held-out greedy pass@1 (%)",
+           title=f"difficulty {name[1:]}" if name[1:].isdigit() else f"{name} problems",
            ylim=(0, 100))
     ax.legend(fontsize=8)
   fig.suptitle(title)

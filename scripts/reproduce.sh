@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every figure from scratch, on the default CPU-sized configs: SFT -> RL (4 algorithms) ->
-# ORM / PRM -> best-of-N -> test-time search with the compute-optimal frontier.
+# ORM / PRM -> best-of-N -> test-time search with the compute-optimal frontier -> STaR (with and
+# without rationalization), expert iteration with MCTS -> rStar -> the train-compute comparison.
 #
 #   scripts/reproduce.sh [OUT_DIR]         (make reproduce; OUT_DIR defaults to runs/reproduce)
 #   SCALE=smoke scripts/reproduce.sh DIR   every stage on its `:tiny` config (about 2 minutes;
@@ -19,10 +20,10 @@ esac
 mkdir -p "$OUT/figures"
 stage() { echo; echo "=== [$(date +%H:%M:%S)] $1"; }
 
-stage "1/6 SFT (configs/countdown_sft.py)"
+stage "1/9 SFT (configs/countdown_sft.py)"
 $PY -m experiments.sft --config configs/countdown_sft.py$V --workdir "$OUT/sft"
 
-stage "2/6 RL from the SFT checkpoint, one run per algorithm"
+stage "2/9 RL from the SFT checkpoint, one run per algorithm"
 for algo in $ALGOS; do
   $PY -m experiments.rl --config configs/countdown_rl.py$V --config.init_from="$OUT/sft" \
       --config.rl.algo=$algo --workdir "$OUT/rl_$algo"
@@ -30,23 +31,40 @@ done
 $PY scripts/plot_train_scaling.py --out "$OUT/figures/countdown_train_scaling.png" \
     $(for algo in $ALGOS; do echo "$OUT/rl_$algo"; done)
 
-stage "3/6 reward models: ORM, PRM from oracle labels"
+stage "3/9 reward models: ORM, PRM from oracle labels"
 $PY -m experiments.verifier --config configs/countdown_verifier.py$V --config.init_from="$OUT/sft" \
     --config.kind=orm --workdir "$OUT/orm"
 $PY -m experiments.verifier --config configs/countdown_verifier.py$V --config.init_from="$OUT/sft" \
     --config.kind=prm --workdir "$OUT/prm"
 
-stage "4/6 best-of-N: majority, ORM, PRM"
+stage "4/9 best-of-N: majority, ORM, PRM"
 $PY -m experiments.best_of_n --config configs/countdown_bon.py$V --config.policy="$OUT/sft" \
     --config.orm="$OUT/orm" --config.prm="$OUT/prm" --workdir "$OUT/bon"
 
-stage "5/6 test-time search: best-of-N, beam, lookahead, MCTS; compute-optimal frontier"
+stage "5/9 test-time search: best-of-N, beam, lookahead, MCTS; compute-optimal frontier"
 $PY -m experiments.search --config configs/countdown_search.py$V --config.policy="$OUT/sft" \
     --config.prm="$OUT/prm" --workdir "$OUT/search"
 
-stage "6/6 figures"
+stage "6/9 self-improvement: STaR with and without rationalization, expert iteration (MCTS)"
+$PY -m experiments.star --config configs/countdown_star.py$V --config.init_from="$OUT/sft" \
+    --workdir "$OUT/star"
+$PY -m experiments.star --config configs/countdown_star.py$V --config.init_from="$OUT/sft" \
+    --config.rationalize=False --workdir "$OUT/star_norat"
+$PY -m experiments.expert_iteration --config configs/countdown_expert_iteration.py$V \
+    --config.init_from="$OUT/sft" --workdir "$OUT/expert_iteration"
+
+stage "7/9 rStar: MCTS generator, the GRPO policy as discriminator"
+$PY -m experiments.rstar --config configs/countdown_rstar.py$V --config.generator="$OUT/sft" \
+    --config.prm="$OUT/prm" --config.discriminator="$OUT/rl_grpo" --workdir "$OUT/rstar"
+
+stage "8/9 train-compute comparison: SFT, RL, STaR, expert iteration"
+$PY scripts/plot_train_scaling.py --out "$OUT/figures/countdown_self_improvement.png" \
+    "$OUT/rl_grpo" "$OUT/star" "$OUT/star_norat" "$OUT/expert_iteration"
+
+stage "9/9 figures"
 cp "$OUT/sft/plots/learning_curve.png" "$OUT/figures/countdown_sft_learning_curve.png"
 cp "$OUT/bon/plots/best_of_n.png" "$OUT/figures/countdown_best_of_n.png"
 cp "$OUT/search/plots/search_scaling.png" "$OUT/figures/countdown_search_scaling.png"
+cp "$OUT/rstar/plots/rstar_scaling.png" "$OUT/figures/countdown_rstar.png"
 echo "figures: $OUT/figures/"
 ls "$OUT/figures"
