@@ -24,7 +24,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.eval_difficulties = "1,2"
   c.eval_problems = 200          # per difficulty, the SFT run's held-out problems
   c.iterations = 3
-  c.problems_per_iteration = 512
+  c.problems_per_iteration = 256
   c.target = "policy"            # 'policy' (pi, z) | 'sft' (verified trajectories)
   c.num_simulations = 8
   c.num_candidates = 4           # K next steps per node
@@ -35,7 +35,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.max_new = 64
   c.epochs = 2
   c.batch_size = 32              # rows (x K candidate sequences) per step
-  c.value_coef = 0.5
+  c.value_coef = 0.25
   c.optim = ml_collections.ConfigDict({
       "lr": 3e-4, "warmup_steps": 10, "min_lr_ratio": 0.1, "weight_decay": 0.0,
       "b1": 0.9, "b2": 0.98, "grad_clip": 1.0})

@@ -4,10 +4,11 @@ The expert is `search.mcts` (mctx); the apprentice is the raw policy. Each move 
 leaves, at its root, K candidate next steps and mctx's `action_weights` over them: the search's
 improved policy pi. Two ways to learn from it (experiments/expert_iteration.py picks by config):
 
-  'policy': cross-entropy from pi to the policy restricted to the K candidates,
-            -sum_k pi_k log softmax_k(log p(candidate_k | prefix)), and the value head at the
-            prefix regressed onto the outcome z (the verifier's verdict on the search's final
-            answer): AlphaZero's (pi, z) targets;
+  'policy': cross-entropy from pi to the policy, -sum_k pi_k log p(candidate_k | prefix) per
+            token (pi is zero off the candidates), and the value head at the prefix regressed
+            onto the outcome z (the verifier's verdict on the search's final answer):
+            AlphaZero's (pi, z) targets. `policy_kl` reports KL(pi || the policy restricted to
+            the candidates) as a diagnostic;
   'sft':    next-token cross-entropy on the verified final trajectories (rejection-sampling
             fine-tuning with search as the sampler).
 """
@@ -92,12 +93,19 @@ def search_policy_loss(graphdef, params, batch, value_coef: float = 0.5):
   seq, value = candidate_logprobs(graphdef, params, batch["prefix"], batch["cands"],
                                   batch["cand_len"])
   weights, valid = batch["weights"], batch["valid"]
+  # Cross-entropy H(pi, p_theta) over sequences, pi being zero off the candidates: a pi-weighted
+  # likelihood of the candidates, per token. Only pushes candidates up; the set-normalized
+  # version, log softmax over the K candidates, also pushes the policy's own valid but unchosen
+  # steps down, which moves their mass onto unseen (mostly invalid) text and wrecked the raw
+  # policy in our runs.
+  tokens = (weights * batch["cand_len"]).sum(-1)
+  policy_loss = jnp.mean(-(weights * jnp.where(valid, seq, 0.0)).sum(-1) / jnp.maximum(tokens, 1))
   q = jax.nn.log_softmax(jnp.where(valid, seq, -1e9), axis=-1)
-  policy_loss = -(weights * jnp.where(valid, q, 0.0)).sum(-1).mean()
+  set_ce = -(weights * jnp.where(valid, q, 0.0)).sum(-1).mean()
   value_loss = jnp.mean((value - batch["value_target"]) ** 2)
   entropy = -(weights * jnp.log(jnp.maximum(weights, 1e-9))).sum(-1).mean()
   agree = jnp.mean(jnp.argmax(jnp.where(valid, seq, -jnp.inf), -1) == jnp.argmax(weights, -1))
   loss = policy_loss + value_coef * value_loss
   return loss, {"loss": loss, "policy_loss": policy_loss, "value_loss": value_loss,
-                "target_entropy": entropy, "policy_kl": policy_loss - entropy,
+                "target_entropy": entropy, "policy_kl": set_ce - entropy,
                 "policy_agrees": agree}
