@@ -36,6 +36,8 @@ class ModelConfig:
   tie_embeddings: bool = True
   rope_theta: float = 10_000.0
   norm_eps: float = 1e-6
+  embed_scale: bool = True   # multiply embeddings by sqrt(d_model) (Llama/Qwen2 do not)
+  attn_bias: bool = False    # biases on the q/k/v projections (Qwen2)
   dtype: str = "float32"  # compute dtype: 'float32' | 'bfloat16'; parameters stay float32
 
   def __post_init__(self):
@@ -98,9 +100,10 @@ def rope(x: jax.Array, angles) -> jax.Array:
 class Attention(nnx.Module):
   def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
     self.cfg = cfg
-    dense = lambda i, o: nnx.Linear(i, o, use_bias=False, dtype=cfg.compute_dtype, rngs=rngs)
-    self.q = dense(cfg.d_model, cfg.n_heads * cfg.head_dim)
-    self.kv = dense(cfg.d_model, 2 * cfg.n_kv_heads * cfg.head_dim)
+    dense = lambda i, o, bias=False: nnx.Linear(i, o, use_bias=bias, dtype=cfg.compute_dtype,
+                                                rngs=rngs)
+    self.q = dense(cfg.d_model, cfg.n_heads * cfg.head_dim, cfg.attn_bias)
+    self.kv = dense(cfg.d_model, 2 * cfg.n_kv_heads * cfg.head_dim, cfg.attn_bias)
     self.o = dense(cfg.n_heads * cfg.head_dim, cfg.d_model)
 
   def __call__(self, x, angles, mask, cache=None):
@@ -120,6 +123,10 @@ class Attention(nnx.Module):
     q = jnp.einsum("btd,dkgh->bkgth", x, wq)
     k = jnp.einsum("btd,dkh->bkth", x, wkv[:, 0])
     v = jnp.einsum("btd,dkh->bkth", x, wkv[:, 1])
+    if cfg.attn_bias:
+      q = q + self.q.bias[...].astype(dt).reshape(kvh, groups, 1, hd)
+      bkv = self.kv.bias[...].astype(dt).reshape(2, kvh, 1, hd)
+      k, v = k + bkv[0], v + bkv[1]
     q = rope(q, tuple(a[:, :, None] for a in angles)) / jnp.asarray(math.sqrt(hd), dt)
     k = rope(k, angles)
     if cache is not None:
@@ -184,7 +191,9 @@ class Transformer(nnx.Module):
     self.reward_head = nnx.Linear(cfg.d_model, 1, dtype=cfg.compute_dtype, rngs=rngs)
 
   def __call__(self, tokens, positions, mask, cache: Cache | None = None):
-    x = self.embed(tokens) * jnp.asarray(math.sqrt(self.cfg.d_model), self.cfg.compute_dtype)
+    x = self.embed(tokens)
+    if self.cfg.embed_scale:
+      x = x * jnp.asarray(math.sqrt(self.cfg.d_model), self.cfg.compute_dtype)
     new_k, new_v = [], []
     angles = rope_angles(positions, self.cfg.head_dim, self.cfg.rope_theta)
     for i in range(self.cfg.n_layers):

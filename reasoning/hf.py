@@ -1,0 +1,193 @@
+"""Llama / Qwen2 / Mistral checkpoints in the Hugging Face layout, imported into our transformer.
+
+  cfg, graphdef, params = hf.load("path/to/dir")          # config.json + *.safetensors
+  hf.save("out/dir", cfg, params, hf_config)              # the same layout back
+
+Local files only: nothing is downloaded. `config.json` maps onto `ModelConfig` (grouped-query
+attention, RoPE theta, RMSNorm eps, tied embeddings, q/k/v biases for Qwen2, no embedding scale);
+anything the model cannot represent (another activation, RoPE scaling, sliding windows, an
+explicit head_dim that differs from hidden/heads) is a ValueError naming the file and field,
+never a silently different network. Weights are read with `safetensors` as numpy arrays (no
+torch), from one file or the shards `model.safetensors.index.json` lists; with a mesh, each array
+is placed with `mesh.state_shardings`. The value and reward heads, which HF checkpoints lack,
+start at zero (a value of 0, a reward logit of 0) and are saved under `reasoning.*` names that
+transformers ignores, so import -> export -> import is exact.
+
+Torch Linear weights are [out, in]; our kernels are [in, out]. Our fused layouts: the kv kernel is
+[d, 2 * kv_heads * head_dim] = [k_proj.T | v_proj.T], the SwiGLU up kernel [d, 2 * ff] =
+[gate_proj.T | up_proj.T]. RoPE is the rotate-half form HF uses, so q/k need no permutation.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from typing import Any
+
+import jax
+import numpy as np
+
+from reasoning import model as model_lib
+
+ARCHITECTURES = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2",
+                 "MistralForCausalLM": "mistral"}
+_EXTRA = "reasoning."  # our heads, saved next to the HF tensors
+
+
+def config_from_hf(hf: dict[str, Any], *, where: str = "config.json", max_len: int | None = None,
+                   dtype: str = "float32") -> model_lib.ModelConfig:
+  """Our ModelConfig for a HF config dict; ValueError naming `where` and the field otherwise."""
+  def field(name, default=None):
+    if name not in hf and default is None:
+      raise ValueError(f"{where}: missing field {name!r}")
+    return hf.get(name, default)
+
+  archs = field("architectures")
+  if not archs or archs[0] not in ARCHITECTURES:
+    raise ValueError(f"{where}: architectures={archs!r} is not supported; expected one of "
+                     f"{sorted(ARCHITECTURES)}")
+  if field("hidden_act", "silu") != "silu":
+    raise ValueError(f"{where}: hidden_act={hf['hidden_act']!r} is not supported (SwiGLU = silu)")
+  if hf.get("rope_scaling"):
+    raise ValueError(f"{where}: rope_scaling={hf['rope_scaling']!r} is not supported yet")
+  if hf.get("use_sliding_window") or (hf.get("sliding_window") and ARCHITECTURES[archs[0]] ==
+                                      "mistral"):
+    raise ValueError(f"{where}: sliding-window attention is not supported")
+  hidden, heads = field("hidden_size"), field("num_attention_heads")
+  if hf.get("head_dim") not in (None, hidden // heads):
+    raise ValueError(f"{where}: head_dim={hf['head_dim']} differs from hidden_size / "
+                     f"num_attention_heads = {hidden // heads}, which the model assumes")
+  bias = ARCHITECTURES[archs[0]] == "qwen2" or bool(hf.get("attention_bias", False))
+  return model_lib.ModelConfig(
+      vocab_size=field("vocab_size"), d_model=hidden, n_layers=field("num_hidden_layers"),
+      n_heads=heads, n_kv_heads=hf.get("num_key_value_heads") or heads,
+      d_ff=field("intermediate_size"), max_len=max_len or field("max_position_embeddings"),
+      mlp="swiglu", tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
+      rope_theta=float(hf.get("rope_theta", 10_000.0)), norm_eps=float(field("rms_norm_eps")),
+      embed_scale=False, attn_bias=bias, dtype=dtype)
+
+
+def _hf_names(cfg: model_lib.ModelConfig) -> dict[str, tuple]:
+  """HF tensor name -> (our path, how): how is 'copy', 'T' (transpose) or a fused part."""
+  names = {"model.embed_tokens.weight": (("embed", "embedding"), "copy"),
+           "model.norm.weight": (("final_norm", "scale"), "copy")}
+  if not cfg.tie_embeddings:
+    names["lm_head.weight"] = (("lm_head", "kernel"), "T")
+  for i in range(cfg.n_layers):
+    pre, blk = f"model.layers.{i}.", f"block_{i}"
+    names.update({
+        pre + "self_attn.q_proj.weight": ((blk, "attn", "q", "kernel"), "T"),
+        pre + "self_attn.k_proj.weight": ((blk, "attn", "kv", "kernel"), ("T", 0)),
+        pre + "self_attn.v_proj.weight": ((blk, "attn", "kv", "kernel"), ("T", 1)),
+        pre + "self_attn.o_proj.weight": ((blk, "attn", "o", "kernel"), "T"),
+        pre + "mlp.gate_proj.weight": ((blk, "mlp", "up", "kernel"), ("T", 0)),
+        pre + "mlp.up_proj.weight": ((blk, "mlp", "up", "kernel"), ("T", 1)),
+        pre + "mlp.down_proj.weight": ((blk, "mlp", "down", "kernel"), "T"),
+        pre + "input_layernorm.weight": ((blk, "attn_norm", "scale"), "copy"),
+        pre + "post_attention_layernorm.weight": ((blk, "mlp_norm", "scale"), "copy")})
+    if cfg.attn_bias:
+      names.update({
+          pre + "self_attn.q_proj.bias": ((blk, "attn", "q", "bias"), "copy"),
+          pre + "self_attn.k_proj.bias": ((blk, "attn", "kv", "bias"), ("copy", 0)),
+          pre + "self_attn.v_proj.bias": ((blk, "attn", "kv", "bias"), ("copy", 1))})
+  for head in ("value_head", "reward_head"):
+    for leaf in ("kernel", "bias"):
+      names[f"{_EXTRA}{head}.{leaf}"] = ((head, leaf), "copy")
+  return names
+
+
+def _read_tensors(directory: str) -> dict[str, np.ndarray]:
+  from safetensors.numpy import load_file
+  index = os.path.join(directory, "model.safetensors.index.json")
+  if os.path.exists(index):
+    with open(index) as f:
+      files = sorted(set(json.load(f)["weight_map"].values()))
+  else:
+    files = sorted(f for f in os.listdir(directory) if f.endswith(".safetensors"))
+    if not files:
+      raise ValueError(f"{directory}: no *.safetensors file (and no model.safetensors.index.json)")
+  tensors = {}
+  for name in files:
+    path = os.path.join(directory, name)
+    if not os.path.exists(path):
+      raise ValueError(f"{index}: lists shard {name!r}, which is missing from {directory}")
+    try:
+      tensors.update(load_file(path))
+    except Exception as e:  # safetensors raises its own error types for truncated files
+      raise ValueError(f"{path}: unreadable safetensors file ({type(e).__name__}: {e})") from e
+  return tensors
+
+
+def load(directory: str, *, max_len: int | None = None, dtype: str = "float32", mesh=None):
+  """(ModelConfig, graphdef, params) of a HF-layout checkpoint directory."""
+  path = os.path.join(directory, "config.json")
+  if not os.path.exists(path):
+    raise ValueError(f"{directory}: no config.json (expected a Hugging Face model directory)")
+  with open(path) as f:
+    hf_config = json.load(f)
+  cfg = config_from_hf(hf_config, where=path, max_len=max_len, dtype=dtype)
+  graphdef, params = model_lib.init(cfg, jax.random.key(0))
+  params = jax.tree.map(np.asarray, params)
+  for head in ("value_head", "reward_head"):
+    params[head] = jax.tree.map(np.zeros_like, params[head])
+  tensors = _read_tensors(directory)
+  for name, (where, how) in _hf_names(cfg).items():
+    if name not in tensors:
+      if name.startswith(_EXTRA):
+        continue  # a plain HF checkpoint: the heads stay at zero
+      raise ValueError(f"{directory}: tensor {name!r} is missing from the safetensors files")
+    array = np.asarray(tensors.pop(name), np.float32)
+    node = params
+    for key in where[:-1]:
+      node = node[key]
+    target = node[where[-1]]
+    fused = how not in ("copy", "T")  # one half of a fused kernel / bias
+    piece = array.T if (how == "T" or (fused and how[0] == "T")) else array
+    half = target.shape[-1] // 2
+    want = target.shape[:-1] + (half,) if fused else target.shape
+    if piece.shape != want:
+      raise ValueError(f"{directory}: tensor {name!r} has shape {array.shape}; config.json "
+                       f"implies {want[::-1] if how == 'T' or fused and how[0] == 'T' else want}")
+    if fused:
+      piece, part = target.copy(), how[1]
+      piece[..., part * half:(part + 1) * half] = array.T if how[0] == "T" else array
+    node[where[-1]] = piece
+  unused = sorted(n for n in tensors if not n.endswith("rotary_emb.inv_freq"))
+  if unused:
+    raise ValueError(f"{directory}: tensors the model has no place for, e.g. {unused[:3]} "
+                     f"({len(unused)} in all)")
+  params = jax.tree.map(lambda x: jax.numpy.asarray(x, np.float32), params)
+  if mesh is not None:
+    from reasoning import mesh as mesh_lib
+    params = jax.device_put(params, mesh_lib.state_shardings(mesh, params))
+  return cfg, graphdef, params
+
+
+def save(directory: str, cfg: model_lib.ModelConfig, params, hf_config: dict[str, Any]) -> None:
+  """Writes config.json (hf_config, updated with our shapes) and model.safetensors."""
+  from safetensors.numpy import save_file
+  os.makedirs(directory, exist_ok=True)
+  params = jax.tree.map(lambda x: np.asarray(jax.device_get(x), np.float32), params)
+  tensors = {}
+  for name, (where, how) in _hf_names(cfg).items():
+    node = params
+    for key in where:
+      node = node[key]
+    if how == "copy":
+      value = node
+    elif how == "T":
+      value = node.T
+    else:
+      kind, part = how
+      half = node.shape[-1] // 2
+      piece = node[..., part * half:(part + 1) * half]
+      value = piece.T if kind == "T" else piece
+    tensors[name] = np.ascontiguousarray(value)
+  save_file(tensors, os.path.join(directory, "model.safetensors"), metadata={"format": "pt"})
+  hf_config = dict(hf_config, vocab_size=cfg.vocab_size, hidden_size=cfg.d_model,
+                   num_hidden_layers=cfg.n_layers, num_attention_heads=cfg.n_heads,
+                   num_key_value_heads=cfg.n_kv_heads, intermediate_size=cfg.d_ff,
+                   tie_word_embeddings=cfg.tie_embeddings, rope_theta=cfg.rope_theta,
+                   rms_norm_eps=cfg.norm_eps)
+  with open(os.path.join(directory, "config.json"), "w") as f:
+    json.dump(hf_config, f, indent=2, sort_keys=True)
