@@ -319,6 +319,8 @@ def test_expert_iteration_pulse_and_resume_after_a_kill(tmp_path, tiny_sft_run, 
     assert all(r["examples"] > 0 and r["train_steps"] > 0 for r in records[1:])
     assert all(r["train/target_entropy"] >= 0 for r in records[1:])
   assert (tmp_path / "full" / "plots" / "train_scaling.png").stat().st_size > 1000
+  if target == "sft":
+    return  # resuming does not depend on the target
 
   # Kill the second run in iteration 2's search (iteration 1 is checkpointed), rerun it.
   real, calls = exit_exp.search_round, []

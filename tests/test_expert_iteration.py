@@ -80,12 +80,11 @@ def test_candidate_logprobs_match_one_sequence_at_a_time_and_the_loss_learns_pi(
   cands[0, 0, 7] = 5  # garbage after the step's length must not count
   seq, _ = exit_lib.candidate_logprobs(graphdef, params, prefix, jnp.asarray(cands),
                                        jnp.asarray(lengths))
-  for r in range(2):
-    for k in range(3):
-      ids = [t for t in np.asarray(prefix[r]) if t != PAD] + VOCAB.encode(steps[r][k])
-      logits = model_lib.apply(graphdef, params, jnp.asarray([ids])).logits[0]
-      logp = jax.nn.log_softmax(logits[:-1])[jnp.arange(len(ids) - 1), jnp.asarray(ids[1:])]
-      np.testing.assert_allclose(seq[r, k], logp[-lengths[r, k]:].sum(), rtol=1e-4)
+  for r, k in [(0, 0), (1, 2)]:  # one sequence at a time, unpadded
+    ids = [t for t in np.asarray(prefix[r]) if t != PAD] + VOCAB.encode(steps[r][k])
+    logits = model_lib.apply(graphdef, params, jnp.asarray([ids])).logits[0]
+    logp = jax.nn.log_softmax(logits[:-1])[jnp.arange(len(ids) - 1), jnp.asarray(ids[1:])]
+    np.testing.assert_allclose(seq[r, k], logp[-lengths[r, k]:].sum(), rtol=1e-4)
 
   batch = {"prefix": prefix, "cands": jnp.asarray(cands), "cand_len": jnp.asarray(lengths),
            "weights": jnp.array([[0.0, 1.0, 0.0], [0.2, 0.0, 0.8]]),
@@ -93,9 +92,9 @@ def test_candidate_logprobs_match_one_sequence_at_a_time_and_the_loss_learns_pi(
            "value_target": jnp.array([1.0, 0.0])}
   tx = optax.adam(3e-3)
   step = make_step(lambda p, b: exit_lib.search_policy_loss(graphdef, p, b), tx)
-  state = create(params, tx)
+  state = create(jax.tree.map(jnp.copy, params), tx)  # the step donates its state
   first = None
-  for _ in range(60):
+  for _ in range(40):
     state, metrics = step(state, batch)
     first = first or (float(metrics["policy_loss"]), float(metrics["policy_kl"]))
   assert float(metrics["policy_loss"]) < 0.5 * first[0]
