@@ -137,17 +137,20 @@ def run(config, workdir: str) -> dict:
       # The rescued problems (never solved by the SFT policy, then rationalized) this
       # iterate now solves greedily, with no hint: what rationalization taught it.
       rescued = [problems[i] for i in meta["rescued"]]
-      learned = 0
+      learned, learned_solvable = 0, 0
       if rescued:
         texts, _ = evaluation.complete(graphdef, params, VOCAB, [p.prompt for p in rescued],
                                        round_key, prompt_len=prompt_len,
                                        max_new=config.max_new, temperature=0.0)
-        learned = int(sum(task.verify(p, c) for p, c in zip(rescued, texts)))
+        verdicts = [task.verify(p, c) for p, c in zip(rescued, texts)]
+        learned = int(sum(verdicts))
+        learned_solvable = int(sum(v for p, v in zip(rescued, verdicts) if not p.is_trap))
       do_eval(it, params, examples=len(got.examples), solved=int(got.solved.sum()),
               rationalized=int(got.rationalized.sum()), finetune_steps=steps,
               finetune_loss=loss, generation_flops=gen_flops, finetune_flops=ft_flops,
               base_unsolved=len(meta["base_unsolved"]), rescued=len(meta["rescued"]),
-              rescued_now_solved=learned)
+              rescued_traps=sum(p.is_trap for p in rescued), rescued_now_solved=learned,
+              rescued_solvable_now_solved=learned_solvable)
       ckpt.save(it, params, meta, force=True)
   finally:
     ckpt.close()
