@@ -26,6 +26,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.temperature = 1.0
   c.rationalize = True           # hinted second chance for the problems no sample solved
   c.rationalize_samples = 2
+  c.balance_traps = True         # at most trap_share of the kept examples are traps
   c.max_new = 64
   c.seq_len = 128
   c.finetune = ml_collections.ConfigDict({"epochs": 2, "min_steps": 40, "batch_size": 64})

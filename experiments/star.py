@@ -73,6 +73,7 @@ def run(config, workdir: str) -> dict:
   eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
                                            sft_config["seed"])
   problems = training_problems(config, task, {p.prompt for p in eval_problems})
+  by_prompt = {p.prompt: p for p in problems}
   # Prompt shapes: one for plain prompts, one for hinted ones (a few compilations in all).
   prompt_len = round_up(max(len(p.prompt) + 1 for p in problems + eval_problems), 8)
   hint_len = prompt_len + 24
@@ -123,6 +124,9 @@ def run(config, workdir: str) -> dict:
       unsolved[meta["base_unsolved"]] = True
       meta["rescued"] = sorted(set(meta["rescued"]) | set(
           np.flatnonzero(got.rationalized & unsolved).tolist()))
+      if config.balance_traps:
+        got.examples = star.balance_traps(got.examples, by_prompt, config.task.trap_share,
+                                          np.random.default_rng([config.seed, 11, it]))
       gen_flops = compute.generation_flops(model_cfg, got.prompt_tokens, got.new_tokens)
       print(f"iteration {it}: {got.solved.sum()} solved, {got.rationalized.sum()} rationalized, "
             f"{len(got.examples)} examples", flush=True)

@@ -81,3 +81,16 @@ def test_collect_rationalizes_failures_without_leaking_the_hint():
   off = star.collect(generate, TASK, problems, samples=2, rationalize=False,
                      rationalize_samples=2, rng=np.random.default_rng(0))
   assert [p for p, _ in off.examples] == [a.prompt] and not off.rationalized.any()
+
+
+def test_balance_traps_caps_the_trap_share_of_kept_examples():
+  problems = [TASK.make_problem([3, 8, 5], 29, 1), TASK.make_problem([1, 1, 1], 97, 1),
+              TASK.make_problem([1, 1, 2], 99, 1), TASK.make_problem([2, 6, 7], 19, 1)]
+  by_prompt = {p.prompt: p for p in problems}
+  assert [p.is_trap for p in problems] == [False, True, True, False]
+  examples = [(p.prompt, "x") for p in problems]
+  kept = star.balance_traps(examples, by_prompt, 1 / 3, np.random.default_rng(0))
+  assert [by_prompt[p].is_trap for p, _ in kept].count(True) == 1  # 1 of 3 = trap_share
+  assert {p for p, _ in kept} >= {problems[0].prompt, problems[3].prompt}
+  assert star.balance_traps(examples, by_prompt, 0.5, np.random.default_rng(0)) == examples
+  assert len(star.balance_traps(examples, by_prompt, 0.0, np.random.default_rng(0))) == 2

@@ -54,6 +54,21 @@ def first_verified(task: Task, problems: Sequence[Problem], completions: Sequenc
   return kept
 
 
+def balance_traps(examples: list[tuple[str, str]], problems_by_prompt: dict, trap_share: float,
+                  rng: np.random.Generator) -> list[tuple[str, str]]:
+  """Drops trap examples (answer `none`) at random until they are at most `trap_share` of the
+  set. A trap is the easiest thing to verify (and rationalization gives its whole answer away),
+  so verified sets over-represent traps, and a policy fine-tuned on them says `none` more often
+  to solvable problems too."""
+  traps = [e for e in examples if problems_by_prompt[e[0]].is_trap]
+  if not traps or trap_share >= 1:
+    return examples
+  solvable = len(examples) - len(traps)
+  keep = min(len(traps), int(round(trap_share / (1 - trap_share) * solvable)))
+  kept = {traps[i][0] for i in rng.choice(len(traps), size=keep, replace=False)}
+  return [e for e in examples if not problems_by_prompt[e[0]].is_trap or e[0] in kept]
+
+
 def rationalization_prompts(task: Task, problems: Sequence[Problem],
                             rng: np.random.Generator) -> list[str]:
   """Each problem's prompt with a hint line taken from one of its correct solutions (a random
