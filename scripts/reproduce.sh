@@ -14,7 +14,7 @@ OUT=${1:-runs/reproduce}
 PY=${PY:-.venv/bin/python}
 case "${SCALE:-full}" in
   full) V="" ; ALGOS="grpo ppo rloo reinforce" ;;
-  smoke) V=":tiny" ; ALGOS="grpo ppo" ;;
+  smoke) V=":tiny" ; ALGOS="grpo" ;;
   *) echo "SCALE must be full or smoke, got '${SCALE}'" >&2; exit 2 ;;
 esac
 mkdir -p "$OUT/figures"
