@@ -146,14 +146,24 @@ def test_rl_needs_an_sft_workdir(tmp_path):
     rl.run(config, str(tmp_path / "rl"))
 
 
+@pytest.fixture(scope="module")
+def tiny_verifier_runs(tmp_path_factory, tiny_sft_run):
+  """{(kind, labels): (workdir, run output)} of tiny ORM/PRM runs, shared with best-of-N."""
+  from experiments import verifier
+  runs = {}
+  for kind, labels in [("prm", "oracle"), ("prm", "mc"), ("orm", "oracle")]:
+    config = _config("configs/countdown_verifier.py")
+    config.init_from = str(tiny_sft_run)
+    config.kind, config.labels = kind, labels
+    workdir = tmp_path_factory.mktemp(f"{kind}_{labels}")
+    runs[kind, labels] = (workdir, verifier.run(config, str(workdir)))
+  return runs
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind,labels", [("prm", "oracle"), ("prm", "mc"), ("orm", "oracle")])
-def test_verifier_pulse(tmp_path, tiny_sft_run, kind, labels):
-  from experiments import verifier
-  config = _config("configs/countdown_verifier.py")
-  config.init_from = str(tiny_sft_run)
-  config.kind, config.labels = kind, labels
-  out = verifier.run(config, str(tmp_path))
+def test_verifier_pulse(tiny_verifier_runs, kind, labels):
+  tmp_path, out = tiny_verifier_runs[kind, labels]
   m = out["metrics"]
   if kind == "prm":
     assert {"auc/step", "auc/outcome_min", "auc/outcome_prod", "auc/outcome_last",
@@ -166,15 +176,12 @@ def test_verifier_pulse(tmp_path, tiny_sft_run, kind, labels):
 
 
 @pytest.mark.slow
-def test_best_of_n_pulse(tmp_path, tiny_sft_run):
-  from experiments import best_of_n, verifier
-  for kind in ("orm", "prm"):
-    config = _config("configs/countdown_verifier.py")
-    config.init_from, config.kind = str(tiny_sft_run), kind
-    verifier.run(config, str(tmp_path / kind))
+def test_best_of_n_pulse(tmp_path, tiny_sft_run, tiny_verifier_runs):
+  from experiments import best_of_n
   config = _config("configs/countdown_bon.py")
-  config.policy, config.orm, config.prm = (str(tiny_sft_run), str(tmp_path / "orm"),
-                                           str(tmp_path / "prm"))
+  config.policy = str(tiny_sft_run)
+  config.orm = str(tiny_verifier_runs["orm", "oracle"][0])
+  config.prm = str(tiny_verifier_runs["prm", "oracle"][0])
   out = best_of_n.run(config, str(tmp_path / "bon"))
   assert set(out["curves"]) == {1, 2, 3}
   assert set(out["curves"][1]) == {m[0] for m in best_of_n.METHODS}

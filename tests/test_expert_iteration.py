@@ -22,7 +22,7 @@ def test_traced_mcts_policy_target_sums_to_one_over_candidates(tiny_model):
   cfg, graphdef, params = tiny_model
   policy = Model(graphdef, params, cfg)
   judge = exit_lib.make_judge(TASK, PROBLEMS)
-  for value in ("value", judge):
+  for value in (judge,):  # the outcome evaluator; 'value' and 'prm' run in test_search
     out, trace = mcts.traced_mcts(policy, policy, [p.prompt for p in PROBLEMS], jax.random.key(0),
                                   num_candidates=3, num_simulations=4, max_moves=2,
                                   step_tokens=8, value=value, policy="gumbel")
