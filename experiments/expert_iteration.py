@@ -72,7 +72,7 @@ def train_policy_targets(config, graphdef, params, rows, mesh, seed, model_cfg):
   metrics of the last step)."""
   n = len(rows["weights"])
   steps = max(1, math.ceil(config.epochs * n / config.batch_size))
-  tx = _optimizer(config, steps)
+  tx = state_lib.optimizer_for(dict(config.optim), steps)
   state = state_lib.create(jax.tree.map(jnp.copy, params), tx)
   state = jax.device_put(state, mesh_lib.state_shardings(mesh, state))
   step_fn = _policy_step(graphdef, tx, config.value_coef)
@@ -95,7 +95,7 @@ def train_policy_targets(config, graphdef, params, rows, mesh, seed, model_cfg):
 def train_sft_targets(config, graphdef, params, examples, mesh, seed, model_cfg):
   """SFT of the current policy on the verified (prompt, completion) search trajectories."""
   steps = max(1, math.ceil(config.epochs * len(examples) / config.batch_size))
-  tx = _optimizer(config, steps)
+  tx = state_lib.optimizer_for(dict(config.optim), steps)
   state = state_lib.create(jax.tree.map(jnp.copy, params), tx)
   state = jax.device_put(state, mesh_lib.state_shardings(mesh, state))
   train_step = sft.make_train_step(graphdef, tx)
@@ -108,11 +108,6 @@ def train_sft_targets(config, graphdef, params, examples, mesh, seed, model_cfg)
     flops += compute.train_flops(model_cfg, example_lengths(host_batch))
   metrics = {key: float(v) for key, v in jax.device_get(metrics).items()}
   return state.params, flops, steps, metrics
-
-
-def _optimizer(config, steps):
-  optim = dict(config.optim, warmup_steps=min(config.optim.warmup_steps, steps))
-  return state_lib.make_optimizer(state_lib.OptimConfig(total_steps=steps, **optim))
 
 
 def _policy_step(graphdef, tx, value_coef):

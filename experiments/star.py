@@ -46,8 +46,7 @@ def finetune(config, graphdef, base_params, examples, mesh, seed: int, model_cfg
   max(min_steps, epochs * len / batch_size) steps. Returns (params, train FLOPs, steps, loss)."""
   steps = max(config.finetune.min_steps,
               math.ceil(config.finetune.epochs * len(examples) / config.finetune.batch_size))
-  optim = dict(config.optim, warmup_steps=min(config.optim.warmup_steps, steps))
-  tx = state_lib.make_optimizer(state_lib.OptimConfig(total_steps=steps, **optim))
+  tx = state_lib.optimizer_for(dict(config.optim), steps)
   state = state_lib.create(jax.tree.map(jnp.copy, base_params), tx)
   state = jax.device_put(state, mesh_lib.state_shardings(mesh, state))
   train_step = sft.make_train_step(graphdef, tx)

@@ -46,6 +46,14 @@ def make_optimizer(cfg: OptimConfig) -> optax.GradientTransformation:
       optax.adamw(schedule, b1=cfg.b1, b2=cfg.b2, weight_decay=cfg.weight_decay, mask=decay_mask))
 
 
+def optimizer_for(optim: dict, steps: int) -> optax.GradientTransformation:
+  """make_optimizer for a run of `steps` steps from config fields (`optim`, OptimConfig's fields
+  without total_steps), the warmup clipped to the run: short fine-tunes (STaR, expert iteration)
+  size their step count from their data."""
+  optim = dict(optim, warmup_steps=min(optim["warmup_steps"], steps))
+  return make_optimizer(OptimConfig(total_steps=steps, **optim))
+
+
 def create(params, tx: optax.GradientTransformation) -> TrainState:
   return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
 
