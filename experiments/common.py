@@ -71,6 +71,34 @@ def load_sft(workdir: str):
   return sft_config, model_cfg, graphdef, state.params, float(meta["train_flops"])
 
 
+def resume_iterations(ckpt, params, meta: dict):
+  """(params, meta, last completed iteration) of a loop that checkpoints once per iteration
+  (STaR, expert iteration): the latest checkpoint's, or the given start with 0."""
+  import jax
+  start = ckpt.latest_step()
+  if start is None:
+    return params, meta, 0
+  params, meta = ckpt.restore(jax.eval_shape(lambda: params), start)
+  print(f"resumed after iteration {start} in {ckpt.directory}", flush=True)
+  return params, meta, start
+
+
+def evaluate_iteration(writer, iteration: int, train_flops: float, graphdef, params, task,
+                       problems, key, *, prompt_len: int, max_new: int, **extra) -> None:
+  """Held-out greedy evaluation of an iteration's policy, written to metrics.jsonl with
+  `extra` and shown on one line. The key is a function of the iteration alone."""
+  import jax
+
+  from reasoning import evaluation
+  from reasoning.text import VOCAB
+  result = evaluation.evaluate(graphdef, params, VOCAB, task, problems,
+                               jax.random.fold_in(key, 10_000 + iteration),
+                               prompt_len=prompt_len, max_new=max_new)
+  writer.write(iteration, train_flops=train_flops, **extra, **result)
+  shown = "  ".join(f"{k}={v:.3f}" for k, v in result.items() if k.startswith("greedy/"))
+  print(f"eval @ iteration {iteration} (raw policy): {shown}", flush=True)
+
+
 def log_train_step(writer, progress, step: int, metrics, *, every: int, total: int,
                    train_flops: float, tokens: float, show: dict[str, str]) -> None:
   """Every `every` steps and at the last: fetch the step's metrics from the device, append them

@@ -29,7 +29,7 @@ import numpy as np
 from experiments import common
 from experiments.sft import batch_at, example_lengths
 from experiments.star import training_problems
-from reasoning import compute, evaluation, mesh as mesh_lib, plots
+from reasoning import compute, mesh as mesh_lib, plots
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress, read_metrics
 from reasoning.search import mcts
@@ -142,20 +142,13 @@ def run(config, workdir: str) -> dict:
 
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), save_every=1,
                       keep=config.keep_checkpoints)
-  params, start, meta = sft_params, 0, {"train_flops": sft_flops}
-  if ckpt.latest_step() is not None:
-    start = ckpt.latest_step()
-    params, meta = ckpt.restore(jax.eval_shape(lambda: sft_params), start)
-    print(f"resumed after iteration {start} in {ckpt.directory}", flush=True)
+  params, meta, start = common.resume_iterations(ckpt, sft_params, {"train_flops": sft_flops})
   writer = MetricsWriter(os.path.join(workdir, "metrics.jsonl"), resume_step=start)
 
   def do_eval(iteration, params, **extra):
-    result = evaluation.evaluate(graphdef, params, VOCAB, task, eval_problems,
-                                 jax.random.fold_in(key, 10_000 + iteration),
-                                 prompt_len=prompt_len, max_new=config.max_new)
-    writer.write(iteration, train_flops=meta["train_flops"], **extra, **result)
-    shown = "  ".join(f"{k}={v:.3f}" for k, v in result.items() if k.startswith("greedy/"))
-    print(f"eval @ iteration {iteration} (raw policy): {shown}", flush=True)
+    common.evaluate_iteration(writer, iteration, meta["train_flops"], graphdef, params, task,
+                              eval_problems, key, prompt_len=prompt_len,
+                              max_new=config.max_new, **extra)
 
   if start == 0:
     do_eval(0, sft_params)

@@ -84,12 +84,8 @@ def run(config, workdir: str) -> dict:
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), save_every=1,
                       keep=config.keep_checkpoints)
   writer_path = os.path.join(workdir, "metrics.jsonl")
-  params, start = base_params, 0
-  meta = {"train_flops": sft_flops, "base_unsolved": None, "rescued": []}
-  if ckpt.latest_step() is not None:
-    start = ckpt.latest_step()  # numbered by completed iteration
-    params, meta = ckpt.restore(jax.eval_shape(lambda: base_params), start)
-    print(f"resumed after iteration {start} in {ckpt.directory}", flush=True)
+  params, meta, start = common.resume_iterations(
+      ckpt, base_params, {"train_flops": sft_flops, "base_unsolved": None, "rescued": []})
   writer = MetricsWriter(writer_path, resume_step=start)
 
   def generator(params, key):
@@ -100,12 +96,9 @@ def run(config, workdir: str) -> dict:
     return generate
 
   def do_eval(iteration, params, **extra):
-    result = evaluation.evaluate(graphdef, params, VOCAB, task, eval_problems,
-                                 jax.random.fold_in(key, 10_000 + iteration),
-                                 prompt_len=prompt_len, max_new=config.max_new)
-    writer.write(iteration, train_flops=meta["train_flops"], **extra, **result)
-    shown = "  ".join(f"{k}={v:.3f}" for k, v in result.items() if k.startswith("greedy/"))
-    print(f"eval @ iteration {iteration}: {shown}", flush=True)
+    common.evaluate_iteration(writer, iteration, meta["train_flops"], graphdef, params, task,
+                              eval_problems, key, prompt_len=prompt_len,
+                              max_new=config.max_new, **extra)
 
   if start == 0:
     do_eval(0, base_params)
