@@ -9,7 +9,10 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	$(PY) -m pip install --quiet -e '.[dev,peers]' 2>/dev/null || { \
+	  echo "note: the optional peers (PyTorch CPU build, transformers) are not installable here;" \
+	       "their parity tests and benchmarks will skip"; \
+	  $(PY) -m pip install --quiet -e '.[dev]'; }
 	touch $(STAMP)
 
 DEMO_DIR ?= runs/demo

@@ -35,8 +35,11 @@ _EXTRA = "reasoning."  # our heads, saved next to the HF tensors
 
 
 def config_from_hf(hf: dict[str, Any], *, where: str = "config.json", max_len: int | None = None,
-                   dtype: str = "float32") -> model_lib.ModelConfig:
-  """Our ModelConfig for a HF config dict; ValueError naming `where` and the field otherwise."""
+                   dtype: str = "float32", specials=None) -> model_lib.ModelConfig:
+  """Our ModelConfig for a HF config dict; ValueError naming `where` and the field otherwise.
+
+  The pad and BOS ids come from `specials` (a tokenizer's, text.Specials) when given, else from
+  the config: pad_token_id, or the EOS id for models without a pad token, else 0."""
   def field(name, default=None):
     if name not in hf and default is None:
       raise ValueError(f"{where}: missing field {name!r}")
@@ -48,8 +51,17 @@ def config_from_hf(hf: dict[str, Any], *, where: str = "config.json", max_len: i
                      f"{sorted(ARCHITECTURES)}")
   if field("hidden_act", "silu") != "silu":
     raise ValueError(f"{where}: hidden_act={hf['hidden_act']!r} is not supported (SwiGLU = silu)")
+  if hf.get("mlp_bias"):
+    raise ValueError(f"{where}: mlp_bias=true is not supported (the MLP has no biases)")
   if hf.get("rope_scaling"):
     raise ValueError(f"{where}: rope_scaling={hf['rope_scaling']!r} is not supported yet")
+  # transformers >= 5 writes `rope_parameters` {rope_type, rope_theta} instead of a top-level
+  # rope_theta; reading only the old field would silently fall back to theta = 10000.
+  rope = hf.get("rope_parameters") or {}
+  if rope.get("rope_type", "default") != "default":
+    raise ValueError(f"{where}: rope_parameters={rope!r} is not supported yet (only "
+                     f"rope_type 'default')")
+  theta = rope.get("rope_theta", hf.get("rope_theta", 10_000.0))
   if hf.get("use_sliding_window") or (hf.get("sliding_window") and ARCHITECTURES[archs[0]] ==
                                       "mistral"):
     raise ValueError(f"{where}: sliding-window attention is not supported")
@@ -63,8 +75,18 @@ def config_from_hf(hf: dict[str, Any], *, where: str = "config.json", max_len: i
       n_heads=heads, n_kv_heads=hf.get("num_key_value_heads") or heads,
       d_ff=field("intermediate_size"), max_len=max_len or field("max_position_embeddings"),
       mlp="swiglu", tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
-      rope_theta=float(hf.get("rope_theta", 10_000.0)), norm_eps=float(field("rms_norm_eps")),
-      embed_scale=False, attn_bias=bias, dtype=dtype)
+      rope_theta=float(theta), norm_eps=float(field("rms_norm_eps")),
+      embed_scale=False, attn_bias=bias, dtype=dtype, **_pad_bos(hf, specials))
+
+
+def _pad_bos(hf: dict[str, Any], specials) -> dict[str, Any]:
+  if specials is not None:
+    return {"pad_id": specials.pad, "bos_id": specials.bos}
+  eos = hf.get("eos_token_id")
+  eos = eos[0] if isinstance(eos, list) and eos else eos
+  pad = hf.get("pad_token_id")
+  return {"pad_id": pad if pad is not None else (eos if isinstance(eos, int) else 0),
+          "bos_id": hf.get("bos_token_id")}
 
 
 def _hf_names(cfg: model_lib.ModelConfig) -> dict[str, tuple]:
@@ -118,14 +140,25 @@ def _read_tensors(directory: str) -> dict[str, np.ndarray]:
   return tensors
 
 
-def load(directory: str, *, max_len: int | None = None, dtype: str = "float32", mesh=None):
-  """(ModelConfig, graphdef, params) of a HF-layout checkpoint directory."""
+def read_config(directory: str) -> dict[str, Any]:
+  """The parsed config.json of a HF model directory (ValueError naming the file otherwise)."""
   path = os.path.join(directory, "config.json")
   if not os.path.exists(path):
     raise ValueError(f"{directory}: no config.json (expected a Hugging Face model directory)")
-  with open(path) as f:
-    hf_config = json.load(f)
-  cfg = config_from_hf(hf_config, where=path, max_len=max_len, dtype=dtype)
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except json.JSONDecodeError as e:
+    raise ValueError(f"{path}: not valid JSON ({e})") from None
+
+
+def load(directory: str, *, max_len: int | None = None, dtype: str = "float32", mesh=None,
+         specials=None):
+  """(ModelConfig, graphdef, params) of a HF-layout checkpoint directory; `specials` (the
+  model's tokenizer's, reasoning.tokenizer.HFTokenizer.specials) sets the pad and BOS ids."""
+  hf_config = read_config(directory)
+  cfg = config_from_hf(hf_config, where=os.path.join(directory, "config.json"), max_len=max_len,
+                       dtype=dtype, specials=specials)
   graphdef, params = model_lib.init(cfg, jax.random.key(0))
   params = jax.tree.map(np.asarray, params)
   for head in ("value_head", "reward_head"):
@@ -189,5 +222,7 @@ def save(directory: str, cfg: model_lib.ModelConfig, params, hf_config: dict[str
                    num_key_value_heads=cfg.n_kv_heads, intermediate_size=cfg.d_ff,
                    tie_word_embeddings=cfg.tie_embeddings, rope_theta=cfg.rope_theta,
                    rms_norm_eps=cfg.norm_eps)
+  if "rope_parameters" in hf_config:
+    hf_config["rope_parameters"] = dict(hf_config["rope_parameters"], rope_theta=cfg.rope_theta)
   with open(os.path.join(directory, "config.json"), "w") as f:
     json.dump(hf_config, f, indent=2, sort_keys=True)

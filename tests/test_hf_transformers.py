@@ -1,0 +1,90 @@
+"""Parity with Hugging Face transformers itself (PyTorch CPU build; the optional `peers` extra).
+
+Tiny random Llama and Qwen2 models are created by transformers, written with `save_pretrained`,
+imported by `reasoning.hf.load`, and must give transformers' logits to 1e-4 (f32) and its greedy
+`generate` output token for token, on a batch of left-padded prompts of mixed lengths. The other
+direction too: what `hf.save` writes, transformers' `from_pretrained` reads to the same logits.
+(tests/test_hf.py checks the same against a NumPy transcription, which runs without torch.)
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch")
+transformers = pytest.importorskip("transformers")
+
+from reasoning import hf, model as model_lib, sampling  # noqa: E402
+from reasoning.text import BOS, EOS, PAD  # noqa: E402
+
+VOCAB = 97
+
+
+def _make(arch: str, tmp_path):
+  torch.manual_seed(0)
+  common = dict(vocab_size=VOCAB, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+                num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+                rms_norm_eps=1e-5, pad_token_id=PAD, bos_token_id=BOS, eos_token_id=EOS)
+  if arch == "llama":  # untied, a non-default theta (transformers 5 writes it in rope_parameters)
+    config = transformers.LlamaConfig(tie_word_embeddings=False, rope_theta=5000.0, **common)
+    model = transformers.LlamaForCausalLM(config)
+  else:  # tied, q/k/v biases
+    config = transformers.Qwen2Config(tie_word_embeddings=True, **common)
+    model = transformers.Qwen2ForCausalLM(config)
+  with torch.no_grad():  # the default init leaves biases and norms trivial: randomize them
+    for name, p in model.named_parameters():
+      if name.endswith("bias") or "norm" in name:
+        p.add_(0.2 * torch.randn_like(p))
+  model.eval()
+  model.save_pretrained(str(tmp_path / arch))
+  return model, str(tmp_path / arch)
+
+
+def _left_padded(rng, lengths):
+  """Prompts [B, P] left-padded with PAD (ids from 3, so PAD/BOS/EOS appear only as such)."""
+  out = np.full((len(lengths), max(lengths)), PAD, np.int64)
+  for row, n in zip(out, lengths):
+    row[len(row) - n:] = rng.integers(3, VOCAB, n)
+  return out
+
+
+@pytest.mark.parametrize("arch", ["llama", "qwen2"])
+def test_import_matches_transformers_logits_and_greedy_generate(tmp_path, arch):
+  model, path = _make(arch, tmp_path)
+  cfg, graphdef, params = hf.load(path)
+  assert cfg.rope_theta == (5000.0 if arch == "llama" else 10000.0)
+  assert cfg.attn_bias == (arch == "qwen2") and cfg.tie_embeddings == (arch == "qwen2")
+
+  rng = np.random.default_rng(1)
+  ids = rng.integers(3, VOCAB, (3, 16))
+  with torch.no_grad():
+    theirs = model(torch.as_tensor(ids)).logits.numpy()
+  ours = np.asarray(model_lib.apply(graphdef, params, jnp.asarray(ids, jnp.int32)).logits)
+  np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=1e-4)
+
+  # Greedy decoding of left-padded prompts of mixed lengths, KV cache on both sides.
+  prompts = _left_padded(rng, [9, 4, 7, 1])
+  with torch.no_grad():
+    out = model.generate(torch.as_tensor(prompts), attention_mask=torch.as_tensor(prompts != PAD),
+                         max_new_tokens=12, do_sample=False, eos_token_id=EOS, pad_token_id=PAD,
+                         suppress_tokens=[PAD, BOS])  # our sampler never emits PAD or BOS
+  theirs = out[:, prompts.shape[1]:].numpy()
+  got = sampling.generate(graphdef, params, jnp.asarray(prompts, jnp.int32), jax.random.key(0),
+                          max_new=12, temperature=0.0)
+  ours = np.asarray(got.tokens)[:, :theirs.shape[1]]
+  np.testing.assert_array_equal(ours, theirs)
+  assert (theirs != PAD).any(axis=1).all()
+
+
+def test_export_loads_in_transformers_with_the_same_logits(tmp_path):
+  _, path = _make("qwen2", tmp_path)
+  cfg, graphdef, params = hf.load(path)
+  params = jax.tree.map(lambda x: x * 1.01, params)  # e.g. after fine-tuning
+  hf.save(str(tmp_path / "out"), cfg, params, hf.read_config(path))
+  reloaded = transformers.AutoModelForCausalLM.from_pretrained(str(tmp_path / "out")).eval()
+  ids = np.random.default_rng(2).integers(3, VOCAB, (2, 11))
+  with torch.no_grad():
+    theirs = reloaded(torch.as_tensor(ids)).logits.numpy()
+  ours = np.asarray(model_lib.apply(graphdef, params, jnp.asarray(ids, jnp.int32)).logits)
+  np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=1e-4)
