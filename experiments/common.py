@@ -43,13 +43,53 @@ def load_sft_config(workdir: str) -> dict:
   return config if "model" in config else load_sft_config(config["init_from"])
 
 
-def load_sft(workdir: str):
-  """(sft config dict, model config, graphdef, params, train FLOPs) of an SFT run directory."""
+def make_model(model_config, key, *, load_weights: bool = True):
+  """(vocab, ModelConfig, graphdef, params) for a config's `model` block.
+
+  With `model.path` set: a Hugging Face checkpoint directory (config.json, *.safetensors,
+  tokenizer.json; local files only), its tokenizer as the vocabulary and, with load_weights,
+  its weights (value and reward heads at zero); only `model.dtype` may be set beside it, since
+  the shape is the checkpoint's. Otherwise a fresh transformer of that shape over the character
+  vocabulary, initialized from `key`.
+  """
+  from reasoning import hf, model as model_lib
+  from reasoning.text import VOCAB
+  fields = dict(model_config)
+  path = fields.pop("path", "")
+  if not path:
+    cfg = model_lib.ModelConfig(vocab_size=VOCAB.size, **fields)
+    return (VOCAB, cfg) + model_lib.init(cfg, key)
+  from reasoning.tokenizer import HFTokenizer
+  unknown = sorted(set(fields) - {"dtype"})
+  if unknown:
+    raise ValueError(f"model.{unknown[0]}: with model.path the model's shape comes from "
+                     f"{path}/config.json; only model.dtype may be set beside it")
+  tokenizer = HFTokenizer.from_dir(path)
+  dtype = fields.get("dtype", "float32")
+  if load_weights:
+    cfg, graphdef, params = hf.load(path, dtype=dtype, specials=tokenizer.specials)
+  else:
+    cfg = hf.config_from_hf(hf.read_config(path), where=f"{path}/config.json", dtype=dtype,
+                            specials=tokenizer.specials)
+    graphdef, params = model_lib.init(cfg, key)
+  if tokenizer.size > cfg.vocab_size:
+    raise ValueError(f"{tokenizer.path}: {tokenizer.size} tokens, but {path}/config.json has "
+                     f"vocab_size={cfg.vocab_size}")
+  return tokenizer, cfg, graphdef, params
+
+
+def prompt_tokens(vocab, prompt: str) -> int:
+  """Tokens of a prompt as the sampler sees it (BOS included where the vocabulary has one)."""
+  return len(vocab.encode(prompt)) + (vocab.bos is not None)
+
+
+def load_sft(workdir: str, *, with_vocab: bool = False):
+  """(sft config dict, model config, graphdef, params, train FLOPs) of an SFT run directory, and
+  its vocabulary first when with_vocab. Entrypoints that handle only the character vocabulary
+  (with_vocab=False) get a clear error for a run on a Hugging Face model."""
   import jax
 
-  from reasoning import model as model_lib
   from reasoning.checkpoint import Checkpointer
-  from reasoning.text import VOCAB
   from reasoning.train import state as state_lib
   path = os.path.join(workdir, "config.json")
   if not os.path.exists(path):
@@ -59,8 +99,12 @@ def load_sft(workdir: str):
   if "model" not in sft_config:  # a run started from another (RL, verifier): its model shape
     model_config = load_sft_config(sft_config["init_from"])["model"]
     sft_config = dict(sft_config, model=model_config)
-  model_cfg = model_lib.ModelConfig(vocab_size=VOCAB.size, **sft_config["model"])
-  graphdef, params = model_lib.init(model_cfg, jax.random.key(0))
+  if sft_config["model"].get("path") and not with_vocab:
+    raise ValueError(f"{workdir}: a run on the Hugging Face model {sft_config['model']['path']}; "
+                     f"this entrypoint supports the character vocabulary only so far (SFT and RL "
+                     f"run on Hugging Face models)")
+  vocab, model_cfg, graphdef, params = make_model(sft_config["model"], jax.random.key(0),
+                                                  load_weights=False)
   tx = state_lib.make_optimizer(state_lib.OptimConfig())
   abstract = jax.eval_shape(lambda: state_lib.create(params, tx))
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), save_every=1)
@@ -68,7 +112,8 @@ def load_sft(workdir: str):
     state, meta = ckpt.restore(abstract)
   finally:
     ckpt.close()
-  return sft_config, model_cfg, graphdef, state.params, float(meta["train_flops"])
+  out = (sft_config, model_cfg, graphdef, state.params, float(meta["train_flops"]))
+  return (vocab,) + out if with_vocab else out
 
 
 def resume_iterations(ckpt, params, meta: dict):

@@ -26,7 +26,7 @@ from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress, read_metrics
 from reasoning.tasks import split_completion
 from reasoning.tasks.base import NONE_ANSWER
-from reasoning.text import VOCAB, pad_prompts
+from reasoning.text import pad_prompts, round_up
 from reasoning.train import pg, state as state_lib
 
 
@@ -49,18 +49,23 @@ def sample_step_problems(config, task, step: int, pass_rates: dict, held_out: se
   return problems
 
 
-def rollout(config, graphdef, params, ref_params, score, advantages, task, problems, prompt_len,
-            key, baseline):
+def rollout(config, vocab, graphdef, params, ref_params, score, advantages, task, problems,
+            prompt_len, key, baseline):
   """Samples one completion per entry of `problems` (G consecutive copies of each prompt),
   rewards it with the verifier and returns (batch for the PG step, rewards [B], completions,
   generated lengths [B])."""
-  prompts = jnp.asarray(pad_prompts(VOCAB, [p.prompt for p in problems], prompt_len))
+  # Dataset prompts vary in length: a longer one than the held-out set's widens this batch to
+  # a multiple of 16 (few compiled shapes); synthetic tasks keep the one width.
+  longest = max(common.prompt_tokens(vocab, p.prompt) for p in problems)
+  width = prompt_len if longest <= prompt_len else round_up(longest, 16)
+  prompts = jnp.asarray(pad_prompts(vocab, [p.prompt for p in problems], width))
   out = jax.device_get(sampling.generate(graphdef, params, prompts, key, max_new=config.max_new,
-                                         stop="answer", temperature=1.0))
-  completions = [VOCAB.decode(r) for r in out.tokens]
+                                         stop="answer", temperature=1.0,
+                                         specials=vocab.specials))
+  completions = [vocab.decode(r) for r in out.tokens]
   rewards = rewards_of(task, problems, completions, config.format_penalty, config.none_penalty)
   tokens = jnp.concatenate([prompts, jnp.asarray(out.tokens)], 1)
-  mask = jnp.concatenate([jnp.zeros_like(prompts), jnp.asarray(out.tokens) != 0], 1)
+  mask = jnp.concatenate([jnp.zeros_like(prompts), jnp.asarray(out.tokens) != vocab.pad], 1)
   mask = mask[:, 1:].astype(jnp.float32)  # aligned with predicted tokens
   logp, values, _ = score(params, tokens)
   ref_logp, _, _ = score(ref_params, tokens)
@@ -88,7 +93,8 @@ def rewards_of(task, problems, completions, format_penalty: float,
 
 def run(config, workdir: str) -> dict:
   common.save_config(config, workdir)
-  sft_config, model_cfg, graphdef, sft_params, sft_flops = common.load_sft(config.init_from)
+  vocab, sft_config, model_cfg, graphdef, sft_params, sft_flops = common.load_sft(
+      config.init_from, with_vocab=True)
   task = common.make_task(config)
   pg_cfg = pg.PGConfig(**config.rl)
   group = config.samples_per_prompt
@@ -103,7 +109,7 @@ def run(config, workdir: str) -> dict:
   eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
                                            sft_config["seed"])
   held_out = {p.prompt for p in eval_problems}
-  prompt_len = max(len(p.prompt) + 1 for p in eval_problems) + 4
+  prompt_len = max(common.prompt_tokens(vocab, p.prompt) for p in eval_problems) + 4
   tx = state_lib.make_optimizer(optim_cfg)
   state = state_lib.create(jax.tree.map(jnp.copy, sft_params), tx)
   train_step = pg.make_train_step(graphdef, tx, pg_cfg)
@@ -128,7 +134,7 @@ def run(config, workdir: str) -> dict:
   progress = Progress(config.steps, start=start, every=config.log_every)
 
   def do_eval(step):
-    result = evaluation.evaluate(graphdef, state.params, VOCAB, task, eval_problems,
+    result = evaluation.evaluate(graphdef, state.params, vocab, task, eval_problems,
                                  jax.random.fold_in(eval_key, step), prompt_len=prompt_len,
                                  max_new=config.max_new, num_samples=config.pass_k)
     writer.write(step, train_flops=meta["train_flops"], algo=pg_cfg.algo, **result)
@@ -145,7 +151,7 @@ def run(config, workdir: str) -> dict:
       problems = sample_step_problems(config, task, step, meta["pass_rates"], held_out)
       repeated = [p for p in problems for _ in range(group)]
       batch, rewards, completions, lengths = rollout(
-          config, graphdef, state.params, sft_params, score, advantages, task, repeated,
+          config, vocab, graphdef, state.params, sft_params, score, advantages, task, repeated,
           prompt_len, jax.random.fold_in(rollout_key, step), meta["baseline"])
       metrics_list = []
       for epoch in range(config.epochs):
@@ -157,7 +163,7 @@ def run(config, workdir: str) -> dict:
           metrics_list.append(m)
       metrics = {k: float(np.mean([float(m[k]) for m in metrics_list])) for k in metrics_list[0]}
 
-      seq_lens = (np.asarray(batch["tokens"]) != 0).sum(1)
+      seq_lens = (np.asarray(batch["tokens"]) != vocab.pad).sum(1)
       prompt_lens = seq_lens - lengths
       meta["train_flops"] += (compute.generation_flops(model_cfg, prompt_lens, lengths)
                               + 2 * compute.forward_flops(model_cfg, seq_lens)

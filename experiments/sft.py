@@ -21,11 +21,11 @@ from reasoning import model as model_lib
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress, read_metrics
 from reasoning.tasks import hint_of, reference_completion, with_hint
-from reasoning.text import VOCAB, pack_examples, pad_examples, round_up
+from reasoning.text import pack_examples, pad_examples, round_up
 from reasoning.train import sft, state as state_lib
 
 
-def build_data(config, task):
+def build_data(config, task, vocab):
   """Held-out eval problems, and per training difficulty a tokenized pool without their prompts."""
   eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
                                            config.seed)
@@ -44,12 +44,12 @@ def build_data(config, task):
     hinted = np.random.default_rng([config.seed, 6, d]).random(len(train)) < config.hint_share
     prompts = [with_hint(p.prompt, hint_of(task, c)) if h else p.prompt
                for p, c, h in zip(train, completions, hinted)]
-    pools.append(pad_examples(VOCAB, prompts, completions, config.seq_len))
+    pools.append(pad_examples(vocab, prompts, completions, config.seq_len))
   return eval_problems, pools
 
 
 def batch_at(step: int, seed: int, pools, batch_size: int, multiple: int = 16,
-             pack_len: int = 0):
+             pack_len: int = 0, pad: int = 0):
   """The batch of `step`, a pure function of (step, seed), so a resumed run sees the same data.
 
   Difficulties take turns (step mod their count); within one, epoch-wise shuffles seeded by
@@ -65,16 +65,17 @@ def batch_at(step: int, seed: int, pools, batch_size: int, multiple: int = 16,
   idx = np.array([perms[i // n][i % n] for i in range(start, start + batch_size)])
   tokens, loss_mask = tokens[idx], loss_mask[idx]
   if pack_len:
-    tokens, loss_mask, segments = pack_examples(tokens, loss_mask, pack_len, rows_multiple=4)
+    tokens, loss_mask, segments = pack_examples(tokens, loss_mask, pack_len, rows_multiple=4,
+                                                pad=pad)
     return {"tokens": tokens, "loss_mask": loss_mask, "segments": segments}
-  width = min(tokens.shape[1], round_up((tokens != 0).sum(1).max(), multiple))
+  width = min(tokens.shape[1], round_up((tokens != pad).sum(1).max(), multiple))
   return {"tokens": tokens[:, :width], "loss_mask": loss_mask[:, :width]}
 
 
-def example_lengths(batch) -> np.ndarray:
+def example_lengths(batch, pad: int = 0) -> np.ndarray:
   """Tokens of each example in a batch, packed or not (attention FLOPs depend on them)."""
   if "segments" not in batch:
-    return (batch["tokens"] != 0).sum(1)
+    return (batch["tokens"] != pad).sum(1)
   seg = batch["segments"]
   ids = seg + np.arange(len(seg))[:, None] * (seg.max() + 1)
   counts = np.bincount(ids[seg > 0])
@@ -86,18 +87,18 @@ def run(config, workdir: str) -> dict:
     raise ValueError(f"config.solutions must be 'canonical' or 'random', got {config.solutions!r}")
   common.save_config(config, workdir)
   task = common.make_task(config)
-  model_cfg = model_lib.ModelConfig(vocab_size=VOCAB.size, **config.model)
   optim_cfg = state_lib.OptimConfig(total_steps=config.steps, **config.optim)
   init_key, eval_key = jax.random.split(jax.random.key(config.seed))
+  # A fresh char-vocabulary model, or a Hugging Face checkpoint and its tokenizer (model.path).
+  vocab, model_cfg, graphdef, params = common.make_model(config.model, init_key)
 
   t0 = time.perf_counter()
-  eval_problems, pools = build_data(config, task)
-  prompt_len = max(len(p.prompt) + 1 for p in eval_problems)
+  eval_problems, pools = build_data(config, task, vocab)
+  prompt_len = max(common.prompt_tokens(vocab, p.prompt) for p in eval_problems)
   max_new = config.seq_len - prompt_len
   print(f"data: {sum(len(p[0]) for p in pools)} training examples, {len(eval_problems)} held-out problems "
         f"({time.perf_counter() - t0:.1f}s)", flush=True)
 
-  graphdef, params = model_lib.init(model_cfg, init_key)
   tx = state_lib.make_optimizer(optim_cfg)
   state = state_lib.create(params, tx)
   train_step = sft.make_train_step(graphdef, tx)
@@ -118,7 +119,7 @@ def run(config, workdir: str) -> dict:
   progress = Progress(config.steps, start=start, every=config.log_every)
 
   def do_eval(step, num_samples):
-    result = evaluation.evaluate(graphdef, state.params, VOCAB, task, eval_problems,
+    result = evaluation.evaluate(graphdef, state.params, vocab, task, eval_problems,
                                  jax.random.fold_in(eval_key, step), prompt_len=prompt_len,
                                  max_new=max_new, num_samples=num_samples)
     writer.write(step, train_flops=meta["train_flops"], **result)
@@ -131,9 +132,10 @@ def run(config, workdir: str) -> dict:
   # rerun never races a half-written save.
   try:
     for step in range(start, config.steps):
-      host_batch = batch_at(step, config.seed, pools, config.batch_size, pack_len=config.pack_len)
+      host_batch = batch_at(step, config.seed, pools, config.batch_size, pack_len=config.pack_len,
+                            pad=vocab.pad)
       state, metrics = train_step(state, mesh_lib.shard_batch(mesh, host_batch))
-      lengths = example_lengths(host_batch)  # numpy on the host: no device round trip
+      lengths = example_lengths(host_batch, vocab.pad)  # numpy on the host: no device round trip
       meta["train_flops"] += compute.train_flops(model_cfg, lengths)
       done = step + 1
       common.log_train_step(writer, progress, done, metrics, every=config.log_every,

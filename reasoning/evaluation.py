@@ -14,9 +14,10 @@ import numpy as np
 from reasoning import sampling
 from reasoning.tasks import Problem, Task
 from reasoning.text import CharVocab, pad_prompts
+from reasoning.tokenizer import HFTokenizer
 
 
-def complete(graphdef, params, vocab: CharVocab, prompts: Sequence[str], key: jax.Array, *,
+def complete(graphdef, params, vocab: CharVocab | HFTokenizer, prompts: Sequence[str], key: jax.Array, *,
              prompt_len: int, max_new: int, temperature: float, chunk: int = 256,
              top_k: int = 0, top_p: float = 1.0, stop: str = "answer"
              ) -> tuple[list[str], np.ndarray]:
@@ -32,7 +33,7 @@ def complete(graphdef, params, vocab: CharVocab, prompts: Sequence[str], key: ja
     tokens = pad_prompts(vocab, part, prompt_len)
     out = sampling.generate(graphdef, params, tokens, jax.random.fold_in(key, start),
                             max_new=max_new, stop=stop, temperature=temperature,
-                            top_k=top_k, top_p=top_p)
+                            top_k=top_k, top_p=top_p, specials=vocab.specials)
     out_tokens, out_lengths = jax.device_get((out.tokens, out.lengths))
     texts += [vocab.decode(row) for row in out_tokens[:n]]
     lengths.append(out_lengths[:n])

@@ -7,7 +7,7 @@
 
 RMSNorm, rotary positions, SwiGLU (or GELU) MLP, grouped-query causal attention, tied or untied
 embeddings. Heads: `logits` [B, T, V] for the policy, `value` [B, T] for PPO's critic and MCTS
-leaves, `reward` [B, T] for an ORM/PRM logit. Positions come from the PAD mask, so left-padded
+leaves, `reward` [B, T] for an ORM/PRM logit. Positions come from the padding mask, so left-padded
 prompts and right-padded training sequences take the same path.
 """
 
@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx, struct
 
-from reasoning.text import PAD
+from reasoning.text import BOS, PAD
 
 
 @dataclasses.dataclass(frozen=True)
@@ -38,6 +38,8 @@ class ModelConfig:
   norm_eps: float = 1e-6
   embed_scale: bool = True   # multiply embeddings by sqrt(d_model) (Llama/Qwen2 do not)
   attn_bias: bool = False    # biases on the q/k/v projections (Qwen2)
+  pad_id: int = PAD          # the token masked out as padding (a real tokenizer's pad or EOS)
+  bos_id: int | None = BOS   # the prompt's first token (None: the model has none, e.g. Qwen2)
   dtype: str = "float32"  # compute dtype: 'float32' | 'bfloat16'; parameters stay float32
 
   def __post_init__(self):
@@ -228,7 +230,8 @@ def init_cache(cfg: ModelConfig, batch: int, length: int, dtype=None) -> Cache:
 
 def apply(graphdef, params, tokens: jax.Array, *, cache: Cache | None = None,
           segments: jax.Array | None = None) -> Output:
-  """Runs the model on tokens [B, T] int32 (PAD = 0 is masked out everywhere).
+  """Runs the model on tokens [B, T] int32 (config.pad_id, PAD = 0 by default, is masked out
+  everywhere).
 
   Without a cache: full causal attention over the T tokens. With a cache: the T tokens go to
   slots [cache.end, cache.end + T) and attend to every earlier valid slot; the updated cache is
@@ -237,7 +240,7 @@ def apply(graphdef, params, tokens: jax.Array, *, cache: Cache | None = None,
   restart at each segment, so a packed row computes what its sequences would alone.
   """
   model = nnx.merge(graphdef, params)
-  real = tokens != PAD
+  real = tokens != model.cfg.pad_id
   t = tokens.shape[1]
   if cache is None and segments is not None:
     index = jnp.arange(t)

@@ -17,7 +17,7 @@ import jax.numpy as jnp
 from flax import nnx, struct
 
 from reasoning import model as model_lib
-from reasoning.text import BOS, EOS, PAD, VOCAB
+from reasoning.text import VOCAB, Specials
 
 
 @struct.dataclass
@@ -54,16 +54,24 @@ def next_tokens(logits, key, *, temperature: float, top_k: int, top_p: float) ->
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "max_new", "stop", "temperature",
-                                              "top_k", "top_p"))
+                                              "top_k", "top_p", "specials"))
 def generate(graphdef, params, prompts: jax.Array, key: jax.Array, *, max_new: int,
              stop: str = "answer", temperature: float = 1.0, top_k: int = 0,
-             top_p: float = 1.0) -> Samples:
-  """Samples up to `max_new` tokens after `prompts` [B, P] int32. The key is consumed."""
+             top_p: float = 1.0, specials: Specials = VOCAB.specials) -> Samples:
+  """Samples up to `max_new` tokens after `prompts` [B, P] int32. The key is consumed.
+
+  `specials` names the pad/BOS/EOS/step-end ids (the char vocabulary's by default; a real
+  tokenizer's `.specials` otherwise); its pad must be the model's `pad_id`."""
   if stop not in ("answer", "step"):
     raise ValueError(f"stop must be 'answer' or 'step', got {stop!r}")
   if temperature < 0 or not 0 < top_p <= 1 or top_k < 0:
     raise ValueError(f"bad sampling settings temperature={temperature} top_k={top_k} top_p={top_p}")
   cfg = nnx.merge(graphdef, params).cfg  # trace-time only
+  if (specials.pad, specials.bos) != (cfg.pad_id, cfg.bos_id):
+    raise ValueError(f"generate: specials pad={specials.pad}, bos={specials.bos} differ from the "
+                     f"model's pad_id={cfg.pad_id}, bos_id={cfg.bos_id}")
+  never = jnp.array(specials.never)
+  step_ends = jnp.array(specials.step_ends or (-1,), jnp.int32)
   batch, prompt_len = prompts.shape
   cache = model_lib.init_cache(cfg, batch, prompt_len + max_new)
   out = model_lib.apply(graphdef, params, prompts, cache=cache)
@@ -74,23 +82,24 @@ def generate(graphdef, params, prompts: jax.Array, key: jax.Array, *, max_new: i
 
   def body(carry):
     i, logits, cache, key, done, tokens, logprobs, lengths = carry
-    logits = logits.at[:, jnp.array([PAD, BOS])].set(-1e30)  # never generated
+    logits = logits.at[:, never].set(-1e30)  # never generated
     key, sub = jax.random.split(key)
     token = next_tokens(logits, sub, temperature=temperature, top_k=top_k, top_p=top_p)
-    token = jnp.where(done, PAD, token)
+    token = jnp.where(done, specials.pad, token)
     logprob = jnp.take_along_axis(jax.nn.log_softmax(logits), token[:, None], axis=-1)[:, 0]
     tokens = tokens.at[:, i].set(token)
     logprobs = logprobs.at[:, i].set(jnp.where(done, 0.0, logprob))
     lengths = lengths + (~done).astype(jnp.int32)
-    stopped = token == EOS
+    stopped = token == specials.eos
     if stop == "step":
-      stopped = stopped | (token == VOCAB.newline)
+      stopped = stopped | jnp.isin(token, step_ends)
     done = done | stopped
     step_out = model_lib.apply(graphdef, params, token[:, None], cache=cache)
     return i + 1, step_out.logits[:, -1], step_out.cache, key, done, tokens, logprobs, lengths
 
   init = (jnp.int32(0), out.logits[:, -1], out.cache, key, jnp.zeros((batch,), bool),
-          jnp.full((batch, max_new), PAD, jnp.int32), jnp.zeros((batch, max_new), jnp.float32),
+          jnp.full((batch, max_new), specials.pad, jnp.int32),
+          jnp.zeros((batch, max_new), jnp.float32),
           jnp.zeros((batch,), jnp.int32))
   _, _, _, _, done, tokens, logprobs, lengths = jax.lax.while_loop(cond, body, init)
   return Samples(tokens, logprobs, lengths, done)

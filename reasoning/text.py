@@ -18,6 +18,25 @@ CHARS = "\n 0123456789abcdefghijklmnopqrstuvwxyzANSWER+-*/=:?!#"
 
 
 @dataclasses.dataclass(frozen=True)
+class Specials:
+  """The token ids the sampler and the model treat specially (hashable: a jit static argument).
+
+  pad: masked out of attention and positions, emitted by finished rows; bos: starts a prompt
+  (None for models without one, e.g. Qwen2); eos: ends an answer; step_ends: tokens that end a
+  reasoning step (a character vocabulary's newline; with BPE, every token ending in one).
+  PAD and BOS are never generated.
+  """
+  pad: int = PAD
+  bos: int | None = BOS
+  eos: int = EOS
+  step_ends: tuple[int, ...] = ()
+
+  @property
+  def never(self) -> tuple[int, ...]:
+    return (self.pad,) if self.bos is None or self.bos == self.pad else (self.pad, self.bos)
+
+
+@dataclasses.dataclass(frozen=True)
 class CharVocab:
   chars: str = CHARS
 
@@ -29,9 +48,15 @@ class CharVocab:
   def size(self) -> int:
     return 3 + len(self.chars)
 
+  pad, bos, eos = PAD, BOS, EOS
+
   @property
   def newline(self) -> int:
     return self._index["\n"]
+
+  @property
+  def specials(self) -> Specials:
+    return Specials(PAD, BOS, EOS, (self.newline,))
 
   @functools.cached_property
   def _index(self) -> dict[str, int]:
@@ -64,13 +89,18 @@ def round_up(n: int, multiple: int) -> int:
   return -(-int(n) // multiple) * multiple
 
 
+def _head(vocab) -> list[int]:
+  return [] if vocab.bos is None else [vocab.bos]
+
+
 def pad_prompts(vocab: CharVocab, prompts: Sequence[str], length: int | None = None) -> np.ndarray:
-  """Left-padded `[PAD..., BOS, prompt]`: tokens [B, P] int32."""
-  ids = [[BOS] + vocab.encode(p) for p in prompts]
+  """Left-padded `[PAD..., BOS, prompt]`: tokens [B, P] int32. `vocab` is a CharVocab or any
+  tokenizer with its interface (reasoning.tokenizer.HFTokenizer); no BOS where it has none."""
+  ids = [_head(vocab) + vocab.encode(p) for p in prompts]
   length = length or max(map(len, ids))
   if max(map(len, ids)) > length:
     raise ValueError(f"a prompt of {max(map(len, ids))} tokens exceeds the prompt length {length}")
-  out = np.full((len(ids), length), PAD, np.int32)
+  out = np.full((len(ids), length), vocab.pad, np.int32)
   for row, seq in zip(out, ids):
     row[length - len(seq):] = seq
   return out
@@ -83,10 +113,10 @@ def pad_examples(vocab: CharVocab, prompts: Sequence[str], completions: Sequence
   Returns tokens [B, length] int32 and loss_mask [B, length] float32, where loss_mask[b, t] = 1
   iff tokens[b, t] is a completion token (so the logits at t-1 predict it).
   """
-  tokens = np.full((len(prompts), length), PAD, np.int32)
+  tokens = np.full((len(prompts), length), vocab.pad, np.int32)
   mask = np.zeros((len(prompts), length), np.float32)
   for b, (p, c) in enumerate(zip(prompts, completions)):
-    head, tail = [BOS] + vocab.encode(p), vocab.encode(c) + [EOS]
+    head, tail = _head(vocab) + vocab.encode(p), vocab.encode(c) + [vocab.eos]
     if len(head) + len(tail) > length:
       raise ValueError(f"example {b} has {len(head) + len(tail)} tokens > seq_len={length}: "
                        f"{(p + c)[:60]!r}")
@@ -96,7 +126,7 @@ def pad_examples(vocab: CharVocab, prompts: Sequence[str], completions: Sequence
 
 
 def pack_examples(tokens: np.ndarray, loss_mask: np.ndarray, length: int, *,
-                  rows_multiple: int = 1):
+                  rows_multiple: int = 1, pad: int = PAD):
   """Packs right-padded examples into rows of `length` tokens, first-fit by decreasing length,
   so (almost) no compute goes to padding. The row count is rounded up to `rows_multiple` with
   empty rows, so a training loop compiles only a few shapes.
@@ -104,7 +134,7 @@ def pack_examples(tokens: np.ndarray, loss_mask: np.ndarray, length: int, *,
   Returns tokens, loss_mask and segments [R, length]: segments numbers the examples of a row
   1, 2, ... (0 = padding), for `model.apply(..., segments=)`.
   """
-  lengths = (tokens != PAD).sum(1)
+  lengths = (tokens != pad).sum(1)
   if lengths.max(initial=0) > length:
     raise ValueError(f"an example of {lengths.max()} tokens does not fit packed rows of {length}")
   rows, free = [], []
@@ -117,7 +147,7 @@ def pack_examples(tokens: np.ndarray, loss_mask: np.ndarray, length: int, *,
     rows[r].append(i)
     free[r] -= lengths[i]
   n_rows = -(-len(rows) // rows_multiple) * rows_multiple
-  out = np.zeros((n_rows, length), np.int32)
+  out = np.full((n_rows, length), pad, np.int32)
   mask = np.zeros((n_rows, length), np.float32)
   segments = np.zeros((n_rows, length), np.int32)
   for r, members in enumerate(rows):

@@ -23,7 +23,8 @@ def _hf_config(arch, *, tie, vocab=97, hidden=32, layers=2, heads=4, kv_heads=2,
           "vocab_size": vocab, "hidden_size": hidden, "num_hidden_layers": layers,
           "num_attention_heads": heads, "num_key_value_heads": kv_heads,
           "intermediate_size": ff, "max_position_embeddings": 64, "rms_norm_eps": 1e-5,
-          "rope_theta": 10000.0, "hidden_act": "silu", "tie_word_embeddings": tie}
+          "rope_theta": 10000.0, "hidden_act": "silu", "tie_word_embeddings": tie,
+          "pad_token_id": 0, "bos_token_id": 1, "eos_token_id": 2}
 
 
 def _random_weights(c, rng):

@@ -26,10 +26,10 @@ import dataclasses
 
 import jax
 import jax.numpy as jnp
+from flax import nnx
 import optax
 
 from reasoning import model as model_lib
-from reasoning.text import BOS, PAD
 from reasoning.train.state import make_step
 
 ALGOS = ("ppo", "grpo", "rloo", "reinforce")
@@ -163,15 +163,17 @@ def entropy(logits, mask):
   return aggregate(-(jnp.exp(logp) * logp).sum(-1), mask, "token")
 
 
-def policy_logits(logits):
-  """The sampler's policy: PAD and BOS are never generated (see sampling.generate)."""
-  return logits.at[..., jnp.array([PAD, BOS])].set(-1e30)
+def policy_logits(logits, cfg: model_lib.ModelConfig):
+  """The sampler's policy: the model's pad and BOS tokens are never generated (see
+  sampling.generate)."""
+  never = [cfg.pad_id] + ([] if cfg.bos_id is None else [cfg.bos_id])
+  return logits.at[..., jnp.array(never)].set(-1e30)
 
 
 def sequence_logprobs(graphdef, params, tokens):
   """(logp [B, T-1] of each next token under the policy, values [B, T-1], logits [B, T-1, V])."""
   out = model_lib.apply(graphdef, params, tokens)
-  logits = policy_logits(out.logits[:, :-1])
+  logits = policy_logits(out.logits[:, :-1], nnx.merge(graphdef, params).cfg)
   logp = jnp.take_along_axis(jax.nn.log_softmax(logits), tokens[:, 1:, None], axis=-1)[..., 0]
   return logp, out.value[:, :-1], logits
 

@@ -1,0 +1,115 @@
+"""A real model's tokenizer (`tokenizer.json`, the `tokenizers` package) behind CharVocab's interface.
+
+  tok = HFTokenizer.from_dir("path/to/model")    # tokenizer.json (+ config.json for special ids)
+  tok.encode("3 + 4 = 7\n"), tok.decode(ids), tok.size, tok.specials
+
+Prompts are plain text, no chat template: a task's prompt is encoded as is, after the BOS token
+when the model has one (Llama) and with none when it has none (Qwen2). Special ids come from the
+model's config.json (`bos_token_id`, `eos_token_id`, `pad_token_id`), falling back to
+tokenizer_config.json's token strings; a model without a pad token pads with its EOS token,
+which the model then masks as padding: harmless, since nothing after an EOS is ever read.
+
+Steps end at a newline, but byte-level BPE merges a newline with its neighbours ('.\\n', '\\n\\n'),
+so the step-end set is every token whose text ends with a newline (`Specials.step_ends`).
+Local files only: nothing is downloaded.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import os
+from typing import Any, Sequence
+
+from reasoning.text import Specials
+
+
+@dataclasses.dataclass(frozen=True)
+class HFTokenizer:
+  path: str                 # the tokenizer.json
+  pad: int
+  bos: int | None
+  eos: int
+
+  @classmethod
+  def from_dir(cls, directory: str) -> "HFTokenizer":
+    path = os.path.join(directory, "tokenizer.json")
+    if not os.path.exists(path):
+      raise ValueError(f"{directory}: no tokenizer.json (a Hugging Face tokenizer file is needed)")
+    hf_config = _read_json(os.path.join(directory, "config.json"))
+    tok_config = _read_json(os.path.join(directory, "tokenizer_config.json"))
+    tok = _load(path)
+
+    def special(name: str) -> int | None:
+      value = hf_config.get(f"{name}_token_id")
+      if isinstance(value, list):  # several EOS ids (chat models): the first is the text's end
+        value = value[0] if value else None
+      if value is None:
+        text = tok_config.get(f"{name}_token")
+        if isinstance(text, dict):  # AddedToken serialized as a dict
+          text = text.get("content")
+        value = tok.token_to_id(text) if text else None
+      return value
+
+    eos = special("eos")
+    if eos is None:
+      raise ValueError(f"{directory}: no eos_token_id in config.json and no eos_token in "
+                       f"tokenizer_config.json; generation needs an end-of-text token")
+    pad = special("pad")
+    return cls(path=path, pad=eos if pad is None else pad, bos=special("bos"), eos=eos)
+
+  @functools.cached_property
+  def _tok(self):
+    return _load(self.path)
+
+  @property
+  def size(self) -> int:
+    return self._tok.get_vocab_size(with_added_tokens=True)
+
+  @functools.cached_property
+  def specials(self) -> Specials:
+    texts = self._tok.decode_batch([[i] for i in range(self.size)], skip_special_tokens=False)
+    step_ends = tuple(i for i, t in enumerate(texts) if t.endswith("\n"))
+    if not step_ends:
+      raise ValueError(f"{self.path}: no token ends with a newline; steps cannot be delimited")
+    return Specials(pad=self.pad, bos=self.bos, eos=self.eos, step_ends=step_ends)
+
+  @property
+  def newline(self) -> int:
+    ids = self.encode("\n")
+    if len(ids) != 1:
+      raise ValueError(f"{self.path}: a newline is {len(ids)} tokens, expected one")
+    return ids[0]
+
+  def encode(self, text: str) -> list[int]:
+    return self._tok.encode(text, add_special_tokens=False).ids
+
+  def decode(self, ids: Sequence[int]) -> str:
+    """Text of `ids` up to the first EOS; PAD and BOS are skipped (as CharVocab.decode)."""
+    out = []
+    for i in ids:
+      i = int(i)
+      if i == self.eos:
+        break
+      if i != self.pad and i != self.bos and i < self.size:  # ids past the tokenizer: padding rows
+        out.append(i)
+    return self._tok.decode(out, skip_special_tokens=False)
+
+
+def _load(path: str):
+  from tokenizers import Tokenizer
+  try:
+    return Tokenizer.from_file(path)
+  except Exception as e:  # the Rust library raises its own exception type
+    raise ValueError(f"{path}: unreadable tokenizer file ({e})") from e
+
+
+def _read_json(path: str) -> dict[str, Any]:
+  if not os.path.exists(path):
+    return {}
+  try:
+    with open(path) as f:
+      return json.load(f)
+  except json.JSONDecodeError as e:
+    raise ValueError(f"{path}: not valid JSON ({e})") from None
