@@ -27,7 +27,7 @@ from reasoning.search import beam, best_of_n, mcts
 from reasoning.search.base import Model, concat_results
 from reasoning.search.compute_optimal import frontier_summary, tabulate
 from reasoning.tasks import extract_answer
-from reasoning.text import VOCAB, round_up
+from reasoning.text import round_up
 from reasoning.train import verifier
 
 
@@ -40,9 +40,11 @@ def _budgets(text) -> list[int]:
 
 def run(config, workdir: str) -> dict:
   common.save_config(config, workdir)
-  sft_config, policy_cfg, graphdef, policy_params, _ = common.load_sft(config.policy)
-  _, prm_cfg, prm_graphdef, prm_params, _ = common.load_sft(config.prm)
-  policy, prm = Model(graphdef, policy_params, policy_cfg), Model(prm_graphdef, prm_params, prm_cfg)
+  vocab, sft_config, policy_cfg, graphdef, policy_params, _ = common.load_sft(config.policy,
+                                                                               with_vocab=True)
+  prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = common.load_sft(config.prm, with_vocab=True)
+  policy = Model(graphdef, policy_params, policy_cfg, vocab)
+  prm = Model(prm_graphdef, prm_params, prm_cfg, prm_vocab)
   task = common.make_task(config)
   # The SFT run's held-out problems (its seed), so none was trained on.
   problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
@@ -78,12 +80,14 @@ def run(config, workdir: str) -> dict:
     t0 = time.perf_counter()
     m = max(ns)
     pool_prompts = [p for p in prompts for _ in range(m)]
-    prompt_len = max(len(p) + 1 for p in prompts)
-    texts, lengths = evaluation.complete(policy.graphdef, policy.params, VOCAB, pool_prompts,
+    real_prompt = np.array([policy.tokens(p) for p in prompts])
+    prompt_len = int(real_prompt.max())
+    texts, lengths = evaluation.complete(policy.graphdef, policy.params, vocab, pool_prompts,
                                          jax.random.fold_in(key, 0), prompt_len=prompt_len,
                                          max_new=config.max_new, temperature=config.temperature)
-    seq_len = round_up(prompt_len + config.max_new + 2, 32)
-    scores, _ = verifier.score_completions(prm.graphdef, prm.params, VOCAB, pool_prompts, texts,
+    seq_len = verifier.seq_len_for(prm_vocab, pool_prompts, texts, multiple=32,
+                                   minimum=round_up(prompt_len + config.max_new + 2, 32))
+    scores, _ = verifier.score_completions(prm.graphdef, prm.params, prm_vocab, pool_prompts, texts,
                                            seq_len=seq_len, kind="prm",
                                            aggregation=config.prm_aggregation)
     seconds = (time.perf_counter() - t0) / len(ns)
@@ -97,7 +101,6 @@ def run(config, workdir: str) -> dict:
     answers = [extract_answer(t) for t in texts]
     scores = scores.reshape(-1, m)
     lengths = lengths.reshape(-1, m)
-    real_prompt = np.array([len(p) + 1 for p in prompts])
     for n in ns:
       gen = compute.generation_flops_rows(policy_cfg, np.repeat(real_prompt, n),
                                           lengths[:, :n].reshape(-1)).reshape(-1, n).sum(1)

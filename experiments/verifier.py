@@ -19,14 +19,14 @@ from experiments import common
 from reasoning import compute, evaluation
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress
-from reasoning.text import VOCAB, round_up
+from reasoning.text import round_up
 from reasoning.train import state as state_lib, verifier
 
 
-def sample_solutions(config, graphdef, params, task, problems, n, key, prompt_len):
+def sample_solutions(config, vocab, graphdef, params, task, problems, n, key, prompt_len):
   """n completions per problem at temperature 1: (repeated problems, completions, tokens made)."""
   repeated = [p for p in problems for _ in range(n)]
-  texts, lengths = evaluation.complete(graphdef, params, VOCAB, [p.prompt for p in repeated], key,
+  texts, lengths = evaluation.complete(graphdef, params, vocab, [p.prompt for p in repeated], key,
                                        prompt_len=prompt_len, max_new=config.max_new,
                                        temperature=1.0)
   return repeated, texts, lengths
@@ -43,11 +43,24 @@ def training_problems(config, task, held_out):
   return out
 
 
-def build_targets(config, graphdef, params, task, problems, completions, key, prompt_len):
-  """Per completion: step labels (oracle or Monte-Carlo) and the outcome."""
-  steps, outcomes = verifier.oracle_targets(task, problems, completions)
+def has_step_oracle(task) -> bool:
+  """Synthetic tasks label every step exactly; datasets (math_jsonl) have only the outcome."""
+  return getattr(task, "has_step_oracle", True)
+
+
+def build_targets(config, vocab, graphdef, params, task, problems, completions, key, prompt_len):
+  """Per completion: step labels (oracle or Monte-Carlo; zeros for an ORM on a task without a
+  step oracle, whose PRM targets go unused) and the outcome."""
+  if has_step_oracle(task):
+    steps, outcomes = verifier.oracle_targets(task, problems, completions)
+  else:
+    if config.kind == "prm" and config.labels == "oracle":
+      raise ValueError(f"labels='oracle': task {config.task.name} has no per-step oracle; "
+                       f"train the PRM on Monte-Carlo labels (--config.labels=mc)")
+    outcomes = [task.verify(p, c) for p, c in zip(problems, completions)]
+    steps = [[0.0] * len(verifier.closed_lines(c)) for c in completions]
   if config.kind == "prm" and config.labels == "mc":
-    complete = functools.partial(_complete_from, graphdef, params, config, key, prompt_len)
+    complete = functools.partial(_complete_from, vocab, graphdef, params, config, key, prompt_len)
     soft, hard = verifier.monte_carlo_labels(
         complete, task, problems, [verifier.closed_lines(c) for c in completions],
         config.mc_rollouts)
@@ -55,10 +68,10 @@ def build_targets(config, graphdef, params, task, problems, completions, key, pr
   return steps, outcomes
 
 
-def _complete_from(graphdef, params, config, key, prompt_len, queries):
-  prompt_len = max(prompt_len, max(len(q) + 1 for q in queries))
+def _complete_from(vocab, graphdef, params, config, key, prompt_len, queries):
+  prompt_len = max(prompt_len, max(common.prompt_tokens(vocab, q) for q in queries))
   prompt_len = round_up(prompt_len, 16)  # a few shapes, not one per query length
-  texts, _ = evaluation.complete(graphdef, params, VOCAB, queries,
+  texts, _ = evaluation.complete(graphdef, params, vocab, queries,
                                  jax.random.fold_in(key, len(queries)), prompt_len=prompt_len,
                                  max_new=config.max_new, temperature=1.0)
   return texts
@@ -70,21 +83,28 @@ def run(config, workdir: str) -> dict:
     raise ValueError(f"kind must be 'prm' or 'orm', got {config.kind!r}")
   if config.labels not in ("oracle", "mc"):
     raise ValueError(f"labels must be 'oracle' or 'mc', got {config.labels!r}")
-  sft_config, model_cfg, graphdef, policy_params, _ = common.load_sft(config.init_from)
+  vocab, sft_config, model_cfg, graphdef, policy_params, _ = common.load_sft(config.init_from,
+                                                                           with_vocab=True)
   task = common.make_task(config)
   sample_key, label_key, eval_key = jax.random.split(jax.random.key(config.seed), 3)
   eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
                                            sft_config["seed"])
-  prompt_len = max(len(p.prompt) + 1 for p in eval_problems) + 4
+  prompt_len = max(common.prompt_tokens(vocab, p.prompt) for p in eval_problems) + 4
   seq_len = prompt_len + config.max_new + 2
 
   problems = training_problems(config, task, {p.prompt for p in eval_problems})
+  longest = max(common.prompt_tokens(vocab, p.prompt) for p in problems)
+  if longest > prompt_len:  # dataset prompts vary in length: room for the longest training one
+    prompt_len = round_up(longest, 16)
+    seq_len = prompt_len + config.max_new + 2
   repeated, completions, gen_lengths = sample_solutions(
-      config, graphdef, policy_params, task, problems, config.samples_per_problem, sample_key,
-      prompt_len)
-  steps, outcomes = build_targets(config, graphdef, policy_params, task, repeated, completions,
-                                  label_key, prompt_len)
-  data = verifier.reward_targets(VOCAB, [p.prompt for p in repeated], completions, steps,
+      config, vocab, graphdef, policy_params, task, problems, config.samples_per_problem,
+      sample_key, prompt_len)
+  steps, outcomes = build_targets(config, vocab, graphdef, policy_params, task, repeated,
+                                  completions, label_key, prompt_len)
+  seq_len = verifier.seq_len_for(vocab, [p.prompt for p in repeated], completions,
+                                 minimum=seq_len)
+  data = verifier.reward_targets(vocab, [p.prompt for p in repeated], completions, steps,
                                  outcomes, seq_len)
   print(f"data: {len(completions)} solutions, {np.mean(outcomes):.3f} correct, "
         f"{np.mean([x for s in steps for x in s]):.3f} of steps labelled good", flush=True)
@@ -109,7 +129,7 @@ def run(config, workdir: str) -> dict:
       idx = np.random.default_rng([config.seed, 7, step]).choice(n, config.batch_size, replace=False)
       batch = {k: jnp.asarray(v[idx]) for k, v in data.items()}
       state, metrics = train_step(state, batch)
-      lengths = (data["tokens"][idx] != 0).sum(1)
+      lengths = (data["tokens"][idx] != vocab.pad).sum(1)
       meta["train_flops"] += compute.train_flops(model_cfg, lengths)
       done = step + 1
       common.log_train_step(writer, progress, done, metrics, every=config.log_every,
@@ -120,28 +140,34 @@ def run(config, workdir: str) -> dict:
   finally:
     ckpt.close()
 
-  result = evaluate(config, graphdef, policy_params, state.params, task, eval_problems, eval_key,
-                    prompt_len, seq_len)
+  result = evaluate(config, vocab, graphdef, policy_params, state.params, task, eval_problems,
+                    eval_key, prompt_len, seq_len)
   writer.write(config.steps, train_flops=meta["train_flops"], **result)
   print("eval: " + "  ".join(f"{k}={v:.3f}" for k, v in result.items()), flush=True)
   return {"params": state.params, "metrics": result}
 
 
-def evaluate(config, graphdef, policy_params, params, task, problems, key, prompt_len, seq_len):
-  """Held-out ROC-AUC: of step scores against oracle step labels (PRM), and of solution scores
-  (every aggregation for a PRM) against the verifier's outcome."""
-  repeated, completions, _ = sample_solutions(config, graphdef, policy_params, task, problems,
-                                              config.eval_samples, key, prompt_len)
-  oracle_steps, outcomes = verifier.oracle_targets(task, repeated, completions)
+def evaluate(config, vocab, graphdef, policy_params, params, task, problems, key, prompt_len,
+             seq_len):
+  """Held-out ROC-AUC: of step scores against oracle step labels (PRM, where the task has a
+  step oracle), and of solution scores (every aggregation for a PRM) against the outcome."""
+  repeated, completions, _ = sample_solutions(config, vocab, graphdef, policy_params, task,
+                                              problems, config.eval_samples, key, prompt_len)
+  oracle = has_step_oracle(task)
+  if oracle:
+    oracle_steps, outcomes = verifier.oracle_targets(task, repeated, completions)
+  else:
+    outcomes = [task.verify(p, c) for p, c in zip(repeated, completions)]
   prompts = [p.prompt for p in repeated]
+  seq_len = verifier.seq_len_for(vocab, prompts, completions, minimum=seq_len)
   result = {"eval/solutions": len(completions), "eval/correct": float(np.mean(outcomes))}
   aggs = verifier.AGGREGATIONS if config.kind == "prm" else ("orm",)
   for how in aggs:
     scores, step_scores = verifier.score_completions(
-        graphdef, params, VOCAB, prompts, completions, seq_len=seq_len, kind=config.kind,
+        graphdef, params, vocab, prompts, completions, seq_len=seq_len, kind=config.kind,
         aggregation="min" if how == "orm" else how)
     result[f"auc/outcome_{how}"] = verifier.roc_auc(scores, outcomes)
-  if config.kind == "prm":
+  if config.kind == "prm" and oracle:
     flat_scores = [s for ss in step_scores for s in ss]
     flat_labels = [x for ls in oracle_steps for x in ls]
     result["auc/step"] = verifier.roc_auc(flat_scores, flat_labels)

@@ -10,7 +10,8 @@ tokenizer_config.json's token strings; a model without a pad token pads with its
 which the model then masks as padding: harmless, since nothing after an EOS is ever read.
 
 Steps end at a newline, but byte-level BPE merges a newline with its neighbours ('.\\n', '\\n\\n'),
-so the step-end set is every token whose text ends with a newline (`Specials.step_ends`).
+so the step-end set is every token whose text ends with a newline (`Specials.step_ends`), and
+text is encoded line by line so that no token spans two lines.
 Local files only: nothing is downloaded.
 """
 
@@ -83,7 +84,12 @@ class HFTokenizer:
     return ids[0]
 
   def encode(self, text: str) -> list[int]:
-    return self._tok.encode(text, add_special_tokens=False).ids
+    """Token ids of `text`, encoded line by line: no token spans two lines, so the last token
+    of every line ends with its newline (a step end), as the PRM's labels and the step-wise
+    sampler need; training data and search prefixes tokenize the same way."""
+    lines = text.splitlines(keepends=True)
+    encoded = self._tok.encode_batch(lines, add_special_tokens=False) if lines else []
+    return [i for e in encoded for i in e.ids]
 
   def decode(self, ids: Sequence[int]) -> str:
     """Text of `ids` up to the first EOS; PAD and BOS are skipped (as CharVocab.decode)."""

@@ -103,3 +103,32 @@ def test_sft_then_rl_on_a_hugging_face_model(tmp_path, hf_dir):
   records = [json.loads(x) for x in (tmp_path / "rl" / "metrics.jsonl").read_text().splitlines()]
   assert [r["step"] for r in records if "kl" in r] == [1, 2]
   assert all(np.isfinite(r["loss"]) for r in records if "loss" in r)
+
+
+@pytest.mark.slow
+def test_prm_from_monte_carlo_labels_and_search_on_a_hugging_face_model(tmp_path, hf_dir):
+  from experiments import search, sft, verifier as verifier_exp
+  config = runpy.run_path("configs/hf_sft.py")["get_config"]("tiny")
+  config.model.path = hf_dir
+  config.steps, config.eval_every = 1, 1
+  sft.run(config, str(tmp_path / "sft"))
+  config = runpy.run_path("configs/hf_verifier.py")["get_config"]("tiny")
+  config.init_from = str(tmp_path / "sft")
+  with pytest.raises(ValueError, match="no per-step oracle.*labels=mc"):
+    verifier_exp.run(dict_copy(config, labels="oracle"), str(tmp_path / "bad"))
+  out = verifier_exp.run(config, str(tmp_path / "prm"))
+  assert "auc/step" not in out["metrics"] and "auc/outcome_min" in out["metrics"]
+  config = runpy.run_path("configs/hf_search.py")["get_config"]("tiny")
+  config.policy, config.prm = str(tmp_path / "sft"), str(tmp_path / "prm")
+  out = search.run(config, str(tmp_path / "search"))
+  methods = {json.loads(x)["method"] for x in (tmp_path / "search" / "results.jsonl").read_text()
+             .splitlines()}
+  assert {"best-of-2 majority", "best-of-2 PRM weighted", "beam N=2", "lookahead1 N=2"} <= methods
+  assert (tmp_path / "search" / "plots" / "search_scaling.png").exists()
+
+
+def dict_copy(config, **changes):
+  config = config.copy_and_resolve_references()
+  config.unlock()
+  config.update(changes)
+  return config

@@ -22,10 +22,16 @@ from reasoning.train import verifier
 
 @dataclasses.dataclass(frozen=True)
 class Model:
-  """A model used functionally: `apply(graphdef, params, ...)`, described by `cfg`."""
+  """A model used functionally: `apply(graphdef, params, ...)`, described by `cfg`, over the
+  vocabulary `vocab` (the char vocabulary, or a real tokenizer: reasoning/tokenizer.py)."""
   graphdef: Any
   params: Any
   cfg: ModelConfig
+  vocab: Any = VOCAB
+
+  def tokens(self, text: str) -> int:
+    """Tokens of a prompt or prefix as the sampler sees it (BOS included where there is one)."""
+    return len(self.vocab.encode(text)) + (self.vocab.bos is not None)
 
 
 @dataclasses.dataclass
@@ -61,6 +67,16 @@ class Meter:
                   self.flops, candidates)
 
 
+def require_char_vocab(method: str, *models: Model) -> None:
+  """Token-level searchers (MCTS, rStar) match answer lines and step ends on character ids;
+  real tokenizers are not supported there yet: a clear error rather than a silent mismatch."""
+  from reasoning.text import CharVocab
+  for m in models:
+    if not isinstance(m.vocab, CharVocab):
+      raise ValueError(f"{method} supports the character vocabulary only so far; with a Hugging "
+                       f"Face model use best-of-N, beam or lookahead search")
+
+
 def sample_steps(policy: Model, meter: Meter, owners: Sequence[int], prompts: Sequence[str],
                  prefixes: Sequence[str], key, *, max_new: int, temperature: float,
                  stop: str = "step", chunk: int = 256) -> list[str]:
@@ -68,15 +84,16 @@ def sample_steps(policy: Model, meter: Meter, owners: Sequence[int], prompts: Se
   line has none) or the rest of the solution (stop='answer'). Meters prefill and decode."""
   queries = [p + x for p, x in zip(prompts, prefixes)]
   chunk = min(chunk, 1 << max(len(queries) - 1, 0).bit_length())  # small calls, small shapes
-  prompt_len = round_up(max(map(len, queries)) + 1, 16)  # few shapes as prefixes grow
+  query_tokens = [policy.tokens(q) for q in queries]
+  prompt_len = round_up(max(query_tokens), 16)  # few shapes as prefixes grow
   max_new = min(max_new, policy.cfg.max_len - prompt_len)   # the model's context is the limit
   if max_new < 1:
     raise ValueError(f"a search prefix of {prompt_len} tokens leaves no room in model.max_len="
                      f"{policy.cfg.max_len}; lower max_steps or step_tokens")
-  texts, lengths = evaluation.complete(policy.graphdef, policy.params, VOCAB, queries, key,
+  texts, lengths = evaluation.complete(policy.graphdef, policy.params, policy.vocab, queries, key,
                                        prompt_len=prompt_len, max_new=max_new,
                                        temperature=temperature, stop=stop, chunk=chunk)
-  meter.add_generation(policy.cfg, owners, [len(q) + 1 for q in queries], lengths)
+  meter.add_generation(policy.cfg, owners, query_tokens, lengths)
   return texts
 
 
@@ -92,10 +109,10 @@ def score_prefixes(prm: Model, meter: Meter, owners: Sequence[int], prompts: Seq
                    prefixes: Sequence[str], chunk: int = 256) -> np.ndarray:
   """The PRM's score of the last line of each prefix (P(the solution can still succeed))."""
   closed = [x if x.endswith("\n") else x + "\n" for x in prefixes]
-  lengths = [len(p) + len(x) + 2 for p, x in zip(prompts, closed)]  # BOS ... EOS
+  lengths = [prm.tokens(p + x) + 1 for p, x in zip(prompts, closed)]  # (BOS) ... EOS
   seq_len = round_up(max(lengths), 32)
   chunk = min(chunk, 1 << max(len(closed) - 1, 0).bit_length())
-  scores, _ = verifier.score_completions(prm.graphdef, prm.params, VOCAB, prompts, closed,
+  scores, _ = verifier.score_completions(prm.graphdef, prm.params, prm.vocab, prompts, closed,
                                          seq_len=seq_len, kind="prm", aggregation="last",
                                          chunk=chunk)
   meter.add_scoring(prm.cfg, owners, lengths)

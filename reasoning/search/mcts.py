@@ -37,7 +37,7 @@ import numpy as np
 from flax import struct
 
 from reasoning import model as model_lib, sampling
-from reasoning.search.base import Meter, Model, Result
+from reasoning.search.base import Meter, Model, Result, require_char_vocab
 from reasoning.tasks.base import ANSWER_PREFIX
 from reasoning.text import EOS, PAD, VOCAB, pad_prompts, round_up
 
@@ -277,6 +277,7 @@ def traced_mcts(policy: Model, evaluator: Model, prompts, key: jax.Array, /, *,
 
   value: 'prm' (evaluator = a reward model), 'value' (its value head) or a judge function for
   `outcome_evaluator` (training-time self-play with the verifier at finished solutions)."""
+  require_char_vocab("mcts", policy, evaluator)
   if value not in ("prm", "value") and not callable(value):
     raise ValueError(f"mcts value must be 'prm', 'value' or a judge (outcome_evaluator), got "
                      f"{value!r}")

@@ -30,7 +30,7 @@ import numpy as np
 
 from reasoning import sampling
 from reasoning.search import mcts
-from reasoning.search.base import Meter, Model, Result, sample_steps
+from reasoning.search.base import Meter, Model, Result, require_char_vocab, sample_steps
 from reasoning.tasks import extract_answer, hint_of, split_completion
 from reasoning.text import EOS, PAD, VOCAB, pad_prompts
 
@@ -152,6 +152,7 @@ def rstar(generator: Model, evaluator: Model, discriminator: Model | None, promp
   """rStar on each prompt; see the module docstring. answer_of(completion) is what the
   discriminator must agree on: the answer, or where every solution has the same answer
   (Countdown's target) the answer-bearing last step (`consistency_key`)."""
+  require_char_vocab("rstar", generator, evaluator)
   seq = generator.cfg.max_len - finish_tokens  # all the room the model's context leaves
   if max(map(len, prompts)) + 1 + step_tokens > seq:
     raise ValueError(f"rstar: prompts of up to {max(map(len, prompts))} characters leave no room "

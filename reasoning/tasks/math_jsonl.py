@@ -20,7 +20,7 @@ import functools
 import json
 import os
 import re
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 
@@ -117,6 +117,7 @@ class MathJsonl:
   trap_share: float = 0.0
   name: str = "math_jsonl"
   difficulties: tuple[int, ...] = (1, 2, 3)
+  has_step_oracle: ClassVar[bool] = False  # outcome only: PRMs train on Monte-Carlo labels
 
   def __post_init__(self):
     if self.trap_share:

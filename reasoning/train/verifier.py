@@ -31,8 +31,9 @@ def reward_targets(vocab: CharVocab, prompts: Sequence[str], completions: Sequen
                    step_labels: Sequence[Sequence[float]], outcomes: Sequence[float], seq_len: int):
   """Tokens [B, T] and, per position, PRM and ORM masks and labels [B, T] float32.
 
-  step_labels[b][i] belongs to the newline that closes line i of completion b (the answer line
-  included); outcomes[b] to the EOS after the completion. Completions must end with a newline.
+  step_labels[b][i] belongs to the token that closes line i of completion b with its newline
+  (the answer line included; a step end of `vocab.specials`); outcomes[b] to the EOS after the
+  completion. Completions must end with a newline.
   """
   tokens, loss_mask = pad_examples(vocab, prompts, completions, seq_len)
   prm_mask = np.zeros_like(loss_mask)
@@ -41,7 +42,7 @@ def reward_targets(vocab: CharVocab, prompts: Sequence[str], completions: Sequen
   orm_labels = np.zeros_like(loss_mask)
   for b in range(len(prompts)):
     positions = np.flatnonzero(loss_mask[b])
-    newlines = positions[tokens[b, positions] == vocab.newline]
+    newlines = positions[np.isin(tokens[b, positions], vocab.specials.step_ends)]
     labels = list(step_labels[b])
     if len(labels) != len(newlines):
       raise ValueError(f"example {b}: {len(labels)} step labels for {len(newlines)} lines")
@@ -51,6 +52,18 @@ def reward_targets(vocab: CharVocab, prompts: Sequence[str], completions: Sequen
     orm_labels[b, positions[-1]] = outcomes[b]
   return {"tokens": tokens, "prm_mask": prm_mask, "prm_labels": prm_labels,
           "orm_mask": orm_mask, "orm_labels": orm_labels}
+
+
+def seq_len_for(vocab, prompts: Sequence[str], completions: Sequence[str], *,
+                minimum: int = 0, multiple: int = 16) -> int:
+  """The smallest multiple of `multiple` (at least `minimum`) that holds every (BOS) prompt +
+  completion + EOS. Decoded samples need not re-encode to as many tokens as were generated
+  (byte-level BPE turns a split UTF-8 character into a replacement character), so lengths
+  are measured, not assumed."""
+  head = vocab.bos is not None
+  longest = max(head + len(vocab.encode(p)) + len(vocab.encode(c)) + 1
+                for p, c in zip(prompts, completions))
+  return max(minimum, -(-longest // multiple) * multiple)
 
 
 def reward_loss(graphdef, params, batch, kind: str):
