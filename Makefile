@@ -24,7 +24,7 @@ demo: $(STAMP)
 	@echo "plots: $(DEMO_DIR)/sft/plots/learning_curve.png  $(DEMO_DIR)/rl/plots/train_scaling.png"
 
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest -n 2
 
 reproduce: $(STAMP)
 	PY=$(PY) scripts/reproduce.sh
