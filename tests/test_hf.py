@@ -2,9 +2,9 @@
 
 The reference below follows transformers' modeling_llama / modeling_qwen2 step by step (RMSNorm
 in float32, rotate-half RoPE with inv_freq = theta^(-2i/d), repeat_kv for grouped-query
-attention, causal softmax(QK^T / sqrt(d)), SwiGLU MLP, untied or tied LM head). A parity test
-against transformers itself needs a CPU PyTorch build, which this environment's package index
-does not carry (only the CUDA one, several GB); see the README.
+attention, causal softmax(QK^T / sqrt(d)), SwiGLU MLP, untied or tied LM head), so these run
+without torch; tests/test_hf_transformers.py checks the same against transformers itself where
+the optional `peers` extra (PyTorch CPU build) is installed.
 """
 
 import json
