@@ -50,7 +50,8 @@ def make_model(model_config, key, *, load_weights: bool = True):
   tokenizer.json; local files only), its tokenizer as the vocabulary and, with load_weights,
   its weights (value and reward heads at zero); only `model.dtype` may be set beside it, since
   the shape is the checkpoint's. Otherwise a fresh transformer of that shape over the character
-  vocabulary, initialized from `key`.
+  vocabulary, initialized from `key`. Without load_weights, params are only shapes
+  (jax.ShapeDtypeStruct) to restore a checkpoint into.
   """
   from reasoning import hf, model as model_lib
   from reasoning.text import VOCAB
@@ -58,7 +59,8 @@ def make_model(model_config, key, *, load_weights: bool = True):
   path = fields.pop("path", "")
   if not path:
     cfg = model_lib.ModelConfig(vocab_size=VOCAB.size, **fields)
-    return (VOCAB, cfg) + model_lib.init(cfg, key)
+    return (VOCAB, cfg) + (model_lib.init(cfg, key) if load_weights else
+                           model_lib.abstract_init(cfg))
   from reasoning.tokenizer import HFTokenizer
   unknown = sorted(set(fields) - {"dtype"})
   if unknown:
@@ -68,10 +70,10 @@ def make_model(model_config, key, *, load_weights: bool = True):
   dtype = fields.get("dtype", "float32")
   if load_weights:
     cfg, graphdef, params = hf.load(path, dtype=dtype, specials=tokenizer.specials)
-  else:
+  else:  # shapes only: a checkpoint is restored into them
     cfg = hf.config_from_hf(hf.read_config(path), where=f"{path}/config.json", dtype=dtype,
                             specials=tokenizer.specials)
-    graphdef, params = model_lib.init(cfg, key)
+    graphdef, params = model_lib.abstract_init(cfg)
   if tokenizer.size > cfg.vocab_size:
     raise ValueError(f"{tokenizer.path}: {tokenizer.size} tokens, but {path}/config.json has "
                      f"vocab_size={cfg.vocab_size}")
@@ -106,7 +108,7 @@ def load_sft(workdir: str, *, with_vocab: bool = False):
   vocab, model_cfg, graphdef, params = make_model(sft_config["model"], jax.random.key(0),
                                                   load_weights=False)
   tx = state_lib.make_optimizer(state_lib.OptimConfig())
-  abstract = jax.eval_shape(lambda: state_lib.create(params, tx))
+  abstract = jax.eval_shape(lambda p: state_lib.create(p, tx), params)
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), save_every=1)
   try:
     state, meta = ckpt.restore(abstract)
