@@ -5,7 +5,8 @@
 
 Local files only: nothing is downloaded. `config.json` maps onto `ModelConfig` (grouped-query
 attention, RoPE theta, RMSNorm eps, tied embeddings, q/k/v biases for Qwen2, no embedding scale);
-anything the model cannot represent (another activation, RoPE scaling, sliding windows, an
+RoPE 'linear' and 'llama3' scaling (Llama 3.1+); anything the model cannot represent (another
+activation, other RoPE scaling types, sliding windows, an
 explicit head_dim that differs from hidden/heads) is a ValueError naming the file and field,
 never a silently different network. Weights are read with `safetensors` as numpy arrays (no
 torch), from one file or the shards `model.safetensors.index.json` lists; with a mesh, each array
@@ -32,6 +33,10 @@ from reasoning import model as model_lib
 ARCHITECTURES = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2",
                  "MistralForCausalLM": "mistral"}
 _EXTRA = "reasoning."  # our heads, saved next to the HF tensors
+# RoPE types the model implements (model.rope_frequencies) and the fields each needs.
+_ROPE_FIELDS = {"default": (), "linear": ("factor",),
+                "llama3": ("factor", "low_freq_factor", "high_freq_factor",
+                           "original_max_position_embeddings")}
 
 
 def config_from_hf(hf: dict[str, Any], *, where: str = "config.json", max_len: int | None = None,
@@ -53,15 +58,20 @@ def config_from_hf(hf: dict[str, Any], *, where: str = "config.json", max_len: i
     raise ValueError(f"{where}: hidden_act={hf['hidden_act']!r} is not supported (SwiGLU = silu)")
   if hf.get("mlp_bias"):
     raise ValueError(f"{where}: mlp_bias=true is not supported (the MLP has no biases)")
-  if hf.get("rope_scaling"):
-    raise ValueError(f"{where}: rope_scaling={hf['rope_scaling']!r} is not supported yet")
-  # transformers >= 5 writes `rope_parameters` {rope_type, rope_theta} instead of a top-level
-  # rope_theta; reading only the old field would silently fall back to theta = 10000.
-  rope = hf.get("rope_parameters") or {}
-  if rope.get("rope_type", "default") != "default":
-    raise ValueError(f"{where}: rope_parameters={rope!r} is not supported yet (only "
-                     f"rope_type 'default')")
-  theta = rope.get("rope_theta", hf.get("rope_theta", 10_000.0))
+  # transformers >= 5 writes `rope_parameters` {rope_type, rope_theta, scaling fields} instead of
+  # a top-level rope_theta and `rope_scaling`; reading only the old fields would silently fall
+  # back to theta = 10000 and no scaling.
+  rope = dict(hf.get("rope_parameters") or hf.get("rope_scaling") or {})
+  rope_type = rope.pop("rope_type", rope.pop("type", "default"))
+  theta = rope.pop("rope_theta", hf.get("rope_theta", 10_000.0))
+  if rope_type not in _ROPE_FIELDS:
+    raise ValueError(f"{where}: rope_type={rope_type!r} is not supported; expected one of "
+                     f"{sorted(_ROPE_FIELDS)}")
+  missing = [f for f in _ROPE_FIELDS[rope_type] if f not in rope]
+  if missing:
+    raise ValueError(f"{where}: rope_type={rope_type!r} needs the field {missing[0]!r}")
+  scaling = () if rope_type == "default" else tuple(sorted(
+      [(f, rope[f]) for f in _ROPE_FIELDS[rope_type]] + [("rope_type", rope_type)]))
   if hf.get("use_sliding_window") or (hf.get("sliding_window") and ARCHITECTURES[archs[0]] ==
                                       "mistral"):
     raise ValueError(f"{where}: sliding-window attention is not supported")
@@ -75,7 +85,7 @@ def config_from_hf(hf: dict[str, Any], *, where: str = "config.json", max_len: i
       n_heads=heads, n_kv_heads=hf.get("num_key_value_heads") or heads,
       d_ff=field("intermediate_size"), max_len=max_len or field("max_position_embeddings"),
       mlp="swiglu", tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
-      rope_theta=float(theta), norm_eps=float(field("rms_norm_eps")),
+      rope_theta=float(theta), rope_scaling=scaling, norm_eps=float(field("rms_norm_eps")),
       embed_scale=False, attn_bias=bias, dtype=dtype, **_pad_bos(hf, specials))
 
 

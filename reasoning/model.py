@@ -18,6 +18,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx, struct
 
 from reasoning.text import BOS, PAD
@@ -35,6 +36,11 @@ class ModelConfig:
   mlp: str = "swiglu"  # 'swiglu' | 'gelu'
   tie_embeddings: bool = True
   rope_theta: float = 10_000.0
+  # RoPE frequency scaling as sorted (name, value) pairs (hashable: the config is static in the
+  # graphdef): () for none; (("factor", f), ("rope_type", "linear")); or Llama 3.1's
+  # (("factor", 8.0), ("high_freq_factor", 4.0), ("low_freq_factor", 1.0),
+  #  ("original_max_position_embeddings", 8192), ("rope_type", "llama3")).
+  rope_scaling: tuple = ()
   norm_eps: float = 1e-6
   embed_scale: bool = True   # multiply embeddings by sqrt(d_model) (Llama/Qwen2 do not)
   attn_bias: bool = False    # biases on the q/k/v projections (Qwen2)
@@ -51,6 +57,9 @@ class ModelConfig:
       raise ValueError("model head dim d_model/n_heads must be even for rotary embeddings")
     if self.mlp not in ("swiglu", "gelu"):
       raise ValueError(f"model.mlp must be 'swiglu' or 'gelu', got {self.mlp!r}")
+    if dict(self.rope_scaling).get("rope_type", "linear") not in ("linear", "llama3"):
+      raise ValueError(f"model.rope_scaling={self.rope_scaling!r}: rope_type must be 'linear' or "
+                       f"'llama3'")
     if self.dtype not in ("float32", "bfloat16"):
       raise ValueError(f"model.dtype must be 'float32' or 'bfloat16', got {self.dtype!r}")
 
@@ -83,11 +92,32 @@ class Output:
   cache: Cache | None = None
 
 
-def rope_angles(positions: jax.Array, head_dim: int, theta: float):
+def rope_frequencies(head_dim: int, theta: float, scaling: tuple = ()) -> np.ndarray:
+  """The inverse frequencies [head_dim/2] of the rotary embedding, float64 on the host (static),
+  with 'linear' or Llama 3.1's 'llama3' scaling as transformers computes them."""
+  half = head_dim // 2
+  freq = theta ** (-np.arange(half, dtype=np.float64) / half)
+  scaling = dict(scaling)
+  if not scaling:
+    return freq
+  factor = float(scaling["factor"])
+  if scaling.get("rope_type", "linear") == "linear":
+    return freq / factor
+  # llama3: long wavelengths slowed by `factor`, short ones kept, a smooth blend in between.
+  old_len = float(scaling["original_max_position_embeddings"])
+  low, high = float(scaling["low_freq_factor"]), float(scaling["high_freq_factor"])
+  wavelen = 2 * np.pi / freq
+  scaled = np.where(wavelen > old_len / low, freq / factor, freq)
+  smooth = (old_len / wavelen - low) / (high - low)
+  blended = (1 - smooth) * scaled / factor + smooth * scaled
+  medium = (wavelen >= old_len / high) & (wavelen <= old_len / low)
+  return np.where(medium, blended, scaled)
+
+
+def rope_angles(positions: jax.Array, head_dim: int, theta: float, scaling: tuple = ()):
   """(sin, cos) [B, 1, T, head_dim/2] of the rotary angles of positions [B, T], computed once per
   forward pass and shared by every layer."""
-  half = head_dim // 2
-  freq = theta ** (-jnp.arange(half, dtype=jnp.float32) / half)
+  freq = jnp.asarray(rope_frequencies(head_dim, theta, scaling), jnp.float32)
   angle = positions[:, None, :, None].astype(jnp.float32) * freq
   return jnp.sin(angle), jnp.cos(angle)
 
@@ -197,7 +227,7 @@ class Transformer(nnx.Module):
     if self.cfg.embed_scale:
       x = x * jnp.asarray(math.sqrt(self.cfg.d_model), self.cfg.compute_dtype)
     new_k, new_v = [], []
-    angles = rope_angles(positions, self.cfg.head_dim, self.cfg.rope_theta)
+    angles = rope_angles(positions, self.cfg.head_dim, self.cfg.rope_theta, self.cfg.rope_scaling)
     for i in range(self.cfg.n_layers):
       layer_cache = None if cache is None else (cache.k[i], cache.v[i], cache.end)
       x, layer_cache = getattr(self, f"block_{i}")(x, angles, mask, layer_cache)

@@ -149,7 +149,9 @@ def test_clear_errors_for_unsupported_configs_and_missing_files(tmp_path):
   t = _random_weights(c, np.random.default_rng(3))
   for bad, match in [({"architectures": ["GPT2LMHeadModel"]}, "architectures=.*not supported"),
                      ({"hidden_act": "gelu"}, "hidden_act='gelu'"),
-                     ({"rope_scaling": {"type": "llama3", "factor": 8}}, "rope_scaling"),
+                     ({"rope_scaling": {"type": "yarn", "factor": 4}}, "rope_type='yarn' is not"),
+                     ({"rope_parameters": {"rope_type": "llama3", "factor": 8}},
+                      "rope_type='llama3' needs the field 'low_freq_factor'"),
                      ({"head_dim": 16}, "head_dim=16")]:
     _write(tmp_path / "bad", dict(c, **bad), t)
     with pytest.raises(ValueError, match=match) as err:

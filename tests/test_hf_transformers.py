@@ -1,6 +1,6 @@
 """Parity with Hugging Face transformers itself (PyTorch CPU build; the optional `peers` extra).
 
-Tiny random Llama and Qwen2 models are created by transformers, written with `save_pretrained`,
+Tiny random Llama (also with Llama 3.1's RoPE scaling) and Qwen2 models are created by transformers, written with `save_pretrained`,
 imported by `reasoning.hf.load`, and must give transformers' logits to 1e-4 (f32) and its greedy
 `generate` output token for token, on a batch of left-padded prompts of mixed lengths. The other
 direction too: what `hf.save` writes, transformers' `from_pretrained` reads to the same logits.
@@ -29,6 +29,12 @@ def _make(arch: str, tmp_path):
   if arch == "llama":  # untied, a non-default theta (transformers 5 writes it in rope_parameters)
     config = transformers.LlamaConfig(tie_word_embeddings=False, rope_theta=5000.0, **common)
     model = transformers.LlamaForCausalLM(config)
+  elif arch == "llama3":  # Llama 3.1's RoPE scaling, its context cut to 16 so that every
+    # frequency band (kept, blended, slowed by `factor`) falls inside the tested positions
+    config = transformers.LlamaConfig(tie_word_embeddings=True, rope_parameters={
+        "rope_type": "llama3", "rope_theta": 5000.0, "factor": 8.0, "low_freq_factor": 1.0,
+        "high_freq_factor": 4.0, "original_max_position_embeddings": 16}, **common)
+    model = transformers.LlamaForCausalLM(config)
   else:  # tied, q/k/v biases
     config = transformers.Qwen2Config(tie_word_embeddings=True, **common)
     model = transformers.Qwen2ForCausalLM(config)
@@ -49,12 +55,13 @@ def _left_padded(rng, lengths):
   return out
 
 
-@pytest.mark.parametrize("arch", ["llama", "qwen2"])
+@pytest.mark.parametrize("arch", ["llama", "qwen2", "llama3"])
 def test_import_matches_transformers_logits_and_greedy_generate(tmp_path, arch):
   model, path = _make(arch, tmp_path)
   cfg, graphdef, params = hf.load(path)
-  assert cfg.rope_theta == (5000.0 if arch == "llama" else 10000.0)
-  assert cfg.attn_bias == (arch == "qwen2") and cfg.tie_embeddings == (arch == "qwen2")
+  assert cfg.rope_theta == (10000.0 if arch == "qwen2" else 5000.0)
+  assert cfg.attn_bias == (arch == "qwen2") and cfg.tie_embeddings == (arch != "llama")
+  assert dict(cfg.rope_scaling).get("rope_type") == ("llama3" if arch == "llama3" else None)
 
   rng = np.random.default_rng(1)
   ids = rng.integers(3, VOCAB, (3, 16))
