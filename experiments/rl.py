@@ -65,7 +65,10 @@ def rollout(config, vocab, graphdef, params, ref_params, score, advantages, task
   completions = [vocab.decode(r) for r in out.tokens]
   rewards = rewards_of(task, problems, completions, config.format_penalty, config.none_penalty)
   tokens = jnp.concatenate([prompts, jnp.asarray(out.tokens)], 1)
-  mask = jnp.concatenate([jnp.zeros_like(prompts), jnp.asarray(out.tokens) != vocab.pad], 1)
+  # Generated tokens up to and including the stop token (which may be the pad id: EOS-padded
+  # vocabularies), never the finished rows' padding.
+  generated = np.arange(out.tokens.shape[1])[None] < out.lengths[:, None]
+  mask = jnp.concatenate([jnp.zeros_like(prompts), jnp.asarray(generated)], 1)
   mask = mask[:, 1:].astype(jnp.float32)  # aligned with predicted tokens
   logp, values, _ = score(params, tokens)
   ref_logp, _, _ = score(ref_params, tokens)
@@ -163,8 +166,8 @@ def run(config, workdir: str) -> dict:
           metrics_list.append(m)
       metrics = {k: float(np.mean([float(m[k]) for m in metrics_list])) for k in metrics_list[0]}
 
-      seq_lens = (np.asarray(batch["tokens"]) != vocab.pad).sum(1)
-      prompt_lens = seq_lens - lengths
+      prompt_lens = np.array([common.prompt_tokens(vocab, p.prompt) for p in repeated])
+      seq_lens = prompt_lens + lengths
       meta["train_flops"] += (compute.generation_flops(model_cfg, prompt_lens, lengths)
                               + 2 * compute.forward_flops(model_cfg, seq_lens)
                               + config.epochs * compute.train_flops(model_cfg, seq_lens))

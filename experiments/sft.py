@@ -21,7 +21,7 @@ from reasoning import model as model_lib
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress, read_metrics
 from reasoning.tasks import hint_of, reference_completion, with_hint
-from reasoning.text import pack_examples, pad_examples, round_up
+from reasoning.text import pack_examples, pad_examples, round_up, row_lengths
 from reasoning.train import sft, state as state_lib
 
 
@@ -68,14 +68,14 @@ def batch_at(step: int, seed: int, pools, batch_size: int, multiple: int = 16,
     tokens, loss_mask, segments = pack_examples(tokens, loss_mask, pack_len, rows_multiple=4,
                                                 pad=pad)
     return {"tokens": tokens, "loss_mask": loss_mask, "segments": segments}
-  width = min(tokens.shape[1], round_up((tokens != pad).sum(1).max(), multiple))
+  width = min(tokens.shape[1], round_up(row_lengths(tokens, loss_mask, pad).max(), multiple))
   return {"tokens": tokens[:, :width], "loss_mask": loss_mask[:, :width]}
 
 
 def example_lengths(batch, pad: int = 0) -> np.ndarray:
   """Tokens of each example in a batch, packed or not (attention FLOPs depend on them)."""
   if "segments" not in batch:
-    return (batch["tokens"] != pad).sum(1)
+    return row_lengths(batch["tokens"], batch["loss_mask"], pad)
   seg = batch["segments"]
   ids = seg + np.arange(len(seg))[:, None] * (seg.max() + 1)
   counts = np.bincount(ids[seg > 0])

@@ -19,7 +19,7 @@ from experiments import common
 from reasoning import compute, evaluation
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress
-from reasoning.text import round_up
+from reasoning.text import round_up, row_lengths
 from reasoning.train import state as state_lib, verifier
 
 
@@ -129,7 +129,7 @@ def run(config, workdir: str) -> dict:
       idx = np.random.default_rng([config.seed, 7, step]).choice(n, config.batch_size, replace=False)
       batch = {k: jnp.asarray(v[idx]) for k, v in data.items()}
       state, metrics = train_step(state, batch)
-      lengths = (data["tokens"][idx] != vocab.pad).sum(1)
+      lengths = row_lengths(data["tokens"][idx], data["orm_mask"][idx], vocab.pad)
       meta["train_flops"] += compute.train_flops(model_cfg, lengths)
       done = step + 1
       common.log_train_step(writer, progress, done, metrics, every=config.log_every,

@@ -125,6 +125,13 @@ def pad_examples(vocab: CharVocab, prompts: Sequence[str], completions: Sequence
   return tokens, mask
 
 
+def row_lengths(tokens: np.ndarray, loss_mask: np.ndarray, pad: int = PAD) -> np.ndarray:
+  """Tokens in each right-padded row [B]: up to its last non-pad or loss-masked token. Counting
+  non-pad tokens alone would miss the final EOS of models that pad with their EOS token."""
+  real = (tokens != pad) | (loss_mask > 0)
+  return np.where(real.any(1), real.shape[1] - np.argmax(real[:, ::-1], axis=1), 0)
+
+
 def pack_examples(tokens: np.ndarray, loss_mask: np.ndarray, length: int, *,
                   rows_multiple: int = 1, pad: int = PAD):
   """Packs right-padded examples into rows of `length` tokens, first-fit by decreasing length,
@@ -134,7 +141,7 @@ def pack_examples(tokens: np.ndarray, loss_mask: np.ndarray, length: int, *,
   Returns tokens, loss_mask and segments [R, length]: segments numbers the examples of a row
   1, 2, ... (0 = padding), for `model.apply(..., segments=)`.
   """
-  lengths = (tokens != pad).sum(1)
+  lengths = row_lengths(tokens, loss_mask, pad)
   if lengths.max(initial=0) > length:
     raise ValueError(f"an example of {lengths.max()} tokens does not fit packed rows of {length}")
   rows, free = [], []

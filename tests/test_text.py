@@ -29,3 +29,19 @@ def test_padding_layouts():
   assert VOCAB.decode(tokens[0]) == "abcd\n"
   with pytest.raises(ValueError, match="seq_len=4"):
     pad_examples(VOCAB, ["ab"], ["cd\n"], 4)
+
+
+def test_row_lengths_keep_the_final_eos_of_eos_padded_vocabularies():
+  from experiments.sft import batch_at
+  from reasoning.text import row_lengths
+  eos = 7  # a tokenizer without a pad token pads with its EOS
+  tokens = np.array([[4, 5, 6, eos, eos, eos], [4, 5, eos, eos, eos, eos]])
+  loss_mask = np.array([[0, 1, 1, 1, 0, 0], [0, 1, 1, 0, 0, 0]], np.float32)
+  np.testing.assert_array_equal(row_lengths(tokens, loss_mask, eos), [4, 3])
+  assert (tokens != eos).sum(1).tolist() == [3, 2]  # what counting non-pad tokens would miss
+  # The char vocabulary (PAD = 0 differs from EOS) gives the plain count.
+  chars, mask = pad_examples(VOCAB, ["ab"], ["c\n"], 10)
+  assert row_lengths(chars, mask)[0] == (chars != PAD).sum() == 6
+  # A batch trimmed to its longest row keeps every row's EOS target.
+  batch = batch_at(0, 0, [(tokens, loss_mask)], 2, multiple=1, pad=eos)
+  assert batch["tokens"].shape[1] == 4 and batch["loss_mask"].sum() == loss_mask.sum()
