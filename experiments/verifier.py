@@ -14,6 +14,7 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
+from flax import nnx
 
 from experiments import common
 from reasoning import compute, evaluation
@@ -69,11 +70,18 @@ def build_targets(config, vocab, graphdef, params, task, problems, completions, 
 
 
 def _complete_from(vocab, graphdef, params, config, key, prompt_len, queries):
+  """Monte-Carlo continuations of step prefixes: as long as the model's context leaves room for
+  after the longest prefix (a prefix plus the full max_new can exceed model.max_len)."""
   prompt_len = max(prompt_len, max(common.prompt_tokens(vocab, q) for q in queries))
   prompt_len = round_up(prompt_len, 16)  # a few shapes, not one per query length
+  max_len = nnx.merge(graphdef, params).cfg.max_len
+  max_new = min(config.max_new, max_len - prompt_len)
+  if max_new < 1:
+    raise ValueError(f"a step prefix of {prompt_len} tokens leaves no room in model.max_len="
+                     f"{max_len} for Monte-Carlo continuations")
   texts, _ = evaluation.complete(graphdef, params, vocab, queries,
                                  jax.random.fold_in(key, len(queries)), prompt_len=prompt_len,
-                                 max_new=config.max_new, temperature=1.0)
+                                 max_new=max_new, temperature=1.0)
   return texts
 
 

@@ -363,3 +363,22 @@ def test_rstar_pulse_and_resume(tmp_path, tiny_sft_run, monkeypatch):
   assert (tmp_path / "plots" / "rstar_scaling.png").stat().st_size > 1000
   monkeypatch.setattr(rstar_exp.rstar_lib, "rstar", lambda *a, **k: 1 / 0)
   assert rstar_exp.run(config, str(tmp_path))["summary"] == out["summary"]  # resumed: no search
+
+
+def test_monte_carlo_continuations_fit_the_models_context(tiny_model):
+  """A long step prefix plus the full max_new would overflow model.max_len (128): the
+  continuations are cut to the room left instead of failing (the default PRM with
+  labels=mc crashed so on the default Countdown config)."""
+  import jax
+  import ml_collections
+  from experiments import verifier as verifier_exp
+  from reasoning.text import VOCAB
+  cfg, graphdef, params = tiny_model
+  config = ml_collections.ConfigDict({"max_new": 64})
+  queries = ["countdown 3 8 5 to 29\n" + "8*3=24\n" * 12] * 2  # ~107 tokens with BOS
+  texts = verifier_exp._complete_from(VOCAB, graphdef, params, config, jax.random.key(0), 16,
+                                      queries)
+  assert len(texts) == 2 and all(len(t) <= cfg.max_len - 112 for t in texts)
+  with pytest.raises(ValueError, match="leaves no room in model.max_len=128"):
+    verifier_exp._complete_from(VOCAB, graphdef, params, config, jax.random.key(0), 16,
+                                ["x" * 130])
