@@ -19,7 +19,8 @@ _base = runpy.run_path(os.path.join(os.path.dirname(__file__), "countdown_rl.py"
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c = _base("tiny" if arg == "tiny" else None)
   c.init_from = ""
-  c.task = ml_collections.ConfigDict({"name": "math_jsonl", "path": "tests/data/math_sample.jsonl"})
+  c.task = ml_collections.ConfigDict({"name": "math_jsonl", "path": "tests/data/math_sample.jsonl",
+                                      "template": "{question}\n"})  # the prompt, no chat template
   c.train_difficulties = "1,2,3"
   c.eval_difficulties = "1,2,3"
   c.none_penalty = 0.0               # the dataset has no trap problems

@@ -20,7 +20,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c = _base("tiny" if arg == "tiny" else None)
   c.policy = ""
   c.prm = ""
-  c.task = ml_collections.ConfigDict({"name": "math_jsonl", "path": "tests/data/math_sample.jsonl"})
+  c.task = ml_collections.ConfigDict({"name": "math_jsonl", "path": "tests/data/math_sample.jsonl",
+                                      "template": "{question}\n"})  # the prompt, no chat template
   c.eval_difficulties = "1,2,3"
   c.mcts = ""
   c.max_new = 256

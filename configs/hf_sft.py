@@ -5,7 +5,8 @@
 
 `model.path` is a local directory with config.json, *.safetensors and tokenizer.json (nothing is
 downloaded); the model's own tokenizer encodes the task text, prompts are plain text (no chat
-template), steps are lines and the last line is `ANSWER: x`. `task.path` is a JSONL file of
+template; `--config.task.template` formats them), steps are lines and the last line is
+`ANSWER: x`. `task.path` is a JSONL file of
 {"question", "answer"} rows (GSM8K's `#### x` understood; reasoning/tasks/math_jsonl.py). The
 held-out problems are drawn from the same file and excluded from training. On a GPU, add
 `--config.model.dtype=bfloat16`. `:tiny` is for tests (a tiny random model and the sample file).
@@ -18,7 +19,8 @@ import ml_collections
 def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c = ml_collections.ConfigDict()
   c.seed = 0
-  c.task = ml_collections.ConfigDict({"name": "math_jsonl", "path": "tests/data/math_sample.jsonl"})
+  c.task = ml_collections.ConfigDict({"name": "math_jsonl", "path": "tests/data/math_sample.jsonl",
+                                      "template": "{question}\n"})  # the prompt, no chat template
   c.train_difficulties = "1,2,3"     # 1: <= 2 reference steps, 2: 3-4, 3: 5 or more
   c.eval_difficulties = "1,2,3"
   c.train_problems = 2_000           # drawn per difficulty (with replacement past the file's count)

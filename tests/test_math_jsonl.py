@@ -59,3 +59,14 @@ def test_bad_files_are_clear_errors(tmp_path):
     get_task("math_jsonl", path=str(bad)).sample(np.random.default_rng(0), 1, 1)
   with pytest.raises(ValueError, match="trap_share must be 0"):
     get_task("math_jsonl", path=SAMPLE, trap_share=0.1)
+
+
+def test_prompt_template_by_config():
+  task = get_task("math_jsonl", path=SAMPLE, template="Question: {question}\nSolve it step by step.\n")
+  [p] = task.sample(np.random.default_rng(0), 1, 1)
+  assert p.prompt.startswith("Question: ") and p.prompt.endswith("\nSolve it step by step.\n")
+  assert p.meta["question"] in p.prompt and task.verify(p, f"ANSWER: {p.answer}\n") == 1.0
+  [plain] = get_task("math_jsonl", path=SAMPLE).sample(np.random.default_rng(0), 1, 1)
+  assert plain.prompt == plain.meta["question"] + "\n"
+  with pytest.raises(ValueError, match="math_jsonl.template=.*must contain '{question}'"):
+    get_task("math_jsonl", path=SAMPLE, template="no placeholder\n")

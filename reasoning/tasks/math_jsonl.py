@@ -103,7 +103,7 @@ def load(path: str) -> tuple[base.Problem, ...]:
         raise ValueError(f"{path}:{number}: cannot read a final answer from {str(answer)[-80:]!r}")
       problems.append(base.Problem(f"{str(question).strip()}\n", final,
                                    {"difficulty": _level(len(steps)), "steps": steps,
-                                    "line": number}))
+                                    "line": number, "question": str(question).strip()}))
   if not problems:
     raise ValueError(f"{path}: no problems in the file")
   return tuple(problems)
@@ -115,6 +115,9 @@ class MathJsonl:
   replacement only when asked for more than there are)."""
   path: str = ""
   trap_share: float = 0.0
+  # The prompt, plain text (no chat template): `{question}` is replaced by the question, e.g.
+  # "Question: {question}\nAnswer step by step, one step per line, then 'ANSWER: x'.\n".
+  template: str = "{question}\n"
   name: str = "math_jsonl"
   difficulties: tuple[int, ...] = (1, 2, 3)
   has_step_oracle: ClassVar[bool] = False  # outcome only: PRMs train on Monte-Carlo labels
@@ -122,6 +125,9 @@ class MathJsonl:
   def __post_init__(self):
     if self.trap_share:
       raise ValueError("math_jsonl.trap_share must be 0: a dataset has no trap instances")
+    if "{question}" not in self.template or not self.template.endswith("\n"):
+      raise ValueError(f"math_jsonl.template={self.template!r} must contain '{{question}}' and "
+                       f"end with a newline (the steps start on the next line)")
 
   def sample(self, rng: np.random.Generator, n: int, difficulty: int) -> list[base.Problem]:
     base.check_difficulty(self, difficulty)
@@ -130,7 +136,8 @@ class MathJsonl:
       raise ValueError(f"{self.path}: no problems at difficulty={difficulty} "
                        f"(1: <= 2 reference steps, 2: 3-4, 3: 5 or more)")
     idx = rng.choice(len(pool), size=n, replace=n > len(pool))
-    return [pool[i] for i in idx]
+    return [dataclasses.replace(pool[i], prompt=self.template.replace(
+        "{question}", pool[i].meta["question"])) for i in idx]
 
   def solve(self, problem: base.Problem, rng: np.random.Generator | None = None) -> list[str]:
     return list(problem.meta["steps"]) + [base.answer_line(problem.answer)]
