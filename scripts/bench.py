@@ -1,6 +1,7 @@
 """Throughput benchmarks on whatever backend JAX finds; writes JSON.
 
   python scripts/bench.py [--out bench.json] [--quick] [--no-peers]
+  python scripts/bench.py --preset qwen2.5-0.5b --dtype bfloat16   # a real-model shape, random weights
 
 Reports: measured f32 matmul peak; training step tokens/s and achieved GFLOP/s (and the share of
 the matmul peak, the MFU against this machine's own matmul) for the default model and two larger
@@ -49,20 +50,24 @@ def timed(fn, *, repeats: int, warmup: int = 2) -> float:
   return float(np.median(times))
 
 
-def matmul_peak(n: int = 2048) -> float:
-  a = jnp.ones((n, n), jnp.float32)
+def matmul_peak(n: int = 2048, dtype: str = "float32") -> float:
+  a = jnp.ones((n, n), dtype)
   f = jax.jit(lambda x: x @ x)
   return 2 * n**3 / timed(lambda: f(a).block_until_ready(), repeats=5) / 1e9
 
 
+def _config(shape: dict) -> model_lib.ModelConfig:
+  return model_lib.ModelConfig(**{"vocab_size": VOCAB.size, **shape})
+
+
 def bench_train(shape: dict, batch: int, seq: int, repeats: int) -> dict:
-  cfg = model_lib.ModelConfig(vocab_size=VOCAB.size, **shape)
+  cfg = _config(shape)
   graphdef, params = model_lib.init(cfg, jax.random.key(0))
   tx = state_lib.make_optimizer(state_lib.OptimConfig(total_steps=1000))
   holder = [state_lib.create(params, tx)]
   step = sft.make_train_step(graphdef, tx)
   rng = np.random.default_rng(0)
-  data = {"tokens": jnp.asarray(rng.integers(3, VOCAB.size, (batch, seq)), jnp.int32),
+  data = {"tokens": jnp.asarray(rng.integers(3, cfg.vocab_size, (batch, seq)), jnp.int32),
           "loss_mask": jnp.ones((batch, seq), jnp.float32)}
 
   def run():
@@ -76,9 +81,9 @@ def bench_train(shape: dict, batch: int, seq: int, repeats: int) -> dict:
 
 
 def bench_sampler(shape: dict, batch: int, prompt_len: int, max_new: int, repeats: int) -> dict:
-  cfg = model_lib.ModelConfig(vocab_size=VOCAB.size, **shape)
+  cfg = _config(shape)
   graphdef, params = model_lib.init(cfg, jax.random.key(0))
-  prompts = jnp.asarray(np.random.default_rng(0).integers(3, VOCAB.size, (batch, prompt_len)),
+  prompts = jnp.asarray(np.random.default_rng(0).integers(3, cfg.vocab_size, (batch, prompt_len)),
                         jnp.int32)
   lengths = []
 
@@ -145,17 +150,52 @@ def run_peers(repeats: int) -> dict:
   return out
 
 
+# Real-model shapes with random weights (no download): `--preset` measures one of these instead
+# of the tiny models, e.g. on a GPU with `--dtype bfloat16`.
+PRESETS = {
+    "qwen2.5-0.5b": dict(vocab_size=151_936, d_model=896, n_layers=24, n_heads=14, n_kv_heads=2,
+                         d_ff=4864, max_len=4096, tie_embeddings=True, attn_bias=True,
+                         embed_scale=False, rope_theta=1e6, norm_eps=1e-6),
+}
+
+
+def run_preset(name: str, dtype: str, args) -> dict:
+  """Training step (batch x 512 tokens) and sampler (prompt 128, 128 new tokens) throughput of a
+  real-model shape with random weights, and the training step's MFU against the matmul peak."""
+  shape = dict(PRESETS[name], dtype=dtype)
+  out = {"train": bench_train(shape, batch=args.preset_batch, seq=512, repeats=args.repeats),
+         "sampler": bench_sampler(shape, batch=args.preset_batch, prompt_len=128, max_new=128,
+                                  repeats=args.repeats)}
+  r = out["train"]
+  print(f"preset {name} ({r['params_M'] / 1e3:.2f}B parameters, {dtype}) train batch "
+        f"{args.preset_batch} x 512: {r['tokens_per_s']:.0f} tok/s, {r['gflops_per_s']:.0f} "
+        f"GFLOP/s", flush=True)
+  print(f"preset sampler batch {args.preset_batch}: {out['sampler']['tokens_per_s']:.0f} tok/s",
+        flush=True)
+  return out
+
+
 def main():
   parser = argparse.ArgumentParser()
   parser.add_argument("--out", default="bench.json")
   parser.add_argument("--quick", action="store_true", help="fewer repeats (smoke test)")
   parser.add_argument("--no-peers", action="store_true", help="skip the transformers/PyTorch peers")
+  parser.add_argument("--preset", choices=sorted(PRESETS),
+                      help="measure only this real-model shape (random weights)")
+  parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
+  parser.add_argument("--preset-batch", type=int, default=8)
   args = parser.parse_args()
-  repeats = 2 if args.quick else 5
+  args.repeats = repeats = 2 if args.quick else 5
   result = {"backend": jax.default_backend(), "device": str(jax.devices()[0].device_kind),
             "devices": jax.device_count(), "machine": platform.machine(),
-            "matmul_peak_gflops": matmul_peak(1024 if args.quick else 2048)}
-  print(f"matmul peak: {result['matmul_peak_gflops']:.1f} GFLOP/s", flush=True)
+            "matmul_peak_gflops": matmul_peak(1024 if args.quick else 2048, args.dtype)}
+  print(f"matmul peak ({args.dtype}): {result['matmul_peak_gflops']:.1f} GFLOP/s", flush=True)
+  if args.preset:
+    result["preset"] = {args.preset: run_preset(args.preset, args.dtype, args)}
+    r = result["preset"][args.preset]["train"]
+    r["share_of_peak"] = r["gflops_per_s"] / result["matmul_peak_gflops"]
+    print(f"preset train MFU vs the measured matmul peak: {100 * r['share_of_peak']:.0f}%")
+    return _write(result, args.out)
   result["train"] = {}
   for name, shape in (("default", DEFAULT), ("larger", LARGER), ("large", LARGE)):
     r = bench_train(shape, batch=64, seq=96, repeats=repeats)
@@ -182,9 +222,13 @@ def main():
   result["verifiers"] = bench_verifiers()
   for name, r in result["verifiers"].items():
     print(f"verify {name}: {r['completions']} completions in {r['seconds']:.3f}s", flush=True)
-  with open(args.out, "w") as f:
+  _write(result, args.out)
+
+
+def _write(result: dict, path: str) -> None:
+  with open(path, "w") as f:
     json.dump(result, f, indent=2)
-  print(f"wrote {args.out}")
+  print(f"wrote {path}")
 
 
 if __name__ == "__main__":
