@@ -80,11 +80,6 @@ def make_model(model_config, key, *, load_weights: bool = True):
   return tokenizer, cfg, graphdef, params
 
 
-def prompt_tokens(vocab, prompt: str) -> int:
-  """Tokens of a prompt as the sampler sees it (BOS included where the vocabulary has one)."""
-  return len(vocab.encode(prompt)) + (vocab.bos is not None)
-
-
 def load_sft(workdir: str, *, with_vocab: bool = False):
   """(sft config dict, model config, graphdef, params, train FLOPs) of an SFT run directory, and
   its vocabulary first when with_vocab. Entrypoints that handle only the character vocabulary

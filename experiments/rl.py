@@ -26,7 +26,7 @@ from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress, read_metrics
 from reasoning.tasks import split_completion
 from reasoning.tasks.base import NONE_ANSWER
-from reasoning.text import pad_prompts, round_up
+from reasoning.text import pad_prompts, prompt_length, prompt_width
 from reasoning.train import pg, state as state_lib
 
 
@@ -53,11 +53,9 @@ def rollout(config, vocab, graphdef, params, ref_params, score, advantages, task
             prompt_len, key, baseline):
   """Samples one completion per entry of `problems` (G consecutive copies of each prompt),
   rewards it with the verifier and returns (batch for the PG step, rewards [B], completions,
-  generated lengths [B])."""
-  # Dataset prompts vary in length: a longer one than the held-out set's widens this batch to
-  # a multiple of 16 (few compiled shapes); synthetic tasks keep the one width.
-  longest = max(common.prompt_tokens(vocab, p.prompt) for p in problems)
-  width = prompt_len if longest <= prompt_len else round_up(longest, 16)
+  prompt lengths [B], generated lengths [B])."""
+  prompt_lens = np.array([prompt_length(vocab, p.prompt) for p in problems])
+  width = prompt_width(prompt_lens, prompt_len)  # wider only for a longer dataset prompt
   prompts = jnp.asarray(pad_prompts(vocab, [p.prompt for p in problems], width))
   out = jax.device_get(sampling.generate(graphdef, params, prompts, key, max_new=config.max_new,
                                          stop="answer", temperature=1.0,
@@ -75,7 +73,7 @@ def rollout(config, vocab, graphdef, params, ref_params, score, advantages, task
   adv, returns = advantages(jnp.asarray(rewards), mask, values, logp, ref_logp, baseline)
   batch = {"tokens": tokens, "mask": mask, "old_logp": logp, "ref_logp": ref_logp,
            "advantages": adv, "returns": returns, "old_values": values}
-  return batch, rewards, completions, out.lengths
+  return batch, rewards, completions, prompt_lens, out.lengths
 
 
 def rewards_of(task, problems, completions, format_penalty: float,
@@ -112,7 +110,7 @@ def run(config, workdir: str) -> dict:
   eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
                                            sft_config["seed"])
   held_out = {p.prompt for p in eval_problems}
-  prompt_len = max(common.prompt_tokens(vocab, p.prompt) for p in eval_problems) + 4
+  prompt_len = max(prompt_length(vocab, p.prompt) for p in eval_problems) + 4
   tx = state_lib.make_optimizer(optim_cfg)
   state = state_lib.create(jax.tree.map(jnp.copy, sft_params), tx)
   train_step = pg.make_train_step(graphdef, tx, pg_cfg)
@@ -153,7 +151,7 @@ def run(config, workdir: str) -> dict:
     for step in range(start, config.steps):
       problems = sample_step_problems(config, task, step, meta["pass_rates"], held_out)
       repeated = [p for p in problems for _ in range(group)]
-      batch, rewards, completions, lengths = rollout(
+      batch, rewards, completions, prompt_lens, lengths = rollout(
           config, vocab, graphdef, state.params, sft_params, score, advantages, task, repeated,
           prompt_len, jax.random.fold_in(rollout_key, step), meta["baseline"])
       metrics_list = []
@@ -166,7 +164,6 @@ def run(config, workdir: str) -> dict:
           metrics_list.append(m)
       metrics = {k: float(np.mean([float(m[k]) for m in metrics_list])) for k in metrics_list[0]}
 
-      prompt_lens = np.array([common.prompt_tokens(vocab, p.prompt) for p in repeated])
       seq_lens = prompt_lens + lengths
       meta["train_flops"] += (compute.generation_flops(model_cfg, prompt_lens, lengths)
                               + 2 * compute.forward_flops(model_cfg, seq_lens)

@@ -27,7 +27,7 @@ from reasoning.search import beam, best_of_n, mcts
 from reasoning.search.base import Model, concat_results
 from reasoning.search.compute_optimal import frontier_summary, tabulate
 from reasoning.tasks import extract_answer
-from reasoning.text import round_up
+from reasoning.text import prompt_length, round_up
 from reasoning.train import verifier
 
 
@@ -80,7 +80,7 @@ def run(config, workdir: str) -> dict:
     t0 = time.perf_counter()
     m = max(ns)
     pool_prompts = [p for p in prompts for _ in range(m)]
-    real_prompt = np.array([policy.tokens(p) for p in prompts])
+    real_prompt = np.array([prompt_length(vocab, p) for p in prompts])
     prompt_len = int(real_prompt.max())
     texts, lengths = evaluation.complete(policy.graphdef, policy.params, vocab, pool_prompts,
                                          jax.random.fold_in(key, 0), prompt_len=prompt_len,

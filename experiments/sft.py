@@ -21,7 +21,7 @@ from reasoning import model as model_lib
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress, read_metrics
 from reasoning.tasks import hint_of, reference_completion, with_hint
-from reasoning.text import pack_examples, pad_examples, round_up, row_lengths
+from reasoning.text import pack_examples, pad_examples, prompt_length, round_up, row_lengths
 from reasoning.train import sft, state as state_lib
 
 
@@ -94,7 +94,7 @@ def run(config, workdir: str) -> dict:
 
   t0 = time.perf_counter()
   eval_problems, pools = build_data(config, task, vocab)
-  prompt_len = max(common.prompt_tokens(vocab, p.prompt) for p in eval_problems)
+  prompt_len = max(prompt_length(vocab, p.prompt) for p in eval_problems)
   max_new = config.seq_len - prompt_len
   print(f"data: {sum(len(p[0]) for p in pools)} training examples, {len(eval_problems)} held-out problems "
         f"({time.perf_counter() - t0:.1f}s)", flush=True)

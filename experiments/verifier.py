@@ -14,13 +14,12 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 
 from experiments import common
 from reasoning import compute, evaluation
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress
-from reasoning.text import round_up, row_lengths
+from reasoning.text import prompt_length, prompt_width, round_up, row_lengths
 from reasoning.train import state as state_lib, verifier
 
 
@@ -49,7 +48,8 @@ def has_step_oracle(task) -> bool:
   return getattr(task, "has_step_oracle", True)
 
 
-def build_targets(config, vocab, graphdef, params, task, problems, completions, key, prompt_len):
+def build_targets(config, vocab, graphdef, params, max_len, task, problems, completions, key,
+                  prompt_len):
   """Per completion: step labels (oracle or Monte-Carlo; zeros for an ORM on a task without a
   step oracle, whose PRM targets go unused) and the outcome."""
   if has_step_oracle(task):
@@ -61,7 +61,8 @@ def build_targets(config, vocab, graphdef, params, task, problems, completions, 
     outcomes = [task.verify(p, c) for p, c in zip(problems, completions)]
     steps = [[0.0] * len(verifier.closed_lines(c)) for c in completions]
   if config.kind == "prm" and config.labels == "mc":
-    complete = functools.partial(_complete_from, vocab, graphdef, params, config, key, prompt_len)
+    complete = functools.partial(_complete_from, vocab, graphdef, params, max_len, config, key,
+                                 prompt_len)
     soft, hard = verifier.monte_carlo_labels(
         complete, task, problems, [verifier.closed_lines(c) for c in completions],
         config.mc_rollouts)
@@ -69,16 +70,14 @@ def build_targets(config, vocab, graphdef, params, task, problems, completions, 
   return steps, outcomes
 
 
-def _complete_from(vocab, graphdef, params, config, key, prompt_len, queries):
-  """Monte-Carlo continuations of step prefixes: as long as the model's context leaves room for
-  after the longest prefix (a prefix plus the full max_new can exceed model.max_len)."""
-  prompt_len = max(prompt_len, max(common.prompt_tokens(vocab, q) for q in queries))
+def _complete_from(vocab, graphdef, params, max_len, config, key, prompt_len, queries):
+  """Monte-Carlo continuations of step prefixes, as long as the model's context (max_len)
+  leaves room for after the longest prefix."""
+  prompt_len = max(prompt_len, max(prompt_length(vocab, q) for q in queries))
   prompt_len = round_up(prompt_len, 16)  # a few shapes, not one per query length
-  max_len = nnx.merge(graphdef, params).cfg.max_len
-  max_new = min(config.max_new, max_len - prompt_len)
-  if max_new < 1:
-    raise ValueError(f"a step prefix of {prompt_len} tokens leaves no room in model.max_len="
-                     f"{max_len} for Monte-Carlo continuations")
+  max_new = evaluation.room_to_generate(max_len, prompt_len, config.max_new,
+                                        what="a step prefix",
+                                        hint=" for Monte-Carlo continuations")
   texts, _ = evaluation.complete(graphdef, params, vocab, queries,
                                  jax.random.fold_in(key, len(queries)), prompt_len=prompt_len,
                                  max_new=max_new, temperature=1.0)
@@ -97,19 +96,16 @@ def run(config, workdir: str) -> dict:
   sample_key, label_key, eval_key = jax.random.split(jax.random.key(config.seed), 3)
   eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
                                            sft_config["seed"])
-  prompt_len = max(common.prompt_tokens(vocab, p.prompt) for p in eval_problems) + 4
-  seq_len = prompt_len + config.max_new + 2
-
+  prompt_len = max(prompt_length(vocab, p.prompt) for p in eval_problems) + 4
   problems = training_problems(config, task, {p.prompt for p in eval_problems})
-  longest = max(common.prompt_tokens(vocab, p.prompt) for p in problems)
-  if longest > prompt_len:  # dataset prompts vary in length: room for the longest training one
-    prompt_len = round_up(longest, 16)
-    seq_len = prompt_len + config.max_new + 2
+  # Room for the longest training prompt too (dataset prompts vary in length).
+  prompt_len = prompt_width([prompt_length(vocab, p.prompt) for p in problems], prompt_len)
+  seq_len = prompt_len + config.max_new + 2
   repeated, completions, gen_lengths = sample_solutions(
       config, vocab, graphdef, policy_params, task, problems, config.samples_per_problem,
       sample_key, prompt_len)
-  steps, outcomes = build_targets(config, vocab, graphdef, policy_params, task, repeated,
-                                  completions, label_key, prompt_len)
+  steps, outcomes = build_targets(config, vocab, graphdef, policy_params, model_cfg.max_len, task,
+                                  repeated, completions, label_key, prompt_len)
   seq_len = verifier.seq_len_for(vocab, [p.prompt for p in repeated], completions,
                                  minimum=seq_len)
   data = verifier.reward_targets(vocab, [p.prompt for p in repeated], completions, steps,

@@ -17,8 +17,20 @@ from reasoning.text import CharVocab, pad_prompts
 from reasoning.tokenizer import HFTokenizer
 
 
-def complete(graphdef, params, vocab: CharVocab | HFTokenizer, prompts: Sequence[str], key: jax.Array, *,
-             prompt_len: int, max_new: int, temperature: float, chunk: int = 256,
+def room_to_generate(max_len: int, prompt_len: int, max_new: int, *, what: str,
+                     hint: str = "") -> int:
+  """max_new cut to what the model's context (max_len) leaves after prompts of prompt_len
+  tokens: a long prefix plus the full max_new would overflow the KV cache. No room at all is a
+  ValueError that says which prompts (`what`) and how to fix it (`hint`)."""
+  room = min(max_new, max_len - prompt_len)
+  if room < 1:
+    raise ValueError(f"{what} of {prompt_len} tokens leaves no room in model.max_len={max_len}"
+                     f"{hint}")
+  return room
+
+
+def complete(graphdef, params, vocab: CharVocab | HFTokenizer, prompts: Sequence[str],
+             key: jax.Array, *, prompt_len: int, max_new: int, temperature: float, chunk: int = 256,
              top_k: int = 0, top_p: float = 1.0, stop: str = "answer"
              ) -> tuple[list[str], np.ndarray]:
   """Completions (decoded text, EOS dropped) of `prompts` and the generated token counts [N].

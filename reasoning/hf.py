@@ -150,16 +150,24 @@ def _read_tensors(directory: str) -> dict[str, np.ndarray]:
   return tensors
 
 
-def read_config(directory: str) -> dict[str, Any]:
-  """The parsed config.json of a HF model directory (ValueError naming the file otherwise)."""
-  path = os.path.join(directory, "config.json")
+def read_json(path: str) -> dict[str, Any]:
+  """A parsed JSON file of a model directory, {} if it is absent; ValueError naming the file if
+  it is not valid JSON."""
   if not os.path.exists(path):
-    raise ValueError(f"{directory}: no config.json (expected a Hugging Face model directory)")
+    return {}
   try:
     with open(path) as f:
       return json.load(f)
   except json.JSONDecodeError as e:
     raise ValueError(f"{path}: not valid JSON ({e})") from None
+
+
+def read_config(directory: str) -> dict[str, Any]:
+  """The parsed config.json of a HF model directory (ValueError naming the file otherwise)."""
+  path = os.path.join(directory, "config.json")
+  if not os.path.exists(path):
+    raise ValueError(f"{directory}: no config.json (expected a Hugging Face model directory)")
+  return read_json(path)
 
 
 def load(directory: str, *, max_len: int | None = None, dtype: str = "float32", mesh=None,

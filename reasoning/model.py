@@ -64,6 +64,11 @@ class ModelConfig:
       raise ValueError(f"model.dtype must be 'float32' or 'bfloat16', got {self.dtype!r}")
 
   @property
+  def never_generated(self) -> tuple[int, ...]:
+    """Token ids the policy never emits: padding and BOS (see sampling.generate)."""
+    return (self.pad_id,) if self.bos_id in (None, self.pad_id) else (self.pad_id, self.bos_id)
+
+  @property
   def head_dim(self) -> int:
     return self.d_model // self.n_heads
 

@@ -70,7 +70,7 @@ def generate(graphdef, params, prompts: jax.Array, key: jax.Array, *, max_new: i
   if (specials.pad, specials.bos) != (cfg.pad_id, cfg.bos_id):
     raise ValueError(f"generate: specials pad={specials.pad}, bos={specials.bos} differ from the "
                      f"model's pad_id={cfg.pad_id}, bos_id={cfg.bos_id}")
-  never = jnp.array(specials.never)
+  never = jnp.array(cfg.never_generated)
   step_ends = jnp.array(specials.step_ends or (-1,), jnp.int32)
   batch, prompt_len = prompts.shape
   cache = model_lib.init_cache(cfg, batch, prompt_len + max_new)

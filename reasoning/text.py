@@ -24,16 +24,12 @@ class Specials:
   pad: masked out of attention and positions, emitted by finished rows; bos: starts a prompt
   (None for models without one, e.g. Qwen2); eos: ends an answer; step_ends: tokens that end a
   reasoning step (a character vocabulary's newline; with BPE, every token ending in one).
-  PAD and BOS are never generated.
+  PAD and BOS are never generated (ModelConfig.never_generated).
   """
   pad: int = PAD
   bos: int | None = BOS
   eos: int = EOS
   step_ends: tuple[int, ...] = ()
-
-  @property
-  def never(self) -> tuple[int, ...]:
-    return (self.pad,) if self.bos is None or self.bos == self.pad else (self.pad, self.bos)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -91,6 +87,20 @@ def round_up(n: int, multiple: int) -> int:
 
 def _head(vocab) -> list[int]:
   return [] if vocab.bos is None else [vocab.bos]
+
+
+def prompt_length(vocab, text: str) -> int:
+  """Tokens of a prompt (or prompt + prefix) as the sampler sees it: BOS where the vocabulary
+  has one, then the text."""
+  return len(_head(vocab)) + len(vocab.encode(text))
+
+
+def prompt_width(lengths: Sequence[int], minimum: int, multiple: int = 16) -> int:
+  """The padded prompt width for prompts of `lengths` tokens: `minimum` when they fit (synthetic
+  tasks keep one width), else the longest rounded up to `multiple` (dataset prompts vary in
+  length; few compiled shapes)."""
+  longest = max(lengths)
+  return minimum if longest <= minimum else round_up(longest, multiple)
 
 
 def pad_prompts(vocab: CharVocab, prompts: Sequence[str], length: int | None = None) -> np.ndarray:

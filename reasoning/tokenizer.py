@@ -19,10 +19,10 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import json
 import os
-from typing import Any, Sequence
+from typing import Sequence
 
+from reasoning.hf import read_json
 from reasoning.text import Specials
 
 
@@ -38,8 +38,8 @@ class HFTokenizer:
     path = os.path.join(directory, "tokenizer.json")
     if not os.path.exists(path):
       raise ValueError(f"{directory}: no tokenizer.json (a Hugging Face tokenizer file is needed)")
-    hf_config = _read_json(os.path.join(directory, "config.json"))
-    tok_config = _read_json(os.path.join(directory, "tokenizer_config.json"))
+    hf_config = read_json(os.path.join(directory, "config.json"))
+    tok_config = read_json(os.path.join(directory, "tokenizer_config.json"))
     tok = _load(path)
 
     def special(name: str) -> int | None:
@@ -76,13 +76,6 @@ class HFTokenizer:
       raise ValueError(f"{self.path}: no token ends with a newline; steps cannot be delimited")
     return Specials(pad=self.pad, bos=self.bos, eos=self.eos, step_ends=step_ends)
 
-  @property
-  def newline(self) -> int:
-    ids = self.encode("\n")
-    if len(ids) != 1:
-      raise ValueError(f"{self.path}: a newline is {len(ids)} tokens, expected one")
-    return ids[0]
-
   def encode(self, text: str) -> list[int]:
     """Token ids of `text`, encoded line by line: no token spans two lines, so the last token
     of every line ends with its newline (a step end), as the PRM's labels and the step-wise
@@ -110,12 +103,3 @@ def _load(path: str):
   except Exception as e:  # the Rust library raises its own exception type
     raise ValueError(f"{path}: unreadable tokenizer file ({e})") from e
 
-
-def _read_json(path: str) -> dict[str, Any]:
-  if not os.path.exists(path):
-    return {}
-  try:
-    with open(path) as f:
-      return json.load(f)
-  except json.JSONDecodeError as e:
-    raise ValueError(f"{path}: not valid JSON ({e})") from None

@@ -376,9 +376,9 @@ def test_monte_carlo_continuations_fit_the_models_context(tiny_model):
   cfg, graphdef, params = tiny_model
   config = ml_collections.ConfigDict({"max_new": 64})
   queries = ["countdown 3 8 5 to 29\n" + "8*3=24\n" * 12] * 2  # ~107 tokens with BOS
-  texts = verifier_exp._complete_from(VOCAB, graphdef, params, config, jax.random.key(0), 16,
-                                      queries)
+  texts = verifier_exp._complete_from(VOCAB, graphdef, params, cfg.max_len, config,
+                                      jax.random.key(0), 16, queries)
   assert len(texts) == 2 and all(len(t) <= cfg.max_len - 112 for t in texts)
   with pytest.raises(ValueError, match="leaves no room in model.max_len=128"):
-    verifier_exp._complete_from(VOCAB, graphdef, params, config, jax.random.key(0), 16,
-                                ["x" * 130])
+    verifier_exp._complete_from(VOCAB, graphdef, params, cfg.max_len, config, jax.random.key(0),
+                                16, ["x" * 130])

@@ -16,7 +16,7 @@ import numpy as np
 from reasoning import compute, evaluation
 from reasoning.model import ModelConfig
 from reasoning.tasks.base import ANSWER_PREFIX
-from reasoning.text import VOCAB, round_up
+from reasoning.text import VOCAB, CharVocab, prompt_length, round_up
 from reasoning.train import verifier
 
 
@@ -28,10 +28,6 @@ class Model:
   params: Any
   cfg: ModelConfig
   vocab: Any = VOCAB
-
-  def tokens(self, text: str) -> int:
-    """Tokens of a prompt or prefix as the sampler sees it (BOS included where there is one)."""
-    return len(self.vocab.encode(text)) + (self.vocab.bos is not None)
 
 
 @dataclasses.dataclass
@@ -70,7 +66,6 @@ class Meter:
 def require_char_vocab(method: str, *models: Model) -> None:
   """Token-level searchers (MCTS, rStar) match answer lines and step ends on character ids;
   real tokenizers are not supported there yet: a clear error rather than a silent mismatch."""
-  from reasoning.text import CharVocab
   for m in models:
     if not isinstance(m.vocab, CharVocab):
       raise ValueError(f"{method} supports the character vocabulary only so far; with a Hugging "
@@ -84,12 +79,11 @@ def sample_steps(policy: Model, meter: Meter, owners: Sequence[int], prompts: Se
   line has none) or the rest of the solution (stop='answer'). Meters prefill and decode."""
   queries = [p + x for p, x in zip(prompts, prefixes)]
   chunk = min(chunk, 1 << max(len(queries) - 1, 0).bit_length())  # small calls, small shapes
-  query_tokens = [policy.tokens(q) for q in queries]
+  query_tokens = [prompt_length(policy.vocab, q) for q in queries]
   prompt_len = round_up(max(query_tokens), 16)  # few shapes as prefixes grow
-  max_new = min(max_new, policy.cfg.max_len - prompt_len)   # the model's context is the limit
-  if max_new < 1:
-    raise ValueError(f"a search prefix of {prompt_len} tokens leaves no room in model.max_len="
-                     f"{policy.cfg.max_len}; lower max_steps or step_tokens")
+  max_new = evaluation.room_to_generate(policy.cfg.max_len, prompt_len, max_new,
+                                        what="a search prefix",
+                                        hint="; lower max_steps or step_tokens")
   texts, lengths = evaluation.complete(policy.graphdef, policy.params, policy.vocab, queries, key,
                                        prompt_len=prompt_len, max_new=max_new,
                                        temperature=temperature, stop=stop, chunk=chunk)
@@ -109,7 +103,7 @@ def score_prefixes(prm: Model, meter: Meter, owners: Sequence[int], prompts: Seq
                    prefixes: Sequence[str], chunk: int = 256) -> np.ndarray:
   """The PRM's score of the last line of each prefix (P(the solution can still succeed))."""
   closed = [x if x.endswith("\n") else x + "\n" for x in prefixes]
-  lengths = [prm.tokens(p + x) + 1 for p, x in zip(prompts, closed)]  # (BOS) ... EOS
+  lengths = [prompt_length(prm.vocab, p + x) + 1 for p, x in zip(prompts, closed)]  # (BOS) ... EOS
   seq_len = round_up(max(lengths), 32)
   chunk = min(chunk, 1 << max(len(closed) - 1, 0).bit_length())
   scores, _ = verifier.score_completions(prm.graphdef, prm.params, prm.vocab, prompts, closed,

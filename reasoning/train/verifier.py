@@ -21,7 +21,7 @@ import optax
 from reasoning import model as model_lib
 from reasoning.tasks import Problem, Task
 from reasoning.tasks.base import ANSWER_PREFIX
-from reasoning.text import CharVocab, pad_examples
+from reasoning.text import CharVocab, pad_examples, prompt_length
 from reasoning.train.state import make_step
 
 AGGREGATIONS = ("min", "prod", "last", "mean")
@@ -60,8 +60,7 @@ def seq_len_for(vocab, prompts: Sequence[str], completions: Sequence[str], *,
   completion + EOS. Decoded samples need not re-encode to as many tokens as were generated
   (byte-level BPE turns a split UTF-8 character into a replacement character), so lengths
   are measured, not assumed."""
-  head = vocab.bos is not None
-  longest = max(head + len(vocab.encode(p)) + len(vocab.encode(c)) + 1
+  longest = max(prompt_length(vocab, p) + len(vocab.encode(c)) + 1
                 for p, c in zip(prompts, completions))
   return max(minimum, -(-longest // multiple) * multiple)
 
