@@ -26,8 +26,10 @@ demo: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest -n 2
 
+SCALE ?= full
+
 reproduce: $(STAMP)
-	PY=$(PY) scripts/reproduce.sh
+	PY=$(PY) SCALE=$(SCALE) scripts/reproduce.sh
 
 bench: $(STAMP)
 	$(PY) scripts/bench.py

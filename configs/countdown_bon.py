@@ -30,6 +30,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.pool = 4
     c.resamples = 5
     c.max_new = 24
+  elif arg == "small":  # make reproduce SCALE=small
+    c.eval_problems = 40
+    c.pool = 16
   elif arg is not None:
-    raise ValueError(f"configs/countdown_bon.py: unknown variant {arg!r}; expected 'tiny' or none")
+    raise ValueError(f"configs/countdown_bon.py: unknown variant {arg!r}; "
+                     "expected 'tiny', 'small' or none")
   return c

@@ -54,7 +54,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.max_new = 24
     c.epochs = 1
     c.batch_size = 4
+  elif arg == "small":  # make reproduce SCALE=small
+    c.eval_problems = 100
+    c.iterations = 2
+    c.problems_per_iteration = 64
+    c.mcts_batch = 64
   elif arg is not None:
     raise ValueError(f"configs/countdown_expert_iteration.py: unknown variant {arg!r}; "
-                     "expected 'tiny' or none")
+                     "expected 'tiny', 'small' or none")
   return c

@@ -51,6 +51,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.max_new = 24
     c.eval_every = 2
     c.checkpoint_every = 1
+  elif arg == "small":  # make reproduce SCALE=small
+    c.eval_problems = 100
+    c.steps = 24
+    c.prompts_per_step = 16
+    c.eval_every = 8
+    c.checkpoint_every = 8
   elif arg is not None:
-    raise ValueError(f"configs/countdown_rl.py: unknown variant {arg!r}; expected 'tiny' or none")
+    raise ValueError(f"configs/countdown_rl.py: unknown variant {arg!r}; "
+                     "expected 'tiny', 'small' or none")
   return c

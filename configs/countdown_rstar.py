@@ -34,6 +34,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.step_tokens = 8
     c.finish_tokens = 24
     c.batch = 4
+  elif arg == "small":  # make reproduce SCALE=small
+    c.eval_problems = 30
+    c.simulations = "4,8"
+    c.batch = 60
   elif arg is not None:
-    raise ValueError(f"configs/countdown_rstar.py: unknown variant {arg!r}; expected 'tiny' or none")
+    raise ValueError(f"configs/countdown_rstar.py: unknown variant {arg!r}; "
+                     "expected 'tiny', 'small' or none")
   return c

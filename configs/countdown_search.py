@@ -43,6 +43,14 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.max_steps = 2
     c.step_tokens = 8
     c.max_new = 16
+  elif arg == "small":  # make reproduce SCALE=small
+    c.eval_problems = 40
+    c.best_of_n = "1,2,4,8,16"
+    c.beam = "4,8"
+    c.lookahead = "4,8"
+    c.mcts = "4,8"
+    c.mcts_batch = 80
   elif arg is not None:
-    raise ValueError(f"configs/countdown_search.py: unknown variant {arg!r}; expected 'tiny' or none")
+    raise ValueError(f"configs/countdown_search.py: unknown variant {arg!r}; "
+                     "expected 'tiny', 'small' or none")
   return c

@@ -49,6 +49,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.pass_k = 2
     c.checkpoint_every = 2
     c.log_every = 1
+  elif arg == "small":  # make reproduce SCALE=small: the same model, a shorter run
+    c.steps = 600
+    c.eval_every = 200
+    c.eval_problems = 100
+    c.pass_k = 0
   elif arg is not None:
-    raise ValueError(f"configs/countdown_sft.py: unknown variant {arg!r}; expected 'tiny' or none")
+    raise ValueError(f"configs/countdown_sft.py: unknown variant {arg!r}; "
+                     "expected 'tiny', 'small' or none")
   return c

@@ -42,6 +42,13 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.samples = 2
     c.max_new = 24
     c.finetune.update({"epochs": 1, "min_steps": 2, "batch_size": 8})
+  elif arg == "small":  # make reproduce SCALE=small
+    c.train_problems = 300
+    c.eval_problems = 100
+    c.iterations = 3
+    c.samples = 2
+    c.finetune.min_steps = 20
   elif arg is not None:
-    raise ValueError(f"configs/countdown_star.py: unknown variant {arg!r}; expected 'tiny' or none")
+    raise ValueError(f"configs/countdown_star.py: unknown variant {arg!r}; "
+                     "expected 'tiny', 'small' or none")
   return c

@@ -50,6 +50,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.optim.warmup_steps = 1
     c.checkpoint_every = 2
     c.log_every = 1
+  elif arg == "small":  # make reproduce SCALE=small
+    c.train_problems = 400
+    c.eval_problems = 40
+    c.steps = 150
   elif arg is not None:
-    raise ValueError(f"configs/countdown_verifier.py: unknown variant {arg!r}; expected 'tiny' or none")
+    raise ValueError(f"configs/countdown_verifier.py: unknown variant {arg!r}; "
+                     "expected 'tiny', 'small' or none")
   return c

@@ -3,20 +3,25 @@
 # ORM / PRM -> best-of-N -> test-time search with the compute-optimal frontier -> STaR (with and
 # without rationalization), expert iteration with MCTS -> rStar -> the train-compute comparison.
 #
-#   scripts/reproduce.sh [OUT_DIR]         (make reproduce; OUT_DIR defaults to runs/reproduce)
+#   scripts/reproduce.sh [OUT_DIR]         (make reproduce; OUT_DIR defaults to runs/reproduce,
+#                                          runs/reproduce_SCALE at another scale)
+#   SCALE=small scripts/reproduce.sh DIR   every stage on its `:small` config, the same models on
+#                                          fewer problems and steps (make reproduce SCALE=small;
+#                                          target under 20 minutes on 2 CPU cores)
 #   SCALE=smoke scripts/reproduce.sh DIR   every stage on its `:tiny` config (about 2 minutes;
 #                                          the test suite runs it end to end)
 #
 # Resumable: every stage writes its own workdir and resumes (or just reprints) when rerun, so an
 # interrupted reproduce picks up where it stopped. The figures land in OUT_DIR/figures/.
 set -euo pipefail
-OUT=${1:-runs/reproduce}
 PY=${PY:-.venv/bin/python}
 SCALE_NAME=${SCALE:-full}
+if [ "$SCALE_NAME" = full ]; then OUT=${1:-runs/reproduce}; else OUT=${1:-runs/reproduce_$SCALE_NAME}; fi
 case "$SCALE_NAME" in
   full) V="" ; ALGOS="grpo ppo rloo reinforce" ;;
+  small) V=":small" ; ALGOS="grpo ppo" ;;
   smoke) V=":tiny" ; ALGOS="grpo" ;;
-  *) echo "SCALE must be full or smoke, got '${SCALE}'" >&2; exit 2 ;;
+  *) echo "SCALE must be full, small or smoke, got '${SCALE}'" >&2; exit 2 ;;
 esac
 mkdir -p "$OUT/figures"
 stage() { echo; echo "=== [$(date +%H:%M:%S)] $1"; }
@@ -49,7 +54,7 @@ $PY -m experiments.search --config configs/countdown_search.py$V --config.policy
 stage "6/9 self-improvement: STaR with and without rationalization, expert iteration (MCTS)"
 $PY -m experiments.star --config configs/countdown_star.py$V --config.init_from="$OUT/sft" \
     --workdir "$OUT/star"
-if [ "$SCALE_NAME" = full ]; then  # the smoke scale skips this second STaR run
+if [ "$SCALE_NAME" != smoke ]; then  # the smoke scale skips this second STaR run
   $PY -m experiments.star --config configs/countdown_star.py$V --config.init_from="$OUT/sft" \
       --config.rationalize=False --workdir "$OUT/star_norat"
 fi

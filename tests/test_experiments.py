@@ -34,6 +34,40 @@ def test_unknown_config_field_is_a_clear_error():
     _config("configs/tasks_demo.py", "huge")
 
 
+REPRODUCED = ["countdown_sft", "countdown_rl", "countdown_verifier", "countdown_bon",
+              "countdown_search", "countdown_star", "countdown_expert_iteration", "countdown_rstar"]
+
+
+@pytest.mark.parametrize("name", REPRODUCED)
+def test_small_variant_shrinks_the_default_and_keeps_its_fields(name):
+  """make reproduce SCALE=small: same fields (so the same flags work), same model, less work."""
+  default, small = _config(f"configs/{name}.py", None), _config(f"configs/{name}.py", "small")
+  d, s = common.flatten(default.to_dict()), common.flatten(small.to_dict())
+  assert d.keys() == s.keys()
+  assert {k: v for k, v in s.items() if k.startswith("model.")} == \
+      {k: v for k, v in d.items() if k.startswith("model.")}
+  changed = {k for k in d if d[k] != s[k]}
+  assert changed, f"{name}: the small variant equals the default"
+  for k in changed:
+    if isinstance(d[k], (int, float)) and not isinstance(d[k], bool):
+      assert s[k] <= d[k], f"{name}: small raises {k} from {d[k]} to {s[k]}"
+
+
+def test_rerun_with_a_different_config_is_a_clear_error(tmp_path):
+  config = _config("configs/countdown_sft.py")
+  common.save_config(config, str(tmp_path))
+  config.log_every, config.eval_every = 7, 11       # how the run is watched: fine to change
+  common.save_config(config, str(tmp_path))
+  config.optim.lr = 1.0
+  config.steps = 5
+  with pytest.raises(ValueError, match=r"config.json: this workdir holds a run with a different "
+                                       r"config \(optim.lr: 0.002 -> 1.0, steps: 6 -> 5\)"):
+    common.save_config(config, str(tmp_path))
+  (tmp_path / "config.json").write_text("{trunc")
+  with pytest.raises(ValueError, match="config.json: unreadable"):
+    common.save_config(config, str(tmp_path))
+
+
 def test_entrypoint_rejects_unknown_field_in_a_subprocess():
   proc = subprocess.run(
       [sys.executable, "-m", "experiments.tasks_demo", "--config", "configs/tasks_demo.py:tiny",
