@@ -161,11 +161,45 @@ def workdir_for(experiment: str) -> str:
   return os.path.join("runs", experiment, stamp)
 
 
+# Fields that change only how a run is watched or saved, never what it computes: a rerun in the
+# same workdir may change them.
+OBSERVATION_FIELDS = frozenset({"log_every", "eval_every", "checkpoint_every", "keep_checkpoints"})
+
+
+def flatten(d: dict, prefix: str = "") -> dict:
+  """{"a.b": v} for a nested dict {"a": {"b": v}}."""
+  out = {}
+  for k, v in d.items():
+    out.update(flatten(v, f"{prefix}{k}.") if isinstance(v, dict) else {prefix + k: v})
+  return out
+
+
 def save_config(config, workdir: str) -> None:
-  """Writes config.json, the record of exactly what ran."""
+  """Writes config.json, the record of exactly what ran.
+
+  Rerunning in a workdir resumes the run there, so a config that differs from the recorded one
+  (beyond OBSERVATION_FIELDS) is an error naming the fields: resuming would silently mix two
+  experiments in one set of checkpoints and metrics.
+  """
   os.makedirs(workdir, exist_ok=True)
-  with open(os.path.join(workdir, "config.json"), "w") as f:
-    json.dump(config.to_dict(), f, indent=2, sort_keys=True, default=str)
+  path = os.path.join(workdir, "config.json")
+  new = json.loads(json.dumps(config.to_dict(), default=str))
+  if os.path.exists(path):
+    try:
+      with open(path) as f:
+        old = flatten(json.load(f))
+    except (OSError, json.JSONDecodeError) as e:
+      raise ValueError(f"{path}: unreadable ({e}); move the workdir aside or fix the file") from e
+    flat = flatten(new)
+    changed = sorted(k for k in old.keys() | flat.keys()
+                     if old.get(k) != flat.get(k) and k.split(".")[-1] not in OBSERVATION_FIELDS)
+    if changed:
+      shown = ", ".join(f"{k}: {old.get(k)!r} -> {flat.get(k)!r}" for k in changed[:6])
+      raise ValueError(f"{path}: this workdir holds a run with a different config ({shown}"
+                       f"{', ...' if len(changed) > 6 else ''}); rerun with the same flags to "
+                       f"resume it, or pass a fresh --workdir")
+  with open(path, "w") as f:
+    json.dump(new, f, indent=2, sort_keys=True)
 
 
 def _config_path_and_overrides(argv: list[str]) -> tuple[str | None, list[str]]:
