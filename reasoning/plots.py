@@ -7,6 +7,30 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib import ticker  # noqa: E402
+
+
+def _sci(x: float, _=None) -> str:
+  if x <= 0:
+    return ""
+  e = int(np.floor(np.log10(x)))
+  m = x / 10**e
+  return f"$10^{{{e}}}$" if abs(m - 1) < 1e-9 else f"${m:.2g}\\times10^{{{e}}}$"
+
+
+def _save(fig, title: str, path: str) -> None:
+  """Title, layout and PNG. A log x-axis spanning under a decade gets four plain ticks
+  (matplotlib's default labels every minor tick there, and they overlap)."""
+  for ax in fig.axes:
+    lo, hi = ax.get_xlim()
+    if ax.get_xscale() == "log" and 0 < lo and hi < 10 * lo:
+      ax.xaxis.set_major_locator(ticker.MaxNLocator(4))
+      ax.xaxis.set_major_formatter(ticker.FuncFormatter(_sci))
+      ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+  fig.suptitle(title)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+  plt.close(fig)
 
 
 def learning_curve(records: list[dict], path: str, *, title: str) -> None:
@@ -25,10 +49,7 @@ def learning_curve(records: list[dict], path: str, *, title: str) -> None:
           title="held-out accuracy", ylim=(0, 100))
   if keys:
     ax2.legend()
-  fig.suptitle(title)
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  _save(fig, title, path)
 
 
 def log_linear_slope(flops, values) -> float:
@@ -60,10 +81,7 @@ def train_scaling(runs: dict[str, list[dict]], path: str, *, keys: list[str], ti
            title=f"difficulty {name[1:]}" if name[1:].isdigit() else f"{name} problems",
            ylim=(0, 100))
     ax.legend(fontsize=8)
-  fig.suptitle(title)
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  _save(fig, title, path)
   return slopes
 
 
@@ -79,10 +97,7 @@ def best_of_n(curves: dict, path: str, *, title: str) -> None:
            title=f"difficulty {d}", ylim=(0, 100))
     ax.set_xscale("log", base=2)
     ax.legend(fontsize=8)
-  fig.suptitle(title)
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  _save(fig, title, path)
 
 
 def search_scaling(curves: dict, frontier: dict, path: str, *, title: str,
@@ -101,7 +116,4 @@ def search_scaling(curves: dict, frontier: dict, path: str, *, title: str,
     ax.set(xscale="log", xlabel="test-time FLOPs per problem", ylabel=ylabel,
            title="all difficulties" if name == "all" else f"difficulty {name[1:]}")
     ax.legend(fontsize=7)
-  fig.suptitle(title)
-  fig.tight_layout()
-  fig.savefig(path, dpi=110)
-  plt.close(fig)
+  _save(fig, title, path)
