@@ -21,7 +21,9 @@ demo: $(STAMP)
 	$(PY) -m experiments.tasks_demo --config configs/tasks_demo.py:tiny --workdir $(DEMO_DIR)/tasks
 	$(PY) -m experiments.sft --config configs/countdown_sft.py --workdir $(DEMO_DIR)/sft
 	$(PY) -m experiments.rl --config configs/countdown_rl.py --config.init_from=$(DEMO_DIR)/sft --workdir $(DEMO_DIR)/rl
-	@echo "plots: $(DEMO_DIR)/sft/plots/learning_curve.png  $(DEMO_DIR)/rl/plots/train_scaling.png"
+	$(PY) -m experiments.verifier --config configs/countdown_verifier.py:small --config.init_from=$(DEMO_DIR)/sft --workdir $(DEMO_DIR)/prm
+	$(PY) -m experiments.search --config configs/countdown_search.py:small --config.policy=$(DEMO_DIR)/sft --config.prm=$(DEMO_DIR)/prm --workdir $(DEMO_DIR)/search
+	@echo "plots: $(DEMO_DIR)/sft/plots/learning_curve.png  $(DEMO_DIR)/rl/plots/train_scaling.png  $(DEMO_DIR)/search/plots/search_scaling.png"
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2
