@@ -19,11 +19,13 @@ def _sci(x: float, _=None) -> str:
 
 
 def _save(fig, title: str, path: str) -> None:
-  """Title, layout and PNG. A log x-axis spanning under a decade gets four plain ticks
-  (matplotlib's default labels every minor tick there, and they overlap)."""
+  """Title, layout and PNG. A base-10 log x-axis spanning under a decade gets four plain ticks
+  (matplotlib's default labels every minor tick there, and they overlap); base-2 axes (N) keep
+  their powers of two."""
   for ax in fig.axes:
     lo, hi = ax.get_xlim()
-    if ax.get_xscale() == "log" and 0 < lo and hi < 10 * lo:
+    if (ax.get_xscale() == "log" and ax.xaxis.get_transform().base == 10 and 0 < lo
+        and hi < 10 * lo):
       ax.xaxis.set_major_locator(ticker.MaxNLocator(4))
       ax.xaxis.set_major_formatter(ticker.FuncFormatter(_sci))
       ax.xaxis.set_minor_formatter(ticker.NullFormatter())

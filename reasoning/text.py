@@ -163,7 +163,7 @@ def pack_examples(tokens: np.ndarray, loss_mask: np.ndarray, length: int, *,
       r = len(rows) - 1
     rows[r].append(i)
     free[r] -= lengths[i]
-  n_rows = -(-len(rows) // rows_multiple) * rows_multiple
+  n_rows = round_up(len(rows), rows_multiple)
   out = np.full((n_rows, length), pad, np.int32)
   mask = np.zeros((n_rows, length), np.float32)
   segments = np.zeros((n_rows, length), np.int32)

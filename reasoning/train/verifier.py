@@ -21,7 +21,7 @@ import optax
 from reasoning import model as model_lib
 from reasoning.tasks import Problem, Task
 from reasoning.tasks.base import ANSWER_PREFIX
-from reasoning.text import CharVocab, pad_examples, prompt_length
+from reasoning.text import CharVocab, pad_examples, prompt_length, round_up
 from reasoning.train.state import make_step
 
 AGGREGATIONS = ("min", "prod", "last", "mean")
@@ -62,7 +62,7 @@ def seq_len_for(vocab, prompts: Sequence[str], completions: Sequence[str], *,
   are measured, not assumed."""
   longest = max(prompt_length(vocab, p) + len(vocab.encode(c)) + 1
                 for p, c in zip(prompts, completions))
-  return max(minimum, -(-longest // multiple) * multiple)
+  return max(minimum, round_up(longest, multiple))
 
 
 def reward_loss(graphdef, params, batch, kind: str):
