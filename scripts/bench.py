@@ -50,6 +50,20 @@ def timed(fn, *, repeats: int, warmup: int = 2) -> float:
   return float(np.median(times))
 
 
+# Dense bf16 tensor-core peaks from the vendors' data sheets (TFLOP/s), for MFU against the chip's
+# nominal figure; matched against jax's device_kind, first match wins.
+NOMINAL_BF16_TFLOPS = (("H100 PCIe", 756.0), ("H100", 989.4), ("H200", 989.4), ("A100", 312.0),
+                       ("L4", 121.0), ("TPU v4", 275.0), ("TPU v5 lite", 197.0),
+                       ("TPU v5e", 197.0), ("TPU v5", 459.0), ("TPU v6", 918.0))
+
+
+def nominal_peak_gflops(device_kind: str) -> float | None:
+  for name, tflops in NOMINAL_BF16_TFLOPS:
+    if name.lower() in device_kind.lower():
+      return tflops * 1e3
+  return None
+
+
 def matmul_peak(n: int = 2048, dtype: str = "float32") -> float:
   a = jnp.ones((n, n), dtype)
   f = jax.jit(lambda x: x @ x)
@@ -188,13 +202,18 @@ def main():
   args.repeats = repeats = 2 if args.quick else 5
   result = {"backend": jax.default_backend(), "device": str(jax.devices()[0].device_kind),
             "devices": jax.device_count(), "machine": platform.machine(),
-            "matmul_peak_gflops": matmul_peak(1024 if args.quick else 2048, args.dtype)}
+            "matmul_peak_gflops": matmul_peak(1024 if args.quick else 2048 if
+                                              jax.default_backend() == "cpu" else 8192, args.dtype)}
+  result["nominal_bf16_peak_gflops"] = nominal_peak_gflops(result["device"])
   print(f"matmul peak ({args.dtype}): {result['matmul_peak_gflops']:.1f} GFLOP/s", flush=True)
   if args.preset:
     result["preset"] = {args.preset: run_preset(args.preset, args.dtype, args)}
     r = result["preset"][args.preset]["train"]
     r["share_of_peak"] = r["gflops_per_s"] / result["matmul_peak_gflops"]
     print(f"preset train MFU vs the measured matmul peak: {100 * r['share_of_peak']:.0f}%")
+    if result["nominal_bf16_peak_gflops"] and args.dtype == "bfloat16":
+      r["mfu_nominal"] = r["gflops_per_s"] / result["nominal_bf16_peak_gflops"]
+      print(f"preset train MFU vs the data-sheet bf16 peak: {100 * r['mfu_nominal']:.0f}%")
     return _write(result, args.out)
   result["train"] = {}
   for name, shape in (("default", DEFAULT), ("larger", LARGER), ("large", LARGE)):

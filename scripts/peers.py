@@ -26,6 +26,23 @@ def available() -> bool:
   return all(importlib.util.find_spec(m) is not None for m in ("torch", "transformers"))
 
 
+def torch_device() -> str:
+  """Where the PyTorch peer runs: the GPU when JAX runs on one too (and torch sees it), else CPU,
+  so that both sides of every comparison use the same chip."""
+  import jax
+  import torch
+  if jax.default_backend() == "gpu" and torch.cuda.is_available():
+    torch.backends.cuda.matmul.allow_tf32 = True  # what XLA's default precision does on GPU
+    return "cuda"
+  return "cpu"
+
+
+def _sync(device: str) -> None:
+  import torch
+  if device == "cuda":
+    torch.cuda.synchronize()
+
+
 def llama_pair(shape: dict, vocab_size: int, directory: str):
   """A random transformers LlamaForCausalLM of our `shape`, and the same weights imported by us:
   (torch_model, ModelConfig, graphdef, params)."""
@@ -59,9 +76,11 @@ def bench_sampler(shape: dict, vocab_size: int, timed, *, batch: int, prompt_len
 
   with tempfile.TemporaryDirectory() as d:
     model, _, graphdef, params = llama_pair(shape, vocab_size, d)
+  device = torch_device()
+  model = model.to(device)
   prompts = np.random.default_rng(0).integers(3, vocab_size, (batch, prompt_len))
   ours_in = jnp.asarray(prompts, jnp.int32)
-  theirs_in = torch.as_tensor(prompts, dtype=torch.long)
+  theirs_in = torch.as_tensor(prompts, dtype=torch.long, device=device)
   mask = torch.ones_like(theirs_in)
   out = {}
 
@@ -75,16 +94,17 @@ def bench_sampler(shape: dict, vocab_size: int, timed, *, batch: int, prompt_len
       out["theirs"] = model.generate(
           theirs_in, attention_mask=mask, max_new_tokens=max_new, do_sample=False,
           eos_token_id=EOS, pad_token_id=PAD, suppress_tokens=[0, 1])
+    _sync(device)
 
   ours_s, theirs_s = timed(ours, repeats=repeats), timed(theirs, repeats=repeats)
   a = np.asarray(out["ours"].tokens)
-  b = out["theirs"][:, prompt_len:].numpy()
+  b = out["theirs"][:, prompt_len:].cpu().numpy()
   b = np.pad(b, ((0, 0), (0, max_new - b.shape[1])), constant_values=PAD)
   tokens = int(np.asarray(out["ours"].lengths).sum())
   return {"batch": batch, "prompt_len": prompt_len, "max_new": max_new, "tokens": tokens,
           "same_tokens": bool((a == b).all()), "ours_s": ours_s, "transformers_s": theirs_s,
           "ours_tokens_per_s": tokens / ours_s, "transformers_tokens_per_s": tokens / theirs_s,
-          "speedup": theirs_s / ours_s}
+          "speedup": theirs_s / ours_s, "torch_device": device}
 
 
 def bench_train(shape: dict, vocab_size: int, timed, *, batch: int, seq: int,
@@ -107,9 +127,10 @@ def bench_train(shape: dict, vocab_size: int, timed, *, batch: int, seq: int,
     holder[0], metrics = step(holder[0], data)
     jax.block_until_ready(metrics)
 
-  model.train()
+  device = torch_device()
+  model = model.to(device).train()
   opt = torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.0)
-  ids = torch.as_tensor(tokens, dtype=torch.long)
+  ids = torch.as_tensor(tokens, dtype=torch.long, device=device)
 
   def theirs():
     loss = model(input_ids=ids, labels=ids).loss
@@ -117,9 +138,10 @@ def bench_train(shape: dict, vocab_size: int, timed, *, batch: int, seq: int,
     loss.backward()
     torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
     opt.step()
+    _sync(device)
 
   ours_s, theirs_s = timed(ours, repeats=repeats), timed(theirs, repeats=repeats)
   return {"batch": batch, "seq": seq, "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
           "ours_s": ours_s, "torch_s": theirs_s, "ours_tokens_per_s": batch * seq / ours_s,
           "torch_tokens_per_s": batch * seq / theirs_s, "speedup": theirs_s / ours_s,
-          "torch_threads": torch.get_num_threads()}
+          "torch_threads": torch.get_num_threads(), "torch_device": device}
