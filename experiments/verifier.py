@@ -32,15 +32,39 @@ def sample_solutions(config, vocab, graphdef, params, task, problems, n, key, pr
   return repeated, texts, lengths
 
 
-def training_problems(config, task, held_out):
-  rng = np.random.default_rng([config.seed, 6])
+def training_problems(config, task, held_out, count=None, stream=6):
+  rng = np.random.default_rng([config.seed, stream])
   levels = common.difficulties(config.train_difficulties)
+  count = config.train_problems if count is None else count
   out = []
-  while len(out) < config.train_problems:
+  while len(out) < count:
     [p] = task.sample(rng, 1, int(rng.choice(levels)))
     if p.prompt not in held_out:
       out.append(p)
   return out
+
+
+def synthetic_solutions(config, task, held_out):
+  """`synthetic_per_problem` flawed attempts (task.flawed_solution) at each of
+  `synthetic_problems` fresh training problems: (repeated problems, completions). They cost no
+  sampling, and the exact oracle labels them like the policy's own samples."""
+  if not config.synthetic_problems:
+    return [], []
+  problems = training_problems(config, task, held_out, config.synthetic_problems, stream=8)
+  rng = np.random.default_rng([config.seed, 9])
+  repeated = [p for p in problems for _ in range(config.synthetic_per_problem)]
+  return repeated, ["\n".join(task.flawed_solution(p, rng)) + "\n" for p in repeated]
+
+
+def check_synthetic(config, task) -> None:
+  if not config.synthetic_problems:
+    return
+  if not hasattr(task, "flawed_solution"):
+    raise ValueError(f"synthetic_problems={config.synthetic_problems}: task {config.task.name} "
+                     f"has no flawed_solution() to make synthetic attempts with; set it to 0")
+  if config.kind == "prm" and config.labels != "oracle":
+    raise ValueError("synthetic_problems: synthetic attempts are labelled by the oracle; "
+                     f"they do not mix with labels={config.labels!r}")
 
 
 def has_step_oracle(task) -> bool:
@@ -93,6 +117,7 @@ def run(config, workdir: str) -> dict:
   vocab, sft_config, model_cfg, graphdef, policy_params, _ = common.load_sft(config.init_from,
                                                                            with_vocab=True)
   task = common.make_task(config)
+  check_synthetic(config, task)
   sample_key, label_key, eval_key = jax.random.split(jax.random.key(config.seed), 3)
   eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
                                            sft_config["seed"])
@@ -106,6 +131,11 @@ def run(config, workdir: str) -> dict:
       sample_key, prompt_len)
   steps, outcomes = build_targets(config, vocab, graphdef, policy_params, model_cfg.max_len, task,
                                   repeated, completions, label_key, prompt_len)
+  extra, extra_completions = synthetic_solutions(config, task, {p.prompt for p in eval_problems})
+  if extra:
+    extra_steps, extra_outcomes = verifier.oracle_targets(task, extra, extra_completions)
+    repeated, completions = repeated + extra, completions + extra_completions
+    steps, outcomes = steps + extra_steps, outcomes + extra_outcomes
   seq_len = verifier.seq_len_for(vocab, [p.prompt for p in repeated], completions,
                                  minimum=seq_len)
   data = verifier.reward_targets(vocab, [p.prompt for p in repeated], completions, steps,
@@ -148,7 +178,7 @@ def run(config, workdir: str) -> dict:
                     eval_key, prompt_len, seq_len)
   writer.write(config.steps, train_flops=meta["train_flops"], **result)
   print("eval: " + "  ".join(f"{k}={v:.3f}" for k, v in result.items()), flush=True)
-  return {"params": state.params, "metrics": result}
+  return {"params": state.params, "metrics": result, "data_size": n}
 
 
 def evaluate(config, vocab, graphdef, policy_params, params, task, problems, key, prompt_len,

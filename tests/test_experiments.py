@@ -189,9 +189,26 @@ def tiny_verifier_runs(tmp_path_factory, tiny_sft_run):
     config = _config("configs/countdown_verifier.py")
     config.init_from = str(tiny_sft_run)
     config.kind, config.labels = kind, labels
+    if (kind, labels) == ("prm", "oracle"):
+      config.synthetic_problems = 3  # and 3 x 2 flawed attempts made by the task
+      config.synthetic_per_problem = 2
     workdir = tmp_path_factory.mktemp(f"{kind}_{labels}")
     runs[kind, labels] = (workdir, verifier.run(config, str(workdir)))
   return runs
+
+
+def test_verifier_synthetic_attempts_need_a_task_that_makes_them(tmp_path, tiny_sft_run):
+  from experiments import verifier
+  config = _config("configs/countdown_verifier.py")
+  config.init_from = str(tiny_sft_run)
+  config.synthetic_problems = 3
+  config.labels = "mc"
+  with pytest.raises(ValueError, match="labels='mc'"):
+    verifier.run(config, str(tmp_path / "mc"))
+  config.labels = "oracle"
+  config.task.name = "letters"
+  with pytest.raises(ValueError, match="task letters has no flawed_solution"):
+    verifier.run(config, str(tmp_path / "letters"))
 
 
 @pytest.mark.slow
@@ -207,6 +224,8 @@ def test_verifier_pulse(tiny_verifier_runs, kind, labels):
   records = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
   assert [r["step"] for r in records if "loss" in r] == [1, 2, 3, 4]
   assert (tmp_path / "checkpoints" / "4").exists()
+  if (kind, labels) == ("prm", "oracle"):
+    assert out["data_size"] == 8 * 2 + 3 * 2  # policy samples + synthetic attempts
 
 
 @pytest.mark.slow

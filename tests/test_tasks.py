@@ -7,6 +7,8 @@ import pytest
 
 from reasoning.tasks import TASKS, Countdown, extract_answer, get_task, reference_completion
 from reasoning.tasks import countdown as cd
+from reasoning.tasks.base import split_completion
+from reasoning.tasks.countdown import apply_step
 
 ALL = [(name, d) for name in TASKS for d in TASKS[name]().difficulties if (name, d) != ("countdown", 4)]
 
@@ -224,3 +226,26 @@ def test_countdown_random_solutions_verify_and_vary():
     assert task.verify(p, text) == 1.0
     differ += text != reference_completion(task, p)
   assert differ > 10  # 4-number problems usually have several solutions
+
+
+def test_countdown_flawed_solutions_are_labelled_by_the_oracle_and_mix_good_and_bad():
+  task = get_task("countdown")
+  problems = task.sample(np.random.default_rng(5), 300, 2)
+  rng = np.random.default_rng(0)
+  by_depth = {i: set() for i in range(4)}
+  verified = fudged = 0
+  for p in problems:
+    lines = task.flawed_solution(p, rng)
+    assert len(lines) == len(p.meta["numbers"])  # n-1 steps and the answer line
+    text = "\n".join(lines) + "\n"
+    labels = task.step_labels(p, split_completion(text)[0] + [lines[-1]])
+    for i, label in enumerate(labels):
+      by_depth[i].add(label)
+    assert task.verify(p, text) == float(all(labels))
+    verified += task.verify(p, text) == 1.0
+    pool = list(p.meta["numbers"])
+    for line in lines[:-1]:
+      pool = pool and apply_step(pool, line)
+    fudged += pool is None
+  assert all(by_depth[i] == {0, 1} for i in range(4))  # good and bad at every depth
+  assert 30 < verified < 200 and fudged > 10

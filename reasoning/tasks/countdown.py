@@ -169,6 +169,32 @@ class Countdown:
     steps = solution_steps(problem.meta["numbers"], problem.meta["target"], rng)
     return None if steps is None else steps + [base.answer_line(problem.answer)]
 
+  def flawed_solution(self, problem: base.Problem, rng: np.random.Generator) -> list[str]:
+    """A solution attempt with the mistakes a small policy makes, for training a PRM on cheap
+    synthetic data labelled by the exact oracle (`step_labels`): good moves up to a random
+    step, then legal moves that need not keep the target reachable (the policy's commonest
+    error), sometimes a last step whose claimed result is fudged to the target, and an answer
+    line that claims the target (or `none`). With probability 1/(steps+1) it is a correct
+    solution all the way, so good and bad trajectories both appear at every depth."""
+    target = problem.meta["target"]
+    pool = sorted(problem.meta["numbers"])
+    deviate_at = int(rng.integers(len(pool)))  # index of the first possibly-bad step
+    lines = []
+    while len(pool) > 1:
+      pairs = list(itertools.combinations(range(len(pool)), 2))
+      moves = [(m, [x for k, x in enumerate(pool) if k not in (i, j)])
+               for i, j in pairs for m in _moves(pool[i], pool[j])]
+      if len(lines) < deviate_at and not problem.is_trap:
+        good = [(m, rest) for m, rest in moves if can_reach(rest + [m[3]], target)]
+        moves = good or moves
+      (a, op, b, c), rest = moves[rng.integers(len(moves))]
+      if len(rest) == 0 and c != target and rng.random() < 0.5:
+        c = target  # the fudged last step: right answer, wrong arithmetic
+      lines.append(f"{a}{op}{b}={c}")
+      pool = sorted(rest + [c])
+    claims_none = rng.random() < (0.5 if problem.is_trap else 0.1)
+    return lines + [base.answer_line(base.NONE_ANSWER if claims_none else str(target))]
+
   def verify(self, problem: base.Problem, completion: str) -> float:
     """1.0 iff every step is legal, all numbers are used and the answer is right; else 0.0.
 
