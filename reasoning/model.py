@@ -180,6 +180,37 @@ class Attention(nnx.Module):
     return jnp.einsum("bkgtd,kgde->bte", out, wo), cache
 
 
+@jax.custom_vjp
+def swiglu(x: jax.Array, w_up: jax.Array, w_down: jax.Array) -> jax.Array:
+  """(silu(x @ w_up[:, :F]) * (x @ w_up[:, F:])) @ w_down for x [N, D], w_up [D, 2F], w_down
+  [F, D]: two matmuls on the kernel's halves (splitting a [N, 2F] activation costs a copy).
+
+  The backward pass is written by hand: autodiff's makes XLA:CPU emit the gate's gradient
+  transposed from inside the silu-derivative fusion, and this one makes the default model's
+  training step ~17% faster on CPU (measured A/B, same process; scripts/bench.py)."""
+  return _swiglu_fwd(x, w_up, w_down)[0]
+
+
+def _swiglu_fwd(x, w_up, w_down):
+  f = w_up.shape[1] // 2
+  gate, up = x @ w_up[:, :f], x @ w_up[:, f:]
+  sig = jax.nn.sigmoid(gate)
+  act = gate * sig * up
+  return act @ w_down, (x, w_up, w_down, gate, up, sig, act)
+
+
+def _swiglu_bwd(res, dy):
+  x, w_up, w_down, gate, up, sig, act = res
+  d_act = dy @ w_down.T
+  d_gate = d_act * up * sig * (1 + gate * (1 - sig))  # silu'(g) = sig * (1 + g * (1 - sig))
+  d_up = d_act * gate * sig
+  d_h = jnp.concatenate([d_gate, d_up], axis=1)
+  return d_h @ w_up.T, x.T @ d_h, act.T @ dy
+
+
+swiglu.defvjp(_swiglu_fwd, _swiglu_bwd)
+
+
 class MLP(nnx.Module):
   def __init__(self, cfg: ModelConfig, rngs: nnx.Rngs):
     self.gated = cfg.mlp == "swiglu"
@@ -191,9 +222,9 @@ class MLP(nnx.Module):
     if self.gated:
       # Two matmuls on the kernel's halves: splitting the [.., 2F] activation costs a copy.
       w = self.up.kernel[...].astype(self.up.dtype)
-      f = w.shape[1] // 2
-      x = x.astype(w.dtype)
-      return self.down(jax.nn.silu(x @ w[:, :f]) * (x @ w[:, f:]))
+      y = swiglu(x.astype(w.dtype).reshape(-1, x.shape[-1]), w,
+                 self.down.kernel[...].astype(w.dtype))
+      return y.reshape(*x.shape[:-1], y.shape[-1])
     return self.down(jax.nn.gelu(self.up(x)))
 
 

@@ -110,3 +110,21 @@ def test_packed_rows_compute_what_each_sequence_would_alone(tiny_model):
     np.testing.assert_allclose(together.reward[r, at:at + n], alone.reward[i, :n], atol=1e-5)
   with pytest.raises(ValueError, match="does not fit"):
     pack_examples(tokens, mask, 32)
+
+
+def test_swiglu_hand_written_backward_matches_autodiff():
+  kx, ku, kd, ky = jax.random.split(jax.random.key(3), 4)
+  x = jax.random.normal(kx, (10, 8))
+  w_up = jax.random.normal(ku, (8, 12)) * 0.5
+  w_down = jax.random.normal(kd, (6, 8)) * 0.5
+  dy = jax.random.normal(ky, (10, 8))
+
+  def reference(x, w_up, w_down):
+    return (jax.nn.silu(x @ w_up[:, :6]) * (x @ w_up[:, 6:])) @ w_down
+
+  np.testing.assert_allclose(model.swiglu(x, w_up, w_down), reference(x, w_up, w_down),
+                             rtol=1e-5, atol=1e-5)
+  ours = jax.vjp(model.swiglu, x, w_up, w_down)[1](dy)
+  theirs = jax.vjp(reference, x, w_up, w_down)[1](dy)
+  for a, b in zip(ours, theirs):
+    np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-5)
