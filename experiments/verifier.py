@@ -57,6 +57,7 @@ def synthetic_solutions(config, task, held_out):
 
 
 def check_synthetic(config, task) -> None:
+  """Refuses synthetic attempts before any sampling where they cannot be made or labelled."""
   if not config.synthetic_problems:
     return
   if not hasattr(task, "flawed_solution"):

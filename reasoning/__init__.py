@@ -1,3 +1,4 @@
+"""The library: tasks, models, sampling, trainers, reward models and search (README.md maps it)."""
 
 import os as _os
 

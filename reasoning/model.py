@@ -220,7 +220,6 @@ class MLP(nnx.Module):
 
   def __call__(self, x):
     if self.gated:
-      # Two matmuls on the kernel's halves: splitting the [.., 2F] activation costs a copy.
       w = self.up.kernel[...].astype(self.up.dtype)
       y = swiglu(x.astype(w.dtype).reshape(-1, x.shape[-1]), w,
                  self.down.kernel[...].astype(w.dtype))
