@@ -34,6 +34,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.max_new = 64
   c.format_penalty = 0.0       # reward of a malformed completion is -format_penalty
   c.none_penalty = 0.25        # reward of `ANSWER: none` on a solvable problem is -none_penalty
+  c.step_reward = 0.0          # process reward: + step_reward x share of oracle-good lines
   c.curriculum = True          # sample difficulties by p(1-p) of their running pass rate
   c.baseline_decay = 0.9       # REINFORCE moving-average baseline
   c.mesh = ml_collections.ConfigDict({"data": -1, "fsdp": 1, "tensor": 1})  # reasoning/mesh.py

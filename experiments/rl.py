@@ -61,7 +61,8 @@ def rollout(config, vocab, graphdef, params, ref_params, score, advantages, task
                                          stop="answer", temperature=1.0,
                                          specials=vocab.specials))
   completions = [vocab.decode(r) for r in out.tokens]
-  rewards = rewards_of(task, problems, completions, config.format_penalty, config.none_penalty)
+  rewards = rewards_of(task, problems, completions, config.format_penalty, config.none_penalty,
+                       config.step_reward)
   tokens = jnp.concatenate([prompts, jnp.asarray(out.tokens)], 1)
   # Generated tokens up to and including the stop token (which may be the pad id: EOS-padded
   # vocabularies), never the finished rows' padding.
@@ -77,9 +78,14 @@ def rollout(config, vocab, graphdef, params, ref_params, score, advantages, task
 
 
 def rewards_of(task, problems, completions, format_penalty: float,
-               none_penalty: float = 0.0) -> np.ndarray:
+               none_penalty: float = 0.0, step_reward: float = 0.0) -> np.ndarray:
   """The verifier's verdict; -format_penalty if malformed; -none_penalty for answering `none`
-  to a solvable problem (so declaring a trap is not a free way out of a hard problem)."""
+  to a solvable problem (so declaring a trap is not a free way out of a hard problem).
+
+  step_reward > 0 adds a process reward from the task's exact step oracle: step_reward times the
+  share of the completion's lines that the oracle labels good (`task.step_labels`), so among
+  wrong attempts those that kept the target reachable longer score higher; a correct one gets
+  the full bonus."""
   out = []
   for p, c in zip(problems, completions):
     parts = split_completion(c)
@@ -88,7 +94,11 @@ def rewards_of(task, problems, completions, format_penalty: float,
     elif parts[1] == NONE_ANSWER and not p.is_trap:
       out.append(-none_penalty)
     else:
-      out.append(task.verify(p, c))
+      reward = task.verify(p, c)
+      if step_reward:
+        labels = task.step_labels(p, parts[0] + [c.rstrip("\n").split("\n")[-1]])
+        reward += step_reward * float(np.mean(labels))
+      out.append(reward)
   return np.array(out, np.float32)
 
 
@@ -97,6 +107,9 @@ def run(config, workdir: str) -> dict:
   vocab, sft_config, model_cfg, graphdef, sft_params, sft_flops = common.load_sft(
       config.init_from, with_vocab=True)
   task = common.make_task(config)
+  if config.step_reward and not getattr(task, "has_step_oracle", True):
+    raise ValueError(f"step_reward={config.step_reward}: task {config.task.name} has no per-step "
+                     f"oracle to reward steps with; set it to 0")
   pg_cfg = pg.PGConfig(**config.rl)
   group = config.samples_per_prompt
   rows = config.prompts_per_step * group

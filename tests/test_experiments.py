@@ -4,6 +4,7 @@ import json
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from experiments import common, tasks_demo
@@ -302,6 +303,11 @@ def test_rl_rewards_penalize_malformed_and_false_none():
                  "8+3=11\n11+5=16\nANSWER: 16\n"]
   assert rl.rewards_of(task, problems, completions, 0.5, 0.25).tolist() == [1.0, -0.5, -0.25, 1.0, 0.0]
   assert rl.rewards_of(task, problems, completions, 0.0).tolist() == [1.0, 0.0, 0.0, 1.0, 0.0]
+  # The process reward: a correct attempt gets the whole bonus, a dead-end first step none of
+  # it, a good first step then a dead end a third (1 of 3 lines good).
+  more = ["8*5=40\n40-3=37\nANSWER: 29\n", "8*3=24\n24*5=120\nANSWER: 29\n"]
+  shaped = rl.rewards_of(task, problems + [solvable] * 2, completions + more, 0.5, 0.25, 0.3)
+  np.testing.assert_allclose(shaped, [1.3, -0.5, -0.25, 1.3, 0.0, 0.0, 0.1], atol=1e-6)
 
 
 @pytest.mark.slow
