@@ -37,6 +37,11 @@ def make_task(config):
   return get_task(config.task.name, **{k: v for k, v in config.task.items() if k != "name"})
 
 
+def has_step_oracle(task) -> bool:
+  """Synthetic tasks label every step exactly; datasets (math_jsonl) have only the outcome."""
+  return getattr(task, "has_step_oracle", True)
+
+
 def load_sft_config(workdir: str) -> dict:
   with open(os.path.join(workdir, "config.json")) as f:
     config = json.load(f)

@@ -25,7 +25,7 @@ from reasoning import compute, evaluation, mesh as mesh_lib, plots, sampling
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress, read_metrics
 from reasoning.tasks import split_completion
-from reasoning.tasks.base import NONE_ANSWER
+from reasoning.tasks.base import NONE_ANSWER, answer_line
 from reasoning.text import pad_prompts, prompt_length, prompt_width
 from reasoning.train import pg, state as state_lib
 
@@ -96,7 +96,7 @@ def rewards_of(task, problems, completions, format_penalty: float,
     else:
       reward = task.verify(p, c)
       if step_reward:
-        labels = task.step_labels(p, parts[0] + [c.rstrip("\n").split("\n")[-1]])
+        labels = task.step_labels(p, parts[0] + [answer_line(parts[1])])
         reward += step_reward * float(np.mean(labels))
       out.append(reward)
   return np.array(out, np.float32)
@@ -107,7 +107,7 @@ def run(config, workdir: str) -> dict:
   vocab, sft_config, model_cfg, graphdef, sft_params, sft_flops = common.load_sft(
       config.init_from, with_vocab=True)
   task = common.make_task(config)
-  if config.step_reward and not getattr(task, "has_step_oracle", True):
+  if config.step_reward and not common.has_step_oracle(task):
     raise ValueError(f"step_reward={config.step_reward}: task {config.task.name} has no per-step "
                      f"oracle to reward steps with; set it to 0")
   pg_cfg = pg.PGConfig(**config.rl)

@@ -68,16 +68,11 @@ def check_synthetic(config, task) -> None:
                      f"they do not mix with labels={config.labels!r}")
 
 
-def has_step_oracle(task) -> bool:
-  """Synthetic tasks label every step exactly; datasets (math_jsonl) have only the outcome."""
-  return getattr(task, "has_step_oracle", True)
-
-
 def build_targets(config, vocab, graphdef, params, max_len, task, problems, completions, key,
                   prompt_len):
   """Per completion: step labels (oracle or Monte-Carlo; zeros for an ORM on a task without a
   step oracle, whose PRM targets go unused) and the outcome."""
-  if has_step_oracle(task):
+  if common.has_step_oracle(task):
     steps, outcomes = verifier.oracle_targets(task, problems, completions)
   else:
     if config.kind == "prm" and config.labels == "oracle":
@@ -188,7 +183,7 @@ def evaluate(config, vocab, graphdef, policy_params, params, task, problems, key
   step oracle), and of solution scores (every aggregation for a PRM) against the outcome."""
   repeated, completions, _ = sample_solutions(config, vocab, graphdef, policy_params, task,
                                               problems, config.eval_samples, key, prompt_len)
-  oracle = has_step_oracle(task)
+  oracle = common.has_step_oracle(task)
   if oracle:
     oracle_steps, outcomes = verifier.oracle_targets(task, repeated, completions)
   else:
