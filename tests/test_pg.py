@@ -87,6 +87,9 @@ def test_token_advantages_place_the_outcome_reward():
   cfg = pg.PGConfig(algo="grpo")
   adv, _ = pg.token_advantages(cfg, jnp.array([1.0, 0.0]), 2, mask, zeros, zeros, zeros)
   np.testing.assert_allclose(adv, [[0, 1, 1, 0], [0, -1, 0, 0]], atol=1e-5)
+  cfg = pg.PGConfig(algo="grpo", negative_scale=0.25)  # failures pushed down at a quarter weight
+  adv, _ = pg.token_advantages(cfg, jnp.array([1.0, 0.0]), 2, mask, zeros, zeros, zeros)
+  np.testing.assert_allclose(adv, [[0, 1, 1, 0], [0, -0.25, 0, 0]], atol=1e-5)
 
 
 def test_bad_pg_config():
@@ -94,6 +97,8 @@ def test_bad_pg_config():
     pg.PGConfig(algo="dpo")
   with pytest.raises(ValueError, match="rl.dual_clip"):
     pg.PGConfig(dual_clip=0.5)
+  with pytest.raises(ValueError, match="rl.negative_scale"):
+    pg.PGConfig(negative_scale=-1.0)
 
 
 @pytest.mark.parametrize("algo", ["grpo", "ppo"])

@@ -50,6 +50,7 @@ class PGConfig:
   gae_lambda: float = 0.95
   aggregation: str = "token"      # 'token' | 'sequence'
   normalize_std: bool = True      # GRPO: divide by the group's std
+  negative_scale: float = 1.0     # multiplies negative advantages; 0 = learn from successes only
 
   def __post_init__(self):
     if self.algo not in ALGOS:
@@ -58,6 +59,8 @@ class PGConfig:
       raise ValueError(f"rl.kl_estimator must be 'k1', 'k2' or 'k3', got {self.kl_estimator!r}")
     if self.aggregation not in ("token", "sequence"):
       raise ValueError(f"rl.aggregation must be 'token' or 'sequence', got {self.aggregation!r}")
+    if not 0.0 <= self.negative_scale <= 1.0:
+      raise ValueError(f"rl.negative_scale must be in [0, 1], got {self.negative_scale}")
     if self.dual_clip and self.dual_clip <= 1.0:
       raise ValueError(f"rl.dual_clip must be 0 (off) or > 1, got {self.dual_clip}")
 
@@ -234,7 +237,8 @@ def token_advantages(cfg: PGConfig, rewards, group_size: int, mask, values, logp
     token_rewards = rewards[:, None] * last
     if cfg.kl_in_reward:
       token_rewards = token_rewards - cfg.kl_coef * kl_tok
-    return gae(token_rewards, values * mask, mask, gamma=cfg.gamma, lam=cfg.gae_lambda)
+    adv, returns = gae(token_rewards, values * mask, mask, gamma=cfg.gamma, lam=cfg.gae_lambda)
+    return scale_negative(adv, cfg.negative_scale), returns
   if cfg.kl_in_reward:
     rewards = rewards - cfg.kl_coef * kl_tok.sum(1)
   grouped = rewards.reshape(-1, group_size)
@@ -244,5 +248,15 @@ def token_advantages(cfg: PGConfig, rewards, group_size: int, mask, values, logp
     adv = rloo_advantages(grouped)
   else:
     adv = reinforce_advantages(grouped, baseline)
-  adv = adv.reshape(-1)[:, None] * mask
+  adv = scale_negative(adv.reshape(-1)[:, None] * mask, cfg.negative_scale)
   return adv, adv
+
+
+def scale_negative(advantages, scale: float):
+  """Negative advantages times `scale`. Below 1 the update leans on the successes: pushing
+  down a failed sample's tokens, most of which it shares with the successes of a peaked SFT
+  policy, moves probability to unseen tokens rather than to the good answer (positive-only
+  updates are rejection-sampling fine-tuning with a trust region)."""
+  if scale == 1.0:
+    return advantages
+  return jnp.where(advantages < 0, scale * advantages, advantages)
