@@ -17,6 +17,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.init_from = "runs/demo/sft"
   c.task = ml_collections.ConfigDict({"name": "countdown", "trap_share": 0.1})
   c.train_difficulties = "1,2"
+  c.train_trap_share = ml_collections.config_dict.placeholder(float)  # None: the task's
   c.eval_difficulties = "1,2"       # the trained ones: SFT leaves difficulty 3 at 0-1%
   c.eval_problems = 200
   c.rl = ml_collections.ConfigDict({

@@ -13,6 +13,7 @@ A rerun with the same workdir resumes exactly.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import os
 
@@ -47,6 +48,14 @@ def sample_step_problems(config, task, step: int, pass_rates: dict, held_out: se
         problems.append(p)
         break
   return problems
+
+
+def training_task(config, task):
+  """The task RL samples its prompts from: `task` with `train_trap_share` traps when that is set.
+  The held-out problems stay the SFT run's, at the task's own share."""
+  if config.train_trap_share is None:
+    return task
+  return dataclasses.replace(task, trap_share=config.train_trap_share)
 
 
 def rollout(config, vocab, graphdef, params, ref_params, score, advantages, task, problems,
@@ -107,6 +116,7 @@ def run(config, workdir: str) -> dict:
   vocab, sft_config, model_cfg, graphdef, sft_params, sft_flops = common.load_sft(
       config.init_from, with_vocab=True)
   task = common.make_task(config)
+  train_task = training_task(config, task)
   if config.step_reward and not common.has_step_oracle(task):
     raise ValueError(f"step_reward={config.step_reward}: task {config.task.name} has no per-step "
                      f"oracle to reward steps with; set it to 0")
@@ -162,7 +172,7 @@ def run(config, workdir: str) -> dict:
   # rerun never races a half-written save.
   try:
     for step in range(start, config.steps):
-      problems = sample_step_problems(config, task, step, meta["pass_rates"], held_out)
+      problems = sample_step_problems(config, train_task, step, meta["pass_rates"], held_out)
       repeated = [p for p in problems for _ in range(group)]
       batch, rewards, completions, prompt_lens, lengths = rollout(
           config, vocab, graphdef, state.params, sft_params, score, advantages, task, repeated,

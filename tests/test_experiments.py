@@ -265,6 +265,11 @@ def test_rl_curriculum_prefers_difficulties_near_half_pass_rate():
           rl.sample_step_problems(config, task, 0, rates, set())[:50]}
   again = rl.sample_step_problems(config, task, 0, rates, held)  # held-out prompts are skipped
   assert held.isdisjoint({p.prompt for p in again})
+  assert rl.training_task(config, task) is task  # train_trap_share unset: the task's 10%
+  config.train_trap_share = 0.5
+  traps = [p.is_trap for p in rl.sample_step_problems(config, rl.training_task(config, task), 0,
+                                                      rates, set())]
+  assert 0.4 < np.mean(traps) < 0.6 and task.trap_share == 0.1
 
 
 @pytest.mark.slow

@@ -238,7 +238,8 @@ def token_advantages(cfg: PGConfig, rewards, group_size: int, mask, values, logp
     if cfg.kl_in_reward:
       token_rewards = token_rewards - cfg.kl_coef * kl_tok
     adv, returns = gae(token_rewards, values * mask, mask, gamma=cfg.gamma, lam=cfg.gae_lambda)
-    return scale_negative(adv, cfg.negative_scale), returns
+    return scale_negative(adv, cfg.negative_scale, rewards), returns
+  outcome = rewards
   if cfg.kl_in_reward:
     rewards = rewards - cfg.kl_coef * kl_tok.sum(1)
   grouped = rewards.reshape(-1, group_size)
@@ -248,15 +249,18 @@ def token_advantages(cfg: PGConfig, rewards, group_size: int, mask, values, logp
     adv = rloo_advantages(grouped)
   else:
     adv = reinforce_advantages(grouped, baseline)
-  adv = scale_negative(adv.reshape(-1)[:, None] * mask, cfg.negative_scale)
+  adv = scale_negative(adv.reshape(-1)[:, None] * mask, cfg.negative_scale, outcome)
   return adv, adv
 
 
-def scale_negative(advantages, scale: float):
-  """Negative advantages times `scale`. Below 1 the update leans on the successes: pushing
-  down a failed sample's tokens, most of which it shares with the successes of a peaked SFT
-  policy, moves probability to unseen tokens rather than to the good answer (positive-only
-  updates are rejection-sampling fine-tuning with a trust region)."""
+def scale_negative(advantages, scale: float, rewards):
+  """Negative advantages [B, T] times `scale`, except in rows whose outcome reward [B] is below
+  zero: behaviour the reward penalizes outright (a malformed answer, `none` to a solvable
+  problem) is always pushed down. Below 1 the update leans on the successes: pushing down an
+  honest failed attempt's tokens, most of which it shares with the successes of a peaked SFT
+  policy, moves probability to unseen tokens rather than to the good answer (at 0 this is
+  rejection-sampling fine-tuning with a trust region, plus the penalties)."""
   if scale == 1.0:
     return advantages
-  return jnp.where(advantages < 0, scale * advantages, advantages)
+  row_scale = jnp.where(rewards < 0, 1.0, scale)[:, None]
+  return jnp.where(advantages < 0, row_scale * advantages, advantages)
