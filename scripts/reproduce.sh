@@ -18,9 +18,9 @@ PY=${PY:-.venv/bin/python}
 SCALE_NAME=${SCALE:-full}
 if [ "$SCALE_NAME" = full ]; then OUT=${1:-runs/reproduce}; else OUT=${1:-runs/reproduce_$SCALE_NAME}; fi
 case "$SCALE_NAME" in
-  full) V="" ; ALGOS="grpo ppo rloo reinforce" ;;
-  small) V=":small" ; ALGOS="grpo ppo" ;;
-  smoke) V=":tiny" ; ALGOS="grpo" ;;
+  full) V="" ; VV=":large" ; ALGOS="grpo ppo rloo reinforce" ;;
+  small) V=":small" ; VV=":small" ; ALGOS="grpo ppo" ;;
+  smoke) V=":tiny" ; VV=":tiny" ; ALGOS="grpo" ;;
   *) echo "SCALE must be full, small or smoke, got '${SCALE}'" >&2; exit 2 ;;
 esac
 mkdir -p "$OUT/figures"
@@ -37,10 +37,10 @@ done
 $PY scripts/plot_train_scaling.py --out "$OUT/figures/countdown_train_scaling.png" \
     $(for algo in $ALGOS; do echo "$OUT/rl_$algo"; done)
 
-stage "3/9 reward models: ORM, PRM from oracle labels"
-$PY -m experiments.verifier --config configs/countdown_verifier.py$V --config.init_from="$OUT/sft" \
+stage "3/9 reward models: ORM, PRM from oracle labels (full scale: 96,000 solutions each)"
+$PY -m experiments.verifier --config configs/countdown_verifier.py$VV --config.init_from="$OUT/sft" \
     --config.kind=orm --workdir "$OUT/orm"
-$PY -m experiments.verifier --config configs/countdown_verifier.py$V --config.init_from="$OUT/sft" \
+$PY -m experiments.verifier --config configs/countdown_verifier.py$VV --config.init_from="$OUT/sft" \
     --config.kind=prm --workdir "$OUT/prm"
 
 stage "4/9 best-of-N: majority, ORM, PRM"
