@@ -27,8 +27,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
       # Positive-only updates: with failures pushed down too (1.0, the textbook estimators)
       # every run from the SFT checkpoint lost ground at difficulty 2 (15.5 -> 8.5-9.5%,
       # traps 47 -> 21%); with 0.0 three seeds keep d2 (14.7 +- 2.8%) and gain d1 (+2.8).
+      # push_penalized=True still pushes down a false `none` (with train_trap_share=0.5 it
+      # keeps solvable accuracy; at the default trap share it collapses d2 and traps like 1.0).
       # docs/results.md, session 7.
-      "negative_scale": 0.0})
+      "negative_scale": 0.0, "push_penalized": False})
   c.optim = ml_collections.ConfigDict({
       "lr": 1e-4, "warmup_steps": 5, "min_lr_ratio": 0.5, "weight_decay": 0.0,
       "b1": 0.9, "b2": 0.98, "grad_clip": 1.0})

@@ -202,6 +202,15 @@ def evaluate(config, vocab, graphdef, policy_params, params, task, problems, key
     flat_labels = [x for ls in oracle_steps for x in ls]
     result["auc/step"] = verifier.roc_auc(flat_scores, flat_labels)
     result["eval/steps"] = len(flat_labels)
+    # Per difficulty, and on first steps alone: the pooled AUC is dominated by easy steps, while a
+    # tree search lives or dies by its ranking of the first move (docs/results.md, session 7).
+    difficulty = np.array([p.difficulty for p in repeated])
+    for d in sorted(set(difficulty.tolist())):
+      rows = [i for i in np.flatnonzero(difficulty == d) if oracle_steps[i]]
+      result[f"auc/step_d{d}"] = verifier.roc_auc(
+          [s for i in rows for s in step_scores[i]], [x for i in rows for x in oracle_steps[i]])
+      result[f"auc/first_step_d{d}"] = verifier.roc_auc([step_scores[i][0] for i in rows],
+                                                        [oracle_steps[i][0] for i in rows])
   return result
 
 

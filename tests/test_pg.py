@@ -90,11 +90,14 @@ def test_token_advantages_place_the_outcome_reward():
   cfg = pg.PGConfig(algo="grpo", negative_scale=0.25)  # failures pushed down at a quarter weight
   adv, _ = pg.token_advantages(cfg, jnp.array([1.0, 0.0]), 2, mask, zeros, zeros, zeros)
   np.testing.assert_allclose(adv, [[0, 1, 1, 0], [0, -0.25, 0, 0]], atol=1e-5)
-  cfg = pg.PGConfig(algo="grpo", negative_scale=0.0)  # a penalized answer is still pushed down
+  cfg = pg.PGConfig(algo="grpo", negative_scale=0.0)
   adv, _ = pg.token_advantages(cfg, jnp.array([1.0, -0.25]), 2, mask, zeros, zeros, zeros)
-  np.testing.assert_allclose(adv, [[0, 1, 1, 0], [0, -1, 0, 0]], atol=1e-5)
-  adv, _ = pg.token_advantages(cfg, jnp.array([1.0, 0.0]), 2, mask, zeros, zeros, zeros)
   np.testing.assert_allclose(adv, [[0, 1, 1, 0], [0, 0, 0, 0]], atol=1e-5)
+  cfg = pg.PGConfig(algo="grpo", negative_scale=0.0, push_penalized=True)
+  adv, _ = pg.token_advantages(cfg, jnp.array([1.0, -0.25]), 2, mask, zeros, zeros, zeros)
+  np.testing.assert_allclose(adv, [[0, 1, 1, 0], [0, -1, 0, 0]], atol=1e-5)  # penalized: pushed
+  adv, _ = pg.token_advantages(cfg, jnp.array([1.0, 0.0]), 2, mask, zeros, zeros, zeros)
+  np.testing.assert_allclose(adv, [[0, 1, 1, 0], [0, 0, 0, 0]], atol=1e-5)  # honest failure: not
 
 
 def test_bad_pg_config():

@@ -51,6 +51,7 @@ class PGConfig:
   aggregation: str = "token"      # 'token' | 'sequence'
   normalize_std: bool = True      # GRPO: divide by the group's std
   negative_scale: float = 1.0     # multiplies negative advantages; 0 = learn from successes only
+  push_penalized: bool = False    # ...except answers with a negative reward (false `none`)
 
   def __post_init__(self):
     if self.algo not in ALGOS:
@@ -238,7 +239,7 @@ def token_advantages(cfg: PGConfig, rewards, group_size: int, mask, values, logp
     if cfg.kl_in_reward:
       token_rewards = token_rewards - cfg.kl_coef * kl_tok
     adv, returns = gae(token_rewards, values * mask, mask, gamma=cfg.gamma, lam=cfg.gae_lambda)
-    return scale_negative(adv, cfg.negative_scale, rewards), returns
+    return scale_negative(adv, cfg.negative_scale, rewards if cfg.push_penalized else None), returns
   outcome = rewards
   if cfg.kl_in_reward:
     rewards = rewards - cfg.kl_coef * kl_tok.sum(1)
@@ -249,18 +250,20 @@ def token_advantages(cfg: PGConfig, rewards, group_size: int, mask, values, logp
     adv = rloo_advantages(grouped)
   else:
     adv = reinforce_advantages(grouped, baseline)
-  adv = scale_negative(adv.reshape(-1)[:, None] * mask, cfg.negative_scale, outcome)
+  adv = scale_negative(adv.reshape(-1)[:, None] * mask, cfg.negative_scale,
+                       outcome if cfg.push_penalized else None)
   return adv, adv
 
 
-def scale_negative(advantages, scale: float, rewards):
-  """Negative advantages [B, T] times `scale`, except in rows whose outcome reward [B] is below
-  zero: behaviour the reward penalizes outright (a malformed answer, `none` to a solvable
-  problem) is always pushed down. Below 1 the update leans on the successes: pushing down an
-  honest failed attempt's tokens, most of which it shares with the successes of a peaked SFT
-  policy, moves probability to unseen tokens rather than to the good answer (at 0 this is
-  rejection-sampling fine-tuning with a trust region, plus the penalties)."""
+def scale_negative(advantages, scale: float, rewards=None):
+  """Negative advantages [B, T] times `scale`. Below 1 the update leans on the successes:
+  pushing down an honest failed attempt's tokens, most of which it shares with the successes of
+  a peaked SFT policy, moves probability to unseen tokens rather than to the good answer (at 0
+  this is rejection-sampling fine-tuning inside PPO's trust region). With outcome `rewards` [B],
+  rows whose reward is below zero (an answer the reward penalizes outright: `none` to a solvable
+  problem, a malformed one) keep their full negative advantage."""
   if scale == 1.0:
     return advantages
-  row_scale = jnp.where(rewards < 0, 1.0, scale)[:, None]
-  return jnp.where(advantages < 0, row_scale * advantages, advantages)
+  row_scale = jnp.full(advantages.shape[:1], scale) if rewards is None else jnp.where(
+      rewards < 0, 1.0, scale)
+  return jnp.where(advantages < 0, row_scale[:, None] * advantages, advantages)
