@@ -202,16 +202,25 @@ def evaluate(config, vocab, graphdef, policy_params, params, task, problems, key
     flat_labels = [x for ls in oracle_steps for x in ls]
     result["auc/step"] = verifier.roc_auc(flat_scores, flat_labels)
     result["eval/steps"] = len(flat_labels)
-    # Per difficulty, and on first steps alone: the pooled AUC is dominated by easy steps, while a
-    # tree search lives or dies by its ranking of the first move (docs/results.md, session 7).
-    difficulty = np.array([p.difficulty for p in repeated])
-    for d in sorted(set(difficulty.tolist())):
-      rows = [i for i in np.flatnonzero(difficulty == d) if oracle_steps[i]]
-      result[f"auc/step_d{d}"] = verifier.roc_auc(
-          [s for i in rows for s in step_scores[i]], [x for i in rows for x in oracle_steps[i]])
-      result[f"auc/first_step_d{d}"] = verifier.roc_auc([step_scores[i][0] for i in rows],
-                                                        [oracle_steps[i][0] for i in rows])
+    result.update(step_auc_by_difficulty([p.difficulty for p in repeated], step_scores,
+                                         oracle_steps))
   return result
+
+
+def step_auc_by_difficulty(difficulties, step_scores, step_labels) -> dict:
+  """{auc/step_dD, auc/first_step_dD}: step ROC-AUC per difficulty, over all steps and over
+  first steps alone (nan where one class is missing). The pooled AUC is dominated by easy steps,
+  while a tree search lives or dies by its ranking of the first move (docs/results.md, session 7).
+  """
+  out = {}
+  difficulties = np.asarray(difficulties)
+  for d in sorted(set(difficulties.tolist())):
+    rows = [i for i in np.flatnonzero(difficulties == d) if len(step_labels[i])]
+    out[f"auc/step_d{d}"] = verifier.roc_auc([s for i in rows for s in step_scores[i]],
+                                             [x for i in rows for x in step_labels[i]])
+    out[f"auc/first_step_d{d}"] = verifier.roc_auc([step_scores[i][0] for i in rows],
+                                                   [step_labels[i][0] for i in rows])
+  return out
 
 
 if __name__ == "__main__":

@@ -212,6 +212,17 @@ def test_verifier_synthetic_attempts_need_a_task_that_makes_them(tmp_path, tiny_
     verifier.run(config, str(tmp_path / "letters"))
 
 
+def test_step_auc_by_difficulty_by_hand():
+  from experiments import verifier
+  # d1: first steps ranked perfectly (0.9 good > 0.2 bad), later steps inverted; d2: one class.
+  out = verifier.step_auc_by_difficulty(
+      [1, 1, 2, 1], [[0.9, 0.1], [0.2, 0.8], [0.5], []], [[1, 1], [0, 0], [1], []])
+  assert out["auc/first_step_d1"] == 1.0
+  # all d1 steps: positives 0.9, 0.1; negatives 0.2, 0.8 -> pairs won 2 of 4
+  assert out["auc/step_d1"] == 0.5
+  assert np.isnan(out["auc/step_d2"]) and np.isnan(out["auc/first_step_d2"])
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("kind,labels", [("prm", "oracle"), ("prm", "mc"), ("orm", "oracle")])
 def test_verifier_pulse(tiny_verifier_runs, kind, labels):
@@ -220,6 +231,8 @@ def test_verifier_pulse(tiny_verifier_runs, kind, labels):
   if kind == "prm":
     assert {"auc/step", "auc/outcome_min", "auc/outcome_prod", "auc/outcome_last",
             "auc/outcome_mean"} <= set(m)
+    if labels == "oracle":
+      assert {"auc/step_d1", "auc/first_step_d1", "auc/step_d3"} <= set(m)
   else:
     assert "auc/outcome_orm" in m
   records = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
