@@ -11,6 +11,8 @@ Algorithms (`PGConfig.algo`):
   rloo       leave-one-out baseline over the G samples (Ahmadian et al. 2024).
   reinforce  return minus a moving-average baseline (Williams 1992).
 All use the clipped ratio objective, so several minibatch epochs per rollout are safe.
+`negative_scale` < 1 shrinks negative advantages (0: update on successes only, with
+`push_penalized` keeping them for answers the reward penalizes); Countdown's RL config uses 0.
 
 KL to the frozen reference policy: estimators k1 = log r, k2 = (log r)^2 / 2,
 k3 = exp(-log r) - 1 + log r with log r = logp - ref_logp (Schulman, "Approximating KL"), either
