@@ -241,31 +241,30 @@ def token_advantages(cfg: PGConfig, rewards, group_size: int, mask, values, logp
     if cfg.kl_in_reward:
       token_rewards = token_rewards - cfg.kl_coef * kl_tok
     adv, returns = gae(token_rewards, values * mask, mask, gamma=cfg.gamma, lam=cfg.gae_lambda)
-    return scale_negative(adv, cfg.negative_scale, rewards if cfg.push_penalized else None), returns
-  outcome = rewards
-  if cfg.kl_in_reward:
-    rewards = rewards - cfg.kl_coef * kl_tok.sum(1)
-  grouped = rewards.reshape(-1, group_size)
+    return scale_negative(adv, rewards, cfg), returns
+  shaped = rewards - cfg.kl_coef * kl_tok.sum(1) if cfg.kl_in_reward else rewards
+  grouped = shaped.reshape(-1, group_size)
   if cfg.algo == "grpo":
     adv = grpo_advantages(grouped, normalize_std=cfg.normalize_std)
   elif cfg.algo == "rloo":
     adv = rloo_advantages(grouped)
   else:
     adv = reinforce_advantages(grouped, baseline)
-  adv = scale_negative(adv.reshape(-1)[:, None] * mask, cfg.negative_scale,
-                       outcome if cfg.push_penalized else None)
+  adv = scale_negative(adv.reshape(-1)[:, None] * mask, rewards, cfg)
   return adv, adv
 
 
-def scale_negative(advantages, scale: float, rewards=None):
-  """Negative advantages [B, T] times `scale`. Below 1 the update leans on the successes:
-  pushing down an honest failed attempt's tokens, most of which it shares with the successes of
-  a peaked SFT policy, moves probability to unseen tokens rather than to the good answer (at 0
-  this is rejection-sampling fine-tuning inside PPO's trust region). With outcome `rewards` [B],
-  rows whose reward is below zero (an answer the reward penalizes outright: `none` to a solvable
-  problem, a malformed one) keep their full negative advantage."""
-  if scale == 1.0:
+def scale_negative(advantages, rewards, cfg: PGConfig):
+  """Negative advantages [B, T] times `cfg.negative_scale`. Below 1 the update leans on the
+  successes: pushing down an honest failed attempt's tokens, most of which it shares with the
+  successes of a peaked SFT policy, moves probability to unseen tokens rather than to the good
+  answer (at 0 this is rejection-sampling fine-tuning inside PPO's trust region). With
+  `cfg.push_penalized`, rows whose outcome reward [B] is below zero (an answer the reward
+  penalizes outright: `none` to a solvable problem, a malformed one) keep their full negative
+  advantage."""
+  if cfg.negative_scale == 1.0:
     return advantages
-  row_scale = jnp.full(advantages.shape[:1], scale) if rewards is None else jnp.where(
-      rewards < 0, 1.0, scale)
+  row_scale = jnp.full(rewards.shape, cfg.negative_scale)
+  if cfg.push_penalized:
+    row_scale = jnp.where(rewards < 0, 1.0, row_scale)
   return jnp.where(advantages < 0, row_scale[:, None] * advantages, advantages)
