@@ -1,4 +1,10 @@
-"""A character vocabulary covering every task's text, with PAD/BOS/EOS.
+"""A character vocabulary covering every task's text, with PAD/BOS/EOS, plus a few whole words.
+
+The words are the fixed text of the tasks' formats (`countdown `, ` to `, `ANSWER: `, ...): one
+token each instead of one per character. They carry no information a character model would need
+to spell out, and they are a third of a Countdown example's tokens, so the training step and the
+sampler do ~1.5x less work per example. Encoding takes the longest word at each position, else one
+character; a model that spells a word out character by character still decodes to the same text.
 
 Sequences for training are right-padded `[BOS, prompt, completion, EOS, PAD...]`; prompts for
 generation are left-padded `[PAD..., BOS, prompt]` so every row's next token lands in the same
@@ -9,12 +15,15 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import re
 from typing import Sequence
 
 import numpy as np
 
 PAD, BOS, EOS = 0, 1, 2
 CHARS = "\n 0123456789abcdefghijklmnopqrstuvwxyzANSWER+-*/=:?!#"
+# Task-format words (reasoning/tasks): prompts' keywords, the answer prefix, the STaR hint prefix.
+WORDS = ("countdown ", "compute ", "count ", " to ", " in ", "ANSWER: ", "hint ")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,15 +43,23 @@ class Specials:
 
 @dataclasses.dataclass(frozen=True)
 class CharVocab:
+  """Ids: PAD, BOS, EOS, then one per character of `chars`, then one per word of `words`."""
   chars: str = CHARS
+  words: tuple[str, ...] = WORDS
 
   def __post_init__(self):
     if len(set(self.chars)) != len(self.chars):
       raise ValueError("CharVocab.chars has duplicate characters")
+    if len(set(self.words)) != len(self.words):
+      raise ValueError("CharVocab.words has duplicate words")
+    for w in self.words:
+      if len(w) < 2 or "\n" in w or not set(w) <= set(self.chars):
+        raise ValueError(f"CharVocab.words: {w!r} must be 2+ characters of `chars` without a "
+                         "newline (a newline ends a reasoning step and stays its own token)")
 
   @property
   def size(self) -> int:
-    return 3 + len(self.chars)
+    return 3 + len(self.chars) + len(self.words)
 
   pad, bos, eos = PAD, BOS, EOS
 
@@ -55,25 +72,34 @@ class CharVocab:
     return Specials(PAD, BOS, EOS, (self.newline,))
 
   @functools.cached_property
+  def _pieces(self) -> tuple[str, ...]:
+    return tuple(self.chars) + self.words
+
+  @functools.cached_property
   def _index(self) -> dict[str, int]:
-    return {c: i + 3 for i, c in enumerate(self.chars)}
+    return {c: i + 3 for i, c in enumerate(self._pieces)}
+
+  @functools.cached_property
+  def _splitter(self) -> re.Pattern:
+    words = sorted(self.words, key=len, reverse=True)  # the longest word wins
+    return re.compile("|".join([re.escape(w) for w in words] + ["."]), re.DOTALL)
 
   def encode(self, text: str) -> list[int]:
     index = self._index
     try:
-      return [index[c] for c in text]
+      return [index[c] for c in self._splitter.findall(text)]
     except KeyError as e:
       raise ValueError(f"character {e.args[0]!r} in {text[:60]!r} is not in the vocabulary") from None
 
   def decode(self, ids: Sequence[int]) -> str:
     """Text of `ids` up to the first EOS; PAD and BOS are skipped."""
-    out = []
+    out, pieces = [], self._pieces
     for i in ids:
       i = int(i)
       if i == EOS:
         break
       if i > EOS:
-        out.append(self.chars[i - 3])
+        out.append(pieces[i - 3])
     return "".join(out)
 
 

@@ -442,7 +442,7 @@ def test_rstar_pulse_and_resume(tmp_path, tiny_sft_run, monkeypatch):
   assert rstar_exp.run(config, str(tmp_path))["summary"] == out["summary"]  # resumed: no search
 
 
-def test_monte_carlo_continuations_fit_the_models_context(tiny_model):
+def test_monte_carlo_continuations_fit_the_models_context(tiny_model, monkeypatch):
   """A long step prefix plus the full max_new would overflow model.max_len (128): the
   continuations are cut to the room left instead of failing (the default PRM with
   labels=mc crashed so on the default Countdown config)."""
@@ -451,11 +451,21 @@ def test_monte_carlo_continuations_fit_the_models_context(tiny_model):
   from experiments import verifier as verifier_exp
   from reasoning.text import VOCAB
   cfg, graphdef, params = tiny_model
+  seen, real = [], verifier_exp.evaluation.complete
+
+  def spy(*args, **kwargs):
+    texts, lengths = real(*args, **kwargs)
+    seen.append((kwargs["prompt_len"], kwargs["max_new"], lengths))
+    return texts, lengths
+
+  monkeypatch.setattr(verifier_exp.evaluation, "complete", spy)
   config = ml_collections.ConfigDict({"max_new": 64})
-  queries = ["countdown 3 8 5 to 29\n" + "8*3=24\n" * 12] * 2  # ~107 tokens with BOS
+  queries = ["countdown 3 8 5 to 29\n" + "8*3=24\n" * 14] * 2  # 109 tokens with BOS
   texts = verifier_exp._complete_from(VOCAB, graphdef, params, cfg.max_len, config,
                                       jax.random.key(0), 16, queries)
-  assert len(texts) == 2 and all(len(t) <= cfg.max_len - 112 for t in texts)
+  [(prompt_len, max_new, lengths)] = seen
+  assert len(texts) == 2 and prompt_len == 112 and max_new == 128 - 112
+  assert lengths.max() <= max_new
   with pytest.raises(ValueError, match="leaves no room in model.max_len=128"):
     verifier_exp._complete_from(VOCAB, graphdef, params, cfg.max_len, config, jax.random.key(0),
                                 16, ["x" * 130])

@@ -96,9 +96,10 @@ def test_packed_rows_compute_what_each_sequence_would_alone(tiny_model):
   prompts = ["countdown 3 8 5 to 29\n", "count r in strawberry\n", "compute 12+9\n"]
   completions = ["8*3=24\n24+5=29\nANSWER: 29\n", "ANSWER: 3\n", "ANSWER: 21\n"]
   tokens, mask = pad_examples(VOCAB, prompts, completions, 64)
-  packed, packed_mask, segments = pack_examples(tokens, mask, 64)
+  packed, packed_mask, segments = pack_examples(tokens, mask, 32)
   lengths = (tokens != PAD).sum(1)
-  assert packed.shape[0] == 2  # 51 tokens, then 23 + 15 share the second row
+  assert lengths.tolist() == [31, 19, 12]
+  assert packed.shape[0] == 2  # 31 tokens, then 19 + 12 share the second row
   assert segments[1].max() == 2 and (packed != PAD).sum() == lengths.sum()
   assert packed_mask.sum() == mask.sum()
   alone = model.apply(graphdef, params, jnp.asarray(tokens))
@@ -109,7 +110,7 @@ def test_packed_rows_compute_what_each_sequence_would_alone(tiny_model):
     np.testing.assert_allclose(together.logits[r, at:at + n], alone.logits[i, :n], atol=1e-5)
     np.testing.assert_allclose(together.reward[r, at:at + n], alone.reward[i, :n], atol=1e-5)
   with pytest.raises(ValueError, match="does not fit"):
-    pack_examples(tokens, mask, 32)
+    pack_examples(tokens, mask, 30)
 
 
 def test_swiglu_hand_written_backward_matches_autodiff():

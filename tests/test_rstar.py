@@ -25,7 +25,7 @@ def test_proposer_has_one_step_actions_and_one_finish_action(tiny_model):
   with pytest.raises(ValueError, match="num_candidates >= 2"):
     rstar.rstar_proposer(graphdef, 1, 8, 20)
   with pytest.raises(ValueError, match="cannot hold an answer line"):
-    rstar.rstar_proposer(graphdef, 3, 4, 20)
+    rstar.rstar_proposer(graphdef, 3, 1, 20)
 
 
 def test_cut_points_leave_at_least_one_step_to_complete():

@@ -100,7 +100,7 @@ import jax.numpy as jnp  # noqa: E402
 from reasoning.search import mcts  # noqa: E402
 from reasoning.tasks import get_task  # noqa: E402
 from reasoning.tasks.countdown import _moves, apply_step  # noqa: E402
-from reasoning.text import VOCAB, pad_prompts  # noqa: E402
+from reasoning.text import VOCAB, pad_prompts, prompt_length  # noqa: E402
 
 
 def test_append_and_duplicates_by_hand():
@@ -123,7 +123,7 @@ def test_mcts_shapes_and_compute_on_real_models(tiny_model):
     assert ((0 <= out.scores) & (out.scores <= 1)).all()
     assert (out.generated_tokens > 0).all() and (out.scored_tokens > 0).all()
     # Move 0 creates a root and one node per simulation, each evaluated once.
-    assert (out.scored_tokens >= 5 * np.array([len(p) + 1 for p in prompts])).all()
+    assert (out.scored_tokens >= 5 * np.array([prompt_length(VOCAB, p) for p in prompts])).all()
   search = mcts.make_search(mcts.policy_proposer(graphdef, 3, 8), mcts.prm_evaluator(graphdef),
                             num_simulations=4, max_moves=2, policy="muzero")
   tokens, score, stats = search((params, params), jnp.asarray(pad_prompts(VOCAB, prompts, 48)),

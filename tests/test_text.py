@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from reasoning.tasks import TASKS, get_task, reference_completion
-from reasoning.text import BOS, EOS, PAD, VOCAB, pad_examples, pad_prompts
+from reasoning.text import BOS, EOS, PAD, VOCAB, CharVocab, pad_examples, pad_prompts
 
 
 def test_vocabulary_covers_every_task():
@@ -12,6 +12,25 @@ def test_vocabulary_covers_every_task():
       for p in task.sample(np.random.default_rng(0), 30, d):
         text = p.prompt + reference_completion(task, p)
         assert VOCAB.decode(VOCAB.encode(text)) == text
+
+
+def test_format_words_are_one_token_and_decode_like_their_spelling():
+  ids = VOCAB.encode("countdown 3 8 to 24\n8*3=24\nANSWER: 24\n")
+  pieces = [VOCAB.decode([i]) for i in ids]
+  assert pieces == ["countdown ", "3", " ", "8", " to ", "2", "4", "\n", "8", "*", "3", "=", "2",
+                    "4", "\n", "ANSWER: ", "2", "4", "\n"]
+  # The longest word wins ("countdown " over "count "); a word spelled out character by
+  # character (as a sampler may emit it) decodes to the same text as the word's own token.
+  assert VOCAB.decode(VOCAB.encode("count r in rr\n")) == "count r in rr\n"
+  assert len(VOCAB.encode("count ")) == 1 and len(VOCAB.encode("countdown ")) == 1
+  spelled = [VOCAB.encode(c)[0] for c in "ANSWER: 7"]
+  assert VOCAB.decode(spelled) == VOCAB.decode(VOCAB.encode("ANSWER: 7")) == "ANSWER: 7"
+  assert VOCAB.size == 3 + len(VOCAB.chars) + len(VOCAB.words)
+  assert VOCAB.specials.step_ends == (VOCAB.encode("\n")[0],)
+  with pytest.raises(ValueError, match="newline"):
+    CharVocab(words=("a\nb",))
+  with pytest.raises(ValueError, match="duplicate words"):
+    CharVocab(words=("ab", "ab"))
 
 
 def test_unknown_character_is_a_clear_error():

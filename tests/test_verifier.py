@@ -19,12 +19,12 @@ def _targets():
 
 def test_reward_targets_mark_step_ends_and_eos():
   t = _targets()
-  text = "".join(VOCAB.chars[i - 3] if i > 2 else "|" for i in t["tokens"][0])
+  pieces = [VOCAB.decode([i]) if i > 2 else "|" for i in t["tokens"][0]]  # one per token
   prm = np.flatnonzero(t["prm_mask"][0])
-  assert [text[i] for i in prm] == ["\n"] * 3
+  assert [pieces[i] for i in prm] == ["\n"] * 3
   assert t["prm_labels"][0, prm].tolist() == [1, 0, 0]
   # The prompt's own newline is not a step end.
-  assert text.index("\n") not in prm
+  assert pieces.index("\n") not in prm
   [eos] = np.flatnonzero(t["orm_mask"][0])
   assert t["tokens"][0, eos] == 2 and eos == prm[-1] + 1
   with pytest.raises(ValueError, match="2 step labels for 3 lines"):

@@ -76,9 +76,9 @@ def append(tokens: jax.Array, step: jax.Array, length: jax.Array) -> jax.Array:
 def policy_proposer(graphdef, num_candidates: int, step_tokens: int, *, temperature: float = 1.0):
   """propose(params, key, tokens [B, S]) -> Candidates: K sampled next steps per row, params =
   the policy's."""
-  if step_tokens < len(_ANSWER):
+  if step_tokens <= len(_ANSWER):
     raise ValueError(f"mcts: step_tokens={step_tokens} cannot hold an answer line "
-                     f"({ANSWER_PREFIX!r} alone is {len(_ANSWER)} tokens)")
+                     f"({ANSWER_PREFIX!r} alone is {len(_ANSWER)} tokens, then the answer)")
 
   def propose(params, key, tokens):
     b = tokens.shape[0]
