@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import os
+import time
 
 from absl import flags
 from ml_collections import config_flags
@@ -254,6 +255,8 @@ def main(run_fn, experiment: str) -> None:
     logging.set_verbosity(logging.WARNING)  # orbax logs every file it writes at INFO
     if len(argv) > 1:
       raise app.UsageError(f"unexpected arguments: {argv[1:]}")
+    start = time.perf_counter()
     run_fn(CONFIG.value, workdir_for(experiment))  # app.run would exit with a returned value
+    print(f"{experiment}: done in {time.perf_counter() - start:.0f} s", flush=True)
 
   app.run(_main)
