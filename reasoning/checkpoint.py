@@ -46,6 +46,11 @@ class Checkpointer:
           step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state),
                                         meta=ocp.args.JsonRestore()))
     except Exception as e:  # orbax raises many types; the contract is one clear error.
+      if "not compatible with the stored shape" in str(e):
+        raise ValueError(
+            f"checkpoint {path} holds arrays of other shapes than this model's (another model "
+            "config, or a character-vocabulary model from before the task-format words became "
+            f"single tokens in session 8: 56 embedding rows, now 63): {str(e)[:200]}") from e
       raise ValueError(f"checkpoint {path} is unreadable (truncated or corrupt?): "
                        f"{type(e).__name__}: {str(e)[:300]}") from e
     return restored["state"], restored["meta"]
