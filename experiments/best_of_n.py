@@ -16,7 +16,7 @@ from reasoning import compute, evaluation, plots
 from reasoning.logging import MetricsWriter
 from reasoning.search import best_of_n as bon
 from reasoning.tasks import extract_answer
-from reasoning.text import VOCAB
+from reasoning.text import VOCAB, prompt_length
 from reasoning.train import verifier
 
 # (label, verifier kind or None, selector)
@@ -32,7 +32,7 @@ def run(config, workdir: str) -> dict:
   task = common.make_task(config)
   problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
                                       sft_config["seed"])
-  prompt_len = max(len(p.prompt) + 1 for p in problems) + 4
+  prompt_len = max(prompt_length(VOCAB, p.prompt) for p in problems) + 4
   seq_len = prompt_len + config.max_new + 2
   sample_key, boot_seed = jax.random.key(config.seed), config.seed
 

@@ -34,7 +34,7 @@ from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress, read_metrics
 from reasoning.search import mcts
 from reasoning.search.base import Model
-from reasoning.text import VOCAB, pad_examples, round_up
+from reasoning.text import VOCAB, pad_examples, prompt_length, round_up
 from reasoning.train import expert_iteration as exit_lib, sft, state as state_lib
 
 TARGETS = ("policy", "sft")
@@ -133,7 +133,7 @@ def run(config, workdir: str) -> dict:
     evaluator = Model(prm_graphdef, prm_params, prm_cfg)
   elif config.evaluator == "outcome":
     value = exit_lib.make_judge(task, problems)
-  prompt_len = round_up(max(len(p.prompt) + 1 for p in problems + eval_problems), 8)
+  prompt_len = round_up(max(prompt_length(VOCAB, p.prompt) for p in problems + eval_problems), 8)
   key = jax.random.key(config.seed)
   mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(**config.mesh))
   print(f"expert iteration ({config.target} targets) on {len(problems)} training problems, "

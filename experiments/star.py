@@ -28,7 +28,7 @@ from experiments.sft import batch_at, example_lengths
 from reasoning import compute, evaluation, mesh as mesh_lib, plots
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress, read_metrics
-from reasoning.text import VOCAB, pad_examples, round_up
+from reasoning.text import VOCAB, pad_examples, prompt_length, round_up
 from reasoning.train import sft, star, state as state_lib
 
 
@@ -74,7 +74,7 @@ def run(config, workdir: str) -> dict:
   problems = training_problems(config, task, {p.prompt for p in eval_problems})
   by_prompt = {p.prompt: p for p in problems}
   # Prompt shapes: one for plain prompts, one for hinted ones (a few compilations in all).
-  prompt_len = round_up(max(len(p.prompt) + 1 for p in problems + eval_problems), 8)
+  prompt_len = round_up(max(prompt_length(VOCAB, p.prompt) for p in problems + eval_problems), 8)
   hint_len = prompt_len + 24
   key = jax.random.key(config.seed)
   mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(**config.mesh))
@@ -109,7 +109,7 @@ def run(config, workdir: str) -> dict:
                          samples=config.samples, rationalize=config.rationalize,
                          rationalize_samples=config.rationalize_samples,
                          rng=np.random.default_rng([config.seed, 8, it]),
-                         vocab_len=lambda prompt: len(prompt) + 1)
+                         vocab_len=lambda prompt: prompt_length(VOCAB, prompt))
       if meta["base_unsolved"] is None:  # the SFT policy's own round: what it never solved
         meta["base_unsolved"] = np.flatnonzero(~got.solved).tolist()
       unsolved = np.zeros(len(problems), bool)
