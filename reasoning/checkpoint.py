@@ -50,7 +50,7 @@ class Checkpointer:
         raise ValueError(
             f"checkpoint {path} holds arrays of other shapes than this model's (another model "
             "config, or a character-vocabulary model from before the task-format words became "
-            f"single tokens in session 8: 56 embedding rows, now 63): {str(e)[:200]}") from e
+            f"single tokens in session 8, with fewer embedding rows): {str(e)[:200]}") from e
       raise ValueError(f"checkpoint {path} is unreadable (truncated or corrupt?): "
                        f"{type(e).__name__}: {str(e)[:300]}") from e
     return restored["state"], restored["meta"]
