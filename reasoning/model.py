@@ -150,20 +150,23 @@ class Attention(nnx.Module):
     cfg = self.cfg
     kvh, groups, hd = cfg.n_kv_heads, cfg.n_heads // cfg.n_kv_heads, cfg.head_dim
     dt = cfg.compute_dtype
-    x = x.astype(dt)
-    # Projections straight into head-major layouts (the kernels keep nnx.Linear's shapes): q as
-    # [B, Hkv, G, T, Dh], k and v as [B, Hkv, T, Dh], so no activation is transposed. Keys and
-    # values rows of a head are contiguous, which makes decode attention (one query against the
-    # whole cache, memory-bound) about 5x faster on CPU than [B, S, H, D].
-    wq = self.q.kernel[...].astype(dt).reshape(-1, kvh, groups, hd)
-    wkv = self.kv.kernel[...].astype(dt).reshape(-1, 2, kvh, hd)
-    q = jnp.einsum("btd,dkgh->bkgth", x, wq)
-    k = jnp.einsum("btd,dkh->bkth", x, wkv[:, 0])
-    v = jnp.einsum("btd,dkh->bkth", x, wkv[:, 1])
+    b, t, d = x.shape
+    # Plain 2-D matmuls against the kernels as stored: XLA:CPU does not hoist loop-invariant code
+    # out of a while loop, so a reshaped or sliced kernel (an einsum straight into head-major
+    # layout made XLA transpose wq and wo, and k/v were slices of wkv) was copied again at every
+    # decoded token (~15% of a batch-64 decode step). The heads are split from the activations
+    # instead: at decode (T = 1) those transposes are free; in training the step time is unchanged.
+    x2 = x.astype(dt).reshape(b * t, d)
+    q = x2 @ self.q.kernel[...].astype(dt)
+    kv = x2 @ self.kv.kernel[...].astype(dt)
     if cfg.attn_bias:
-      q = q + self.q.bias[...].astype(dt).reshape(kvh, groups, 1, hd)
-      bkv = self.kv.bias[...].astype(dt).reshape(2, kvh, 1, hd)
-      k, v = k + bkv[0], v + bkv[1]
+      q = q + self.q.bias[...].astype(dt)
+      kv = kv + self.kv.bias[...].astype(dt)
+    # q as [B, Hkv, G, T, Dh], k and v as [B, Hkv, T, Dh]: a head's keys and values rows are
+    # contiguous, which makes decode attention (one query against the whole cache, memory-bound)
+    # about 5x faster on CPU than [B, S, H, D].
+    q = q.reshape(b, t, kvh, groups, hd).transpose(0, 2, 3, 1, 4)
+    k, v = kv.reshape(b, t, 2, kvh, hd).transpose(2, 0, 3, 1, 4)
     q = rope(q, tuple(a[:, :, None] for a in angles)) / jnp.asarray(math.sqrt(hd), dt)
     k = rope(k, angles)
     if cache is not None:
@@ -175,15 +178,15 @@ class Attention(nnx.Module):
     scores = jnp.einsum("bkgtd,bksd->bkgts", q, k).astype(jnp.float32)
     scores = jnp.where(mask[:, None, None], scores, -1e30)
     probs = jax.nn.softmax(scores, axis=-1).astype(dt)
-    out = jnp.einsum("bkgts,bksd->bkgtd", probs, v)
-    wo = self.o.kernel[...].astype(dt).reshape(kvh, groups, hd, -1)
-    return jnp.einsum("bkgtd,kgde->bte", out, wo), cache
+    out = jnp.einsum("bkgts,bksd->bkgtd", probs, v).transpose(0, 3, 1, 2, 4).reshape(b * t, -1)
+    return (out @ self.o.kernel[...].astype(dt)).reshape(b, t, -1), cache
 
 
 @jax.custom_vjp
 def swiglu(x: jax.Array, w_up: jax.Array, w_down: jax.Array) -> jax.Array:
   """(silu(x @ w_up[:, :F]) * (x @ w_up[:, F:])) @ w_down for x [N, D], w_up [D, 2F], w_down
-  [F, D]: two matmuls on the kernel's halves (splitting a [N, 2F] activation costs a copy).
+  [F, D]: for many rows, two matmuls on the kernel's halves (splitting a [N, 2F] activation costs
+  a copy); for decode-sized inputs, one.
 
   The backward pass is written by hand: autodiff's makes XLA:CPU emit the gate's gradient
   transposed from inside the silu-derivative fusion, and this one makes the default model's
@@ -193,7 +196,13 @@ def swiglu(x: jax.Array, w_up: jax.Array, w_down: jax.Array) -> jax.Array:
 
 def _swiglu_fwd(x, w_up, w_down):
   f = w_up.shape[1] // 2
-  gate, up = x @ w_up[:, :f], x @ w_up[:, f:]
+  if x.shape[0] <= 1024:
+    # Few rows (decoding): one matmul, then split the small activation. Slicing the kernel's
+    # halves is a copy of the kernel, which XLA:CPU would redo at every token of a decode loop.
+    h = x @ w_up
+    gate, up = h[:, :f], h[:, f:]
+  else:
+    gate, up = x @ w_up[:, :f], x @ w_up[:, f:]
   sig = jax.nn.sigmoid(gate)
   act = gate * sig * up
   return act @ w_down, (x, w_up, w_down, gate, up, sig, act)
