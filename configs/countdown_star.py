@@ -2,6 +2,8 @@
 
   python -m experiments.star --config configs/countdown_star.py --config.init_from=runs/demo/sft
   python -m experiments.star --config configs/countdown_star.py --config.rationalize=False
+  python -m experiments.star --config configs/countdown_star.py \
+      --config.fresh_problems=False --config.accumulate=False      # the paper's fixed-set loop
 
 `init_from` is an SFT workdir whose training saw hinted prompts (configs/countdown_sft.py,
 hint_share > 0): that is how our from-scratch policy learns to use a rationalization hint, where
@@ -27,6 +29,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.rationalize = True           # hinted second chance for the problems no sample solved
   c.rationalize_samples = 2
   c.balance_traps = True         # at most trap_share of the kept examples are traps
+  # Departures from the paper's fixed dataset, which plateau here after one iteration (session 9,
+  # docs/results.md): a new draw of problems every iteration after the first, and fine-tuning
+  # on the union of every iteration's kept examples (so the data grows as the policy improves).
+  c.fresh_problems = True
+  c.accumulate = True
   c.max_new = 64
   c.seq_len = 128
   c.finetune = ml_collections.ConfigDict({"epochs": 2, "min_steps": 40, "batch_size": 64})

@@ -3,11 +3,14 @@
   python -m experiments.star --config configs/countdown_star.py --config.init_from=SFT_WORKDIR \
       [--config.rationalize=False] [--workdir DIR]
 
-Per iteration (reasoning/train/star.py): sample rationales for a fixed set of training problems
-with the current policy, keep the verified ones, rationalize the failures with a hint, and
-fine-tune the ORIGINAL SFT parameters on the union; then evaluate the new policy (greedy pass@1,
-no hint) on the held-out problems. Iteration 0 is the SFT checkpoint itself. The compute axis
-counts everything: SFT, every round's sampling (hinted rows included) and every fine-tune.
+Per iteration (reasoning/train/star.py): sample rationales for the training problems with the
+current policy, keep the verified ones, rationalize the failures with a hint, and fine-tune the
+ORIGINAL SFT parameters on the union; then evaluate the new policy (greedy pass@1, no hint) on
+the held-out problems. The problems are one fixed set, as in the paper, or (`fresh_problems`) a
+new draw every iteration after the first; with `accumulate` the fine-tune set is the union of
+every iteration's examples rather than the last one's. Iteration 0 is the SFT checkpoint
+itself. The compute axis counts everything: SFT, every round's sampling (hinted rows included)
+and every fine-tune.
 
 Writes config.json, metrics.jsonl (one record per iteration), checkpoints/ (one per iteration)
 and plots/train_scaling.png. A rerun with the same workdir resumes after the last completed
@@ -32,11 +35,14 @@ from reasoning.text import VOCAB, pad_examples, prompt_length, round_up
 from reasoning.train import sft, star, state as state_lib
 
 
-def training_problems(config, task, held_out: set):
-  """The fixed problem set STaR bootstraps on: train_problems per difficulty, none held out."""
+def training_problems(config, task, held_out: set, iteration: int = 1):
+  """The problem set STaR bootstraps on: train_problems per difficulty, none held out. The same
+  set every iteration (the paper's fixed dataset), or with `fresh_problems` a new draw for every
+  iteration after the first (a synthetic task has an endless supply)."""
   problems = []
   for d in common.difficulties(config.train_difficulties):
-    rng = np.random.default_rng([config.seed, 7, d])
+    fresh = [iteration] if config.fresh_problems and iteration > 1 else []
+    rng = np.random.default_rng([config.seed, 7, d] + fresh)
     problems += [p for p in task.sample(rng, config.train_problems, d) if p.prompt not in held_out]
   return problems
 
@@ -71,8 +77,8 @@ def run(config, workdir: str) -> dict:
   task = common.make_task(config)
   eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
                                            sft_config["seed"])
-  problems = training_problems(config, task, {p.prompt for p in eval_problems})
-  by_prompt = {p.prompt: p for p in problems}
+  held_out = {p.prompt for p in eval_problems}
+  problems = training_problems(config, task, held_out)
   # Prompt shapes: one for plain prompts, one for hinted ones (a few compilations in all).
   prompt_len = round_up(max(prompt_length(VOCAB, p.prompt) for p in problems + eval_problems), 8)
   hint_len = prompt_len + 24
@@ -85,12 +91,15 @@ def run(config, workdir: str) -> dict:
                       keep=config.keep_checkpoints)
   writer_path = os.path.join(workdir, "metrics.jsonl")
   params, meta, start = common.resume_iterations(
-      ckpt, base_params, {"train_flops": sft_flops, "base_unsolved": None, "rescued": []})
+      ckpt, base_params,
+      {"train_flops": sft_flops, "base_unsolved": None, "rescued": [], "examples": []})
   writer = MetricsWriter(writer_path, resume_step=start)
 
   def generator(params, key):
     def generate(prompts):
       length = hint_len if any("\nhint " in p for p in prompts) else prompt_len
+      # A fresh draw may hold a longer prompt than the first set's (a rare extra compilation).
+      length = max(length, round_up(max(prompt_length(VOCAB, p) for p in prompts), 8))
       return evaluation.complete(graphdef, params, VOCAB, prompts, key, prompt_len=length,
                                  max_new=config.max_new, temperature=config.temperature)
     return generate
@@ -105,20 +114,29 @@ def run(config, workdir: str) -> dict:
   try:
     for it in range(start + 1, config.iterations + 1):
       round_key = jax.random.fold_in(key, it)
-      got = star.collect(generator(params, round_key), task, problems,
+      round_problems = (training_problems(config, task, held_out, it)
+                        if config.fresh_problems and it > 1 else problems)
+      got = star.collect(generator(params, round_key), task, round_problems,
                          samples=config.samples, rationalize=config.rationalize,
                          rationalize_samples=config.rationalize_samples,
                          rng=np.random.default_rng([config.seed, 8, it]),
                          vocab_len=lambda prompt: prompt_length(VOCAB, prompt))
       if meta["base_unsolved"] is None:  # the SFT policy's own round: what it never solved
         meta["base_unsolved"] = np.flatnonzero(~got.solved).tolist()
-      unsolved = np.zeros(len(problems), bool)
-      unsolved[meta["base_unsolved"]] = True
-      meta["rescued"] = sorted(set(meta["rescued"]) | set(
-          np.flatnonzero(got.rationalized & unsolved).tolist()))
+      if round_problems is problems:  # "rescued" is defined on the first round's problems
+        unsolved = np.zeros(len(problems), bool)
+        unsolved[meta["base_unsolved"]] = True
+        meta["rescued"] = sorted(set(meta["rescued"]) | set(
+            np.flatnonzero(got.rationalized & unsolved).tolist()))
       if config.balance_traps:
-        got.examples = star.balance_traps(got.examples, by_prompt, config.task.trap_share,
+        got.examples = star.balance_traps(got.examples, {p.prompt: p for p in round_problems},
+                                          config.task.trap_share,
                                           np.random.default_rng([config.seed, 11, it]))
+      if config.accumulate:  # the union over iterations; a problem's newest rationale wins
+        union = dict(map(tuple, meta["examples"]))
+        union.update(got.examples)
+        meta["examples"] = [list(e) for e in union.items()]
+        got.examples = list(union.items())
       gen_flops = compute.generation_flops(model_cfg, got.prompt_tokens, got.new_tokens)
       print(f"iteration {it}: {got.solved.sum()} solved, {got.rationalized.sum()} rationalized, "
             f"{len(got.examples)} examples", flush=True)

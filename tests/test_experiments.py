@@ -350,12 +350,13 @@ def test_star_pulse_and_resume_after_a_kill(tmp_path, tiny_sft_run, monkeypatch)
   config = _config("configs/countdown_star.py")
   config.init_from = str(tiny_sft_run)
   real_collect = star_exp.star.collect
-  calls = []
+  calls, seen = [], []
 
   def collect(generate, task, problems, **kwargs):
     """The real round, plus two oracle rationales: the tiny policy verifies nothing itself, and
     the fine-tune must still run. Raises on `calls[0]`-th call (a simulated kill)."""
     calls.append(len(calls))
+    seen.append({p.prompt for p in problems})
     if kill_at and len(calls) == kill_at:
       raise KeyboardInterrupt("simulated kill")
     got = real_collect(generate, task, problems, **kwargs)
@@ -370,6 +371,10 @@ def test_star_pulse_and_resume_after_a_kill(tmp_path, tiny_sft_run, monkeypatch)
   flops = [r["train_flops"] for r in records]
   assert flops[0] > 0 and flops == sorted(flops) and len(set(flops)) == 3
   assert all(r["finetune_steps"] >= 2 and r["examples"] >= 2 for r in records[1:])
+  # The default config draws fresh problems each iteration and fine-tunes on the union of all
+  # iterations' examples: iteration 2 sees new problems and keeps iteration 1's examples.
+  assert config.fresh_problems and config.accumulate and not seen[0] & seen[1]
+  assert records[2]["examples"] > records[1]["examples"]
   assert (tmp_path / "full" / "plots" / "train_scaling.png").stat().st_size > 1000
 
   calls.clear()
