@@ -27,7 +27,7 @@ from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress, read_metrics
 from reasoning.tasks import split_completion
 from reasoning.tasks.base import NONE_ANSWER, answer_line
-from reasoning.text import pad_prompts, prompt_length, prompt_width
+from reasoning.text import pad_prompts, prompt_length, prompt_width, round_up
 from reasoning.train import pg, state as state_lib
 
 
@@ -72,10 +72,13 @@ def rollout(config, vocab, graphdef, params, ref_params, score, advantages, task
   completions = [vocab.decode(r) for r in out.tokens]
   rewards = rewards_of(task, problems, completions, config.format_penalty, config.none_penalty,
                        config.step_reward)
-  tokens = jnp.concatenate([prompts, jnp.asarray(out.tokens)], 1)
+  # Score and train on the generated width, not max_new: columns after the longest row are
+  # padding that every loss masks out (widths in 16s: at most max_new/16 shapes compile).
+  width_new = min(out.tokens.shape[1], round_up(max(int(out.lengths.max()), 1), 16))
+  tokens = jnp.concatenate([prompts, jnp.asarray(out.tokens[:, :width_new])], 1)
   # Generated tokens up to and including the stop token (which may be the pad id: EOS-padded
   # vocabularies), never the finished rows' padding.
-  generated = np.arange(out.tokens.shape[1])[None] < out.lengths[:, None]
+  generated = np.arange(width_new)[None] < out.lengths[:, None]
   mask = jnp.concatenate([jnp.zeros_like(prompts), jnp.asarray(generated)], 1)
   mask = mask[:, 1:].astype(jnp.float32)  # aligned with predicted tokens
   logp, values, _ = score(params, tokens)
