@@ -27,7 +27,9 @@ def method_label(config: dict) -> str:
   if "rl" in config:
     return f"RL ({config['rl']['algo']})"
   if "rationalize" in config:
-    return "STaR" if config["rationalize"] else "STaR (no rationalization)"
+    label = "STaR" if config["rationalize"] else "STaR (no rationalization)"
+    # The paper's loop (and every run before session 9, whose configs lack the switch).
+    return label if config.get("fresh_problems") else label + ", fixed problems"
   if "target" in config and "num_simulations" in config:
     return f"expert iteration, MCTS ({config['target']} targets)"
   raise ValueError(f"cannot tell which experiment wrote this config: {sorted(config)[:8]}...")
