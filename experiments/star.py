@@ -35,14 +35,13 @@ from reasoning.text import VOCAB, pad_examples, prompt_length, round_up
 from reasoning.train import sft, star, state as state_lib
 
 
-def training_problems(config, task, held_out: set, iteration: int = 1):
-  """The problem set STaR bootstraps on: train_problems per difficulty, none held out. The same
-  set every iteration (the paper's fixed dataset), or with `fresh_problems` a new draw for every
-  iteration after the first (a synthetic task has an endless supply)."""
+def training_problems(config, task, held_out: set, draw: int = 1):
+  """train_problems per difficulty, none held out: draw 1 is the set STaR (every iteration, as
+  in the paper, or only the first with `fresh_problems`) and expert iteration bootstrap on; draw
+  n > 1 is a new set from its own stream (a synthetic task has an endless supply)."""
   problems = []
   for d in common.difficulties(config.train_difficulties):
-    fresh = [iteration] if config.fresh_problems and iteration > 1 else []
-    rng = np.random.default_rng([config.seed, 7, d] + fresh)
+    rng = np.random.default_rng([config.seed, 7, d] + ([draw] if draw > 1 else []))
     problems += [p for p in task.sample(rng, config.train_problems, d) if p.prompt not in held_out]
   return problems
 
