@@ -248,3 +248,44 @@ def test_countdown_flawed_solutions_are_labelled_by_the_oracle_and_mix_good_and_
     fudged += pool is None
   assert all(by_depth[i] == {0, 1} for i in range(4))  # good and bad at every depth
   assert 30 < verified < 200 and fudged > 10
+
+
+def test_countdown_retry_lines_restart_from_the_prompt_and_the_last_attempt_is_judged():
+  task = Countdown()
+  p = task.make_problem([2, 3, 4], 20, difficulty=1)
+  assert task.verify(p, "3*4=12\n12+2=14\nretry\n3+2=5\n5*4=20\nANSWER: 20\n") == 1.0
+  assert task.verify(p, "3*4=12\nretry\nretry\n3+2=5\n5*4=20\nANSWER: 20\n") == 1.0
+  for bad in ["3+2=5\n5*4=20\nretry\n3*4=12\n12+2=14\nANSWER: 20\n",  # the last attempt misses
+              "3+2=5\n5*4=20\nretry\nANSWER: 20\n",                    # ...or is empty
+              "3*4=13\nretry\n3+2=5\n5*4=20\nANSWER: 20\n",            # an illegal earlier step
+              "3+2=5\nretry\n5*4=20\nANSWER: 20\n"]:                   # 5 is gone after retry
+    assert task.verify(p, bad) == 0.0, bad
+  # The oracle: a retry goes back to numbers from which 20 is reachable again.
+  assert task.step_labels(p, ["3*4=12", "12+2=14", "retry", "3+2=5", "5*4=20", "ANSWER: 20"]) == [
+      0, 0, 1, 1, 1, 1]
+  assert task.step_labels(p, ["3+2=5", "retry", "5*4=20"]) == [1, 1, 0]
+  assert task.step_labels(p, ["ANSWER: 9", "retry", "3+2=5"]) == [0, 0, 0]  # nothing after an answer
+  trap = task.make_problem([2, 3, 4], 23, difficulty=1)
+  assert task.verify(trap, "2+3=5\n5*4=20\nretry\nANSWER: none\n") == 1.0
+
+
+def test_countdown_failed_attempts_are_legal_distinct_misses():
+  task = get_task("countdown")
+  rng = np.random.default_rng(0)
+  first_move_dead = 0
+  problems = [p for p in task.sample(np.random.default_rng(6), 100, 2) if not p.is_trap]
+  for p in problems:
+    tried = []
+    for _ in range(3):
+      lines = task.failed_attempt(p, rng, avoid=tried)
+      assert lines is not None and lines not in tried
+      assert len(lines) == len(p.meta["numbers"]) - 1  # every number used
+      labels = task.step_labels(p, lines)
+      assert labels[-1] == 0 and task.verify(p, "\n".join(lines) + f"\nANSWER: {p.answer}\n") == 0
+      pool = list(p.meta["numbers"])
+      for line in lines:
+        pool = apply_step(pool, line)
+        assert pool is not None  # legal
+      first_move_dead += labels[0] == 0
+      tried.append(lines)
+  assert 0.4 < first_move_dead / (3 * len(problems)) < 0.9  # half fail at the first move, or more

@@ -22,6 +22,10 @@ import numpy as np
 
 ANSWER_PREFIX = "ANSWER: "
 NONE_ANSWER = "none"
+# A step line that abandons the attempt so far and starts again from the prompt: how a chain of
+# thought backtracks (o1's "that did not work, let me try another way"). Tasks that search for a
+# solution (Countdown) accept it; an answer is judged on the last attempt.
+RETRY_LINE = "retry"
 # Completions longer than this are malformed by definition: the verifiers reject them before any
 # parsing, which keeps verification O(1) on hostile 10^6-character inputs.
 MAX_COMPLETION_CHARS = 4096
@@ -108,6 +112,18 @@ def split_completion(completion: str) -> tuple[list[str], str] | None:
   if match is None or any(line.startswith(ANSWER_PREFIX) for line in lines[:-1]):
     return None
   return lines[:-1], match.group(1)
+
+
+def attempts(steps: Sequence[str]) -> list[list[str]]:
+  """The step lines split at RETRY_LINE into attempts (the last one, possibly empty, is the one
+  an answer is judged on): ['a', 'retry', 'b'] -> [['a'], ['b']]."""
+  out: list[list[str]] = [[]]
+  for line in steps:
+    if line == RETRY_LINE:
+      out.append([])
+    else:
+      out[-1].append(line)
+  return out
 
 
 def extract_answer(completion: str) -> str | None:

@@ -11,6 +11,11 @@ negatives). Rules follow Gandhi et al.'s "Stream of Search" variant: all numbers
 which fixes a solution at n-1 steps and makes unsolvable instances (traps) common enough to
 sample. A trap's correct completion is `ANSWER: none`.
 
+A line `retry` abandons the attempt so far and starts again from the prompt's numbers: a chain of
+thought that backtracks. The answer is judged on the last attempt; every step of every attempt
+must be legal. Reference solutions never retry; `failed_attempt` makes the attempts a policy
+that retries is taught to recover from (experiments/sft.py, `retries`).
+
 The exact solver is a memoised enumeration of the values reachable from a multiset of numbers
 (`reachable`), which also gives the oracle step label: a step is good while the target is still
 reachable from the numbers left.
@@ -195,19 +200,48 @@ class Countdown:
     claims_none = rng.random() < (0.5 if problem.is_trap else 0.1)
     return lines + [base.answer_line(base.NONE_ANSWER if claims_none else str(target))]
 
+  def failed_attempt(self, problem: base.Problem, rng: np.random.Generator,
+                     avoid: Sequence[Sequence[str]] = ()) -> list[str] | None:
+    """Legal steps that use every number and miss the target: good moves (target still
+    reachable) up to a random step, the first with probability 1/2 (where a small policy's
+    attempts fail most), then a dead-end move and random legal moves. Differs from every attempt
+    in `avoid`; None if 20 draws found no new one."""
+    target = problem.meta["target"]
+    n_steps = len(problem.meta["numbers"]) - 1
+    for _ in range(20):
+      pool = sorted(problem.meta["numbers"])
+      deviate_at = 0 if rng.random() < 0.5 else int(rng.integers(n_steps))
+      lines = []
+      while len(pool) > 1:
+        moves = [(m, [x for k, x in enumerate(pool) if k not in (i, j)])
+                 for i, j in itertools.combinations(range(len(pool)), 2)
+                 for m in _moves(pool[i], pool[j])]
+        if len(lines) <= deviate_at:
+          good = len(lines) < deviate_at
+          wanted = [(m, rest) for m, rest in moves if can_reach(rest + [m[3]], target) == good]
+          moves = wanted or moves
+        (a, op, b, c), rest = moves[rng.integers(len(moves))]
+        lines.append(f"{a}{op}{b}={c}")
+        pool = sorted(rest + [c])
+      if pool != [target] and lines not in [list(x) for x in avoid]:
+        return lines
+    return None
+
   def verify(self, problem: base.Problem, completion: str) -> float:
     """1.0 iff every step is legal, all numbers are used and the answer is right; else 0.0.
+    With `retry` lines, every attempt must be legal and the last one is judged.
 
     Malformed model output is an expected outcome here: it scores 0.0 and never raises.
     """
     parts = base.split_completion(completion)
     if parts is None or parts[1] != problem.answer:
       return 0.0
-    pool: list[int] | None = list(problem.meta["numbers"])
-    for line in parts[0]:
-      pool = apply_step(pool, line)
-      if pool is None:
-        return 0.0
+    for attempt in base.attempts(parts[0]):
+      pool: list[int] | None = list(problem.meta["numbers"])
+      for line in attempt:
+        pool = apply_step(pool, line)
+        if pool is None:
+          return 0.0
     if problem.is_trap:
       return 1.0
     return float(pool == [problem.meta["target"]])
@@ -218,18 +252,25 @@ class Countdown:
     For a solvable problem: the target is still reachable from the pool left. For a trap: `none`
     stays correct after any legal step. An answer line is 1 iff it gives the correct answer and
     every earlier step is good (and, for a solvable problem, the pool is exactly the target).
+    A `retry` line goes back to the prompt's numbers, from which the answer is reachable again:
+    it is 1 (unless an answer line came before it), and the labels after it start afresh.
     """
     labels = []
     pool: list[int] | None = list(problem.meta["numbers"])
     target = problem.meta["target"]
+    answered = False
     for line in steps:
+      if line == base.RETRY_LINE and not answered:
+        pool = list(problem.meta["numbers"])
+        labels.append(1)
+        continue
       if pool is None:
         labels.append(0)
         continue
       if line.startswith(base.ANSWER_PREFIX):
         ok = line == base.answer_line(problem.answer) and (problem.is_trap or pool == [target])
         labels.append(int(ok))
-        pool = None
+        pool, answered = None, True
         continue
       pool = apply_step(pool, line)
       if pool is not None and not (problem.is_trap or can_reach(pool, target)):
