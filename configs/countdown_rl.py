@@ -43,6 +43,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.format_penalty = 0.0       # reward of a malformed completion is -format_penalty
   c.none_penalty = 0.25        # reward of `ANSWER: none` on a solvable problem is -none_penalty
   c.step_reward = 0.0          # process reward: + step_reward x share of oracle-good lines
+  c.abandoned_credit = 1.0     # advantage scale on attempts a completion abandoned (`retry`)
   c.curriculum = True          # sample difficulties by p(1-p) of their running pass rate
   c.baseline_decay = 0.9       # REINFORCE moving-average baseline
   c.mesh = ml_collections.ConfigDict({"data": -1, "fsdp": 1, "tensor": 1})  # reasoning/mesh.py
@@ -66,7 +67,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.prompts_per_step = 16
     c.eval_every = 8
     c.checkpoint_every = 8
+  elif arg == "retry":  # from an SFT checkpoint of configs/countdown_sft.py:retry
+    c.max_new = 104
+    c.abandoned_credit = 0.0
   elif arg is not None:
     raise ValueError(f"configs/countdown_rl.py: unknown variant {arg!r}; "
-                     "expected 'tiny', 'small' or none")
+                     "expected 'tiny', 'small', 'retry' or none")
   return c

@@ -22,6 +22,9 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.eval_problems = 200              # per difficulty
   c.solutions = "canonical"          # or 'random': a random valid solution per example
   c.hint_share = 0.1                 # prompts with a STaR hint line (experiments/star.py uses it)
+  c.retries = 0                      # > 0: a retry_share of solvable examples show 1..retries
+  c.retry_share = 0.5                #   failed attempts, then `retry` and the solution (:retry)
+  c.own_misses_from = ""             # an SFT workdir: its greedy misses become retry examples
   c.model = ml_collections.ConfigDict({
       "d_model": 128, "n_layers": 4, "n_heads": 4, "n_kv_heads": 4, "d_ff": 384,
       "max_len": 128, "mlp": "swiglu", "tie_embeddings": True, "dtype": "float32"})
@@ -54,7 +57,11 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.eval_every = 200
     c.eval_problems = 100
     c.pass_k = 0
+  elif arg == "retry":  # a policy that retries after a missed target (docs/results.md, session 10)
+    c.retries = 2
+    c.seq_len = 128
+    c.pack_len = 128
   elif arg is not None:
     raise ValueError(f"configs/countdown_sft.py: unknown variant {arg!r}; "
-                     "expected 'tiny', 'small' or none")
+                     "expected 'tiny', 'small', 'retry' or none")
   return c

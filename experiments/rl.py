@@ -26,7 +26,7 @@ from reasoning import compute, evaluation, mesh as mesh_lib, plots, sampling
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress, read_metrics
 from reasoning.tasks import split_completion
-from reasoning.tasks.base import NONE_ANSWER, answer_line
+from reasoning.tasks.base import NONE_ANSWER, RETRY_LINE, answer_line
 from reasoning.text import pad_prompts, prompt_length, prompt_width, round_up
 from reasoning.train import pg, state as state_lib
 
@@ -84,9 +84,32 @@ def rollout(config, vocab, graphdef, params, ref_params, score, advantages, task
   logp, values, _ = score(params, tokens)
   ref_logp, _, _ = score(ref_params, tokens)
   adv, returns = advantages(jnp.asarray(rewards), mask, values, logp, ref_logp, baseline)
+  if config.abandoned_credit != 1.0:
+    credit = abandoned_mask(vocab, out.tokens[:, :width_new], out.lengths)
+    credit = np.where(credit, config.abandoned_credit, 1.0).astype(np.float32)
+    adv = adv * jnp.asarray(np.pad(credit, ((0, 0), (prompts.shape[1] - 1, 0)),
+                                   constant_values=1.0))
   batch = {"tokens": tokens, "mask": mask, "old_logp": logp, "ref_logp": ref_logp,
            "advantages": adv, "returns": returns, "old_values": values}
   return batch, rewards, completions, prompt_lens, out.lengths
+
+
+def abandoned_mask(vocab, tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+  """[B, T] True on the generated tokens of attempts a completion abandoned: everything before
+  its last `retry` line (tasks.base.RETRY_LINE). Those tokens did not produce the answer, so
+  with `abandoned_credit` < 1 a success that retried credits its retry and its last attempt
+  rather than the miss that came first."""
+  out = np.zeros(tokens.shape, bool)
+  marker = "\n" + RETRY_LINE + "\n"
+  for b, row in enumerate(tokens):
+    pieces = [vocab.decode([t]) for t in row[:lengths[b]]]
+    text = "\n" + "".join(pieces)  # a retry on the first line starts a line too
+    start = text.rfind(marker)
+    if start < 0:
+      continue
+    ends = np.cumsum([len(p) for p in pieces]) + 1  # char offset in `text` after each token
+    out[b, :lengths[b]] = ends <= start + 1  # up to and including the newline before `retry`
+  return out
 
 
 def rewards_of(task, problems, completions, format_penalty: float,
@@ -205,6 +228,7 @@ def run(config, workdir: str) -> dict:
                 "response_length": float(lengths.mean()),
                 "malformed": float(np.mean([split_completion(c) is None for c in completions])),
                 "answered_none": float(np.mean([c.endswith("ANSWER: none\n") for c in completions])),
+                "retries": float(np.mean([("\n" + c).count(f"\n{RETRY_LINE}\n") for c in completions])),
                 **metrics}
       writer.write(done, train_flops=meta["train_flops"], algo=pg_cfg.algo, **record)
       progress.update(done, tokens=float(lengths.sum()), reward=record["reward"],

@@ -142,22 +142,32 @@ def pad_prompts(vocab: CharVocab, prompts: Sequence[str], length: int | None = N
   return out
 
 
-def pad_examples(vocab: CharVocab, prompts: Sequence[str], completions: Sequence[str],
+def pad_examples(vocab: CharVocab, prompts: Sequence[str], completions: Sequence,
                  length: int) -> tuple[np.ndarray, np.ndarray]:
   """Right-padded `[BOS, prompt, completion, EOS, PAD...]` and a loss mask on completion + EOS.
 
+  A completion is a string, or a sequence of (text, in_loss) pieces whose texts are whole lines:
+  pieces with in_loss False are context the model reads but is not trained to write.
   Returns tokens [B, length] int32 and loss_mask [B, length] float32, where loss_mask[b, t] = 1
-  iff tokens[b, t] is a completion token (so the logits at t-1 predict it).
+  iff tokens[b, t] is a trained completion token (so the logits at t-1 predict it).
   """
   tokens = np.full((len(prompts), length), vocab.pad, np.int32)
   mask = np.zeros((len(prompts), length), np.float32)
   for b, (p, c) in enumerate(zip(prompts, completions)):
-    head, tail = _head(vocab) + vocab.encode(p), vocab.encode(c) + [vocab.eos]
+    pieces = [(c, True)] if isinstance(c, str) else list(c)
+    head = _head(vocab) + vocab.encode(p)
+    tail, weights = [], []
+    for text, in_loss in pieces:
+      ids = vocab.encode(text)
+      tail += ids
+      weights += [float(in_loss)] * len(ids)
+    tail, weights = tail + [vocab.eos], weights + [1.0]
     if len(head) + len(tail) > length:
+      text = p + "".join(t for t, _ in pieces)
       raise ValueError(f"example {b} has {len(head) + len(tail)} tokens > seq_len={length}: "
-                       f"{(p + c)[:60]!r}")
+                       f"{text[:60]!r}")
     tokens[b, :len(head) + len(tail)] = head + tail
-    mask[b, len(head):len(head) + len(tail)] = 1.0
+    mask[b, len(head):len(head) + len(tail)] = weights
   return tokens, mask
 
 

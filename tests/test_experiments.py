@@ -328,6 +328,69 @@ def test_rl_rewards_penalize_malformed_and_false_none():
   np.testing.assert_allclose(shaped, [1.3, -0.5, -0.25, 1.3, 0.0, 0.0, 0.1], atol=1e-6)
 
 
+def test_sft_retry_examples_train_on_all_but_the_dead_end_moves():
+  from experiments import sft
+  from reasoning.tasks import get_task, reference_completion
+  from reasoning.text import VOCAB, pad_examples
+  task = get_task("countdown")
+  rng = np.random.default_rng(0)
+  retried = 0
+  for p in task.sample(np.random.default_rng(1), 40, 2):
+    c = reference_completion(task, p, rng)
+    pieces = sft.with_failed_attempts(task, p, c, rng, 2, 1.0)
+    text = "".join(t for t, _ in pieces)
+    if p.is_trap:
+      assert pieces == [(c, True)]
+      continue
+    retried += 1
+    assert text.endswith("retry\n" + c) and task.verify(p, text) == 1.0
+    attempts = text[:-len(c)].split("retry\n")[:-1]
+    assert 1 <= len(attempts) <= 2 and len(set(attempts)) == len(attempts)
+    lines = text.rstrip("\n").split("\n")
+    labels = task.step_labels(p, lines)
+    # Untrained: exactly the first dead-end line of each failed attempt.
+    untrained = [t.rstrip("\n") for t, w in pieces if not w]
+    assert len(untrained) == len(attempts)
+    assert all(labels[lines.index(u)] == 0 for u in untrained)
+    tokens, mask = pad_examples(VOCAB, [p.prompt], [pieces], 128)
+    head = 1 + len(VOCAB.encode(p.prompt))
+    assert mask[0, :head].sum() == 0
+    assert mask[0].sum() == 1 + len(VOCAB.encode(text)) - sum(
+        len(VOCAB.encode(u + "\n")) for u in untrained)
+  assert retried > 20
+  p = task.sample(np.random.default_rng(2), 1, 1)[0]
+  assert sft.with_failed_attempts(task, p, "x", rng, 2, 0.0) == [("x", True)]
+  # The policy's own miss always makes a retry example, and comes first.
+  p = task.make_problem([2, 3, 4], 20, difficulty=1)
+  own = ["3*4=12", "12+2=14"]
+  assert task.is_miss(p, own) and not task.is_miss(p, ["3+2=5", "5*4=20"])
+  assert not task.is_miss(p, ["3*4=12"]) and not task.is_miss(p, ["3*4=13", "13+2=15"])
+  for _ in range(5):
+    pieces = sft.with_failed_attempts(task, p, "3+2=5\n5*4=20\nANSWER: 20\n", rng, 2, 0.0, own)
+    assert pieces[:3] == [("3*4=12\n", False), ("12+2=14\n", True), ("retry\n", True)]
+    assert task.verify(p, "".join(t for t, _ in pieces)) == 1.0
+    assert "".join(t for t, _ in pieces).count("retry") <= 2
+
+
+def test_rl_abandoned_mask_covers_the_attempts_before_the_last_retry():
+  from experiments import rl
+  from reasoning.text import VOCAB
+  texts = ["8+3=11\n11+5=16\nretry\n8*3=24\n24+5=29\nANSWER: 29\n",
+           "8*3=24\n24+5=29\nANSWER: 29\n",
+           "retry\n8*3=24\nretry\n8*3=24\n24+5=29\nANSWER: 29\n"]
+  rows = [VOCAB.encode(t) + [VOCAB.eos] for t in texts]
+  lengths = np.array([len(r) for r in rows])
+  tokens = np.zeros((3, lengths.max()), np.int32)
+  for b, r in enumerate(rows):
+    tokens[b, :len(r)] = r
+  mask = rl.abandoned_mask(VOCAB, tokens, lengths)
+  for b, text in enumerate(texts):
+    cut = text.rfind("retry\n")
+    expected = len(VOCAB.encode(text[:cut])) if cut >= 0 else 0
+    assert mask[b].tolist() == [True] * expected + [False] * (tokens.shape[1] - expected), b
+  assert mask[0].sum() == len(VOCAB.encode("8+3=11\n11+5=16\n"))
+
+
 @pytest.mark.slow
 def test_reproduce_smoke_scale_draws_every_figure(tmp_path):
   """scripts/reproduce.sh end to end on the :tiny configs (make reproduce's chain, small)."""

@@ -227,6 +227,16 @@ class Countdown:
         return lines
     return None
 
+  def is_miss(self, problem: base.Problem, lines: Sequence[str]) -> bool:
+    """Whether `lines` are an honest failed attempt: legal steps that use every number and end
+    on a value other than the target."""
+    pool: list[int] | None = list(problem.meta["numbers"])
+    for line in lines:
+      pool = apply_step(pool, line)
+      if pool is None:
+        return False
+    return len(pool) == 1 and pool[0] != problem.meta["target"]
+
   def verify(self, problem: base.Problem, completion: str) -> float:
     """1.0 iff every step is legal, all numbers are used and the answer is right; else 0.0.
     With `retry` lines, every attempt must be legal and the last one is judged.
