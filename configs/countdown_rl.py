@@ -2,6 +2,7 @@
 
   python -m experiments.rl --config configs/countdown_rl.py --config.init_from=runs/demo/sft
   python -m experiments.rl --config configs/countdown_rl.py --config.rl.algo=ppo   # grpo|rloo|reinforce
+  python -m experiments.rl --config configs/countdown_rl.py:retry --config.init_from=<sft :retry>
 
 `init_from` is an SFT workdir: its config.json gives the model shape, its latest checkpoint the
 initial (and frozen reference) parameters, its metrics the SFT FLOPs that start the train-compute

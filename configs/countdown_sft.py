@@ -3,10 +3,13 @@ evaluates 1-3; 10% traps).
 
   python -m experiments.sft --config configs/countdown_sft.py
   python -m experiments.sft --config configs/countdown_sft.py:tiny --workdir /tmp/sft_tiny
+  python -m experiments.sft --config configs/countdown_sft.py:retry [--config.give_up=True]
 
-Machine: 2 CPU cores. Time: 294 s (tiny: seconds). Measured (seed 0, session 8): held-out greedy
-pass@1 53.0% at difficulty 1 (3 numbers), 14.5% at 2, 0.0% at 3 (5 numbers): the headroom that
-RL and search close later. Details in the README's "Measured" table.
+Machine: 2 CPU cores. Time: 294 s (tiny: seconds; :retry 640-980 s: longer examples).
+Measured (seed 0, session 8): held-out greedy pass@1 53.0% at difficulty 1 (3 numbers), 14.5%
+at 2, 0.0% at 3 (5 numbers): the headroom that RL and search close later. Details in the README's "Measured" table. `:retry` teaches the
+`retry` line (reasoning/tasks/countdown.py): d1 45.0 / d2 14.5 / d3 1.5%, no better at d2 than
+the default and 9 points worse at d1 (docs/results.md, session 10).
 """
 
 import ml_collections
@@ -25,6 +28,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.retries = 0                      # > 0: a retry_share of solvable examples show 1..retries
   c.retry_share = 0.5                #   failed attempts, then `retry` and the solution (:retry)
   c.own_misses_from = ""             # an SFT workdir: its greedy misses become retry examples
+  c.give_up = False                  # traps: `retries` misses, then none (solvable: fewer)
   c.model = ml_collections.ConfigDict({
       "d_model": 128, "n_layers": 4, "n_heads": 4, "n_kv_heads": 4, "d_ff": 384,
       "max_len": 128, "mlp": "swiglu", "tie_embeddings": True, "dtype": "float32"})

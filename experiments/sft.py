@@ -50,7 +50,8 @@ def build_data(config, task, vocab):
       own = (own_misses(config.own_misses_from, task, train) if config.own_misses_from
              else [None] * len(train))
       completions = [c if h else
-                     with_failed_attempts(task, p, c, rng, config.retries, config.retry_share, m)
+                     with_failed_attempts(task, p, c, rng, config.retries, config.retry_share, m,
+                                          config.give_up)
                      for p, c, h, m in zip(train, completions, hinted, own)]
     pools.append(pad_examples(vocab, prompts, completions, config.seq_len))
   return eval_problems, pools
@@ -72,7 +73,8 @@ def own_misses(workdir: str, task, problems, max_new: int = 64) -> list[list[str
 
 
 def with_failed_attempts(task, problem, completion: str, rng: np.random.Generator,
-                         max_failed: int, share: float, own_miss: list[str] | None = None):
+                         max_failed: int, share: float, own_miss: list[str] | None = None,
+                         give_up: bool = False):
   """A `share` of solvable examples become a retry: 1..max_failed failed attempts (the task's
   `failed_attempt`, distinct from each other and from the solution), each followed by `retry`,
   then the solution. Returns the completion as (text, in_loss) pieces: every line is trained
@@ -84,23 +86,35 @@ def with_failed_attempts(task, problem, completion: str, rng: np.random.Generato
 
   `own_miss`, the policy's own failed first attempt at this problem (`own_misses`), always
   makes a retry example and comes first: the recovery is then learned from the mistakes the
-  policy really makes, which a greedy policy would otherwise repeat word for word."""
-  if problem.is_trap or (own_miss is None and rng.random() >= share):
+  policy really makes, which a greedy policy would otherwise repeat word for word.
+
+  With `give_up`, a trap shows exactly max_failed failed attempts and then `ANSWER: none`, and a
+  solvable example at most max_failed - 1: the policy declares a trap only after trying, so a
+  `none` can only replace an answer that was already wrong (MathTrap's lesson without its cost)."""
+  if problem.is_trap and not give_up:
+    return [(completion, True)]
+  if not problem.is_trap and own_miss is None and rng.random() >= share:
     return [(completion, True)]
   if not hasattr(task, "failed_attempt"):
     raise ValueError(f"config.retries: task {task.name!r} has no failed_attempt (Countdown does)")
-  tried = [completion.rstrip("\n").split("\n")[:-1]] + ([list(own_miss)] if own_miss else [])
-  own = len(tried) - 1  # 1 with an own miss: up to max_failed failed attempts in all
-  for _ in range(int(rng.integers(1 - own, max_failed + 1 - own))):
+  solution = [] if problem.is_trap else [completion.rstrip("\n").split("\n")[:-1]]
+  tried = solution + ([list(own_miss)] if own_miss else [])
+  own = len(tried) - len(solution)  # 1 with an own miss, which counts as a failed attempt
+  most = max_failed - 1 if give_up else max_failed
+  count = max_failed if problem.is_trap else int(rng.integers(1 - own, most + 1 - own))
+  for _ in range(count):
     attempt = task.failed_attempt(problem, rng, avoid=tried)
     if attempt is None:
       break
     tried.append(attempt)
   pieces = []
-  for attempt in tried[1:]:
-    dead_end = task.step_labels(problem, attempt).index(0)
+  for attempt in tried[len(solution):]:
+    labels = task.step_labels(problem, attempt)  # a trap's legal steps are all labelled 1
+    dead_end = labels.index(0) if 0 in labels else -1
     pieces += [(line + "\n", i != dead_end) for i, line in enumerate(attempt)]
     pieces.append((RETRY_LINE + "\n", True))
+  if problem.is_trap:
+    pieces = pieces[:-1]  # the misses, then the answer: none
   return pieces + [(completion, True)]
 
 
@@ -141,6 +155,9 @@ def example_lengths(batch, pad: int = 0) -> np.ndarray:
 def run(config, workdir: str) -> dict:
   if config.solutions not in ("canonical", "random"):
     raise ValueError(f"config.solutions must be 'canonical' or 'random', got {config.solutions!r}")
+  if config.give_up and config.retries < 2:
+    raise ValueError(f"config.give_up needs retries >= 2 (traps show `retries` misses, solvable "
+                     f"examples fewer), got retries={config.retries}")
   common.save_config(config, workdir)
   task = common.make_task(config)
   optim_cfg = state_lib.OptimConfig(total_steps=config.steps, **config.optim)

@@ -372,6 +372,26 @@ def test_sft_retry_examples_train_on_all_but_the_dead_end_moves():
     assert "".join(t for t, _ in pieces).count("retry") <= 2
 
 
+def test_sft_give_up_examples_try_before_declaring_a_trap():
+  from experiments import sft
+  from reasoning.tasks import get_task, reference_completion
+  task = get_task("countdown", trap_share=0.5)
+  rng = np.random.default_rng(0)
+  seen = {True: 0, False: 0}
+  for p in task.sample(np.random.default_rng(3), 60, 2):
+    c = reference_completion(task, p, rng)
+    pieces = sft.with_failed_attempts(task, p, c, rng, 2, 1.0, None, give_up=True)
+    text = "".join(t for t, _ in pieces)
+    assert task.verify(p, text) == 1.0
+    seen[p.is_trap] += 1
+    if p.is_trap:  # exactly two legal misses, every line trained, then none
+      assert text.count("retry\n") == 1 and text.endswith("\nANSWER: none\n")
+      assert all(w for _, w in pieces)
+    else:  # fewer misses than a trap shows
+      assert text.count("retry\n") == 1 and text.endswith("retry\n" + c)
+  assert min(seen.values()) > 10
+
+
 def test_rl_abandoned_mask_covers_the_attempts_before_the_last_retry():
   from experiments import rl
   from reasoning.text import VOCAB
