@@ -27,6 +27,10 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.eval_problems = 100              # per difficulty
   c.solutions = "canonical"          # the dataset's reference reasoning
   c.hint_share = 0.0
+  c.retries = 0                      # retry examples (configs/countdown_sft.py) need a task
+  c.retry_share = 0.5                #   with failed attempts: Countdown, not a dataset
+  c.own_misses_from = ""
+  c.give_up = False
   c.model = ml_collections.ConfigDict({"path": "", "dtype": "float32"})  # path: required
   c.optim = ml_collections.ConfigDict({
       "lr": 1e-5, "warmup_steps": 20, "min_lr_ratio": 0.1, "weight_decay": 0.0,
