@@ -61,6 +61,8 @@ def own_misses(workdir: str, task, problems, max_new: int = 64) -> list[list[str
   """The greedy first attempt of the policy in `workdir` at each solvable problem where it is a
   miss (task.is_miss: legal, every number used, target missed); None elsewhere."""
   from reasoning import evaluation
+  if not hasattr(task, "is_miss"):
+    raise ValueError(f"config.own_misses_from: task {task.name!r} cannot tell a miss (Countdown can)")
   vocab, _, model_cfg, graphdef, params, _ = common.load_sft(workdir, with_vocab=True)
   prompt_len = max(prompt_length(vocab, p.prompt) for p in problems)
   texts, _ = evaluation.complete(graphdef, params, vocab, [p.prompt for p in problems],
