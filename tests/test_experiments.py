@@ -156,6 +156,7 @@ def test_rl_pulse_and_resume(tmp_path, tiny_sft_run, algo, monkeypatch):
   config = _config("configs/countdown_rl.py")
   config.init_from = str(tiny_sft_run)
   config.rl.algo = algo
+  config.abandoned_credit = 0.0 if algo == "ppo" else 1.0  # the retry-credit path runs too
   full = rl.run(config, str(tmp_path / "full"))
   records = [json.loads(l) for l in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]
   train = [r for r in records if "reward" in r]
