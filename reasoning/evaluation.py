@@ -13,6 +13,7 @@ import numpy as np
 
 from reasoning import sampling
 from reasoning.tasks import Problem, Task
+from reasoning.tasks.base import RETRY_LINE
 from reasoning.text import CharVocab, pad_prompts
 from reasoning.tokenizer import HFTokenizer
 
@@ -56,7 +57,8 @@ def evaluate(graphdef, params, vocab: CharVocab, task: Task, problems: Sequence[
              key: jax.Array, *, prompt_len: int, max_new: int, num_samples: int = 0,
              chunk: int = 256) -> dict[str, float]:
   """Greedy pass@1 (and, if num_samples > 0, sampled pass@1 and pass@num_samples at T=1),
-  overall, per difficulty and on traps. Keys like `greedy/d1`, `pass@8/all`, `greedy/traps`."""
+  overall, per difficulty and on traps. Keys like `greedy/d1`, `pass@8/all`, `greedy/traps`;
+  `eval/retries` is the mean count of `retry` lines per greedy completion."""
   prompts = [p.prompt for p in problems]
   greedy, lengths = complete(graphdef, params, vocab, prompts, key, prompt_len=prompt_len,
                              max_new=max_new, temperature=0.0, chunk=chunk)
@@ -70,7 +72,9 @@ def evaluate(graphdef, params, vocab: CharVocab, task: Task, problems: Sequence[
     scores[f"pass@{num_samples}"] = s.max(0)
   difficulty = np.array([p.difficulty for p in problems])
   trap = np.array([p.is_trap for p in problems])
-  out = {"eval/gen_tokens": float(lengths.sum())}
+  # How often the greedy policy tried again (tasks.base.RETRY_LINE): 0 for a policy never taught to.
+  retries = [("\n" + c).count(f"\n{RETRY_LINE}\n") for c in greedy]
+  out = {"eval/gen_tokens": float(lengths.sum()), "eval/retries": float(np.mean(retries))}
   for name, s in scores.items():
     out[f"{name}/all"] = float(s.mean())
     for d in sorted(set(difficulty.tolist())):

@@ -1,0 +1,29 @@
+"""evaluation.evaluate's bookkeeping on hand-made completions (the sampler faked out)."""
+
+import numpy as np
+import pytest
+
+from reasoning import evaluation
+from reasoning.tasks import get_task
+
+
+def test_evaluate_scores_per_difficulty_traps_and_counts_retries(monkeypatch):
+  task = get_task("countdown")
+  easy = task.make_problem([2, 3, 4], 20, difficulty=1)
+  trap = task.make_problem([2, 3, 4], 23, difficulty=1)
+  hard = task.make_problem([3, 8, 5, 1], 30, difficulty=2)  # (8*3+5)+1 = 30
+  assert trap.is_trap and not hard.is_trap
+  texts = {easy.prompt: "3*4=12\n12+2=14\nretry\n3+2=5\n5*4=20\nANSWER: 20\n",  # right, 1 retry
+           trap.prompt: "ANSWER: none\n",                                      # right
+           hard.prompt: "8*3=24\n24+5=29\n29+1=31\nANSWER: 30\n"}              # illegal last step
+
+  def fake_complete(graphdef, params, vocab, prompts, key, **kw):
+    return [texts[p] for p in prompts], np.full(len(prompts), 7)
+
+  monkeypatch.setattr(evaluation, "complete", fake_complete)
+  out = evaluation.evaluate(None, None, None, task, [easy, trap, hard], None, prompt_len=16,
+                            max_new=8)
+  assert out["greedy/d1"] == 1.0 and out["greedy/d2"] == 0.0
+  assert out["greedy/traps"] == 1.0 and out["greedy/solvable"] == 0.5
+  assert out["greedy/all"] == pytest.approx(2 / 3)
+  assert out["eval/retries"] == pytest.approx(1 / 3) and out["eval/gen_tokens"] == 21.0
