@@ -26,7 +26,7 @@ from reasoning import compute, evaluation, mesh as mesh_lib, plots, sampling
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import MetricsWriter, Progress, read_metrics
 from reasoning.tasks import split_completion
-from reasoning.tasks.base import NONE_ANSWER, RETRY_LINE, answer_line
+from reasoning.tasks.base import NONE_ANSWER, RETRY_LINE, answer_line, retry_count
 from reasoning.text import pad_prompts, prompt_length, prompt_width, round_up
 from reasoning.train import pg, state as state_lib
 
@@ -228,7 +228,7 @@ def run(config, workdir: str) -> dict:
                 "response_length": float(lengths.mean()),
                 "malformed": float(np.mean([split_completion(c) is None for c in completions])),
                 "answered_none": float(np.mean([c.endswith("ANSWER: none\n") for c in completions])),
-                "retries": float(np.mean([("\n" + c).count(f"\n{RETRY_LINE}\n") for c in completions])),
+                "retries": float(np.mean([retry_count(c) for c in completions])),
                 **metrics}
       writer.write(done, train_flops=meta["train_flops"], algo=pg_cfg.algo, **record)
       progress.update(done, tokens=float(lengths.sum()), reward=record["reward"],

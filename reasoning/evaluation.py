@@ -13,7 +13,7 @@ import numpy as np
 
 from reasoning import sampling
 from reasoning.tasks import Problem, Task
-from reasoning.tasks.base import RETRY_LINE
+from reasoning.tasks.base import retry_count
 from reasoning.text import CharVocab, pad_prompts
 from reasoning.tokenizer import HFTokenizer
 
@@ -72,9 +72,9 @@ def evaluate(graphdef, params, vocab: CharVocab, task: Task, problems: Sequence[
     scores[f"pass@{num_samples}"] = s.max(0)
   difficulty = np.array([p.difficulty for p in problems])
   trap = np.array([p.is_trap for p in problems])
-  # How often the greedy policy tried again (tasks.base.RETRY_LINE): 0 for a policy never taught to.
-  retries = [("\n" + c).count(f"\n{RETRY_LINE}\n") for c in greedy]
-  out = {"eval/gen_tokens": float(lengths.sum()), "eval/retries": float(np.mean(retries))}
+  # How often the greedy policy tried again: 0 for a policy never taught to.
+  out = {"eval/gen_tokens": float(lengths.sum()),
+         "eval/retries": float(np.mean([retry_count(c) for c in greedy]))}
   for name, s in scores.items():
     out[f"{name}/all"] = float(s.mean())
     for d in sorted(set(difficulty.tolist())):

@@ -126,6 +126,11 @@ def attempts(steps: Sequence[str]) -> list[list[str]]:
   return out
 
 
+def retry_count(completion: str) -> int:
+  """How many RETRY_LINE lines a completion holds."""
+  return ("\n" + completion).count(f"\n{RETRY_LINE}\n")
+
+
 def extract_answer(completion: str) -> str | None:
   """The answer of a well-formed completion, for voting; None if malformed. Never raises."""
   parts = split_completion(completion)

@@ -68,6 +68,13 @@ def _moves(a: int, b: int) -> list[tuple[int, str, int, int]]:
   return moves
 
 
+def _pool_moves(pool: list[int]) -> list[tuple[tuple[int, str, int, int], list[int]]]:
+  """Every legal step on `pool` with the numbers it leaves: [(move, rest)]."""
+  return [(m, [x for k, x in enumerate(pool) if k not in (i, j)])
+          for i, j in itertools.combinations(range(len(pool)), 2)
+          for m in _moves(pool[i], pool[j])]
+
+
 @functools.lru_cache(maxsize=200_000)
 def reachable(pool: tuple[int, ...]) -> frozenset[int]:
   """Every value reachable by combining ALL numbers of `pool` (a sorted tuple), each once."""
@@ -112,6 +119,16 @@ def solution_steps(numbers: Sequence[int], target: int,
     steps.append(f"{move[0]}{move[1]}{move[2]}={move[3]}")
     pool = sorted(rest + [move[3]])
   return steps
+
+
+def pool_after(numbers: Sequence[int], lines: Sequence[str]) -> list[int] | None:
+  """The pool left after the steps `lines` from `numbers`, or None at the first illegal one."""
+  pool: list[int] | None = list(numbers)
+  for line in lines:
+    pool = apply_step(pool, line)
+    if pool is None:
+      return None
+  return pool
 
 
 def apply_step(pool: list[int], line: str) -> list[int] | None:
@@ -186,9 +203,7 @@ class Countdown:
     deviate_at = int(rng.integers(len(pool)))  # index of the first possibly-bad step
     lines = []
     while len(pool) > 1:
-      pairs = list(itertools.combinations(range(len(pool)), 2))
-      moves = [(m, [x for k, x in enumerate(pool) if k not in (i, j)])
-               for i, j in pairs for m in _moves(pool[i], pool[j])]
+      moves = _pool_moves(pool)
       if len(lines) < deviate_at and not problem.is_trap:
         good = [(m, rest) for m, rest in moves if can_reach(rest + [m[3]], target)]
         moves = good or moves
@@ -208,14 +223,13 @@ class Countdown:
     in `avoid`; None if 20 draws found no new one."""
     target = problem.meta["target"]
     n_steps = len(problem.meta["numbers"]) - 1
+    avoid = [list(x) for x in avoid]
     for _ in range(20):
       pool = sorted(problem.meta["numbers"])
       deviate_at = 0 if rng.random() < 0.5 else int(rng.integers(n_steps))
       lines = []
       while len(pool) > 1:
-        moves = [(m, [x for k, x in enumerate(pool) if k not in (i, j)])
-                 for i, j in itertools.combinations(range(len(pool)), 2)
-                 for m in _moves(pool[i], pool[j])]
+        moves = _pool_moves(pool)
         if len(lines) <= deviate_at:
           good = len(lines) < deviate_at
           wanted = [(m, rest) for m, rest in moves if can_reach(rest + [m[3]], target) == good]
@@ -223,19 +237,15 @@ class Countdown:
         (a, op, b, c), rest = moves[rng.integers(len(moves))]
         lines.append(f"{a}{op}{b}={c}")
         pool = sorted(rest + [c])
-      if pool != [target] and lines not in [list(x) for x in avoid]:
+      if pool != [target] and lines not in avoid:
         return lines
     return None
 
   def is_miss(self, problem: base.Problem, lines: Sequence[str]) -> bool:
     """Whether `lines` are an honest failed attempt: legal steps that use every number and end
     on a value other than the target."""
-    pool: list[int] | None = list(problem.meta["numbers"])
-    for line in lines:
-      pool = apply_step(pool, line)
-      if pool is None:
-        return False
-    return len(pool) == 1 and pool[0] != problem.meta["target"]
+    pool = pool_after(problem.meta["numbers"], lines)
+    return pool is not None and len(pool) == 1 and pool[0] != problem.meta["target"]
 
   def verify(self, problem: base.Problem, completion: str) -> float:
     """1.0 iff every step is legal, all numbers are used and the answer is right; else 0.0.
@@ -247,11 +257,9 @@ class Countdown:
     if parts is None or parts[1] != problem.answer:
       return 0.0
     for attempt in base.attempts(parts[0]):
-      pool: list[int] | None = list(problem.meta["numbers"])
-      for line in attempt:
-        pool = apply_step(pool, line)
-        if pool is None:
-          return 0.0
+      pool = pool_after(problem.meta["numbers"], attempt)
+      if pool is None:
+        return 0.0
     if problem.is_trap:
       return 1.0
     return float(pool == [problem.meta["target"]])
