@@ -7,9 +7,10 @@ evaluates 1-3; 10% traps).
 
 Machine: 2 CPU cores. Time: 294 s (tiny: seconds; :retry 640-980 s: longer examples).
 Measured (seed 0, session 8): held-out greedy pass@1 53.0% at difficulty 1 (3 numbers), 14.5%
-at 2, 0.0% at 3 (5 numbers): the headroom that RL and search close later. Details in the README's "Measured" table. `:retry` teaches the
-`retry` line (reasoning/tasks/countdown.py): d1 45.0 / d2 14.5 / d3 1.5%, no better at d2 than
-the default and 9 points worse at d1 (docs/results.md, session 10).
+at 2, 0.0% at 3 (5 numbers): the headroom that RL and search close later. Details in the
+README's "Measured" table. `:retry` teaches the `retry` line (reasoning/tasks/countdown.py):
+d1 45.0 / d2 14.5 / d3 1.5%, no better at d2 than the default and 9 points worse at d1
+(docs/results.md, session 10).
 """
 
 import ml_collections
