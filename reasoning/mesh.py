@@ -110,3 +110,19 @@ def shard_batch(mesh: Mesh, batch):
   """device_put every array of a batch with its leading axis split over data x fsdp."""
   sharding = batch_sharding(mesh)
   return jax.tree.map(lambda x: jax.device_put(x, sharding), batch)
+
+
+def split_like(params, batch):
+  """`batch` (an array) with its leading axis split over data x fsdp of the mesh that `params`
+  live on, so a jitted call on (params, batch) runs data-parallel instead of repeating the whole
+  batch on every device that holds a replica. Unchanged when the params are on one device, when
+  the batch does not divide, or inside a trace (the caller's jit then decides)."""
+  leaf = jax.tree.leaves(params)[0]
+  sharding = getattr(leaf, "sharding", None)
+  if (isinstance(batch, jax.core.Tracer) or not isinstance(sharding, NamedSharding)
+      or sharding.mesh.size == 1):
+    return batch
+  mesh = sharding.mesh
+  if batch.shape[0] % (mesh.shape["data"] * mesh.shape["fsdp"]):
+    return batch
+  return jax.device_put(batch, batch_sharding(mesh))

@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 from flax import nnx, struct
 
-from reasoning import model as model_lib
+from reasoning import mesh as mesh_lib, model as model_lib
 from reasoning.text import VOCAB, Specials
 
 
@@ -53,15 +53,24 @@ def next_tokens(logits, key, *, temperature: float, top_k: int, top_p: float) ->
   return jax.random.categorical(key, filtered).astype(jnp.int32)
 
 
-@functools.partial(jax.jit, static_argnames=("graphdef", "max_new", "stop", "temperature",
-                                              "top_k", "top_p", "specials"))
 def generate(graphdef, params, prompts: jax.Array, key: jax.Array, *, max_new: int,
              stop: str = "answer", temperature: float = 1.0, top_k: int = 0,
              top_p: float = 1.0, specials: Specials = VOCAB.specials) -> Samples:
   """Samples up to `max_new` tokens after `prompts` [B, P] int32. The key is consumed.
 
   `specials` names the pad/BOS/EOS/step-end ids (the char vocabulary's by default; a real
-  tokenizer's `.specials` otherwise); its pad must be the model's `pad_id`."""
+  tokenizer's `.specials` otherwise); its pad must be the model's `pad_id`. With params placed
+  on a mesh (`reasoning/mesh.py`) the rows split over its data axes (`mesh.split_like`): each
+  device decodes its share instead of the whole batch."""
+  return _generate(graphdef, params, mesh_lib.split_like(params, prompts), key, max_new=max_new,
+                   stop=stop, temperature=temperature, top_k=top_k, top_p=top_p,
+                   specials=specials)
+
+
+@functools.partial(jax.jit, static_argnames=("graphdef", "max_new", "stop", "temperature",
+                                              "top_k", "top_p", "specials"))
+def _generate(graphdef, params, prompts, key, *, max_new, stop, temperature, top_k, top_p,
+              specials) -> Samples:
   if stop not in ("answer", "step"):
     raise ValueError(f"stop must be 'answer' or 'step', got {stop!r}")
   if temperature < 0 or not 0 < top_p <= 1 or top_k < 0:

@@ -49,7 +49,8 @@ for name, (step, batch) in steps.items():
   report[name] = {"loss": [float(m1["loss"]), float(m2["loss"])], "max_param_diff": diff,
                   "up_spec": list(up.sharding.spec), "up_shards": len(up.addressable_shards),
                   "up_shard_shape": list(up.addressable_shards[0].data.shape)}
-# The sampler: the same jitted generate on sharded params and a sharded batch of prompts.
+# The sampler: the same jitted generate on sharded params; the prompts are passed as a plain
+# array and generate splits them over the params' data axes (mesh.split_like).
 from reasoning import sampling  # noqa: E402
 from reasoning.text import pad_prompts  # noqa: E402
 prompt_tokens = pad_prompts(VOCAB, prompts, 32)
@@ -57,8 +58,9 @@ greedy = lambda p, t: sampling.generate(graphdef, p, t, jax.random.key(1), max_n
                                         temperature=0.0)
 one = greedy(params, jnp.asarray(prompt_tokens))
 many = greedy(jax.device_put(params, mesh_lib.state_shardings(mesh, params)),
-              mesh_lib.shard_batch(mesh, jnp.asarray(prompt_tokens)))
+              jnp.asarray(prompt_tokens))
 report["sampler"] = {"same_tokens": bool((one.tokens == many.tokens).all()),
                      "max_logprob_diff": float(jnp.max(jnp.abs(one.logprobs - many.logprobs))),
-                     "token_shards": len(many.tokens.addressable_shards)}
+                     "token_shards": len(many.tokens.addressable_shards),
+                     "rows_per_shard": many.tokens.addressable_shards[0].data.shape[0]}
 print(json.dumps(report))

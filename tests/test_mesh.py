@@ -53,3 +53,5 @@ def test_sharded_steps_equal_single_device_in_a_subprocess():
   # Greedy decoding with sharded params and prompts: the same tokens, log-probs to 1e-5.
   assert report["sampler"]["same_tokens"] and report["sampler"]["max_logprob_diff"] < 1e-5
   assert report["sampler"]["token_shards"] == 8
+  # Data-parallel decoding: the 8 prompts split over data x fsdp (4), not repeated on every device.
+  assert report["sampler"]["rows_per_shard"] == 2
