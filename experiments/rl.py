@@ -81,6 +81,7 @@ def rollout(config, vocab, graphdef, params, ref_params, score, advantages, task
   generated = np.arange(width_new)[None] < out.lengths[:, None]
   mask = jnp.concatenate([jnp.zeros_like(prompts), jnp.asarray(generated)], 1)
   mask = mask[:, 1:].astype(jnp.float32)  # aligned with predicted tokens
+  tokens, mask = (mesh_lib.split_like(params, x) for x in (tokens, mask))  # data-parallel scoring
   logp, values, _ = score(params, tokens)
   ref_logp, _, _ = score(ref_params, tokens)
   adv, returns = advantages(jnp.asarray(rewards), mask, values, logp, ref_logp, baseline)
@@ -180,6 +181,7 @@ def run(config, workdir: str) -> dict:
     print(f"resumed from RL step {start} in {ckpt.directory}", flush=True)
   mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(**config.mesh))  # see experiments/sft.py
   state = jax.device_put(state, mesh_lib.state_shardings(mesh, state))
+  sft_params = jax.device_put(sft_params, mesh_lib.state_shardings(mesh, sft_params))  # the reference
   writer = MetricsWriter(os.path.join(workdir, "metrics.jsonl"), resume_step=start)
   progress = Progress(config.steps, start=start, every=config.log_every)
 

@@ -63,4 +63,25 @@ report["sampler"] = {"same_tokens": bool((one.tokens == many.tokens).all()),
                      "max_logprob_diff": float(jnp.max(jnp.abs(one.logprobs - many.logprobs))),
                      "token_shards": len(many.tokens.addressable_shards),
                      "rows_per_shard": many.tokens.addressable_shards[0].data.shape[0]}
+# The experiments end to end on the mesh: tiny SFT, then RL from it (rollouts, scoring against
+# the reference policy, minibatch steps), the same entrypoints as on one device.
+import runpy  # noqa: E402
+import sys  # noqa: E402
+import tempfile  # noqa: E402
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from experiments import rl, sft as sft_exp  # noqa: E402
+
+with tempfile.TemporaryDirectory() as tmp:
+  sft_config = runpy.run_path(os.path.join(ROOT, "configs/countdown_sft.py"))["get_config"]("tiny")
+  rl_config = runpy.run_path(os.path.join(ROOT, "configs/countdown_rl.py"))["get_config"]("tiny")
+  for c in (sft_config, rl_config):
+    c.mesh.update({"data": 2, "fsdp": 2, "tensor": 2})
+  sft_exp.run(sft_config, os.path.join(tmp, "sft"))
+  rl_config.init_from = os.path.join(tmp, "sft")
+  out = rl.run(rl_config, os.path.join(tmp, "rl"))
+  up = out["params"]["block_0"]["mlp"]["up"]["kernel"]
+  report["experiments"] = {"rl_greedy_all": out["metrics"]["greedy/all"],
+                           "rl_up_shards": len({str(s.index) for s in up.addressable_shards})}
 print(json.dumps(report))
