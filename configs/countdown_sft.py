@@ -4,6 +4,7 @@ evaluates 1-3; 10% traps).
   python -m experiments.sft --config configs/countdown_sft.py
   python -m experiments.sft --config configs/countdown_sft.py:tiny --workdir /tmp/sft_tiny
   python -m experiments.sft --config configs/countdown_sft.py:retry [--config.give_up=True]
+  python -m experiments.sft --config configs/countdown_sft.py:probes     # or :search
 
 Machine: 2 CPU cores. Time: 294 s (tiny: seconds; :retry 640-980 s: longer examples).
 Measured (seed 0, session 8): held-out greedy pass@1 53.0% at difficulty 1 (3 numbers), 14.5%
@@ -24,7 +25,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.eval_difficulties = "1,2,3"
   c.train_problems = 12_000          # pool per difficulty; eval problems are excluded from it
   c.eval_problems = 200              # per difficulty
-  c.solutions = "canonical"          # or 'random': a random valid solution per example
+  c.solutions = "canonical"          # 'random': a random valid one; 'probes'/'search': with the
+                                     # solver's search written out (experiments/sft.py, TRACES)
   c.hint_share = 0.1                 # prompts with a STaR hint line (experiments/star.py uses it)
   c.retries = 0                      # > 0: a retry_share of solvable examples show 1..retries
   c.retry_share = 0.5                #   failed attempts, then `retry` and the solution (:retry)
@@ -66,7 +68,19 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.retries = 2
     c.seq_len = 128
     c.pack_len = 128
+  elif arg == "probes":  # moves judged after their result is written (docs/results.md, session 11)
+    c.solutions = "probes"
+    c.seq_len = 160
+    c.pack_len = 160
+    c.model.max_len = 192
+  elif arg == "search":  # difficulty 1 solved by a written-out search (docs/results.md, session 11)
+    c.solutions = "search"
+    c.train_difficulties = "1"
+    c.eval_difficulties = "1,2"
+    c.seq_len = 256
+    c.pack_len = 256
+    c.model.max_len = 320
   elif arg is not None:
     raise ValueError(f"configs/countdown_sft.py: unknown variant {arg!r}; "
-                     "expected 'tiny', 'small', 'retry' or none")
+                     "expected 'tiny', 'small', 'retry', 'probes', 'search' or none")
   return c

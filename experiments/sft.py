@@ -26,6 +26,12 @@ from reasoning.text import pack_examples, pad_examples, prompt_length, round_up,
 from reasoning.train import sft, state as state_lib
 
 
+# config.solutions values that write the solver's search out (the task method that does it):
+# 'probes' judges each move after writing its result (Countdown.probe_solution), 'search' tries
+# complete attempts in a fixed order with `retry` between them (Countdown.search_solution).
+TRACES = {"probes": "probe_solution", "search": "search_solution"}
+
+
 def build_data(config, task, vocab):
   """Held-out eval problems, and per training difficulty a tokenized pool without their prompts."""
   eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
@@ -45,6 +51,13 @@ def build_data(config, task, vocab):
     hinted = np.random.default_rng([config.seed, 6, d]).random(len(train)) < config.hint_share
     prompts = [with_hint(p.prompt, hint_of(task, c)) if h else p.prompt
                for p, c, h in zip(train, completions, hinted)]
+    if config.solutions in TRACES:  # the solver's search written into the chain of thought
+      trace = getattr(task, TRACES[config.solutions], None)
+      if trace is None:
+        raise ValueError(f"config.solutions={config.solutions!r}: task {task.name!r} has no "
+                         f"{TRACES[config.solutions]} (Countdown does)")
+      rng = np.random.default_rng([config.seed, 9, d])
+      completions = ["\n".join(trace(p, rng)) + "\n" for p in train]
     if config.retries:  # hinted prompts stay as they are: STaR's rationalization prompt
       rng = np.random.default_rng([config.seed, 8, d])
       own = (own_misses(config.own_misses_from, task, train) if config.own_misses_from
@@ -155,8 +168,12 @@ def example_lengths(batch, pad: int = 0) -> np.ndarray:
 
 
 def run(config, workdir: str) -> dict:
-  if config.solutions not in ("canonical", "random"):
-    raise ValueError(f"config.solutions must be 'canonical' or 'random', got {config.solutions!r}")
+  if config.solutions not in ("canonical", "random", *TRACES):
+    raise ValueError(f"config.solutions must be 'canonical', 'random', 'probes' or 'search', got "
+                     f"{config.solutions!r}")
+  if config.solutions in TRACES and config.retries:
+    raise ValueError(f"config.solutions={config.solutions!r} and config.retries are two trace "
+                     f"formats; set one")
   if config.give_up and config.retries < 2:
     raise ValueError(f"config.give_up needs retries >= 2 (traps show `retries` misses, solvable "
                      f"examples fewer), got retries={config.retries}")

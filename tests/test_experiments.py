@@ -373,6 +373,25 @@ def test_sft_retry_examples_train_on_all_but_the_dead_end_moves():
     assert "".join(t for t, _ in pieces).count("retry") <= 2
 
 
+@pytest.mark.parametrize("variant, marker", [("probes", "?"), ("search", "retry")])
+def test_sft_trace_variants_train_on_the_written_search(variant, marker):
+  from experiments import sft
+  from reasoning.tasks import get_task
+  from reasoning.text import VOCAB
+  config = _config("configs/countdown_sft.py", variant)
+  config.train_problems, config.eval_problems = 60, 4
+  _, pools = sft.build_data(config, get_task("countdown"), VOCAB)
+  token = VOCAB.encode(marker)[0]
+  for tokens, loss_mask in pools:  # the search's lines are trained targets
+    assert ((tokens == token) & (loss_mask > 0)).sum() > 60
+  config.retries = 1
+  with pytest.raises(ValueError, match="and config.retries are two trace formats"):
+    sft.run(config, "/nonexistent")
+  config.retries, config.solutions = 0, "bogus"
+  with pytest.raises(ValueError, match="config.solutions must be"):
+    sft.run(config, "/nonexistent")
+
+
 def test_sft_give_up_examples_try_before_declaring_a_trap():
   from experiments import sft
   from reasoning.tasks import get_task, reference_completion

@@ -269,6 +269,64 @@ def test_countdown_retry_lines_restart_from_the_prompt_and_the_last_attempt_is_j
   assert task.verify(trap, "2+3=5\n5*4=20\nretry\nANSWER: none\n") == 1.0
 
 
+def test_countdown_probe_lines_are_checked_and_not_applied():
+  task = Countdown()
+  p = task.make_problem([2, 3, 4], 24, difficulty=1)
+  assert task.verify(p, "3+2=5?\n3*2=6\n6*4=24\nANSWER: 24\n") == 1.0
+  for bad in ["3+2=6?\n3*2=6\n6*4=24\nANSWER: 24\n",   # wrong arithmetic in a probe
+              "5+2=7?\n3*2=6\n6*4=24\nANSWER: 24\n",   # 5 is not a number of the pool
+              "3*2=6\n3+4=7?\n6*4=24\nANSWER: 24\n",   # 3 is gone once used
+              "3*2=6?\n6*4=24\nANSWER: 24\n"]:           # a probe is not applied: no 6
+    assert task.verify(p, bad) == 0.0, bad
+  # A legal probe keeps the pool, so its label is the state's: 1 while the target is reachable.
+  assert task.step_labels(p, ["3+2=5?", "3*2=6", "6*4=24", "ANSWER: 24"]) == [1, 1, 1, 1]
+  assert task.step_labels(p, ["3+2=6?", "3*2=6"]) == [0, 0]
+  assert task.step_labels(p, ["3+2=5", "5+4=9?"]) == [0, 0]
+
+
+def test_countdown_probe_solutions_write_the_solvers_search():
+  from reasoning.tasks.countdown import PROBE_MARK, _distinct_moves, can_reach, probe_steps
+  rng = np.random.default_rng(0)
+  # [2, 3, 4] -> 24: the canonical order tries 3+2 first (5 and 4 cannot make 24), then 3*2.
+  assert probe_steps([2, 3, 4], 24, rng) == ["3+2=5?", "3*2=6", "6*4=24"]
+  assert probe_steps([2, 3, 4], 20, rng) == ["3+2=5", "5*4=20"]  # the first move is good
+  trap = probe_steps([2, 3, 4], 23, rng)  # every move of the pool probed, none applied
+  assert trap == [f"{a}{op}{b}={c}{PROBE_MARK}" for (a, op, b, c), _ in _distinct_moves([2, 3, 4])]
+  task = get_task("countdown")
+  for d in (1, 2, 3):
+    for p in task.sample(np.random.default_rng(d), 60, d):
+      lines = task.probe_solution(p, rng)
+      assert task.verify(p, "\n".join(lines) + "\n") == 1.0, (p.prompt, lines)
+      assert all(task.step_labels(p, lines)), (p.prompt, lines)
+      # Probes only where three numbers are left, and each one a real dead end.
+      pool = sorted(p.meta["numbers"])
+      for line in lines[:-1]:
+        if line.endswith(PROBE_MARK):
+          assert len(pool) == 3
+          assert p.is_trap or not can_reach(apply_step(pool, line[:-1]), p.meta["target"])
+        else:
+          pool = sorted(apply_step(pool, line))
+
+
+def test_countdown_search_solutions_try_complete_attempts_in_order():
+  from reasoning.tasks.countdown import _distinct_moves, closest_move, search_steps
+  rng = np.random.default_rng(0)
+  assert closest_move(4, 5, 24) == (5, "*", 4, 20)
+  # [2, 3, 4] -> 24: 3+2 first, finished by the move nearest 24 (5*4=20), a miss; then 3*2.
+  assert search_steps([2, 3, 4], 24, rng) == ["3+2=5", "5*4=20", "retry", "3*2=6", "6*4=24"]
+  trap = search_steps([2, 3, 4], 23, rng)  # every first move tried once: a proof of `none`
+  assert trap.count("retry") == len(_distinct_moves([2, 3, 4])) - 1 and trap[-1] != "retry"
+  task = get_task("countdown")
+  for d in (1, 2):
+    for p in task.sample(np.random.default_rng(d), 60, d):
+      lines = task.search_solution(p, rng)
+      assert task.verify(p, "\n".join(lines) + "\n") == 1.0, (p.prompt, lines)
+      attempts = "\n".join(lines[:-1]).split("\nretry\n")
+      assert len(attempts) == len(set(attempts))  # never the same attempt twice
+      heads = {tuple(a.split("\n")[:len(p.meta["numbers"]) - 3]) for a in attempts}
+      assert len(heads) == 1  # above three numbers, every attempt makes the same moves
+
+
 def test_countdown_failed_attempts_are_legal_distinct_misses():
   task = get_task("countdown")
   rng = np.random.default_rng(0)

@@ -16,6 +16,10 @@ thought that backtracks. The answer is judged on the last attempt; every step of
 must be legal. Reference solutions never retry; `failed_attempt` makes the attempts a policy
 that retries is taught to recover from (experiments/sft.py, `retries`).
 
+A probe line `a op b=c?` is a move tried and rejected: it must be legal on the current numbers
+and is not applied (`probe_steps` writes the solver's search this way; experiments/sft.py,
+`probes`).
+
 The exact solver is a memoised enumeration of the values reachable from a multiset of numbers
 (`reachable`), which also gives the oracle step label: a step is good while the target is still
 reachable from the numbers left.
@@ -42,6 +46,7 @@ LEVELS: dict[int, tuple[int, int, tuple[int, int]]] = {
 }
 _STEP_RE = re.compile(r"([1-9][0-9]{0,6})([-+*/])([1-9][0-9]{0,6})=([1-9][0-9]{0,7})", re.ASCII)
 _MAX_TRIES = 10_000
+PROBE_MARK = "?"  # ends a probe line: a move tried and rejected (probe_steps)
 
 
 def apply_op(a: int, op: str, b: int) -> int | None:
@@ -121,6 +126,82 @@ def solution_steps(numbers: Sequence[int], target: int,
   return steps
 
 
+def probe_steps(numbers: Sequence[int], target: int, rng: np.random.Generator,
+                probe_at: int = 3) -> list[str]:
+  """The canonical solution with its search written out where a small model can do it: when
+  `probe_at` numbers are left, each move the canonical order tries before the good one becomes
+  a probe line `a op b=c?` (tried, the target is unreachable from what it leaves, not applied),
+  so the policy judges a move after writing its result instead of guessing it. With three
+  numbers left that judgement is whether two numbers make the target, which the default SFT
+  policy gets right 98% of the time at difficulty 1 once the first move is good, against 64%
+  for choosing that first move (docs/results.md, session 11). Larger pools take the canonical
+  move. Unsolvable problems: random legal moves down to `probe_at` numbers, then every move
+  there probed, a search that ends without a solution (the caller answers `none`)."""
+  pool = sorted(numbers)
+  solvable = can_reach(pool, target)
+  lines = []
+  while len(pool) > 1:
+    moves = _distinct_moves(pool)
+    good = [can_reach(rest + [m[3]], target) for m, rest in moves] if solvable else []
+    if len(pool) == probe_at:
+      first = good.index(True) if True in good else len(moves)
+      lines += [f"{a}{op}{b}={c}{PROBE_MARK}" for (a, op, b, c), _ in moves[:first]]
+      if first == len(moves):
+        return lines
+      (a, op, b, c), rest = moves[first]
+    elif solvable:
+      (a, op, b, c), rest = moves[good.index(True)]
+    else:
+      (a, op, b, c), rest = moves[rng.integers(len(moves))]
+    lines.append(f"{a}{op}{b}={c}")
+    pool = sorted(rest + [c])
+  return lines
+
+
+def _distinct_moves(pool: list[int]) -> list[tuple[tuple[int, str, int, int], list[int]]]:
+  """`_pool_moves` without repeats (a pool with equal numbers offers the same move twice)."""
+  seen, out = set(), []
+  for move, rest in _pool_moves(pool):
+    if move not in seen:
+      seen.add(move)
+      out.append((move, rest))
+  return out
+
+
+def closest_move(a: int, b: int, target: int) -> tuple[int, str, int, int]:
+  """The legal move on a and b whose result is nearest the target (the first such in `_moves`
+  order): the last step a search tries on its final two numbers."""
+  return min(_moves(a, b), key=lambda m: abs(m[3] - target))
+
+
+def search_steps(numbers: Sequence[int], target: int, rng: np.random.Generator) -> list[str]:
+  """A depth-first search written out as attempts (`retry` between them) that a small model can
+  follow: the canonical moves (random ones for an unsolvable problem) down to three numbers;
+  there, each move in the canonical order, finished by the `closest_move` of the two numbers
+  left, until one hits the target. Every attempt is complete, so whether it worked is a
+  comparison of its last result with the target, not a judgement of reachability; an exhausted
+  search ends the lines (the caller answers `none`), which at difficulty 1 is a proof."""
+  pool = sorted(numbers)
+  solvable = can_reach(pool, target)
+  head = []
+  while len(pool) > 3:
+    moves = _pool_moves(pool)
+    if solvable:
+      (a, op, b, c), rest = next((m, r) for m, r in moves if can_reach(r + [m[3]], target))
+    else:
+      (a, op, b, c), rest = moves[rng.integers(len(moves))]
+    head.append(f"{a}{op}{b}={c}")
+    pool = sorted(rest + [c])
+  lines = []
+  for (a, op, b, c), rest in _distinct_moves(pool):
+    x, o, y, z = closest_move(rest[0], c, target)
+    lines += head + [f"{a}{op}{b}={c}", f"{x}{o}{y}={z}"]
+    if z == target:
+      return lines
+    lines.append(base.RETRY_LINE)
+  return lines[:-1]
+
+
 def pool_after(numbers: Sequence[int], lines: Sequence[str]) -> list[int] | None:
   """The pool left after the steps `lines` from `numbers`, or None at the first illegal one."""
   pool: list[int] | None = list(numbers)
@@ -132,7 +213,10 @@ def pool_after(numbers: Sequence[int], lines: Sequence[str]) -> list[int] | None
 
 
 def apply_step(pool: list[int], line: str) -> list[int] | None:
-  """The pool after the step `line`, or None if the line is malformed or illegal."""
+  """The pool after the step `line`, or None if the line is malformed or illegal. A probe
+  (`a op b=c?`, see `probe_steps`) must be legal on the pool and leaves it unchanged."""
+  if line.endswith(PROBE_MARK):
+    return None if apply_step(pool, line[:-1]) is None else list(pool)
   match = _STEP_RE.fullmatch(line)
   if match is None:
     return None
@@ -214,6 +298,16 @@ class Countdown:
       pool = sorted(rest + [c])
     claims_none = rng.random() < (0.5 if problem.is_trap else 0.1)
     return lines + [base.answer_line(base.NONE_ANSWER if claims_none else str(target))]
+
+  def probe_solution(self, problem: base.Problem, rng: np.random.Generator) -> list[str]:
+    """`probe_steps` and the answer line: the solution (or a trap's `none`) with its search."""
+    return (probe_steps(problem.meta["numbers"], problem.meta["target"], rng)
+            + [base.answer_line(problem.answer)])
+
+  def search_solution(self, problem: base.Problem, rng: np.random.Generator) -> list[str]:
+    """`search_steps` and the answer line: the solution (or a trap's `none`) after its search."""
+    return (search_steps(problem.meta["numbers"], problem.meta["target"], rng)
+            + [base.answer_line(problem.answer)])
 
   def failed_attempt(self, problem: base.Problem, rng: np.random.Generator,
                      avoid: Sequence[Sequence[str]] = ()) -> list[str] | None:
