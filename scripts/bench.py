@@ -27,7 +27,7 @@ import numpy as np
 sys.path.insert(0, ".")
 sys.path.insert(0, "scripts")
 import peers  # noqa: E402  (scripts/peers.py)
-from reasoning import compute, model as model_lib, sampling  # noqa: E402
+from reasoning import compute, mesh as mesh_lib, model as model_lib, sampling  # noqa: E402
 from reasoning.search import mcts  # noqa: E402
 from reasoning.tasks import TASKS, get_task, reference_completion  # noqa: E402
 from reasoning.text import VOCAB  # noqa: E402
@@ -94,9 +94,21 @@ def bench_train(shape: dict, batch: int, seq: int, repeats: int) -> dict:
           "step_s": dt, "tokens_per_s": batch * seq / dt, "gflops_per_s": flops / dt / 1e9}
 
 
+def on_all_devices(params, batch: int):
+  """params replicated over a data mesh of every device, so the sampler splits its `batch` rows
+  over them (sampling.generate): data-parallel decoding, e.g. over the host devices of a CPU run
+  with XLA_FLAGS=--xla_force_host_platform_device_count=2. Unchanged on one device or when the
+  rows do not split evenly (a replicated call would repeat the whole batch on every device)."""
+  if jax.device_count() == 1 or batch % jax.device_count():
+    return params
+  mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(data=-1))
+  return jax.device_put(params, mesh_lib.state_shardings(mesh, params))
+
+
 def bench_sampler(shape: dict, batch: int, prompt_len: int, max_new: int, repeats: int) -> dict:
   cfg = _config(shape)
   graphdef, params = model_lib.init(cfg, jax.random.key(0))
+  params = on_all_devices(params, batch)
   prompts = jnp.asarray(np.random.default_rng(0).integers(3, cfg.vocab_size, (batch, prompt_len)),
                         jnp.int32)
   lengths = []
@@ -150,7 +162,7 @@ def run_peers(repeats: int) -> dict:
          "torch_threads": torch.get_num_threads(), "sampler": {}, "train": {}}
   for batch in (1, 64):
     r = peers.bench_sampler(DEFAULT, VOCAB.size, timed, batch=batch, prompt_len=32, max_new=64,
-                            repeats=repeats)
+                            repeats=repeats, place=on_all_devices)
     out["sampler"][f"batch_{batch}"] = r
     print(f"peer sampler batch {batch} (greedy, same weights, same_tokens={r['same_tokens']}): "
           f"ours {r['ours_tokens_per_s']:.0f} tok/s, transformers.generate "

@@ -65,8 +65,9 @@ def llama_pair(shape: dict, vocab_size: int, directory: str):
 
 
 def bench_sampler(shape: dict, vocab_size: int, timed, *, batch: int, prompt_len: int,
-                  max_new: int, repeats: int) -> dict:
-  """timed(fn, repeats=) -> median seconds per call (bench.timed)."""
+                  max_new: int, repeats: int, place=lambda params, batch: params) -> dict:
+  """timed(fn, repeats=) -> median seconds per call (bench.timed); place(params, batch) puts
+  our params where the sampler runs (bench.on_all_devices: data-parallel over every device)."""
   import jax
   import jax.numpy as jnp
   import torch
@@ -76,6 +77,7 @@ def bench_sampler(shape: dict, vocab_size: int, timed, *, batch: int, prompt_len
 
   with tempfile.TemporaryDirectory() as d:
     model, _, graphdef, params = llama_pair(shape, vocab_size, d)
+  params = place(params, batch)
   device = torch_device()
   model = model.to(device)
   prompts = np.random.default_rng(0).integers(3, vocab_size, (batch, prompt_len))
