@@ -11,7 +11,9 @@ Measured (seed 0, session 8): held-out greedy pass@1 53.0% at difficulty 1 (3 nu
 at 2, 0.0% at 3 (5 numbers): the headroom that RL and search close later. Details in the
 README's "Measured" table. `:retry` teaches the `retry` line (reasoning/tasks/countdown.py):
 d1 45.0 / d2 14.5 / d3 1.5%, no better at d2 than the default and 9 points worse at d1
-(docs/results.md, session 10).
+(docs/results.md, session 10). `:search` trains on d1 only, on the solver's search written out
+as complete attempts in a fixed order: d1 96.0% (plain solutions of d1: 83.5%), 1,421 s;
+`:probes` (moves judged after their result is written): d1 48.0 / d2 11.0% (session 11).
 """
 
 import ml_collections

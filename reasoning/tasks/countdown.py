@@ -131,12 +131,11 @@ def probe_steps(numbers: Sequence[int], target: int, rng: np.random.Generator,
   """The canonical solution with its search written out where a small model can do it: when
   `probe_at` numbers are left, each move the canonical order tries before the good one becomes
   a probe line `a op b=c?` (tried, the target is unreachable from what it leaves, not applied),
-  so the policy judges a move after writing its result instead of guessing it. With three
-  numbers left that judgement is whether two numbers make the target, which the default SFT
-  policy gets right 98% of the time at difficulty 1 once the first move is good, against 64%
-  for choosing that first move (docs/results.md, session 11). Larger pools take the canonical
-  move. Unsolvable problems: random legal moves down to `probe_at` numbers, then every move
-  there probed, a search that ends without a solution (the caller answers `none`)."""
+  so the policy judges a move after writing its result instead of guessing it. (Measured at
+  difficulty 1, docs/results.md session 11: the judgement is no better than the guess: 59% of
+  accepted moves are good, against 64% of the default policy's first moves.) Larger pools take
+  the canonical move. Unsolvable problems: random legal moves down to `probe_at` numbers, then
+  every move there probed, a search that ends without a solution (the caller answers `none`)."""
   pool = sorted(numbers)
   solvable = can_reach(pool, target)
   lines = []
