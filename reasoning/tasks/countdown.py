@@ -80,6 +80,16 @@ def _pool_moves(pool: list[int]) -> list[tuple[tuple[int, str, int, int], list[i
           for m in _moves(pool[i], pool[j])]
 
 
+def _distinct_moves(pool: list[int]) -> list[tuple[tuple[int, str, int, int], list[int]]]:
+  """`_pool_moves` without repeats (a pool with equal numbers offers the same move twice)."""
+  seen, out = set(), []
+  for move, rest in _pool_moves(pool):
+    if move not in seen:
+      seen.add(move)
+      out.append((move, rest))
+  return out
+
+
 @functools.lru_cache(maxsize=200_000)
 def reachable(pool: tuple[int, ...]) -> frozenset[int]:
   """Every value reachable by combining ALL numbers of `pool` (a sorted tuple), each once."""
@@ -155,16 +165,6 @@ def probe_steps(numbers: Sequence[int], target: int, rng: np.random.Generator,
     lines.append(f"{a}{op}{b}={c}")
     pool = sorted(rest + [c])
   return lines
-
-
-def _distinct_moves(pool: list[int]) -> list[tuple[tuple[int, str, int, int], list[int]]]:
-  """`_pool_moves` without repeats (a pool with equal numbers offers the same move twice)."""
-  seen, out = set(), []
-  for move, rest in _pool_moves(pool):
-    if move not in seen:
-      seen.add(move)
-      out.append((move, rest))
-  return out
 
 
 def closest_move(a: int, b: int, target: int) -> tuple[int, str, int, int]:
