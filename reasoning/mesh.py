@@ -118,9 +118,10 @@ def split_like(params, batch):
   batch on every device that holds a replica. Unchanged when the params are on one device, when
   the batch does not divide, or inside a trace (the caller's jit then decides)."""
   leaf = jax.tree.leaves(params)[0]
+  if isinstance(batch, jax.core.Tracer) or isinstance(leaf, jax.core.Tracer):
+    return batch
   sharding = getattr(leaf, "sharding", None)
-  if (isinstance(batch, jax.core.Tracer) or not isinstance(sharding, NamedSharding)
-      or sharding.mesh.size == 1):
+  if not isinstance(sharding, NamedSharding) or sharding.mesh.size == 1:
     return batch
   mesh = sharding.mesh
   if batch.shape[0] % (mesh.shape["data"] * mesh.shape["fsdp"]):
