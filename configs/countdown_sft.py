@@ -12,7 +12,7 @@ at 2, 0.0% at 3 (5 numbers): the headroom that RL and search close later. Detail
 README's "Measured" table. `:retry` teaches the `retry` line (reasoning/tasks/countdown.py):
 d1 45.0 / d2 14.5 / d3 1.5%, no better at d2 than the default and 9 points worse at d1
 (docs/results.md, session 10). `:search` trains on d1 only, on the solver's search written out
-as complete attempts in a fixed order: d1 96.0% (plain solutions of d1: 83.5%), 1,421 s;
+as complete attempts in a fixed order: d1 96.0%, 1,421 s (plain d1 solutions, same FLOPs: 92.5%);
 `:probes` (moves judged after their result is written): d1 48.0 / d2 11.0% (session 11).
 """
 
