@@ -136,6 +136,22 @@ def solution_steps(numbers: Sequence[int], target: int,
   return steps
 
 
+def _descend(pool: list[int], target: int, solvable: bool, rng: np.random.Generator,
+             down_to: int) -> tuple[list[str], list[int]]:
+  """The canonical moves (the first that keeps the target reachable; for an unsolvable pool, a
+  random legal one) until `down_to` numbers are left: (lines, the pool left)."""
+  lines = []
+  while len(pool) > down_to:
+    moves = _distinct_moves(pool)
+    if solvable:
+      (a, op, b, c), rest = next((m, r) for m, r in moves if can_reach(r + [m[3]], target))
+    else:
+      (a, op, b, c), rest = moves[rng.integers(len(moves))]
+    lines.append(f"{a}{op}{b}={c}")
+    pool = sorted(rest + [c])
+  return lines, pool
+
+
 def probe_steps(numbers: Sequence[int], target: int, rng: np.random.Generator,
                 probe_at: int = 3) -> list[str]:
   """The canonical solution with its search written out where a small model can do it: when
@@ -146,24 +162,13 @@ def probe_steps(numbers: Sequence[int], target: int, rng: np.random.Generator,
   accepted moves are good, against 64% of the default policy's first moves.) Larger pools take
   the canonical move. Unsolvable problems: random legal moves down to `probe_at` numbers, then
   every move there probed, a search that ends without a solution (the caller answers `none`)."""
-  pool = sorted(numbers)
-  solvable = can_reach(pool, target)
-  lines = []
-  while len(pool) > 1:
-    moves = _distinct_moves(pool)
-    good = [can_reach(rest + [m[3]], target) for m, rest in moves] if solvable else []
-    if len(pool) == probe_at:
-      first = good.index(True) if True in good else len(moves)
-      lines += [f"{a}{op}{b}={c}{PROBE_MARK}" for (a, op, b, c), _ in moves[:first]]
-      if first == len(moves):
-        return lines
-      (a, op, b, c), rest = moves[first]
-    elif solvable:
-      (a, op, b, c), rest = moves[good.index(True)]
-    else:
-      (a, op, b, c), rest = moves[rng.integers(len(moves))]
-    lines.append(f"{a}{op}{b}={c}")
-    pool = sorted(rest + [c])
+  solvable = can_reach(numbers, target)
+  lines, pool = _descend(sorted(numbers), target, solvable, rng, probe_at)
+  for (a, op, b, c), rest in _distinct_moves(pool):
+    if solvable and can_reach(rest + [c], target):
+      tail, _ = _descend(sorted(rest + [c]), target, True, rng, 1)
+      return lines + [f"{a}{op}{b}={c}"] + tail
+    lines.append(f"{a}{op}{b}={c}{PROBE_MARK}")
   return lines
 
 
@@ -180,17 +185,7 @@ def search_steps(numbers: Sequence[int], target: int, rng: np.random.Generator) 
   left, until one hits the target. Every attempt is complete, so whether it worked is a
   comparison of its last result with the target, not a judgement of reachability; an exhausted
   search ends the lines (the caller answers `none`), which at difficulty 1 is a proof."""
-  pool = sorted(numbers)
-  solvable = can_reach(pool, target)
-  head = []
-  while len(pool) > 3:
-    moves = _pool_moves(pool)
-    if solvable:
-      (a, op, b, c), rest = next((m, r) for m, r in moves if can_reach(r + [m[3]], target))
-    else:
-      (a, op, b, c), rest = moves[rng.integers(len(moves))]
-    head.append(f"{a}{op}{b}={c}")
-    pool = sorted(rest + [c])
+  head, pool = _descend(sorted(numbers), target, can_reach(numbers, target), rng, 3)
   lines = []
   for (a, op, b, c), rest in _distinct_moves(pool):
     x, o, y, z = closest_move(rest[0], c, target)
