@@ -27,8 +27,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.eval_difficulties = "1,2,3"
   c.train_problems = 12_000          # pool per difficulty; eval problems are excluded from it
   c.eval_problems = 200              # per difficulty
-  c.solutions = "canonical"          # 'random': a random valid one; 'probes'/'search': with the
-                                     # solver's search written out (experiments/sft.py, TRACES)
+  c.solutions = "canonical"          # 'random': a random valid one; 'probes', 'search', 'attempts':
+                                     # with the solver's search written out (sft.py: TRACES)
   c.hint_share = 0.1                 # prompts with a STaR hint line (experiments/star.py uses it)
   c.retries = 0                      # > 0: a retry_share of solvable examples show 1..retries
   c.retry_share = 0.5                #   failed attempts, then `retry` and the solution (:retry)
@@ -82,7 +82,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.seq_len = 256
     c.pack_len = 256
     c.model.max_len = 320
+  elif arg == "attempts":  # difficulty 2 as a search over first moves (docs/results.md, session 12)
+    c.solutions = "attempts"
+    c.seq_len = 256
+    c.pack_len = 256
+    c.model.max_len = 320
   elif arg is not None:
     raise ValueError(f"configs/countdown_sft.py: unknown variant {arg!r}; "
-                     "expected 'tiny', 'small', 'retry', 'probes', 'search' or none")
+                     "expected 'tiny', 'small', 'retry', 'probes', 'search', 'attempts' or none")
   return c

@@ -28,8 +28,11 @@ from reasoning.train import sft, state as state_lib
 
 # config.solutions values that write the solver's search out (the task method that does it):
 # 'probes' judges each move after writing its result (Countdown.probe_solution), 'search' tries
-# complete attempts in a fixed order with `retry` between them (Countdown.search_solution).
-TRACES = {"probes": "probe_solution", "search": "search_solution"}
+# complete attempts in a fixed order with `retry` between them (Countdown.search_solution),
+# 'attempts' searches only the first of four numbers' moves, judging the rest of each attempt
+# (Countdown.attempt_solution).
+TRACES = {"probes": "probe_solution", "search": "search_solution",
+          "attempts": "attempt_solution"}
 
 
 def build_data(config, task, vocab):
@@ -57,7 +60,14 @@ def build_data(config, task, vocab):
         raise ValueError(f"config.solutions={config.solutions!r}: task {task.name!r} has no "
                          f"{TRACES[config.solutions]} (Countdown does)")
       rng = np.random.default_rng([config.seed, 9, d])
-      completions = ["\n".join(trace(p, rng)) + "\n" for p in train]
+      traces = [trace(p, rng) for p in train]
+      # A trace may be None where it would be too long to teach ('attempts'): dropped.
+      keep = [t is not None for t in traces]
+      train, prompts = _kept(train, keep), _kept(prompts, keep)
+      completions = ["\n".join(t) + "\n" for t in traces if t is not None]
+      if not all(keep):
+        print(f"data: difficulty {d}: {len(keep) - sum(keep)} of {len(keep)} problems dropped "
+              f"(no {config.solutions!r} trace)", flush=True)
     if config.retries:  # hinted prompts stay as they are: STaR's rationalization prompt
       rng = np.random.default_rng([config.seed, 8, d])
       own = (own_misses(config.own_misses_from, task, train) if config.own_misses_from
@@ -68,6 +78,10 @@ def build_data(config, task, vocab):
                      for p, c, h, m in zip(train, completions, hinted, own)]
     pools.append(pad_examples(vocab, prompts, completions, config.seq_len))
   return eval_problems, pools
+
+
+def _kept(items: list, keep: list[bool]) -> list:
+  return [x for x, k in zip(items, keep) if k]
 
 
 def own_misses(workdir: str, task, problems, max_new: int = 64) -> list[list[str] | None]:
@@ -169,8 +183,8 @@ def example_lengths(batch, pad: int = 0) -> np.ndarray:
 
 def run(config, workdir: str) -> dict:
   if config.solutions not in ("canonical", "random", *TRACES):
-    raise ValueError(f"config.solutions must be 'canonical', 'random', 'probes' or 'search', got "
-                     f"{config.solutions!r}")
+    raise ValueError(f"config.solutions must be 'canonical', 'random' or one of {sorted(TRACES)}, "
+                     f"got {config.solutions!r}")
   if config.solutions in TRACES and config.retries:
     raise ValueError(f"config.solutions={config.solutions!r} and config.retries are two trace "
                      f"formats; set one")

@@ -373,7 +373,8 @@ def test_sft_retry_examples_train_on_all_but_the_dead_end_moves():
     assert "".join(t for t, _ in pieces).count("retry") <= 2
 
 
-@pytest.mark.parametrize("variant, marker", [("probes", "?"), ("search", "retry")])
+@pytest.mark.parametrize("variant, marker", [("probes", "?"), ("search", "retry"),
+                                             ("attempts", "retry")])
 def test_sft_trace_variants_train_on_the_written_search(variant, marker):
   from experiments import sft
   from reasoning.tasks import get_task
@@ -384,6 +385,8 @@ def test_sft_trace_variants_train_on_the_written_search(variant, marker):
   token = VOCAB.encode(marker)[0]
   for tokens, loss_mask in pools:  # the search's lines are trained targets
     assert ((tokens == token) & (loss_mask > 0)).sum() > 60
+  if variant == "attempts":  # d2 problems whose first good move comes late are dropped
+    assert len(pools[1][0]) < len(pools[0][0]) - 5
   config.retries = 1
   with pytest.raises(ValueError, match="and config.retries are two trace formats"):
     sft.run(config, "/nonexistent")

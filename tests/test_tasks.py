@@ -327,6 +327,43 @@ def test_countdown_search_solutions_try_complete_attempts_in_order():
       assert len(heads) == 1  # above three numbers, every attempt makes the same moves
 
 
+def test_countdown_attempt_solutions_search_first_moves_and_judge_the_rest():
+  from reasoning.tasks.countdown import _distinct_moves, attempt_steps, can_reach, search_steps
+  rng = np.random.default_rng(0)
+  # [1, 2, 3, 4] -> 50 (unreachable): each first move in the canonical order, then the first move
+  # of the three numbers left and its closest finish; three misses, no more (max_attempts).
+  assert attempt_steps([1, 2, 3, 4], 50, rng, max_attempts=3) == [
+      "2+1=3", "3+3=6", "6*4=24", "retry", "2*1=2", "3+2=5", "5*4=20", "retry",
+      "2-1=1", "3+1=4", "4*4=16"]
+  assert attempt_steps([1, 2, 3, 4], 24, rng) == ["2+1=3", "3+3=6", "6*4=24"]  # a first hit
+  assert attempt_steps([1, 2, 3, 4], 23, rng, max_attempts=3) is None  # its good move is later
+  assert attempt_steps([2, 3, 4], 24, rng) == search_steps([2, 3, 4], 24, rng)
+  task = get_task("countdown")
+  kept = 0
+  for d in (2, 3):
+    for p in task.sample(np.random.default_rng(d), 80, d):
+      lines = task.attempt_solution(p, rng)
+      if lines is None:  # solvable, with no good first move among the first six
+        assert not p.is_trap
+        continue
+      kept += 1
+      assert task.verify(p, "\n".join(lines) + "\n") == 1.0, (p.prompt, lines)
+      attempts = [a.split("\n") for a in "\n".join(lines[:-1]).split("\nretry\n")]
+      assert len(attempts) <= 6 and all(len(a) == len(p.meta["numbers"]) - 1 for a in attempts)
+      # Above four numbers every attempt makes the same moves; at four, distinct ones in order.
+      first = len(p.meta["numbers"]) - 4
+      assert len({tuple(a[:first]) for a in attempts}) == 1
+      pool = sorted(p.meta["numbers"])
+      for line in attempts[0][:first]:
+        pool = sorted(apply_step(pool, line))
+      order = [f"{a}{op}{b}={c}" for (a, op, b, c), _ in _distinct_moves(pool)]
+      assert [a[first] for a in attempts] == order[:len(attempts)]
+      # Every attempt but the last misses, and only after a first move that is a dead end.
+      for a in attempts[:-1]:
+        assert not can_reach(apply_step(pool, a[first]), p.meta["target"])
+  assert kept > 100
+
+
 def test_countdown_failed_attempts_are_legal_distinct_misses():
   task = get_task("countdown")
   rng = np.random.default_rng(0)

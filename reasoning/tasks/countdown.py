@@ -196,6 +196,35 @@ def search_steps(numbers: Sequence[int], target: int, rng: np.random.Generator) 
   return lines[:-1]
 
 
+def attempt_steps(numbers: Sequence[int], target: int, rng: np.random.Generator,
+                  max_attempts: int = 6) -> list[str] | None:
+  """A search over first moves written as complete attempts (`retry` between them), where only
+  the first move is searched and the rest of each attempt is a judgement: the canonical moves
+  (random ones for an unsolvable problem) down to four numbers; there, each move in the canonical
+  order, followed by the canonical solution of the three numbers it leaves when there is one
+  (the attempt hits the target and the search ends), else by their first move and its
+  `closest_move` (a miss). A policy that imitates it only has to judge three-number pools, which
+  it learns at difficulty 1, and finds out whether a first move was good by comparing its
+  attempt's result with the target. Unsolvable problems stop after `max_attempts` misses (the
+  caller answers `none`; a proof only when the pool has no more first moves); a solvable problem
+  whose first good move comes later returns None (too long to teach; the caller drops it).
+  Three numbers or fewer: `search_steps`."""
+  if len(numbers) <= 3:
+    return search_steps(numbers, target, rng)
+  solvable = can_reach(numbers, target)
+  head, pool = _descend(sorted(numbers), target, solvable, rng, 4)
+  lines = []
+  for (a, op, b, c), rest in _distinct_moves(pool)[:max_attempts]:
+    left = sorted(rest + [c])
+    if solvable and can_reach(left, target):
+      tail, _ = _descend(left, target, True, rng, 1)
+      return lines + head + [f"{a}{op}{b}={c}"] + tail
+    (d, o, e, f), last = _distinct_moves(left)[0]
+    x, o2, y, z = closest_move(last[0], f, target)
+    lines += head + [f"{a}{op}{b}={c}", f"{d}{o}{e}={f}", f"{x}{o2}{y}={z}", base.RETRY_LINE]
+  return None if solvable else lines[:-1]
+
+
 def pool_after(numbers: Sequence[int], lines: Sequence[str]) -> list[int] | None:
   """The pool left after the steps `lines` from `numbers`, or None at the first illegal one."""
   pool: list[int] | None = list(numbers)
@@ -302,6 +331,12 @@ class Countdown:
     """`search_steps` and the answer line: the solution (or a trap's `none`) after its search."""
     return (search_steps(problem.meta["numbers"], problem.meta["target"], rng)
             + [base.answer_line(problem.answer)])
+
+  def attempt_solution(self, problem: base.Problem, rng: np.random.Generator
+                       ) -> list[str] | None:
+    """`attempt_steps` and the answer line, or None where the trace would be too long."""
+    lines = attempt_steps(problem.meta["numbers"], problem.meta["target"], rng)
+    return None if lines is None else lines + [base.answer_line(problem.answer)]
 
   def failed_attempt(self, problem: base.Problem, rng: np.random.Generator,
                      avoid: Sequence[Sequence[str]] = ()) -> list[str] | None:
