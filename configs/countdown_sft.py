@@ -27,8 +27,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.eval_difficulties = "1,2,3"
   c.train_problems = 12_000          # pool per difficulty; eval problems are excluded from it
   c.eval_problems = 200              # per difficulty
-  c.solutions = "canonical"          # 'random': a random valid one; 'probes', 'search', 'attempts':
-                                     # with the solver's search written out (sft.py: TRACES)
+  c.solutions = "canonical"          # 'random': a random valid one; 'probes', 'search', 'attempts',
+                                     # 'goals': the solver's search written out (sft.py: TRACES)
   c.hint_share = 0.1                 # prompts with a STaR hint line (experiments/star.py uses it)
   c.retries = 0                      # > 0: a retry_share of solvable examples show 1..retries
   c.retry_share = 0.5                #   failed attempts, then `retry` and the solution (:retry)
@@ -87,7 +87,12 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
     c.seq_len = 256
     c.pack_len = 256
     c.model.max_len = 320
+  elif arg == "goals":  # difficulty 2 as a backward search over goals (docs/results.md, session 12)
+    c.solutions = "goals"
+    c.seq_len = 320
+    c.pack_len = 320
+    c.model.max_len = 384
   elif arg is not None:
-    raise ValueError(f"configs/countdown_sft.py: unknown variant {arg!r}; "
-                     "expected 'tiny', 'small', 'retry', 'probes', 'search', 'attempts' or none")
+    raise ValueError(f"configs/countdown_sft.py: unknown variant {arg!r}; expected 'tiny', "
+                     "'small', 'retry', 'probes', 'search', 'attempts', 'goals' or none")
   return c

@@ -71,7 +71,7 @@ def rollout(config, vocab, graphdef, params, ref_params, score, advantages, task
                                          specials=vocab.specials))
   completions = [vocab.decode(r) for r in out.tokens]
   rewards = rewards_of(task, problems, completions, config.format_penalty, config.none_penalty,
-                       config.step_reward)
+                       config.step_reward, config.illegal_penalty)
   # Score and train on the generated width, not max_new: columns after the longest row are
   # padding that every loss masks out (widths in 16s: at most max_new/16 shapes compile).
   width_new = min(out.tokens.shape[1], round_up(max(int(out.lengths.max()), 1), 16))
@@ -114,9 +114,13 @@ def abandoned_mask(vocab, tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray
 
 
 def rewards_of(task, problems, completions, format_penalty: float,
-               none_penalty: float = 0.0, step_reward: float = 0.0) -> np.ndarray:
+               none_penalty: float = 0.0, step_reward: float = 0.0,
+               illegal_penalty: float = 0.0) -> np.ndarray:
   """The verifier's verdict; -format_penalty if malformed; -none_penalty for answering `none`
-  to a solvable problem (so declaring a trap is not a free way out of a hard problem).
+  to a solvable problem (so declaring a trap is not a free way out of a hard problem);
+  -illegal_penalty for a wrong answer with an illegal step (`task.has_illegal_step`: a claimed
+  result the arithmetic does not give), so that with `rl.push_penalized` the policy unlearns
+  writing the target whatever its last step computes, the habit that hides a miss from it.
 
   step_reward > 0 adds a process reward from the task's exact step oracle: step_reward times the
   share of the completion's lines that the oracle labels good (`task.step_labels`), so among
@@ -131,6 +135,8 @@ def rewards_of(task, problems, completions, format_penalty: float,
       out.append(-none_penalty)
     else:
       reward = task.verify(p, c)
+      if illegal_penalty and not reward and task.has_illegal_step(p, c):
+        reward = -illegal_penalty
       if step_reward:
         labels = task.step_labels(p, parts[0] + [answer_line(parts[1])])
         reward += step_reward * float(np.mean(labels))
@@ -147,6 +153,9 @@ def run(config, workdir: str) -> dict:
   if config.step_reward and not common.has_step_oracle(task):
     raise ValueError(f"step_reward={config.step_reward}: task {config.task.name} has no per-step "
                      f"oracle to reward steps with; set it to 0")
+  if config.illegal_penalty and not hasattr(task, "has_illegal_step"):
+    raise ValueError(f"illegal_penalty={config.illegal_penalty}: task {config.task.name} has no "
+                     f"has_illegal_step to find an illegal step with; set it to 0")
   pg_cfg = pg.PGConfig(**config.rl)
   group = config.samples_per_prompt
   rows = config.prompts_per_step * group

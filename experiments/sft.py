@@ -30,9 +30,10 @@ from reasoning.train import sft, state as state_lib
 # 'probes' judges each move after writing its result (Countdown.probe_solution), 'search' tries
 # complete attempts in a fixed order with `retry` between them (Countdown.search_solution),
 # 'attempts' searches only the first of four numbers' moves, judging the rest of each attempt
-# (Countdown.attempt_solution).
+# (Countdown.attempt_solution); 'goals' searches backwards over the number used last and the
+# value the other three must make (Countdown.goal_solution).
 TRACES = {"probes": "probe_solution", "search": "search_solution",
-          "attempts": "attempt_solution"}
+          "attempts": "attempt_solution", "goals": "goal_solution"}
 
 
 def build_data(config, task, vocab):

@@ -327,6 +327,14 @@ def test_rl_rewards_penalize_malformed_and_false_none():
   more = ["8*5=40\n40-3=37\nANSWER: 29\n", "8*3=24\n24*5=120\nANSWER: 29\n"]
   shaped = rl.rewards_of(task, problems + [solvable] * 2, completions + more, 0.5, 0.25, 0.3)
   np.testing.assert_allclose(shaped, [1.3, -0.5, -0.25, 1.3, 0.0, 0.0, 0.1], atol=1e-6)
+  # The illegal-step penalty: a fudged last step (11+5 is not 29), a number not in the pool, an
+  # illegal step in an abandoned attempt; not an honest miss, a legal retry or a correct answer.
+  fudged = ["8+3=11\n11+5=29\nANSWER: 29\n", "8*4=32\n32-3=29\nANSWER: 29\n",
+            "8+3=12\nretry\n8*3=24\n24+5=29\nANSWER: 29\n",
+            "8+3=11\n11+5=16\nretry\n8*3=24\n24+5=29\nANSWER: 29\n",
+            "8+3=11\n11+5=16\nANSWER: 16\n"]
+  np.testing.assert_allclose(rl.rewards_of(task, [solvable] * 5, fudged, 0.5, 0.25, 0.0, 0.4),
+                             [-0.4, -0.4, -0.4, 1.0, 0.0], atol=1e-6)
 
 
 def test_sft_retry_examples_train_on_all_but_the_dead_end_moves():
@@ -374,7 +382,7 @@ def test_sft_retry_examples_train_on_all_but_the_dead_end_moves():
 
 
 @pytest.mark.parametrize("variant, marker", [("probes", "?"), ("search", "retry"),
-                                             ("attempts", "retry")])
+                                             ("attempts", "retry"), ("goals", "!")])
 def test_sft_trace_variants_train_on_the_written_search(variant, marker):
   from experiments import sft
   from reasoning.tasks import get_task
@@ -383,9 +391,10 @@ def test_sft_trace_variants_train_on_the_written_search(variant, marker):
   config.train_problems, config.eval_problems = 60, 4
   _, pools = sft.build_data(config, get_task("countdown"), VOCAB)
   token = VOCAB.encode(marker)[0]
-  for tokens, loss_mask in pools:  # the search's lines are trained targets
+  for tokens, loss_mask in pools[1:] if variant == "goals" else pools:  # (goals: d1 is plain)
+    # the search's lines are trained targets
     assert ((tokens == token) & (loss_mask > 0)).sum() > 60
-  if variant == "attempts":  # d2 problems whose first good move comes late are dropped
+  if variant in ("attempts", "goals"):  # d2 problems whose search would be long are dropped
     assert len(pools[1][0]) < len(pools[0][0]) - 5
   config.retries = 1
   with pytest.raises(ValueError, match="and config.retries are two trace formats"):

@@ -364,6 +364,46 @@ def test_countdown_attempt_solutions_search_first_moves_and_judge_the_rest():
   assert kept > 100
 
 
+def test_countdown_goal_solutions_search_backwards_from_the_target():
+  from reasoning.tasks.countdown import GOAL_MARK, _goals, can_reach, goal_steps
+  rng = np.random.default_rng(0)
+  # A goal line is true arithmetic on a number of the pool and leaves the pool as it is.
+  assert apply_step([3, 5, 8, 2], "29-3=26!") == [3, 5, 8, 2]
+  assert apply_step([3, 5, 8, 2], "29-3=25!") is None  # wrong arithmetic
+  assert apply_step([3, 5, 8, 2], "29-4=25!") is None  # 4 is not in the pool
+  # [2, 3, 5, 8] -> 29: d=2 first (29-2=27, 29+2=31, 29*2=58 for the other three: unreachable,
+  # each a first move and the closest finishes), then d=3: 29-3=26 = (8+5)*2.
+  assert goal_steps([3, 5, 8, 2], 29, rng) == [
+      "29-2=27!", "5+3=8", "8+8=16", "16*2=32", "retry",
+      "29+2=31!", "5+3=8", "8+8=16", "16*2=32", "retry",
+      "29*2=58!", "5+3=8", "8*8=64", "64/2=32", "retry",
+      "29-3=26!", "8+5=13", "13*2=26", "26+3=29"]
+  assert goal_steps([3, 5, 8, 2], 29, rng, max_attempts=3) is None  # its goal comes fourth
+  assert goal_steps([3, 8, 5], 29, rng) == ["8*3=24", "24+5=29"]  # three numbers: canonical
+  assert goal_steps([1, 1, 1], 97, rng) == []
+  task = get_task("countdown")
+  kept = 0
+  for d in (2, 3):
+    for p in task.sample(np.random.default_rng(d + 10), 80, d):
+      lines = task.goal_solution(p, rng)
+      if lines is None:
+        assert not p.is_trap
+        continue
+      kept += 1
+      assert task.verify(p, "\n".join(lines) + "\n") == 1.0, (p.prompt, lines)
+      attempts = [a.split("\n") for a in "\n".join(lines[:-1]).split("\nretry\n")]
+      first = len(p.meta["numbers"]) - 4
+      pool = sorted(p.meta["numbers"])
+      for line in attempts[0][:first]:
+        pool = sorted(apply_step(pool, line))
+      goals = _goals(pool, p.meta["target"])
+      assert [a[first] for a in attempts] == [g for g, _, _ in goals[:len(attempts)]]
+      for a, (goal, x, rest) in zip(attempts, goals):  # reachable goals end the search
+        assert a[first].endswith(GOAL_MARK) and len(a) == len(p.meta["numbers"])
+        assert (a is attempts[-1]) == (not p.is_trap) or not can_reach(rest, x)
+  assert kept > 100
+
+
 def test_countdown_failed_attempts_are_legal_distinct_misses():
   task = get_task("countdown")
   rng = np.random.default_rng(0)

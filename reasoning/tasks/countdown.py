@@ -47,6 +47,7 @@ LEVELS: dict[int, tuple[int, int, tuple[int, int]]] = {
 _STEP_RE = re.compile(r"([1-9][0-9]{0,6})([-+*/])([1-9][0-9]{0,6})=([1-9][0-9]{0,7})", re.ASCII)
 _MAX_TRIES = 10_000
 PROBE_MARK = "?"  # ends a probe line: a move tried and rejected (probe_steps)
+GOAL_MARK = "!"   # ends a goal line: what the numbers but one must make (goal_steps)
 
 
 def apply_op(a: int, op: str, b: int) -> int | None:
@@ -225,6 +226,58 @@ def attempt_steps(numbers: Sequence[int], target: int, rng: np.random.Generator,
   return None if solvable else lines[:-1]
 
 
+def _goals(pool: list[int], target: int) -> list[tuple[str, int, list[int]]]:
+  """Each way the target can be a last step on one number `d` of the pool and the value X the
+  others must make: (goal line, X, the others), for the distinct d in increasing order and the
+  ops in a fixed order: X+d, X-d, X*d, X/d, d-X, d/X."""
+  out, seen = [], set()
+  for i, d in enumerate(pool):
+    rest = pool[:i] + pool[i + 1:]
+    for a, op, b in ((target, "-", d), (target, "+", d), (target, "/", d), (target, "*", d),
+                     (d, "-", target), (d, "/", target)):
+      x = apply_op(a, op, b)
+      if x is not None and x > 0 and (d, x) not in seen:
+        seen.add((d, x))
+        out.append((f"{a}{op}{b}={x}{GOAL_MARK}", x, rest))
+  return out
+
+
+def goal_steps(numbers: Sequence[int], target: int, rng: np.random.Generator,
+               max_attempts: int = 6) -> list[str] | None:
+  """A backward search written as complete attempts (`retry` between them): with four numbers
+  left (the canonical moves down to four; random ones for an unsolvable problem), each attempt
+  picks the number `d` to use last and writes the goal X the other three must make as a goal
+  line (`29-5=24!`: target 29, d 5, so X + 5 with X = 24), then the canonical solution of the
+  three numbers to X if there is one, else their first move and its `closest_move` to X (a
+  miss), then the `closest_move` of the two numbers left to the target. The three-number
+  problems keep the prompt's small numbers, where a policy judges best (difficulty 1 is that
+  judgement). Goals in `_goals` order; unsolvable problems stop after `max_attempts` misses (the
+  caller answers `none`). Returns None for a solvable problem whose first reachable goal comes
+  later, or that has no solution of this shape (two pairs combined last: ~7% at difficulty 2).
+  Three numbers or fewer: the canonical solution (a trap: no steps)."""
+  solvable = can_reach(numbers, target)
+  if len(numbers) <= 3:
+    return solution_steps(numbers, target) or []
+  head, pool = _descend(sorted(numbers), target, solvable, rng, 4)
+  lines = []
+  for goal, x, rest in _goals(pool, target)[:max_attempts]:
+    if can_reach(rest, x):
+      sub, (last,) = solution_steps(rest, x), [x]
+    else:
+      (a, op, b, c), others = _distinct_moves(rest)[0]
+      u, o, v, last = closest_move(others[0], c, x)
+      sub = [f"{a}{op}{b}={c}", f"{u}{o}{v}={last}"]
+    d = list(pool)
+    for n in rest:
+      d.remove(n)
+    u, o, v, result = closest_move(last, d[0], target)
+    lines += head + [goal] + sub + [f"{u}{o}{v}={result}"]
+    if result == target:
+      return lines
+    lines.append(base.RETRY_LINE)
+  return None if solvable else lines[:-1]
+
+
 def pool_after(numbers: Sequence[int], lines: Sequence[str]) -> list[int] | None:
   """The pool left after the steps `lines` from `numbers`, or None at the first illegal one."""
   pool: list[int] | None = list(numbers)
@@ -237,9 +290,16 @@ def pool_after(numbers: Sequence[int], lines: Sequence[str]) -> list[int] | None
 
 def apply_step(pool: list[int], line: str) -> list[int] | None:
   """The pool after the step `line`, or None if the line is malformed or illegal. A probe
-  (`a op b=c?`, see `probe_steps`) must be legal on the pool and leaves it unchanged."""
+  (`a op b=c?`, see `probe_steps`) must be legal on the pool and leaves it unchanged. A goal
+  (`a op b=c!`, see `goal_steps`) must be true arithmetic with an operand in the pool and leaves
+  the pool unchanged."""
   if line.endswith(PROBE_MARK):
     return None if apply_step(pool, line[:-1]) is None else list(pool)
+  if line.endswith(GOAL_MARK):
+    match = _STEP_RE.fullmatch(line[:-1])
+    if match is None or apply_op(int(match[1]), match[2], int(match[3])) != int(match[4]):
+      return None
+    return list(pool) if int(match[1]) in pool or int(match[3]) in pool else None
   match = _STEP_RE.fullmatch(line)
   if match is None:
     return None
@@ -338,6 +398,11 @@ class Countdown:
     lines = attempt_steps(problem.meta["numbers"], problem.meta["target"], rng)
     return None if lines is None else lines + [base.answer_line(problem.answer)]
 
+  def goal_solution(self, problem: base.Problem, rng: np.random.Generator) -> list[str] | None:
+    """`goal_steps` and the answer line, or None where the trace would be too long."""
+    lines = goal_steps(problem.meta["numbers"], problem.meta["target"], rng)
+    return None if lines is None else lines + [base.answer_line(problem.answer)]
+
   def failed_attempt(self, problem: base.Problem, rng: np.random.Generator,
                      avoid: Sequence[Sequence[str]] = ()) -> list[str] | None:
     """Legal steps that use every number and miss the target: good moves (target still
@@ -386,6 +451,13 @@ class Countdown:
     if problem.is_trap:
       return 1.0
     return float(pool == [problem.meta["target"]])
+
+  def has_illegal_step(self, problem: base.Problem, completion: str) -> bool:
+    """Whether a well-formed completion holds an illegal step in any attempt: a wrong result
+    (the fudged last step `48+9=96` that claims the target), or a number not in the pool."""
+    parts = base.split_completion(completion)
+    return parts is not None and any(pool_after(problem.meta["numbers"], a) is None
+                                     for a in base.attempts(parts[0]))
 
   def step_labels(self, problem: base.Problem, steps: Sequence[str]) -> list[int]:
     """1 for a legal step after which the correct answer is still reachable, then 0 forever.
