@@ -41,6 +41,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.epochs = 1                 # passes over each rollout batch
   c.minibatch_size = 128       # rows per gradient step
   c.max_new = 64
+  c.temperature = 1.0          # rollout temperature; below 1 the samples are not the policy's
+                               # own (log-probs and ratios stay at temperature 1)
   c.format_penalty = 0.0       # reward of a malformed completion is -format_penalty
   c.none_penalty = 0.25        # reward of `ANSWER: none` on a solvable problem is -none_penalty
   c.illegal_penalty = 0.0      # reward of a wrong answer with an illegal step (the fudged last

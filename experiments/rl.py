@@ -4,7 +4,7 @@
       [--config.rl.algo=ppo] [--workdir DIR]
 
 Each step: sample prompts (a pure function of seed and step), roll out G completions per prompt
-with the jitted sampler at temperature 1, score them with the task's verifier (host side), compute
+with the jitted sampler at `temperature` (1: the policy itself), score them with the task's verifier (host side), compute
 log-probs under the policy and the frozen SFT reference, advantages per algorithm, then `epochs`
 passes of minibatch updates. Writes config.json, metrics.jsonl, checkpoints/ and
 plots/train_scaling.png (held-out pass@1 against cumulative train FLOPs, SFT included).
@@ -67,7 +67,7 @@ def rollout(config, vocab, graphdef, params, ref_params, score, advantages, task
   width = prompt_width(prompt_lens, prompt_len)  # wider only for a longer dataset prompt
   prompts = jnp.asarray(pad_prompts(vocab, [p.prompt for p in problems], width))
   out = jax.device_get(sampling.generate(graphdef, params, prompts, key, max_new=config.max_new,
-                                         stop="answer", temperature=1.0,
+                                         stop="answer", temperature=config.temperature,
                                          specials=vocab.specials))
   completions = [vocab.decode(r) for r in out.tokens]
   rewards = rewards_of(task, problems, completions, config.format_penalty, config.none_penalty,
@@ -156,6 +156,9 @@ def run(config, workdir: str) -> dict:
   if config.illegal_penalty and not hasattr(task, "has_illegal_step"):
     raise ValueError(f"illegal_penalty={config.illegal_penalty}: task {config.task.name} has no "
                      f"has_illegal_step to find an illegal step with; set it to 0")
+  if not 0.0 < config.temperature <= 2.0:
+    raise ValueError(f"temperature={config.temperature}: the rollout temperature must be in "
+                     f"(0, 2]; greedy rollouts (0) give GRPO/RLOO groups of identical samples")
   pg_cfg = pg.PGConfig(**config.rl)
   group = config.samples_per_prompt
   rows = config.prompts_per_step * group

@@ -182,6 +182,20 @@ def test_rl_needs_an_sft_workdir(tmp_path):
     rl.run(config, str(tmp_path / "rl"))
 
 
+def test_rl_names_a_bad_setting(tmp_path, tiny_sft_run):
+  from experiments import rl
+  config = _config("configs/countdown_rl.py")
+  config.init_from = str(tiny_sft_run)
+  config.temperature = 0.0
+  with pytest.raises(ValueError, match="temperature=0.0: the rollout temperature"):
+    rl.run(config, str(tmp_path / "greedy"))
+  config.temperature = 1.0
+  config.illegal_penalty = 0.5
+  config.task.name = "letters"
+  with pytest.raises(ValueError, match="illegal_penalty=0.5: task letters has no has_illegal_step"):
+    rl.run(config, str(tmp_path / "letters"))
+
+
 @pytest.fixture(scope="module")
 def tiny_verifier_runs(tmp_path_factory, tiny_sft_run):
   """{(kind, labels): (workdir, run output)} of tiny ORM/PRM runs, shared with best-of-N."""
