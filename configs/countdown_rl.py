@@ -47,6 +47,7 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.none_penalty = 0.25        # reward of `ANSWER: none` on a solvable problem is -none_penalty
   c.illegal_penalty = 0.0      # reward of a wrong answer with an illegal step (the fudged last
                                # step) is -illegal_penalty; with rl.push_penalized it is pushed down
+                               # (0.5: traps 44.7 -> 71.1%, solvable 35.6 -> 31.2%; session 12)
   c.step_reward = 0.0          # process reward: + step_reward x share of oracle-good lines
   c.abandoned_credit = 1.0     # advantage scale on attempts a completion abandoned (`retry`)
   c.curriculum = True          # sample difficulties by p(1-p) of their running pass rate

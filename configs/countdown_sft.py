@@ -14,6 +14,8 @@ d1 45.0 / d2 14.5 / d3 1.5%, no better at d2 than the default and 9 points worse
 (docs/results.md, session 10). `:search` trains on d1 only, on the solver's search written out
 as complete attempts in a fixed order: d1 96.0%, 1,421 s (plain d1 solutions, same FLOPs: 92.5%);
 `:probes` (moves judged after their result is written): d1 48.0 / d2 11.0% (session 11).
+`:attempts` / `:goals` write d2's search out, forward over first moves / backward over the
+number used last: d1 74.0 / 58.0, d2 13.0 / 3.0% (2,096 s shared / 1,077 s; session 12).
 """
 
 import ml_collections
