@@ -35,7 +35,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.optim = ml_collections.ConfigDict({
       "lr": 1e-4, "warmup_steps": 5, "min_lr_ratio": 0.5, "weight_decay": 0.0,
       "b1": 0.9, "b2": 0.98, "grad_clip": 1.0})
-  c.steps = 130                # RL iterations (rollout + updates): ~7 minutes on 2 CPU cores
+  c.steps = 130                # RL iterations (rollout + updates): ~7 minutes on 2 CPU cores;
+                               # 600 (~30 min): d1 54.0 -> 66.5%, d2 flat (session 12)
   c.prompts_per_step = 32
   c.samples_per_prompt = 8     # G: the group for GRPO/RLOO
   c.epochs = 1                 # passes over each rollout batch
