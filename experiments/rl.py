@@ -4,9 +4,9 @@
       [--config.rl.algo=ppo] [--workdir DIR]
 
 Each step: sample prompts (a pure function of seed and step), roll out G completions per prompt
-with the jitted sampler at `temperature` (1: the policy itself), score them with the task's verifier (host side), compute
-log-probs under the policy and the frozen SFT reference, advantages per algorithm, then `epochs`
-passes of minibatch updates. Writes config.json, metrics.jsonl, checkpoints/ and
+with the jitted sampler at `temperature` (1: the policy itself), score them with the task's
+verifier (host side), compute log-probs under the policy and the frozen SFT reference,
+advantages per algorithm, then `epochs` passes of minibatch updates. Writes config.json, metrics.jsonl, checkpoints/ and
 plots/train_scaling.png (held-out pass@1 against cumulative train FLOPs, SFT included).
 A rerun with the same workdir resumes exactly.
 """

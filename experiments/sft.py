@@ -62,7 +62,7 @@ def build_data(config, task, vocab):
                          f"{TRACES[config.solutions]} (Countdown does)")
       rng = np.random.default_rng([config.seed, 9, d])
       traces = [trace(p, rng) for p in train]
-      # A trace may be None where it would be too long to teach ('attempts'): dropped.
+      # A trace may be None where it would be too long to teach ('attempts', 'goals'): dropped.
       keep = [t is not None for t in traces]
       train, prompts = _kept(train, keep), _kept(prompts, keep)
       completions = ["\n".join(t) + "\n" for t in traces if t is not None]

@@ -397,8 +397,8 @@ def test_countdown_goal_solutions_search_backwards_from_the_target():
       for line in attempts[0][:first]:
         pool = sorted(apply_step(pool, line))
       goals = _goals(pool, p.meta["target"])
-      assert [a[first] for a in attempts] == [g for g, _, _ in goals[:len(attempts)]]
-      for a, (goal, x, rest) in zip(attempts, goals):  # reachable goals end the search
+      assert [a[first] for a in attempts] == [g for g, _, _, _ in goals[:len(attempts)]]
+      for a, (goal, _, x, rest) in zip(attempts, goals):  # reachable goals end the search
         assert a[first].endswith(GOAL_MARK) and len(a) == len(p.meta["numbers"])
         assert (a is attempts[-1]) == (not p.is_trap) or not can_reach(rest, x)
   assert kept > 100

@@ -197,6 +197,15 @@ def search_steps(numbers: Sequence[int], target: int, rng: np.random.Generator) 
   return lines[:-1]
 
 
+def _miss(pool: list[int], target: int) -> tuple[list[str], int]:
+  """A three-number pool's first move (canonical order) and the `closest_move` of the two numbers
+  it leaves: (the two lines, the last result), the attempt a search writes when it judges that
+  the pool cannot make `target`."""
+  (a, op, b, c), rest = _distinct_moves(pool)[0]
+  u, o, v, result = closest_move(rest[0], c, target)
+  return [f"{a}{op}{b}={c}", f"{u}{o}{v}={result}"], result
+
+
 def attempt_steps(numbers: Sequence[int], target: int, rng: np.random.Generator,
                   max_attempts: int = 6) -> list[str] | None:
   """A search over first moves written as complete attempts (`retry` between them), where only
@@ -220,15 +229,14 @@ def attempt_steps(numbers: Sequence[int], target: int, rng: np.random.Generator,
     if solvable and can_reach(left, target):
       tail, _ = _descend(left, target, True, rng, 1)
       return lines + head + [f"{a}{op}{b}={c}"] + tail
-    (d, o, e, f), last = _distinct_moves(left)[0]
-    x, o2, y, z = closest_move(last[0], f, target)
-    lines += head + [f"{a}{op}{b}={c}", f"{d}{o}{e}={f}", f"{x}{o2}{y}={z}", base.RETRY_LINE]
+    miss, _ = _miss(left, target)
+    lines += head + [f"{a}{op}{b}={c}"] + miss + [base.RETRY_LINE]
   return None if solvable else lines[:-1]
 
 
-def _goals(pool: list[int], target: int) -> list[tuple[str, int, list[int]]]:
+def _goals(pool: list[int], target: int) -> list[tuple[str, int, int, list[int]]]:
   """Each way the target can be a last step on one number `d` of the pool and the value X the
-  others must make: (goal line, X, the others), for the distinct d in increasing order and the
+  others must make: (goal line, d, X, the others), for the distinct d in increasing order and the
   ops in a fixed order: X+d, X-d, X*d, X/d, d-X, d/X."""
   out, seen = [], set()
   for i, d in enumerate(pool):
@@ -238,7 +246,7 @@ def _goals(pool: list[int], target: int) -> list[tuple[str, int, list[int]]]:
       x = apply_op(a, op, b)
       if x is not None and x > 0 and (d, x) not in seen:
         seen.add((d, x))
-        out.append((f"{a}{op}{b}={x}{GOAL_MARK}", x, rest))
+        out.append((f"{a}{op}{b}={x}{GOAL_MARK}", d, x, rest))
   return out
 
 
@@ -260,17 +268,9 @@ def goal_steps(numbers: Sequence[int], target: int, rng: np.random.Generator,
     return solution_steps(numbers, target) or []
   head, pool = _descend(sorted(numbers), target, solvable, rng, 4)
   lines = []
-  for goal, x, rest in _goals(pool, target)[:max_attempts]:
-    if can_reach(rest, x):
-      sub, (last,) = solution_steps(rest, x), [x]
-    else:
-      (a, op, b, c), others = _distinct_moves(rest)[0]
-      u, o, v, last = closest_move(others[0], c, x)
-      sub = [f"{a}{op}{b}={c}", f"{u}{o}{v}={last}"]
-    d = list(pool)
-    for n in rest:
-      d.remove(n)
-    u, o, v, result = closest_move(last, d[0], target)
+  for goal, d, x, rest in _goals(pool, target)[:max_attempts]:
+    sub, last = (solution_steps(rest, x), x) if can_reach(rest, x) else _miss(rest, x)
+    u, o, v, result = closest_move(last, d, target)
     lines += head + [goal] + sub + [f"{u}{o}{v}={result}"]
     if result == target:
       return lines
