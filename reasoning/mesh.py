@@ -28,6 +28,7 @@ import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
 AXES = ("data", "fsdp", "tensor")
+ROW_AXES = ("data", "fsdp")  # what a batch's rows split over
 _ROW_PARALLEL = ("o", "down")
 
 
@@ -103,7 +104,7 @@ def state_shardings(mesh: Mesh, tree):
 
 def batch_sharding(mesh: Mesh) -> NamedSharding:
   """Leading (batch) axis over data x fsdp; the rest replicated."""
-  return NamedSharding(mesh, P(("data", "fsdp")))
+  return NamedSharding(mesh, P(ROW_AXES))
 
 
 def shard_batch(mesh: Mesh, batch):
@@ -127,3 +128,23 @@ def split_like(params, batch):
   if batch.shape[0] % (mesh.shape["data"] * mesh.shape["fsdp"]):
     return batch
   return jax.device_put(batch, batch_sharding(mesh))
+
+
+def replicated_over(params, batch) -> Mesh | None:
+  """The mesh when `params` are whole on each of its (more than one) devices and `batch` is
+  split over its rows' axes (`split_like`): pure data parallelism, where each device can run
+  its own loop over its rows (sampling.generate); None otherwise, and inside a trace."""
+  leaves = jax.tree.leaves(params)
+  if any(isinstance(x, jax.core.Tracer) for x in (batch, *leaves)):
+    return None
+  sharding = getattr(leaves[0], "sharding", None)
+  if not isinstance(sharding, NamedSharding) or sharding.mesh.size == 1:
+    return None
+  mesh = sharding.mesh
+  whole = lambda x: (isinstance(getattr(x, "sharding", None), NamedSharding)
+                     and x.sharding.mesh == mesh and x.sharding.is_fully_replicated)
+  if not all(whole(x) for x in leaves):
+    return None
+  if getattr(batch, "sharding", None) != batch_sharding(mesh):
+    return None
+  return mesh

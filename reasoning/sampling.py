@@ -15,6 +15,7 @@ import functools
 import jax
 import jax.numpy as jnp
 from flax import nnx, struct
+from jax.sharding import PartitionSpec as P
 
 from reasoning import mesh as mesh_lib, model as model_lib
 from reasoning.text import VOCAB, Specials
@@ -45,12 +46,21 @@ def filter_logits(logits: jax.Array, *, temperature: float, top_k: int, top_p: f
   return logits
 
 
-def next_tokens(logits, key, *, temperature: float, top_k: int, top_p: float) -> jax.Array:
-  """tokens [B] from logits [B, V]; temperature 0 is greedy."""
+def next_tokens(logits, key, *, temperature: float, top_k: int, top_p: float,
+                rows: tuple | None = None) -> jax.Array:
+  """tokens [B] from logits [B, V]; temperature 0 is greedy. `rows` = (first, total): these B
+  rows are rows [first, first + B) of a batch of `total` split over devices; each takes its own
+  rows of the whole batch's Gumbel noise, so the tokens equal the unsplit batch's
+  (jax.random.categorical is the argmax of logits plus that noise)."""
   if temperature == 0.0:
     return jnp.argmax(logits, axis=-1).astype(jnp.int32)
   filtered = filter_logits(logits, temperature=temperature, top_k=top_k, top_p=top_p)
-  return jax.random.categorical(key, filtered).astype(jnp.int32)
+  if rows is None:
+    return jax.random.categorical(key, filtered).astype(jnp.int32)
+  first, total = rows
+  noise = jax.random.gumbel(key, (total, logits.shape[1]), filtered.dtype)
+  noise = jax.lax.dynamic_slice_in_dim(noise, first, logits.shape[0], 0)
+  return jnp.argmax(filtered + noise, axis=-1).astype(jnp.int32)
 
 
 def generate(graphdef, params, prompts: jax.Array, key: jax.Array, *, max_new: int,
@@ -61,16 +71,42 @@ def generate(graphdef, params, prompts: jax.Array, key: jax.Array, *, max_new: i
   `specials` names the pad/BOS/EOS/step-end ids (the char vocabulary's by default; a real
   tokenizer's `.specials` otherwise); its pad must be the model's `pad_id`. With params placed
   on a mesh (`reasoning/mesh.py`) the rows split over its data axes (`mesh.split_like`): each
-  device decodes its share instead of the whole batch."""
-  return _generate(graphdef, params, mesh_lib.split_like(params, prompts), key, max_new=max_new,
-                   stop=stop, temperature=temperature, top_k=top_k, top_p=top_p,
-                   specials=specials)
+  device decodes its share instead of the whole batch. With params replicated on that mesh
+  (data parallelism), each device runs its own decode loop over its rows (`jax.shard_map`), and
+  stops when they are done, instead of agreeing with every other device at each token whether
+  all rows are (a cross-device all-reduce per token under GSPMD); the tokens are the same."""
+  prompts = mesh_lib.split_like(params, prompts)
+  settings = dict(max_new=max_new, stop=stop, temperature=temperature, top_k=top_k, top_p=top_p,
+                  specials=specials)
+  mesh = mesh_lib.replicated_over(params, prompts)
+  if mesh is None:
+    return _generate(graphdef, params, prompts, key, **settings)
+  return _generate_per_device(graphdef, params, prompts, key, mesh=mesh, **settings)
 
 
-@functools.partial(jax.jit, static_argnames=("graphdef", "max_new", "stop", "temperature",
-                                              "top_k", "top_p", "specials"))
-def _generate(graphdef, params, prompts, key, *, max_new, stop, temperature, top_k, top_p,
-              specials) -> Samples:
+_STATIC = ("graphdef", "max_new", "stop", "temperature", "top_k", "top_p", "specials")
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC + ("mesh",))
+def _generate_per_device(graphdef, params, prompts, key, *, mesh, **settings) -> Samples:
+  axes, total = mesh_lib.ROW_AXES, prompts.shape[0]
+  per_device = total // (mesh.shape["data"] * mesh.shape["fsdp"])
+
+  def local(params, prompts, key):
+    first = jax.lax.axis_index(axes) * per_device
+    return _decode(graphdef, params, prompts, key, rows=(first, total), **settings)
+
+  return jax.shard_map(local, mesh=mesh, in_specs=(P(), P(axes), P()), out_specs=P(axes),
+                       check_vma=False)(params, prompts, key)
+
+
+@functools.partial(jax.jit, static_argnames=_STATIC)
+def _generate(graphdef, params, prompts, key, **settings) -> Samples:
+  return _decode(graphdef, params, prompts, key, rows=None, **settings)
+
+
+def _decode(graphdef, params, prompts, key, *, max_new, stop, temperature, top_k, top_p,
+            specials, rows) -> Samples:
   if stop not in ("answer", "step"):
     raise ValueError(f"stop must be 'answer' or 'step', got {stop!r}")
   if temperature < 0 or not 0 < top_p <= 1 or top_k < 0:
@@ -93,7 +129,8 @@ def _generate(graphdef, params, prompts, key, *, max_new, stop, temperature, top
     i, logits, cache, key, done, tokens, logprobs, lengths = carry
     logits = logits.at[:, never].set(-1e30)  # never generated
     key, sub = jax.random.split(key)
-    token = next_tokens(logits, sub, temperature=temperature, top_k=top_k, top_p=top_p)
+    token = next_tokens(logits, sub, temperature=temperature, top_k=top_k, top_p=top_p,
+                        rows=rows)
     token = jnp.where(done, specials.pad, token)
     logprob = jnp.take_along_axis(jax.nn.log_softmax(logits), token[:, None], axis=-1)[:, 0]
     tokens = tokens.at[:, i].set(token)

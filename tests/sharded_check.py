@@ -63,6 +63,21 @@ report["sampler"] = {"same_tokens": bool((one.tokens == many.tokens).all()),
                      "max_logprob_diff": float(jnp.max(jnp.abs(one.logprobs - many.logprobs))),
                      "token_shards": len(many.tokens.addressable_shards),
                      "rows_per_shard": many.tokens.addressable_shards[0].data.shape[0]}
+# Pure data parallelism: params replicated on a data mesh of all 8 devices, so each device runs
+# its own decode loop over its row (shard_map) instead of a collective per token; sampled (not
+# only greedy) tokens must equal one device's.
+data_mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(data=-1))
+replicated = jax.device_put(params, mesh_lib.state_shardings(data_mesh, params))
+sample = lambda p: sampling.generate(graphdef, p, jnp.asarray(prompt_tokens), jax.random.key(2),
+                                     max_new=12, temperature=1.0, top_k=20)
+one, many = sample(params), sample(replicated)
+split = mesh_lib.split_like(replicated, jnp.asarray(prompt_tokens))
+report["data_parallel_sampler"] = {
+    "per_device_loops": mesh_lib.replicated_over(replicated, split) is data_mesh,
+    "same_tokens": bool((one.tokens == many.tokens).all()),
+    "same_lengths": bool((one.lengths == many.lengths).all()),
+    "max_logprob_diff": float(jnp.max(jnp.abs(one.logprobs - many.logprobs))),
+    "rows_per_shard": many.tokens.addressable_shards[0].data.shape[0]}
 # The experiments end to end on the mesh: tiny SFT, then RL from it (rollouts, scoring against
 # the reference policy, minibatch steps), the same entrypoints as on one device.
 import runpy  # noqa: E402

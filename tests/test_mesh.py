@@ -55,6 +55,10 @@ def test_sharded_steps_equal_single_device_in_a_subprocess():
   assert report["sampler"]["token_shards"] == 8
   # Data-parallel decoding: the 8 prompts split over data x fsdp (4), not repeated on every device.
   assert report["sampler"]["rows_per_shard"] == 2
+  # Params replicated on a data mesh: one decode loop per device, the same sampled tokens.
+  r = report["data_parallel_sampler"]
+  assert r["per_device_loops"] and r["same_tokens"] and r["same_lengths"], r
+  assert r["max_logprob_diff"] < 1e-5 and r["rows_per_shard"] == 1, r
   # SFT then RL through the entrypoints on the 2x2x2 mesh: RL's parameters stay sharded 4 ways.
   assert 0.0 <= report["experiments"]["rl_greedy_all"] <= 1.0
   assert report["experiments"]["rl_up_shards"] == 4
