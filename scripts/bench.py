@@ -78,11 +78,12 @@ def bench_train(shape: dict, batch: int, seq: int, repeats: int) -> dict:
   cfg = _config(shape)
   graphdef, params = model_lib.init(cfg, jax.random.key(0))
   tx = state_lib.make_optimizer(state_lib.OptimConfig(total_steps=1000))
-  holder = [state_lib.create(params, tx)]
   step = sft.make_train_step(graphdef, tx)
   rng = np.random.default_rng(0)
   data = {"tokens": jnp.asarray(rng.integers(3, cfg.vocab_size, (batch, seq)), jnp.int32),
           "loss_mask": jnp.ones((batch, seq), jnp.float32)}
+  state, data = data_parallel(state_lib.create(params, tx), data)
+  holder = [state]
 
   def run():
     holder[0], metrics = step(holder[0], data)
@@ -92,6 +93,18 @@ def bench_train(shape: dict, batch: int, seq: int, repeats: int) -> dict:
   flops = compute.train_flops(cfg, [seq] * batch)
   return {"params_M": model_lib.count_params(params) / 1e6, "batch": batch, "seq": seq,
           "step_s": dt, "tokens_per_s": batch * seq / dt, "gflops_per_s": flops / dt / 1e9}
+
+
+def data_parallel(state, data: dict):
+  """(state, data) placed as experiments.sft places them on a mesh of every device: the state
+  replicated, the batch's rows split (data parallelism; e.g. the 2 cores as 2 host devices with
+  XLA_FLAGS=--xla_force_host_platform_device_count=2). Unchanged on one device or when the rows
+  do not split evenly."""
+  rows = next(iter(data.values())).shape[0]
+  if jax.device_count() == 1 or rows % jax.device_count():
+    return state, data
+  mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(data=-1))
+  return jax.device_put(state, mesh_lib.state_shardings(mesh, state)), mesh_lib.shard_batch(mesh, data)
 
 
 def on_all_devices(params, batch: int):
@@ -168,7 +181,8 @@ def run_peers(repeats: int) -> dict:
           f"ours {r['ours_tokens_per_s']:.0f} tok/s, transformers.generate "
           f"{r['transformers_tokens_per_s']:.0f} tok/s: {r['speedup']:.1f}x", flush=True)
   for name, shape in (("default", DEFAULT), ("large", LARGE)):
-    r = peers.bench_train(shape, VOCAB.size, timed, batch=64, seq=96, repeats=repeats)
+    r = peers.bench_train(shape, VOCAB.size, timed, batch=64, seq=96, repeats=repeats,
+                          place=data_parallel)
     out["train"][name] = r
     print(f"peer train {name} ({r['params_M']:.2f}M, batch 64 x 96): ours "
           f"{r['ours_tokens_per_s']:.0f} tok/s, PyTorch eager {r['torch_tokens_per_s']:.0f} tok/s: "

@@ -110,7 +110,8 @@ def bench_sampler(shape: dict, vocab_size: int, timed, *, batch: int, prompt_len
 
 
 def bench_train(shape: dict, vocab_size: int, timed, *, batch: int, seq: int,
-                repeats: int) -> dict:
+                repeats: int, place=lambda state, data: (state, data)) -> dict:
+  """place(state, data) -> (state, data) where our step runs (bench.data_parallel)."""
   import jax
   import jax.numpy as jnp
   import torch
@@ -121,9 +122,10 @@ def bench_train(shape: dict, vocab_size: int, timed, *, batch: int, seq: int,
     model, _, graphdef, params = llama_pair(shape, vocab_size, d)
   tokens = np.random.default_rng(0).integers(3, vocab_size, (batch, seq))
   tx = state_lib.make_optimizer(state_lib.OptimConfig(total_steps=1000))
-  holder = [state_lib.create(params, tx)]
   step = sft.make_train_step(graphdef, tx)
   data = {"tokens": jnp.asarray(tokens, jnp.int32), "loss_mask": jnp.ones((batch, seq), jnp.float32)}
+  state, data = place(state_lib.create(params, tx), data)
+  holder = [state]
 
   def ours():
     holder[0], metrics = step(holder[0], data)
