@@ -89,3 +89,19 @@ def test_bad_sampling_settings(tiny_model):
     sampling.generate(graphdef, params, prompts, jax.random.key(0), max_new=4, stop="line")
   with pytest.raises(ValueError, match="top_p"):
     sampling.generate(graphdef, params, prompts, jax.random.key(0), max_new=4, top_p=0.0)
+
+
+def test_rows_of_a_split_batch_sample_what_the_whole_batch_does():
+  """A device decoding rows [first, first + n) of a batch draws those rows of the whole batch's
+  noise (sampling._generate_per_device): the tokens equal the unsplit batch's, top-k included."""
+  logits = jax.random.normal(jax.random.key(0), (8, VOCAB.size)) * 0.5  # flat: noise decides
+  for top_k in (0, 5):
+    kw = dict(temperature=1.0, top_k=top_k, top_p=1.0)
+    whole = sampling.next_tokens(logits, jax.random.key(1), **kw)
+    parts = [sampling.next_tokens(logits[i:i + 2], jax.random.key(1), rows=(i, 8), **kw)
+             for i in range(0, 8, 2)]
+    np.testing.assert_array_equal(whole, jnp.concatenate(parts))
+    # Each part drawing the batch's first rows instead would not be the same sample.
+    assert not (whole == jnp.concatenate(
+        [sampling.next_tokens(logits[i:i + 2], jax.random.key(1), rows=(0, 8), **kw)
+         for i in range(0, 8, 2)])).all()
