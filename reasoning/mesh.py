@@ -113,19 +113,25 @@ def shard_batch(mesh: Mesh, batch):
   return jax.tree.map(lambda x: jax.device_put(x, sharding), batch)
 
 
+def _mesh_of(params, batch) -> Mesh | None:
+  """The mesh of more than one device that `params` live on; None on one device, for arrays
+  that are not placed with a NamedSharding, and inside a trace (the caller's jit decides)."""
+  leaf = jax.tree.leaves(params)[0]
+  if isinstance(batch, jax.core.Tracer) or isinstance(leaf, jax.core.Tracer):
+    return None
+  sharding = getattr(leaf, "sharding", None)
+  if not isinstance(sharding, NamedSharding) or sharding.mesh.size == 1:
+    return None
+  return sharding.mesh
+
+
 def split_like(params, batch):
   """`batch` (an array) with its leading axis split over data x fsdp of the mesh that `params`
   live on, so a jitted call on (params, batch) runs data-parallel instead of repeating the whole
   batch on every device that holds a replica. Unchanged when the params are on one device, when
   the batch does not divide, or inside a trace (the caller's jit then decides)."""
-  leaf = jax.tree.leaves(params)[0]
-  if isinstance(batch, jax.core.Tracer) or isinstance(leaf, jax.core.Tracer):
-    return batch
-  sharding = getattr(leaf, "sharding", None)
-  if not isinstance(sharding, NamedSharding) or sharding.mesh.size == 1:
-    return batch
-  mesh = sharding.mesh
-  if batch.shape[0] % (mesh.shape["data"] * mesh.shape["fsdp"]):
+  mesh = _mesh_of(params, batch)
+  if mesh is None or batch.shape[0] % (mesh.shape["data"] * mesh.shape["fsdp"]):
     return batch
   return jax.device_put(batch, batch_sharding(mesh))
 
@@ -134,17 +140,9 @@ def replicated_over(params, batch) -> Mesh | None:
   """The mesh when `params` are whole on each of its (more than one) devices and `batch` is
   split over its rows' axes (`split_like`): pure data parallelism, where each device can run
   its own loop over its rows (sampling.generate); None otherwise, and inside a trace."""
-  leaves = jax.tree.leaves(params)
-  if any(isinstance(x, jax.core.Tracer) for x in (batch, *leaves)):
+  mesh = _mesh_of(params, batch)
+  if mesh is None or getattr(batch, "sharding", None) != batch_sharding(mesh):
     return None
-  sharding = getattr(leaves[0], "sharding", None)
-  if not isinstance(sharding, NamedSharding) or sharding.mesh.size == 1:
-    return None
-  mesh = sharding.mesh
   whole = lambda x: (isinstance(getattr(x, "sharding", None), NamedSharding)
                      and x.sharding.mesh == mesh and x.sharding.is_fully_replicated)
-  if not all(whole(x) for x in leaves):
-    return None
-  if getattr(batch, "sharding", None) != batch_sharding(mesh):
-    return None
-  return mesh
+  return mesh if all(whole(x) for x in jax.tree.leaves(params)) else None

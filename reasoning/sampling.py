@@ -90,11 +90,10 @@ _STATIC = ("graphdef", "max_new", "stop", "temperature", "top_k", "top_p", "spec
 @functools.partial(jax.jit, static_argnames=_STATIC + ("mesh",))
 def _generate_per_device(graphdef, params, prompts, key, *, mesh, **settings) -> Samples:
   axes, total = mesh_lib.ROW_AXES, prompts.shape[0]
-  per_device = total // (mesh.shape["data"] * mesh.shape["fsdp"])
 
-  def local(params, prompts, key):
-    first = jax.lax.axis_index(axes) * per_device
-    return _decode(graphdef, params, prompts, key, rows=(first, total), **settings)
+  def local(params, part, key):  # part: this device's rows of the prompts
+    first = jax.lax.axis_index(axes) * part.shape[0]
+    return _decode(graphdef, params, part, key, rows=(first, total), **settings)
 
   return jax.shard_map(local, mesh=mesh, in_specs=(P(), P(axes), P()), out_specs=P(axes),
                        check_vma=False)(params, prompts, key)

@@ -100,11 +100,8 @@ def data_parallel(state, data: dict):
   replicated, the batch's rows split (data parallelism; e.g. the 2 cores as 2 host devices with
   XLA_FLAGS=--xla_force_host_platform_device_count=2). Unchanged on one device or when the rows
   do not split evenly."""
-  rows = next(iter(data.values())).shape[0]
-  if jax.device_count() == 1 or rows % jax.device_count():
-    return state, data
-  mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(data=-1))
-  return jax.device_put(state, mesh_lib.state_shardings(mesh, state)), mesh_lib.shard_batch(mesh, data)
+  state = on_all_devices(state, next(iter(data.values())).shape[0])
+  return state, {k: mesh_lib.split_like(state, v) for k, v in data.items()}
 
 
 def on_all_devices(params, batch: int):
