@@ -1,24 +1,23 @@
-"""Expert iteration with MCTS on Countdown from the SFT checkpoint (AlphaZero-style self-play).
+"""Expert iteration with MCTS (AlphaZero-style self-play on reasoning steps) from the Countdown
+SFT checkpoint.
 
   python -m experiments.expert_iteration --config configs/countdown_expert_iteration.py \
-      --config.init_from=runs/demo/sft [--config.target=sft] [--config.evaluator=value]
+      --config.init_from=runs/demo/sft [--config.target=sft] [--config.evaluator=prm --config.prm=DIR]
 
-target 'policy': cross-entropy to mctx's action_weights over the K candidate steps + value head
-onto the outcome; 'sft': fine-tune on the verified search trajectories. Machine: 2 CPU cores;
-figures in docs/results.md.
+Machine: 2 CPU cores. Time and results: docs/self_improvement.md.
 """
 
-import ml_collections
+from configs import common
 
 
-def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  c = ml_collections.ConfigDict()
+def get_config(arg: str | None = None) -> common.ConfigDict:
+  c = common.ConfigDict()
   c.seed = 0
   c.init_from = "runs/demo/sft"
   c.evaluator = "outcome"        # leaf values: 'outcome' (verifier at the end, value head
                                  # inside) | 'value' | 'prm'
   c.prm = ""                     # reward-model workdir, for evaluator='prm'
-  c.task = ml_collections.ConfigDict({"name": "countdown", "trap_share": 0.1})
+  c.task = common.countdown()
   c.train_difficulties = "1,2"
   c.train_problems = 1000        # per difficulty (held-out excluded)
   c.eval_difficulties = "1,2"
@@ -36,30 +35,14 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.epochs = 2
   c.batch_size = 32              # rows (x K candidate sequences) per step
   c.value_coef = 0.25
-  c.optim = ml_collections.ConfigDict({
-      "lr": 3e-4, "warmup_steps": 10, "min_lr_ratio": 0.1, "weight_decay": 0.0,
-      "b1": 0.9, "b2": 0.98, "grad_clip": 1.0})
-  c.mesh = ml_collections.ConfigDict({"data": -1, "fsdp": 1, "tensor": 1})  # reasoning/mesh.py
-  c.keep_checkpoints = 2
-  if arg == "tiny":
-    c.train_problems = 8
-    c.eval_problems = 4
-    c.iterations = 2
-    c.problems_per_iteration = 6
-    c.num_simulations = 2
-    c.num_candidates = 2
-    c.max_moves = 2
-    c.step_tokens = 12
-    c.mcts_batch = 4
-    c.max_new = 24
-    c.epochs = 1
-    c.batch_size = 4
-  elif arg == "small":  # make reproduce SCALE=small
-    c.eval_problems = 100
-    c.iterations = 2
-    c.problems_per_iteration = 64
-    c.mcts_batch = 64
-  elif arg is not None:
-    raise ValueError(f"configs/countdown_expert_iteration.py: unknown variant {arg!r}; "
-                     "expected 'tiny', 'small' or none")
-  return c
+  c.optim = common.optim(3e-4, 10)
+  c.mesh = common.mesh()
+  common.outputs(c)
+  return common.variant(
+      c, arg, "configs/countdown_expert_iteration.py",
+      tiny={"train_problems": 8, "eval_problems": 4, "iterations": 2,
+            "problems_per_iteration": 6, "num_simulations": 2, "num_candidates": 2,
+            "max_moves": 2, "step_tokens": 12, "mcts_batch": 4, "max_new": 24, "epochs": 1,
+            "batch_size": 4},
+      small={"eval_problems": 100, "iterations": 2, "problems_per_iteration": 64,
+             "mcts_batch": 64})

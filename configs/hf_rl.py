@@ -7,20 +7,13 @@ The model, its tokenizer and the held-out problems come from the SFT run (config
 the reward is the task verifier's (exact-fraction answer match). `:tiny` is for tests.
 """
 
-import os
-import runpy
-
-import ml_collections
-
-# The Countdown RL config's algorithm settings, with this task, model and scale.
-_base = runpy.run_path(os.path.join(os.path.dirname(__file__), "countdown_rl.py"))["get_config"]
+from configs import common, countdown_rl
 
 
-def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  c = _base("tiny" if arg == "tiny" else None)
+def get_config(arg: str | None = None) -> common.ConfigDict:
+  c = countdown_rl.get_config("tiny" if arg == "tiny" else None)  # its algorithm settings
   c.init_from = ""
-  c.task = ml_collections.ConfigDict({"name": "math_jsonl", "path": "tests/data/math_sample.jsonl",
-                                      "template": "{question}\n"})  # the prompt, no chat template
+  c.task = common.task(common.MATH_TASK)
   c.train_difficulties = "1,2,3"
   c.eval_difficulties = "1,2,3"
   c.none_penalty = 0.0               # the dataset has no trap problems
@@ -32,16 +25,8 @@ def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
   c.samples_per_prompt = 8
   c.minibatch_size = 32
   c.max_new = 256
-  if arg == "tiny":
-    c.train_difficulties = "1"
-    c.eval_difficulties = "1"
-    c.eval_problems = 1
-    c.optim.update({"lr": 1e-3, "warmup_steps": 1})
-    c.steps = 2
-    c.prompts_per_step = 2
-    c.samples_per_prompt = 2
-    c.minibatch_size = 4
-    c.max_new = 16
-  elif arg is not None:
-    raise ValueError(f"configs/hf_rl.py: unknown variant {arg!r}; expected 'tiny' or none")
-  return c
+  return common.variant(
+      c, arg, "configs/hf_rl.py",
+      tiny={"train_difficulties": "1", "eval_difficulties": "1", "eval_problems": 1,
+            "optim.lr": 1e-3, "optim.warmup_steps": 1, "steps": 2, "prompts_per_step": 2,
+            "samples_per_prompt": 2, "minibatch_size": 4, "max_new": 16})

@@ -9,30 +9,19 @@ A dataset has no per-step oracle, so PRM labels come from k policy rollouts per 
 `:tiny` is for tests.
 """
 
-import os
-import runpy
-
-import ml_collections
-
-_base = runpy.run_path(os.path.join(os.path.dirname(__file__), "countdown_verifier.py"))["get_config"]
+from configs import common, countdown_verifier
 
 
-def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  c = _base("tiny" if arg == "tiny" else None)
+def get_config(arg: str | None = None) -> common.ConfigDict:
+  c = countdown_verifier.get_config("tiny" if arg == "tiny" else None)
   c.init_from = ""
-  c.task = ml_collections.ConfigDict({"name": "math_jsonl", "path": "tests/data/math_sample.jsonl",
-                                      "template": "{question}\n"})  # the prompt, no chat template
+  c.task = common.task(common.MATH_TASK)
   c.labels = "mc"
   c.train_difficulties = "1,2,3"
   c.eval_difficulties = "1,2,3"
   c.max_new = 256
   c.optim.lr = 1e-5
   c.batch_size = 16
-  if arg == "tiny":
-    c.train_difficulties = "1"
-    c.eval_difficulties = "1"
-    c.eval_problems = 1
-    c.max_new = 16
-  elif arg is not None:
-    raise ValueError(f"configs/hf_verifier.py: unknown variant {arg!r}; expected 'tiny' or none")
-  return c
+  return common.variant(c, arg, "configs/hf_verifier.py",
+                        tiny={"train_difficulties": "1", "eval_difficulties": "1",
+                              "eval_problems": 1, "max_new": 16})

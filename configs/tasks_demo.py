@@ -8,19 +8,15 @@ Expected: every family and difficulty shows a trap share near `trap_share` and a
 solutions verify to 1.0 ("verified" column = 1.000).
 """
 
-import ml_collections
+from configs import common
 
 
-def get_config(arg: str | None = None) -> ml_collections.ConfigDict:
-  config = ml_collections.ConfigDict()
-  config.seed = 0
-  config.tasks = "countdown,arithmetic,letters"  # comma-separated names from reasoning.tasks.TASKS
-  config.trap_share = 0.1
-  config.examples_per_task = 2
-  config.problems_per_difficulty = 200
-  if arg == "tiny":
-    config.problems_per_difficulty = 20
-    config.examples_per_task = 1
-  elif arg is not None:
-    raise ValueError(f"configs/tasks_demo.py: unknown variant {arg!r}; expected 'tiny' or none")
-  return config
+def get_config(arg: str | None = None) -> common.ConfigDict:
+  c = common.ConfigDict()
+  c.seed = 0
+  c.tasks = "countdown,arithmetic,letters"  # comma-separated names from reasoning.tasks.TASKS
+  c.trap_share = 0.1
+  c.examples_per_task = 2
+  c.problems_per_difficulty = 200
+  return common.variant(c, arg, "configs/tasks_demo.py",
+                        tiny={"problems_per_difficulty": 20, "examples_per_task": 1})

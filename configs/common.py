@@ -1,0 +1,71 @@
+"""Blocks every config shares, and variant parsing, in the manner of big_vision's
+configs/common.py: a config file holds only what is specific to its experiment."""
+
+from __future__ import annotations
+
+import ml_collections
+
+ConfigDict = ml_collections.ConfigDict
+placeholder = ml_collections.config_dict.placeholder  # a field that may be None
+
+# The default policy: 0.86M parameters over the character vocabulary.
+CHAR_MODEL = {"d_model": 128, "n_layers": 4, "n_heads": 4, "n_kv_heads": 4, "d_ff": 384,
+              "max_len": 128, "mlp": "swiglu", "tie_embeddings": True, "dtype": "float32"}
+TINY_MODEL = {"d_model": 32, "n_layers": 2, "n_heads": 2, "n_kv_heads": 2, "d_ff": 64}
+# A math JSONL file (GSM8K's format understood); tests use the sample file.
+MATH_TASK = {"name": "math_jsonl", "path": "tests/data/math_sample.jsonl",
+             "template": "{question}\n"}  # the prompt, no chat template
+
+
+def countdown(trap_share: float = 0.1) -> ConfigDict:
+  return ConfigDict({"name": "countdown", "trap_share": trap_share})
+
+
+def task(fields: dict) -> ConfigDict:
+  return ConfigDict(dict(fields))
+
+
+def model(**overrides) -> ConfigDict:
+  """The character-vocabulary transformer, with `overrides`."""
+  return ConfigDict({**CHAR_MODEL, **overrides})
+
+
+def optim(lr: float, warmup_steps: int, min_lr_ratio: float = 0.1, weight_decay: float = 0.0,
+          b1: float = 0.9, b2: float = 0.98, grad_clip: float = 1.0) -> ConfigDict:
+  """AdamW with linear warmup and cosine decay to lr * min_lr_ratio (reasoning/train/state.py)."""
+  return ConfigDict({"lr": lr, "warmup_steps": warmup_steps, "min_lr_ratio": min_lr_ratio,
+                     "weight_decay": weight_decay, "b1": b1, "b2": b2, "grad_clip": grad_clip})
+
+
+def mesh(data: int = -1, fsdp: int = 1, tensor: int = 1) -> ConfigDict:
+  """Device mesh axes (reasoning/mesh.py); -1: every device not used by the other axes."""
+  return ConfigDict({"data": data, "fsdp": fsdp, "tensor": tensor})
+
+
+def outputs(c: ConfigDict, *, checkpoint_every: int | None = None, keep_checkpoints: int = 2,
+            log_every: int | None = None, eval_every: int | None = None) -> ConfigDict:
+  """The fields that change how a run is watched and saved, never what it computes (a rerun in
+  the same workdir may change them)."""
+  for name, value in (("checkpoint_every", checkpoint_every), ("log_every", log_every),
+                      ("eval_every", eval_every)):
+    if value is not None:
+      c[name] = value
+  c.keep_checkpoints = keep_checkpoints
+  return c
+
+
+def variant(c: ConfigDict, arg: str | None, path: str, **variants: dict) -> ConfigDict:
+  """`c` with the overrides of variant `arg` ({dotted field: value}); none for arg None.
+  An unknown variant is an error naming the config file and the known ones."""
+  if arg is None:
+    return c
+  if arg not in variants:
+    known = ", ".join(repr(v) for v in variants)
+    raise ValueError(f"{path}: unknown variant {arg!r}; expected one of {known} or none")
+  for dotted, value in variants[arg].items():
+    node = c
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+      node = node[key]
+    node[leaf] = value
+  return c
