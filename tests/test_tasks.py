@@ -7,6 +7,7 @@ import pytest
 
 from reasoning.tasks import TASKS, Countdown, extract_answer, get_task, reference_completion
 from reasoning.tasks import countdown as cd
+from reasoning.tasks import countdown_traces
 from reasoning.tasks.countdown import apply_step
 
 ALL = [(name, d) for name in TASKS for d in TASKS[name]().difficulties if (name, d) != ("countdown", 4)]
@@ -234,7 +235,7 @@ def test_countdown_flawed_solutions_are_labelled_by_the_oracle_and_mix_good_and_
   by_depth = {i: set() for i in range(4)}
   verified = fudged = 0
   for p in problems:
-    lines = task.flawed_solution(p, rng)
+    lines = countdown_traces.flawed_solution(p, rng)
     assert len(lines) == len(p.meta["numbers"])  # n-1 steps and the answer line
     text = "\n".join(lines) + "\n"
     labels = task.step_labels(p, lines)
@@ -285,7 +286,8 @@ def test_countdown_probe_lines_are_checked_and_not_applied():
 
 
 def test_countdown_probe_solutions_write_the_solvers_search():
-  from reasoning.tasks.countdown import PROBE_MARK, _distinct_moves, can_reach, probe_steps
+  from reasoning.tasks.countdown import PROBE_MARK, _distinct_moves, can_reach
+  from reasoning.tasks.countdown_traces import probe_steps
   rng = np.random.default_rng(0)
   # [2, 3, 4] -> 24: the canonical order tries 3+2 first (5 and 4 cannot make 24), then 3*2.
   assert probe_steps([2, 3, 4], 24, rng) == ["3+2=5?", "3*2=6", "6*4=24"]
@@ -295,7 +297,7 @@ def test_countdown_probe_solutions_write_the_solvers_search():
   task = get_task("countdown")
   for d in (1, 2, 3):
     for p in task.sample(np.random.default_rng(d), 60, d):
-      lines = task.probe_solution(p, rng)
+      lines = countdown_traces.probe_solution(p, rng)
       assert task.verify(p, "\n".join(lines) + "\n") == 1.0, (p.prompt, lines)
       assert all(task.step_labels(p, lines)), (p.prompt, lines)
       # Probes only where three numbers are left, and each one a real dead end.
@@ -309,7 +311,8 @@ def test_countdown_probe_solutions_write_the_solvers_search():
 
 
 def test_countdown_search_solutions_try_complete_attempts_in_order():
-  from reasoning.tasks.countdown import _distinct_moves, closest_move, search_steps
+  from reasoning.tasks.countdown import _distinct_moves
+  from reasoning.tasks.countdown_traces import closest_move, search_steps
   rng = np.random.default_rng(0)
   assert closest_move(4, 5, 24) == (5, "*", 4, 20)
   # [2, 3, 4] -> 24: 3+2 first, finished by the move nearest 24 (5*4=20), a miss; then 3*2.
@@ -319,7 +322,7 @@ def test_countdown_search_solutions_try_complete_attempts_in_order():
   task = get_task("countdown")
   for d in (1, 2):
     for p in task.sample(np.random.default_rng(d), 60, d):
-      lines = task.search_solution(p, rng)
+      lines = countdown_traces.search_solution(p, rng)
       assert task.verify(p, "\n".join(lines) + "\n") == 1.0, (p.prompt, lines)
       attempts = "\n".join(lines[:-1]).split("\nretry\n")
       assert len(attempts) == len(set(attempts))  # never the same attempt twice
@@ -328,7 +331,8 @@ def test_countdown_search_solutions_try_complete_attempts_in_order():
 
 
 def test_countdown_attempt_solutions_search_first_moves_and_judge_the_rest():
-  from reasoning.tasks.countdown import _distinct_moves, attempt_steps, can_reach, search_steps
+  from reasoning.tasks.countdown import _distinct_moves, can_reach
+  from reasoning.tasks.countdown_traces import attempt_steps, search_steps
   rng = np.random.default_rng(0)
   # [1, 2, 3, 4] -> 50 (unreachable): each first move in the canonical order, then the first move
   # of the three numbers left and its closest finish; three misses, no more (max_attempts).
@@ -342,7 +346,7 @@ def test_countdown_attempt_solutions_search_first_moves_and_judge_the_rest():
   kept = 0
   for d in (2, 3):
     for p in task.sample(np.random.default_rng(d), 80, d):
-      lines = task.attempt_solution(p, rng)
+      lines = countdown_traces.attempt_solution(p, rng)
       if lines is None:  # solvable, with no good first move among the first six
         assert not p.is_trap
         continue
@@ -365,7 +369,8 @@ def test_countdown_attempt_solutions_search_first_moves_and_judge_the_rest():
 
 
 def test_countdown_goal_solutions_search_backwards_from_the_target():
-  from reasoning.tasks.countdown import GOAL_MARK, _goals, can_reach, goal_steps
+  from reasoning.tasks.countdown import GOAL_MARK, can_reach
+  from reasoning.tasks.countdown_traces import _goals, goal_steps
   rng = np.random.default_rng(0)
   # A goal line is true arithmetic on a number of the pool and leaves the pool as it is.
   assert apply_step([3, 5, 8, 2], "29-3=26!") == [3, 5, 8, 2]
@@ -385,7 +390,7 @@ def test_countdown_goal_solutions_search_backwards_from_the_target():
   kept = 0
   for d in (2, 3):
     for p in task.sample(np.random.default_rng(d + 10), 80, d):
-      lines = task.goal_solution(p, rng)
+      lines = countdown_traces.goal_solution(p, rng)
       if lines is None:
         assert not p.is_trap
         continue
@@ -412,7 +417,7 @@ def test_countdown_failed_attempts_are_legal_distinct_misses():
   for p in problems:
     tried = []
     for _ in range(3):
-      lines = task.failed_attempt(p, rng, avoid=tried)
+      lines = countdown_traces.failed_attempt(p, rng, avoid=tried)
       assert lines is not None and lines not in tried
       assert len(lines) == len(p.meta["numbers"]) - 1  # every number used
       labels = task.step_labels(p, lines)

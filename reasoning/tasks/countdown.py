@@ -13,12 +13,12 @@ sample. A trap's correct completion is `ANSWER: none`.
 
 A line `retry` abandons the attempt so far and starts again from the prompt's numbers: a chain of
 thought that backtracks. The answer is judged on the last attempt; every step of every attempt
-must be legal. Reference solutions never retry; `failed_attempt` makes the attempts a policy
-that retries is taught to recover from (experiments/sft.py, `retries`).
+must be legal. Reference solutions never retry; `countdown_traces.failed_attempt` makes the
+attempts a policy that retries is taught to recover from (SFT's `retries`).
 
 A probe line `a op b=c?` is a move tried and rejected: it must be legal on the current numbers
-and is not applied (`probe_steps` writes the solver's search this way; experiments/sft.py,
-`probes`).
+and is not applied. A goal line `a op b=c!` states what the numbers but one must make. The
+search traces that write these lines are in `countdown_traces`.
 
 The exact solver is a memoised enumeration of the values reachable from a multiset of numbers
 (`reachable`), which also gives the oracle step label: a step is good while the target is still
@@ -137,147 +137,6 @@ def solution_steps(numbers: Sequence[int], target: int,
   return steps
 
 
-def _descend(pool: list[int], target: int, solvable: bool, rng: np.random.Generator,
-             down_to: int) -> tuple[list[str], list[int]]:
-  """The canonical moves (the first that keeps the target reachable; for an unsolvable pool, a
-  random legal one) until `down_to` numbers are left: (lines, the pool left)."""
-  lines = []
-  while len(pool) > down_to:
-    moves = _distinct_moves(pool)
-    if solvable:
-      (a, op, b, c), rest = next((m, r) for m, r in moves if can_reach(r + [m[3]], target))
-    else:
-      (a, op, b, c), rest = moves[rng.integers(len(moves))]
-    lines.append(f"{a}{op}{b}={c}")
-    pool = sorted(rest + [c])
-  return lines, pool
-
-
-def probe_steps(numbers: Sequence[int], target: int, rng: np.random.Generator,
-                probe_at: int = 3) -> list[str]:
-  """The canonical solution with its search written out where a small model can do it: when
-  `probe_at` numbers are left, each move the canonical order tries before the good one becomes
-  a probe line `a op b=c?` (tried, the target is unreachable from what it leaves, not applied),
-  so the policy judges a move after writing its result instead of guessing it. (Measured at
-  difficulty 1, docs/results.md session 11: the judgement is no better than the guess: 59% of
-  accepted moves are good, against 64% of the default policy's first moves.) Larger pools take
-  the canonical move. Unsolvable problems: random legal moves down to `probe_at` numbers, then
-  every move there probed, a search that ends without a solution (the caller answers `none`)."""
-  solvable = can_reach(numbers, target)
-  lines, pool = _descend(sorted(numbers), target, solvable, rng, probe_at)
-  for (a, op, b, c), rest in _distinct_moves(pool):
-    if solvable and can_reach(rest + [c], target):
-      tail, _ = _descend(sorted(rest + [c]), target, True, rng, 1)
-      return lines + [f"{a}{op}{b}={c}"] + tail
-    lines.append(f"{a}{op}{b}={c}{PROBE_MARK}")
-  return lines
-
-
-def closest_move(a: int, b: int, target: int) -> tuple[int, str, int, int]:
-  """The legal move on a and b whose result is nearest the target (the first such in `_moves`
-  order): the last step a search tries on its final two numbers."""
-  return min(_moves(a, b), key=lambda m: abs(m[3] - target))
-
-
-def search_steps(numbers: Sequence[int], target: int, rng: np.random.Generator) -> list[str]:
-  """A depth-first search written out as attempts (`retry` between them) that a small model can
-  follow: the canonical moves (random ones for an unsolvable problem) down to three numbers;
-  there, each move in the canonical order, finished by the `closest_move` of the two numbers
-  left, until one hits the target. Every attempt is complete, so whether it worked is a
-  comparison of its last result with the target, not a judgement of reachability; an exhausted
-  search ends the lines (the caller answers `none`), which at difficulty 1 is a proof."""
-  head, pool = _descend(sorted(numbers), target, can_reach(numbers, target), rng, 3)
-  lines = []
-  for (a, op, b, c), rest in _distinct_moves(pool):
-    x, o, y, z = closest_move(rest[0], c, target)
-    lines += head + [f"{a}{op}{b}={c}", f"{x}{o}{y}={z}"]
-    if z == target:
-      return lines
-    lines.append(base.RETRY_LINE)
-  return lines[:-1]
-
-
-def _miss(pool: list[int], target: int) -> tuple[list[str], int]:
-  """A three-number pool's first move (canonical order) and the `closest_move` of the two numbers
-  it leaves: (the two lines, the last result), the attempt a search writes when it judges that
-  the pool cannot make `target`."""
-  (a, op, b, c), rest = _distinct_moves(pool)[0]
-  u, o, v, result = closest_move(rest[0], c, target)
-  return [f"{a}{op}{b}={c}", f"{u}{o}{v}={result}"], result
-
-
-def attempt_steps(numbers: Sequence[int], target: int, rng: np.random.Generator,
-                  max_attempts: int = 6) -> list[str] | None:
-  """A search over first moves written as complete attempts (`retry` between them), where only
-  the first move is searched and the rest of each attempt is a judgement: the canonical moves
-  (random ones for an unsolvable problem) down to four numbers; there, each move in the canonical
-  order, followed by the canonical solution of the three numbers it leaves when there is one
-  (the attempt hits the target and the search ends), else by their first move and its
-  `closest_move` (a miss). A policy that imitates it only has to judge three-number pools, which
-  it learns at difficulty 1, and finds out whether a first move was good by comparing its
-  attempt's result with the target. Unsolvable problems stop after `max_attempts` misses (the
-  caller answers `none`; a proof only when the pool has no more first moves); a solvable problem
-  whose first good move comes later returns None (too long to teach; the caller drops it).
-  Three numbers or fewer: `search_steps`."""
-  if len(numbers) <= 3:
-    return search_steps(numbers, target, rng)
-  solvable = can_reach(numbers, target)
-  head, pool = _descend(sorted(numbers), target, solvable, rng, 4)
-  lines = []
-  for (a, op, b, c), rest in _distinct_moves(pool)[:max_attempts]:
-    left = sorted(rest + [c])
-    if solvable and can_reach(left, target):
-      tail, _ = _descend(left, target, True, rng, 1)
-      return lines + head + [f"{a}{op}{b}={c}"] + tail
-    miss, _ = _miss(left, target)
-    lines += head + [f"{a}{op}{b}={c}"] + miss + [base.RETRY_LINE]
-  return None if solvable else lines[:-1]
-
-
-def _goals(pool: list[int], target: int) -> list[tuple[str, int, int, list[int]]]:
-  """Each way the target can be a last step on one number `d` of the pool and the value X the
-  others must make: (goal line, d, X, the others), for the distinct d in increasing order and the
-  ops in a fixed order: X+d, X-d, X*d, X/d, d-X, d/X."""
-  out, seen = [], set()
-  for i, d in enumerate(pool):
-    rest = pool[:i] + pool[i + 1:]
-    for a, op, b in ((target, "-", d), (target, "+", d), (target, "/", d), (target, "*", d),
-                     (d, "-", target), (d, "/", target)):
-      x = apply_op(a, op, b)
-      if x is not None and x > 0 and (d, x) not in seen:
-        seen.add((d, x))
-        out.append((f"{a}{op}{b}={x}{GOAL_MARK}", d, x, rest))
-  return out
-
-
-def goal_steps(numbers: Sequence[int], target: int, rng: np.random.Generator,
-               max_attempts: int = 6) -> list[str] | None:
-  """A backward search written as complete attempts (`retry` between them): with four numbers
-  left (the canonical moves down to four; random ones for an unsolvable problem), each attempt
-  picks the number `d` to use last and writes the goal X the other three must make as a goal
-  line (`29-5=24!`: target 29, d 5, so X + 5 with X = 24), then the canonical solution of the
-  three numbers to X if there is one, else their first move and its `closest_move` to X (a
-  miss), then the `closest_move` of the two numbers left to the target. The three-number
-  problems keep the prompt's small numbers, where a policy judges best (difficulty 1 is that
-  judgement). Goals in `_goals` order; unsolvable problems stop after `max_attempts` misses (the
-  caller answers `none`). Returns None for a solvable problem whose first reachable goal comes
-  later, or that has no solution of this shape (two pairs combined last: ~7% at difficulty 2).
-  Three numbers or fewer: the canonical solution (a trap: no steps)."""
-  solvable = can_reach(numbers, target)
-  if len(numbers) <= 3:
-    return solution_steps(numbers, target) or []
-  head, pool = _descend(sorted(numbers), target, solvable, rng, 4)
-  lines = []
-  for goal, d, x, rest in _goals(pool, target)[:max_attempts]:
-    sub, last = (solution_steps(rest, x), x) if can_reach(rest, x) else _miss(rest, x)
-    u, o, v, result = closest_move(last, d, target)
-    lines += head + [goal] + sub + [f"{u}{o}{v}={result}"]
-    if result == target:
-      return lines
-    lines.append(base.RETRY_LINE)
-  return None if solvable else lines[:-1]
-
-
 def pool_after(numbers: Sequence[int], lines: Sequence[str]) -> list[int] | None:
   """The pool left after the steps `lines` from `numbers`, or None at the first illegal one."""
   pool: list[int] | None = list(numbers)
@@ -290,28 +149,25 @@ def pool_after(numbers: Sequence[int], lines: Sequence[str]) -> list[int] | None
 
 def apply_step(pool: list[int], line: str) -> list[int] | None:
   """The pool after the step `line`, or None if the line is malformed or illegal. A probe
-  (`a op b=c?`, see `probe_steps`) must be legal on the pool and leaves it unchanged. A goal
-  (`a op b=c!`, see `goal_steps`) must be true arithmetic with an operand in the pool and leaves
-  the pool unchanged."""
-  if line.endswith(PROBE_MARK):
-    return None if apply_step(pool, line[:-1]) is None else list(pool)
-  if line.endswith(GOAL_MARK):
-    match = _STEP_RE.fullmatch(line[:-1])
-    if match is None or apply_op(int(match[1]), match[2], int(match[3])) != int(match[4]):
-      return None
-    return list(pool) if int(match[1]) in pool or int(match[3]) in pool else None
-  match = _STEP_RE.fullmatch(line)
+  (`a op b=c?`, see `countdown_traces.probe_steps`) must be legal on the pool and leaves it
+  unchanged. A goal (`a op b=c!`, see `countdown_traces.goal_steps`) must be true arithmetic with
+  an operand in the pool and leaves the pool unchanged. One regular-expression match, no
+  recursion: any string is judged in time linear in its length."""
+  mark = line[-1:] if line.endswith((PROBE_MARK, GOAL_MARK)) else ""
+  match = _STEP_RE.fullmatch(line[:-1] if mark else line)
   if match is None:
     return None
   a, op, b, claimed = int(match[1]), match[2], int(match[3]), int(match[4])
   if apply_op(a, op, b) != claimed:
     return None
-  pool = list(pool)
+  if mark == GOAL_MARK:
+    return list(pool) if a in pool or b in pool else None
+  after = list(pool)
   for x in (a, b):
-    if x not in pool:
+    if x not in after:
       return None
-    pool.remove(x)
-  return pool + [claimed]
+    after.remove(x)
+  return list(pool) if mark == PROBE_MARK else after + [claimed]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -357,77 +213,6 @@ class Countdown:
     """The canonical solution, or with `rng` a uniformly random one step by step."""
     steps = solution_steps(problem.meta["numbers"], problem.meta["target"], rng)
     return None if steps is None else steps + [base.answer_line(problem.answer)]
-
-  def flawed_solution(self, problem: base.Problem, rng: np.random.Generator) -> list[str]:
-    """A solution attempt with the mistakes a small policy makes, for training a PRM on cheap
-    synthetic data labelled by the exact oracle (`step_labels`): good moves up to a random
-    step, then legal moves that need not keep the target reachable (the policy's commonest
-    error), sometimes a last step whose claimed result is fudged to the target, and an answer
-    line that claims the target (or `none`). With probability 1/(steps+1) it is a correct
-    solution all the way, so good and bad trajectories both appear at every depth."""
-    target = problem.meta["target"]
-    pool = sorted(problem.meta["numbers"])
-    deviate_at = int(rng.integers(len(pool)))  # index of the first possibly-bad step
-    lines = []
-    while len(pool) > 1:
-      moves = _pool_moves(pool)
-      if len(lines) < deviate_at and not problem.is_trap:
-        good = [(m, rest) for m, rest in moves if can_reach(rest + [m[3]], target)]
-        moves = good or moves
-      (a, op, b, c), rest = moves[rng.integers(len(moves))]
-      if len(rest) == 0 and c != target and rng.random() < 0.5:
-        c = target  # the fudged last step: right answer, wrong arithmetic
-      lines.append(f"{a}{op}{b}={c}")
-      pool = sorted(rest + [c])
-    claims_none = rng.random() < (0.5 if problem.is_trap else 0.1)
-    return lines + [base.answer_line(base.NONE_ANSWER if claims_none else str(target))]
-
-  def probe_solution(self, problem: base.Problem, rng: np.random.Generator) -> list[str]:
-    """`probe_steps` and the answer line: the solution (or a trap's `none`) with its search."""
-    return (probe_steps(problem.meta["numbers"], problem.meta["target"], rng)
-            + [base.answer_line(problem.answer)])
-
-  def search_solution(self, problem: base.Problem, rng: np.random.Generator) -> list[str]:
-    """`search_steps` and the answer line: the solution (or a trap's `none`) after its search."""
-    return (search_steps(problem.meta["numbers"], problem.meta["target"], rng)
-            + [base.answer_line(problem.answer)])
-
-  def attempt_solution(self, problem: base.Problem, rng: np.random.Generator
-                       ) -> list[str] | None:
-    """`attempt_steps` and the answer line, or None where the trace would be too long."""
-    lines = attempt_steps(problem.meta["numbers"], problem.meta["target"], rng)
-    return None if lines is None else lines + [base.answer_line(problem.answer)]
-
-  def goal_solution(self, problem: base.Problem, rng: np.random.Generator) -> list[str] | None:
-    """`goal_steps` and the answer line, or None where the trace would be too long."""
-    lines = goal_steps(problem.meta["numbers"], problem.meta["target"], rng)
-    return None if lines is None else lines + [base.answer_line(problem.answer)]
-
-  def failed_attempt(self, problem: base.Problem, rng: np.random.Generator,
-                     avoid: Sequence[Sequence[str]] = ()) -> list[str] | None:
-    """Legal steps that use every number and miss the target: good moves (target still
-    reachable) up to a random step, the first with probability 1/2 (where a small policy's
-    attempts fail most), then a dead-end move and random legal moves. Differs from every attempt
-    in `avoid`; None if 20 draws found no new one."""
-    target = problem.meta["target"]
-    n_steps = len(problem.meta["numbers"]) - 1
-    avoid = [list(x) for x in avoid]
-    for _ in range(20):
-      pool = sorted(problem.meta["numbers"])
-      deviate_at = 0 if rng.random() < 0.5 else int(rng.integers(n_steps))
-      lines = []
-      while len(pool) > 1:
-        moves = _pool_moves(pool)
-        if len(lines) <= deviate_at:
-          good = len(lines) < deviate_at
-          wanted = [(m, rest) for m, rest in moves if can_reach(rest + [m[3]], target) == good]
-          moves = wanted or moves
-        (a, op, b, c), rest = moves[rng.integers(len(moves))]
-        lines.append(f"{a}{op}{b}={c}")
-        pool = sorted(rest + [c])
-      if pool != [target] and lines not in avoid:
-        return lines
-    return None
 
   def is_miss(self, problem: base.Problem, lines: Sequence[str]) -> bool:
     """Whether `lines` are an honest failed attempt: legal steps that use every number and end
