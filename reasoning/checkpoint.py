@@ -1,16 +1,43 @@
-"""Checkpoints with orbax: save every N steps and at the end, keep K, resume from the latest.
+"""Checkpoints with orbax: save every N steps and at the end, keep K, resume from the latest
+good one.
 
 Orbax writes each step to a temporary directory and renames it when complete, so a run killed
-mid-save leaves the previous checkpoint intact. A checkpoint that is present but unreadable
-(truncated or corrupted files) raises ValueError naming its directory, never a silent restart.
+mid-save leaves the previous checkpoint intact (half-written folders are cleaned up on the next
+start). What a checkpoint holds is a snapshot: the metadata is copied when `save` is called, and
+the arrays are immutable. Every saved array's checksum (CRC-32 of its bytes) is stored beside it;
+`restore` recomputes them, and a checkpoint that is unreadable, truncated or altered is reported
+with its path and set aside (moved to `<directory>-corrupt/`), and the previous one is tried, so
+a run never resumes silently from bad data. A checkpoint of other shapes than the model's is a
+one-line error naming the array and both shapes.
 """
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
+import sys
+import zlib
 from typing import Any
 
+import jax
+import numpy as np
 import orbax.checkpoint as ocp
+
+CHECKSUMS = "_checksums"  # the key of the array checksums in a checkpoint's metadata
+
+
+def checksums(state) -> dict[str, int]:
+  """{"path/of/leaf": CRC-32 of its bytes} of a pytree of arrays (fetched to the host)."""
+  leaves = jax.tree_util.tree_flatten_with_path(state)[0]
+  host = jax.device_get([x for _, x in leaves])
+  return {jax.tree_util.keystr(path): zlib.crc32(np.ascontiguousarray(x).tobytes())
+          for (path, _), x in zip(leaves, host)}
+
+
+def _names(path) -> tuple[str, ...]:
+  """A pytree path as plain names: the same for a dataclass and the dict orbax stores it as."""
+  return tuple(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
 
 
 class Checkpointer:
@@ -24,36 +51,94 @@ class Checkpointer:
         self.directory,
         options=ocp.CheckpointManagerOptions(save_interval_steps=save_every, max_to_keep=keep,
                                              create=True, cleanup_tmp_directories=True),
-        item_names=("state", "meta"))
+        item_handlers={"state": ocp.StandardCheckpointHandler(),
+                       "meta": ocp.JsonCheckpointHandler()})
 
   def latest_step(self) -> int | None:
     return self._manager.latest_step()
 
+  def should_save(self, step: int) -> bool:
+    return self._manager.should_save(step)
+
   def save(self, step: int, state, meta: dict[str, Any], *, force: bool = False) -> bool:
-    """Saves if `step` is on the save interval (or `force`). Returns whether it saved."""
+    """Saves if `step` is on the save interval (or `force`). Returns whether it saved.
+
+    A snapshot: orbax writes in a background thread after this returns, so `meta` is copied
+    here (with the arrays' checksums) and the caller may change its dict at once."""
+    if not (force or self._manager.should_save(step)):
+      return False
+    meta = json.loads(json.dumps(meta))
+    meta[CHECKSUMS] = checksums(state)
     return self._manager.save(
         step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
-                                      meta=ocp.args.JsonSave(meta)), force=force)
+                                      meta=ocp.args.JsonSave(meta)), force=True)
 
   def restore(self, abstract_state, step: int | None = None):
-    """(state, meta) of `step` (default: the latest). abstract_state: jax.eval_shape of a state."""
-    step = self.latest_step() if step is None else step
-    if step is None:
+    """(state, meta) of `step`, or by default of the latest good checkpoint (restore_latest).
+    abstract_state: jax.eval_shape of a state."""
+    if step is not None:
+      return self._restore(abstract_state, step)
+    return self.restore_latest(abstract_state)[:2]
+
+  def restore_latest(self, abstract_state):
+    """(state, meta, step) of the latest good checkpoint: a corrupt one is reported, set aside,
+    and the one before it tried."""
+    steps = sorted(self._manager.all_steps(), reverse=True)
+    if not steps:
       raise ValueError(f"no checkpoint in {self.directory}")
+    for candidate in steps:
+      try:
+        return self._restore(abstract_state, candidate) + (candidate,)
+      except CorruptCheckpoint as e:
+        aside = self._set_aside(candidate)
+        print(f"warning: {e}; moved to {aside}"
+              + (", trying the previous checkpoint" if candidate != steps[-1] else ""),
+              file=sys.stderr, flush=True)
+    raise ValueError(f"no readable checkpoint in {self.directory} (every one was corrupt and "
+                     f"set aside in {self.directory}-corrupt/); move the workdir aside to start "
+                     f"afresh")
+
+  def _restore(self, abstract_state, step: int):
     path = os.path.join(self.directory, str(step))
+    self._check_shapes(abstract_state, step, path)
     try:
       restored = self._manager.restore(
           step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state),
                                         meta=ocp.args.JsonRestore()))
     except Exception as e:  # orbax raises many types; the contract is one clear error.
-      if "not compatible with the stored shape" in str(e):
-        raise ValueError(
-            f"checkpoint {path} holds arrays of other shapes than this model's (another model "
-            "config, or a character-vocabulary model from before the task-format words became "
-            f"single tokens in session 8, with fewer embedding rows): {str(e)[:200]}") from e
-      raise ValueError(f"checkpoint {path} is unreadable (truncated or corrupt?): "
-                       f"{type(e).__name__}: {str(e)[:300]}") from e
-    return restored["state"], restored["meta"]
+      raise CorruptCheckpoint(f"checkpoint {path} is unreadable (truncated or corrupt?): "
+                              f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
+    state, meta = restored["state"], dict(restored["meta"])
+    expected = meta.pop(CHECKSUMS, None)
+    if expected is not None and checksums(state) != expected:
+      bad = next(k for k, v in checksums(state).items() if expected.get(k) != v)
+      raise CorruptCheckpoint(f"checkpoint {path} is corrupt: array {bad} does not match the "
+                              f"checksum saved with it")
+    return state, meta
+
+  def _check_shapes(self, abstract_state, step: int, path: str) -> None:
+    """A one-line error naming the first array whose stored shape differs from the model's."""
+    try:
+      stored = self._manager.item_metadata(step)["state"]
+      stored = {_names(p): tuple(m.shape) for p, m in
+                jax.tree_util.tree_flatten_with_path(stored)[0] if hasattr(m, "shape")}
+    except Exception:  # no readable metadata: the restore itself reports the checkpoint
+      return
+    for p, leaf in jax.tree_util.tree_flatten_with_path(abstract_state)[0]:
+      key = _names(p)
+      if key in stored and stored[key] != tuple(leaf.shape):
+        raise ValueError(f"checkpoint {path} holds array {'/'.join(key)} of shape {stored[key]}, "
+                         f"but this model's is {tuple(leaf.shape)} (a run of another model "
+                         f"config?)")
+
+  def _set_aside(self, step: int) -> str:
+    aside = os.path.join(self.directory + "-corrupt", str(step))
+    os.makedirs(os.path.dirname(aside), exist_ok=True)
+    if os.path.exists(aside):
+      shutil.rmtree(aside)
+    shutil.move(os.path.join(self.directory, str(step)), aside)
+    self._manager.reload()
+    return aside
 
   def wait(self) -> None:
     self._manager.wait_until_finished()
@@ -61,3 +146,7 @@ class Checkpointer:
   def close(self) -> None:
     self._manager.wait_until_finished()
     self._manager.close()
+
+
+class CorruptCheckpoint(ValueError):
+  """A checkpoint that is present but cannot be trusted."""

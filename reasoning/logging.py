@@ -1,4 +1,4 @@
-"""Metrics as JSON lines and a concise console progress line. No global state."""
+"""Metrics as JSON lines and TensorBoard scalars, and a concise console progress line."""
 
 from __future__ import annotations
 
@@ -20,28 +20,68 @@ def _plain(value: Any):
 
 
 class MetricsWriter:
-  """Appends one JSON object per line to `path`; a resumed run keeps appending to the same file
-  after dropping lines from steps beyond the checkpoint it resumed from."""
+  """Appends one JSON object per line to `path` and, with `tensorboard`, every numeric metric as
+  a TensorBoard scalar to event files beside it (`tensorboard --logdir runs/`).
 
-  def __init__(self, path: str, *, resume_step: int | None = None):
+  A resumed run (`resume_step`) first cuts metrics.jsonl back to the lines of steps up to the
+  checkpoint it resumed from, atomically (a new file renamed over the old), and has TensorBoard
+  purge the events after that step, so every later step is logged exactly once. A torn last line
+  (the process was killed mid-write) is dropped with a warning."""
+
+  def __init__(self, path: str, *, resume_step: int | None = None, tensorboard: bool = True):
     self.path = path
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    if resume_step is not None and os.path.exists(path):
-      with open(path) as f:
-        kept = [line for line in f if line.strip() and json.loads(line).get("step", 0) <= resume_step]
-      with open(path, "w") as f:
-        f.writelines(kept)
+    if os.path.exists(path):
+      kept = read_metrics(path)  # drops a torn last line: appending after it would break it
+      if resume_step is not None:
+        kept = [r for r in kept if r.get("step", 0) <= resume_step]
+      tmp = path + ".tmp"
+      with open(tmp, "w") as f:
+        f.writelines(json.dumps(r) + "\n" for r in kept)
+      os.replace(tmp, path)
+    self._tb = None
+    if tensorboard:
+      from tensorboardX import SummaryWriter  # the event-file writer without TensorFlow
+      purge = None if resume_step is None else resume_step + 1
+      # A unique suffix: a writer opened in the same second as an earlier one would otherwise
+      # truncate its file (the name holds the time in seconds).
+      self._tb = SummaryWriter(os.path.dirname(os.path.abspath(path)), purge_step=purge,
+                               flush_secs=10, filename_suffix=f".{time.time_ns()}.{os.getpid()}")
 
   def write(self, step: int, **metrics) -> dict:
     record = {"step": int(step), "time": time.time(), **{k: _plain(v) for k, v in metrics.items()}}
     with open(self.path, "a") as f:
       f.write(json.dumps(record) + "\n")
+    if self._tb is not None:
+      for key, value in record.items():
+        if key not in ("step", "time") and isinstance(value, (int, float)) and not isinstance(
+            value, bool):
+          self._tb.add_scalar(key, value, int(step))
+      self._tb.flush()
     return record
+
+  def close(self) -> None:
+    if self._tb is not None:
+      self._tb.close()
+      self._tb = None
 
 
 def read_metrics(path: str) -> list[dict]:
+  """The records of a metrics.jsonl. A last line cut short by a kill is dropped with a warning;
+  an unreadable line before it is an error naming the file and line."""
   with open(path) as f:
-    return [json.loads(line) for line in f if line.strip()]
+    lines = [line for line in f if line.strip()]
+  out = []
+  for i, line in enumerate(lines):
+    try:
+      out.append(json.loads(line))
+    except json.JSONDecodeError as e:
+      if i == len(lines) - 1 and not line.endswith("\n"):
+        print(f"warning: {path}: dropped a torn last line ({len(line)} characters)",
+              file=sys.stderr, flush=True)
+        continue
+      raise ValueError(f"{path}, line {i + 1}: not a JSON record ({e})") from None
+  return out
 
 
 class Progress:

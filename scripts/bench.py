@@ -26,6 +26,8 @@ import numpy as np
 
 sys.path.insert(0, ".")
 sys.path.insert(0, "scripts")
+from experiments.common import tune_xla_cpu  # noqa: E402
+tune_xla_cpu()  # what every entrypoint does at start: the bench measures the same process
 import peers  # noqa: E402  (scripts/peers.py)
 from reasoning import compute, mesh as mesh_lib, model as model_lib, sampling  # noqa: E402
 from reasoning.search import mcts  # noqa: E402

@@ -28,7 +28,7 @@ def method_label(config: dict) -> str:
     return f"RL ({config['rl']['algo']})"
   if "rationalize" in config:
     label = "STaR" if config["rationalize"] else "STaR (no rationalization)"
-    # The paper's loop (and every run before session 9, whose configs lack the switch).
+    # The paper's loop (a config without the switch ran it too).
     return label if config.get("fresh_problems") else label + ", fixed problems"
   if "target" in config and "num_simulations" in config:
     return f"expert iteration, MCTS ({config['target']} targets)"

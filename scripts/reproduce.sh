@@ -7,7 +7,7 @@
 #                                          runs/reproduce_SCALE at another scale)
 #   SCALE=small scripts/reproduce.sh DIR   every stage on its `:small` config, the same models on
 #                                          fewer problems and steps (make reproduce SCALE=small;
-#                                          target under 20 minutes on 2 CPU cores)
+#                                          about 20 minutes on 2 CPU cores)
 #   SCALE=smoke scripts/reproduce.sh DIR   every stage on its `:tiny` config (about 2 minutes;
 #                                          the test suite runs it end to end)
 #

@@ -77,21 +77,21 @@ def test_entrypoint_rejects_unknown_field_in_a_subprocess():
   assert "unknown field 'trap_sahre'" in proc.stderr
 
 
-def _interrupt_then_rerun(monkeypatch, module, name, step_arg, at_step, config, workdir):
-  """Runs `module.run` with `module.name` raising KeyboardInterrupt when its positional argument
-  `step_arg` equals `at_step` (a simulated kill), then reruns the same command unpatched."""
+def _interrupt_then_rerun(monkeypatch, entry, module, name, when, config, workdir):
+  """Runs `entry.run` with `module.name` raising KeyboardInterrupt when `when(args)` holds for
+  its positional arguments (a simulated kill), then reruns the same command unpatched."""
   real = getattr(module, name)
 
   def crash(*args, **kwargs):
-    if args[step_arg] == at_step:
+    if when(args):
       raise KeyboardInterrupt("simulated kill")
     return real(*args, **kwargs)
 
   monkeypatch.setattr(module, name, crash)
   with pytest.raises(KeyboardInterrupt):
-    module.run(config, workdir)
+    entry.run(config, workdir)
   monkeypatch.setattr(module, name, real)
-  return module.run(config, workdir)
+  return entry.run(config, workdir)
 
 
 def _tree_equal(a, b):
@@ -113,21 +113,69 @@ def test_sft_pulse_resume_and_corrupt_checkpoint(tmp_path, monkeypatch):
   assert (tmp_path / "full" / "plots" / "learning_curve.png").stat().st_size > 1000
 
   # Interrupt a second run after step 5 (a checkpoint exists at 4), then rerun the same command.
-  resumed = _interrupt_then_rerun(monkeypatch, sft, "batch_at", 0, 5, config,
-                                  str(tmp_path / "resumed"))
+  from reasoning.train import sft_data
+  resumed = _interrupt_then_rerun(monkeypatch, sft, sft_data, "batch_at", lambda a: a[0] == 5,
+                                  config, str(tmp_path / "resumed"))
   assert _tree_equal(full["params"], resumed["params"])
   steps = [json.loads(l)["step"] for l in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()
            if "loss" in json.loads(l)]
   assert steps == list(range(1, config.steps + 1))  # no duplicated or lost lines
 
-  # Corrupt every file of the latest checkpoint: a clear error naming it, not a silent restart.
+  # Corrupt every file of the latest checkpoint: reported and set aside, and the run resumes
+  # from the previous one (step 4) to the same parameters, each step logged once.
   latest = tmp_path / "resumed" / "checkpoints" / str(config.steps)
   for root, _, files in os.walk(latest):
     for name in files:
       with open(os.path.join(root, name), "wb") as f:
         f.write(b"\x00garbage")
-  with pytest.raises(ValueError, match=rf"checkpoint .*{latest.name}.* unreadable"):
-    sft.run(config, str(tmp_path / "resumed"))
+  again = sft.run(config, str(tmp_path / "resumed"))
+  assert _tree_equal(full["params"], again["params"])
+  assert (tmp_path / "resumed" / "checkpoints-corrupt" / str(config.steps)).exists()
+  records = [json.loads(l) for l in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
+  assert [r["step"] for r in records if "loss" in r] == list(range(1, config.steps + 1))
+  assert [r["step"] for r in records if "pass@2/all" in r] == [config.steps]  # final eval once
+  assert list((tmp_path / "resumed").glob("events.out.tfevents.*"))  # TensorBoard beside it
+
+
+@pytest.mark.slow
+def test_sft_resumed_after_a_kill_in_its_final_evaluation_writes_it_once(tmp_path, monkeypatch):
+  """Killed after the last checkpoint, during the final evaluation: the rerun evaluates once."""
+  from experiments import sft
+  from reasoning import loop
+  config = _config("configs/countdown_sft.py")
+  config.eval_every = 100  # no evaluation before the final one
+  real = loop.evaluate
+  monkeypatch.setattr(loop, "evaluate", lambda *a, **k: (_ for _ in ()).throw(
+      KeyboardInterrupt("simulated kill")))
+  with pytest.raises(KeyboardInterrupt):
+    sft.run(config, str(tmp_path))
+  monkeypatch.setattr(loop, "evaluate", real)
+  out = sft.run(config, str(tmp_path))
+  records = [json.loads(l) for l in (tmp_path / "metrics.jsonl").read_text().splitlines()]
+  assert [r["step"] for r in records if "greedy/all" in r] == [config.steps]
+  assert out["metrics"]["step"] == config.steps and "pass@2/all" in out["metrics"]
+  again = sft.run(config, str(tmp_path))  # finished: reprinted, not recomputed
+  assert again["metrics"] == out["metrics"]
+
+
+def test_sft_with_a_huge_learning_rate_stops_before_a_non_finite_checkpoint(tmp_path):
+  import jax
+  from experiments import sft
+  from reasoning import loop
+  from reasoning.checkpoint import Checkpointer
+  from reasoning.train import state as state_lib
+  config = _config("configs/countdown_sft.py")
+  config.optim.lr = 1e6
+  with pytest.raises(loop.NonFinite, match=r"step \d+: \w+ = (nan|inf); stopped before"):
+    sft.run(config, str(tmp_path))
+  _, _, _, params = common.make_model(config.model, jax.random.key(0), load_weights=False)
+  tx = state_lib.make_optimizer(state_lib.OptimConfig(total_steps=6, **config.optim))
+  abstract = jax.eval_shape(lambda p: state_lib.create(p, tx), params)
+  ckpt = Checkpointer(str(tmp_path / "checkpoints"), save_every=1)
+  for step in ckpt._manager.all_steps():
+    state, _ = ckpt.restore(abstract, step)
+    assert all(np.isfinite(x).all() for x in jax.tree.leaves(state)), step
+  ckpt.close()
 
 
 @pytest.mark.slow
@@ -169,7 +217,9 @@ def test_rl_pulse_and_resume(tmp_path, tiny_sft_run, algo, monkeypatch):
   if algo == "ppo":
     assert "value_loss" in train[0] and "explained_variance" in train[0]
 
-  resumed = _interrupt_then_rerun(monkeypatch, rl, "sample_step_problems", 2, 2, config,
+  from reasoning import rng
+  resumed = _interrupt_then_rerun(monkeypatch, rl, rng, "stream",
+                                  lambda a: a[1:3] == ("rl_prompts", 2), config,
                                   str(tmp_path / "resumed"))
   assert _tree_equal(full["params"], resumed["params"])
 
@@ -223,12 +273,12 @@ def test_verifier_synthetic_attempts_need_a_task_that_makes_them(tmp_path, tiny_
     verifier.run(config, str(tmp_path / "mc"))
   config.labels = "oracle"
   config.task.name = "letters"
-  with pytest.raises(ValueError, match="task letters has no flawed_solution"):
+  with pytest.raises(ValueError, match="task .letters. has no flawed_solution"):
     verifier.run(config, str(tmp_path / "letters"))
 
 
 def test_step_auc_by_difficulty_by_hand():
-  from experiments import verifier
+  from reasoning.train import verifier_data as verifier
   # d1: first steps ranked perfectly (0.9 good > 0.2 bad), later steps inverted; d2: one class.
   out = verifier.step_auc_by_difficulty(
       [1, 1, 2, 1], [[0.9, 0.1], [0.2, 0.8], [0.5], []], [[1, 1], [0, 0], [1], []])
@@ -275,31 +325,6 @@ def test_best_of_n_pulse(tmp_path, tiny_sft_run, tiny_verifier_runs):
   assert (tmp_path / "bon" / "plots" / "best_of_n.png").stat().st_size > 1000
 
 
-def test_rl_curriculum_prefers_difficulties_near_half_pass_rate():
-  from experiments import common, rl
-  config = _config("configs/countdown_rl.py")
-  config.prompts_per_step = 400
-  config.train_difficulties = "1,2"
-  task = common.make_task(config)
-  rates = {"1": 0.95, "2": 0.5}
-  config.curriculum = False
-  uniform = [p.difficulty for p in rl.sample_step_problems(config, task, 0, rates, set())]
-  config.curriculum = True
-  tilted = [p.difficulty for p in rl.sample_step_problems(config, task, 0, rates, set())]
-  # weights p(1-p) + 0.02: 0.0675 vs 0.27 -> 20% vs 80%
-  assert 0.4 < uniform.count(1) / 400 < 0.6
-  assert 0.13 < tilted.count(1) / 400 < 0.27
-  held = {tilted_problem.prompt for tilted_problem in
-          rl.sample_step_problems(config, task, 0, rates, set())[:50]}
-  again = rl.sample_step_problems(config, task, 0, rates, held)  # held-out prompts are skipped
-  assert held.isdisjoint({p.prompt for p in again})
-  assert rl.training_task(config, task) is task  # train_trap_share unset: the task's 10%
-  config.train_trap_share = 0.5
-  traps = [p.is_trap for p in rl.sample_step_problems(config, rl.training_task(config, task), 0,
-                                                      rates, set())]
-  assert 0.4 < np.mean(traps) < 0.6 and task.trap_share == 0.1
-
-
 @pytest.mark.slow
 def test_search_pulse_and_resume(tmp_path, tiny_sft_run, monkeypatch):
   from experiments import search
@@ -322,139 +347,6 @@ def test_search_pulse_and_resume(tmp_path, tiny_sft_run, monkeypatch):
   monkeypatch.setattr(search.mcts, "mcts", lambda *a, **k: 1 / 0)
   again = search.run(config, str(tmp_path))
   assert again["summary"] == out["summary"]
-
-
-def test_rl_rewards_penalize_malformed_and_false_none():
-  from experiments import rl
-  from reasoning.tasks import get_task
-  task = get_task("countdown")
-  solvable = task.make_problem([3, 8, 5], 29, 1)
-  trap = task.make_problem([1, 1, 1], 97, 1)
-  assert trap.is_trap and not solvable.is_trap
-  problems = [solvable, solvable, solvable, trap, solvable]
-  completions = ["8*3=24\n24+5=29\nANSWER: 29\n", "garbage", "ANSWER: none\n", "ANSWER: none\n",
-                 "8+3=11\n11+5=16\nANSWER: 16\n"]
-  assert rl.rewards_of(task, problems, completions, 0.5, 0.25).tolist() == [1.0, -0.5, -0.25, 1.0, 0.0]
-  assert rl.rewards_of(task, problems, completions, 0.0).tolist() == [1.0, 0.0, 0.0, 1.0, 0.0]
-  # The process reward: a correct attempt gets the whole bonus, a dead-end first step none of
-  # it, a good first step then a dead end a third (1 of 3 lines good).
-  more = ["8*5=40\n40-3=37\nANSWER: 29\n", "8*3=24\n24*5=120\nANSWER: 29\n"]
-  shaped = rl.rewards_of(task, problems + [solvable] * 2, completions + more, 0.5, 0.25, 0.3)
-  np.testing.assert_allclose(shaped, [1.3, -0.5, -0.25, 1.3, 0.0, 0.0, 0.1], atol=1e-6)
-  # The illegal-step penalty: a fudged last step (11+5 is not 29), a number not in the pool, an
-  # illegal step in an abandoned attempt; not an honest miss, a legal retry or a correct answer.
-  fudged = ["8+3=11\n11+5=29\nANSWER: 29\n", "8*4=32\n32-3=29\nANSWER: 29\n",
-            "8+3=12\nretry\n8*3=24\n24+5=29\nANSWER: 29\n",
-            "8+3=11\n11+5=16\nretry\n8*3=24\n24+5=29\nANSWER: 29\n",
-            "8+3=11\n11+5=16\nANSWER: 16\n"]
-  np.testing.assert_allclose(rl.rewards_of(task, [solvable] * 5, fudged, 0.5, 0.25, 0.0, 0.4),
-                             [-0.4, -0.4, -0.4, 1.0, 0.0], atol=1e-6)
-
-
-def test_sft_retry_examples_train_on_all_but_the_dead_end_moves():
-  from experiments import sft
-  from reasoning.tasks import get_task, reference_completion
-  from reasoning.text import VOCAB, pad_examples
-  task = get_task("countdown")
-  rng = np.random.default_rng(0)
-  retried = 0
-  for p in task.sample(np.random.default_rng(1), 40, 2):
-    c = reference_completion(task, p, rng)
-    pieces = sft.with_failed_attempts(task, p, c, rng, 2, 1.0)
-    text = "".join(t for t, _ in pieces)
-    if p.is_trap:
-      assert pieces == [(c, True)]
-      continue
-    retried += 1
-    assert text.endswith("retry\n" + c) and task.verify(p, text) == 1.0
-    attempts = text[:-len(c)].split("retry\n")[:-1]
-    assert 1 <= len(attempts) <= 2 and len(set(attempts)) == len(attempts)
-    lines = text.rstrip("\n").split("\n")
-    labels = task.step_labels(p, lines)
-    # Untrained: exactly the first dead-end line of each failed attempt.
-    untrained = [t.rstrip("\n") for t, w in pieces if not w]
-    assert len(untrained) == len(attempts)
-    assert all(labels[lines.index(u)] == 0 for u in untrained)
-    tokens, mask = pad_examples(VOCAB, [p.prompt], [pieces], 128)
-    head = 1 + len(VOCAB.encode(p.prompt))
-    assert mask[0, :head].sum() == 0
-    assert mask[0].sum() == 1 + len(VOCAB.encode(text)) - sum(
-        len(VOCAB.encode(u + "\n")) for u in untrained)
-  assert retried > 20
-  p = task.sample(np.random.default_rng(2), 1, 1)[0]
-  assert sft.with_failed_attempts(task, p, "x", rng, 2, 0.0) == [("x", True)]
-  # The policy's own miss always makes a retry example, and comes first.
-  p = task.make_problem([2, 3, 4], 20, difficulty=1)
-  own = ["3*4=12", "12+2=14"]
-  assert task.is_miss(p, own) and not task.is_miss(p, ["3+2=5", "5*4=20"])
-  assert not task.is_miss(p, ["3*4=12"]) and not task.is_miss(p, ["3*4=13", "13+2=15"])
-  for _ in range(5):
-    pieces = sft.with_failed_attempts(task, p, "3+2=5\n5*4=20\nANSWER: 20\n", rng, 2, 0.0, own)
-    assert pieces[:3] == [("3*4=12\n", False), ("12+2=14\n", True), ("retry\n", True)]
-    assert task.verify(p, "".join(t for t, _ in pieces)) == 1.0
-    assert "".join(t for t, _ in pieces).count("retry") <= 2
-
-
-@pytest.mark.parametrize("variant, marker", [("probes", "?"), ("search", "retry"),
-                                             ("attempts", "retry"), ("goals", "!")])
-def test_sft_trace_variants_train_on_the_written_search(variant, marker):
-  from experiments import sft
-  from reasoning.tasks import get_task
-  from reasoning.text import VOCAB
-  config = _config("configs/countdown_sft.py", variant)
-  config.train_problems, config.eval_problems = 60, 4
-  _, pools = sft.build_data(config, get_task("countdown"), VOCAB)
-  token = VOCAB.encode(marker)[0]
-  for tokens, loss_mask in pools[1:] if variant == "goals" else pools:  # (goals: d1 is plain)
-    # the search's lines are trained targets
-    assert ((tokens == token) & (loss_mask > 0)).sum() > 60
-  if variant in ("attempts", "goals"):  # d2 problems whose search would be long are dropped
-    assert len(pools[1][0]) < len(pools[0][0]) - 5
-  config.retries = 1
-  with pytest.raises(ValueError, match="and config.retries are two trace formats"):
-    sft.run(config, "/nonexistent")
-  config.retries, config.solutions = 0, "bogus"
-  with pytest.raises(ValueError, match="config.solutions must be"):
-    sft.run(config, "/nonexistent")
-
-
-def test_sft_give_up_examples_try_before_declaring_a_trap():
-  from experiments import sft
-  from reasoning.tasks import get_task, reference_completion
-  task = get_task("countdown", trap_share=0.5)
-  rng = np.random.default_rng(0)
-  seen = {True: 0, False: 0}
-  for p in task.sample(np.random.default_rng(3), 60, 2):
-    c = reference_completion(task, p, rng)
-    pieces = sft.with_failed_attempts(task, p, c, rng, 2, 1.0, None, give_up=True)
-    text = "".join(t for t, _ in pieces)
-    assert task.verify(p, text) == 1.0
-    seen[p.is_trap] += 1
-    if p.is_trap:  # exactly two legal misses, every line trained, then none
-      assert text.count("retry\n") == 1 and text.endswith("\nANSWER: none\n")
-      assert all(w for _, w in pieces)
-    else:  # fewer misses than a trap shows
-      assert text.count("retry\n") == 1 and text.endswith("retry\n" + c)
-  assert min(seen.values()) > 10
-
-
-def test_rl_abandoned_mask_covers_the_attempts_before_the_last_retry():
-  from experiments import rl
-  from reasoning.text import VOCAB
-  texts = ["8+3=11\n11+5=16\nretry\n8*3=24\n24+5=29\nANSWER: 29\n",
-           "8*3=24\n24+5=29\nANSWER: 29\n",
-           "retry\n8*3=24\nretry\n8*3=24\n24+5=29\nANSWER: 29\n"]
-  rows = [VOCAB.encode(t) + [VOCAB.eos] for t in texts]
-  lengths = np.array([len(r) for r in rows])
-  tokens = np.zeros((3, lengths.max()), np.int32)
-  for b, r in enumerate(rows):
-    tokens[b, :len(r)] = r
-  mask = rl.abandoned_mask(VOCAB, tokens, lengths)
-  for b, text in enumerate(texts):
-    cut = text.rfind("retry\n")
-    expected = len(VOCAB.encode(text[:cut])) if cut >= 0 else 0
-    assert mask[b].tolist() == [True] * expected + [False] * (tokens.shape[1] - expected), b
-  assert mask[0].sum() == len(VOCAB.encode("8+3=11\n11+5=16\n"))
 
 
 @pytest.mark.slow
@@ -541,15 +433,15 @@ def test_expert_iteration_pulse_and_resume_after_a_kill(tmp_path, tiny_sft_run, 
     return  # resuming does not depend on the target
 
   # Kill the second run in iteration 2's search (iteration 1 is checkpointed), rerun it.
-  real, calls = exit_exp.search_round, []
+  real, calls = exit_exp.mcts.traced_mcts_chunks, []
 
-  def search_round(*args):
+  def search_round(*args, **kwargs):
     calls.append(1)
     if len(calls) == 2:
       raise KeyboardInterrupt("simulated kill")
-    return real(*args)
+    return real(*args, **kwargs)
 
-  monkeypatch.setattr(exit_exp, "search_round", search_round)
+  monkeypatch.setattr(exit_exp.mcts, "traced_mcts_chunks", search_round)
   with pytest.raises(KeyboardInterrupt):
     exit_exp.run(config, str(tmp_path / "resumed"))
   resumed = exit_exp.run(config, str(tmp_path / "resumed"))
@@ -581,25 +473,23 @@ def test_monte_carlo_continuations_fit_the_models_context(tiny_model, monkeypatc
   continuations are cut to the room left instead of failing (the default PRM with
   labels=mc crashed so on the default Countdown config)."""
   import jax
-  import ml_collections
-  from experiments import verifier as verifier_exp
+  from reasoning.train import verifier_data
   from reasoning.text import VOCAB
   cfg, graphdef, params = tiny_model
-  seen, real = [], verifier_exp.evaluation.complete
+  seen, real = [], verifier_data.evaluation.complete
 
   def spy(*args, **kwargs):
     texts, lengths = real(*args, **kwargs)
     seen.append((kwargs["prompt_len"], kwargs["max_new"], lengths))
     return texts, lengths
 
-  monkeypatch.setattr(verifier_exp.evaluation, "complete", spy)
-  config = ml_collections.ConfigDict({"max_new": 64})
+  monkeypatch.setattr(verifier_data.evaluation, "complete", spy)
+  complete = verifier_data.continuations(graphdef, params, VOCAB, jax.random.key(0),
+                                         max_len=cfg.max_len, prompt_len=16, max_new=64)
   queries = ["countdown 3 8 5 to 29\n" + "8*3=24\n" * 14] * 2  # 109 tokens with BOS
-  texts = verifier_exp._complete_from(VOCAB, graphdef, params, cfg.max_len, config,
-                                      jax.random.key(0), 16, queries)
+  texts = complete(queries)
   [(prompt_len, max_new, lengths)] = seen
   assert len(texts) == 2 and prompt_len == 112 and max_new == 128 - 112
   assert lengths.max() <= max_new
   with pytest.raises(ValueError, match="leaves no room in model.max_len=128"):
-    verifier_exp._complete_from(VOCAB, graphdef, params, cfg.max_len, config, jax.random.key(0),
-                                16, ["x" * 130])
+    complete(["x" * 130])

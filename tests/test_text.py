@@ -51,7 +51,7 @@ def test_padding_layouts():
 
 
 def test_row_lengths_keep_the_final_eos_of_eos_padded_vocabularies():
-  from experiments.sft import batch_at
+  from reasoning.train.sft_data import batch_at
   from reasoning.text import row_lengths
   eos = 7  # a tokenizer without a pad token pads with its EOS
   tokens = np.array([[4, 5, 6, eos, eos, eos], [4, 5, eos, eos, eos, eos]])

@@ -42,7 +42,7 @@ from reasoning.tasks.base import ANSWER_PREFIX
 from reasoning.text import EOS, PAD, VOCAB, pad_prompts, round_up
 
 POLICIES = ("gumbel", "muzero")
-_ANSWER = jnp.array(VOCAB.encode(ANSWER_PREFIX), jnp.int32)
+_ANSWER = tuple(VOCAB.encode(ANSWER_PREFIX))  # token ids; an array only inside the jitted step
 COMMITS = ("step", "best_leaf", "all_leaves")
 PRIORS = ("logprob", "uniform")
 
@@ -87,7 +87,7 @@ def policy_proposer(graphdef, num_candidates: int, step_tokens: int, *, temperat
                             temperature=temperature)
     steps = out.tokens.reshape(b, num_candidates, step_tokens)
     eos = steps == EOS
-    answer = jnp.all(steps[..., :len(_ANSWER)] == _ANSWER, axis=-1)
+    answer = jnp.all(steps[..., :len(_ANSWER)] == jnp.array(_ANSWER, jnp.int32), axis=-1)
     final = answer | eos.any(-1) | ~out.done.reshape(b, num_candidates)
     steps = jnp.where(eos, VOCAB.newline, steps)  # an answer line is scored at its newline
     return Candidates(steps, out.logprobs.sum(-1).reshape(b, num_candidates),
@@ -314,3 +314,28 @@ def _cached_search(policy_graphdef, *, evaluate_kind, evaluator_graphdef, num_ca
   propose = policy_proposer(policy_graphdef, num_candidates, step_tokens, temperature=temperature)
   return make_search(propose, evaluate, num_simulations=num_simulations, max_moves=max_moves,
                      **dict(options))
+
+
+def traced_mcts_chunks(policy: Model, evaluator: Model, prompts: list[str], key: jax.Array, /,
+                       *, batch: int, **kwargs) -> tuple[list[str], dict, float]:
+  """traced_mcts over `prompts` in chunks of `batch` (the last padded with its last prompt, so
+  one shape compiles), the key folded with each chunk's start: (completions, the trace with
+  every chunk's rows concatenated [moves, P, ...], search FLOPs). Self-play for expert
+  iteration."""
+  completions, traces, flops = [], [], 0.0
+  for start in range(0, len(prompts), batch):
+    part = list(prompts[start:start + batch])
+    n = len(part)
+    part += [part[-1]] * (batch - n)
+    result, trace = traced_mcts(policy, evaluator, part, jax.random.fold_in(key, start),
+                                **kwargs)
+    completions += result.completions[:n]
+    traces.append(jax.tree.map(lambda x: x[:, :n], trace))
+    flops += float(result.flops[:n].sum())
+  # Chunks size their prefixes to their own prompts: left-pad them to one width.
+  width = max(t["root_tokens"].shape[-1] for t in traces)
+  for t in traces:
+    pad = width - t["root_tokens"].shape[-1]
+    t["root_tokens"] = np.pad(t["root_tokens"], [(0, 0), (0, 0), (pad, 0)])
+  trace = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *traces)
+  return completions, trace, flops

@@ -109,3 +109,34 @@ def search_policy_loss(graphdef, params, batch, value_coef: float = 0.5):
   return loss, {"loss": loss, "policy_loss": policy_loss, "value_loss": value_loss,
                 "target_entropy": entropy, "policy_kl": set_ce - entropy,
                 "policy_agrees": agree}
+
+
+def train_on_search(graphdef, params, rows: dict[str, np.ndarray], model_cfg, mesh, *,
+                    optim: dict, epochs: float, batch_size: int, value_coef: float, seed: int):
+  """`epochs` passes of the (pi, z) loss over `policy_examples` rows, from a fresh optimizer.
+  Returns (params, train FLOPs, steps, metrics of the last step)."""
+  import math
+
+  from reasoning import compute, mesh as mesh_lib
+  from reasoning.logging import Progress
+  from reasoning.train import state as state_lib
+  n = len(rows["weights"])
+  steps = max(1, math.ceil(epochs * n / batch_size))
+  tx = state_lib.optimizer_for(optim, steps)
+  state = state_lib.create(jax.tree.map(jnp.copy, params), tx)
+  state = jax.device_put(state, mesh_lib.state_shardings(mesh, state))
+  step_fn = state_lib.make_step(
+      lambda params, batch: search_policy_loss(graphdef, params, batch, value_coef), tx)
+  flops, metrics = 0.0, {}
+  progress = Progress(steps, every=max(1, steps // 4))
+  for step in range(steps):
+    epoch, at = divmod(step * batch_size, n)
+    order = np.random.default_rng([seed, epoch]).permutation(n)
+    idx = order[np.arange(at, at + batch_size) % n]
+    batch = trim_prefix({key: value[idx] for key, value in rows.items()})
+    state, metrics = step_fn(state, mesh_lib.shard_batch(mesh, batch))
+    lengths = ((batch["prefix"] != PAD).sum(1)[:, None] + batch["cand_len"]).reshape(-1)
+    flops += compute.train_flops(model_cfg, lengths)
+    progress.update(step + 1, tokens=float(lengths.sum()))
+  metrics = {key: float(v) for key, v in jax.device_get(metrics).items()}
+  return state.params, flops, steps, metrics

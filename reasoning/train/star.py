@@ -103,3 +103,40 @@ def collect(generate: Generate, task: Task, problems: Sequence[Problem], *, samp
   examples = [(p.prompt, c) for p, c in zip(problems, kept) if c is not None]
   return Round(examples, solved, rationalized, np.array(prompt_tokens),
                np.concatenate(new_tokens))
+
+
+def training_problems(task, seed: int, levels, count: int, held_out: set[str], draw: int = 1):
+  """`count` problems per difficulty of `levels`, none held out: draw 1 is the set STaR (every
+  iteration, as in the paper, or only the first with `fresh_problems`) and expert iteration
+  bootstrap on; draw n > 1 is a new set from its own stream (a synthetic task has an endless
+  supply)."""
+  from reasoning import rng as rng_lib
+  problems = []
+  for d in levels:
+    rng = rng_lib.stream(seed, "bootstrap_problems", d, *([draw] if draw > 1 else []))
+    problems += [p for p in task.sample(rng, count, d) if p.prompt not in held_out]
+  return problems
+
+
+def track_rescued(meta: dict, got: Round, first_set: bool) -> dict[str, int]:
+  """Updates the run's `meta` with what the SFT policy never solved (`base_unsolved`, from the
+  first round) and the problems of the first set rationalized since (`rescued`); returns the
+  round's counts for metrics.jsonl."""
+  if meta["base_unsolved"] is None:  # the SFT policy's own round: what it never solved
+    meta["base_unsolved"] = np.flatnonzero(~got.solved).tolist()
+  if first_set:  # "rescued" is defined on the first round's problems
+    unsolved = np.zeros(len(got.solved), bool)
+    unsolved[meta["base_unsolved"]] = True
+    meta["rescued"] = sorted(set(meta["rescued"]) | set(
+        np.flatnonzero(got.rationalized & unsolved).tolist()))
+  return {"solved": int(got.solved.sum()), "rationalized": int(got.rationalized.sum()),
+          "base_unsolved": len(meta["base_unsolved"]), "rescued": len(meta["rescued"])}
+
+
+def accumulate(meta: dict, examples: list[tuple[str, str]]) -> list[tuple[str, str]]:
+  """The union of every iteration's examples (kept in `meta["examples"]`), a problem's newest
+  rationale winning."""
+  union = dict(map(tuple, meta["examples"]))
+  union.update(examples)
+  meta["examples"] = [list(e) for e in union.items()]
+  return list(union.items())

@@ -1,0 +1,112 @@
+"""What every trainer's outer loop does besides the step: resume, log, evaluate, plot.
+
+The step is jitted and pure (reasoning/train/); the Python loop around it owns the files of the
+run: checkpoints (reasoning/checkpoint.py), metrics.jsonl and TensorBoard events
+(reasoning/logging.py). These helpers keep that loop the same in every entrypoint: a run resumes
+from its latest checkpoint with its metrics cut back to it, logs every `log_every` steps, and
+evaluates held-out problems greedily with a key that is a function of the step alone.
+"""
+
+from __future__ import annotations
+
+import os
+
+import jax
+import numpy as np
+
+from reasoning import evaluation, plots
+from reasoning.logging import MetricsWriter, read_metrics
+
+
+def resume(ckpt, state, meta: dict, *, what: str = "step"):
+  """(state, meta, start) of a run: the latest checkpoint's, or the given start at 0.
+  Checkpoints are numbered by the loop's own count (steps, RL steps or iterations)."""
+  if ckpt.latest_step() is None:
+    return state, meta, 0
+  state, meta, start = ckpt.restore_latest(jax.eval_shape(lambda: state))
+  print(f"resumed after {what} {start} in {ckpt.directory}", flush=True)
+  return state, meta, start
+
+
+def open_metrics(workdir: str, start: int) -> MetricsWriter:
+  """The run's metrics.jsonl (and TensorBoard events), cut back to what the checkpoint at `start`
+  had logged: nothing when there was no checkpoint (start 0), so a rerun logs each step once."""
+  return MetricsWriter(os.path.join(workdir, "metrics.jsonl"),
+                       resume_step=start if start > 0 else -1)
+
+
+class NonFinite(RuntimeError):
+  """A training metric went NaN or infinite: the run stops before it checkpoints bad state."""
+
+
+def check_finite(metrics: dict, step: int, ckpt) -> None:
+  """Raises NonFinite naming the step, the first non-finite metric and the last good
+  checkpoint. Non-finite parameters make the loss non-finite, so checking a step's metrics
+  before its checkpoint is written keeps every checkpoint on disk finite."""
+  for key, value in metrics.items():
+    value = np.asarray(value)
+    if value.dtype.kind == "f" and not np.isfinite(value).all():
+      value = value.item() if value.ndim == 0 else "non-finite entries"
+      ckpt.wait()
+      last = ckpt.latest_step()
+      where = (f"the last good checkpoint is step {last} in {ckpt.directory}" if last is not None
+               else "no checkpoint was written")
+      raise NonFinite(f"step {step}: {key} = {value}; stopped before writing a checkpoint "
+                      f"with non-finite state ({where}); lower --config.optim.lr?")
+
+
+def save(ckpt, step: int, state, meta: dict, metrics, *, force: bool = False) -> None:
+  """Checks the step's metrics (fetched from the device only when a checkpoint is due), then
+  saves the checkpoint of `step` if it is on the save interval or `force`."""
+  if force or ckpt.should_save(step):
+    check_finite(jax.device_get(metrics), step, ckpt)
+    ckpt.save(step, state, meta, force=force)
+
+
+def log_train_step(writer, progress, step: int, metrics, *, every: int, total: int,
+                   train_flops: float, tokens: float, show: dict[str, str], ckpt=None) -> None:
+  """Every `every` steps and at the last: fetch the step's metrics from the device, check them
+  (with `ckpt`: see check_finite), append them to metrics.jsonl, and show `show` ({label:
+  metric key}) on the progress line."""
+  shown = {}
+  if step % every == 0 or step == total:
+    metrics = jax.device_get(metrics)
+    if ckpt is not None:
+      check_finite(metrics, step, ckpt)
+    writer.write(step, train_flops=train_flops, **metrics)
+    shown = {label: metrics[key] for label, key in show.items()}
+  progress.update(step, tokens=tokens, **shown)
+
+
+def evaluate(writer, step: int, graphdef, params, vocab, task, problems, key, *,
+             prompt_len: int, max_new: int, train_flops: float, num_samples: int = 0,
+             what: str = "step", **extra) -> dict:
+  """Held-out greedy pass@1 (and pass@num_samples) of `params`, written to metrics.jsonl with
+  `extra` and shown on one line. `key` is the evaluation's own (fold the step into it)."""
+  result = evaluation.evaluate(graphdef, params, vocab, task, problems, key,
+                               prompt_len=prompt_len, max_new=max_new, num_samples=num_samples)
+  writer.write(step, train_flops=train_flops, **extra, **result)
+  shown = "  ".join(f"{k}={v:.3f}" for k, v in result.items() if k.startswith("greedy/"))
+  print(f"eval @ {what} {step}: {shown}", flush=True)
+  return result
+
+
+def last_evaluation(path: str) -> dict:
+  """The last held-out evaluation in a metrics.jsonl (a finished run shows it again)."""
+  result = next((r for r in reversed(read_metrics(path)) if "greedy/all" in r), None)
+  if result is None:
+    raise ValueError(f"{path}: no held-out evaluation recorded")
+  return result
+
+
+def plot_train_scaling(workdir: str, label: str, records: list[dict], init_from: str,
+                       difficulties, title: str) -> str:
+  """plots/train_scaling.png: held-out greedy pass@1 per difficulty against cumulative train
+  FLOPs, the SFT run at `init_from` first. Returns the path."""
+  os.makedirs(os.path.join(workdir, "plots"), exist_ok=True)
+  path = os.path.join(workdir, "plots", "train_scaling.png")
+  sft_records = read_metrics(os.path.join(init_from, "metrics.jsonl"))
+  plots.train_scaling({label: sft_records + records}, path,
+                      keys=[f"greedy/d{d}" for d in difficulties], title=title)
+  print(f"wrote {path}", flush=True)
+  return path

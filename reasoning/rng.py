@@ -1,0 +1,38 @@
+"""Named numpy random streams: every host-side random choice draws from one of these.
+
+`stream(seed, name, *path)` is `np.random.default_rng([seed, NUMBER, *path])`, a generator that
+depends only on the run's seed, the stream's name and its position (a difficulty, a step, an
+epoch), so a resumed run draws exactly what an uninterrupted one does and two streams never
+share draws. The numbers are fixed: changing one changes every run's data.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+STREAMS = {
+    "train_problems": 1,     # SFT's training problems, per difficulty
+    "held_out": 2,           # the held-out evaluation problems, per difficulty
+    "batch_order": 3,        # epoch-wise shuffles of an SFT pool
+    "random_solutions": 4,   # a uniformly random correct solution per SFT example
+    "rl_prompts": 4,         # RL's prompts of a step (a different path shape than the above)
+    "rl_minibatches": 5,     # RL's minibatch order per step and epoch
+    "hints": 6,              # which SFT prompts carry the rationalization hint
+    "verifier_problems": 6,  # the reward model's training problems (no path)
+    "bootstrap_problems": 7,  # STaR's and expert iteration's training problems, per difficulty
+    "verifier_batches": 7,   # the reward model's minibatches, per step (no difficulty path)
+    "failed_attempts": 8,    # SFT's failed attempts before a retry, per difficulty
+    "rationalization": 8,    # STaR's rationalization choices, per iteration
+    "synthetic_problems": 8,  # the reward model's synthetic-attempt problems (no path)
+    "traces": 9,             # search-trace SFT formats, per difficulty
+    "synthetic_attempts": 9,  # the flawed attempts written at those problems
+    "exit_problems": 9,      # expert iteration's problems of an iteration
+    "trap_balance": 11,      # STaR's trap down-sampling, per iteration
+}
+
+
+def stream(seed: int, name: str, *path: int) -> np.random.Generator:
+  """The generator of stream `name` at `path` (ints) of a run seeded with `seed`."""
+  if name not in STREAMS:
+    raise ValueError(f"unknown random stream {name!r}; known: {', '.join(sorted(STREAMS))}")
+  return np.random.default_rng([int(seed), STREAMS[name], *(int(p) for p in path)])

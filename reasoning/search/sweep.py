@@ -1,0 +1,93 @@
+"""A test-time compute sweep's records: each searcher at several budgets on one problem set.
+
+A record is {"method", "family", "budget", "correct": [P], "flops": [P], "seconds"} (see
+compute_optimal.py). Best-of-N records at every N come from one pool of samples; `per_bin_rows`
+turns records into the per-bin, per-split accuracy rows of metrics.jsonl.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from reasoning import compute, evaluation
+from reasoning.search import best_of_n
+from reasoning.search.base import Model
+from reasoning.tasks import extract_answer
+from reasoning.text import prompt_length, round_up
+from reasoning.train import verifier
+
+
+def best_of_n_records(policy: Model, prm: Model, task, problems, key, ns: list[int], *,
+                      max_new: int, temperature: float, prm_aggregation: str):
+  """(records, pass rates [P]): majority and PRM-weighted best-of-N for every N in `ns`, from
+  the first N samples of one pool of max(ns) per problem. The pass rate (share of the pool that
+  verifies) is Snell's "oracle difficulty" of each problem for the policy."""
+  t0 = time.perf_counter()
+  m = max(ns)
+  prompts = [p.prompt for p in problems]
+  pool_prompts = [p for p in prompts for _ in range(m)]
+  real_prompt = np.array([prompt_length(policy.vocab, p) for p in prompts])
+  prompt_len = int(real_prompt.max())
+  texts, lengths = evaluation.complete(policy.graphdef, policy.params, policy.vocab, pool_prompts,
+                                       key, prompt_len=prompt_len, max_new=max_new,
+                                       temperature=temperature)
+  seq_len = verifier.seq_len_for(prm.vocab, pool_prompts, texts, multiple=32,
+                                 minimum=round_up(prompt_len + max_new + 2, 32))
+  scores, _ = verifier.score_completions(prm.graphdef, prm.params, prm.vocab, pool_prompts, texts,
+                                         seq_len=seq_len, kind="prm", aggregation=prm_aggregation)
+  seconds = (time.perf_counter() - t0) / len(ns)
+  correct = np.array([task.verify(p, t) for p, t in zip([q for q in problems for _ in range(m)],
+                                                        texts)]).reshape(-1, m)
+  answers = [extract_answer(t) for t in texts]
+  scores, lengths = scores.reshape(-1, m), lengths.reshape(-1, m)
+  records = []
+  for n in ns:
+    gen = compute.generation_flops_rows(policy.cfg, np.repeat(real_prompt, n),
+                                        lengths[:, :n].reshape(-1)).reshape(-1, n).sum(1)
+    scored = compute.forward_flops_rows(prm.cfg, (real_prompt[:, None] + lengths[:, :n] + 1)
+                                        .reshape(-1)).reshape(-1, n).sum(1)
+    for sel, flops in (("majority", gen), ("PRM weighted", gen + scored)):
+      chosen = [best_of_n.select(answers[j * m:j * m + n], scores[j, :n],
+                                 "majority" if sel == "majority" else "weighted")
+                for j in range(len(problems))]
+      records.append(record(f"best-of-{n} {sel}", f"best-of-N {sel}", n,
+                            correct[np.arange(len(problems)), chosen], flops, seconds))
+  return records, correct.mean(1)
+
+
+def record(method: str, family: str, budget: int, correct, flops, seconds: float) -> dict:
+  return {"method": method, "family": family, "budget": budget,
+          "correct": np.asarray(correct, float).tolist(),
+          "flops": np.asarray(flops, float).tolist(), "seconds": seconds}
+
+
+def per_bin_rows(records, bins: dict[str, np.ndarray], split: np.ndarray) -> list[dict]:
+  """One row per (record, bin, split): accuracy and mean test-time FLOPs per problem."""
+  rows = []
+  for r in records:
+    c, fl = np.array(r["correct"]), np.array(r["flops"])
+    for name, in_bin in bins.items():
+      for s, sname in ((0, "val"), (1, "test")):
+        sel = in_bin & (split == s)
+        rows.append({"method": r["method"], "family": r["family"], "budget": r["budget"],
+                     "bin": name, "split": sname, "accuracy": float(c[sel].mean()),
+                     "test_flops": float(fl[sel].mean())})
+  return rows
+
+
+def pass_rate_bins(rate: np.ndarray) -> dict[str, np.ndarray]:
+  """Problems binned by the policy's pass rate, and 'all'."""
+  rate = np.asarray(rate)
+  return {"pass=0": rate == 0, "pass<=1/4": (rate > 0) & (rate <= 0.25), "pass>1/4": rate > 0.25,
+          "all": np.ones(len(rate), bool)}
+
+
+def timed(fn):
+  """(fn(), seconds)."""
+  t0 = time.perf_counter()
+  out = fn()
+  return out, time.perf_counter() - t0
+
+

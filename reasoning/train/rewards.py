@@ -1,0 +1,50 @@
+"""Reward shaping for RL on chains of thought: the verifier's verdict and the penalties and
+process bonus around it, a plain function of problems and completions."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from reasoning.tasks import split_completion
+from reasoning.tasks.base import NONE_ANSWER, answer_line
+
+
+def rewards_of(task, problems, completions, format_penalty: float,
+               none_penalty: float = 0.0, step_reward: float = 0.0,
+               illegal_penalty: float = 0.0) -> np.ndarray:
+  """[B] float32: the verifier's verdict; -format_penalty if malformed; -none_penalty for
+  answering `none` to a solvable problem (so declaring a trap is not a free way out of a hard
+  problem); -illegal_penalty for a wrong answer with an illegal step (`task.has_illegal_step`: a
+  claimed result the arithmetic does not give), so that with `rl.push_penalized` the policy
+  unlearns writing the target whatever its last step computes, the habit that hides a miss.
+
+  step_reward > 0 adds a process reward from the task's exact step oracle: step_reward times the
+  share of the completion's lines that the oracle labels good (`task.step_labels`), so among
+  wrong attempts those that kept the target reachable longer score higher; a correct one gets
+  the full bonus."""
+  out = []
+  for p, c in zip(problems, completions):
+    parts = split_completion(c)
+    if parts is None:
+      out.append(-format_penalty)
+    elif parts[1] == NONE_ANSWER and not p.is_trap:
+      out.append(-none_penalty)
+    else:
+      reward = task.verify(p, c)
+      if illegal_penalty and not reward and task.has_illegal_step(p, c):
+        reward = -illegal_penalty
+      if step_reward:
+        labels = task.step_labels(p, parts[0] + [answer_line(parts[1])])
+        reward += step_reward * float(np.mean(labels))
+      out.append(reward)
+  return np.array(out, np.float32)
+
+
+def check_shaping(task, *, step_reward: float, illegal_penalty: float) -> None:
+  """Clear errors, naming the config field, for shaping the task cannot give."""
+  if step_reward and not getattr(task, "has_step_oracle", True):
+    raise ValueError(f"step_reward={step_reward}: task {task.name} has no per-step oracle to "
+                     f"reward steps with; set it to 0")
+  if illegal_penalty and not hasattr(task, "has_illegal_step"):
+    raise ValueError(f"illegal_penalty={illegal_penalty}: task {task.name} has no "
+                     f"has_illegal_step to find an illegal step with; set it to 0")

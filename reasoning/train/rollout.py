@@ -1,0 +1,140 @@
+"""RL rollouts: the prompts of a step, G samples per prompt from the jitted sampler, their
+rewards, and the typed batch the policy-gradient step trains on (reasoning/train/pg.py).
+
+One step of `experiments.rl`: `sample_step_problems` (a pure function of the seed and step),
+`rollout` (generate, verify on the host, score under the policy and the frozen reference, per
+algorithm advantages), then minibatch updates on `Rollout.batch`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Callable, Sequence
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from reasoning import mesh as mesh_lib, sampling
+from reasoning.tasks import Problem, split_completion
+from reasoning.tasks.base import RETRY_LINE, retry_count
+from reasoning.text import pad_prompts, prompt_length, prompt_width, round_up
+
+
+@dataclasses.dataclass(frozen=True)
+class Rollout:
+  """One step's samples. `batch` holds the PG step's inputs, each [B, T-1] aligned with the
+  predicted tokens (tokens [B, T]): tokens, mask, old_logp, ref_logp, advantages, returns,
+  old_values."""
+  batch: dict[str, jax.Array]
+  rewards: np.ndarray       # [B] float32
+  completions: list[str]    # [B] generated text
+  prompt_lens: np.ndarray   # [B] prompt tokens (BOS included)
+  lengths: np.ndarray       # [B] generated tokens, the stop token included
+
+  def summary(self) -> dict[str, float]:
+    """What the rollout looked like, for metrics.jsonl."""
+    c = self.completions
+    return {"reward": float(self.rewards.mean()), "pass_rate": float((self.rewards > 0).mean()),
+            "response_length": float(self.lengths.mean()),
+            "malformed": float(np.mean([split_completion(x) is None for x in c])),
+            "answered_none": float(np.mean([x.endswith("ANSWER: none\n") for x in c])),
+            "retries": float(np.mean([retry_count(x) for x in c]))}
+
+
+def training_task(task, train_trap_share: float | None):
+  """The task RL samples its prompts from: `task` with `train_trap_share` traps when that is set.
+  The held-out problems stay the SFT run's, at the task's own share."""
+  if train_trap_share is None:
+    return task
+  return dataclasses.replace(task, trap_share=train_trap_share)
+
+
+def sample_step_problems(task, rng: np.random.Generator, levels: Sequence[int], count: int,
+                         held_out: set[str], pass_rates: dict[str, float] | None = None):
+  """`count` problems, none held out, their difficulty uniform over `levels`, or with
+  `pass_rates` ({str(difficulty): running pass rate}) weighted by p(1-p) + 0.02: the levels
+  where the policy's outcome is most uncertain carry the most signal."""
+  if pass_rates is not None:
+    w = np.array([pass_rates[str(d)] * (1 - pass_rates[str(d)]) + 0.02 for d in levels])
+  else:
+    w = np.ones(len(levels))
+  chosen = rng.choice(levels, size=count, p=w / w.sum())
+  problems = []
+  for d in chosen:
+    while True:
+      [p] = task.sample(rng, 1, int(d))
+      if p.prompt not in held_out:
+        problems.append(p)
+        break
+  return problems
+
+
+def update_pass_rates(pass_rates: dict[str, float], problems: Sequence[Problem], rewards,
+                      decay: float = 0.8) -> dict[str, float]:
+  """The curriculum's running pass rate per difficulty after a step's rewards."""
+  difficulty = np.array([p.difficulty for p in problems])
+  out = dict(pass_rates)
+  for d in out:
+    rows = difficulty == int(d)
+    if rows.any():
+      out[d] = decay * out[d] + (1 - decay) * float((np.asarray(rewards)[rows] > 0).mean())
+  return out
+
+
+def rollout(graphdef, params, ref_params, problems: Sequence[Problem], key, *, vocab,
+            reward: Callable[[Sequence[Problem], list[str]], np.ndarray], score: Callable,
+            advantages: Callable, prompt_len: int, max_new: int, temperature: float,
+            baseline: float = 0.0, abandoned_credit: float = 1.0) -> Rollout:
+  """Samples one completion per entry of `problems` (G consecutive copies of each prompt for a
+  group algorithm), rewards them with `reward(problems, completions)`, scores the tokens under
+  the policy and the reference with `score(params, tokens) -> (logp, values, _)` and computes
+  `advantages(rewards, mask, values, logp, ref_logp, baseline)`. With abandoned_credit < 1, the
+  tokens of attempts abandoned before the last `retry` get that share of the advantage."""
+  prompt_lens = np.array([prompt_length(vocab, p.prompt) for p in problems])
+  width = prompt_width(prompt_lens, prompt_len)  # wider only for a longer dataset prompt
+  prompts = jnp.asarray(pad_prompts(vocab, [p.prompt for p in problems], width))
+  out = jax.device_get(sampling.generate(graphdef, params, prompts, key, max_new=max_new,
+                                         stop="answer", temperature=temperature,
+                                         specials=vocab.specials))
+  completions = [vocab.decode(r) for r in out.tokens]
+  rewards = reward(problems, completions)
+  # Score and train on the generated width, not max_new: columns after the longest row are
+  # padding that every loss masks out (widths in 16s: at most max_new/16 shapes compile).
+  width_new = min(out.tokens.shape[1], round_up(max(int(out.lengths.max()), 1), 16))
+  tokens = jnp.concatenate([prompts, jnp.asarray(out.tokens[:, :width_new])], 1)
+  # Generated tokens up to and including the stop token (which may be the pad id: EOS-padded
+  # vocabularies), never the finished rows' padding.
+  generated = np.arange(width_new)[None] < out.lengths[:, None]
+  mask = jnp.concatenate([jnp.zeros_like(prompts), jnp.asarray(generated)], 1)
+  mask = mask[:, 1:].astype(jnp.float32)  # aligned with predicted tokens
+  tokens, mask = (mesh_lib.split_like(params, x) for x in (tokens, mask))  # data-parallel scoring
+  logp, values, _ = score(params, tokens)
+  ref_logp, _, _ = score(ref_params, tokens)
+  adv, returns = advantages(jnp.asarray(rewards), mask, values, logp, ref_logp, baseline)
+  if abandoned_credit != 1.0:
+    credit = abandoned_mask(vocab, out.tokens[:, :width_new], out.lengths)
+    credit = np.where(credit, abandoned_credit, 1.0).astype(np.float32)
+    adv = adv * jnp.asarray(np.pad(credit, ((0, 0), (prompts.shape[1] - 1, 0)),
+                                   constant_values=1.0))
+  batch = {"tokens": tokens, "mask": mask, "old_logp": logp, "ref_logp": ref_logp,
+           "advantages": adv, "returns": returns, "old_values": values}
+  return Rollout(batch, rewards, completions, prompt_lens, out.lengths)
+
+
+def abandoned_mask(vocab, tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+  """[B, T] True on the generated tokens of attempts a completion abandoned: everything before
+  its last `retry` line (tasks.base.RETRY_LINE). Those tokens did not produce the answer, so
+  with `abandoned_credit` < 1 a success that retried credits its retry and its last attempt
+  rather than the miss that came first."""
+  out = np.zeros(tokens.shape, bool)
+  marker = "\n" + RETRY_LINE + "\n"
+  for b, row in enumerate(tokens):
+    pieces = [vocab.decode([t]) for t in row[:lengths[b]]]
+    text = "\n" + "".join(pieces)  # a retry on the first line starts a line too
+    start = text.rfind(marker)
+    if start < 0:
+      continue
+    ends = np.cumsum([len(p) for p in pieces]) + 1  # char offset in `text` after each token
+    out[b, :lengths[b]] = ends <= start + 1  # up to and including the newline before `retry`
+  return out

@@ -1,0 +1,75 @@
+"""The RL rollout's pure parts and the reward shaping, against hand-computed cases."""
+
+import numpy as np
+import pytest
+
+from reasoning.tasks import get_task
+from reasoning.text import VOCAB
+from reasoning.train import rewards, rollout
+
+
+def test_curriculum_prefers_difficulties_near_half_pass_rate():
+  task = get_task("countdown")
+  rates = {"1": 0.95, "2": 0.5}
+  draw = lambda task, held, rates: rollout.sample_step_problems(
+      task, np.random.default_rng(0), [1, 2], 400, held, rates)
+  uniform = [p.difficulty for p in draw(task, set(), None)]
+  tilted = [p.difficulty for p in draw(task, set(), rates)]
+  # weights p(1-p) + 0.02: 0.0675 vs 0.27 -> 20% vs 80%
+  assert 0.4 < uniform.count(1) / 400 < 0.6
+  assert 0.13 < tilted.count(1) / 400 < 0.27
+  held = {p.prompt for p in draw(task, set(), rates)[:50]}
+  again = draw(task, held, rates)  # held-out prompts are skipped
+  assert held.isdisjoint({p.prompt for p in again})
+  assert rollout.training_task(task, None) is task  # train_trap_share unset: the task's 10%
+  traps = [p.is_trap for p in draw(rollout.training_task(task, 0.5), set(), rates)]
+  assert 0.4 < np.mean(traps) < 0.6 and task.trap_share == 0.1
+
+
+def test_pass_rates_move_towards_the_steps_outcomes():
+  task = get_task("countdown")
+  problems = [task.make_problem([3, 8, 5], 29, 1)] * 2 + [task.make_problem([1, 2, 3, 4], 10, 2)]
+  rates = rollout.update_pass_rates({"1": 0.5, "2": 0.5, "3": 0.5}, problems, [1.0, 0.0, 1.0])
+  assert rates == pytest.approx({"1": 0.8 * 0.5 + 0.2 * 0.5, "2": 0.8 * 0.5 + 0.2, "3": 0.5})
+
+
+def test_rewards_penalize_malformed_and_false_none():
+  task = get_task("countdown")
+  solvable = task.make_problem([3, 8, 5], 29, 1)
+  trap = task.make_problem([1, 1, 1], 97, 1)
+  assert trap.is_trap and not solvable.is_trap
+  problems = [solvable, solvable, solvable, trap, solvable]
+  completions = ["8*3=24\n24+5=29\nANSWER: 29\n", "garbage", "ANSWER: none\n", "ANSWER: none\n",
+                 "8+3=11\n11+5=16\nANSWER: 16\n"]
+  assert rewards.rewards_of(task, problems, completions, 0.5, 0.25).tolist() == [1.0, -0.5, -0.25, 1.0, 0.0]
+  assert rewards.rewards_of(task, problems, completions, 0.0).tolist() == [1.0, 0.0, 0.0, 1.0, 0.0]
+  # The process reward: a correct attempt gets the whole bonus, a dead-end first step none of
+  # it, a good first step then a dead end a third (1 of 3 lines good).
+  more = ["8*5=40\n40-3=37\nANSWER: 29\n", "8*3=24\n24*5=120\nANSWER: 29\n"]
+  shaped = rewards.rewards_of(task, problems + [solvable] * 2, completions + more, 0.5, 0.25, 0.3)
+  np.testing.assert_allclose(shaped, [1.3, -0.5, -0.25, 1.3, 0.0, 0.0, 0.1], atol=1e-6)
+  # The illegal-step penalty: a fudged last step (11+5 is not 29), a number not in the pool, an
+  # illegal step in an abandoned attempt; not an honest miss, a legal retry or a correct answer.
+  fudged = ["8+3=11\n11+5=29\nANSWER: 29\n", "8*4=32\n32-3=29\nANSWER: 29\n",
+            "8+3=12\nretry\n8*3=24\n24+5=29\nANSWER: 29\n",
+            "8+3=11\n11+5=16\nretry\n8*3=24\n24+5=29\nANSWER: 29\n",
+            "8+3=11\n11+5=16\nANSWER: 16\n"]
+  np.testing.assert_allclose(rewards.rewards_of(task, [solvable] * 5, fudged, 0.5, 0.25, 0.0, 0.4),
+                             [-0.4, -0.4, -0.4, 1.0, 0.0], atol=1e-6)
+
+
+def test_abandoned_mask_covers_the_attempts_before_the_last_retry():
+  texts = ["8+3=11\n11+5=16\nretry\n8*3=24\n24+5=29\nANSWER: 29\n",
+           "8*3=24\n24+5=29\nANSWER: 29\n",
+           "retry\n8*3=24\nretry\n8*3=24\n24+5=29\nANSWER: 29\n"]
+  rows = [VOCAB.encode(t) + [VOCAB.eos] for t in texts]
+  lengths = np.array([len(r) for r in rows])
+  tokens = np.zeros((3, lengths.max()), np.int32)
+  for b, r in enumerate(rows):
+    tokens[b, :len(r)] = r
+  mask = rollout.abandoned_mask(VOCAB, tokens, lengths)
+  for b, text in enumerate(texts):
+    cut = text.rfind("retry\n")
+    expected = len(VOCAB.encode(text[:cut])) if cut >= 0 else 0
+    assert mask[b].tolist() == [True] * expected + [False] * (tokens.shape[1] - expected), b
+  assert mask[0].sum() == len(VOCAB.encode("8+3=11\n11+5=16\n"))
