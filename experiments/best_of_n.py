@@ -26,10 +26,10 @@ METHODS = (("majority", None, "majority"), ("ORM best", "orm", "best"),
 
 
 def run(config, workdir: str) -> dict:
-  common.save_config(config, workdir)
   sft_config, model_cfg, graphdef, policy, _ = common.load_sft(config.policy)
   reward_params = {"orm": common.load_sft(config.orm)[3], "prm": common.load_sft(config.prm)[3]}
   task = common.make_task(config)
+  common.save_config(config, workdir)
   problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
                                       sft_config["seed"])
   prompt_len = max(prompt_length(VOCAB, p.prompt) for p in problems) + 4
@@ -56,7 +56,7 @@ def run(config, workdir: str) -> dict:
   gen_flops = compute.generation_flops(model_cfg, [prompt_len] * len(lengths), lengths) / len(lengths)
   score_flops = compute.forward_flops(model_cfg, [prompt_len + lengths.mean()])
 
-  writer = MetricsWriter(os.path.join(workdir, "metrics.jsonl"))
+  writer = MetricsWriter(os.path.join(workdir, "metrics.jsonl"), resume_step=-1)  # recomputed
   difficulty = np.array([p.difficulty for p in problems])
   ns = [2**i for i in range(int(np.log2(m)) + 1)]
   curves = {}

@@ -15,6 +15,12 @@ CONFIG = config_flags.DEFINE_config_file(
     lock_config=True)
 WORKDIR = flags.DEFINE_string(
     "workdir", None, "Output directory; default runs/<experiment>/<timestamp>. Reusing one resumes.")
+# Several processes (hosts) run the same command, each with its own --process_id; on TPU pods and
+# SLURM, --num_processes=-1 lets jax.distributed find them in the environment.
+NUM_PROCESSES = flags.DEFINE_integer("num_processes", 1, "Processes of a multi-process run.")
+PROCESS_ID = flags.DEFINE_integer("process_id", 0, "This process's index in a multi-process run.")
+COORDINATOR = flags.DEFINE_string("coordinator_address", None,
+                                  "host:port of process 0 in a multi-process run.")
 
 
 def difficulties(text) -> list[int]:
@@ -147,6 +153,8 @@ def workdir_for(experiment: str, seed=None) -> str:
   (a seed sweep) never share a default workdir."""
   if WORKDIR.value:
     return WORKDIR.value
+  if NUM_PROCESSES.value != 1:
+    raise ValueError("--workdir: a multi-process run needs one, the same for every process")
   stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
   seed = "" if seed is None else f"-seed{seed}"
   return os.path.join("runs", experiment, f"{stamp}{seed}-{os.getpid()}")
@@ -193,6 +201,9 @@ def save_config(config, workdir: str) -> None:
   (beyond OBSERVATION_FIELDS) is an error naming the fields: resuming would silently mix two
   experiments in one set of checkpoints and metrics.
   """
+  import jax
+  if jax.process_index() != 0:  # the first process checks and writes it for all
+    return
   os.makedirs(workdir, exist_ok=True)
   path = os.path.join(workdir, "config.json")
   new = json.loads(json.dumps(config.to_dict(), default=str))
@@ -247,6 +258,21 @@ def check_overrides(argv: list[str]) -> None:
       node = node[key]
 
 
+def initialize_processes() -> None:
+  """jax.distributed.initialize for a multi-process run (a no-op for one process). CPU devices
+  talk through gloo, so several processes on one machine make a test of a multi-host run."""
+  if NUM_PROCESSES.value == 1:
+    return
+  import jax
+  if os.environ.get("JAX_PLATFORMS", "") == "cpu":
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+  if NUM_PROCESSES.value == -1:
+    jax.distributed.initialize()
+  else:
+    jax.distributed.initialize(COORDINATOR.value, num_processes=NUM_PROCESSES.value,
+                               process_id=PROCESS_ID.value)
+
+
 def lock_workdir(workdir: str):
   """Takes the workdir's lock (an flock on <workdir>/.lock, released by the OS when the process
   ends, however it ends, so it is never stale) and returns the open lock file, which must stay
@@ -291,10 +317,13 @@ def main(run_fn, experiment: str) -> None:
     if len(argv) > 1:
       raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     start = time.perf_counter()
-    workdir = workdir_for(experiment, CONFIG.value.get("seed"))
-    fresh = not os.path.exists(workdir)
+    import contextlib
+    initialize_processes()
     try:
-      lock = lock_workdir(workdir)
+      workdir = workdir_for(experiment, CONFIG.value.get("seed"))
+      fresh = not os.path.exists(workdir)
+      # The first process holds the workdir for all of them.
+      lock = lock_workdir(workdir) if PROCESS_ID.value == 0 else contextlib.nullcontext()
     except ValueError as e:
       sys.exit(f"error: {e}")
     try:
@@ -304,7 +333,8 @@ def main(run_fn, experiment: str) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
       sys.exit(f"error: {e}")
     finally:
-      lock.close()
+      if hasattr(lock, "close"):
+        lock.close()
     print(f"{experiment}: done in {time.perf_counter() - start:.0f} s", flush=True)
 
   app.run(_main)

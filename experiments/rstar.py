@@ -23,6 +23,7 @@ import numpy as np
 
 from experiments import common
 from reasoning import plots
+from reasoning.logging import write_scalar_summary
 from reasoning.search import rstar as rstar_lib
 from reasoning.search.base import Model, concat_results
 from reasoning.search.compute_optimal import interpolate
@@ -39,21 +40,18 @@ def run(config, workdir: str) -> dict:
   if config.value not in ("prm", "value") or (config.value == "prm") != bool(config.prm):
     raise ValueError(f"config.value must be 'prm' (with config.prm set) or 'value' (the "
                      f"generator's value head); got {config.value!r}, prm={config.prm!r}")
-  common.save_config(config, workdir)
   sft_config = common.load_sft_config(config.generator)
   generator = _model(config.generator)
   evaluator = _model(config.prm) if config.value == "prm" else generator
   discriminator = _model(config.discriminator)
   task = common.make_task(config)
+  common.save_config(config, workdir)
   problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
                                       sft_config["seed"])
   prompts = [p.prompt for p in problems]
   key = jax.random.key(config.seed)
   path = os.path.join(workdir, "results.jsonl")
-  done = {}
-  if os.path.exists(path):
-    with open(path) as f:
-      done = {r["sims"]: r for r in map(json.loads, f)}
+  done = {r["sims"]: r for r in common.read_results(path)}
   difficulty = np.array([p.difficulty for p in problems])
   for sims in common.difficulties(config.simulations):
     if sims in done:
@@ -101,6 +99,8 @@ def run(config, workdir: str) -> dict:
                  for r in sorted(done.values(), key=lambda r: r["sims"])] for b in bins}
   with open(os.path.join(workdir, "summary.json"), "w") as f:
     json.dump(summary, f, indent=2)
+  write_scalar_summary(workdir, {f"{b}/{name}": [(r["sims"], r[name][b][1]) for r in done.values()]
+                                 for b in bins for name in (GENERATOR, MUTUAL)})
   for b in bins:
     print(f"{b}: " + "; ".join(
         f"sims={s['sims']} mutual {100 * s['mutual']:.1f}% vs generator "

@@ -22,6 +22,7 @@ import numpy as np
 
 from experiments import common
 from reasoning import plots
+from reasoning.logging import write_scalar_summary
 from reasoning.search import beam, mcts, sweep
 from reasoning.search.base import Model, concat_results
 from reasoning.search.compute_optimal import frontier_summary, tabulate
@@ -102,8 +103,14 @@ def run(config, workdir: str) -> dict:
   bins = {f"d{d}": difficulty == d for d in sorted(set(difficulty.tolist()))}
   bins["all"] = np.ones(len(problems), bool)
   records = [r for r in done.values() if r["method"] != POOL]
+  rows = sweep.per_bin_rows(records, bins, split)
   with open(os.path.join(workdir, "metrics.jsonl"), "w") as f:
-    f.writelines(json.dumps(row) + "\n" for row in sweep.per_bin_rows(records, bins, split))
+    f.writelines(json.dumps(row) + "\n" for row in rows)
+  scalars = {}  # accuracy against budget per family, bin and split
+  for row in rows:
+    tag = f"{row['split']}/{row['bin']}/{row['family']}"
+    scalars.setdefault(tag, []).append((row["budget"], row["accuracy"]))
+  write_scalar_summary(workdir, scalars)
   curves, frontier = tabulate(records, bins, split)
   os.makedirs(os.path.join(workdir, "plots"), exist_ok=True)
   path = os.path.join(workdir, "plots", "search_scaling.png")

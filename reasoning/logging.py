@@ -29,7 +29,12 @@ class MetricsWriter:
   (the process was killed mid-write) is dropped with a warning."""
 
   def __init__(self, path: str, *, resume_step: int | None = None, tensorboard: bool = True):
+    import jax
     self.path = path
+    self._tb = None
+    self._enabled = jax.process_index() == 0  # one writer in a multi-process run
+    if not self._enabled:
+      return
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
     if os.path.exists(path):
       kept = read_metrics(path)  # drops a torn last line: appending after it would break it
@@ -39,7 +44,6 @@ class MetricsWriter:
       with open(tmp, "w") as f:
         f.writelines(json.dumps(r) + "\n" for r in kept)
       os.replace(tmp, path)
-    self._tb = None
     if tensorboard:
       from tensorboardX import SummaryWriter  # the event-file writer without TensorFlow
       purge = None if resume_step is None else resume_step + 1
@@ -50,6 +54,8 @@ class MetricsWriter:
 
   def write(self, step: int, **metrics) -> dict:
     record = {"step": int(step), "time": time.time(), **{k: _plain(v) for k, v in metrics.items()}}
+    if not self._enabled:
+      return record
     with open(self.path, "a") as f:
       f.write(json.dumps(record) + "\n")
     if self._tb is not None:
@@ -102,3 +108,18 @@ class Progress:
     parts += [f"{k} {float(v):.4g}" for k, v in metrics.items()]
     parts.append(f"ETA {int(eta // 60)}m{int(eta % 60):02d}s" if math.isfinite(eta) else "ETA ?")
     print(" | ".join(parts), file=self.stream, flush=True)
+
+
+def write_scalar_summary(workdir: str, scalars: dict[str, list[tuple[int, float]]]) -> None:
+  """TensorBoard scalars of a sweep whose records are all recomputed at its end (test-time
+  search): {tag: [(step, value)]}, replacing the event files of an earlier end of the same run,
+  so every point is logged once."""
+  from tensorboardX import SummaryWriter
+  for name in os.listdir(workdir):
+    if name.startswith("events.out.tfevents."):
+      os.remove(os.path.join(workdir, name))
+  writer = SummaryWriter(workdir, filename_suffix=f".{time.time_ns()}.{os.getpid()}")
+  for tag, points in scalars.items():
+    for step, value in sorted(points):
+      writer.add_scalar(tag, float(value), int(step))
+  writer.close()

@@ -14,9 +14,11 @@ its mesh axes stays replicated):
   embedding [vocab, d]                       vocab -> tensor, d -> fsdp
   norms, heads' biases, scalars              replicated
 Optimizer moments follow their parameter (their paths end with the same names). Batches split
-their leading axis over data x fsdp. Multi-host: `initialize_distributed` wraps
-`jax.distributed.initialize` (arguments from the config or the cloud environment); the mesh then
-spans every process's devices.
+their leading axis over data x fsdp. Multi-process (several hosts, or several processes on one):
+every process runs the same program after `jax.distributed.initialize` (experiments.common does
+it from `--num_processes`, `--process_id`, `--coordinator_address`); the mesh then spans every
+process's devices, and every process computes the same host batch, of which `shard_batch` places
+the rows its devices hold.
 """
 
 from __future__ import annotations
@@ -37,17 +39,6 @@ class MeshConfig:
   data: int = -1
   fsdp: int = 1
   tensor: int = 1
-  multi_host: bool = False
-  coordinator_address: str | None = None  # None: from the environment (TPU pods, SLURM, ...)
-  num_processes: int | None = None
-  process_id: int | None = None
-
-
-def initialize_distributed(cfg: MeshConfig) -> None:
-  """jax.distributed.initialize for multi-host runs; a no-op on one host."""
-  if cfg.multi_host:
-    jax.distributed.initialize(coordinator_address=cfg.coordinator_address,
-                               num_processes=cfg.num_processes, process_id=cfg.process_id)
 
 
 def make_mesh(cfg: MeshConfig, devices=None) -> Mesh:

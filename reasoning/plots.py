@@ -31,8 +31,15 @@ def _save(fig, title: str, path: str) -> None:
       ax.xaxis.set_minor_formatter(ticker.NullFormatter())
   fig.suptitle(title)
   fig.tight_layout()
-  fig.savefig(path, dpi=110)
+  if _writes_files():
+    fig.savefig(path, dpi=110)
   plt.close(fig)
+
+
+def _writes_files() -> bool:
+  """Only the first process of a multi-process run writes a run's files."""
+  import jax
+  return jax.process_index() == 0
 
 
 def learning_curve(records: list[dict], path: str, *, title: str) -> None:
