@@ -69,11 +69,8 @@ def run(config, workdir: str) -> dict:
                                     what="iteration")
   writer = loop.open_metrics(workdir, start)
 
-  def do_eval(iteration, params, **extra):
-    loop.evaluate(writer, iteration, graphdef, params, VOCAB, task, eval_problems,
-                  jax.random.fold_in(key, 10_000 + iteration), prompt_len=prompt_len,
-                  max_new=config.max_new, train_flops=meta["train_flops"], what="iteration",
-                  **extra)
+  do_eval = loop.evaluator(writer, graphdef, VOCAB, task, eval_problems, key,
+                           prompt_len=prompt_len, max_new=config.max_new, meta=meta)
 
   if start == 0:
     do_eval(0, sft_params)

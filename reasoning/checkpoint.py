@@ -35,6 +35,17 @@ def checksums(state) -> dict[str, int]:
           for (path, _), x in zip(leaves, host)}
 
 
+def _placed(abstract_state):
+  """The abstract state with a sharding on every leaf that has none: replicated over every
+  device, so a checkpoint restores whatever device topology wrote it (the caller places it)."""
+  from jax.sharding import Mesh, NamedSharding, PartitionSpec
+  replicated = NamedSharding(Mesh(np.array(jax.devices()), ("all",)), PartitionSpec())
+  if jax.process_count() == 1:
+    replicated = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+  return jax.tree.map(lambda x: x if getattr(x, "sharding", None) is not None else
+                      jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated), abstract_state)
+
+
 def _names(path) -> tuple[str, ...]:
   """A pytree path as plain names: the same for a dataclass and the dict orbax stores it as."""
   return tuple(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
@@ -68,7 +79,8 @@ class Checkpointer:
     if not (force or self._manager.should_save(step)):
       return False
     meta = json.loads(json.dumps(meta))
-    meta[CHECKSUMS] = checksums(state)
+    if jax.process_count() == 1:  # across processes, orbax's commit protocol stands alone
+      meta[CHECKSUMS] = checksums(state)
     return self._manager.save(
         step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                       meta=ocp.args.JsonSave(meta)), force=True)
@@ -81,30 +93,39 @@ class Checkpointer:
     return self.restore_latest(abstract_state)[:2]
 
   def restore_latest(self, abstract_state):
-    """(state, meta, step) of the latest good checkpoint: a corrupt one is reported, set aside,
-    and the one before it tried."""
+    """(state, meta, step) of the latest good checkpoint. One that cannot be restored while an
+    older one can is reported and set aside (it is corrupt: the same code restored the other);
+    if none can, nothing is moved and the error names the latest."""
     steps = sorted(self._manager.all_steps(), reverse=True)
     if not steps:
       raise ValueError(f"no checkpoint in {self.directory}")
+    failed = []
     for candidate in steps:
       try:
-        return self._restore(abstract_state, candidate) + (candidate,)
+        restored = self._restore(abstract_state, candidate) + (candidate,)
       except CorruptCheckpoint as e:
-        aside = self._set_aside(candidate)
-        print(f"warning: {e}; moved to {aside}"
-              + (", trying the previous checkpoint" if candidate != steps[-1] else ""),
+        failed.append((candidate, e))
+        continue
+      for step, e in failed:
+        aside = self._set_aside(step)
+        print(f"warning: {e}; moved to {aside}; resuming from step {candidate}",
               file=sys.stderr, flush=True)
-    raise ValueError(f"no readable checkpoint in {self.directory} (every one was corrupt and "
-                     f"set aside in {self.directory}-corrupt/); move the workdir aside to start "
-                     f"afresh")
+      return restored
+    raise failed[0][1]
 
   def _restore(self, abstract_state, step: int):
     path = os.path.join(self.directory, str(step))
     self._check_shapes(abstract_state, step, path)
+    restore = lambda abstract: self._manager.restore(
+        step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract),
+                                      meta=ocp.args.JsonRestore()))
     try:
-      restored = self._manager.restore(
-          step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract_state),
-                                        meta=ocp.args.JsonRestore()))
+      try:
+        restored = restore(abstract_state if jax.process_count() == 1 else _placed(abstract_state))
+      except ValueError as e:  # written by another device topology: say where the arrays go
+        if "opology" not in str(e):
+          raise
+        restored = restore(_placed(abstract_state))
     except Exception as e:  # orbax raises many types; the contract is one clear error.
       raise CorruptCheckpoint(f"checkpoint {path} is unreadable (truncated or corrupt?): "
                               f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") from None

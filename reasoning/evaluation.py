@@ -11,7 +11,7 @@ from typing import Sequence
 import jax
 import numpy as np
 
-from reasoning import sampling
+from reasoning import mesh as mesh_lib, sampling
 from reasoning.tasks import Problem, Task
 from reasoning.tasks.base import retry_count
 from reasoning.text import CharVocab, pad_prompts
@@ -47,7 +47,7 @@ def complete(graphdef, params, vocab: CharVocab | HFTokenizer, prompts: Sequence
     out = sampling.generate(graphdef, params, tokens, jax.random.fold_in(key, start),
                             max_new=max_new, stop=stop, temperature=temperature,
                             top_k=top_k, top_p=top_p, specials=vocab.specials)
-    out_tokens, out_lengths = jax.device_get((out.tokens, out.lengths))
+    out_tokens, out_lengths = mesh_lib.to_host((out.tokens, out.lengths))
     texts += [vocab.decode(row) for row in out_tokens[:n]]
     lengths.append(out_lengths[:n])
   return texts, np.concatenate(lengths)

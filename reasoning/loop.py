@@ -14,7 +14,7 @@ import os
 import jax
 import numpy as np
 
-from reasoning import evaluation, plots
+from reasoning import evaluation, mesh as mesh_lib, plots
 from reasoning.logging import MetricsWriter, read_metrics
 
 
@@ -59,7 +59,7 @@ def save(ckpt, step: int, state, meta: dict, metrics, *, force: bool = False) ->
   """Checks the step's metrics (fetched from the device only when a checkpoint is due), then
   saves the checkpoint of `step` if it is on the save interval or `force`."""
   if force or ckpt.should_save(step):
-    check_finite(jax.device_get(metrics), step, ckpt)
+    check_finite(mesh_lib.to_host(metrics), step, ckpt)
     ckpt.save(step, state, meta, force=force)
 
 
@@ -70,7 +70,7 @@ def log_train_step(writer, progress, step: int, metrics, *, every: int, total: i
   metric key}) on the progress line."""
   shown = {}
   if step % every == 0 or step == total:
-    metrics = jax.device_get(metrics)
+    metrics = mesh_lib.to_host(metrics)
     if ckpt is not None:
       check_finite(metrics, step, ckpt)
     writer.write(step, train_flops=train_flops, **metrics)
@@ -89,6 +89,18 @@ def evaluate(writer, step: int, graphdef, params, vocab, task, problems, key, *,
   shown = "  ".join(f"{k}={v:.3f}" for k, v in result.items() if k.startswith("greedy/"))
   print(f"eval @ {what} {step}: {shown}", flush=True)
   return result
+
+
+def evaluator(writer, graphdef, vocab, task, problems, key, *, prompt_len: int, max_new: int,
+              meta: dict):
+  """evaluate_iteration(iteration, params, **extra) for a loop that evaluates once per
+  iteration (STaR, expert iteration): the key folded with 10,000 + the iteration, the train
+  FLOPs read from `meta` at the call."""
+  def evaluate_iteration(iteration: int, params, **extra) -> dict:
+    return evaluate(writer, iteration, graphdef, params, vocab, task, problems,
+                    jax.random.fold_in(key, 10_000 + iteration), prompt_len=prompt_len,
+                    max_new=max_new, train_flops=meta["train_flops"], what="iteration", **extra)
+  return evaluate_iteration
 
 
 def last_evaluation(path: str) -> dict:

@@ -137,3 +137,14 @@ def replicated_over(params, batch) -> Mesh | None:
   whole = lambda x: (isinstance(getattr(x, "sharding", None), NamedSharding)
                      and x.sharding.mesh == mesh and x.sharding.is_fully_replicated)
   return mesh if all(whole(x) for x in jax.tree.leaves(params)) else None
+
+
+def to_host(tree):
+  """numpy copies of a pytree of arrays, gathered from every process where an array spans
+  devices of other processes (a multi-process run); `jax.device_get` otherwise."""
+  def get(x):
+    if isinstance(x, jax.Array) and not x.is_fully_addressable:
+      from jax.experimental import multihost_utils
+      return np.asarray(multihost_utils.process_allgather(x, tiled=True))
+    return jax.device_get(x)
+  return jax.tree.map(get, tree)

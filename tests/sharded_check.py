@@ -10,30 +10,12 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
-from reasoning import mesh as mesh_lib, model  # noqa: E402
-from reasoning.text import VOCAB, pad_examples  # noqa: E402
-from reasoning.train import pg, sft, state as state_lib  # noqa: E402
+from reasoning import mesh as mesh_lib  # noqa: E402
+from reasoning.testing import sharding_check_steps  # noqa: E402
+from reasoning.text import VOCAB  # noqa: E402
+from reasoning.train import state as state_lib  # noqa: E402
 
-cfg = model.ModelConfig(vocab_size=VOCAB.size, d_model=32, n_layers=2, n_heads=4, n_kv_heads=2,
-                        d_ff=64, max_len=64)
-graphdef, params = model.init(cfg, jax.random.key(0))
-tx = state_lib.make_optimizer(state_lib.OptimConfig(lr=1e-2, warmup_steps=0, total_steps=10))
-prompts = [f"countdown {i} {i + 1} 3 to {2 * i + 4}\n" for i in range(8)]
-completions = [f"{i + 1}+{i}={2 * i + 1}\n{2 * i + 1}+3={2 * i + 4}\nANSWER: {2 * i + 4}\n"
-               for i in range(8)]
-tokens, loss_mask = pad_examples(VOCAB, prompts, completions, 56)
-sft_batch = {"tokens": tokens, "loss_mask": loss_mask}
-rng = np.random.default_rng(0)
-mask = (tokens[:, 1:] != 0).astype(np.float32)
-logp0 = np.asarray(pg.sequence_logprobs(graphdef, params, jnp.asarray(tokens))[0])
-noise = 0.1 * rng.standard_normal(mask.shape).astype(np.float32) * mask
-rl_batch = {"tokens": tokens, "mask": mask, "old_logp": logp0 + noise, "ref_logp": logp0 - noise,
-            "advantages": rng.standard_normal(mask.shape).astype(np.float32),
-            "returns": rng.random(mask.shape).astype(np.float32),
-            "old_values": rng.random(mask.shape).astype(np.float32)}
-steps = {"sft": (sft.make_train_step(graphdef, tx), sft_batch),
-         "rl": (pg.make_train_step(graphdef, tx, pg.PGConfig(algo="ppo")), rl_batch)}
-
+graphdef, params, tx, steps, prompts = sharding_check_steps()
 mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(data=2, fsdp=2, tensor=2))
 report = {"devices": jax.device_count()}
 for name, (step, batch) in steps.items():

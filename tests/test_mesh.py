@@ -62,3 +62,31 @@ def test_sharded_steps_equal_single_device_in_a_subprocess():
   # SFT then RL through the entrypoints on the 2x2x2 mesh: RL's parameters stay sharded 4 ways.
   assert 0.0 <= report["experiments"]["rl_greedy_all"] <= 1.0
   assert report["experiments"]["rl_up_shards"] == 4
+
+
+@pytest.mark.slow
+def test_two_processes_with_two_devices_each_equal_one_process_with_four(tmp_path):
+  """jax.distributed with 2 local processes (CPU collectives over gloo) x 2 devices: SFT and
+  PPO steps give the losses and parameters of the same steps in one process with 4 devices."""
+  import socket
+
+  import numpy as np
+  with socket.socket() as s:
+    s.bind(("localhost", 0))
+    port = s.getsockname()[1]
+  run = lambda i, n, out: subprocess.Popen(
+      [sys.executable, "tests/distributed_check.py", str(i), str(n), str(port), str(out)],
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+  procs = [run(0, 2, tmp_path / "two"), run(1, 2, tmp_path / "two_1"),
+           run(0, 1, tmp_path / "one")]
+  outs = [p.communicate(timeout=300) for p in procs]
+  for p, (_, err) in zip(procs, outs):
+    assert p.returncode == 0, err[-3000:]
+  two, one = (json.loads(out.strip().splitlines()[-1]) for out, _ in (outs[0], outs[2]))
+  assert two["processes"] == 2 and one["processes"] == 1
+  for name in ("sft", "rl"):
+    np.testing.assert_allclose(two[name], one[name], atol=1e-5)
+  a, b = np.load(tmp_path / "two.npz"), np.load(tmp_path / "one.npz")
+  assert sorted(a.files) == sorted(b.files) and len(a.files) > 10
+  for key in a.files:
+    np.testing.assert_allclose(a[key], b[key], atol=2e-5, err_msg=key)

@@ -63,7 +63,7 @@ def multiplication_steps(a: int, b: int) -> list[str]:
 
 
 @dataclasses.dataclass(frozen=True)
-class Arithmetic:
+class Arithmetic(base.MatchesReference):
   """`ops` is drawn from uniformly per problem; `trap_share` of problems are malformed."""
   trap_share: float = 0.1
   ops: str = "+*"
@@ -104,27 +104,4 @@ class Arithmetic:
     steps = addition_steps(a, b) if problem.meta["op"] == "+" else multiplication_steps(a, b)
     return steps + [base.answer_line(problem.answer)]
 
-  def verify(self, problem: base.Problem, completion: str) -> float:
-    """1.0 iff the completion is exactly the reference scratchpad and the right answer; else 0.0.
 
-    The scratchpad is deterministic, so checking the work means matching it line by line. Malformed
-    model output is an expected outcome here: it scores 0.0 and never raises.
-    """
-    parts = base.split_completion(completion)
-    if parts is None or parts[1] != problem.answer:
-      return 0.0
-    return float(parts[0] == (self.solve(problem) or [""])[:-1])
-
-  def step_labels(self, problem: base.Problem, steps: Sequence[str]) -> list[int]:
-    """1 while every step so far equals the reference scratchpad's, then 0 forever."""
-    reference = self.solve(problem) or [base.answer_line(base.NONE_ANSWER)]
-    return prefix_labels(reference, steps)
-
-
-def prefix_labels(reference: Sequence[str], steps: Sequence[str]) -> list[int]:
-  """1 for each step equal to the reference's step at its position, until the first mismatch."""
-  labels, good = [], True
-  for i, line in enumerate(steps):
-    good = good and i < len(reference) and line == reference[i]
-    labels.append(int(good))
-  return labels

@@ -146,3 +146,30 @@ def check_difficulty(task: Task, difficulty: int) -> None:
 def check_share(name: str, value: float) -> None:
   if not 0.0 <= value <= 1.0:
     raise ValueError(f"{name} must be in [0, 1], got {value!r}")
+
+
+def prefix_labels(reference: Sequence[str], steps: Sequence[str]) -> list[int]:
+  """1 for each step equal to the reference's step at its position, until the first mismatch."""
+  labels, good = [], True
+  for i, line in enumerate(steps):
+    good = good and i < len(reference) and line == reference[i]
+    labels.append(int(good))
+  return labels
+
+
+class MatchesReference:
+  """verify and step_labels of a task whose every problem has exactly one correct chain, its
+  `solve` (a deterministic scratchpad or walk): the work is checked line by line against it."""
+
+  def verify(self, problem: Problem, completion: str) -> float:
+    """1.0 iff the completion is exactly the reference chain and the right answer; else 0.0.
+    Malformed model output is an expected outcome here: it scores 0.0 and never raises."""
+    parts = split_completion(completion)
+    if parts is None or parts[1] != problem.answer:
+      return 0.0
+    return float(parts[0] == (self.solve(problem) or [""])[:-1])
+
+  def step_labels(self, problem: Problem, steps: Sequence[str]) -> list[int]:
+    """1 while every step so far equals the reference chain's, then 0 forever."""
+    reference = self.solve(problem) or [answer_line(NONE_ANSWER)]
+    return prefix_labels(reference, steps)

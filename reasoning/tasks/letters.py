@@ -21,7 +21,6 @@ from typing import Sequence
 import numpy as np
 
 from reasoning.tasks import base
-from reasoning.tasks.arithmetic import prefix_labels
 
 _LETTERS = "abcdefghijklmnopqrstuvwxyz"
 TRAP_SYMBOLS = "0123456789?!#"
@@ -46,7 +45,7 @@ def walk(word: str, letter: str) -> list[str]:
 
 
 @dataclasses.dataclass(frozen=True)
-class Letters:
+class Letters(base.MatchesReference):
   """`source`: 'words' (built-in list, random letters where no word has the length), 'random',
   or 'mixed' (half and half). `present_share`: how often the asked letter occurs in the word."""
   trap_share: float = 0.1
@@ -93,18 +92,3 @@ class Letters:
       return None
     return walk(problem.meta["word"], problem.meta["letter"]) + [base.answer_line(problem.answer)]
 
-  def verify(self, problem: base.Problem, completion: str) -> float:
-    """1.0 iff the completion is exactly the reference walk and the right answer; else 0.0.
-
-    The walk is deterministic, so checking the work means matching it line by line. Malformed
-    model output is an expected outcome here: it scores 0.0 and never raises.
-    """
-    parts = base.split_completion(completion)
-    if parts is None or parts[1] != problem.answer:
-      return 0.0
-    return float(parts[0] == (self.solve(problem) or [""])[:-1])
-
-  def step_labels(self, problem: base.Problem, steps: Sequence[str]) -> list[int]:
-    """1 while every step so far equals the reference walk's, then 0 forever."""
-    reference = self.solve(problem) or [base.answer_line(base.NONE_ANSWER)]
-    return prefix_labels(reference, steps)

@@ -94,7 +94,7 @@ def rollout(graphdef, params, ref_params, problems: Sequence[Problem], key, *, v
   prompt_lens = np.array([prompt_length(vocab, p.prompt) for p in problems])
   width = prompt_width(prompt_lens, prompt_len)  # wider only for a longer dataset prompt
   prompts = jnp.asarray(pad_prompts(vocab, [p.prompt for p in problems], width))
-  out = jax.device_get(sampling.generate(graphdef, params, prompts, key, max_new=max_new,
+  out = mesh_lib.to_host(sampling.generate(graphdef, params, prompts, key, max_new=max_new,
                                          stop="answer", temperature=temperature,
                                          specials=vocab.specials))
   completions = [vocab.decode(r) for r in out.tokens]
