@@ -2,10 +2,19 @@
 
 import os
 import pathlib
+import tempfile
 
 import pytest
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
+
+# One persistent XLA compilation cache for the test run's processes (both pytest workers and the
+# entrypoints the tests start): the tiny models' steps and samplers compile once instead of in
+# every process. It changes nothing that is computed, only when it is compiled.
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
+                      os.path.join(tempfile.gettempdir(), "reasoning-tests-xla-cache"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
 
 @pytest.fixture(autouse=True, scope="session")

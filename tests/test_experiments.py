@@ -1,6 +1,7 @@
 """Pulse tests: each entrypoint's run(config, workdir) on its tiny config, and flag errors."""
 
 import json
+import os
 import subprocess
 import sys
 
@@ -493,3 +494,28 @@ def test_monte_carlo_continuations_fit_the_models_context(tiny_model, monkeypatc
   assert lengths.max() <= max_new
   with pytest.raises(ValueError, match="leaves no room in model.max_len=128"):
     complete(["x" * 130])
+
+
+@pytest.mark.parametrize("field", ["batch_size", "eval_every", "log_every", "checkpoint_every",
+                                   "steps"])
+def test_non_positive_fields_are_named_before_anything_is_written(tmp_path, field):
+  from experiments import sft
+  config = _config("configs/countdown_sft.py")
+  config[field] = 0 if field != "steps" else -1
+  with pytest.raises(ValueError, match=rf"--config.{field} must be positive"):
+    sft.run(config, str(tmp_path / "run"))
+  assert not (tmp_path / "run").exists()
+
+
+def test_a_second_process_on_a_workdir_in_use_stops_at_once_naming_it(tmp_path):
+  lock = common.lock_workdir(str(tmp_path))  # this process plays the run that holds it
+  try:
+    proc = subprocess.run(
+        [sys.executable, "-m", "experiments.tasks_demo", "--config", "configs/tasks_demo.py:tiny",
+         "--workdir", str(tmp_path)], capture_output=True, text=True, timeout=120)
+  finally:
+    lock.close()
+  assert proc.returncode != 0
+  assert f"error: {tmp_path}: in use by pid {os.getpid()}" in proc.stderr
+  assert "Traceback" not in proc.stderr
+  assert not (tmp_path / "config.json").exists()  # the second run wrote nothing
