@@ -133,8 +133,8 @@ def load_sft(workdir: str, *, with_vocab: bool = False):
     sft_config = dict(sft_config, model=model_config)
   if sft_config["model"].get("path") and not with_vocab:
     raise ValueError(f"{workdir}: a run on the Hugging Face model {sft_config['model']['path']}; "
-                     f"this entrypoint supports the character vocabulary only so far (SFT and RL "
-                     f"run on Hugging Face models)")
+                     f"this entrypoint runs on the character vocabulary only (SFT, RL, the verifier "
+                     f"and search run on Hugging Face models)")
   vocab, model_cfg, graphdef, params = make_model(sft_config["model"], jax.random.key(0),
                                                   load_weights=False)
   tx = state_lib.make_optimizer(state_lib.OptimConfig())

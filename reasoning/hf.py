@@ -91,12 +91,13 @@ def config_from_hf(hf: dict[str, Any], *, where: str = "config.json", max_len: i
 
 def _pad_bos(hf: dict[str, Any], specials) -> dict[str, Any]:
   if specials is not None:
-    return {"pad_id": specials.pad, "bos_id": specials.bos}
+    return {"pad_id": specials.pad, "bos_id": specials.bos, "eos_id": specials.eos}
   eos = hf.get("eos_token_id")
   eos = eos[0] if isinstance(eos, list) and eos else eos
+  eos = eos if isinstance(eos, int) else None
   pad = hf.get("pad_token_id")
-  return {"pad_id": pad if pad is not None else (eos if isinstance(eos, int) else 0),
-          "bos_id": hf.get("bos_token_id")}
+  return {"pad_id": pad if pad is not None else (eos if eos is not None else 0),
+          "bos_id": hf.get("bos_token_id"), "eos_id": eos}
 
 
 def _hf_names(cfg: model_lib.ModelConfig) -> dict[str, tuple]:

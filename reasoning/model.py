@@ -46,6 +46,7 @@ class ModelConfig:
   attn_bias: bool = False    # biases on the q/k/v projections (Qwen2)
   pad_id: int = PAD          # the token masked out as padding (a real tokenizer's pad or EOS)
   bos_id: int | None = BOS   # the prompt's first token (None: the model has none, e.g. Qwen2)
+  eos_id: int | None = None  # the end token, always generable even where it is also pad or BOS
   dtype: str = "float32"  # compute dtype: 'float32' | 'bfloat16'; parameters stay float32
 
   def __post_init__(self):
@@ -65,8 +66,11 @@ class ModelConfig:
 
   @property
   def never_generated(self) -> tuple[int, ...]:
-    """Token ids the policy never emits: padding and BOS (see sampling.generate)."""
-    return (self.pad_id,) if self.bos_id in (None, self.pad_id) else (self.pad_id, self.bos_id)
+    """Token ids the policy never emits: padding and BOS (see sampling.generate), but never EOS:
+    a tokenizer without a pad token pads with EOS (and Qwen2's BOS is EOS too), and its rows must
+    still be able to end."""
+    ids = {self.pad_id} | ({self.bos_id} if self.bos_id is not None else set())
+    return tuple(sorted(ids - {self.eos_id}))
 
   @property
   def head_dim(self) -> int:

@@ -114,7 +114,7 @@ def _decode(graphdef, params, prompts, key, *, max_new, stop, temperature, top_k
   if (specials.pad, specials.bos) != (cfg.pad_id, cfg.bos_id):
     raise ValueError(f"generate: specials pad={specials.pad}, bos={specials.bos} differ from the "
                      f"model's pad_id={cfg.pad_id}, bos_id={cfg.bos_id}")
-  never = jnp.array(cfg.never_generated)
+  never = jnp.array(cfg.never_generated, jnp.int32)
   step_ends = jnp.array(specials.step_ends or (-1,), jnp.int32)
   batch, prompt_len = prompts.shape
   cache = model_lib.init_cache(cfg, batch, prompt_len + max_new)

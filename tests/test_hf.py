@@ -170,3 +170,19 @@ def test_clear_errors_for_unsupported_configs_and_missing_files(tmp_path):
   _write(tmp_path / "shape", dict(c, intermediate_size=40), _random_weights(c, np.random.default_rng(3)))
   with pytest.raises(ValueError, match="gate_proj.weight' has shape"):
     hf.load(str(tmp_path / "shape"))
+
+
+def test_a_tokenizer_without_a_pad_token_can_still_end_a_row():
+  """No pad token: pad falls back to EOS (and Qwen2-style BOS is EOS too). EOS must stay
+  generable, or greedy decoding runs to max_new where transformers stops."""
+  from reasoning import hf
+  config = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "vocab_size": 64,
+            "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 4,
+            "num_key_value_heads": 2, "intermediate_size": 64, "max_position_embeddings": 64,
+            "rms_norm_eps": 1e-6, "tie_word_embeddings": True, "eos_token_id": 7,
+            "bos_token_id": 7}
+  cfg = hf.config_from_hf(config)
+  assert (cfg.pad_id, cfg.bos_id, cfg.eos_id) == (7, 7, 7)
+  assert 7 not in cfg.never_generated
+  cfg = hf.config_from_hf(dict(config, pad_token_id=3, bos_token_id=5))
+  assert cfg.never_generated == (3, 5)

@@ -64,11 +64,11 @@ class Meter:
 
 
 def require_char_vocab(method: str, *models: Model) -> None:
-  """Token-level searchers (MCTS, rStar) match answer lines and step ends on character ids;
-  real tokenizers are not supported there yet: a clear error rather than a silent mismatch."""
+  """Token-level searchers (MCTS, rStar) match answer lines and step ends on character ids; with
+  a real tokenizer they stop with a clear error rather than a silent mismatch."""
   for m in models:
     if not isinstance(m.vocab, CharVocab):
-      raise ValueError(f"{method} supports the character vocabulary only so far; with a Hugging "
+      raise ValueError(f"{method} runs on the character vocabulary only; with a Hugging "
                        f"Face model use best-of-N, beam or lookahead search")
 
 

@@ -172,7 +172,7 @@ def entropy(logits, mask):
 def policy_logits(logits, cfg: model_lib.ModelConfig):
   """The sampler's policy: the model's pad and BOS tokens are never generated (see
   sampling.generate)."""
-  return logits.at[..., jnp.array(cfg.never_generated)].set(-1e30)
+  return logits.at[..., jnp.array(cfg.never_generated, jnp.int32)].set(-1e30)
 
 
 def sequence_logprobs(graphdef, params, tokens):
