@@ -11,6 +11,7 @@ import os
 
 import numpy as np
 from experiments import common
+from reasoning.logging import write_scalar_summary
 from reasoning.tasks import get_task, reference_completion
 
 
@@ -46,6 +47,12 @@ def run(config, workdir: str) -> dict:
           f"{row['mean_chars']:>8.1f}{row['verified']:>10.3f}")
   with open(os.path.join(workdir, "tasks_table.json"), "w") as f:
     json.dump(table, f, indent=2)
+  scalars = {}  # per family and column, the value against difficulty
+  for key, row in table.items():
+    family, difficulty = key.split("/")
+    for column in ("trap_share", "mean_lines", "verified"):
+      scalars.setdefault(f"{family}/{column}", []).append((int(difficulty), row[column]))
+  write_scalar_summary(workdir, scalars)
   print(f"\nwrote {os.path.join(workdir, 'tasks_table.json')}")
   return table
 

@@ -3,12 +3,12 @@
   python scripts/fault_injection.py --kills 20 --out /tmp/fault_injection
 
 For each of SFT, RL (from that SFT), the PRM and STaR on their `:tiny` configs: one uninterrupted
-reference run, then the same command started again and again in a second workdir, each start
-killed with SIGKILL after a random delay (a named numpy stream, so the kill points are
-reproducible), until a start finishes on its own. Then the last checkpoint's arrays must equal
-the reference's bit for bit, and metrics.jsonl must equal it line for line (wall-clock fields
-aside). Kills land anywhere: during start-up, steps, evaluations and checkpoint writes. Prints one
-line per kill and a JSON summary; exits 1 if any run differs.
+reference run, then for each kill a fresh workdir where the same command is killed with SIGKILL
+after a random delay (a named numpy stream, so the kill points are reproducible; a delay the run
+outlives is halved and tried again) and then rerun to completion. Every rerun's last checkpoint
+must equal the reference's bit for bit, and its metrics.jsonl the reference's line for line
+(wall-clock fields aside). Kills land anywhere: start-up, steps, evaluations, checkpoint writes.
+Prints one line per kill and a JSON summary; exits 1 if any run differs.
 """
 
 from __future__ import annotations
@@ -78,31 +78,31 @@ def main():
   for (name, _), kills in zip(EXPERIMENTS.items(), per):
     ref = os.path.join(args.out, "ref", name)
     seconds = run(command(name, ref, args.out), log)
-    workdir = os.path.join(args.out, "killed", name)
-    done, points = False, []
-    while not done:
-      proc = subprocess.Popen(command(name, workdir, args.out), stdout=log, stderr=log)
-      if len(points) < kills:
-        delay = float(rng.uniform(0.5, seconds))
+    points, same_state, same_metrics = [], True, True
+    for k in range(kills):
+      delay = float(rng.uniform(1.0, seconds))
+      while True:
+        workdir = os.path.join(args.out, "killed", f"{name}_{k}")
+        shutil.rmtree(workdir, ignore_errors=True)
+        proc = subprocess.Popen(command(name, workdir, args.out), stdout=log, stderr=log)
         try:
           proc.wait(timeout=delay)
+          delay /= 2  # it finished first: kill earlier
         except subprocess.TimeoutExpired:
           proc.send_signal(signal.SIGKILL)
           proc.wait()
-          points.append(round(delay, 2))
-          print(f"{name}: killed at {delay:.1f} s", flush=True)
-          continue
-      done = proc.wait() == 0
-      if not done:
-        raise SystemExit(f"{name}: a rerun failed (see {args.out}/log.txt)")
-    same_state = all(np.array_equal(a, b) for a, b in
-                     zip(latest_state(ref), latest_state(workdir), strict=True))
-    same_metrics = metrics(ref) == metrics(workdir)
+          break
+      run(command(name, workdir, args.out), log)  # the rerun, to completion
+      state = all(np.array_equal(a, b) for a, b in
+                  zip(latest_state(ref), latest_state(workdir), strict=True))
+      lines = metrics(ref) == metrics(workdir)
+      same_state, same_metrics = same_state and state, same_metrics and lines
+      points.append(round(delay, 2))
+      print(f"{name}: killed at {delay:.1f} s of {seconds:.1f} s; after the rerun, state "
+            f"identical: {state}, metrics identical: {lines}", flush=True)
     ok &= same_state and same_metrics
-    summary[name] = {"kills": points, "reference_seconds": round(seconds, 1),
+    summary[name] = {"kills_at_seconds": points, "reference_seconds": round(seconds, 1),
                      "same_state": same_state, "same_metrics": same_metrics}
-    print(f"{name}: {len(points)} kills; state identical: {same_state}; metrics identical: "
-          f"{same_metrics}", flush=True)
   print(json.dumps(summary, indent=2))
   sys.exit(0 if ok else 1)
 
