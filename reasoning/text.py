@@ -33,7 +33,7 @@ class Specials:
   pad: masked out of attention and positions, emitted by finished rows; bos: starts a prompt
   (None for models without one, e.g. Qwen2); eos: ends an answer; step_ends: tokens that end a
   reasoning step (a character vocabulary's newline; with BPE, every token ending in one).
-  PAD and BOS are never generated (ModelConfig.never_generated).
+  PAD and BOS are never generated, EOS always can be (ModelConfig.never_generated).
   """
   pad: int = PAD
   bos: int | None = BOS

@@ -95,3 +95,40 @@ def test_export_loads_in_transformers_with_the_same_logits(tmp_path):
     theirs = reloaded(torch.as_tensor(ids)).logits.numpy()
   ours = np.asarray(model_lib.apply(graphdef, params, jnp.asarray(ids, jnp.int32)).logits)
   np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=1e-4)
+
+
+def test_without_a_pad_token_greedy_output_ends_at_eos_as_transformers_does(tmp_path):
+  """pad = eos = bos (a Qwen2.5-style config.json with no pad token): rows end where
+  transformers' greedy `generate` emits EOS, token for token, EOS and the stop after it
+  included. The EOS embedding is scaled up so that some rows end early and others do not."""
+  from reasoning.text import Specials
+  eos = 2
+  torch.manual_seed(0)
+  config = transformers.Qwen2Config(
+      vocab_size=VOCAB, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+      rms_norm_eps=1e-5, bos_token_id=eos, eos_token_id=eos, pad_token_id=None,
+      tie_word_embeddings=True)
+  model = transformers.Qwen2ForCausalLM(config).eval()
+  with torch.no_grad():
+    for name, p in model.named_parameters():
+      if name.endswith("bias") or "norm" in name:
+        p.add_(0.2 * torch.randn_like(p))
+    model.model.embed_tokens.weight[eos] *= 8.0
+  model.save_pretrained(str(tmp_path / "qwen2_nopad"))
+  cfg, graphdef, params = hf.load(str(tmp_path / "qwen2_nopad"))
+  assert (cfg.pad_id, cfg.bos_id, cfg.eos_id) == (eos, eos, eos)
+
+  prompts = np.random.default_rng(1).integers(3, VOCAB, (16, 6))
+  with torch.no_grad():
+    out = model.generate(torch.as_tensor(prompts), attention_mask=torch.ones(prompts.shape),
+                         max_new_tokens=16, do_sample=False, eos_token_id=eos, pad_token_id=eos)
+  theirs = out[:, prompts.shape[1]:].numpy()
+  got = sampling.generate(graphdef, params, jnp.asarray(prompts, jnp.int32), jax.random.key(0),
+                          max_new=16, temperature=0.0, specials=Specials(pad=eos, bos=eos, eos=eos))
+  ours = np.asarray(got.tokens)[:, :theirs.shape[1]]
+  np.testing.assert_array_equal(ours, theirs)
+  ended = [list(row).index(eos) + 1 if eos in row else None for row in theirs]
+  assert any(e is not None and e < 16 for e in ended) and None in ended  # both kinds of row
+  np.testing.assert_array_equal(np.asarray(got.lengths),
+                                [e if e is not None else 16 for e in ended])
