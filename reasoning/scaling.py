@@ -1,0 +1,131 @@
+"""Scaling-law fits: pure functions from (compute, accuracy, counts) to fitted parameters.
+
+- `pass_at_k`: the unbiased pass@k estimator of Chen et al. 2021 from n samples with c correct.
+- `log_linear_fit`: accuracy = intercept + slope * log10(compute); slope per decade and R^2.
+- `sigmoid_fit`: ScaleRL's saturating curve (Khatri et al. 2025),
+  R(C) = R0 + (A - R0) / (1 + (C_mid / C)^B), with R0 the accuracy before the compute counted
+  (fixed), A the asymptote and B the efficiency; fitted by Levenberg-Marquardt in a
+  parametrization that keeps R0 <= A <= 1, B > 0, C_mid > 0.
+- `coverage_fit`: the exponentiated power law of Brown et al. 2024, log(coverage) = a * k^b.
+- `bootstrap`: intervals for any fit by a parametric bootstrap: each accuracy measured on n
+  problems is redrawn as Binomial(n, accuracy) / n.
+- `extrapolation_check`: fit on the points up to a share of the compute, predict the rest.
+- `difficulty_bins`: model-relative difficulty (Snell et al. 2024): quantile bins of the base
+  policy's own pass rate (or of a verifier's mean score), hardest first.
+No plotting and no file I/O here; scripts and plots call these.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+
+def pass_at_k(n: int, c: int, k: int) -> float:
+  """P(at least one of k samples drawn without replacement from n, c of them correct, is
+  correct) = 1 - C(n-c, k) / C(n, k), in a numerically stable product form."""
+  if not 0 <= c <= n or not 1 <= k <= n:
+    raise ValueError(f"pass_at_k: need 0 <= c <= n and 1 <= k <= n, got n={n}, c={c}, k={k}")
+  if n - c < k:
+    return 1.0
+  return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
+
+
+def log_linear_fit(compute: Sequence[float], accuracy: Sequence[float]) -> dict[str, float]:
+  """Least squares of accuracy on log10(compute): {slope_per_decade, intercept, r2}."""
+  x, y = np.log10(np.asarray(compute, float)), np.asarray(accuracy, float)
+  if len(x) < 2 or np.ptp(x) == 0:
+    raise ValueError("log_linear_fit: needs two or more distinct compute values")
+  slope, intercept = np.polyfit(x, y, 1)
+  residual = y - (intercept + slope * x)
+  total = np.sum((y - y.mean()) ** 2)
+  r2 = 1.0 - np.sum(residual ** 2) / total if total > 0 else 1.0
+  return {"slope_per_decade": float(slope), "intercept": float(intercept), "r2": float(r2)}
+
+
+def sigmoid(compute, r0: float, a: float, b: float, c_mid: float):
+  """ScaleRL's R(C) = R0 + (A - R0) / (1 + (C_mid / C)^B)."""
+  compute = np.asarray(compute, float)
+  return r0 + (a - r0) / (1.0 + (c_mid / compute) ** b)
+
+
+def _unpack(theta, r0: float, scale: float) -> tuple[float, float, float]:
+  a = r0 + (1.0 - r0) / (1.0 + np.exp(-theta[0]))
+  return a, float(np.exp(theta[1])), float(scale * np.exp(theta[2]))
+
+
+def sigmoid_fit(compute: Sequence[float], accuracy: Sequence[float], r0: float,
+                iterations: int = 200) -> dict[str, float]:
+  """Fits A (asymptote), B (efficiency) and C_mid with R0 fixed: {a, b, c_mid, rmse}."""
+  c, y = np.asarray(compute, float), np.asarray(accuracy, float)
+  if len(c) < 3:
+    raise ValueError("sigmoid_fit: needs three or more points")
+  scale = float(np.exp(np.mean(np.log(c))))  # C_mid in units of the geometric mean compute
+  residuals = lambda t: sigmoid(c, r0, *_unpack(t, r0, scale)) - y
+  best = None
+  for a0 in (0.0, 2.0):  # two starts: a low and a high asymptote
+    theta, lam = np.array([a0, 0.0, 0.0]), 1e-2
+    for _ in range(iterations):
+      r = residuals(theta)
+      jac = np.stack([(residuals(theta + e) - r) / 1e-6 for e in np.eye(3) * 1e-6], axis=1)
+      step = np.linalg.solve(jac.T @ jac + lam * np.diag(np.diag(jac.T @ jac) + 1e-9),
+                             -jac.T @ r)
+      if np.sum(residuals(theta + step) ** 2) < np.sum(r ** 2):
+        theta, lam = theta + step, lam * 0.3
+      else:
+        lam *= 10.0
+      if np.linalg.norm(step) < 1e-10:
+        break
+    loss = float(np.sum(residuals(theta) ** 2))
+    if best is None or loss < best[0]:
+      best = (loss, theta)
+  a, b, c_mid = _unpack(best[1], r0, scale)
+  return {"a": a, "b": b, "c_mid": c_mid, "rmse": float(np.sqrt(best[0] / len(c)))}
+
+
+def coverage_fit(ks: Sequence[int], coverage: Sequence[float]) -> dict[str, float]:
+  """log(coverage) = a * k^b (a < 0, b < 0 as coverage rises to 1), fitted as a line in
+  log(-log coverage) against log k over the points with 0 < coverage < 1: {a, b, r2}."""
+  k, cov = np.asarray(ks, float), np.asarray(coverage, float)
+  keep = (cov > 0) & (cov < 1)
+  if keep.sum() < 2:
+    raise ValueError("coverage_fit: needs two or more coverages strictly between 0 and 1")
+  line = log_linear_fit(k[keep], np.log(-np.log(cov[keep])))
+  b = line["slope_per_decade"] / np.log(10)
+  return {"a": float(-np.exp(line["intercept"])), "b": float(b), "r2": line["r2"]}
+
+
+def bootstrap(fit: Callable[[np.ndarray, np.ndarray], dict], compute, accuracy, counts,
+              rng: np.random.Generator, resamples: int = 200, level: float = 0.9) -> dict:
+  """{name: (low, high)}: the `level` interval of every fitted parameter when each accuracy is
+  redrawn as Binomial(count, accuracy) / count (the evaluation set's noise)."""
+  compute, accuracy = np.asarray(compute, float), np.asarray(accuracy, float)
+  counts = np.broadcast_to(np.asarray(counts, int), accuracy.shape)
+  draws = [fit(compute, rng.binomial(counts, np.clip(accuracy, 0, 1)) / counts)
+           for _ in range(resamples)]
+  tail = (1.0 - level) / 2
+  return {name: (float(np.quantile([d[name] for d in draws], tail)),
+                 float(np.quantile([d[name] for d in draws], 1 - tail))) for name in draws[0]}
+
+
+def extrapolation_check(compute, accuracy, r0: float, share: float = 0.25) -> dict:
+  """Fits the sigmoid on the points with compute <= share * the largest (at least three) and
+  predicts the rest: {fit, predicted, measured, errors} (errors = predicted - measured)."""
+  compute, accuracy = np.asarray(compute, float), np.asarray(accuracy, float)
+  early = compute <= share * compute.max()
+  if early.sum() < 3:
+    early = np.arange(len(compute)) < 3
+  fit = sigmoid_fit(compute[early], accuracy[early], r0)
+  predicted = sigmoid(compute[~early], r0, fit["a"], fit["b"], fit["c_mid"])
+  return {"fit": fit, "predicted": predicted.tolist(), "measured": accuracy[~early].tolist(),
+          "errors": (predicted - accuracy[~early]).tolist()}
+
+
+def difficulty_bins(scores: Sequence[float], bins: int = 5) -> np.ndarray:
+  """[P] bin index 0..bins-1 by quantiles of `scores` (the base policy's pass rate per problem,
+  or a verifier's mean score): 0 holds the lowest scores, the hardest problems. Ties share a
+  bin (rank-based), so equal scores never straddle a boundary."""
+  scores = np.asarray(scores, float)
+  edges = np.quantile(scores, np.linspace(0, 1, bins + 1)[1:-1])
+  return np.searchsorted(edges, scores, side="right").clip(0, bins - 1)

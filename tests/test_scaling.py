@@ -1,0 +1,64 @@
+"""Scaling fits on synthetic data with known parameters: each fit recovers them."""
+
+import math
+
+import numpy as np
+import pytest
+
+from reasoning import scaling
+
+
+def test_pass_at_k_by_hand():
+  assert scaling.pass_at_k(4, 0, 2) == 0.0
+  assert scaling.pass_at_k(4, 4, 1) == 1.0
+  assert scaling.pass_at_k(4, 1, 1) == pytest.approx(0.25)
+  assert scaling.pass_at_k(4, 1, 2) == pytest.approx(1 - math.comb(3, 2) / math.comb(4, 2))
+  assert scaling.pass_at_k(10, 3, 9) == 1.0  # fewer wrong samples than k
+  with pytest.raises(ValueError, match="1 <= k <= n"):
+    scaling.pass_at_k(4, 1, 5)
+
+
+def test_log_linear_fit_recovers_slope_and_intercept():
+  compute = np.logspace(10, 13, 7)
+  fit = scaling.log_linear_fit(compute, 0.1 + 0.05 * np.log10(compute / 1e10))
+  assert fit["slope_per_decade"] == pytest.approx(0.05)
+  assert fit["intercept"] == pytest.approx(0.1 - 0.5)
+  assert fit["r2"] == pytest.approx(1.0)
+
+
+def test_sigmoid_fit_recovers_asymptote_and_efficiency_and_extrapolates():
+  compute = np.logspace(12, 14, 12)
+  truth = dict(a=0.7, b=1.3, c_mid=3e12)
+  accuracy = scaling.sigmoid(compute, 0.3, **truth)
+  fit = scaling.sigmoid_fit(compute, accuracy, r0=0.3)
+  assert fit["a"] == pytest.approx(0.7, abs=1e-3) and fit["b"] == pytest.approx(1.3, rel=1e-2)
+  assert fit["c_mid"] == pytest.approx(3e12, rel=1e-2) and fit["rmse"] < 1e-4
+  check = scaling.extrapolation_check(compute, accuracy, r0=0.3, share=0.25)
+  assert max(abs(e) for e in check["errors"]) < 0.01
+
+
+def test_bootstrap_intervals_cover_the_truth_and_shrink_with_the_eval_set():
+  compute = np.logspace(12, 14, 10)
+  accuracy = scaling.sigmoid(compute, 0.3, 0.7, 1.3, 3e12)
+  fit = lambda c, y: scaling.sigmoid_fit(c, y, r0=0.3)
+  small = scaling.bootstrap(fit, compute, accuracy, 200, np.random.default_rng(0), resamples=60)
+  large = scaling.bootstrap(fit, compute, accuracy, 5000, np.random.default_rng(0),
+                            resamples=60)
+  assert small["a"][0] <= 0.7 <= small["a"][1]
+  assert large["a"][1] - large["a"][0] < small["a"][1] - small["a"][0]
+
+
+def test_coverage_fit_recovers_the_exponentiated_power_law():
+  ks = 2 ** np.arange(0, 9)
+  coverage = np.exp(-0.8 * ks ** -0.4)
+  fit = scaling.coverage_fit(ks, coverage)
+  assert fit["a"] == pytest.approx(-0.8) and fit["b"] == pytest.approx(-0.4)
+  assert fit["r2"] == pytest.approx(1.0)
+
+
+def test_difficulty_bins_are_quantiles_with_the_hardest_first():
+  rates = np.array([0.0, 0.0, 0.1, 0.2, 0.4, 0.5, 0.6, 0.8, 0.9, 1.0])
+  bins = scaling.difficulty_bins(rates, 5)
+  assert bins.tolist() == sorted(bins.tolist()) and bins[0] == 0 and bins[-1] == 4
+  assert bins[0] == bins[1]  # ties share a bin
+  assert np.bincount(bins, minlength=5).tolist() == [2, 2, 2, 2, 2]
