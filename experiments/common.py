@@ -39,19 +39,6 @@ def held_out_problems(task, difficulty_list: str, n: int, seed: int):
           for p in task.sample(rng.stream(seed, "held_out", d), n, d)]
 
 
-def read_results(path: str) -> list[dict]:
-  """The records of a results.jsonl that a rerun appends to (none if it does not exist); a torn
-  last line (a kill mid-write) is dropped from the file too, so appending cannot corrupt it."""
-  from reasoning.logging import read_metrics
-  if not os.path.exists(path):
-    return []
-  records = read_metrics(path)
-  with open(path + ".tmp", "w") as f:
-    f.writelines(json.dumps(r) + "\n" for r in records)
-  os.replace(path + ".tmp", path)
-  return records
-
-
 def check_positive(config, *fields: str) -> None:
   """A clear error naming `--config.<field>` for each field that must be a positive number."""
   for name in fields:
@@ -201,8 +188,8 @@ def save_config(config, workdir: str) -> None:
   (beyond OBSERVATION_FIELDS) is an error naming the fields: resuming would silently mix two
   experiments in one set of checkpoints and metrics.
   """
-  import jax
-  if jax.process_index() != 0:  # the first process checks and writes it for all
+  from reasoning import mesh
+  if not mesh.is_first_process():  # the first process checks and writes it for all
     return
   os.makedirs(workdir, exist_ok=True)
   path = os.path.join(workdir, "config.json")
@@ -317,13 +304,14 @@ def main(run_fn, experiment: str) -> None:
     if len(argv) > 1:
       raise app.UsageError(f"unexpected arguments: {argv[1:]}")
     start = time.perf_counter()
-    import contextlib
+    from reasoning import mesh
     initialize_processes()
     try:
       workdir = workdir_for(experiment, CONFIG.value.get("seed"))
       fresh = not os.path.exists(workdir)
-      # The first process holds the workdir for all of them.
-      lock = lock_workdir(workdir) if PROCESS_ID.value == 0 else contextlib.nullcontext()
+      # The first process holds the workdir for all of them (its index, not the flag: with
+      # --num_processes=-1 jax.distributed finds the indices in the environment).
+      lock = lock_workdir(workdir) if mesh.is_first_process() else None
     except ValueError as e:
       sys.exit(f"error: {e}")
     try:
@@ -333,7 +321,7 @@ def main(run_fn, experiment: str) -> None:
         shutil.rmtree(workdir, ignore_errors=True)
       sys.exit(f"error: {e}")
     finally:
-      if hasattr(lock, "close"):
+      if lock is not None:
         lock.close()
     print(f"{experiment}: done in {time.perf_counter() - start:.0f} s", flush=True)
 

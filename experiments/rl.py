@@ -129,7 +129,7 @@ def run(config, workdir: str) -> dict:
   loop.plot_train_scaling(workdir, pg_cfg.algo, records, config.init_from,
                           common.difficulties(config.eval_difficulties),
                           title=f"{config.task.name}: SFT then RL ({pg_cfg.algo})")
-  return {"params": state.params, "metrics": loop.last_evaluation(writer.path)}
+  return {"params": state.params, "metrics": loop.last_evaluation(records, writer.path)}
 
 
 if __name__ == "__main__":

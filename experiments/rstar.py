@@ -23,7 +23,7 @@ import numpy as np
 
 from experiments import common
 from reasoning import plots
-from reasoning.logging import write_scalar_summary
+from reasoning.logging import repaired_records, write_scalar_summary
 from reasoning.search import rstar as rstar_lib
 from reasoning.search.base import Model, concat_results
 from reasoning.search.compute_optimal import interpolate
@@ -51,7 +51,7 @@ def run(config, workdir: str) -> dict:
   prompts = [p.prompt for p in problems]
   key = jax.random.key(config.seed)
   path = os.path.join(workdir, "results.jsonl")
-  done = {r["sims"]: r for r in common.read_results(path)}
+  done = {r["sims"]: r for r in repaired_records(path)}
   difficulty = np.array([p.difficulty for p in problems])
   for sims in common.difficulties(config.simulations):
     if sims in done:

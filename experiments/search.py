@@ -22,7 +22,7 @@ import numpy as np
 
 from experiments import common
 from reasoning import plots
-from reasoning.logging import write_scalar_summary
+from reasoning.logging import repaired_records, write_scalar_summary
 from reasoning.search import beam, mcts, sweep
 from reasoning.search.base import Model, concat_results
 from reasoning.search.compute_optimal import frontier_summary, tabulate
@@ -50,7 +50,7 @@ def run(config, workdir: str) -> dict:
   prompts = [p.prompt for p in problems]
   key = jax.random.key(config.seed)
   results_path = os.path.join(workdir, "results.jsonl")
-  done = {r["method"]: r for r in common.read_results(results_path)}
+  done = {r["method"]: r for r in repaired_records(results_path)}
 
   def write(r):
     with open(results_path, "a") as out:

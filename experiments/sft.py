@@ -106,14 +106,15 @@ def run(config, workdir: str) -> dict:
                                       if k.startswith(("greedy/", "pass@"))), flush=True)
   else:
     do_eval(config.steps, config.pass_k)
-  result = loop.last_evaluation(writer.path)
+    records = read_metrics(writer.path)
   writer.close()
   plot_path = os.path.join(workdir, "plots", "learning_curve.png")
   os.makedirs(os.path.dirname(plot_path), exist_ok=True)
-  plots.learning_curve(read_metrics(writer.path), plot_path,
+  plots.learning_curve(records, plot_path,
                        title=f"SFT on {config.task.name} (difficulties {config.train_difficulties})")
   print(f"wrote {plot_path}", flush=True)
-  return {"params": state.params, "metrics": result, "graphdef": graphdef}
+  return {"params": state.params, "metrics": loop.last_evaluation(records, writer.path),
+          "graphdef": graphdef}
 
 
 if __name__ == "__main__":

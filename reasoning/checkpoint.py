@@ -38,10 +38,11 @@ def checksums(state) -> dict[str, int]:
 def _placed(abstract_state):
   """The abstract state with a sharding on every leaf that has none: replicated over every
   device, so a checkpoint restores whatever device topology wrote it (the caller places it)."""
-  from jax.sharding import Mesh, NamedSharding, PartitionSpec
-  replicated = NamedSharding(Mesh(np.array(jax.devices()), ("all",)), PartitionSpec())
+  from jax.sharding import Mesh, NamedSharding, PartitionSpec, SingleDeviceSharding
   if jax.process_count() == 1:
-    replicated = jax.sharding.SingleDeviceSharding(jax.local_devices()[0])
+    replicated = SingleDeviceSharding(jax.local_devices()[0])
+  else:
+    replicated = NamedSharding(Mesh(np.array(jax.devices()), ("all",)), PartitionSpec())
   return jax.tree.map(lambda x: x if getattr(x, "sharding", None) is not None else
                       jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=replicated), abstract_state)
 
@@ -131,8 +132,9 @@ class Checkpointer:
                               f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
     state, meta = restored["state"], dict(restored["meta"])
     expected = meta.pop(CHECKSUMS, None)
-    if expected is not None and checksums(state) != expected:
-      bad = next(k for k, v in checksums(state).items() if expected.get(k) != v)
+    found = checksums(state) if expected is not None else None
+    if found != expected:
+      bad = next(k for k, v in found.items() if expected.get(k) != v)
       raise CorruptCheckpoint(f"checkpoint {path} is corrupt: array {bad} does not match the "
                               f"checksum saved with it")
     return state, meta

@@ -29,28 +29,20 @@ class MetricsWriter:
   (the process was killed mid-write) is dropped with a warning."""
 
   def __init__(self, path: str, *, resume_step: int | None = None, tensorboard: bool = True):
-    import jax
+    from reasoning import mesh
     self.path = path
     self._tb = None
-    self._enabled = jax.process_index() == 0  # one writer in a multi-process run
+    self._enabled = mesh.is_first_process()  # one writer in a multi-process run
     if not self._enabled:
       return
     os.makedirs(os.path.dirname(path) or ".", exist_ok=True)
-    if os.path.exists(path):
-      kept = read_metrics(path)  # drops a torn last line: appending after it would break it
-      if resume_step is not None:
-        kept = [r for r in kept if r.get("step", 0) <= resume_step]
-      tmp = path + ".tmp"
-      with open(tmp, "w") as f:
-        f.writelines(json.dumps(r) + "\n" for r in kept)
-      os.replace(tmp, path)
+    if resume_step is None:
+      repaired_records(path)  # a torn last line must not be appended to
+    else:
+      repaired_records(path, keep=lambda r: r.get("step", 0) <= resume_step)
     if tensorboard:
-      from tensorboardX import SummaryWriter  # the event-file writer without TensorFlow
-      purge = None if resume_step is None else resume_step + 1
-      # A unique suffix: a writer opened in the same second as an earlier one would otherwise
-      # truncate its file (the name holds the time in seconds).
-      self._tb = SummaryWriter(os.path.dirname(os.path.abspath(path)), purge_step=purge,
-                               flush_secs=10, filename_suffix=f".{time.time_ns()}.{os.getpid()}")
+      self._tb = _event_writer(os.path.dirname(os.path.abspath(path)),
+                               purge_step=None if resume_step is None else resume_step + 1)
 
   def write(self, step: int, **metrics) -> dict:
     record = {"step": int(step), "time": time.time(), **{k: _plain(v) for k, v in metrics.items()}}
@@ -90,6 +82,30 @@ def read_metrics(path: str) -> list[dict]:
   return out
 
 
+def repaired_records(path: str, keep=None) -> list[dict]:
+  """The records of a JSON-lines file that a run appends to (none if it does not exist), those
+  `keep(record)` accepts when given, written back atomically (a new file renamed over the old):
+  a torn last line is dropped from the file too, so appending after it cannot corrupt it."""
+  if not os.path.exists(path):
+    return []
+  records = read_metrics(path)
+  if keep is not None:
+    records = [r for r in records if keep(r)]
+  with open(path + ".tmp", "w") as f:
+    f.writelines(json.dumps(r) + "\n" for r in records)
+  os.replace(path + ".tmp", path)
+  return records
+
+
+def _event_writer(directory: str, purge_step: int | None = None):
+  """A TensorBoard event-file writer (tensorboardX: no TensorFlow). Its file name gets a unique
+  suffix: a writer opened in the same second as an earlier one would otherwise truncate its
+  file (the name holds the time in seconds)."""
+  from tensorboardX import SummaryWriter
+  return SummaryWriter(directory, purge_step=purge_step, flush_secs=10,
+                       filename_suffix=f".{time.time_ns()}.{os.getpid()}")
+
+
 class Progress:
   """`step 120/1000 | 4.1 steps/s | 9.3k tok/s | loss 0.812 | ETA 3m34s` on stderr."""
 
@@ -114,11 +130,10 @@ def write_scalar_summary(workdir: str, scalars: dict[str, list[tuple[int, float]
   """TensorBoard scalars of a sweep whose records are all recomputed at its end (test-time
   search): {tag: [(step, value)]}, replacing the event files of an earlier end of the same run,
   so every point is logged once."""
-  from tensorboardX import SummaryWriter
   for name in os.listdir(workdir):
     if name.startswith("events.out.tfevents."):
       os.remove(os.path.join(workdir, name))
-  writer = SummaryWriter(workdir, filename_suffix=f".{time.time_ns()}.{os.getpid()}")
+  writer = _event_writer(workdir)
   for tag, points in scalars.items():
     for step, value in sorted(points):
       writer.add_scalar(tag, float(value), int(step))

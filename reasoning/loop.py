@@ -103,9 +103,9 @@ def evaluator(writer, graphdef, vocab, task, problems, key, *, prompt_len: int, 
   return evaluate_iteration
 
 
-def last_evaluation(path: str) -> dict:
-  """The last held-out evaluation in a metrics.jsonl (a finished run shows it again)."""
-  result = next((r for r in reversed(read_metrics(path)) if "greedy/all" in r), None)
+def last_evaluation(records: list[dict], path: str) -> dict:
+  """The last held-out evaluation among a metrics.jsonl's `records` (read from `path`)."""
+  result = next((r for r in reversed(records) if "greedy/all" in r), None)
   if result is None:
     raise ValueError(f"{path}: no held-out evaluation recorded")
   return result

@@ -139,6 +139,12 @@ def replicated_over(params, batch) -> Mesh | None:
   return mesh if all(whole(x) for x in jax.tree.leaves(params)) else None
 
 
+def is_first_process() -> bool:
+  """Whether this process writes a run's files (config, metrics, plots, the workdir's lock):
+  the only process of a run, or the first of a multi-process one."""
+  return jax.process_index() == 0
+
+
 def to_host(tree):
   """numpy copies of a pytree of arrays, gathered from every process where an array spans
   devices of other processes (a multi-process run); `jax.device_get` otherwise."""

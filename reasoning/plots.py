@@ -9,6 +9,8 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 from matplotlib import ticker  # noqa: E402
 
+from reasoning import mesh  # noqa: E402
+
 
 def _sci(x: float, _=None) -> str:
   if x <= 0:
@@ -31,15 +33,9 @@ def _save(fig, title: str, path: str) -> None:
       ax.xaxis.set_minor_formatter(ticker.NullFormatter())
   fig.suptitle(title)
   fig.tight_layout()
-  if _writes_files():
+  if mesh.is_first_process():  # one writer in a multi-process run
     fig.savefig(path, dpi=110)
   plt.close(fig)
-
-
-def _writes_files() -> bool:
-  """Only the first process of a multi-process run writes a run's files."""
-  import jax
-  return jax.process_index() == 0
 
 
 def learning_curve(records: list[dict], path: str, *, title: str) -> None:

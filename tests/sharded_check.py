@@ -8,7 +8,6 @@ assert "--xla_force_host_platform_device_count=8" in os.environ.get("XLA_FLAGS",
 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
-import numpy as np  # noqa: E402
 
 from reasoning import mesh as mesh_lib  # noqa: E402
 from reasoning.testing import sharding_check_steps  # noqa: E402

@@ -3,7 +3,6 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
-import pytest
 
 from reasoning import model
 from reasoning.text import VOCAB, pad_examples

@@ -24,7 +24,6 @@ reference scratchpad's.
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
 
 import numpy as np
 

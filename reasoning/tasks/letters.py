@@ -16,7 +16,6 @@ The oracle step labels: a step is good iff it and every step before it equal the
 from __future__ import annotations
 
 import dataclasses
-from typing import Sequence
 
 import numpy as np
 
