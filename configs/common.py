@@ -56,16 +56,18 @@ def outputs(c: ConfigDict, *, checkpoint_every: int | None = None, keep_checkpoi
 
 def variant(c: ConfigDict, arg: str | None, path: str, **variants: dict) -> ConfigDict:
   """`c` with the overrides of variant `arg` ({dotted field: value}); none for arg None.
-  An unknown variant is an error naming the config file and the known ones."""
+  Variants join with commas (`:tiny,dapo`), applied left to right. An unknown variant is an
+  error naming the config file and the known ones."""
   if arg is None:
     return c
-  if arg not in variants:
-    known = ", ".join(repr(v) for v in variants)
-    raise ValueError(f"{path}: unknown variant {arg!r}; expected one of {known} or none")
-  for dotted, value in variants[arg].items():
-    node = c
-    *parents, leaf = dotted.split(".")
-    for key in parents:
-      node = node[key]
-    node[leaf] = value
+  for name in arg.split(","):
+    if name not in variants:
+      known = ", ".join(repr(v) for v in variants)
+      raise ValueError(f"{path}: unknown variant {name!r}; expected one of {known} or none")
+    for dotted, value in variants[name].items():
+      node = c
+      *parents, leaf = dotted.split(".")
+      for key in parents:
+        node = node[key]
+      node[leaf] = value
   return c

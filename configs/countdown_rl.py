@@ -3,6 +3,11 @@
   python -m experiments.rl --config configs/countdown_rl.py --config.init_from=runs/demo/sft
   python -m experiments.rl --config configs/countdown_rl.py --config.rl.algo=ppo   # grpo|rloo|reinforce
   python -m experiments.rl --config configs/countdown_rl.py:retry --config.init_from=<sft :retry>
+  python -m experiments.rl --config configs/countdown_rl.py:dapo   # a recipe: RECIPES below
+
+The recipes (RECIPES; `:tiny,dapo` joins variants) change only what their papers name; the KL
+term, learning rate and batch stay the base's, and every recipe pushes failures down
+(negative_scale 1), as published. scripts/recipe_sweep.py fits each one's compute curve.
 
 `init_from` is an SFT workdir: its config.json gives the model shape, its latest checkpoint the
 initial (and frozen reference) parameters, its metrics the SFT FLOPs that start the train-compute
@@ -12,6 +17,20 @@ longer runs and the algorithm comparison.
 """
 
 from configs import common
+
+RECIPES = {
+    "grpo": {"rl.negative_scale": 1.0},                       # Shao et al. 2024, as published
+    "dapo": {"rl.negative_scale": 1.0, "rl.clip_eps_high": 0.28, "dynamic_sampling": 0.5,
+             "overlong_buffer": 16},                          # Yu et al. 2025
+    "dr_grpo": {"rl.negative_scale": 1.0, "rl.normalize_std": False,
+                "rl.aggregation": "constant"},                # Liu et al. 2025
+    "gspo": {"rl.negative_scale": 1.0, "rl.importance": "sequence", "rl.clip_eps": 3e-4,
+             "rl.clip_eps_high": 4e-4, "rl.aggregation": "sequence"},  # Zheng et al. 2025
+    "cispo": {"rl.negative_scale": 1.0, "rl.objective": "cispo", "rl.clip_eps": 1.0,
+              "rl.clip_eps_high": 0.28},                      # MiniMax 2025; Khatri et al. 2025
+    "reinforce_pp": {"rl.negative_scale": 1.0, "rl.algo": "reinforce_pp",
+                     "rl.kl_in_reward": True},                # Hu 2025
+}
 
 
 def get_config(arg: str | None = None) -> common.ConfigDict:
@@ -30,7 +49,12 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
       # Positive-only updates: with failures pushed down too (1.0, the textbook estimators) the
       # 0.86M policy loses ground at difficulty 2; push_penalized=True still pushes down a
       # penalized sample (a false `none`, an illegal step). docs/training.md.
-      "negative_scale": 0.0, "push_penalized": False})
+      "negative_scale": 0.0, "push_penalized": False,
+      # Recipe options (reasoning/train/pg.py): upper clip 1 + clip_eps_high (0: clip_eps),
+      # 'clip' or 'cispo' objective, 'token' or 'sequence' (GSPO) importance ratio, the length
+      # of 'constant' aggregation (0: max_new), truncated IS cap for off-policy rollouts.
+      "clip_eps_high": 0.0, "objective": "clip", "importance": "token", "norm_length": 0,
+      "tis_cap": 0.0})
   c.optim = common.optim(1e-4, 5, min_lr_ratio=0.5)
   c.steps = 130                # RL steps (rollout + updates)
   c.prompts_per_step = 32
@@ -48,6 +72,10 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.abandoned_credit = 1.0     # advantage scale on attempts a completion abandoned (`retry`)
   c.curriculum = True          # sample difficulties by p(1-p) of their running pass rate
   c.baseline_decay = 0.9       # REINFORCE moving-average baseline
+  c.dynamic_sampling = 0.0     # > 0: sample that share more groups, train on informative ones
+  c.overlong_buffer = 0        # > 0: DAPO's soft overlong penalty over the last tokens of max_new
+  c.off_policy_steps = 0       # 1: each rollout sampled by the policy of one step before
+  c.eval_log_points = 0        # > 0: also evaluate at that many log-spaced steps (compute fits)
   c.mesh = common.mesh()
   c.pass_k = 0
   common.outputs(c, checkpoint_every=10, log_every=1, eval_every=20)
@@ -57,4 +85,5 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
             "minibatch_size": 4, "max_new": 24, "eval_every": 2, "checkpoint_every": 1},
       small={"eval_problems": 100, "steps": 24, "prompts_per_step": 16, "eval_every": 8,
              "checkpoint_every": 8},
-      retry={"max_new": 104, "abandoned_credit": 0.0})  # from configs/countdown_sft.py:retry
+      retry={"max_new": 104, "abandoned_credit": 0.0},
+      **RECIPES)  # from configs/countdown_sft.py:retry

@@ -126,11 +126,15 @@ def load_sft(workdir: str, *, with_vocab: bool = False):
                                                   load_weights=False)
   tx = state_lib.make_optimizer(state_lib.OptimConfig())
   abstract = jax.eval_shape(lambda p: state_lib.create(p, tx), params)
+  if sft_config.get("off_policy_steps"):  # an RL run whose checkpoint holds its sampler too
+    abstract = {"state": abstract, "behind": abstract.params}
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), save_every=1)
   try:
     state, meta = ckpt.restore(abstract)
   finally:
     ckpt.close()
+  if isinstance(state, dict):
+    state = state["state"]
   out = (sft_config, model_cfg, graphdef, state.params, float(meta["train_flops"]))
   return (vocab,) + out if with_vocab else out
 

@@ -1,4 +1,5 @@
-"""RL on chains of thought (PPO, GRPO, RLOO, REINFORCE) from an SFT checkpoint.
+"""RL on chains of thought (PPO, GRPO, RLOO, REINFORCE, REINFORCE++; the DAPO, Dr. GRPO, GSPO
+and CISPO recipes) from an SFT checkpoint.
 
   python -m experiments.rl --config configs/countdown_rl.py --config.init_from=SFT_WORKDIR \
       [--config.rl.algo=ppo] [--workdir DIR]
@@ -7,6 +8,9 @@ Each step (reasoning/train/rollout.py): sample prompts (a pure function of seed 
 out G completions per prompt with the jitted sampler at `temperature` (1: the policy itself),
 score them with the task's verifier (host side), compute log-probs under the policy and the
 frozen SFT reference, advantages per algorithm, then `epochs` passes of minibatch updates.
+`dynamic_sampling` > 0 samples that many more groups and trains on the informative ones
+(DAPO); `off_policy_steps=1` samples each rollout with the policy of one step before, as an
+asynchronous sampler would (`rl.tis_cap` corrects it).
 Writes config.json, metrics.jsonl, TensorBoard events, checkpoints/ and plots/train_scaling.png
 (held-out pass@1 against cumulative train FLOPs, SFT included). A rerun resumes exactly.
 """
@@ -31,10 +35,19 @@ def run(config, workdir: str) -> dict:
   common.check_positive(config, "steps", "prompts_per_step", "samples_per_prompt",
                         "minibatch_size", "epochs", "eval_every", "log_every",
                         "checkpoint_every", "keep_checkpoints", "max_new")
+  if config.off_policy_steps not in (0, 1):
+    raise ValueError(f"off_policy_steps={config.off_policy_steps}: 0 (on-policy) or 1 (rollouts "
+                     f"sampled by the policy one step before) are supported")
+  if config.dynamic_sampling < 0:
+    raise ValueError(f"dynamic_sampling={config.dynamic_sampling}: the share of extra groups "
+                     f"sampled must be >= 0")
   if not 0.0 < config.temperature <= 2.0:
     raise ValueError(f"temperature={config.temperature}: the rollout temperature must be in "
                      f"(0, 2]; greedy rollouts (0) give GRPO/RLOO groups of identical samples")
-  pg_cfg = pg.PGConfig(**config.rl)
+  pg_cfg = pg.PGConfig(**{**config.rl, "norm_length": config.rl.norm_length or config.max_new})
+  if pg_cfg.tis_cap and not config.off_policy_steps:
+    raise ValueError(f"rl.tis_cap={pg_cfg.tis_cap} corrects rollouts of an older policy; with "
+                     f"off_policy_steps=0 the behavior policy is the current one: set it to 0")
   group = config.samples_per_prompt
   rows = config.prompts_per_step * group
   if rows % config.minibatch_size:
@@ -71,9 +84,14 @@ def run(config, workdir: str) -> dict:
                       keep=config.keep_checkpoints)
   levels = common.difficulties(config.train_difficulties)
   meta = {"train_flops": sft_flops, "baseline": 0.0, "pass_rates": {str(d): 0.5 for d in levels}}
-  state, meta, start = loop.resume(ckpt, state, meta, what="RL step")  # numbered by RL step
+  # With off_policy_steps=1 the checkpoint is {"state", "behind"}: the sampler's parameters, one
+  # step stale, resume with it (common.load_sft reads either form).
+  carry = {"state": state, "behind": jax.tree.map(jnp.copy, sft_params)} if (
+      config.off_policy_steps) else state
+  carry, meta, start = loop.resume(ckpt, carry, meta, what="RL step")  # numbered by RL step
   mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(**config.mesh))  # see experiments/sft.py
-  state = jax.device_put(state, mesh_lib.state_shardings(mesh, state))
+  carry = jax.device_put(carry, mesh_lib.state_shardings(mesh, carry))
+  state, behind = (carry["state"], carry["behind"]) if config.off_policy_steps else (carry, None)
   sft_params = jax.device_put(sft_params, mesh_lib.state_shardings(mesh, sft_params))  # reference
   writer = loop.open_metrics(workdir, start)
   progress = Progress(config.steps, start=start, every=config.log_every)
@@ -84,19 +102,27 @@ def run(config, workdir: str) -> dict:
                   max_new=config.max_new, train_flops=meta["train_flops"],
                   num_samples=config.pass_k, what="RL step", algo=pg_cfg.algo)
 
+  evaluate_at = loop.eval_steps(config.steps, config.eval_every, config.eval_log_points)
+  groups = config.prompts_per_step
+  sampled_groups = groups + int(round(config.dynamic_sampling * groups))
+  select = (functools.partial(rollout_lib.informative_rows, group=group, groups=groups)
+            if config.dynamic_sampling else None)
   if start == 0:
     do_eval(0)
   try:  # a pending checkpoint write finishes even when interrupted
     for step in range(start, config.steps):
       problems = rollout_lib.sample_step_problems(
           train_task, rng_lib.stream(config.seed, "rl_prompts", step), levels,
-          config.prompts_per_step, held_out, meta["pass_rates"] if config.curriculum else None)
+          sampled_groups, held_out, meta["pass_rates"] if config.curriculum else None)
       repeated = [p for p in problems for _ in range(group)]
       out = rollout_lib.rollout(
           graphdef, state.params, sft_params, repeated, jax.random.fold_in(rollout_key, step),
           vocab=vocab, reward=reward, score=score, advantages=advantages, prompt_len=prompt_len,
           max_new=config.max_new, temperature=config.temperature, baseline=meta["baseline"],
-          abandoned_credit=config.abandoned_credit)
+          abandoned_credit=config.abandoned_credit, overlong_buffer=config.overlong_buffer,
+          select=select, behavior_params=behind)
+      if behind is not None:  # the next rollout samples from this step's starting policy
+        behind = jax.tree.map(jnp.copy, state.params)
       metrics_list = []
       for epoch in range(config.epochs):
         order = rng_lib.stream(config.seed, "rl_minibatches", step, epoch).permutation(rows)
@@ -106,9 +132,10 @@ def run(config, workdir: str) -> dict:
           state, m = train_step(state, minibatch)
           metrics_list.append(m)
       metrics = {k: float(np.mean([float(m[k]) for m in metrics_list])) for k in metrics_list[0]}
-      seq_lens = out.prompt_lens + out.lengths
+      seq_lens = (out.prompt_lens + out.lengths)[out.rows]  # scored and trained on
       meta["train_flops"] += (compute.generation_flops(model_cfg, out.prompt_lens, out.lengths)
-                              + 2 * compute.forward_flops(model_cfg, seq_lens)
+                              + (2 + bool(config.off_policy_steps))
+                              * compute.forward_flops(model_cfg, seq_lens)
                               + config.epochs * compute.train_flops(model_cfg, seq_lens))
       meta["baseline"] = pg.ema(meta["baseline"], out.rewards, config.baseline_decay)
       meta["pass_rates"] = rollout_lib.update_pass_rates(meta["pass_rates"], repeated,
@@ -119,9 +146,10 @@ def run(config, workdir: str) -> dict:
       writer.write(done, train_flops=meta["train_flops"], algo=pg_cfg.algo, **record)
       progress.update(done, tokens=float(out.lengths.sum()), reward=record["reward"],
                       kl=record["kl"], len=record["response_length"])
-      if done % config.eval_every == 0 or done == config.steps:
+      if done in evaluate_at:
         do_eval(done)
-      ckpt.save(done, state, meta, force=done == config.steps)
+      carry = state if behind is None else {"state": state, "behind": behind}
+      ckpt.save(done, carry, meta, force=done == config.steps)
   finally:
     ckpt.close()
   writer.close()

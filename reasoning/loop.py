@@ -78,6 +78,16 @@ def log_train_step(writer, progress, step: int, metrics, *, every: int, total: i
   progress.update(step, tokens=tokens, **shown)
 
 
+def eval_steps(total: int, every: int, log_points: int = 0) -> set[int]:
+  """The steps a run evaluates at (besides 0): every `every` steps and the last, plus with
+  `log_points` > 0 that many steps spaced evenly in log between 1 and `total`, so a compute
+  curve has points over every decade of the run."""
+  steps = set(range(every, total + 1, every)) | {total}
+  if log_points > 0:
+    steps |= {int(round(x)) for x in np.geomspace(1, total, log_points)}
+  return steps
+
+
 def evaluate(writer, step: int, graphdef, params, vocab, task, problems, key, *,
              prompt_len: int, max_new: int, train_flops: float, num_samples: int = 0,
              what: str = "step", **extra) -> dict:

@@ -122,3 +122,31 @@ def search_scaling(curves: dict, frontier: dict, path: str, *, title: str,
            title="all difficulties" if name == "all" else f"difficulty {name[1:]}")
     ax.legend(fontsize=7)
   _save(fig, title, path)
+
+
+def rl_compute_curves(curves: dict[str, dict], path: str, *, title: str, ylabel: str) -> None:
+  """Held-out accuracy (%) against RL compute (FLOPs from RL's start), one colour per label:
+  each seed's evaluations as points, the pooled fits as lines (the ScaleRL sigmoid solid, the
+  log-linear law dashed) with the asymptote A and efficiency B in the legend.
+  curves[label] = {"runs": [reasoning.curves.rl_curve ...], "fit": reasoning.curves.fit(...)}."""
+  from reasoning import scaling
+  fig, ax = plt.subplots(figsize=(7, 4.5))
+  for i, (label, curve) in enumerate(curves.items()):
+    color = f"C{i}"
+    for run in curve["runs"]:
+      ax.plot(run["compute"], 100 * run["accuracy"], "o", color=color, alpha=0.35, ms=3)
+    fit = curve["fit"]
+    lo = min(r["compute"].min() for r in curve["runs"])
+    hi = max(r["compute"].max() for r in curve["runs"])
+    x = np.geomspace(lo, hi, 100)
+    s = fit["sigmoid"]
+    ax.plot(x, 100 * scaling.sigmoid(x, fit["r0"], s["a"], s["b"], s["c_mid"]), color=color,
+            label=f"{label}: A={100 * s['a']:.0f}%, B={s['b']:.2f}")
+    ll = fit["log_linear"]
+    ax.plot(x, 100 * (ll["intercept"] + ll["slope_per_decade"] * np.log10(x)), "--",
+            color=color, lw=0.8)
+  ax.axhline(100 * np.mean([c["fit"]["r0"] for c in curves.values()]), color="gray", lw=0.6,
+             ls=":", label="before RL (R0)")
+  ax.set(xscale="log", xlabel="RL compute from RL's start (FLOPs)", ylabel=ylabel)
+  ax.legend(fontsize=7)
+  _save(fig, title, path)

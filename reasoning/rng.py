@@ -28,6 +28,7 @@ STREAMS = {
     "synthetic_attempts": 9,  # the flawed attempts written at those problems
     "exit_problems": 9,      # expert iteration's problems of an iteration
     "trap_balance": 11,      # STaR's trap down-sampling, per iteration
+    "fit_bootstrap": 12,     # a scaling fit's bootstrap redraws, per fitted curve
 }
 
 

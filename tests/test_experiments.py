@@ -201,11 +201,16 @@ def tiny_sft_run(tmp_path_factory):
 @pytest.mark.slow
 @pytest.mark.parametrize("algo", ["grpo", "ppo"])
 def test_rl_pulse_and_resume(tmp_path, tiny_sft_run, algo, monkeypatch):
+  """PPO with the retry-credit path; GRPO as DAPO (dynamic sampling, overlong shaping) sampled
+  one step off-policy with TIS, whose checkpoint carries the sampler's parameters too."""
   from experiments import rl
   config = _config("configs/countdown_rl.py")
   config.init_from = str(tiny_sft_run)
   config.rl.algo = algo
   config.abandoned_credit = 0.0 if algo == "ppo" else 1.0  # the retry-credit path runs too
+  if algo == "grpo":
+    config.update(dynamic_sampling=0.5, overlong_buffer=8, off_policy_steps=1)
+    config.rl.update(clip_eps_high=0.28, tis_cap=2.0)
   full = rl.run(config, str(tmp_path / "full"))
   records = [json.loads(l) for l in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]
   train = [r for r in records if "reward" in r]
@@ -217,6 +222,10 @@ def test_rl_pulse_and_resume(tmp_path, tiny_sft_run, algo, monkeypatch):
   assert (tmp_path / "full" / "plots" / "train_scaling.png").stat().st_size > 1000
   if algo == "ppo":
     assert "value_loss" in train[0] and "explained_variance" in train[0]
+  else:  # 6 groups sampled, the 4 wanted kept
+    assert all(r["kept"] == pytest.approx(4 / 6) for r in train)
+    from experiments import common
+    assert common.load_sft(str(tmp_path / "full"))[4] == records[-1]["train_flops"]
 
   from reasoning import rng
   resumed = _interrupt_then_rerun(monkeypatch, rl, rng, "stream",

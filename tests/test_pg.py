@@ -109,11 +109,122 @@ def test_bad_pg_config():
     pg.PGConfig(negative_scale=-1.0)
 
 
-@pytest.mark.parametrize("algo", ["grpo", "ppo"])
-def test_bandit_rl_moves_probability_to_the_rewarded_answer(tiny_model, algo):
+def test_bad_recipe_options():
+  with pytest.raises(ValueError, match="rl.norm_length"):
+    pg.PGConfig(aggregation="constant")
+  with pytest.raises(ValueError, match="rl.objective"):
+    pg.PGConfig(objective="dpo")
+  with pytest.raises(ValueError, match="rl.importance"):
+    pg.PGConfig(importance="segment")
+  with pytest.raises(ValueError, match="rl.clip_eps"):
+    pg.PGConfig(clip_eps_high=-0.1)
+  with pytest.raises(ValueError, match="rl.tis_cap"):
+    pg.PGConfig(tis_cap=-1.0)
+
+
+# ----------------------------------------------------------------------------- recipes
+
+
+def test_dapo_clip_higher_raises_only_the_upper_bound():
+  mask = jnp.ones((1, 1))
+  up, down = jnp.log(jnp.array([[1.5]])), jnp.log(jnp.array([[0.5]]))
+  zero = jnp.zeros((1, 1))
+  loss = lambda lp, a, **kw: float(pg.ppo_loss(lp, zero, jnp.full((1, 1), a), mask,
+                                               clip_eps=0.2, **kw)[0])
+  assert loss(up, 1.0) == pytest.approx(-1.2)                       # symmetric: 1 + 0.2
+  assert loss(up, 1.0, clip_eps_high=0.28) == pytest.approx(-1.28)  # clip-higher: 1 + 0.28
+  # the lower bound stays at 1 - 0.2: -min(0.5 * -1, 0.8 * -1) = 0.8
+  assert loss(down, -1.0, clip_eps_high=0.28) == pytest.approx(0.8)
+  _, clip_frac, _ = pg.ppo_loss(jnp.log(jnp.array([[1.25, 1.3, 0.7, 1.0]])), jnp.zeros((1, 4)),
+                                jnp.ones((1, 4)), jnp.ones((1, 4)), clip_eps=0.2,
+                                clip_eps_high=0.28)
+  assert float(clip_frac) == pytest.approx(0.5)  # 1.3 above 1.28 and 0.7 below 0.8
+
+
+def test_cispo_keeps_the_gradient_of_a_clipped_token():
+  """CISPO: -sg(clip(r, 1 - eps, 1 + eps_high)) A log pi. At r = 1.5, A = 1 the PPO surrogate
+  is clipped (no gradient); CISPO's gradient on log pi is -1.28, the clipped weight."""
+  old, mask, adv = jnp.zeros((1, 1)), jnp.ones((1, 1)), jnp.ones((1, 1))
+  logp = jnp.log(jnp.array([[1.5]]))
+  grad = lambda objective: float(jax.grad(lambda lp: pg.ppo_loss(
+      lp, old, adv, mask, clip_eps=1.0, clip_eps_high=0.28, objective=objective)[0])(logp)[0, 0])
+  assert grad("clip") == pytest.approx(0.0)
+  assert grad("cispo") == pytest.approx(-1.28)
+  value = pg.ppo_loss(logp, old, adv, mask, clip_eps=1.0, clip_eps_high=0.28, objective="cispo")[0]
+  assert float(value) == pytest.approx(-1.28 * np.log(1.5))  # -(1.28 * A * log pi)
+  weight = float(jax.grad(lambda lp: pg.ppo_loss(  # r = 0.1: no lower bound at eps 1
+      lp, old, adv, mask, clip_eps=1.0, objective="cispo")[0])(jnp.log(jnp.array([[0.1]])))[0, 0])
+  assert weight == pytest.approx(-0.1)
+
+
+def test_gspo_uses_one_length_normalized_ratio_per_sequence():
+  mask = jnp.array([[1.0, 1.0, 0.0]])
+  old = jnp.zeros((1, 3))
+  # token log ratios 0.1 and 0.3 (the third is padding): sequence ratio exp(0.2)
+  log_ratio = pg.importance_log_ratio(jnp.array([[0.1, 0.3, 5.0]]), old, mask, "sequence")
+  np.testing.assert_allclose(log_ratio, [[0.2, 0.2, 0.2]], rtol=1e-6)
+  kw = dict(clip_eps=3e-4, clip_eps_high=4e-4, importance="sequence", aggregation="sequence")
+  loss = pg.ppo_loss(jnp.array([[0.1, 0.3, 5.0]]), old, jnp.ones((1, 3)), mask, **kw)[0]
+  assert float(loss) == pytest.approx(-(1 + 4e-4))  # clipped at 1 + 4e-4
+  # inside the range (ratio exp(1e-4)) the gradient on each token is -ratio / |y| = -ratio / 2
+  logp = jnp.array([[0.0, 2e-4, 0.0]])
+  grad = jax.grad(lambda lp: pg.ppo_loss(lp, old, jnp.ones((1, 3)), mask, **kw)[0])(logp)
+  np.testing.assert_allclose(grad, [[-np.exp(1e-4) / 2] * 2 + [0.0]], rtol=1e-5)
+
+
+def test_dr_grpo_drops_std_and_length_normalization():
+  x = jnp.array([[1.0, 2.0, 0.0], [3.0, 0.0, 0.0]])
+  mask = jnp.array([[1.0, 1.0, 0.0], [1.0, 0.0, 0.0]])
+  assert float(pg.aggregate(x, mask, "constant", norm_length=4)) == pytest.approx(6 / 8)
+  cfg = pg.PGConfig(algo="grpo", normalize_std=False, aggregation="constant", norm_length=4)
+  rewards = jnp.array([1.0, 0.0, 0.0, 0.0])  # one group of 4: mean 0.25, std 0.433
+  adv, _ = pg.token_advantages(cfg, rewards, 4, jnp.ones((4, 1)), *[jnp.zeros((4, 1))] * 3)
+  np.testing.assert_allclose(adv[:, 0], [0.75, -0.25, -0.25, -0.25], atol=1e-6)
+  std, _ = pg.token_advantages(pg.PGConfig(algo="grpo"), rewards, 4, jnp.ones((4, 1)),
+                               *[jnp.zeros((4, 1))] * 3)
+  np.testing.assert_allclose(std[:, 0], np.array([0.75, -0.25, -0.25, -0.25]) / np.sqrt(0.1875),
+                             rtol=1e-4)
+
+
+def test_reinforce_pp_whitens_returns_over_the_batch_tokens():
+  mask = jnp.array([[1.0, 1.0], [1.0, 0.0]])
+  adv = pg.reinforce_pp_advantages(jnp.array([1.0, 0.0]), mask, jnp.zeros((2, 2)))
+  # returns 1, 1 and 0: mean 2/3, std sqrt(2)/3
+  np.testing.assert_allclose(adv, [[1 / np.sqrt(2)] * 2, [-np.sqrt(2), 0.0]], rtol=1e-4)
+  kl = jnp.array([[0.1, 0.2], [0.3, 0.0]])
+  adv = pg.reinforce_pp_advantages(jnp.array([1.0, 0.0]), mask, kl)
+  # token rewards [-0.1, 0.8], [-0.3]: returns [0.7, 0.8], [-0.3]; mean 0.4, std sqrt(0.74/3)
+  expected = (np.array([0.7, 0.8, -0.3]) - 0.4) / np.sqrt(0.74 / 3)
+  np.testing.assert_allclose([adv[0, 0], adv[0, 1], adv[1, 0]], expected, rtol=1e-4)
+  assert float(adv[1, 1]) == 0.0
+  cfg = pg.PGConfig(algo="reinforce_pp", kl_coef=1.0, kl_estimator="k1", kl_in_reward=True)
+  via_cfg, _ = pg.token_advantages(cfg, jnp.array([1.0, 0.0]), 1, mask, jnp.zeros((2, 2)), kl,
+                                   jnp.zeros((2, 2)))  # k1 = logp - ref_logp = kl
+  np.testing.assert_allclose(via_cfg, adv, rtol=1e-5)
+
+
+def test_truncated_importance_weights():
+  w = pg.truncated_is_weights(jnp.log(jnp.array([3.0, 0.5])), jnp.zeros(2), cap=2.0)
+  np.testing.assert_allclose(w, [2.0, 0.5], rtol=1e-6)  # pi_old / pi_behavior, capped at 2
+  mask, adv, zero = jnp.ones((1, 2)), jnp.ones((1, 2)), jnp.zeros((1, 2))
+  loss = pg.ppo_loss(zero, zero, adv, mask, clip_eps=0.2, weights=w[None])[0]
+  assert float(loss) == pytest.approx(-(2.0 + 0.5) / 2)
+
+
+RECIPE_CASES = {
+    "grpo": {}, "ppo": {"algo": "ppo"},
+    "cispo": {"objective": "cispo", "clip_eps": 1.0, "clip_eps_high": 0.28},
+    "gspo": {"importance": "sequence", "clip_eps": 3e-4, "clip_eps_high": 4e-4,
+             "aggregation": "sequence"},
+    "reinforce_pp": {"algo": "reinforce_pp"},
+}
+
+
+@pytest.mark.parametrize("recipe", list(RECIPE_CASES))
+def test_bandit_rl_moves_probability_to_the_rewarded_answer(tiny_model, recipe):
   """Reward 1 when the first generated character is a digit (~10/56 at init)."""
   _, graphdef, params = tiny_model
-  cfg = pg.PGConfig(algo=algo, kl_coef=0.0, gae_lambda=1.0)
+  cfg = pg.PGConfig(**{"kl_coef": 0.0, "gae_lambda": 1.0, **RECIPE_CASES[recipe]})
   tx = state_lib.make_optimizer(state_lib.OptimConfig(lr=1e-2, warmup_steps=0, total_steps=40,
                                                       weight_decay=0.0))
   state = state_lib.create(jax.tree.map(jnp.copy, params), tx)

@@ -73,3 +73,20 @@ def test_abandoned_mask_covers_the_attempts_before_the_last_retry():
     expected = len(VOCAB.encode(text[:cut])) if cut >= 0 else 0
     assert mask[b].tolist() == [True] * expected + [False] * (tokens.shape[1] - expected), b
   assert mask[0].sum() == len(VOCAB.encode("8+3=11\n11+5=16\n"))
+
+
+def test_dynamic_sampling_keeps_the_groups_whose_rewards_differ():
+  rewards = np.array([1, 1, 0, 1, 0, 0, 1, 0], np.float32)  # G = 2: groups 1 and 3 informative
+  np.testing.assert_array_equal(rollout.informative_rows(rewards, 2, 2), [2, 3, 6, 7])
+  # one short: filled with the first uninformative group, in sampled order
+  np.testing.assert_array_equal(rollout.informative_rows(rewards, 2, 3), [0, 1, 2, 3, 6, 7])
+  with pytest.raises(ValueError, match="5 wanted"):
+    rollout.informative_rows(rewards, 2, 5)
+
+
+def test_overlong_penalty_is_dapos_soft_punishment():
+  np.testing.assert_allclose(rewards.overlong_penalty([10, 48, 50, 60, 64], 64, 16),
+                             [0.0, 0.0, -0.125, -0.75, -1.0])
+  np.testing.assert_array_equal(rewards.overlong_penalty([64], 64, 0), [0.0])
+  with pytest.raises(ValueError, match="overlong_buffer"):
+    rewards.overlong_penalty([1], 8, 16)

@@ -20,6 +20,23 @@ subtracted from the reward (`kl_in_reward`, the InstructGPT/PPO convention) or a
 term (the GRPO convention). Default aggregation is token-level: every generated token in the
 batch has equal weight, so long wrong answers are not under-penalized relative to short ones
 (the length bias of per-sequence means noted by DAPO and Dr. GRPO); `sequence` is available.
+
+The reasoning-RL recipes are options of the same step (configs/countdown_rl.py has each as a
+variant):
+  DAPO         decoupled clip-higher (`clip_eps_high` > `clip_eps`), dynamic sampling (the
+               rollout keeps groups whose rewards differ: rollout.informative_rows), token-level
+               loss, overlong shaping (rewards.overlong_penalty) (Yu et al. 2025).
+  Dr. GRPO     no std normalization and no length normalization: token losses summed and divided
+               by a constant (`aggregation='constant'`, `norm_length`) (Liu et al. 2025).
+  GSPO         one importance ratio per sequence, the geometric mean of its token ratios
+               (`importance='sequence'`), clipped at 3e-4/4e-4 (Zheng et al. 2025).
+  CISPO        REINFORCE with a clipped, stop-gradient importance weight on every token
+               (`objective='cispo'`): no token's gradient is dropped (MiniMax 2025; ScaleRL,
+               Khatri et al. 2025).
+  REINFORCE++  returns normalized over the whole batch's tokens, no critic, no groups
+               (`algo='reinforce_pp'`) (Hu 2025).
+  TIS          truncated importance weights min(pi_old / pi_behavior, `tis_cap`) for rollouts
+               sampled by an older policy than the one the update starts from (Yao et al. 2025).
 """
 
 from __future__ import annotations
@@ -34,7 +51,8 @@ import optax
 from reasoning import model as model_lib
 from reasoning.train.state import make_step
 
-ALGOS = ("ppo", "grpo", "rloo", "reinforce")
+ALGOS = ("ppo", "grpo", "rloo", "reinforce", "reinforce_pp")
+AGGREGATIONS = ("token", "sequence", "constant")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -50,18 +68,35 @@ class PGConfig:
   kl_in_reward: bool = False
   gamma: float = 1.0
   gae_lambda: float = 0.95
-  aggregation: str = "token"      # 'token' | 'sequence'
+  aggregation: str = "token"      # 'token' | 'sequence' | 'constant' (sum / rows x norm_length)
+  norm_length: int = 0            # 'constant' aggregation's length (Dr. GRPO: the max generation)
   normalize_std: bool = True      # GRPO: divide by the group's std
   negative_scale: float = 1.0     # multiplies negative advantages; 0 = learn from successes only
   push_penalized: bool = False    # ...except answers with a negative reward (false `none`)
+  clip_eps_high: float = 0.0      # upper clip 1 + clip_eps_high (DAPO clip-higher); 0: clip_eps
+  objective: str = "clip"         # 'clip' (PPO surrogate) | 'cispo' (clipped IS-weighted REINFORCE)
+  importance: str = "token"       # 'token' | 'sequence' (GSPO: one length-normalized ratio)
+  tis_cap: float = 0.0            # > 0: truncated IS weight on behavior-policy samples (TIS)
 
   def __post_init__(self):
     if self.algo not in ALGOS:
       raise ValueError(f"rl.algo must be one of {ALGOS}, got {self.algo!r}")
     if self.kl_estimator not in ("k1", "k2", "k3"):
       raise ValueError(f"rl.kl_estimator must be 'k1', 'k2' or 'k3', got {self.kl_estimator!r}")
-    if self.aggregation not in ("token", "sequence"):
-      raise ValueError(f"rl.aggregation must be 'token' or 'sequence', got {self.aggregation!r}")
+    if self.aggregation not in AGGREGATIONS:
+      raise ValueError(f"rl.aggregation must be one of {AGGREGATIONS}, got {self.aggregation!r}")
+    if self.aggregation == "constant" and self.norm_length <= 0:
+      raise ValueError("rl.aggregation='constant' needs rl.norm_length > 0 (the max generation "
+                       f"length), got {self.norm_length}")
+    if self.objective not in ("clip", "cispo"):
+      raise ValueError(f"rl.objective must be 'clip' or 'cispo', got {self.objective!r}")
+    if self.importance not in ("token", "sequence"):
+      raise ValueError(f"rl.importance must be 'token' or 'sequence', got {self.importance!r}")
+    if self.clip_eps <= 0 or self.clip_eps_high < 0:
+      raise ValueError(f"rl.clip_eps must be > 0 and rl.clip_eps_high >= 0, got "
+                       f"{self.clip_eps} and {self.clip_eps_high}")
+    if self.tis_cap < 0:
+      raise ValueError(f"rl.tis_cap must be 0 (off) or > 0, got {self.tis_cap}")
     if not 0.0 <= self.negative_scale <= 1.0:
       raise ValueError(f"rl.negative_scale must be in [0, 1], got {self.negative_scale}")
     if self.dual_clip and self.dual_clip <= 1.0:
@@ -111,6 +146,25 @@ def reinforce_advantages(rewards, baseline: float):
   return rewards - baseline
 
 
+def reinforce_pp_advantages(rewards, mask, kl_penalty, *, gamma: float = 1.0, eps: float = 1e-6):
+  """REINFORCE++ (Hu 2025): the outcome reward [B] on each sequence's last generated token, a
+  per-token KL penalty [B, T] subtracted from every token's reward, discounted returns-to-go, then
+  normalized with the mean and std of all generated tokens in the batch (no critic, no groups).
+  Zero where mask is 0."""
+  last = (jnp.cumsum(mask[:, ::-1], 1)[:, ::-1] == 1) & (mask > 0)
+  token_rewards = (rewards[:, None] * last - kl_penalty) * mask
+
+  def step(carry, r):
+    ret = r + gamma * carry
+    return ret, ret
+
+  _, returns = jax.lax.scan(step, jnp.zeros(rewards.shape[0]), token_rewards.T, reverse=True)
+  returns = returns.T
+  mean = aggregate(returns, mask)
+  std = jnp.sqrt(aggregate((returns - mean) ** 2, mask))
+  return (returns - mean) / (std + eps) * mask
+
+
 def ema(baseline: float, rewards, decay: float = 0.9) -> float:
   return decay * baseline + (1 - decay) * float(jnp.mean(rewards))
 
@@ -118,10 +172,14 @@ def ema(baseline: float, rewards, decay: float = 0.9) -> float:
 # ----------------------------------------------------------------------------- losses
 
 
-def aggregate(x, mask, mode: str = "token"):
-  """Masked mean of x [B, T]: over all tokens ('token') or of per-sequence means ('sequence')."""
+def aggregate(x, mask, mode: str = "token", norm_length: int = 0):
+  """Masked mean of x [B, T]: over all tokens ('token'), of per-sequence means ('sequence'), or
+  the masked sum over rows x `norm_length` ('constant': Dr. GRPO, every token weighs the same
+  whatever the lengths in its batch)."""
   if mode == "token":
     return (x * mask).sum() / jnp.maximum(mask.sum(), 1.0)
+  if mode == "constant":
+    return (x * mask).sum() / (x.shape[0] * norm_length)
   per_seq = (x * mask).sum(1) / jnp.maximum(mask.sum(1), 1.0)
   has = (mask.sum(1) > 0).astype(x.dtype)
   return (per_seq * has).sum() / jnp.maximum(has.sum(), 1.0)
@@ -137,30 +195,63 @@ def kl_estimate(logp, ref_logp, kind: str = "k3"):
   return jnp.exp(-log_ratio) - 1.0 + log_ratio
 
 
-def ppo_loss(logp, old_logp, advantages, mask, *, clip_eps: float, dual_clip: float = 0.0,
-             aggregation: str = "token"):
-  """Clipped surrogate -min(r A, clip(r, 1-eps, 1+eps) A), with optional dual clip for A < 0.
-
-  Returns (loss, clip_fraction, approx_kl) where approx_kl is the k3 estimate of
-  KL(old || new) over masked tokens.
-  """
+def importance_log_ratio(logp, old_logp, mask, level: str = "token"):
+  """log(pi / pi_old) per token [B, T], or ('sequence', GSPO) each sequence's mean token log ratio
+  (the log of its length-normalized sequence ratio) broadcast over its tokens."""
   log_ratio = logp - old_logp
+  if level == "token":
+    return log_ratio
+  per_seq = (log_ratio * mask).sum(1) / jnp.maximum(mask.sum(1), 1.0)
+  return jnp.broadcast_to(per_seq[:, None], log_ratio.shape)
+
+
+def ppo_loss(logp, old_logp, advantages, mask, *, clip_eps: float, clip_eps_high: float = 0.0,
+             dual_clip: float = 0.0, aggregation: str = "token", norm_length: int = 0,
+             objective: str = "clip", importance: str = "token", weights=None):
+  """The policy loss and its diagnostics (loss, clip_fraction, approx_kl).
+
+  objective 'clip': the clipped surrogate -min(r A, clip(r, 1-eps, 1+eps_high) A), with
+  `clip_eps_high` (DAPO's clip-higher; 0: clip_eps) and optional dual clip for A < 0.
+  objective 'cispo': -sg(clip(r, 1-eps, 1+eps_high)) A log pi, REINFORCE with a clipped
+  importance weight that carries no gradient, so a clipped token still gets its update.
+  `importance='sequence'` uses GSPO's sequence ratio for r. `weights` [B, T] (TIS: truncated
+  behavior-policy importance weights) multiply each token's loss. approx_kl is the k3 estimate of
+  KL(old || new) over masked tokens; clip_fraction the share of tokens whose ratio is outside
+  the clip range.
+  """
+  high = clip_eps_high or clip_eps
+  log_ratio = importance_log_ratio(logp, old_logp, mask, importance)
   ratio = jnp.exp(log_ratio)
-  surrogate = jnp.minimum(ratio * advantages,
-                          jnp.clip(ratio, 1 - clip_eps, 1 + clip_eps) * advantages)
-  if dual_clip:
-    surrogate = jnp.where(advantages < 0, jnp.maximum(surrogate, dual_clip * advantages), surrogate)
-  loss = aggregate(-surrogate, mask, aggregation)
-  clipped = (jnp.abs(ratio - 1) > clip_eps).astype(jnp.float32)
-  approx_kl = aggregate(jnp.exp(log_ratio) - 1 - log_ratio, mask, "token")
+  clipped_ratio = jnp.clip(ratio, 1 - clip_eps, 1 + high)
+  if objective == "cispo":
+    surrogate = jax.lax.stop_gradient(clipped_ratio) * advantages * logp
+  else:
+    surrogate = jnp.minimum(ratio * advantages, clipped_ratio * advantages)
+    if dual_clip:
+      surrogate = jnp.where(advantages < 0, jnp.maximum(surrogate, dual_clip * advantages),
+                            surrogate)
+  if weights is not None:
+    surrogate = jax.lax.stop_gradient(weights) * surrogate
+  loss = aggregate(-surrogate, mask, aggregation, norm_length)
+  clipped = ((ratio < 1 - clip_eps) | (ratio > 1 + high)).astype(jnp.float32)
+  token_log_ratio = logp - old_logp
+  approx_kl = aggregate(jnp.exp(token_log_ratio) - 1 - token_log_ratio, mask, "token")
   return loss, aggregate(clipped, mask, "token"), approx_kl
 
 
-def value_loss(values, old_values, returns, mask, *, clip: float, aggregation: str = "token"):
+def truncated_is_weights(old_logp, behavior_logp, cap: float):
+  """TIS (Yao et al. 2025): min(pi_old / pi_behavior, cap) per token [B, T], the correction for
+  samples drawn by a behavior policy (a step-stale copy, another engine or precision) that
+  differs from the policy the update starts from; the cap bounds the variance."""
+  return jnp.minimum(jnp.exp(old_logp - behavior_logp), cap)
+
+
+def value_loss(values, old_values, returns, mask, *, clip: float, aggregation: str = "token",
+               norm_length: int = 0):
   """0.5 * max((V - R)^2, (clip(V, V_old +- clip) - R)^2), masked mean."""
   clipped = old_values + jnp.clip(values - old_values, -clip, clip)
   loss = 0.5 * jnp.maximum((values - returns) ** 2, (clipped - returns) ** 2)
-  return aggregate(loss, mask, aggregation)
+  return aggregate(loss, mask, aggregation, norm_length)
 
 
 def entropy(logits, mask):
@@ -197,16 +288,23 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, cfg: PGConfig):
   """A jitted `train_step(state, batch) -> (state, metrics)`; the state is donated.
 
   batch (per-token arrays [B, T-1], aligned with tokens[:, 1:]): tokens [B, T], mask,
-  old_logp, ref_logp, advantages, returns, old_values.
+  old_logp, ref_logp, advantages, returns, old_values; with `tis_cap`, behavior_logp (the
+  log-probs under the policy that sampled the rollout).
   """
 
   def loss_fn(params, batch):
     logp, values, logits = sequence_logprobs(graphdef, params, batch["tokens"])
     mask = batch["mask"]
-    pg, clip_frac, approx_kl = ppo_loss(logp, batch["old_logp"], batch["advantages"], mask,
-                                        clip_eps=cfg.clip_eps, dual_clip=cfg.dual_clip,
-                                        aggregation=cfg.aggregation)
-    kl = aggregate(kl_estimate(logp, batch["ref_logp"], cfg.kl_estimator), mask, cfg.aggregation)
+    weights = None
+    if cfg.tis_cap:
+      weights = truncated_is_weights(batch["old_logp"], batch["behavior_logp"], cfg.tis_cap)
+    pg, clip_frac, approx_kl = ppo_loss(
+        logp, batch["old_logp"], batch["advantages"], mask, clip_eps=cfg.clip_eps,
+        clip_eps_high=cfg.clip_eps_high, dual_clip=cfg.dual_clip, aggregation=cfg.aggregation,
+        norm_length=cfg.norm_length, objective=cfg.objective, importance=cfg.importance,
+        weights=weights)
+    kl = aggregate(kl_estimate(logp, batch["ref_logp"], cfg.kl_estimator), mask, cfg.aggregation,
+                   cfg.norm_length)
     ent = entropy(logits, mask)
     loss = pg - cfg.entropy_coef * ent
     if not cfg.kl_in_reward:
@@ -215,7 +313,7 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, cfg: PGConfig):
                "approx_kl": approx_kl}
     if cfg.algo == "ppo":
       vl = value_loss(values, batch["old_values"], batch["returns"], mask, clip=cfg.value_clip,
-                      aggregation=cfg.aggregation)
+                      aggregation=cfg.aggregation, norm_length=cfg.norm_length)
       loss = loss + cfg.value_coef * vl
       metrics["value_loss"] = vl
       metrics["explained_variance"] = explained_variance(values, batch["returns"], mask)
@@ -230,9 +328,10 @@ def token_advantages(cfg: PGConfig, rewards, group_size: int, mask, values, logp
   """Per-token (advantages, returns) [B, T] for the configured algorithm.
 
   rewards: [B] outcome rewards, rows grouped by prompt (G = group_size consecutive rows).
-  For PPO the outcome reward sits on the last generated token and GAE spreads it; for the
-  others the sequence advantage is broadcast over every generated token. With kl_in_reward,
-  -kl_coef * k-estimate is added to each token's reward (PPO) or to the outcome (others).
+  For PPO the outcome reward sits on the last generated token and GAE spreads it; REINFORCE++
+  whitens its returns-to-go over the batch; for the others the sequence advantage is broadcast
+  over every generated token. With kl_in_reward, -kl_coef * k-estimate is added to each token's
+  reward (PPO, REINFORCE++) or to the outcome (others).
   """
   kl_tok = kl_estimate(logp, ref_logp, cfg.kl_estimator) * mask
   if cfg.algo == "ppo":
@@ -242,6 +341,10 @@ def token_advantages(cfg: PGConfig, rewards, group_size: int, mask, values, logp
       token_rewards = token_rewards - cfg.kl_coef * kl_tok
     adv, returns = gae(token_rewards, values * mask, mask, gamma=cfg.gamma, lam=cfg.gae_lambda)
     return scale_negative(adv, rewards, cfg), returns
+  if cfg.algo == "reinforce_pp":
+    adv = reinforce_pp_advantages(rewards, mask, cfg.kl_coef * kl_tok if cfg.kl_in_reward else
+                                  jnp.zeros_like(mask), gamma=cfg.gamma)
+    return scale_negative(adv, rewards, cfg), adv
   shaped = rewards - cfg.kl_coef * kl_tok.sum(1) if cfg.kl_in_reward else rewards
   grouped = shaped.reshape(-1, group_size)
   if cfg.algo == "grpo":

@@ -40,6 +40,18 @@ def rewards_of(task, problems, completions, format_penalty: float,
   return np.array(out, np.float32)
 
 
+def overlong_penalty(lengths, max_len: int, buffer: int) -> np.ndarray:
+  """DAPO's soft overlong punishment (Yu et al. 2025) added to the reward, [B] float32: 0 up to
+  max_len - buffer generated tokens, then falling linearly to -1 at max_len (a completion the
+  sampler cut off). buffer 0: no shaping."""
+  lengths = np.asarray(lengths, np.float32)
+  if buffer <= 0:
+    return np.zeros_like(lengths)
+  if buffer > max_len:
+    raise ValueError(f"overlong_buffer={buffer} is longer than max_new={max_len}")
+  return np.clip((max_len - buffer - lengths) / buffer, -1.0, 0.0).astype(np.float32)
+
+
 def check_shaping(task, *, step_reward: float, illegal_penalty: float) -> None:
   """Clear errors, naming the config field, for shaping the task cannot give."""
   if step_reward and not getattr(task, "has_step_oracle", True):

@@ -19,18 +19,22 @@ from reasoning import mesh as mesh_lib, sampling
 from reasoning.tasks import Problem, split_completion
 from reasoning.tasks.base import RETRY_LINE, retry_count
 from reasoning.text import pad_prompts, prompt_length, prompt_width, round_up
+from reasoning.train.rewards import overlong_penalty
 
 
 @dataclasses.dataclass(frozen=True)
 class Rollout:
-  """One step's samples. `batch` holds the PG step's inputs, each [B, T-1] aligned with the
-  predicted tokens (tokens [B, T]): tokens, mask, old_logp, ref_logp, advantages, returns,
-  old_values."""
+  """One step's samples. `batch` holds the PG step's inputs for the rows it trains on (`rows`
+  of the sampled ones: all of them unless a `select` kept fewer), each [R, T-1] aligned with the
+  predicted tokens (tokens [R, T]): tokens, mask, old_logp, ref_logp, advantages, returns,
+  old_values, and behavior_logp when the rollout was sampled by an older policy. The other fields
+  describe every sampled row."""
   batch: dict[str, jax.Array]
   rewards: np.ndarray       # [B] float32
   completions: list[str]    # [B] generated text
   prompt_lens: np.ndarray   # [B] prompt tokens (BOS included)
   lengths: np.ndarray       # [B] generated tokens, the stop token included
+  rows: np.ndarray          # [R] indices of the rows in `batch`
 
   def summary(self) -> dict[str, float]:
     """What the rollout looked like, for metrics.jsonl."""
@@ -39,7 +43,22 @@ class Rollout:
             "response_length": float(self.lengths.mean()),
             "malformed": float(np.mean([split_completion(x) is None for x in c])),
             "answered_none": float(np.mean([x.endswith("ANSWER: none\n") for x in c])),
-            "retries": float(np.mean([retry_count(x) for x in c]))}
+            "retries": float(np.mean([retry_count(x) for x in c])),
+            "kept": len(self.rows) / len(self.rewards)}
+
+
+def informative_rows(rewards, group: int, groups: int) -> np.ndarray:
+  """DAPO's dynamic sampling (Yu et al. 2025) as a row selection: the rows of the first `groups`
+  groups (G = `group` consecutive rows each) whose rewards are not all equal; a group that is all
+  right or all wrong has zero group-relative advantage and only dilutes the batch. When fewer
+  than `groups` are informative the batch is filled with the first uninformative groups (their
+  advantages are zero), so its shape is fixed."""
+  grouped = np.asarray(rewards).reshape(-1, group)
+  if len(grouped) < groups:
+    raise ValueError(f"{len(grouped)} groups sampled, {groups} wanted")
+  varied = grouped.max(1) > grouped.min(1)
+  order = np.concatenate([np.flatnonzero(varied), np.flatnonzero(~varied)])[:groups]
+  return (np.sort(order)[:, None] * group + np.arange(group)[None]).reshape(-1)
 
 
 def training_task(task, train_trap_share: float | None):
@@ -85,41 +104,54 @@ def update_pass_rates(pass_rates: dict[str, float], problems: Sequence[Problem],
 def rollout(graphdef, params, ref_params, problems: Sequence[Problem], key, *, vocab,
             reward: Callable[[Sequence[Problem], list[str]], np.ndarray], score: Callable,
             advantages: Callable, prompt_len: int, max_new: int, temperature: float,
-            baseline: float = 0.0, abandoned_credit: float = 1.0) -> Rollout:
+            baseline: float = 0.0, abandoned_credit: float = 1.0, overlong_buffer: int = 0,
+            select: Callable[[np.ndarray], np.ndarray] | None = None,
+            behavior_params=None) -> Rollout:
   """Samples one completion per entry of `problems` (G consecutive copies of each prompt for a
-  group algorithm), rewards them with `reward(problems, completions)`, scores the tokens under
-  the policy and the reference with `score(params, tokens) -> (logp, values, _)` and computes
-  `advantages(rewards, mask, values, logp, ref_logp, baseline)`. With abandoned_credit < 1, the
-  tokens of attempts abandoned before the last `retry` get that share of the advantage."""
+  group algorithm), rewards them with `reward(problems, completions)` (plus DAPO's overlong
+  shaping with `overlong_buffer`), keeps the rows `select(rewards)` picks (all by default),
+  scores their tokens under the policy and the reference with `score(params, tokens) -> (logp,
+  values, _)` and computes `advantages(rewards, mask, values, logp, ref_logp, baseline)`. With
+  abandoned_credit < 1, the tokens of attempts abandoned before the last `retry` get that share
+  of the advantage. With `behavior_params` (an older policy: an asynchronous, one-step-stale
+  sampler) the completions are sampled from it and the batch carries its log-probs as
+  behavior_logp, for truncated importance sampling (pg.truncated_is_weights)."""
   prompt_lens = np.array([prompt_length(vocab, p.prompt) for p in problems])
   width = prompt_width(prompt_lens, prompt_len)  # wider only for a longer dataset prompt
   prompts = jnp.asarray(pad_prompts(vocab, [p.prompt for p in problems], width))
-  out = mesh_lib.to_host(sampling.generate(graphdef, params, prompts, key, max_new=max_new,
+  sampler = params if behavior_params is None else behavior_params
+  out = mesh_lib.to_host(sampling.generate(graphdef, sampler, prompts, key, max_new=max_new,
                                          stop="answer", temperature=temperature,
                                          specials=vocab.specials))
   completions = [vocab.decode(r) for r in out.tokens]
   rewards = reward(problems, completions)
+  if overlong_buffer:
+    rewards = rewards + overlong_penalty(out.lengths, max_new, overlong_buffer)
+  rows = np.arange(len(problems)) if select is None else np.asarray(select(rewards))
+  gen_tokens, lengths = out.tokens[rows], out.lengths[rows]
   # Score and train on the generated width, not max_new: columns after the longest row are
   # padding that every loss masks out (widths in 16s: at most max_new/16 shapes compile).
-  width_new = min(out.tokens.shape[1], round_up(max(int(out.lengths.max()), 1), 16))
-  tokens = jnp.concatenate([prompts, jnp.asarray(out.tokens[:, :width_new])], 1)
+  width_new = min(gen_tokens.shape[1], round_up(max(int(lengths.max()), 1), 16))
+  tokens = jnp.concatenate([prompts[rows], jnp.asarray(gen_tokens[:, :width_new])], 1)
   # Generated tokens up to and including the stop token (which may be the pad id: EOS-padded
   # vocabularies), never the finished rows' padding.
-  generated = np.arange(width_new)[None] < out.lengths[:, None]
-  mask = jnp.concatenate([jnp.zeros_like(prompts), jnp.asarray(generated)], 1)
+  generated = np.arange(width_new)[None] < lengths[:, None]
+  mask = jnp.concatenate([jnp.zeros_like(prompts[rows]), jnp.asarray(generated)], 1)
   mask = mask[:, 1:].astype(jnp.float32)  # aligned with predicted tokens
   tokens, mask = (mesh_lib.split_like(params, x) for x in (tokens, mask))  # data-parallel scoring
   logp, values, _ = score(params, tokens)
   ref_logp, _, _ = score(ref_params, tokens)
-  adv, returns = advantages(jnp.asarray(rewards), mask, values, logp, ref_logp, baseline)
+  adv, returns = advantages(jnp.asarray(rewards[rows]), mask, values, logp, ref_logp, baseline)
   if abandoned_credit != 1.0:
-    credit = abandoned_mask(vocab, out.tokens[:, :width_new], out.lengths)
+    credit = abandoned_mask(vocab, gen_tokens[:, :width_new], lengths)
     credit = np.where(credit, abandoned_credit, 1.0).astype(np.float32)
     adv = adv * jnp.asarray(np.pad(credit, ((0, 0), (prompts.shape[1] - 1, 0)),
                                    constant_values=1.0))
   batch = {"tokens": tokens, "mask": mask, "old_logp": logp, "ref_logp": ref_logp,
            "advantages": adv, "returns": returns, "old_values": values}
-  return Rollout(batch, rewards, completions, prompt_lens, out.lengths)
+  if behavior_params is not None:
+    batch["behavior_logp"] = score(behavior_params, tokens)[0]
+  return Rollout(batch, rewards, completions, prompt_lens, out.lengths, rows)
 
 
 def abandoned_mask(vocab, tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:

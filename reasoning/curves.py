@@ -1,0 +1,64 @@
+"""Compute curves of training runs: held-out accuracy against RL compute, read from the runs'
+metrics.jsonl records, and their scaling fits (reasoning/scaling.py) with intervals.
+
+RL compute is counted from RL's start: an RL run's `train_flops` include its SFT checkpoint's,
+which the step-0 evaluation records; subtracting it gives the compute RL itself spent, the axis
+on which ScaleRL (Khatri et al. 2025) fits its saturating curve. R0, the accuracy before RL, is
+the step-0 evaluation's.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from reasoning import scaling
+
+
+def rl_curve(records: Sequence[dict], key: str) -> dict:
+  """{compute, accuracy, r0, sft_flops} of one run: its held-out evaluations of `key` (e.g.
+  'greedy/d1') after step 0, at the RL compute spent up to each."""
+  evals = [r for r in records if key in r and "train_flops" in r]
+  start = [r for r in evals if r["step"] == 0]
+  if not start:
+    raise ValueError(f"no step-0 evaluation of {key!r}: the curve needs the accuracy before RL")
+  sft_flops = start[0]["train_flops"]
+  later = [r for r in evals if r["step"] > 0]
+  return {"compute": np.array([r["train_flops"] - sft_flops for r in later]),
+          "accuracy": np.array([r[key] for r in later]), "r0": float(start[0][key]),
+          "sft_flops": float(sft_flops), "steps": [r["step"] for r in later]}
+
+
+def fit(runs: Sequence[dict], problems: int, rng: np.random.Generator, *,
+        resamples: int = 200, level: float = 0.9, share: float = 0.25) -> dict:
+  """Fits of the runs of one configuration (seeds) pooled: the log-linear law (slope per
+  decade, R^2) and ScaleRL's sigmoid (asymptote A, efficiency B, C_mid) with R0 the mean
+  accuracy before RL, each parameter with its parametric-bootstrap `level` interval (every point
+  redrawn as Binomial(problems, accuracy)). Per seed: the last evaluation and the extrapolation
+  check (the sigmoid fitted on the points up to `share` of the compute predicts the last)."""
+  compute = np.concatenate([r["compute"] for r in runs])
+  accuracy = np.concatenate([r["accuracy"] for r in runs])
+  r0 = float(np.mean([r["r0"] for r in runs]))
+  sig = lambda c, a: scaling.sigmoid_fit(c, a, r0)
+  out = {"r0": r0, "points": len(compute),
+         "decades": float(np.log10(compute.max() / compute[compute > 0].min())),
+         "log_linear": scaling.log_linear_fit(compute, accuracy),
+         "sigmoid": sig(compute, accuracy)}
+  out["log_linear_interval"] = scaling.bootstrap(scaling.log_linear_fit, compute, accuracy,
+                                                 problems, rng, resamples, level)
+  out["sigmoid_interval"] = scaling.bootstrap(sig, compute, accuracy, problems, rng, resamples,
+                                              level)
+  last = np.array([r["accuracy"][-1] for r in runs])
+  out["last"] = {"mean": float(last.mean()), "per_seed": last.tolist(),
+                 "se": float(last.std(ddof=1) / np.sqrt(len(last))) if len(last) > 1 else 0.0,
+                 "eval_se": float(np.sqrt(last.mean() * (1 - last.mean()) / problems))}
+  checks = []
+  for r in runs:
+    check = scaling.extrapolation_check(r["compute"], r["accuracy"], r["r0"], share)
+    checks.append({"predicted_last": check["predicted"][-1], "measured_last": check["measured"][-1],
+                   "error_last": check["errors"][-1],
+                   "max_abs_error": float(np.max(np.abs(check["errors"]))),
+                   "fit": check["fit"]})
+  out["extrapolation"] = checks
+  return out
