@@ -86,4 +86,8 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
       small={"eval_problems": 100, "steps": 24, "prompts_per_step": 16, "eval_every": 8,
              "checkpoint_every": 8},
       retry={"max_new": 104, "abandoned_credit": 0.0},
+      # The recipe sweep's runs (scripts/recipe_sweep.py): half the batch, 80 steps, a held-out
+      # set of 500 problems per difficulty evaluated at 9 log-spaced steps.
+      sweep={"prompts_per_step": 16, "steps": 80, "eval_problems": 500, "eval_every": 80,
+             "eval_log_points": 9},
       **RECIPES)  # from configs/countdown_sft.py:retry

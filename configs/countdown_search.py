@@ -21,7 +21,9 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.eval_problems = 100            # per difficulty; even indices validate, odd ones test
   c.temperature = 1.0
   c.max_new = 64                   # best-of-N completion length
-  c.best_of_n = "1,2,4,8,16,32"    # N
+  c.best_of_n = "1,2,4,8,16,32"    # N; the pool of max N samples also bins problems by the
+                                   # policy's pass rate
+  c.bins = 5                       # model-relative difficulty bins (quantiles)
   c.beam = "4,8,16"                # samples per round (beams = N / expand)
   c.lookahead = "4,8,16"
   c.lookahead_depth = 1

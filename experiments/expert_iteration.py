@@ -118,7 +118,8 @@ def run(config, workdir: str) -> dict:
   label = f"expert iteration ({config.target})"
   loop.plot_train_scaling(workdir, label, records, config.init_from,
                           common.difficulties(config.eval_difficulties),
-                          title=f"{config.task.name}: SFT then {label}, raw policy")
+                          title=f"{config.task.name}: SFT then {label}, raw policy",
+                          problems=config.eval_problems)
   return {"params": params, "metrics": records[-1]}
 
 

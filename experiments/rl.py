@@ -156,7 +156,8 @@ def run(config, workdir: str) -> dict:
   records = read_metrics(writer.path)
   loop.plot_train_scaling(workdir, pg_cfg.algo, records, config.init_from,
                           common.difficulties(config.eval_difficulties),
-                          title=f"{config.task.name}: SFT then RL ({pg_cfg.algo})")
+                          title=f"{config.task.name}: SFT then RL ({pg_cfg.algo})",
+                          problems=config.eval_problems)
   return {"params": state.params, "metrics": loop.last_evaluation(records, writer.path)}
 
 

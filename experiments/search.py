@@ -9,7 +9,11 @@ per problem are recorded per difficulty bin, on a validation and a test half of 
 The compute-optimal strategy picks, per bin and FLOPs budget, the method whose validation
 accuracy is best within the budget, and is scored on the test half. Writes results.jsonl (one
 record per method and budget), metrics.jsonl (per bin and split), summary.json,
-plots/search_scaling.png. A finished method is not rerun: rerunning the command resumes.
+plots/search_scaling.png. Model-relative difficulty (Snell et al. 2024): the same curves and
+frontier in `bins` quantile bins of the policy's own pass rate over the best-of-N pool (oracle;
+plots/search_scaling_relative.png) and of the PRM's mean score (predicted), and per bin a paired
+answer to "does any tree search beat best-of-N at equal FLOPs" (compute_optimal.
+versus_best_of_n). A finished method is not rerun: rerunning the command resumes.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from reasoning import plots
 from reasoning.logging import repaired_records, write_scalar_summary
 from reasoning.search import beam, mcts, sweep
 from reasoning.search.base import Model, concat_results
-from reasoning.search.compute_optimal import frontier_summary, tabulate
+from reasoning.search.compute_optimal import frontier_summary, tabulate, versus_best_of_n
 
 POOL = "_pool"  # the results.jsonl record of the best-of-N pool's per-problem pass rates
 
@@ -66,10 +70,10 @@ def run(config, workdir: str) -> dict:
   ns = _budgets(config.best_of_n)  # N = 1, 2, 4, ... from the first N of one pool
   if POOL not in done or any(f"best-of-{n} {sel}" not in done
                              for n in ns for sel in ("majority", "PRM weighted")):
-    records, pass_rate = sweep.best_of_n_records(
+    records, pass_rate, prm_score = sweep.best_of_n_records(
         policy, prm, task, problems, jax.random.fold_in(key, 0), ns, max_new=config.max_new,
         temperature=config.temperature, prm_aggregation=config.prm_aggregation)
-    write({"method": POOL, "pass_rate": pass_rate.tolist()})
+    write({"method": POOL, "pass_rate": pass_rate.tolist(), "prm_score": prm_score.tolist()})
     for r in records:
       write(r)
 
@@ -117,10 +121,26 @@ def run(config, workdir: str) -> dict:
   plots.search_scaling(curves, frontier, path,
                        title=f"{config.task.name}: accuracy vs test-time compute (test half)")
   summary = frontier_summary(curves, frontier)
-  # The same frontier with problems binned by the policy's pass rate instead of the number count.
-  rate_curves, rate_frontier = tabulate(records, sweep.pass_rate_bins(done[POOL]["pass_rate"]),
-                                        split)
-  summary["all, binned by pass rate"] = frontier_summary(rate_curves, rate_frontier).get("all")
+  # Model-relative difficulty (Snell et al. 2024, section 3): quantile bins of the policy's own
+  # pass rate over the pool (oracle, q1 hardest) and of the PRM's mean score (predicted, p1).
+  pool = done[POOL]
+  relative = {**sweep.model_relative_bins(np.array(pool["pass_rate"]), "q", config.bins),
+              "all": np.ones(len(problems), bool)}
+  rel_curves, rel_frontier = tabulate(records, relative, split)
+  summary["model-relative bins (pass rate)"] = frontier_summary(rel_curves, rel_frontier)
+  summary["tree search vs best-of-N at equal FLOPs, by task difficulty"] = versus_best_of_n(
+      records, bins)
+  summary["tree search vs best-of-N at equal FLOPs, by model-relative bin"] = versus_best_of_n(
+      records, relative)
+  if "prm_score" in pool:
+    predicted = {**sweep.model_relative_bins(np.array(pool["prm_score"]), "p", config.bins),
+                 "all": np.ones(len(problems), bool)}
+    pred_curves, pred_frontier = tabulate(records, predicted, split)
+    summary["predicted bins (PRM mean score)"] = frontier_summary(pred_curves, pred_frontier)
+  plots.search_scaling(rel_curves, rel_frontier, os.path.join(workdir, "plots",
+                                                              "search_scaling_relative.png"),
+                       title=f"{config.task.name}: accuracy vs test-time compute by the "
+                             "policy's own pass rate (q1 hardest; test half)")
   with open(os.path.join(workdir, "summary.json"), "w") as f:
     json.dump(summary, f, indent=2)
   print(json.dumps(summary, indent=2), flush=True)

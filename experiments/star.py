@@ -120,7 +120,8 @@ def run(config, workdir: str) -> dict:
   label = "STaR" + ("" if config.rationalize else " (no rationalization)")
   loop.plot_train_scaling(workdir, label, records, config.init_from,
                           common.difficulties(config.eval_difficulties),
-                          title=f"{config.task.name}: SFT then {label}")
+                          title=f"{config.task.name}: SFT then {label}",
+                          problems=config.eval_problems)
   return {"params": params, "metrics": records[-1]}
 
 

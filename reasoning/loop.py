@@ -122,13 +122,15 @@ def last_evaluation(records: list[dict], path: str) -> dict:
 
 
 def plot_train_scaling(workdir: str, label: str, records: list[dict], init_from: str,
-                       difficulties, title: str) -> str:
-  """plots/train_scaling.png: held-out greedy pass@1 per difficulty against cumulative train
-  FLOPs, the SFT run at `init_from` first. Returns the path."""
+                       difficulties, title: str, problems: int | None = None) -> str:
+  """plots/train_scaling.png: the SFT run at `init_from` against its own compute, then held-out
+  greedy pass@1 per difficulty against the compute spent after it (plots.post_training_scaling),
+  with standard errors over `problems` per difficulty. Returns the path."""
   os.makedirs(os.path.join(workdir, "plots"), exist_ok=True)
   path = os.path.join(workdir, "plots", "train_scaling.png")
   sft_records = read_metrics(os.path.join(init_from, "metrics.jsonl"))
-  plots.train_scaling({label: sft_records + records}, path,
-                      keys=[f"greedy/d{d}" for d in difficulties], title=title)
+  plots.post_training_scaling(sft_records, {label: records}, path,
+                              keys=[f"greedy/d{d}" for d in difficulties], title=title,
+                              problems=problems)
   print(f"wrote {path}", flush=True)
   return path

@@ -150,3 +150,51 @@ def rl_compute_curves(curves: dict[str, dict], path: str, *, title: str, ylabel:
   ax.set(xscale="log", xlabel="RL compute from RL's start (FLOPs)", ylabel=ylabel)
   ax.legend(fontsize=7)
   _save(fig, title, path)
+
+
+def post_training_scaling(sft_records: list[dict], runs: dict[str, list[dict]], path: str, *,
+                          keys: list[str], title: str, problems: int | None = None) -> dict:
+  """Train-time scaling of post-training (RL, STaR, expert iteration) on its own axis: the first
+  panel is the SFT run's held-out accuracy against SFT compute; then one panel per metric key
+  with each run's accuracy against the compute spent *after* the SFT checkpoint (its records'
+  train_flops minus the SFT run's last), with binomial standard errors over `problems` held-out
+  problems per point and the log-linear slope (points per decade) in the legend. The SFT
+  checkpoint's accuracy, at zero post-training compute, is a dotted line. Returns
+  {run: {key: slope}}."""
+  sft_evals = [r for r in sft_records if any(k in r for k in keys) and "train_flops" in r]
+  offset = sft_records[-1]["train_flops"] if sft_records else 0.0
+  fig, axes = plt.subplots(1, len(keys) + 1, figsize=(4.6 * (len(keys) + 1), 4), squeeze=False)
+  ax = axes[0][0]
+  for i, key in enumerate(keys):
+    points = [(r["train_flops"], 100 * r[key]) for r in sft_evals if key in r]
+    if points:
+      ax.plot(*zip(*points), marker="o", color=f"C{i}", label=key.split("/")[-1])
+  ax.set(xscale="log", xlabel="SFT compute (FLOPs)", ylabel="held-out greedy pass@1 (%)",
+         title="SFT", ylim=(0, 100))
+  ax.legend(fontsize=8)
+  slopes = {}
+  for ax, key in zip(axes[0][1:], keys):
+    for i, (label, records) in enumerate(runs.items()):
+      points = np.array([(r["train_flops"] - offset, r[key]) for r in records
+                         if key in r and r.get("train_flops", 0) > offset])
+      # The run's own evaluation of the SFT checkpoint (its held-out set), else the SFT run's.
+      start = [r[key] for r in records if key in r and r.get("train_flops", -1) <= offset]
+      start = start or [r[key] for r in sft_evals if key in r]
+      if start:
+        ax.axhline(100 * start[-1], color=f"C{i}", ls=":", lw=1,
+                   label=f"{label} at the SFT checkpoint ({100 * start[-1]:.1f}%)")
+      if not len(points):
+        continue
+      x, p = points[:, 0], points[:, 1]
+      slope = log_linear_slope(x, 100 * p)
+      slopes.setdefault(label, {})[key] = slope
+      se = 100 * np.sqrt(p * (1 - p) / problems) if problems else None
+      ax.errorbar(x, 100 * p, yerr=se, marker="o", ms=3, capsize=2, color=f"C{i}",
+                  label=f"{label} ({slope:+.1f} pts/decade)")
+    name = key.split("/")[-1]
+    ax.set(xscale="log", xlabel="post-training compute after SFT (FLOPs)",
+           ylabel="held-out greedy pass@1 (%)",
+           title=f"difficulty {name[1:]}" if name[1:].isdigit() else f"{name} problems")
+    ax.legend(fontsize=7)
+  _save(fig, title, path)
+  return slopes

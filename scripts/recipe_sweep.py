@@ -3,8 +3,8 @@ checkpoint over several seeds, then each recipe's compute curve fitted (scripts/
 which has the highest asymptote and which the best efficiency, with intervals.
 
   python scripts/recipe_sweep.py --init_from runs/demo/sft --out runs/recipes \
-      [--recipes default,grpo,dapo,dr_grpo,gspo,cispo] [--seeds 0,1,2] [--variant small] \
-      [--set eval_problems=500 --set steps=130]
+      [--recipes default,grpo,dapo,dr_grpo,gspo,cispo] [--seeds 0,1,2] [--variant sweep] \
+      [--set steps=130]
 
 `default` is the config without a recipe (its positive-only GRPO). Each run is `experiments.rl` in OUT/<recipe>/seed<seed>, evaluated at log-spaced steps
 (eval_log_points) so its curve spans the decades of RL compute; a finished run is skipped and an
@@ -39,10 +39,12 @@ def main():
   parser.add_argument("--out", required=True)
   parser.add_argument("--recipes", default="grpo,dapo,dr_grpo,gspo,cispo")
   parser.add_argument("--seeds", default="0,1,2")
-  parser.add_argument("--variant", default="", help="a config variant joined before the recipe")
+  parser.add_argument("--variant", default="sweep",
+                      help="a config variant joined before the recipe ('' for the default config)")
   parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
                       help="a --config.FIELD=VALUE override for every run")
-  parser.add_argument("--log_points", type=int, default=10)
+  parser.add_argument("--log_points", type=int, default=None,
+                      help="evaluations at log-spaced steps (default: the config's)")
   parser.add_argument("--key", default="greedy/d1")
   parser.add_argument("--fit_only", action="store_true")
   args = parser.parse_args()
@@ -51,7 +53,9 @@ def main():
   if unknown:
     parser.error(f"unknown recipes {unknown}; configs/countdown_rl.py has {list(countdown_rl.RECIPES)}")
   seeds = [int(s) for s in args.seeds.split(",")]
-  overrides = [f"--config.{s}" for s in args.set] + [f"--config.eval_log_points={args.log_points}"]
+  overrides = [f"--config.{s}" for s in args.set]
+  if args.log_points is not None:
+    overrides.append(f"--config.eval_log_points={args.log_points}")
   config = countdown_rl.get_config(args.variant or None)
   steps = next((int(s.split("=")[1]) for s in args.set if s.startswith("steps=")), config.steps)
   python = sys.executable

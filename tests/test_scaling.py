@@ -62,3 +62,62 @@ def test_difficulty_bins_are_quantiles_with_the_hardest_first():
   assert bins.tolist() == sorted(bins.tolist()) and bins[0] == 0 and bins[-1] == 4
   assert bins[0] == bins[1]  # ties share a bin
   assert np.bincount(bins, minlength=5).tolist() == [2, 2, 2, 2, 2]
+
+
+def test_rl_curves_count_compute_from_rls_start_and_fit_pooled_seeds():
+  from reasoning import curves
+  true = dict(r0=0.5, a=0.8, b=1.2, c_mid=1e13)
+  sft = 5e14
+  runs = []
+  for seed in range(3):
+    compute = np.logspace(11.5, 14, 9) * (1 + 0.01 * seed)
+    acc = scaling.sigmoid(compute, **true)
+    records = [{"step": 0, "train_flops": sft, "greedy/d1": 0.5}] + [
+        {"step": i + 1, "train_flops": sft + c, "greedy/d1": float(a), "loss": 1.0}
+        for i, (c, a) in enumerate(zip(compute, acc))] + [{"step": 3, "reward": 0.2}]
+    run = curves.rl_curve(records, "greedy/d1")
+    np.testing.assert_allclose(run["compute"], compute, rtol=1e-9)  # SFT's FLOPs subtracted
+    assert run["r0"] == 0.5 and run["steps"][0] == 1
+    runs.append(run)
+  fit = curves.fit(runs, problems=100_000, rng=np.random.default_rng(0), resamples=20)
+  assert fit["sigmoid"]["a"] == pytest.approx(0.8, abs=0.01)
+  assert fit["sigmoid"]["b"] == pytest.approx(1.2, rel=0.05)
+  lo, hi = fit["sigmoid_interval"]["a"]
+  assert lo <= 0.8 + 0.005 and hi >= 0.8 - 0.005 and hi - lo < 0.02
+  assert fit["decades"] == pytest.approx(2.5, abs=0.01)
+  assert fit["last"]["mean"] == pytest.approx(float(scaling.sigmoid(1e14, **true)), abs=0.01)
+  for check in fit["extrapolation"]:  # a noise-free curve is predicted from its first quarter
+    assert abs(check["error_last"]) < 0.01
+  with pytest.raises(ValueError, match="step-0 evaluation"):
+    curves.rl_curve(records[1:], "greedy/d1")
+
+
+def test_fit_scaling_script_writes_the_table_figure_and_fits(tmp_path):
+  import json
+  import subprocess
+  import sys
+  groups = []
+  for label, a in (("low", 0.7), ("high", 0.9)):
+    dirs = []
+    for seed in range(2):
+      workdir = tmp_path / f"{label}{seed}"
+      workdir.mkdir()
+      (workdir / "config.json").write_text(json.dumps({"eval_problems": 500,
+                                                       "eval_difficulties": "1,2"}))
+      compute = np.logspace(11, 14, 8)
+      acc = scaling.sigmoid(compute, 0.5, a, 1.0, 1e12)
+      lines = [{"step": 0, "train_flops": 1e15, "greedy/d1": 0.5}] + [
+          {"step": i + 1, "train_flops": 1e15 + c, "greedy/d1": float(y)}
+          for i, (c, y) in enumerate(zip(compute, acc))]
+      (workdir / "metrics.jsonl").write_text("".join(json.dumps(l) + "\n" for l in lines))
+      dirs.append(str(workdir))
+    groups.append(f"{label}={','.join(dirs)}")
+  out = tmp_path / "fits"
+  subprocess.run([sys.executable, "scripts/fit_scaling.py", "--out", str(out), "--resamples",
+                  "10", *groups], check=True, capture_output=True)
+  fits = json.loads((out / "fits.json").read_text())
+  assert fits["low"]["sigmoid"]["a"] == pytest.approx(0.7, abs=0.01)
+  assert fits["high"]["sigmoid"]["a"] == pytest.approx(0.9, abs=0.01)
+  assert fits["low"]["problems"] == 500
+  assert "| high | 50.0 |" in (out / "fits.md").read_text()
+  assert (out / "rl_compute.png").stat().st_size > 1000

@@ -243,3 +243,28 @@ def test_compute_optimal_chooses_on_validation_and_scores_on_test():
   assert summary["all"]["frontier_flops_to_reach_it"] == 1.0
   assert summary["d2"]["margin_at_equal_flops"]["tree"]["margin"] == pytest.approx(1.0)
   assert compute_optimal.interpolate([(1, 0.0), (100, 1.0)], 10) == pytest.approx(0.5)
+
+
+def test_versus_best_of_n_is_a_paired_comparison_at_equal_flops():
+  from reasoning.search import sweep
+  bon = lambda n, correct: {"method": f"bon{n}", "family": "bon", "budget": n,
+                            "correct": correct, "flops": [n * 10.0] * 4}
+  records = [bon(1, [1, 0, 0, 0]), bon(4, [1, 1, 0, 0]),
+             # at 20 FLOPs: halfway in log between 10 and 40, so best-of-N there is 0.5 x each
+             {"method": "tree", "family": "beam", "budget": 2, "correct": [1, 1, 1, 1],
+              "flops": [20.0] * 4},
+             {"method": "far", "family": "beam", "budget": 9, "correct": [1] * 4,
+              "flops": [900.0] * 4}]  # outside best-of-N's range: not compared
+  bins = {"all": np.ones(4, bool), "first": np.array([True, True, False, False])}
+  out = compute_optimal.versus_best_of_n(records, bins, reference="bon")
+  tree = out["all"]["settings"]["tree"]
+  # per problem: 1 - [1, 0.5, 0, 0] = [0, 0.5, 1, 1]: mean 0.625, SE std/2
+  assert tree["margin"] == pytest.approx(0.625)
+  assert tree["se"] == pytest.approx(np.std([0, 0.5, 1, 1], ddof=1) / 2)
+  assert "far" not in out["all"]["settings"]
+  assert out["all"]["answer"] == "yes" and out["all"]["best"] == "tree"
+  assert out["first"]["answer"] == "no significant difference"  # [0, 0.5]: SE 0.25, margin 0.25
+  bins = sweep.model_relative_bins(np.array([0.0, 0.0, 0.5, 0.9, 1.0, 0.1]), "q", 3)
+  assert list(bins) == ["q1", "q2", "q3"]
+  np.testing.assert_array_equal(bins["q1"], [1, 1, 0, 0, 0, 0])  # the hardest (never solved)
+  np.testing.assert_array_equal(bins["q3"], [0, 0, 0, 1, 1, 0])

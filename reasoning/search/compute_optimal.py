@@ -110,3 +110,51 @@ def frontier_summary(curves, frontier, reference: str = "best-of-N PRM weighted"
     entry["margin_at_equal_flops"] = margins
     out[name] = entry
   return out
+
+
+def versus_best_of_n(records: Sequence[dict], bins: dict[str, np.ndarray],
+                     reference: str = "best-of-N PRM weighted", z: float = 2.0) -> dict:
+  """Per bin, does any tree search beat best-of-N at equal FLOPs? A paired, per-problem answer:
+  each search setting's per-problem correctness minus best-of-N's at the same mean FLOPs (the two
+  best-of-N settings around it, weighted linearly in log FLOPs), averaged over the bin's problems
+  with its standard error. Settings outside best-of-N's FLOPs range are not compared.
+
+  {bin: {"settings": {method: {"margin", "se", "flops"}}, "best": method or None, "answer"}},
+  the answer 'yes' when some setting's margin exceeds z standard errors, 'no' when every
+  compared setting's margin is below zero by more than z of its standard errors ('best-of-N
+  wins'), else 'no significant difference'."""
+  ref = sorted((r for r in records if r["family"] == reference),
+               key=lambda r: np.mean(r["flops"]))
+  out = {}
+  for name, rows in bins.items():
+    if not rows.any() or len(ref) < 2:
+      continue
+    ref_flops = np.log10([np.mean(np.asarray(r["flops"])[rows]) for r in ref])
+    ref_correct = [np.asarray(r["correct"], float)[rows] for r in ref]
+    settings = {}
+    for r in records:
+      if r["family"].startswith("best-of-N"):
+        continue
+      flops = float(np.mean(np.asarray(r["flops"])[rows]))
+      x = np.log10(flops)
+      if not ref_flops[0] <= x <= ref_flops[-1]:
+        continue
+      hi = int(np.clip(np.searchsorted(ref_flops, x), 1, len(ref) - 1))
+      w = (x - ref_flops[hi - 1]) / max(ref_flops[hi] - ref_flops[hi - 1], 1e-12)
+      matched = (1 - w) * ref_correct[hi - 1] + w * ref_correct[hi]
+      d = np.asarray(r["correct"], float)[rows] - matched
+      se = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else float("inf")
+      settings[r["method"]] = {"margin": float(d.mean()), "se": se, "flops": flops,
+                               "family": r["family"]}
+    if not settings:
+      continue
+    best = max(settings, key=lambda m: settings[m]["margin"] - z * settings[m]["se"])
+    if settings[best]["margin"] > z * settings[best]["se"]:
+      answer = "yes"
+    elif all(s["margin"] < -z * s["se"] for s in settings.values()):
+      answer = "no: best-of-N wins"
+    else:
+      answer = "no significant difference"
+    out[name] = {"settings": settings, "best": best, "answer": answer,
+                 "problems": int(rows.sum())}
+  return out

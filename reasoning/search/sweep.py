@@ -21,9 +21,11 @@ from reasoning.train import verifier
 
 def best_of_n_records(policy: Model, prm: Model, task, problems, key, ns: list[int], *,
                       max_new: int, temperature: float, prm_aggregation: str):
-  """(records, pass rates [P]): majority and PRM-weighted best-of-N for every N in `ns`, from
-  the first N samples of one pool of max(ns) per problem. The pass rate (share of the pool that
-  verifies) is Snell's "oracle difficulty" of each problem for the policy."""
+  """(records, pass rates [P], mean PRM scores [P]): majority and PRM-weighted best-of-N for
+  every N in `ns`, from the first N samples of one pool of max(ns) per problem. The pass rate
+  (share of the pool that verifies) is Snell's "oracle difficulty" of each problem for the
+  policy; the PRM's mean score over the pool its "predicted difficulty", which needs no ground
+  truth."""
   t0 = time.perf_counter()
   m = max(ns)
   prompts = [p.prompt for p in problems]
@@ -54,7 +56,7 @@ def best_of_n_records(policy: Model, prm: Model, task, problems, key, ns: list[i
                 for j in range(len(problems))]
       records.append(record(f"best-of-{n} {sel}", f"best-of-N {sel}", n,
                             correct[np.arange(len(problems)), chosen], flops, seconds))
-  return records, correct.mean(1)
+  return records, correct.mean(1), scores.mean(1)
 
 
 def record(method: str, family: str, budget: int, correct, flops, seconds: float) -> dict:
@@ -77,11 +79,14 @@ def per_bin_rows(records, bins: dict[str, np.ndarray], split: np.ndarray) -> lis
   return rows
 
 
-def pass_rate_bins(rate: np.ndarray) -> dict[str, np.ndarray]:
-  """Problems binned by the policy's pass rate, and 'all'."""
-  rate = np.asarray(rate)
-  return {"pass=0": rate == 0, "pass<=1/4": (rate > 0) & (rate <= 0.25), "pass>1/4": rate > 0.25,
-          "all": np.ones(len(rate), bool)}
+def model_relative_bins(scores: np.ndarray, prefix: str, bins: int = 5) -> dict[str, np.ndarray]:
+  """Snell et al.'s model-relative difficulty: problems in `bins` quantile bins of a per-problem
+  score (the policy's pass rate: oracle; the verifier's mean score: predicted), named
+  `{prefix}1` (hardest) to `{prefix}{bins}` (easiest). Ties share a bin, so a bin can be empty
+  (then it is left out)."""
+  from reasoning.scaling import difficulty_bins
+  index = difficulty_bins(scores, bins)
+  return {f"{prefix}{b + 1}": index == b for b in range(bins) if (index == b).any()}
 
 
 def timed(fn):
