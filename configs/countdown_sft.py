@@ -51,4 +51,8 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
       search={**traces("search", 256, 320),  # difficulty 1 by a written-out search
               "train_difficulties": "1", "eval_difficulties": "1,2"},
       attempts=traces("attempts", 256, 320),  # difficulty 2 as a search over first moves
-      goals=traces("goals", 320, 384))        # difficulty 2 as a backward search over goals
+      goals=traces("goals", 320, 384),        # difficulty 2 as a backward search over goals
+      # Model size as an axis (scripts/exchange.py): 0.22M and 3.4M parameters beside the
+      # default 0.86M, the same data and steps.
+      width64={"model.d_model": 64, "model.d_ff": 192},
+      width256={"model.d_model": 256, "model.d_ff": 768})

@@ -36,7 +36,8 @@ def fit(runs: Sequence[dict], problems: int, rng: np.random.Generator, *,
   decade, R^2) and ScaleRL's sigmoid (asymptote A, efficiency B, C_mid) with R0 the mean
   accuracy before RL, each parameter with its parametric-bootstrap `level` interval (every point
   redrawn as Binomial(problems, accuracy)). Per seed: the last evaluation and the extrapolation
-  check (the sigmoid fitted on the points up to `share` of the compute predicts the last)."""
+  check (the sigmoid fitted on the points up to `share` of the compute predicts the last; None
+for a run of fewer than four evaluations)."""
   compute = np.concatenate([r["compute"] for r in runs])
   accuracy = np.concatenate([r["accuracy"] for r in runs])
   r0 = float(np.mean([r["r0"] for r in runs]))
@@ -55,6 +56,9 @@ def fit(runs: Sequence[dict], problems: int, rng: np.random.Generator, *,
                  "eval_se": float(np.sqrt(last.mean() * (1 - last.mean()) / problems))}
   checks = []
   for r in runs:
+    if len(r["compute"]) < 4:  # three points to fit and one to predict, at least
+      checks.append(None)
+      continue
     check = scaling.extrapolation_check(r["compute"], r["accuracy"], r["r0"], share)
     checks.append({"predicted_last": check["predicted"][-1], "measured_last": check["measured"][-1],
                    "error_last": check["errors"][-1],

@@ -65,31 +65,6 @@ def log_linear_slope(flops, values) -> float:
   return float(np.polyfit(x, np.asarray(values, np.float64), 1)[0])
 
 
-def train_scaling(runs: dict[str, list[dict]], path: str, *, keys: list[str], title: str) -> dict:
-  """Held-out accuracy (%) against cumulative train FLOPs, one panel per metric key and one line
-  per run; each line's fitted log-linear slope (points per decade) is in its legend label.
-  Returns {run: {key: slope}}."""
-  fig, axes = plt.subplots(1, len(keys), figsize=(5 * len(keys), 4), squeeze=False)
-  slopes = {}
-  for ax, key in zip(axes[0], keys):
-    for label, records in runs.items():
-      points = [(r["train_flops"], 100 * r[key]) for r in records if key in r and "train_flops" in r]
-      if not points:
-        continue
-      x, y = zip(*points)
-      slope = log_linear_slope(x, y)
-      slopes.setdefault(label, {})[key] = slope
-      ax.plot(x, y, marker="o", label=f"{label} ({slope:+.1f} pts/decade)")
-    name = key.split("/")[-1]
-    ax.set(xscale="log", xlabel="train compute, SFT included (FLOPs)",
-           ylabel="held-out greedy pass@1 (%)",
-           title=f"difficulty {name[1:]}" if name[1:].isdigit() else f"{name} problems",
-           ylim=(0, 100))
-    ax.legend(fontsize=8)
-  _save(fig, title, path)
-  return slopes
-
-
 def best_of_n(curves: dict, path: str, *, title: str) -> None:
   """% solved vs N (log2 axis) per difficulty; curves[d][method] = [(N, mean, low, high)]."""
   fig, axes = plt.subplots(1, len(curves), figsize=(5 * len(curves), 4), squeeze=False)
@@ -198,3 +173,99 @@ def post_training_scaling(sft_records: list[dict], runs: dict[str, list[dict]], 
     ax.legend(fontsize=7)
   _save(fig, title, path)
   return slopes
+
+
+def coverage(results: dict[str, dict], path: str, *, title: str) -> None:
+  """Coverage (pass@k, %) against k on a log2 axis with bootstrap bands, one panel for the task's
+  difficulties (d*) and one for the model-relative bins (q*), each with its fitted
+  exponentiated power law (Brown et al. 2024) dashed."""
+  groups = [("task difficulty", [n for n in results if n.startswith("d")]),
+            ("model-relative bin (q1 hardest)", [n for n in results if not n.startswith("d")])]
+  groups = [(t, names) for t, names in groups if names]
+  fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 4.2), squeeze=False)
+  for ax, (subtitle, names) in zip(axes[0], groups):
+    for i, name in enumerate(names):
+      r = results[name]
+      k = np.array(r["k"], float)
+      ax.plot(k, 100 * np.array(r["coverage"]), marker="o", ms=3, color=f"C{i}",
+              label=(f"{name} (n={r['problems']})" + (
+                  f": a={r['fit']['a']:.2f}, b={r['fit']['b']:.2f}" if r.get("fit") else "")))
+      ax.fill_between(k, 100 * np.array(r["low"]), 100 * np.array(r["high"]), color=f"C{i}",
+                      alpha=0.15)
+      if r.get("fit"):
+        kk = np.geomspace(k[0], k[-1], 100)
+        ax.plot(kk, 100 * np.exp(r["fit"]["a"] * kk ** r["fit"]["b"]), "--", color=f"C{i}",
+                lw=0.8)
+    ax.set(xscale="log", xlabel="k (samples per problem)", ylabel="coverage, pass@k (%)",
+           title=subtitle, ylim=(0, 100))
+    ax.set_xscale("log", base=2)
+    ax.legend(fontsize=7)
+  _save(fig, title, path)
+
+
+def exchange(models: list[dict], ratios: list[float], path: str, *, title: str) -> None:
+  """One row per ratio R of inference to training tokens, one column per difficulty: each
+  model's accuracy against total FLOPs (its training + R-scaled inference), greedy as a star and
+  majority vote over N = 1, 2, 4, ... samples as a line (scripts/exchange.py)."""
+  big = max(models, key=lambda m: m["params"])
+  names = list(big["bins"])
+  fig, axes = plt.subplots(len(ratios), len(names), figsize=(5 * len(names), 3.6 * len(ratios)),
+                           squeeze=False)
+  for i, r in enumerate(ratios):
+    queries = r * big["train_tokens"] / big["query_tokens"]
+    for j, name in enumerate(names):
+      ax = axes[i][j]
+      for c, m in enumerate(sorted(models, key=lambda m: m["params"])):
+        entry = m["bins"][name]
+        pts = [(m["train_flops"] + queries * p["flops"], 100 * p["accuracy"])
+               for p in entry["majority"]]
+        ax.plot(*zip(*pts), marker="o", ms=3, color=f"C{c}",
+                label=f"{m['params'] / 1e6:.2f}M, majority of N")
+        ax.plot(m["train_flops"] + queries * entry["greedy"]["flops"],
+                100 * entry["greedy"]["accuracy"], "*", ms=11, color=f"C{c}",
+                label=f"{m['params'] / 1e6:.2f}M, greedy")
+      ax.set(xscale="log", xlabel="total FLOPs (training + inference)",
+             ylabel="held-out accuracy (%)", title=f"{name}, R = {r:g}")
+      if i == 0 and j == 0:
+        ax.legend(fontsize=7)
+  _save(fig, title, path)
+
+
+def o1_pair(rl: dict, search: dict, path: str, *, title: str, rl_label: str,
+            search_label: str) -> None:
+  """The two plots of OpenAI's o1 announcement, measured: held-out pass@1 against train-time
+  (RL) compute and against test-time compute, both on log axes with their fits in the legend.
+  rl = {"runs": [curves.rl_curve ...], "fit": curves.fit(...)}; search = {family: [(FLOPs,
+  accuracy)], "_fits": {family: scaling.log_linear_fit}}."""
+  from reasoning import scaling
+  fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4))
+  for run in rl["runs"]:
+    left.plot(run["compute"], 100 * run["accuracy"], "o", color="C0", alpha=0.4, ms=3)
+  fit = rl["fit"]
+  lo = min(r["compute"].min() for r in rl["runs"])
+  hi = max(r["compute"].max() for r in rl["runs"])
+  x = np.geomspace(lo, hi, 100)
+  s, ll = fit["sigmoid"], fit["log_linear"]
+  a_lo, a_hi = fit["sigmoid_interval"]["a"]
+  left.plot(x, 100 * scaling.sigmoid(x, fit["r0"], s["a"], s["b"], s["c_mid"]), color="C0",
+            label=f"sigmoid: A = {100 * s['a']:.1f}% [{100 * a_lo:.1f}, {100 * a_hi:.1f}], "
+                  f"B = {s['b']:.2f}")
+  left.plot(x, 100 * (ll["intercept"] + ll["slope_per_decade"] * np.log10(x)), "--",
+            color="C1", label=f"log-linear: {100 * ll['slope_per_decade']:+.1f} pts/decade "
+                              f"(R² {ll['r2']:.2f})")
+  left.axhline(100 * fit["r0"], color="gray", ls=":", lw=1, label=f"before RL ({100 * fit['r0']:.1f}%)")
+  left.set(xscale="log", xlabel="train-time compute: RL FLOPs from RL's start",
+           ylabel=f"pass@1 ({rl_label})", title=f"train-time compute ({len(rl['runs'])} seeds)")
+  left.legend(fontsize=7)
+  for i, (family, points) in enumerate((k, v) for k, v in search.items() if k != "_fits"):
+    xs, ys = zip(*sorted(points))
+    f = search["_fits"][family]
+    right.plot(xs, 100 * np.array(ys), marker="o", ms=3, color=f"C{i}",
+               label=f"{family}: {100 * f['slope_per_decade']:+.1f} pts/decade (R² {f['r2']:.2f})")
+    xx = np.geomspace(min(xs), max(xs), 50)
+    right.plot(xx, 100 * (f["intercept"] + f["slope_per_decade"] * np.log10(xx)), "--",
+               color=f"C{i}", lw=0.8)
+  right.set(xscale="log", xlabel="test-time compute: FLOPs per problem",
+            ylabel=f"pass@1 ({search_label})", title="test-time compute")
+  right.legend(fontsize=7)
+  _save(fig, title, path)

@@ -54,7 +54,7 @@ def table(fits: dict[str, dict], key: str) -> str:
            f"at the last point, per seed (pts) |", "|---" * 9 + "|"]
   for label, fit in fits.items():
     last = fit["last"]
-    seeds = ", ".join(f"{100 * e['error_last']:+.1f}" for e in fit["extrapolation"])
+    seeds = ", ".join(f"{100 * e['error_last']:+.1f}" if e else "-" for e in fit["extrapolation"])
     lines.append(
         f"| {label} | {100 * fit['r0']:.1f} | {100 * last['mean']:.1f} ± {100 * last['se']:.1f} "
         f"({', '.join(f'{100 * x:.1f}' for x in last['per_seed'])}) | "

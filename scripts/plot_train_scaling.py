@@ -4,10 +4,11 @@ run (RL, STaR, expert iteration workdirs, mixed freely), on one figure.
   python scripts/plot_train_scaling.py --out docs/figures/countdown_train_scaling.png \
       runs/rl_grpo runs/rl_ppo runs/star runs/star_norat runs/expert_iteration
 
-Each run starts from an SFT run (config.json: init_from); its line starts at that SFT's final
-evaluation, and the SFT's own learning curve is drawn once as "SFT only". Lines are labelled by
-method (and seed where runs differ in it). Prints each line's fitted slope in points per decade
-of train FLOPs.
+The runs start from one SFT run (config.json: init_from), whose learning curve is the first
+panel against SFT compute; the others put each run's held-out accuracy against the compute it
+spent after the SFT checkpoint (plots.post_training_scaling), with standard errors. Lines are
+labelled by method (and seed where runs differ in it). Prints each line's fitted slope in
+points per decade of post-training FLOPs.
 """
 
 from __future__ import annotations
@@ -46,22 +47,21 @@ def main():
   for workdir in args.runs:
     with open(os.path.join(workdir, "config.json")) as f:
       configs.append(json.load(f))
+  if len({c["init_from"] for c in configs}) > 1:
+    parser.error("the runs start from different SFT runs; plot each SFT's runs on its own")
   several_seeds = len({c["seed"] for c in configs}) > 1
-  runs, sft_dirs = {}, []
+  runs = {}
   for workdir, config in zip(args.runs, configs):
     label = method_label(config) + (f" seed {config['seed']}" if several_seeds else "")
-    sft = [r for r in read_metrics(os.path.join(config["init_from"], "metrics.jsonl"))
-           if "greedy/all" in r]
-    if config["init_from"] not in sft_dirs:
-      sft_dirs.append(config["init_from"])
-      runs["SFT only" if len(sft_dirs) == 1 else f"SFT only ({config['init_from']})"] = sft
     if label in runs:  # two runs of one method: tell them apart by directory
       label += f" [{os.path.basename(os.path.normpath(workdir))}]"
-    runs[label] = sft[-1:] + read_metrics(os.path.join(workdir, "metrics.jsonl"))
+    runs[label] = read_metrics(os.path.join(workdir, "metrics.jsonl"))
+  sft = read_metrics(os.path.join(configs[0]["init_from"], "metrics.jsonl"))
+  problems = {c.get("eval_problems") for c in configs}
   task = configs[0]["task"]["name"]
-  slopes = plots.train_scaling(runs, args.out, keys=args.keys.split(","),
-                               title=args.title or f"{task}: train-time scaling, held-out "
-                                                   "greedy pass@1 of the raw policy")
+  slopes = plots.post_training_scaling(
+      sft, runs, args.out, keys=args.keys.split(","), problems=min(problems),
+      title=args.title or f"{task}: train-time scaling, held-out greedy pass@1 of the raw policy")
   for label, by_key in slopes.items():
     print(label, " ".join(f"{k}: {v:+.1f} pts/decade" for k, v in by_key.items()))
   print(f"wrote {args.out}")

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Every figure from scratch, on the default CPU-sized configs: SFT -> RL (4 algorithms) ->
 # ORM / PRM -> best-of-N -> test-time search with the compute-optimal frontier -> STaR (with and
-# without rationalization), expert iteration with MCTS -> rStar -> the train-compute comparison.
+# without rationalization), expert iteration with MCTS -> rStar -> the train-compute comparison
+# -> the o1 pair (pass@1 against RL and test-time compute, fitted), coverage to k = 256 with its
+# power law, and test-time compute against model size (SFT at 0.22M, 0.86M and 3.4M parameters).
 #
 #   scripts/reproduce.sh [OUT_DIR]         (make reproduce; OUT_DIR defaults to runs/reproduce,
 #                                          runs/reproduce_SCALE at another scale)
@@ -18,9 +20,11 @@ PY=${PY:-.venv/bin/python}
 SCALE_NAME=${SCALE:-full}
 if [ "$SCALE_NAME" = full ]; then OUT=${1:-runs/reproduce}; else OUT=${1:-runs/reproduce_$SCALE_NAME}; fi
 case "$SCALE_NAME" in
-  full) V="" ; VV=":large" ; ALGOS="grpo ppo rloo reinforce" ;;
-  small) V=":small" ; VV=":small" ; ALGOS="grpo ppo" ;;
-  smoke) V=":tiny" ; VV=":tiny" ; ALGOS="grpo" ;;
+  full) V="" ; VV=":large" ; ALGOS="grpo ppo rloo reinforce" ; K=256 ; COVERAGE="" ; EXCHANGE="" ;;
+  small) V=":small" ; VV=":small" ; ALGOS="grpo ppo" ; K=64 ; COVERAGE="--problems 50"
+         EXCHANGE="--problems 50 --n 16" ;;
+  smoke) V=":tiny" ; VV=":tiny" ; ALGOS="grpo" ; K=4 ; COVERAGE="--problems 3 --bin_samples 2 --max_new 24"
+         EXCHANGE="--problems 3 --n 2 --max_new 24" ;;
   *) echo "SCALE must be full, small or smoke, got '${SCALE}'" >&2; exit 2 ;;
 esac
 mkdir -p "$OUT/figures"
@@ -30,9 +34,9 @@ stage "1/9 SFT (configs/countdown_sft.py)"
 $PY -m experiments.sft --config configs/countdown_sft.py$V --workdir "$OUT/sft"
 
 stage "2/9 RL from the SFT checkpoint, one run per algorithm"
-for algo in $ALGOS; do
+for algo in $ALGOS; do  # evaluated at 10 log-spaced steps too: a compute curve to fit
   $PY -m experiments.rl --config configs/countdown_rl.py$V --config.init_from="$OUT/sft" \
-      --config.rl.algo=$algo --workdir "$OUT/rl_$algo"
+      --config.rl.algo=$algo --config.eval_log_points=10 --workdir "$OUT/rl_$algo"
 done
 $PY scripts/plot_train_scaling.py --out "$OUT/figures/countdown_train_scaling.png" \
     $(for algo in $ALGOS; do echo "$OUT/rl_$algo"; done)
@@ -69,10 +73,24 @@ stage "8/9 train-compute comparison: SFT, RL, STaR, expert iteration"
 $PY scripts/plot_train_scaling.py --out "$OUT/figures/countdown_self_improvement.png" \
     $(ls -d "$OUT/rl_grpo" "$OUT/star" "$OUT/star_norat" "$OUT/expert_iteration" 2>/dev/null)
 
-stage "9/9 figures"
+stage "9/9 scaling: the o1 pair, coverage to k = $K, test-time compute against model size"
+$PY scripts/o1_pair.py --out "$OUT/figures/countdown_o1_pair.png" --rl "$OUT/rl_grpo" \
+    --search "$OUT/search"
+$PY scripts/coverage.py --policy "$OUT/sft" --out "$OUT/coverage" --k $K $COVERAGE
+variant_of() { if [ -z "$V" ]; then echo ":$1"; else echo "$V,$1"; fi; }  # a variant on this scale
+for width in 64 256; do
+  $PY -m experiments.sft --config configs/countdown_sft.py$(variant_of width$width) \
+      --workdir "$OUT/sft_width$width"
+done
+$PY scripts/exchange.py --out "$OUT/exchange" "$OUT/sft_width64" "$OUT/sft" \
+    "$OUT/sft_width256" $EXCHANGE
+
+stage "figures"
 cp "$OUT/sft/plots/learning_curve.png" "$OUT/figures/countdown_sft_learning_curve.png"
 cp "$OUT/bon/plots/best_of_n.png" "$OUT/figures/countdown_best_of_n.png"
 cp "$OUT/search/plots/search_scaling.png" "$OUT/figures/countdown_search_scaling.png"
 cp "$OUT/rstar/plots/rstar_scaling.png" "$OUT/figures/countdown_rstar.png"
+cp "$OUT/coverage/coverage.png" "$OUT/figures/countdown_coverage.png"
+cp "$OUT/exchange/exchange.png" "$OUT/figures/countdown_exchange.png"
 echo "figures: $OUT/figures/"
 ls "$OUT/figures"

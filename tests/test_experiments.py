@@ -368,9 +368,12 @@ def test_reproduce_smoke_scale_draws_every_figure(tmp_path):
                         text=True, env=env, timeout=900)
   assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
   figures = sorted(p.name for p in (tmp_path / "figures").iterdir())
-  assert figures == ["countdown_best_of_n.png", "countdown_rstar.png", "countdown_search_scaling.png",
-                     "countdown_self_improvement.png", "countdown_sft_learning_curve.png",
-                     "countdown_train_scaling.png"]
+  assert figures == ["countdown_best_of_n.png", "countdown_coverage.png", "countdown_exchange.png",
+                     "countdown_o1_pair.png", "countdown_rstar.png",
+                     "countdown_search_scaling.png", "countdown_self_improvement.png",
+                     "countdown_sft_learning_curve.png", "countdown_train_scaling.png"]
+  exchange = json.loads((tmp_path / "exchange" / "exchange.json").read_text())
+  assert len({m["params"] for m in exchange["models"]}) == 3  # three model sizes
   assert all((tmp_path / "figures" / f).stat().st_size > 1000 for f in figures)
 
 

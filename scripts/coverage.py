@@ -1,0 +1,127 @@
+"""Coverage: the share of problems a policy solves in k samples (pass@k, the unbiased estimator)
+for k up to 256, per task difficulty and per model-relative difficulty bin, each fitted with the
+exponentiated power law of Brown et al. 2024, log(coverage) = a * k^b.
+
+  python scripts/coverage.py --policy runs/demo/sft --out runs/coverage [--k 256] \
+      [--problems 200] [--difficulties 1,2] [--bin_samples 32] [--bins 5]
+
+Model-relative bins (Snell et al. 2024) come from `bin_samples` samples per problem drawn apart
+from the k that coverage counts, so a problem's bin and its coverage are independent draws.
+Writes OUT/coverage.json, OUT/coverage.md and OUT/coverage.png; intervals are 90% bootstrap
+intervals over problems.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, ".")
+from experiments import common  # noqa: E402
+
+common.tune_xla_cpu()
+import jax  # noqa: E402
+
+from reasoning import plots, rng as rng_lib, scaling  # noqa: E402
+from reasoning.search import sweep  # noqa: E402
+from reasoning.search.base import Model  # noqa: E402
+from reasoning.tasks import get_task  # noqa: E402
+
+
+def coverage_curve(correct: np.ndarray, ks: list[int]) -> np.ndarray:
+  """[len(ks)] mean unbiased pass@k over problems; correct: [P, n] bool."""
+  n, c = correct.shape[1], correct.sum(1)
+  return np.array([np.mean([scaling.pass_at_k(n, int(ci), k) for ci in c]) for k in ks])
+
+
+def fitted(correct: np.ndarray, ks: list[int], rng: np.random.Generator, resamples: int = 100):
+  """Coverage per k, its 90% bootstrap interval over problems, and the Brown et al. fit with
+  intervals on a and b."""
+  cov = coverage_curve(correct, ks)
+  draws = [coverage_curve(correct[rng.integers(0, len(correct), len(correct))], ks)
+           for _ in range(resamples)]
+  out = {"k": ks, "coverage": cov.tolist(), "low": np.quantile(draws, 0.05, 0).tolist(),
+         "high": np.quantile(draws, 0.95, 0).tolist(), "problems": len(correct)}
+  try:
+    out["fit"] = scaling.coverage_fit(ks, cov)
+    fits = []
+    for d in draws:
+      try:
+        fits.append(scaling.coverage_fit(ks, d))
+      except ValueError:
+        pass
+    out["fit_interval"] = {name: [float(np.quantile([f[name] for f in fits], q))
+                                  for q in (0.05, 0.95)] for name in ("a", "b")}
+  except ValueError as e:  # all solved or none: nothing to fit
+    out["fit"] = None
+    out["fit_note"] = str(e)
+  return out
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser.add_argument("--policy", required=True, help="an SFT or RL workdir")
+  parser.add_argument("--out", required=True)
+  parser.add_argument("--k", type=int, default=256)
+  parser.add_argument("--problems", type=int, default=200, help="held-out problems per difficulty")
+  parser.add_argument("--difficulties", default="1,2")
+  parser.add_argument("--bin_samples", type=int, default=32)
+  parser.add_argument("--bins", type=int, default=5)
+  parser.add_argument("--max_new", type=int, default=64)
+  parser.add_argument("--seed", type=int, default=0)
+  args = parser.parse_args()
+  t0 = time.time()
+  vocab, sft_config, cfg, graphdef, params, _ = common.load_sft(args.policy, with_vocab=True)
+  task_cfg = dict(sft_config["task"])
+  task = get_task(task_cfg.pop("name"), **task_cfg)
+  problems = common.held_out_problems(task, args.difficulties, args.problems, sft_config["seed"])
+  solvable = [p for p in problems if not p.is_trap]  # coverage counts problems with an answer
+  policy = Model(graphdef, params, cfg, vocab)
+  key = jax.random.key(args.seed)
+  print(f"sampling {args.bin_samples} + {args.k} completions for each of {len(solvable)} "
+        f"solvable held-out problems", flush=True)
+  binning = sweep.sample_pool(policy, task, solvable, jax.random.fold_in(key, 0),
+                              args.bin_samples, max_new=args.max_new)
+  pool = sweep.sample_pool(policy, task, solvable, jax.random.fold_in(key, 1), args.k,
+                           max_new=args.max_new)
+  ks = [k for k in 2 ** np.arange(int(np.log2(args.k)) + 1)]
+  difficulty = np.array([p.difficulty for p in solvable])
+  groups = {f"d{d}": difficulty == d for d in sorted(set(difficulty.tolist()))}
+  groups.update(sweep.model_relative_bins(binning["correct"].mean(1), "q", args.bins))
+  results = {}
+  for i, (name, rows) in enumerate(groups.items()):
+    results[name] = fitted(pool["correct"][rows], [int(k) for k in ks],
+                           rng_lib.stream(args.seed, "fit_bootstrap", i))
+    results[name]["bin_pass_rate"] = float(binning["correct"][rows].mean())
+  os.makedirs(args.out, exist_ok=True)
+  with open(os.path.join(args.out, "coverage.json"), "w") as f:
+    json.dump({"policy": args.policy, "samples": args.k, "bin_samples": args.bin_samples,
+               "results": results}, f, indent=1)
+  lines = [f"| problems | n | pass rate ({args.bin_samples} binning samples) | pass@1 | pass@16 | "
+           f"pass@{args.k} | a [90%] | b [90%] | R² |", "|---" * 9 + "|"]
+  for name, r in results.items():
+    cov = dict(zip(r["k"], r["coverage"]))
+    fit = r.get("fit")
+    fit_text = (f"{fit['a']:.2f} [{r['fit_interval']['a'][0]:.2f}, {r['fit_interval']['a'][1]:.2f}]"
+                f" | {fit['b']:.2f} [{r['fit_interval']['b'][0]:.2f}, "
+                f"{r['fit_interval']['b'][1]:.2f}] | {fit['r2']:.3f}") if fit else "- | - | -"
+    lines.append(f"| {name} | {r['problems']} | {100 * r['bin_pass_rate']:.1f}% | "
+                 f"{100 * cov[1]:.1f}% | {100 * cov.get(16, float('nan')):.1f}% | "
+                 f"{100 * cov[max(r['k'])]:.1f}% | {fit_text} |")
+  text = "\n".join(lines)
+  with open(os.path.join(args.out, "coverage.md"), "w") as f:
+    f.write(text + "\n")
+  plots.coverage(results, os.path.join(args.out, "coverage.png"),
+                 title=f"coverage (pass@k) of {os.path.basename(os.path.normpath(args.policy))}"
+                       f", {args.k} samples per problem")
+  print(text)
+  print(f"wrote {args.out}/coverage.json, coverage.md, coverage.png ({time.time() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+  main()

@@ -1,0 +1,146 @@
+"""Test-time compute against model size (Snell et al. 2024, section 7): per difficulty, is a
+smaller model sampling N times and voting better than a larger one answering greedily at the
+same total FLOPs, training plus inference, for a few ratios R of inference to training tokens?
+
+  python scripts/exchange.py --out runs/exchange runs/sft_w64 runs/sft runs/sft_w256 \
+      [--problems 200] [--n 32] [--ratios 0.1,1,10]
+
+Each policy (an SFT workdir; model sizes differ, data and steps the same) answers the held-out
+problems greedily and with N = 1..n samples at temperature 1 and majority voting (no verifier:
+the only inference compute is the policy's). Total FLOPs of serving Q problems = the run's
+training FLOPs + Q x the mean inference FLOPs per problem, with Q = R x training tokens /
+tokens per greedy query, so at R = 1 the models generate as many tokens at inference as they
+trained on. Writes OUT/exchange.json, OUT/exchange.md and OUT/exchange.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, ".")
+from experiments import common  # noqa: E402
+
+common.tune_xla_cpu()
+import jax  # noqa: E402
+
+from reasoning import plots  # noqa: E402
+from reasoning.logging import read_metrics  # noqa: E402
+from reasoning.search import sweep  # noqa: E402
+from reasoning.search.base import Model  # noqa: E402
+from reasoning.tasks import get_task  # noqa: E402
+
+
+def measure(workdir: str, problems_per_difficulty: int, difficulties: str, n: int, key,
+            max_new: int) -> dict:
+  vocab, config, cfg, graphdef, params, train_flops = common.load_sft(workdir, with_vocab=True)
+  task_cfg = dict(config["task"])
+  task = get_task(task_cfg.pop("name"), **task_cfg)
+  problems = common.held_out_problems(task, difficulties, problems_per_difficulty,
+                                      config["seed"])
+  policy = Model(graphdef, params, cfg, vocab)
+  greedy = sweep.sample_pool(policy, task, problems, jax.random.fold_in(key, 0), 1,
+                             max_new=max_new, temperature=0.0)
+  pool = sweep.sample_pool(policy, task, problems, jax.random.fold_in(key, 1), n,
+                           max_new=max_new)
+  prompt_tokens = np.array([len(vocab.encode(p.prompt)) for p in problems])
+  ns = [int(k) for k in 2 ** np.arange(int(np.log2(n)) + 1)]
+  difficulty = np.array([p.difficulty for p in problems])
+  tokens_per_step = config["batch_size"] * (config.get("pack_len") or config["seq_len"])
+  out = {"workdir": workdir, "params": int(sum(x.size for x in jax.tree.leaves(params))),
+         "train_flops": train_flops, "train_tokens": float(config["steps"] * tokens_per_step),
+         "query_tokens": float(np.mean(prompt_tokens + greedy["lengths"][:, 0])), "bins": {}}
+  for d in sorted(set(difficulty.tolist())):
+    rows = difficulty == d
+    entry = {"problems": int(rows.sum()),
+             "greedy": {"accuracy": float(greedy["correct"][rows, 0].mean()),
+                        "flops": float(greedy["flops"][rows, 0].mean())}, "majority": []}
+    for k in ns:
+      entry["majority"].append({"n": k, "accuracy": float(sweep.majority_correct(pool, k)[rows].mean()),
+                                "flops": float(pool["flops"][rows, :k].sum(1).mean())})
+    out["bins"][f"d{d}"] = entry
+  return out
+
+
+def total(model: dict, inference_flops: float, queries: float) -> float:
+  return model["train_flops"] + queries * inference_flops
+
+
+def exchange_table(models: list[dict], ratios: list[float]) -> tuple[list[dict], str]:
+  """Per ratio and difficulty: for each smaller model, its majority-vote accuracy at the total
+  FLOPs of the largest model's greedy answer (interpolated in log FLOPs; None outside its range)
+  against that greedy accuracy."""
+  big = max(models, key=lambda m: m["params"])
+  queries = {r: r * big["train_tokens"] / big["query_tokens"] for r in ratios}
+  rows = []
+  for r in ratios:
+    for name, entry in big["bins"].items():
+      target = total(big, entry["greedy"]["flops"], queries[r])
+      for m in models:
+        if m is big:
+          continue
+        pts = sorted((total(m, p["flops"], queries[r]), p["accuracy"])
+                     for p in m["bins"][name]["majority"])
+        x = np.log10([p[0] for p in pts])
+        acc = (float(np.interp(np.log10(target), x, [p[1] for p in pts]))
+               if x[0] <= np.log10(target) <= x[-1] else None)
+        n_used = max((p["n"] for p in m["bins"][name]["majority"]
+                      if total(m, p["flops"], queries[r]) <= target), default=None)
+        rows.append({"ratio": r, "bin": name, "small_params": m["params"],
+                     "large_params": big["params"], "large_greedy": entry["greedy"]["accuracy"],
+                     "small_at_equal_flops": acc, "small_n_within_budget": n_used,
+                     "small_greedy": m["bins"][name]["greedy"]["accuracy"]})
+  lines = ["| R (inference / training tokens) | difficulty | smaller model | its greedy | "
+           "its majority vote at the larger model's total FLOPs (largest N within them) | "
+           "larger model greedy |", "|---" * 6 + "|"]
+  for row in rows:
+    small = ("outside its range" if row["small_at_equal_flops"] is None
+             else f"{100 * row['small_at_equal_flops']:.1f}% (N≤{row['small_n_within_budget']})")
+    lines.append(f"| {row['ratio']:g} | {row['bin']} | {row['small_params'] / 1e6:.2f}M | "
+                 f"{100 * row['small_greedy']:.1f}% | {small} | "
+                 f"{100 * row['large_greedy']:.1f}% ({row['large_params'] / 1e6:.2f}M) |")
+  return rows, "\n".join(lines)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser.add_argument("policies", nargs="+", help="SFT workdirs of different model sizes")
+  parser.add_argument("--out", required=True)
+  parser.add_argument("--problems", type=int, default=200, help="held-out problems per difficulty")
+  parser.add_argument("--difficulties", default="1,2")
+  parser.add_argument("--n", type=int, default=32)
+  parser.add_argument("--ratios", default="0.1,1,10")
+  parser.add_argument("--max_new", type=int, default=64)
+  parser.add_argument("--seed", type=int, default=0)
+  args = parser.parse_args()
+  if len(args.policies) < 2:
+    parser.error("give two or more SFT workdirs of different model sizes")
+  t0 = time.time()
+  key = jax.random.key(args.seed)
+  models = []
+  for workdir in args.policies:
+    models.append(measure(workdir, args.problems, args.difficulties, args.n, key, args.max_new))
+    print(f"{workdir}: {models[-1]['params'] / 1e6:.2f}M parameters, greedy "
+          + ", ".join(f"{b} {100 * e['greedy']['accuracy']:.1f}%"
+                      for b, e in models[-1]["bins"].items()), flush=True)
+  ratios = [float(r) for r in args.ratios.split(",")]
+  rows, text = exchange_table(models, ratios)
+  os.makedirs(args.out, exist_ok=True)
+  with open(os.path.join(args.out, "exchange.json"), "w") as f:
+    json.dump({"models": models, "ratios": ratios, "comparison": rows}, f, indent=1)
+  with open(os.path.join(args.out, "exchange.md"), "w") as f:
+    f.write(text + "\n")
+  plots.exchange(models, ratios, os.path.join(args.out, "exchange.png"),
+                 title="test-time compute vs model size at equal total FLOPs (training + "
+                       "inference), majority vote over N samples")
+  print(text)
+  print(f"wrote {args.out}/exchange.json, exchange.md, exchange.png ({time.time() - t0:.0f} s)")
+
+
+if __name__ == "__main__":
+  main()
