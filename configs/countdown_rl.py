@@ -41,7 +41,7 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.train_difficulties = "1,2"
   c.train_trap_share = common.placeholder(float)  # None: the task's
   c.eval_difficulties = "1,2"       # the trained ones: SFT leaves difficulty 3 at 0-1%
-  c.eval_problems = 200
+  c.eval_problems = 500             # per difficulty
   c.rl = common.ConfigDict({
       "algo": "grpo", "clip_eps": 0.2, "dual_clip": 0.0, "value_clip": 0.2, "value_coef": 0.5,
       "entropy_coef": 0.0, "kl_coef": 0.05, "kl_estimator": "k3", "kl_in_reward": False,
@@ -75,10 +75,12 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.dynamic_sampling = 0.0     # > 0: sample that share more groups, train on informative ones
   c.overlong_buffer = 0        # > 0: DAPO's soft overlong penalty over the last tokens of max_new
   c.off_policy_steps = 0       # 1: each rollout sampled by the policy of one step before
-  c.eval_log_points = 0        # > 0: also evaluate at that many log-spaced steps (compute fits)
+  c.eval_log_points = 6        # > 0: also evaluate at that many log-spaced steps (compute fits)
   c.mesh = common.mesh()
-  c.pass_k = 0
-  common.outputs(c, checkpoint_every=10, log_every=1, eval_every=20)
+  # Held-out sampled pass@1 (the mean of pass_k samples at T=1 per problem) is what RL moves at
+  # this scale: the policy's distribution sharpens while its greedy answer stays (docs/training.md).
+  c.pass_k = 4
+  common.outputs(c, checkpoint_every=10, log_every=1, eval_every=130)
   return common.variant(
       c, arg, "configs/countdown_rl.py",
       tiny={"eval_problems": 4, "steps": 3, "prompts_per_step": 4, "samples_per_prompt": 2,
@@ -86,8 +88,8 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
       small={"eval_problems": 100, "steps": 24, "prompts_per_step": 16, "eval_every": 8,
              "checkpoint_every": 8},
       retry={"max_new": 104, "abandoned_credit": 0.0},
-      # The recipe sweep's runs (scripts/recipe_sweep.py): half the batch, 80 steps, a held-out
-      # set of 500 problems per difficulty evaluated at 9 log-spaced steps.
-      sweep={"prompts_per_step": 16, "steps": 80, "eval_problems": 500, "eval_every": 80,
-             "eval_log_points": 9},
+      # The recipe sweep's runs (scripts/recipe_sweep.py): half the batch, 100 steps, 300
+      # held-out difficulty-1 problems evaluated at 6 log-spaced steps.
+      sweep={"prompts_per_step": 16, "steps": 100, "eval_difficulties": "1",
+             "eval_problems": 300, "eval_every": 100, "eval_log_points": 6},
       **RECIPES)  # from configs/countdown_sft.py:retry

@@ -18,13 +18,14 @@ Writes config.json, metrics.jsonl, TensorBoard events, checkpoints/ and plots/tr
 from __future__ import annotations
 
 import functools
+import os
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from experiments import common
-from reasoning import compute, loop, mesh as mesh_lib, rng as rng_lib
+from reasoning import compute, evaluation, loop, mesh as mesh_lib, rng as rng_lib
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import Progress, read_metrics
 from reasoning.text import prompt_length
@@ -100,7 +101,8 @@ def run(config, workdir: str) -> dict:
     loop.evaluate(writer, step, graphdef, state.params, vocab, task, eval_problems,
                   jax.random.fold_in(eval_key, step), prompt_len=prompt_len,
                   max_new=config.max_new, train_flops=meta["train_flops"],
-                  num_samples=config.pass_k, what="RL step", algo=pg_cfg.algo)
+                  num_samples=config.pass_k, what="RL step", algo=pg_cfg.algo,
+                  scores_path=os.path.join(workdir, "evals", f"step{step}.npz"))
 
   evaluate_at = loop.eval_steps(config.steps, config.eval_every, config.eval_log_points)
   groups = config.prompts_per_step
@@ -152,12 +154,23 @@ def run(config, workdir: str) -> dict:
       ckpt.save(done, carry, meta, force=done == config.steps)
   finally:
     ckpt.close()
+  # RL's gain on the held-out problems, paired per problem between the first and last
+  # evaluation, with its standard error.
+  first, last = (os.path.join(workdir, "evals", f"step{s}.npz") for s in (0, config.steps))
+  if os.path.exists(first) and os.path.exists(last):
+    gain = evaluation.paired_gain(dict(np.load(first)), dict(np.load(last)), eval_problems)
+    writer.write(config.steps, **gain)
+    shown = [k.split("/", 1)[1] for k in gain if k.startswith("gain/") and "/d" in k]
+    print("held-out gain over RL (paired SE): " + "  ".join(
+        f"{k} {100 * gain['gain/' + k]:+.1f} ± {100 * gain['gain_se/' + k]:.1f}"
+        for k in sorted(shown)), flush=True)
   writer.close()
   records = read_metrics(writer.path)
   loop.plot_train_scaling(workdir, pg_cfg.algo, records, config.init_from,
                           common.difficulties(config.eval_difficulties),
                           title=f"{config.task.name}: SFT then RL ({pg_cfg.algo})",
-                          problems=config.eval_problems)
+                          problems=config.eval_problems,
+                          metric="sampled" if config.pass_k else "greedy")
   return {"params": state.params, "metrics": loop.last_evaluation(records, writer.path)}
 
 

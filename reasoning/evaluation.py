@@ -55,10 +55,12 @@ def complete(graphdef, params, vocab: CharVocab | HFTokenizer, prompts: Sequence
 
 def evaluate(graphdef, params, vocab: CharVocab, task: Task, problems: Sequence[Problem],
              key: jax.Array, *, prompt_len: int, max_new: int, num_samples: int = 0,
-             chunk: int = 256) -> dict[str, float]:
+             chunk: int = 256, per_problem: dict | None = None) -> dict[str, float]:
   """Greedy pass@1 (and, if num_samples > 0, sampled pass@1 and pass@num_samples at T=1),
   overall, per difficulty and on traps. Keys like `greedy/d1`, `pass@8/all`, `greedy/traps`;
-  `eval/retries` is the mean count of `retry` lines per greedy completion."""
+  `eval/retries` is the mean count of `retry` lines per greedy completion. A `per_problem` dict
+  receives each problem's scores ({"greedy": [P], "sampled": [P], ...}) for paired
+  comparisons (paired_gain)."""
   prompts = [p.prompt for p in problems]
   greedy, lengths = complete(graphdef, params, vocab, prompts, key, prompt_len=prompt_len,
                              max_new=max_new, temperature=0.0, chunk=chunk)
@@ -70,6 +72,8 @@ def evaluate(graphdef, params, vocab: CharVocab, task: Task, problems: Sequence[
     s = s.reshape(num_samples, len(problems))
     scores["sampled"] = s.mean(0)
     scores[f"pass@{num_samples}"] = s.max(0)
+  if per_problem is not None:
+    per_problem.update({name: np.asarray(v, np.float32) for name, v in scores.items()})
   difficulty = np.array([p.difficulty for p in problems])
   trap = np.array([p.is_trap for p in problems])
   # How often the greedy policy tried again: 0 for a policy never taught to.
@@ -82,4 +86,22 @@ def evaluate(graphdef, params, vocab: CharVocab, task: Task, problems: Sequence[
     if trap.any():
       out[f"{name}/traps"] = float(s[trap].mean())
       out[f"{name}/solvable"] = float(s[~trap].mean())
+  return out
+
+
+def paired_gain(before: dict, after: dict, problems: Sequence[Problem]) -> dict[str, float]:
+  """The change of each per-problem score ({"greedy": [P], "sampled": [P], ...} from two
+  `evaluate(per_problem=...)` calls on the same problems) per difficulty and overall, with the
+  standard error of the paired mean difference: {"gain/sampled/d1": ..., "gain_se/sampled/d1":
+  ...}. Pairing removes the problems' own variance, the bulk of an unpaired difference's."""
+  difficulty = np.array([p.difficulty for p in problems])
+  groups = {"all": np.ones(len(problems), bool),
+            **{f"d{d}": difficulty == d for d in sorted(set(difficulty.tolist()))}}
+  out = {}
+  for name in before.keys() & after.keys():
+    diff = np.asarray(after[name], float) - np.asarray(before[name], float)
+    for group, rows in groups.items():
+      d = diff[rows]
+      out[f"gain/{name}/{group}"] = float(d.mean())
+      out[f"gain_se/{name}/{group}"] = float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1 else 0.0
   return out

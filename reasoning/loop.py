@@ -90,11 +90,17 @@ def eval_steps(total: int, every: int, log_points: int = 0) -> set[int]:
 
 def evaluate(writer, step: int, graphdef, params, vocab, task, problems, key, *,
              prompt_len: int, max_new: int, train_flops: float, num_samples: int = 0,
-             what: str = "step", **extra) -> dict:
+             what: str = "step", scores_path: str | None = None, **extra) -> dict:
   """Held-out greedy pass@1 (and pass@num_samples) of `params`, written to metrics.jsonl with
-  `extra` and shown on one line. `key` is the evaluation's own (fold the step into it)."""
+  `extra` and shown on one line. `key` is the evaluation's own (fold the step into it). With
+  `scores_path`, each problem's scores are saved there (.npz) for paired comparisons."""
+  per_problem = {} if scores_path else None
   result = evaluation.evaluate(graphdef, params, vocab, task, problems, key,
-                               prompt_len=prompt_len, max_new=max_new, num_samples=num_samples)
+                               prompt_len=prompt_len, max_new=max_new, num_samples=num_samples,
+                               per_problem=per_problem)
+  if scores_path and mesh_lib.is_first_process():
+    os.makedirs(os.path.dirname(scores_path), exist_ok=True)
+    np.savez(scores_path, **per_problem)
   writer.write(step, train_flops=train_flops, **extra, **result)
   shown = "  ".join(f"{k}={v:.3f}" for k, v in result.items() if k.startswith("greedy/"))
   print(f"eval @ {what} {step}: {shown}", flush=True)
@@ -122,15 +128,17 @@ def last_evaluation(records: list[dict], path: str) -> dict:
 
 
 def plot_train_scaling(workdir: str, label: str, records: list[dict], init_from: str,
-                       difficulties, title: str, problems: int | None = None) -> str:
-  """plots/train_scaling.png: the SFT run at `init_from` against its own compute, then held-out
-  greedy pass@1 per difficulty against the compute spent after it (plots.post_training_scaling),
-  with standard errors over `problems` per difficulty. Returns the path."""
+                       difficulties, title: str, problems: int | None = None,
+                       metric: str = "greedy") -> str:
+  """plots/train_scaling.png: the SFT run at `init_from` against its own compute (greedy), then
+  held-out `metric` pass@1 ('greedy', or 'sampled': the mean over pass_k samples) per difficulty
+  against the compute spent after it (plots.post_training_scaling), with standard errors over
+  `problems` per difficulty. Returns the path."""
   os.makedirs(os.path.join(workdir, "plots"), exist_ok=True)
   path = os.path.join(workdir, "plots", "train_scaling.png")
   sft_records = read_metrics(os.path.join(init_from, "metrics.jsonl"))
   plots.post_training_scaling(sft_records, {label: records}, path,
-                              keys=[f"greedy/d{d}" for d in difficulties], title=title,
-                              problems=problems)
+                              keys=[f"{metric}/d{d}" for d in difficulties], title=title,
+                              problems=problems, sft_keys=[f"greedy/d{d}" for d in difficulties])
   print(f"wrote {path}", flush=True)
   return path

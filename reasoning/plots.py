@@ -128,23 +128,26 @@ def rl_compute_curves(curves: dict[str, dict], path: str, *, title: str, ylabel:
 
 
 def post_training_scaling(sft_records: list[dict], runs: dict[str, list[dict]], path: str, *,
-                          keys: list[str], title: str, problems: int | None = None) -> dict:
+                          keys: list[str], title: str, problems: int | None = None,
+                          sft_keys: list[str] | None = None) -> dict:
   """Train-time scaling of post-training (RL, STaR, expert iteration) on its own axis: the first
   panel is the SFT run's held-out accuracy against SFT compute; then one panel per metric key
   with each run's accuracy against the compute spent *after* the SFT checkpoint (its records'
   train_flops minus the SFT run's last), with binomial standard errors over `problems` held-out
   problems per point and the log-linear slope (points per decade) in the legend. The SFT
-  checkpoint's accuracy, at zero post-training compute, is a dotted line. Returns
+  checkpoint's accuracy, at zero post-training compute, is a dotted line. The SFT panel draws
+  `sft_keys` (default: `keys`; SFT evaluates sampled pass@1 only at its end). Returns
   {run: {key: slope}}."""
-  sft_evals = [r for r in sft_records if any(k in r for k in keys) and "train_flops" in r]
+  sft_keys = sft_keys or keys
+  sft_evals = [r for r in sft_records if any(k in r for k in sft_keys) and "train_flops" in r]
   offset = sft_records[-1]["train_flops"] if sft_records else 0.0
   fig, axes = plt.subplots(1, len(keys) + 1, figsize=(4.6 * (len(keys) + 1), 4), squeeze=False)
   ax = axes[0][0]
-  for i, key in enumerate(keys):
+  for i, key in enumerate(sft_keys):
     points = [(r["train_flops"], 100 * r[key]) for r in sft_evals if key in r]
     if points:
-      ax.plot(*zip(*points), marker="o", color=f"C{i}", label=key.split("/")[-1])
-  ax.set(xscale="log", xlabel="SFT compute (FLOPs)", ylabel="held-out greedy pass@1 (%)",
+      ax.plot(*zip(*points), marker="o", color=f"C{i}", label=key)
+  ax.set(xscale="log", xlabel="SFT compute (FLOPs)", ylabel="held-out pass@1 (%)",
          title="SFT", ylim=(0, 100))
   ax.legend(fontsize=8)
   slopes = {}
@@ -154,7 +157,7 @@ def post_training_scaling(sft_records: list[dict], runs: dict[str, list[dict]], 
                          if key in r and r.get("train_flops", 0) > offset])
       # The run's own evaluation of the SFT checkpoint (its held-out set), else the SFT run's.
       start = [r[key] for r in records if key in r and r.get("train_flops", -1) <= offset]
-      start = start or [r[key] for r in sft_evals if key in r]
+      start = start or [r[key] for r in sft_records if key in r]
       if start:
         ax.axhline(100 * start[-1], color=f"C{i}", ls=":", lw=1,
                    label=f"{label} at the SFT checkpoint ({100 * start[-1]:.1f}%)")
@@ -168,7 +171,7 @@ def post_training_scaling(sft_records: list[dict], runs: dict[str, list[dict]], 
                   label=f"{label} ({slope:+.1f} pts/decade)")
     name = key.split("/")[-1]
     ax.set(xscale="log", xlabel="post-training compute after SFT (FLOPs)",
-           ylabel="held-out greedy pass@1 (%)",
+           ylabel=f"held-out {key.split('/')[0]} pass@1 (%)",
            title=f"difficulty {name[1:]}" if name[1:].isdigit() else f"{name} problems")
     ax.legend(fontsize=7)
   _save(fig, title, path)

@@ -3,7 +3,7 @@ one configuration), each group fitted with the log-linear law and ScaleRL's sigm
 bootstrap intervals, the extrapolation check per seed, one figure and one table.
 
   python scripts/fit_scaling.py --out runs/fits grpo=runs/rl_s0,runs/rl_s1,runs/rl_s2 \
-      dapo=runs/dapo_s0,runs/dapo_s1 [--key greedy/d1]
+      dapo=runs/dapo_s0,runs/dapo_s1 [--key sampled/d1]
 
 Writes OUT/fits.json (every fitted number), OUT/fits.md (the table) and OUT/rl_compute.png.
 Every plotted point is an evaluation on `eval_problems` held-out problems per difficulty (the
@@ -93,7 +93,7 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("groups", nargs="+", help="LABEL=WORKDIR[,WORKDIR...]")
   parser.add_argument("--out", required=True)
-  parser.add_argument("--key", default="greedy/d1", help="the metric, e.g. greedy/d1, greedy/all")
+  parser.add_argument("--key", default="sampled/d1", help="the metric, e.g. greedy/d1, greedy/all")
   parser.add_argument("--title", default="held-out pass@1 against RL compute")
   parser.add_argument("--resamples", type=int, default=200)
   args = parser.parse_args()

@@ -51,15 +51,18 @@ def main():
   parser.add_argument("--rl", required=True, help="RL workdirs, comma-separated (seeds)")
   parser.add_argument("--search", required=True, help="an experiments.search workdir")
   parser.add_argument("--key", default="d1", help="the difficulty: d1, d2 or all")
+  parser.add_argument("--rl_metric", default="sampled",
+                      help="the RL runs' held-out metric: sampled (mean of pass_k samples) or "
+                           "greedy")
   parser.add_argument("--title", default="Countdown: pass@1 against train-time and test-time "
                                          "compute")
   args = parser.parse_args()
-  runs, problems = fit_scaling.load_group(args.rl.split(","), f"greedy/{args.key}")
+  runs, problems = fit_scaling.load_group(args.rl.split(","), f"{args.rl_metric}/{args.key}")
   fit = curves_lib.fit(runs, problems, rng_lib.stream(0, "fit_bootstrap", 0))
   search = search_points(args.search, args.key)
   os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
   plots.o1_pair({"runs": runs, "fit": fit}, search, args.out, title=args.title,
-                rl_label=f"held-out greedy, {args.key}, {problems} problems",
+                rl_label=f"held-out {args.rl_metric}, {args.key}, {problems} problems",
                 search_label=f"held-out, {args.key}, chosen answer")
   s = fit["sigmoid"]
   print(f"RL: {len(runs)} runs, {fit['decades']:.2f} decades; sigmoid A={s['a']:.3f} "

@@ -45,7 +45,7 @@ def main():
                       help="a --config.FIELD=VALUE override for every run")
   parser.add_argument("--log_points", type=int, default=None,
                       help="evaluations at log-spaced steps (default: the config's)")
-  parser.add_argument("--key", default="greedy/d1")
+  parser.add_argument("--key", default="sampled/d1")
   parser.add_argument("--fit_only", action="store_true")
   args = parser.parse_args()
   recipes = args.recipes.split(",")

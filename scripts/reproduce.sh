@@ -34,9 +34,9 @@ stage "1/9 SFT (configs/countdown_sft.py)"
 $PY -m experiments.sft --config configs/countdown_sft.py$V --workdir "$OUT/sft"
 
 stage "2/9 RL from the SFT checkpoint, one run per algorithm"
-for algo in $ALGOS; do  # evaluated at 10 log-spaced steps too: a compute curve to fit
+for algo in $ALGOS; do
   $PY -m experiments.rl --config configs/countdown_rl.py$V --config.init_from="$OUT/sft" \
-      --config.rl.algo=$algo --config.eval_log_points=10 --workdir "$OUT/rl_$algo"
+      --config.rl.algo=$algo --workdir "$OUT/rl_$algo"
 done
 $PY scripts/plot_train_scaling.py --out "$OUT/figures/countdown_train_scaling.png" \
     $(for algo in $ALGOS; do echo "$OUT/rl_$algo"; done)
