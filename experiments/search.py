@@ -128,10 +128,10 @@ def run(config, workdir: str) -> dict:
               "all": np.ones(len(problems), bool)}
   rel_curves, rel_frontier = tabulate(records, relative, split)
   summary["model-relative bins (pass rate)"] = frontier_summary(rel_curves, rel_frontier)
-  summary["tree search vs best-of-N at equal FLOPs, by task difficulty"] = versus_best_of_n(
-      records, bins)
-  summary["tree search vs best-of-N at equal FLOPs, by model-relative bin"] = versus_best_of_n(
-      records, relative)
+  for reference in ("best-of-N PRM weighted", "best-of-N majority"):
+    for view, view_bins in (("task difficulty", bins), ("model-relative bin", relative)):
+      summary[f"tree search vs {reference} at equal FLOPs, by {view}"] = versus_best_of_n(
+          records, view_bins, reference)
   if "prm_score" in pool:
     predicted = {**sweep.model_relative_bins(np.array(pool["prm_score"]), "p", config.bins),
                  "all": np.ones(len(problems), bool)}

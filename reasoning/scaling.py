@@ -125,7 +125,8 @@ def extrapolation_check(compute, accuracy, r0: float, share: float = 0.25) -> di
 def difficulty_bins(scores: Sequence[float], bins: int = 5) -> np.ndarray:
   """[P] bin index 0..bins-1 by quantiles of `scores` (the base policy's pass rate per problem,
   or a verifier's mean score): 0 holds the lowest scores, the hardest problems. Ties share a
-  bin (rank-based), so equal scores never straddle a boundary."""
+  bin, so equal scores never straddle a boundary; a score on an edge goes to the harder bin
+  (never-solved problems, however many, are bin 0)."""
   scores = np.asarray(scores, float)
   edges = np.quantile(scores, np.linspace(0, 1, bins + 1)[1:-1])
-  return np.searchsorted(edges, scores, side="right").clip(0, bins - 1)
+  return np.searchsorted(edges, scores, side="left").clip(0, bins - 1)

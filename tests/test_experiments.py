@@ -346,7 +346,15 @@ def test_search_pulse_and_resume(tmp_path, tiny_sft_run, monkeypatch):
   assert methods == ["_pool", "best-of-1 majority", "best-of-1 PRM weighted", "best-of-2 majority",
                      "best-of-2 PRM weighted", "beam N=2", "lookahead1 N=2", "MCTS sims=2"]
   assert set(out["curves"]) == {"d1", "d2", "all"}
-  assert "all, binned by pass rate" in out["summary"]
+  summary = out["summary"]
+  assert "all" in summary["model-relative bins (pass rate)"]
+  assert "predicted bins (PRM mean score)" in summary
+  for view in ("PRM weighted at equal FLOPs, by task difficulty",
+               "majority at equal FLOPs, by model-relative bin"):
+    answers = summary[f"tree search vs best-of-N {view}"]
+    assert all(a["answer"] in ("yes", "no: best-of-N wins", "no significant difference")
+               for a in answers.values())
+  assert (tmp_path / "plots" / "search_scaling_relative.png").stat().st_size > 1000
   assert set(out["curves"]["all"]) == {"best-of-N majority", "best-of-N PRM weighted",
                                        "beam (PRM)", "lookahead k=1", "MCTS (mctx, K=2)"}
   for points in out["curves"]["all"].values():
