@@ -209,7 +209,7 @@ def coverage(results: dict[str, dict], path: str, *, title: str) -> None:
 def exchange(models: list[dict], ratios: list[float], path: str, *, title: str) -> None:
   """One row per ratio R of inference to training tokens, one column per difficulty: each
   model's accuracy against total FLOPs (its training + R-scaled inference), greedy as a star and
-  majority vote over N = 1, 2, 4, ... samples as a line (scripts/exchange.py)."""
+  best of N = 1, 2, 4, ... samples by the exact checker as a line (scripts/exchange.py)."""
   big = max(models, key=lambda m: m["params"])
   names = list(big["bins"])
   fig, axes = plt.subplots(len(ratios), len(names), figsize=(5 * len(names), 3.6 * len(ratios)),
@@ -221,9 +221,9 @@ def exchange(models: list[dict], ratios: list[float], path: str, *, title: str) 
       for c, m in enumerate(sorted(models, key=lambda m: m["params"])):
         entry = m["bins"][name]
         pts = [(m["train_flops"] + queries * p["flops"], 100 * p["accuracy"])
-               for p in entry["majority"]]
+               for p in entry["best_of_n"]]
         ax.plot(*zip(*pts), marker="o", ms=3, color=f"C{c}",
-                label=f"{m['params'] / 1e6:.2f}M, majority of N")
+                label=f"{m['params'] / 1e6:.2f}M, best of N")
         ax.plot(m["train_flops"] + queries * entry["greedy"]["flops"],
                 100 * entry["greedy"]["accuracy"], "*", ms=11, color=f"C{c}",
                 label=f"{m['params'] / 1e6:.2f}M, greedy")

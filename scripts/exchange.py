@@ -1,13 +1,16 @@
 """Test-time compute against model size (Snell et al. 2024, section 7): per difficulty, is a
-smaller model sampling N times and voting better than a larger one answering greedily at the
-same total FLOPs, training plus inference, for a few ratios R of inference to training tokens?
+smaller model sampling N times better than a larger one answering greedily at the same total
+FLOPs, training plus inference, for a few ratios R of inference to training tokens?
 
   python scripts/exchange.py --out runs/exchange runs/sft_w64 runs/sft runs/sft_w256 \
       [--problems 200] [--n 32] [--ratios 0.1,1,10]
 
-Each policy (an SFT workdir; model sizes differ, data and steps the same) answers the held-out
-problems greedily and with N = 1..n samples at temperature 1 and majority voting (no verifier:
-the only inference compute is the policy's). Total FLOPs of serving Q problems = the run's
+Each policy (an SFT workdir; model sizes differ, data and steps the same) answers the solvable
+held-out problems greedily and with N = 1..n samples at temperature 1, keeping a sample the
+task's checker accepts: Countdown's answer is checkable at test time without a reference (the
+equation uses the numbers and reaches the target), so best-of-N with the exact checker is
+pass@N (the unbiased estimator over the n samples), and the only inference compute is the
+policy's. (Majority voting is degenerate here: every attempt states the target.) Total FLOPs of serving Q problems = the run's
 training FLOPs + Q x the mean inference FLOPs per problem, with Q = R x training tokens /
 tokens per greedy query, so at R = 1 the models generate as many tokens at inference as they
 trained on. Writes OUT/exchange.json, OUT/exchange.md and OUT/exchange.png.
@@ -29,7 +32,7 @@ from experiments import common  # noqa: E402
 common.tune_xla_cpu()
 import jax  # noqa: E402
 
-from reasoning import plots  # noqa: E402
+from reasoning import plots, scaling  # noqa: E402
 from reasoning.logging import read_metrics  # noqa: E402
 from reasoning.search import sweep  # noqa: E402
 from reasoning.search.base import Model  # noqa: E402
@@ -41,8 +44,8 @@ def measure(workdir: str, problems_per_difficulty: int, difficulties: str, n: in
   vocab, config, cfg, graphdef, params, train_flops = common.load_sft(workdir, with_vocab=True)
   task_cfg = dict(config["task"])
   task = get_task(task_cfg.pop("name"), **task_cfg)
-  problems = common.held_out_problems(task, difficulties, problems_per_difficulty,
-                                      config["seed"])
+  problems = [p for p in common.held_out_problems(task, difficulties, problems_per_difficulty,
+                                                  config["seed"]) if not p.is_trap]
   policy = Model(graphdef, params, cfg, vocab)
   greedy = sweep.sample_pool(policy, task, problems, jax.random.fold_in(key, 0), 1,
                              max_new=max_new, temperature=0.0)
@@ -59,10 +62,12 @@ def measure(workdir: str, problems_per_difficulty: int, difficulties: str, n: in
     rows = difficulty == d
     entry = {"problems": int(rows.sum()),
              "greedy": {"accuracy": float(greedy["correct"][rows, 0].mean()),
-                        "flops": float(greedy["flops"][rows, 0].mean())}, "majority": []}
+                        "flops": float(greedy["flops"][rows, 0].mean())}, "best_of_n": []}
+    correct = pool["correct"][rows].sum(1)
+    per_sample = float(pool["flops"][rows].mean())
     for k in ns:
-      entry["majority"].append({"n": k, "accuracy": float(sweep.majority_correct(pool, k)[rows].mean()),
-                                "flops": float(pool["flops"][rows, :k].sum(1).mean())})
+      entry["best_of_n"].append({"n": k, "flops": k * per_sample, "accuracy": float(np.mean(
+          [scaling.pass_at_k(n, int(c), k) for c in correct]))})
     out["bins"][f"d{d}"] = entry
   return out
 
@@ -72,7 +77,7 @@ def total(model: dict, inference_flops: float, queries: float) -> float:
 
 
 def exchange_table(models: list[dict], ratios: list[float]) -> tuple[list[dict], str]:
-  """Per ratio and difficulty: for each smaller model, its majority-vote accuracy at the total
+  """Per ratio and difficulty: for each smaller model, its best-of-N accuracy at the total
   FLOPs of the largest model's greedy answer (interpolated in log FLOPs; None outside its range)
   against that greedy accuracy."""
   big = max(models, key=lambda m: m["params"])
@@ -85,18 +90,18 @@ def exchange_table(models: list[dict], ratios: list[float]) -> tuple[list[dict],
         if m is big:
           continue
         pts = sorted((total(m, p["flops"], queries[r]), p["accuracy"])
-                     for p in m["bins"][name]["majority"])
+                     for p in m["bins"][name]["best_of_n"])
         x = np.log10([p[0] for p in pts])
         acc = (float(np.interp(np.log10(target), x, [p[1] for p in pts]))
                if x[0] <= np.log10(target) <= x[-1] else None)
-        n_used = max((p["n"] for p in m["bins"][name]["majority"]
+        n_used = max((p["n"] for p in m["bins"][name]["best_of_n"]
                       if total(m, p["flops"], queries[r]) <= target), default=None)
         rows.append({"ratio": r, "bin": name, "small_params": m["params"],
                      "large_params": big["params"], "large_greedy": entry["greedy"]["accuracy"],
                      "small_at_equal_flops": acc, "small_n_within_budget": n_used,
                      "small_greedy": m["bins"][name]["greedy"]["accuracy"]})
   lines = ["| R (inference / training tokens) | difficulty | smaller model | its greedy | "
-           "its majority vote at the larger model's total FLOPs (largest N within them) | "
+           "its best-of-N (exact checker) at the larger model's total FLOPs (largest N within) | "
            "larger model greedy |", "|---" * 6 + "|"]
   for row in rows:
     small = ("outside its range" if row["small_at_equal_flops"] is None
@@ -137,7 +142,7 @@ def main():
     f.write(text + "\n")
   plots.exchange(models, ratios, os.path.join(args.out, "exchange.png"),
                  title="test-time compute vs model size at equal total FLOPs (training + "
-                       "inference), majority vote over N samples")
+                       "inference): best of N samples by the exact checker, solvable problems")
   print(text)
   print(f"wrote {args.out}/exchange.json, exchange.md, exchange.png ({time.time() - t0:.0f} s)")
 

@@ -62,9 +62,8 @@ def best_of_n_records(policy: Model, prm: Model, task, problems, key, ns: list[i
 def sample_pool(policy: Model, task, problems, key, n: int, *, max_new: int,
                 temperature: float = 1.0) -> dict[str, np.ndarray]:
   """n samples per problem at `temperature` (0: one greedy sample, n must be 1):
-  {"correct" [P, n] bool, "answers" [P, n] object (None: malformed), "flops" [P, n] each
-  sample's generation FLOPs, "lengths" [P, n]}. The raw material of coverage (pass@k), majority
-  voting and model-relative difficulty."""
+  {"correct" [P, n] bool, "flops" [P, n] each sample's generation FLOPs, "lengths" [P, n]}. The
+  raw material of coverage (pass@k) and model-relative difficulty."""
   if temperature == 0 and n != 1:
     raise ValueError(f"greedy decoding gives one sample per problem, not {n}")
   prompts = [p.prompt for p in problems]
@@ -75,22 +74,9 @@ def sample_pool(policy: Model, task, problems, key, n: int, *, max_new: int,
                                        temperature=temperature)
   repeated = [q for q in problems for _ in range(n)]
   flops = compute.generation_flops_rows(policy.cfg, np.repeat(real_prompt, n), lengths)
-  answers = np.empty(len(texts), object)
-  answers[:] = [extract_answer(t) for t in texts]
   return {"correct": np.array([task.verify(p, t) for p, t in zip(repeated, texts)],
-                              bool).reshape(-1, n),
-          "answers": answers.reshape(-1, n), "flops": flops.reshape(-1, n),
+                              bool).reshape(-1, n), "flops": flops.reshape(-1, n),
           "lengths": np.asarray(lengths).reshape(-1, n)}
-
-
-def majority_correct(pool: dict[str, np.ndarray], n: int) -> np.ndarray:
-  """[P] bool: is the majority answer of each problem's first n samples correct (ties: the
-  earliest answer; malformed samples do not vote)."""
-  out = []
-  for answers, correct in zip(pool["answers"], pool["correct"]):
-    chosen = best_of_n.select(list(answers[:n]), np.zeros(n), "majority")
-    out.append(bool(correct[chosen]))
-  return np.array(out)
 
 
 def record(method: str, family: str, budget: int, correct, flops, seconds: float) -> dict:
