@@ -84,11 +84,13 @@ def sigmoid_fit(compute: Sequence[float], accuracy: Sequence[float], r0: float,
   return {"a": a, "b": b, "c_mid": c_mid, "rmse": float(np.sqrt(best[0] / len(c)))}
 
 
-def coverage_fit(ks: Sequence[int], coverage: Sequence[float]) -> dict[str, float]:
+def coverage_fit(ks: Sequence[int], coverage: Sequence[float],
+                 saturated: float = 0.98) -> dict[str, float]:
   """log(coverage) = a * k^b (a < 0, b < 0 as coverage rises to 1), fitted as a line in
-  log(-log coverage) against log k over the points with 0 < coverage < 1: {a, b, r2}."""
+  log(-log coverage) against log k over the points with 0 < coverage <= `saturated`: near 1,
+  log(-log coverage) runs to -infinity and one problem more or less would set the slope."""
   k, cov = np.asarray(ks, float), np.asarray(coverage, float)
-  keep = (cov > 0) & (cov < 1)
+  keep = (cov > 0) & (cov <= saturated)
   if keep.sum() < 2:
     raise ValueError("coverage_fit: needs two or more coverages strictly between 0 and 1")
   line = log_linear_fit(k[keep], np.log(-np.log(cov[keep])))

@@ -74,8 +74,16 @@ def main():
   parser.add_argument("--bins", type=int, default=5)
   parser.add_argument("--max_new", type=int, default=64)
   parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--refit", action="store_true",
+                      help="fit and draw again from OUT/coverage.json's per-problem counts")
   args = parser.parse_args()
   t0 = time.time()
+  if args.refit:
+    with open(os.path.join(args.out, "coverage.json")) as f:
+      saved = json.load(f)
+    counts = {name: np.array(v) for name, v in saved["counts"].items()}
+    report(args, saved["difficulty"], counts, saved["samples"], saved["bin_samples"], t0)
+    return
   vocab, sft_config, cfg, graphdef, params, _ = common.load_sft(args.policy, with_vocab=True)
   task_cfg = dict(sft_config["task"])
   task = get_task(task_cfg.pop("name"), **task_cfg)
@@ -89,21 +97,35 @@ def main():
                               args.bin_samples, max_new=args.max_new)
   pool = sweep.sample_pool(policy, task, solvable, jax.random.fold_in(key, 1), args.k,
                            max_new=args.max_new)
-  ks = [k for k in 2 ** np.arange(int(np.log2(args.k)) + 1)]
-  difficulty = np.array([p.difficulty for p in solvable])
+  counts = {"bin": binning["correct"].sum(1), "pool": pool["correct"].sum(1)}
+  report(args, [p.difficulty for p in solvable], counts, args.k, args.bin_samples, t0)
+
+
+def expand(counts: np.ndarray, n: int) -> np.ndarray:
+  """[P, n] bool with counts[p] leading Trues: pass@k needs only the count per problem."""
+  return np.arange(n)[None] < np.asarray(counts)[:, None]
+
+
+def report(args, difficulties, counts: dict, samples: int, bin_samples: int, t0: float) -> None:
+  """Fits, table, figure and coverage.json from per-problem correct counts."""
+  ks = [int(k) for k in 2 ** np.arange(int(np.log2(samples)) + 1)]
+  difficulty = np.asarray(difficulties)
+  pool = expand(counts["pool"], samples)
+  bin_rate = np.asarray(counts["bin"]) / bin_samples
   groups = {f"d{d}": difficulty == d for d in sorted(set(difficulty.tolist()))}
-  groups.update(sweep.model_relative_bins(binning["correct"].mean(1), "q", args.bins))
+  groups.update(sweep.model_relative_bins(bin_rate, "q", args.bins))
   results = {}
   for i, (name, rows) in enumerate(groups.items()):
-    results[name] = fitted(pool["correct"][rows], [int(k) for k in ks],
-                           rng_lib.stream(args.seed, "fit_bootstrap", i))
-    results[name]["bin_pass_rate"] = float(binning["correct"][rows].mean())
+    results[name] = fitted(pool[rows], ks, rng_lib.stream(args.seed, "fit_bootstrap", i))
+    results[name]["bin_pass_rate"] = float(bin_rate[rows].mean())
   os.makedirs(args.out, exist_ok=True)
   with open(os.path.join(args.out, "coverage.json"), "w") as f:
-    json.dump({"policy": args.policy, "samples": args.k, "bin_samples": args.bin_samples,
+    json.dump({"policy": args.policy, "samples": samples, "bin_samples": bin_samples,
+               "difficulty": difficulty.tolist(),
+               "counts": {k: np.asarray(v).tolist() for k, v in counts.items()},
                "results": results}, f, indent=1)
-  lines = [f"| problems | n | pass rate ({args.bin_samples} binning samples) | pass@1 | pass@16 | "
-           f"pass@{args.k} | a [90%] | b [90%] | R² |", "|---" * 9 + "|"]
+  lines = [f"| problems | n | pass rate ({bin_samples} binning samples) | pass@1 | pass@16 | "
+           f"pass@{samples} | a [90%] | b [90%] | R² |", "|---" * 9 + "|"]
   for name, r in results.items():
     cov = dict(zip(r["k"], r["coverage"]))
     fit = r.get("fit")
@@ -118,7 +140,7 @@ def main():
     f.write(text + "\n")
   plots.coverage(results, os.path.join(args.out, "coverage.png"),
                  title=f"coverage (pass@k) of {os.path.basename(os.path.normpath(args.policy))}"
-                       f", {args.k} samples per problem")
+                       f", {samples} samples per problem")
   print(text)
   print(f"wrote {args.out}/coverage.json, coverage.md, coverage.png ({time.time() - t0:.0f} s)")
 
