@@ -80,6 +80,17 @@ def best_of_n(curves: dict, path: str, *, title: str) -> None:
   _save(fig, title, path)
 
 
+def _bin_title(name: str) -> str:
+  """A panel title for a bin name: 'all', 'd2' (the task's difficulty), 'q1' (the policy's own
+  pass-rate quantile, q1 hardest), 'p1' (the verifier's predicted one)."""
+  if name == "all":
+    return "all problems"
+  kinds = {"d": "difficulty", "q": "pass-rate bin q", "p": "PRM-score bin p"}
+  if name[:1] in kinds and name[1:].isdigit():
+    return f"{kinds[name[0]]}{' ' if name[0] == 'd' else ''}{name[1:]}"
+  return name
+
+
 def search_scaling(curves: dict, frontier: dict, path: str, *, title: str,
                    ylabel: str = "% solved (test half)") -> None:
   """Test accuracy (%) against mean test-time FLOPs per problem, one panel per difficulty bin,
@@ -94,7 +105,7 @@ def search_scaling(curves: dict, frontier: dict, path: str, *, title: str,
       ax.plot([p[1] for p in frontier[name]], [100 * p[2] for p in frontier[name]], "k--",
               drawstyle="steps-post", label="compute-optimal (chosen on validation)")
     ax.set(xscale="log", xlabel="test-time FLOPs per problem", ylabel=ylabel,
-           title="all difficulties" if name == "all" else f"difficulty {name[1:]}")
+           title=_bin_title(name))
     ax.legend(fontsize=7)
   _save(fig, title, path)
 
@@ -258,7 +269,8 @@ def o1_pair(rl: dict, search: dict, path: str, *, title: str, rl_label: str,
                               f"(R² {ll['r2']:.2f})")
   left.axhline(100 * fit["r0"], color="gray", ls=":", lw=1, label=f"before RL ({100 * fit['r0']:.1f}%)")
   left.set(xscale="log", xlabel="train-time compute: RL FLOPs from RL's start",
-           ylabel=f"pass@1 ({rl_label})", title=f"train-time compute ({len(rl['runs'])} seeds)")
+           ylabel=f"pass@1 ({rl_label})",
+           title=f"train-time compute ({len(rl['runs'])} seed{'s' if len(rl['runs']) > 1 else ''})")
   left.legend(fontsize=7)
   for i, (family, points) in enumerate((k, v) for k, v in search.items() if k != "_fits"):
     xs, ys = zip(*sorted(points))

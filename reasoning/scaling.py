@@ -5,7 +5,8 @@
 - `sigmoid_fit`: ScaleRL's saturating curve (Khatri et al. 2025),
   R(C) = R0 + (A - R0) / (1 + (C_mid / C)^B), with R0 the accuracy before the compute counted
   (fixed), A the asymptote and B the efficiency; fitted by Levenberg-Marquardt in a
-  parametrization that keeps R0 <= A <= 1, B > 0, C_mid > 0.
+  parametrization that keeps R0 <= A <= 1, 0 < B <= 5 (ScaleRL's fits lie well inside; a
+  steeper curve is a step that a few noisy points can fake), C_mid > 0.
 - `coverage_fit`: the exponentiated power law of Brown et al. 2024, log(coverage) = a * k^b.
 - `bootstrap`: intervals for any fit by a parametric bootstrap: each accuracy measured on n
   problems is redrawn as Binomial(n, accuracy) / n.
@@ -50,9 +51,13 @@ def sigmoid(compute, r0: float, a: float, b: float, c_mid: float):
   return r0 + (a - r0) / (1.0 + (c_mid / compute) ** b)
 
 
+B_MAX = 5.0  # the sigmoid's efficiency is fitted in (0, B_MAX]: steeper is a step, not a law
+
+
 def _unpack(theta, r0: float, scale: float) -> tuple[float, float, float]:
   a = r0 + (1.0 - r0) / (1.0 + np.exp(-theta[0]))
-  return a, float(np.exp(theta[1])), float(scale * np.exp(theta[2]))
+  b = B_MAX / (1.0 + np.exp(-theta[1]))
+  return a, float(b), float(scale * np.exp(theta[2]))
 
 
 def sigmoid_fit(compute: Sequence[float], accuracy: Sequence[float], r0: float,
@@ -63,9 +68,17 @@ def sigmoid_fit(compute: Sequence[float], accuracy: Sequence[float], r0: float,
     raise ValueError("sigmoid_fit: needs three or more points")
   scale = float(np.exp(np.mean(np.log(c))))  # C_mid in units of the geometric mean compute
   residuals = lambda t: sigmoid(c, r0, *_unpack(t, r0, scale)) - y
+  with np.errstate(over="ignore", invalid="ignore"):  # LM's trial steps may overshoot
+    best = _levenberg_marquardt(residuals, iterations)
+    a, b, c_mid = _unpack(best[1], r0, scale)
+  return {"a": a, "b": b, "c_mid": c_mid, "rmse": float(np.sqrt(best[0] / len(c)))}
+
+
+def _levenberg_marquardt(residuals, iterations: int):
+  """(loss, theta) minimizing sum(residuals(theta)^2) over 3 parameters, from two starts."""
   best = None
   for a0 in (0.0, 2.0):  # two starts: a low and a high asymptote
-    theta, lam = np.array([a0, 0.0, 0.0]), 1e-2
+    theta, lam = np.array([a0, -1.5, 0.0]), 1e-2  # B starts near 1
     for _ in range(iterations):
       r = residuals(theta)
       jac = np.stack([(residuals(theta + e) - r) / 1e-6 for e in np.eye(3) * 1e-6], axis=1)
@@ -80,8 +93,7 @@ def sigmoid_fit(compute: Sequence[float], accuracy: Sequence[float], r0: float,
     loss = float(np.sum(residuals(theta) ** 2))
     if best is None or loss < best[0]:
       best = (loss, theta)
-  a, b, c_mid = _unpack(best[1], r0, scale)
-  return {"a": a, "b": b, "c_mid": c_mid, "rmse": float(np.sqrt(best[0] / len(c)))}
+  return best
 
 
 def coverage_fit(ks: Sequence[int], coverage: Sequence[float],
