@@ -23,7 +23,8 @@ demo: $(STAMP)
 	$(PY) -m experiments.rl --config configs/countdown_rl.py --config.init_from=$(DEMO_DIR)/sft --workdir $(DEMO_DIR)/rl
 	$(PY) -m experiments.verifier --config configs/countdown_verifier.py:small --config.init_from=$(DEMO_DIR)/sft --workdir $(DEMO_DIR)/prm
 	$(PY) -m experiments.search --config configs/countdown_search.py:small --config.policy=$(DEMO_DIR)/sft --config.prm=$(DEMO_DIR)/prm --workdir $(DEMO_DIR)/search
-	@echo "plots: $(DEMO_DIR)/sft/plots/learning_curve.png  $(DEMO_DIR)/rl/plots/train_scaling.png  $(DEMO_DIR)/search/plots/search_scaling.png"
+	$(PY) scripts/o1_pair.py --out $(DEMO_DIR)/o1_pair.png --rl $(DEMO_DIR)/rl --search $(DEMO_DIR)/search
+	@echo "plots: $(DEMO_DIR)/sft/plots/learning_curve.png  $(DEMO_DIR)/rl/plots/train_scaling.png  $(DEMO_DIR)/search/plots/search_scaling.png  $(DEMO_DIR)/o1_pair.png"
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2

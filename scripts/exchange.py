@@ -78,8 +78,9 @@ def total(model: dict, inference_flops: float, queries: float) -> float:
 
 def exchange_table(models: list[dict], ratios: list[float]) -> tuple[list[dict], str]:
   """Per ratio and difficulty: for each smaller model, its best-of-N accuracy at the total
-  FLOPs of the largest model's greedy answer (interpolated in log FLOPs; None outside its range)
-  against that greedy accuracy."""
+  FLOPs of the largest model's greedy answer (interpolated in log FLOPs; its largest N's accuracy
+  as a lower bound when even that costs less; None when one sample costs more) against that
+  greedy accuracy."""
   big = max(models, key=lambda m: m["params"])
   queries = {r: r * big["train_tokens"] / big["query_tokens"] for r in ratios}
   rows = []
@@ -92,20 +93,28 @@ def exchange_table(models: list[dict], ratios: list[float]) -> tuple[list[dict],
         pts = sorted((total(m, p["flops"], queries[r]), p["accuracy"])
                      for p in m["bins"][name]["best_of_n"])
         x = np.log10([p[0] for p in pts])
-        acc = (float(np.interp(np.log10(target), x, [p[1] for p in pts]))
-               if x[0] <= np.log10(target) <= x[-1] else None)
+        if np.log10(target) > x[-1]:  # even its largest N costs less: a lower bound
+          acc, bound = pts[-1][1], "at least"
+        elif np.log10(target) < x[0]:  # one sample already costs more
+          acc, bound = None, "N=1 costs more"
+        else:
+          acc, bound = float(np.interp(np.log10(target), x, [p[1] for p in pts])), ""
         n_used = max((p["n"] for p in m["bins"][name]["best_of_n"]
                       if total(m, p["flops"], queries[r]) <= target), default=None)
         rows.append({"ratio": r, "bin": name, "small_params": m["params"],
                      "large_params": big["params"], "large_greedy": entry["greedy"]["accuracy"],
                      "small_at_equal_flops": acc, "small_n_within_budget": n_used,
+                     "bound": bound,
                      "small_greedy": m["bins"][name]["greedy"]["accuracy"]})
   lines = ["| R (inference / training tokens) | difficulty | smaller model | its greedy | "
            "its best-of-N (exact checker) at the larger model's total FLOPs (largest N within) | "
            "larger model greedy |", "|---" * 6 + "|"]
   for row in rows:
-    small = ("outside its range" if row["small_at_equal_flops"] is None
-             else f"{100 * row['small_at_equal_flops']:.1f}% (N≤{row['small_n_within_budget']})")
+    if row["small_at_equal_flops"] is None:
+      small = row["bound"]
+    else:
+      small = (f"{row['bound'] + ' ' if row['bound'] else ''}"
+               f"{100 * row['small_at_equal_flops']:.1f}% (N≤{row['small_n_within_budget']})")
     lines.append(f"| {row['ratio']:g} | {row['bin']} | {row['small_params'] / 1e6:.2f}M | "
                  f"{100 * row['small_greedy']:.1f}% | {small} | "
                  f"{100 * row['large_greedy']:.1f}% ({row['large_params'] / 1e6:.2f}M) |")
@@ -141,8 +150,8 @@ def main():
   with open(os.path.join(args.out, "exchange.md"), "w") as f:
     f.write(text + "\n")
   plots.exchange(models, ratios, os.path.join(args.out, "exchange.png"),
-                 title="test-time compute vs model size at equal total FLOPs (training + "
-                       "inference): best of N samples by the exact checker, solvable problems")
+                 title="model size vs test-time compute at equal total FLOPs\n(training + "
+                       "inference; best of N samples by the exact checker; solvable problems)")
   print(text)
   print(f"wrote {args.out}/exchange.json, exchange.md, exchange.png ({time.time() - t0:.0f} s)")
 
