@@ -25,9 +25,11 @@ def rl_curve(records: Sequence[dict], key: str) -> dict:
     raise ValueError(f"no step-0 evaluation of {key!r}: the curve needs the accuracy before RL")
   sft_flops = start[0]["train_flops"]
   later = [r for r in evals if r["step"] > 0]
+  gains = [r for r in records if f"gain/{key}" in r]  # experiments.rl's paired gain, if any
   return {"compute": np.array([r["train_flops"] - sft_flops for r in later]),
           "accuracy": np.array([r[key] for r in later]), "r0": float(start[0][key]),
-          "sft_flops": float(sft_flops), "steps": [r["step"] for r in later]}
+          "sft_flops": float(sft_flops), "steps": [r["step"] for r in later],
+          "gain": ((gains[-1][f"gain/{key}"], gains[-1][f"gain_se/{key}"]) if gains else None)}
 
 
 def fit(runs: Sequence[dict], problems: int, rng: np.random.Generator, *,
@@ -35,7 +37,9 @@ def fit(runs: Sequence[dict], problems: int, rng: np.random.Generator, *,
   """Fits of the runs of one configuration (seeds) pooled: the log-linear law (slope per
   decade, R^2) and ScaleRL's sigmoid (asymptote A, efficiency B, C_mid) with R0 the mean
   accuracy before RL, each parameter with its parametric-bootstrap `level` interval (every point
-  redrawn as Binomial(problems, accuracy)). Per seed: the last evaluation and the extrapolation
+  redrawn as Binomial(problems, accuracy)). RL's gain paired per problem (when the runs recorded
+  it), averaged over seeds with its standard error. Per seed: the last evaluation and the
+  extrapolation
   check (the sigmoid fitted on the points up to `share` of the compute predicts the last; None
 for a run of fewer than four evaluations)."""
   compute = np.concatenate([r["compute"] for r in runs])
@@ -54,6 +58,10 @@ for a run of fewer than four evaluations)."""
   out["last"] = {"mean": float(last.mean()), "per_seed": last.tolist(),
                  "se": float(last.std(ddof=1) / np.sqrt(len(last))) if len(last) > 1 else 0.0,
                  "eval_se": float(np.sqrt(last.mean() * (1 - last.mean()) / problems))}
+  if all(r.get("gain") for r in runs):  # paired per problem within each seed
+    g = np.array([r["gain"] for r in runs])
+    out["gain"] = {"mean": float(g[:, 0].mean()), "per_seed": g[:, 0].tolist(),
+                   "se": float(np.sqrt(np.sum(g[:, 1] ** 2)) / len(g))}
   checks = []
   for r in runs:
     if len(r["compute"]) < 4:  # three points to fit and one to predict, at least

@@ -47,17 +47,20 @@ def interval(fit: dict, name: str, key: str, scale: float = 1.0, fmt: str = ".1f
 
 
 def table(fits: dict[str, dict], key: str) -> str:
-  """Markdown: per group the last evaluation (mean over seeds ± SE), the sigmoid's A and B and
-  the log-linear slope with their 90% intervals, and each seed's extrapolation error."""
-  lines = [f"| run ({key}) | before RL | last eval, mean ± SE (seeds) | asymptote A (%) | "
-           f"efficiency B | C_mid (FLOPs) | slope (pts/decade) | R² | extrapolation error "
-           f"at the last point, per seed (pts) |", "|---" * 9 + "|"]
+  """Markdown: per group the last evaluation (mean over seeds ± SE), RL's paired gain, the
+  sigmoid's A and B and the log-linear slope with their 90% intervals, and each seed's
+  extrapolation error."""
+  lines = [f"| run ({key}) | before RL | last eval, mean ± SE (seeds) | gain, paired (pts) | "
+           f"asymptote A (%) | efficiency B | C_mid (FLOPs) | slope (pts/decade) | R² | "
+           f"extrapolation error at the last point, per seed (pts) |", "|---" * 10 + "|"]
   for label, fit in fits.items():
     last = fit["last"]
     seeds = ", ".join(f"{100 * e['error_last']:+.1f}" if e else "-" for e in fit["extrapolation"])
+    gain = (f"{100 * fit['gain']['mean']:+.1f} ± {100 * fit['gain']['se']:.1f}" if "gain" in fit
+            else "-")
     lines.append(
         f"| {label} | {100 * fit['r0']:.1f} | {100 * last['mean']:.1f} ± {100 * last['se']:.1f} "
-        f"({', '.join(f'{100 * x:.1f}' for x in last['per_seed'])}) | "
+        f"({', '.join(f'{100 * x:.1f}' for x in last['per_seed'])}) | {gain} | "
         f"{interval(fit, 'sigmoid', 'a', 100)} | {interval(fit, 'sigmoid', 'b', 1, '.2f')} | "
         f"{fit['sigmoid']['c_mid']:.2g} | {interval(fit, 'log_linear', 'slope_per_decade', 100)} "
         f"| {fit['log_linear']['r2']:.2f} | {seeds} |")
