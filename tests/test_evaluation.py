@@ -27,3 +27,23 @@ def test_evaluate_scores_per_difficulty_traps_and_counts_retries(monkeypatch):
   assert out["greedy/traps"] == 1.0 and out["greedy/solvable"] == 0.5
   assert out["greedy/all"] == pytest.approx(2 / 3)
   assert out["eval/retries"] == pytest.approx(1 / 3) and out["eval/gen_tokens"] == 21.0
+
+
+def test_paired_gain_by_hand():
+  from reasoning import evaluation
+  from reasoning.tasks import Problem
+  problems = [Problem(prompt=str(i), answer="1", meta={"difficulty": 1 + i // 3}) for i in range(6)]
+  before = {"sampled": np.array([0.0, 0.5, 1.0, 0.0, 0.0, 0.25])}
+  after = {"sampled": np.array([0.5, 0.5, 1.0, 0.25, 0.0, 0.75])}
+  gain = evaluation.paired_gain(before, after, problems)
+  # d1 differences [0.5, 0, 0]: mean 1/6, SE std([.5, 0, 0], ddof=1) / sqrt(3)
+  assert gain["gain/sampled/d1"] == pytest.approx(1 / 6)
+  assert gain["gain_se/sampled/d1"] == pytest.approx(np.std([0.5, 0, 0], ddof=1) / np.sqrt(3))
+  assert gain["gain/sampled/d2"] == pytest.approx(0.25)
+  assert gain["gain/sampled/all"] == pytest.approx(1.25 / 6)
+
+
+def test_eval_steps_add_log_spaced_points():
+  from reasoning import loop
+  assert loop.eval_steps(100, 50) == {50, 100}
+  assert loop.eval_steps(130, 130, 6) == {1, 3, 7, 19, 49, 130}
