@@ -77,19 +77,19 @@ def total(model: dict, inference_flops: float, queries: float) -> float:
 
 
 def exchange_table(models: list[dict], ratios: list[float]) -> tuple[list[dict], str]:
-  """Per ratio and difficulty: for each smaller model, its best-of-N accuracy at the total
-  FLOPs of the largest model's greedy answer (interpolated in log FLOPs; its largest N's accuracy
-  as a lower bound when even that costs less; None when one sample costs more) against that
-  greedy accuracy."""
-  big = max(models, key=lambda m: m["params"])
-  queries = {r: r * big["train_tokens"] / big["query_tokens"] for r in ratios}
+  """Per ratio and difficulty and for each pair of a smaller and a larger model: the smaller
+  model's best-of-N accuracy at the total FLOPs of the larger model's greedy answer
+  (interpolated in log FLOPs; its largest N's accuracy as a lower bound when even that costs
+  less; None when one sample costs more) against that greedy accuracy."""
+  ref = max(models, key=lambda m: m["params"])  # Q from the largest model's tokens and queries
+  queries = {r: r * ref["train_tokens"] / ref["query_tokens"] for r in ratios}
   rows = []
+  pairs = [(m, big) for big in models for m in models if m["params"] < big["params"]]
   for r in ratios:
-    for name, entry in big["bins"].items():
-      target = total(big, entry["greedy"]["flops"], queries[r])
-      for m in models:
-        if m is big:
-          continue
+    for name in ref["bins"]:
+      for m, big in pairs:
+        entry = big["bins"][name]
+        target = total(big, entry["greedy"]["flops"], queries[r])
         pts = sorted((total(m, p["flops"], queries[r]), p["accuracy"])
                      for p in m["bins"][name]["best_of_n"])
         x = np.log10([p[0] for p in pts])
