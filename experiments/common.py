@@ -50,8 +50,10 @@ def check_positive(config, *fields: str) -> None:
 
 
 def make_task(config):
+  """The task of a config's `task` block: a ConfigDict, or a run's config.json as a dict."""
   from reasoning.tasks import get_task
-  return get_task(config.task.name, **{k: v for k, v in config.task.items() if k != "name"})
+  task = config["task"]
+  return get_task(task["name"], **{k: v for k, v in task.items() if k != "name"})
 
 
 def has_step_oracle(task) -> bool:

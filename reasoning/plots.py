@@ -110,27 +110,32 @@ def search_scaling(curves: dict, frontier: dict, path: str, *, title: str,
   _save(fig, title, path)
 
 
+def _fitted_lines(curve: dict):
+  """(compute grid, sigmoid %, log-linear %) over the span of a fitted RL curve's runs."""
+  from reasoning import scaling
+  fit = curve["fit"]
+  lo = min(r["compute"].min() for r in curve["runs"])
+  hi = max(r["compute"].max() for r in curve["runs"])
+  x = np.geomspace(lo, hi, 100)
+  s, ll = fit["sigmoid"], fit["log_linear"]
+  return (x, 100 * scaling.sigmoid(x, fit["r0"], s["a"], s["b"], s["c_mid"]),
+          100 * (ll["intercept"] + ll["slope_per_decade"] * np.log10(x)))
+
+
 def rl_compute_curves(curves: dict[str, dict], path: str, *, title: str, ylabel: str) -> None:
   """Held-out accuracy (%) against RL compute (FLOPs from RL's start), one colour per label:
   each seed's evaluations as points, the pooled fits as lines (the ScaleRL sigmoid solid, the
   log-linear law dashed) with the asymptote A and efficiency B in the legend.
   curves[label] = {"runs": [reasoning.curves.rl_curve ...], "fit": reasoning.curves.fit(...)}."""
-  from reasoning import scaling
   fig, ax = plt.subplots(figsize=(7, 4.5))
   for i, (label, curve) in enumerate(curves.items()):
     color = f"C{i}"
     for run in curve["runs"]:
       ax.plot(run["compute"], 100 * run["accuracy"], "o", color=color, alpha=0.35, ms=3)
-    fit = curve["fit"]
-    lo = min(r["compute"].min() for r in curve["runs"])
-    hi = max(r["compute"].max() for r in curve["runs"])
-    x = np.geomspace(lo, hi, 100)
-    s = fit["sigmoid"]
-    ax.plot(x, 100 * scaling.sigmoid(x, fit["r0"], s["a"], s["b"], s["c_mid"]), color=color,
-            label=f"{label}: A={100 * s['a']:.0f}%, B={s['b']:.2f}")
-    ll = fit["log_linear"]
-    ax.plot(x, 100 * (ll["intercept"] + ll["slope_per_decade"] * np.log10(x)), "--",
-            color=color, lw=0.8)
+    s = curve["fit"]["sigmoid"]
+    x, sigmoid, log_linear = _fitted_lines(curve)
+    ax.plot(x, sigmoid, color=color, label=f"{label}: A={100 * s['a']:.0f}%, B={s['b']:.2f}")
+    ax.plot(x, log_linear, "--", color=color, lw=0.8)
   ax.axhline(100 * np.mean([c["fit"]["r0"] for c in curves.values()]), color="gray", lw=0.6,
              ls=":", label="before RL (R0)")
   ax.set(xscale="log", xlabel="RL compute from RL's start (FLOPs)", ylabel=ylabel)
@@ -251,21 +256,17 @@ def o1_pair(rl: dict, search: dict, path: str, *, title: str, rl_label: str,
   (RL) compute and against test-time compute, both on log axes with their fits in the legend.
   rl = {"runs": [curves.rl_curve ...], "fit": curves.fit(...)}; search = {family: [(FLOPs,
   accuracy)], "_fits": {family: scaling.log_linear_fit}}."""
-  from reasoning import scaling
   fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.4))
   for run in rl["runs"]:
     left.plot(run["compute"], 100 * run["accuracy"], "o", color="C0", alpha=0.4, ms=3)
   fit = rl["fit"]
-  lo = min(r["compute"].min() for r in rl["runs"])
-  hi = max(r["compute"].max() for r in rl["runs"])
-  x = np.geomspace(lo, hi, 100)
+  x, sigmoid, log_linear = _fitted_lines(rl)
   s, ll = fit["sigmoid"], fit["log_linear"]
   a_lo, a_hi = fit["sigmoid_interval"]["a"]
-  left.plot(x, 100 * scaling.sigmoid(x, fit["r0"], s["a"], s["b"], s["c_mid"]), color="C0",
+  left.plot(x, sigmoid, color="C0",
             label=f"sigmoid: A = {100 * s['a']:.1f}% [{100 * a_lo:.1f}, {100 * a_hi:.1f}], "
                   f"B = {s['b']:.2f}")
-  left.plot(x, 100 * (ll["intercept"] + ll["slope_per_decade"] * np.log10(x)), "--",
-            color="C1", label=f"log-linear: {100 * ll['slope_per_decade']:+.1f} pts/decade "
+  left.plot(x, log_linear, "--", color="C1", label=f"log-linear: {100 * ll['slope_per_decade']:+.1f} pts/decade "
                               f"(R² {ll['r2']:.2f})")
   left.axhline(100 * fit["r0"], color="gray", ls=":", lw=1, label=f"before RL ({100 * fit['r0']:.1f}%)")
   left.set(xscale="log", xlabel="train-time compute: RL FLOPs from RL's start",

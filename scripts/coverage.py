@@ -30,7 +30,6 @@ import jax  # noqa: E402
 from reasoning import plots, rng as rng_lib, scaling  # noqa: E402
 from reasoning.search import sweep  # noqa: E402
 from reasoning.search.base import Model  # noqa: E402
-from reasoning.tasks import get_task  # noqa: E402
 
 
 def coverage_curve(correct: np.ndarray, ks: list[int]) -> np.ndarray:
@@ -85,8 +84,7 @@ def main():
     report(args, saved["difficulty"], counts, saved["samples"], saved["bin_samples"], t0)
     return
   vocab, sft_config, cfg, graphdef, params, _ = common.load_sft(args.policy, with_vocab=True)
-  task_cfg = dict(sft_config["task"])
-  task = get_task(task_cfg.pop("name"), **task_cfg)
+  task = common.make_task(sft_config)
   problems = common.held_out_problems(task, args.difficulties, args.problems, sft_config["seed"])
   solvable = [p for p in problems if not p.is_trap]  # coverage counts problems with an answer
   policy = Model(graphdef, params, cfg, vocab)

@@ -36,14 +36,12 @@ from reasoning import plots, scaling  # noqa: E402
 from reasoning.logging import read_metrics  # noqa: E402
 from reasoning.search import sweep  # noqa: E402
 from reasoning.search.base import Model  # noqa: E402
-from reasoning.tasks import get_task  # noqa: E402
 
 
 def measure(workdir: str, problems_per_difficulty: int, difficulties: str, n: int, key,
             max_new: int) -> dict:
   vocab, config, cfg, graphdef, params, train_flops = common.load_sft(workdir, with_vocab=True)
-  task_cfg = dict(config["task"])
-  task = get_task(task_cfg.pop("name"), **task_cfg)
+  task = common.make_task(config)
   problems = [p for p in common.held_out_problems(task, difficulties, problems_per_difficulty,
                                                   config["seed"]) if not p.is_trap]
   policy = Model(graphdef, params, cfg, vocab)
