@@ -159,7 +159,8 @@ def run(config, workdir: str) -> dict:
   first, last = (os.path.join(workdir, "evals", f"step{s}.npz") for s in (0, config.steps))
   if os.path.exists(first) and os.path.exists(last):
     gain = evaluation.paired_gain(dict(np.load(first)), dict(np.load(last)), eval_problems)
-    writer.write(config.steps, train_flops=meta["train_flops"], algo=pg_cfg.algo, **gain)
+    if start < config.steps:  # a rerun of a finished run has it logged already
+      writer.write(config.steps, train_flops=meta["train_flops"], algo=pg_cfg.algo, **gain)
     shown = [k.split("/", 1)[1] for k in gain if k.startswith("gain/") and "/d" in k]
     print("held-out gain over RL (paired SE): " + "  ".join(
         f"{k} {100 * gain['gain/' + k]:+.1f} ± {100 * gain['gain_se/' + k]:.1f}"
