@@ -63,6 +63,12 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.epochs = 1                 # passes over each rollout batch
   c.minibatch_size = 128       # rows per gradient step
   c.max_new = 64
+  # Generation with the slot engine (reasoning/sampling.py): this many rows decode at once and a
+  # finished row's slot takes the next waiting prompt; 0: the whole batch decodes as one static
+  # batch until its longest row is done. Rollouts and evaluation draw each row's noise from its
+  # row index (the same samples at any slot count).
+  c.rollout_slots = 32
+  c.eval_slots = 128
   c.temperature = 1.0          # rollout temperature; below 1 the samples are not the policy's
                                # own (log-probs and ratios stay at temperature 1)
   c.format_penalty = 0.0       # reward of a malformed completion is -format_penalty

@@ -33,6 +33,11 @@ from reasoning.train import pg, rewards as rewards_lib, rollout as rollout_lib, 
 
 
 def run(config, workdir: str) -> dict:
+  if config.rollout_slots < 0 or config.rollout_slots % config.samples_per_prompt:
+    raise ValueError(f"rollout_slots={config.rollout_slots}: 0 (the static batch) or a positive "
+                     f"multiple of samples_per_prompt={config.samples_per_prompt}")
+  if config.eval_slots < 0:
+    raise ValueError(f"eval_slots={config.eval_slots}: 0 (static batches) or a slot count")
   common.check_positive(config, "steps", "prompts_per_step", "samples_per_prompt",
                         "minibatch_size", "epochs", "eval_every", "log_every",
                         "checkpoint_every", "keep_checkpoints", "max_new")
@@ -102,6 +107,7 @@ def run(config, workdir: str) -> dict:
                   jax.random.fold_in(eval_key, step), prompt_len=prompt_len,
                   max_new=config.max_new, train_flops=meta["train_flops"],
                   num_samples=config.pass_k, what="RL step", algo=pg_cfg.algo,
+                  slots=config.eval_slots,
                   scores_path=os.path.join(workdir, "evals", f"step{step}.npz"))
 
   evaluate_at = loop.eval_steps(config.steps, config.eval_every, config.eval_log_points)
@@ -122,7 +128,7 @@ def run(config, workdir: str) -> dict:
           vocab=vocab, reward=reward, score=score, advantages=advantages, prompt_len=prompt_len,
           max_new=config.max_new, temperature=config.temperature, baseline=meta["baseline"],
           abandoned_credit=config.abandoned_credit, overlong_buffer=config.overlong_buffer,
-          select=select, behavior_params=behind)
+          select=select, behavior_params=behind, group=group, slots=config.rollout_slots)
       if behind is not None:  # the next rollout samples from this step's starting policy
         behind = jax.tree.map(jnp.copy, state.params)
       metrics_list = []

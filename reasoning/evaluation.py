@@ -32,12 +32,21 @@ def room_to_generate(max_len: int, prompt_len: int, max_new: int, *, what: str,
 
 def complete(graphdef, params, vocab: CharVocab | HFTokenizer, prompts: Sequence[str],
              key: jax.Array, *, prompt_len: int, max_new: int, temperature: float, chunk: int = 256,
-             top_k: int = 0, top_p: float = 1.0, stop: str = "answer"
+             top_k: int = 0, top_p: float = 1.0, stop: str = "answer", slots: int = 0
              ) -> tuple[list[str], np.ndarray]:
   """Completions (decoded text, EOS dropped) of `prompts` and the generated token counts [N].
 
-  stop="step" ends each row after one line (its newline kept in the text).
+  stop="step" ends each row after one line (its newline kept in the text). Batches of `chunk`
+  prompts, or with `slots` > 0 all of them in one call of the slot engine (sampling.generate)
+  at that many slots.
   """
+  if slots:
+    tokens = pad_prompts(vocab, list(prompts), prompt_len)
+    out = sampling.generate(graphdef, params, tokens, key, max_new=max_new, stop=stop,
+                            temperature=temperature, top_k=top_k, top_p=top_p,
+                            specials=vocab.specials, slots=min(slots, len(prompts)))
+    out_tokens, out_lengths = mesh_lib.to_host((out.tokens, out.lengths))
+    return [vocab.decode(row) for row in out_tokens], np.asarray(out_lengths)
   texts, lengths = [], []
   for start in range(0, len(prompts), chunk):
     part = list(prompts[start:start + chunk])
@@ -55,19 +64,21 @@ def complete(graphdef, params, vocab: CharVocab | HFTokenizer, prompts: Sequence
 
 def evaluate(graphdef, params, vocab: CharVocab, task: Task, problems: Sequence[Problem],
              key: jax.Array, *, prompt_len: int, max_new: int, num_samples: int = 0,
-             chunk: int = 256, per_problem: dict | None = None) -> dict[str, float]:
+             chunk: int = 256, per_problem: dict | None = None, slots: int = 0
+             ) -> dict[str, float]:
   """Greedy pass@1 (and, if num_samples > 0, sampled pass@1 and pass@num_samples at T=1),
   overall, per difficulty and on traps. Keys like `greedy/d1`, `pass@8/all`, `greedy/traps`;
   `eval/retries` is the mean count of `retry` lines per greedy completion. A `per_problem` dict
   receives each problem's scores ({"greedy": [P], "sampled": [P], ...}) for paired
-  comparisons (paired_gain)."""
+  comparisons (paired_gain). `slots` > 0 decodes with the slot engine (complete)."""
   prompts = [p.prompt for p in problems]
   greedy, lengths = complete(graphdef, params, vocab, prompts, key, prompt_len=prompt_len,
-                             max_new=max_new, temperature=0.0, chunk=chunk)
+                             max_new=max_new, temperature=0.0, chunk=chunk, slots=slots)
   scores = {"greedy": np.array([task.verify(p, c) for p, c in zip(problems, greedy)])}
   if num_samples > 0:
     sampled, _ = complete(graphdef, params, vocab, prompts * num_samples, jax.random.fold_in(key, 1),
-                          prompt_len=prompt_len, max_new=max_new, temperature=1.0, chunk=chunk)
+                          prompt_len=prompt_len, max_new=max_new, temperature=1.0, chunk=chunk,
+                          slots=slots)
     s = np.array([task.verify(p, c) for p, c in zip(problems * num_samples, sampled)])
     s = s.reshape(num_samples, len(problems))
     scores["sampled"] = s.mean(0)

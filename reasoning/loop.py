@@ -90,14 +90,16 @@ def eval_steps(total: int, every: int, log_points: int = 0) -> set[int]:
 
 def evaluate(writer, step: int, graphdef, params, vocab, task, problems, key, *,
              prompt_len: int, max_new: int, train_flops: float, num_samples: int = 0,
-             what: str = "step", scores_path: str | None = None, **extra) -> dict:
+             what: str = "step", scores_path: str | None = None, slots: int = 0,
+             **extra) -> dict:
   """Held-out greedy pass@1 (and pass@num_samples) of `params`, written to metrics.jsonl with
   `extra` and shown on one line. `key` is the evaluation's own (fold the step into it). With
-  `scores_path`, each problem's scores are saved there (.npz) for paired comparisons."""
+  `scores_path`, each problem's scores are saved there (.npz) for paired comparisons. `slots`:
+  decode with the slot engine (evaluation.complete)."""
   per_problem = {} if scores_path else None
   result = evaluation.evaluate(graphdef, params, vocab, task, problems, key,
                                prompt_len=prompt_len, max_new=max_new, num_samples=num_samples,
-                               per_problem=per_problem)
+                               per_problem=per_problem, slots=slots)
   if scores_path and mesh_lib.is_first_process():
     os.makedirs(os.path.dirname(scores_path), exist_ok=True)
     np.savez(scores_path, **per_problem)

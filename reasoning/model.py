@@ -24,6 +24,9 @@ from flax import nnx, struct
 from reasoning.text import BOS, PAD
 
 
+ATTENTION = ("einsum", "xla", "cudnn")
+
+
 @dataclasses.dataclass(frozen=True)
 class ModelConfig:
   vocab_size: int
@@ -48,6 +51,9 @@ class ModelConfig:
   bos_id: int | None = BOS   # the prompt's first token (None: the model has none, e.g. Qwen2)
   eos_id: int | None = None  # the end token, always generable even where it is also pad or BOS
   dtype: str = "float32"  # compute dtype: 'float32' | 'bfloat16'; parameters stay float32
+  # How attention is computed: 'einsum' (our kernel-free path, tuned for CPU decoding), or
+  # jax.nn.dot_product_attention with implementation 'xla' or 'cudnn' (flash attention on GPU).
+  attention: str = "einsum"
 
   def __post_init__(self):
     if self.d_model % self.n_heads:
@@ -63,6 +69,8 @@ class ModelConfig:
                        f"'llama3'")
     if self.dtype not in ("float32", "bfloat16"):
       raise ValueError(f"model.dtype must be 'float32' or 'bfloat16', got {self.dtype!r}")
+    if self.attention not in ATTENTION:
+      raise ValueError(f"model.attention must be one of {ATTENTION}, got {self.attention!r}")
 
   @property
   def never_generated(self) -> tuple[int, ...]:
@@ -85,7 +93,8 @@ class ModelConfig:
 class Cache:
   """Preallocated K/V: k, v are tuples of L arrays [B, Hkv, S, Dh] (one buffer per layer, so XLA
   updates each in place inside the decode loop); valid: [B, S] slot holds a token; pos: [B] next
-  position of each row; end: [] next free slot (shared by all rows)."""
+  position of each row; end: [] next free slot shared by all rows, or [B] one per row (rows that
+  started at different times: sampling's slot engine refills a finished row with a new prompt)."""
   k: tuple
   v: tuple
   valid: jax.Array
@@ -175,15 +184,27 @@ class Attention(nnx.Module):
     k = rope(k, angles)
     if cache is not None:
       k_cache, v_cache, end = cache
-      k = jax.lax.dynamic_update_slice_in_dim(k_cache, k.astype(k_cache.dtype), end, 2)
-      v = jax.lax.dynamic_update_slice_in_dim(v_cache, v.astype(v_cache.dtype), end, 2)
+      k, v = (_write(c, x.astype(c.dtype), end) for c, x in ((k_cache, k), (v_cache, v)))
       cache = (k, v, end)
     k, v = k.astype(dt), v.astype(dt)
-    scores = jnp.einsum("bkgtd,bksd->bkgts", q, k).astype(jnp.float32)
-    scores = jnp.where(mask[:, None, None], scores, -1e30)
-    probs = jax.nn.softmax(scores, axis=-1).astype(dt)
-    out = jnp.einsum("bkgts,bksd->bkgtd", probs, v).transpose(0, 3, 1, 2, 4).reshape(b * t, -1)
+    if cfg.attention == "einsum":
+      scores = jnp.einsum("bkgtd,bksd->bkgts", q, k).astype(jnp.float32)
+      scores = jnp.where(mask[:, None, None], scores, -1e30)
+      probs = jax.nn.softmax(scores, axis=-1).astype(dt)
+      out = jnp.einsum("bkgts,bksd->bkgtd", probs, v).transpose(0, 3, 1, 2, 4)
+    else:  # [B, T, N, Dh] queries, [B, S, K, Dh] keys: query head k*G + g reads kv head k
+      out = jax.nn.dot_product_attention(
+          q.transpose(0, 3, 1, 2, 4).reshape(b, t, kvh * groups, hd), k.transpose(0, 2, 1, 3),
+          v.transpose(0, 2, 1, 3), mask=mask[:, None], scale=1.0, implementation=cfg.attention)
+    out = out.reshape(b * t, -1)
     return (out @ self.o.kernel[...].astype(dt)).reshape(b, t, -1), cache
+
+
+def _write(cache: jax.Array, x: jax.Array, end: jax.Array) -> jax.Array:
+  """cache [B, H, S, Dh] with x [B, H, T, Dh] written at slots end.. (end [] or [B] per row)."""
+  if end.ndim == 0:
+    return jax.lax.dynamic_update_slice_in_dim(cache, x, end, 2)
+  return jax.vmap(lambda c, u, e: jax.lax.dynamic_update_slice_in_dim(c, u, e, 1))(cache, x, end)
 
 
 @jax.custom_vjp
@@ -342,10 +363,16 @@ def apply(graphdef, params, tokens: jax.Array, *, cache: Cache | None = None,
     if segments is not None:
       raise ValueError("apply: segments (packing) is for full passes, not cached decoding")
     positions = cache.pos[:, None] + jnp.maximum(jnp.cumsum(real, axis=1) - 1, 0)
-    valid = jax.lax.dynamic_update_slice_in_dim(cache.valid, real, cache.end, 1)
     slots = jnp.arange(cache.valid.shape[1])
-    query_slots = cache.end + jnp.arange(t)
-    mask = (slots[None, :] <= query_slots[:, None])[None] & valid[:, None, :]
+    if cache.end.ndim == 0:
+      valid = jax.lax.dynamic_update_slice_in_dim(cache.valid, real, cache.end, 1)
+      query_slots = cache.end + jnp.arange(t)
+      mask = (slots[None, :] <= query_slots[:, None])[None] & valid[:, None, :]
+    else:  # one end per row
+      valid = jax.vmap(lambda c, u, e: jax.lax.dynamic_update_slice_in_dim(c, u, e, 0))(
+          cache.valid, real, cache.end)
+      query_slots = cache.end[:, None] + jnp.arange(t)[None]
+      mask = (slots[None, None, :] <= query_slots[:, :, None]) & valid[:, None, :]
   # A PAD query may see no key at all; the finite -1e30 mask keeps its softmax well defined and
   # its outputs are never used.
   logits, value, reward, kv = model(tokens, positions, mask, cache)

@@ -137,6 +137,57 @@ def bench_sampler(shape: dict, batch: int, prompt_len: int, max_new: int, repeat
                                                   [np.median(lengths) / batch] * batch) / dt}
 
 
+def geometric_lengths_params(params, mean_length: float):
+  """Params of the same shapes (so the same compute per token) whose next token is EOS with
+  probability 1/mean_length after any input, every other token equally likely: sampled lengths
+  are geometric, the long tail of a reasoning model's chains of thought. The blocks output zero,
+  so the final hidden state is the normalized all-ones embedding and a token's logit is d_model
+  (tied embeddings) plus c for EOS, with e^c / (e^c + V - 2) = 1 / mean_length."""
+  params = jax.tree.map(lambda x: x, params)
+  for name, block in params.items():
+    if name.startswith("block_"):
+      block["attn"]["o"]["kernel"] = jnp.zeros_like(block["attn"]["o"]["kernel"])
+      block["mlp"]["down"]["kernel"] = jnp.zeros_like(block["mlp"]["down"]["kernel"])
+  emb = jnp.ones_like(params["embed"]["embedding"])
+  vocab, d = emb.shape
+  p = 1.0 / mean_length
+  gap = float(np.log(p * (vocab - 3) / (1 - p)))  # PAD and BOS are never sampled
+  params["embed"]["embedding"] = emb.at[VOCAB.specials.eos].multiply(1 + gap / d)
+  return params
+
+
+def bench_rollout(shape: dict, prompts: int, samples: int, prompt_len: int, max_new: int,
+                  mean_length: float, slot_counts, repeats: int) -> dict:
+  """An RL rollout's generation (`prompts` x `samples` rows at temperature 1, geometric lengths
+  of mean `mean_length` capped at max_new): the static batch as RL ran it, the static batch
+  with each group's prompt prefilled once, and the slot engine at each slot count. Useful tokens
+  per second = generated tokens (the stop token included) / seconds; the engine's tokens equal
+  the static batch's with row keys (tests/test_sampling.py)."""
+  cfg = _config(shape)
+  graphdef, params = model_lib.init(cfg, jax.random.key(0))
+  params = geometric_lengths_params(params, mean_length)
+  unique = np.random.default_rng(0).integers(3, cfg.vocab_size, (prompts, prompt_len))
+  rows = jnp.asarray(np.repeat(unique, samples, axis=0), jnp.int32)
+  variants = {"static": {}, "static_shared_prefill": {"group": samples}}
+  variants.update({f"slots_{s}": {"group": samples, "slots": s} for s in slot_counts})
+  out = {"prompts": prompts, "samples": samples, "prompt_len": prompt_len, "max_new": max_new,
+         "mean_length": mean_length}
+  for name, kw in variants.items():
+    got = []
+
+    def run():
+      r = sampling.generate(graphdef, params, rows, jax.random.key(1), max_new=max_new,
+                            temperature=1.0, **kw)
+      got.append(int(jax.device_get(r.lengths).sum()))
+
+    dt = timed(run, repeats=repeats)
+    out[name] = {"call_s": dt, "tokens": got[-1], "useful_tokens_per_s": got[-1] / dt}
+  base = out["static"]["useful_tokens_per_s"]
+  for name in variants:
+    out[name]["speedup"] = out[name]["useful_tokens_per_s"] / base
+  return out
+
+
 def bench_mcts(shape: dict, batch: int, num_simulations: int, num_candidates: int,
                step_tokens: int, repeats: int) -> dict:
   """One gumbel-MuZero move (num_simulations expansions, each sampling K candidate steps and

@@ -106,7 +106,7 @@ def rollout(graphdef, params, ref_params, problems: Sequence[Problem], key, *, v
             advantages: Callable, prompt_len: int, max_new: int, temperature: float,
             baseline: float = 0.0, abandoned_credit: float = 1.0, overlong_buffer: int = 0,
             select: Callable[[np.ndarray], np.ndarray] | None = None,
-            behavior_params=None) -> Rollout:
+            behavior_params=None, group: int = 1, slots: int = 0) -> Rollout:
   """Samples one completion per entry of `problems` (G consecutive copies of each prompt for a
   group algorithm), rewards them with `reward(problems, completions)` (plus DAPO's overlong
   shaping with `overlong_buffer`), keeps the rows `select(rewards)` picks (all by default),
@@ -115,14 +115,16 @@ def rollout(graphdef, params, ref_params, problems: Sequence[Problem], key, *, v
   abandoned_credit < 1, the tokens of attempts abandoned before the last `retry` get that share
   of the advantage. With `behavior_params` (an older policy: an asynchronous, one-step-stale
   sampler) the completions are sampled from it and the batch carries its log-probs as
-  behavior_logp, for truncated importance sampling (pg.truncated_is_weights)."""
+  behavior_logp, for truncated importance sampling (pg.truncated_is_weights). `group`: the
+  number of consecutive copies of each prompt, prefilled once; `slots` > 0: generate with the
+  slot engine at that many slots (sampling.generate)."""
   prompt_lens = np.array([prompt_length(vocab, p.prompt) for p in problems])
   width = prompt_width(prompt_lens, prompt_len)  # wider only for a longer dataset prompt
   prompts = jnp.asarray(pad_prompts(vocab, [p.prompt for p in problems], width))
   sampler = params if behavior_params is None else behavior_params
   out = mesh_lib.to_host(sampling.generate(graphdef, sampler, prompts, key, max_new=max_new,
                                          stop="answer", temperature=temperature,
-                                         specials=vocab.specials))
+                                         specials=vocab.specials, group=group, slots=slots))
   completions = [vocab.decode(r) for r in out.tokens]
   rewards = reward(problems, completions)
   if overlong_buffer:
