@@ -91,7 +91,8 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   return common.variant(
       c, arg, "configs/countdown_rl.py",
       tiny={"eval_problems": 4, "steps": 3, "prompts_per_step": 4, "samples_per_prompt": 2,
-            "minibatch_size": 4, "max_new": 24, "eval_every": 2, "checkpoint_every": 1},
+            "minibatch_size": 4, "max_new": 24, "eval_every": 2, "checkpoint_every": 1,
+            "rollout_slots": 4, "eval_slots": 4},
       small={"eval_problems": 100, "steps": 24, "prompts_per_step": 16, "eval_every": 8,
              "checkpoint_every": 8},
       retry={"max_new": 104, "abandoned_credit": 0.0},

@@ -3,9 +3,14 @@
   python scripts/bench.py [--out bench.json] [--quick] [--no-peers]
   python scripts/bench.py --preset qwen2.5-0.5b --dtype bfloat16   # a real-model shape, random weights
 
-Reports: measured f32 matmul peak; training step tokens/s and achieved GFLOP/s (and the share of
-the matmul peak, the MFU against this machine's own matmul) for the default model and two larger
-ones; sampler tokens/s at batch 1, 64, 256; MCTS simulations/s (64 problems, 32 simulations, one
+Reports: measured f32 matmul peak and memory bandwidth; training step tokens/s and achieved
+GFLOP/s (and the share of the matmul peak, the MFU against this machine's own matmul) for the
+default model and two larger ones; sampler tokens/s at batch 1, 64, 256 (and 64 with a bfloat16
+KV cache, whose logit error against float32 is reported), each decode step against its roofline
+bound (decode_roofline: weights + cache bytes over the bandwidth, FLOPs over the peak); attention
+through jax.nn.dot_product_attention against the einsum path; an RL rollout (32 prompts x 8
+samples, long-tailed lengths) as a static batch, with shared prefill, and with the slot engine,
+in useful tokens/s; MCTS simulations/s (64 problems, 32 simulations, one
 jitted call); verifier throughput (completions/s) for every task; and, when the optional `peers`
 extra is installed (`make bench` installs it), the same model and weights in Hugging Face
 transformers / PyTorch: `generate` against our sampler and the PyTorch training step against ours
@@ -72,6 +77,52 @@ def matmul_peak(n: int = 2048, dtype: str = "float32") -> float:
   return 2 * n**3 / timed(lambda: f(a).block_until_ready(), repeats=5) / 1e9
 
 
+def memory_bandwidth(mbytes: int = 512) -> float:
+  """Measured memory bandwidth (GB/s): an f32 array of `mbytes` read and written once (x + 1)."""
+  x = jnp.ones((mbytes * 2**20 // 4,), jnp.float32)
+  f = jax.jit(lambda x: x + 1)
+  return 2 * x.nbytes / timed(lambda: f(x).block_until_ready(), repeats=5) / 1e9
+
+
+def decode_roofline(cfg: model_lib.ModelConfig, batch: int, cache_len: int, cache_bytes: int,
+                    step_s: float, bandwidth_gbs: float, peak_gflops: float) -> dict:
+  """How far one decode step (one token for each of `batch` rows) is from this machine's limit:
+  it must read every weight and the whole KV cache (`cache_len` slots of `cache_bytes` per
+  element, as our sampler attends over the preallocated cache) and do 2 FLOPs per weight per
+  row plus attention's 4 * layers * heads * head_dim * cache_len per row. The bound is the larger
+  of bytes / bandwidth and FLOPs / matmul peak; `vs_bound` = measured step time / bound."""
+  weights = (model_lib.count_params(model_lib.abstract_init(cfg)[1])
+             * jnp.dtype(cfg.dtype).itemsize)
+  cache = (batch * cfg.n_layers * 2 * cfg.n_kv_heads * cfg.head_dim * cache_len * cache_bytes)
+  matmul_params = cfg.n_layers * (cfg.d_model * (cfg.n_heads + 2 * cfg.n_kv_heads) * cfg.head_dim
+                                  + cfg.n_heads * cfg.head_dim * cfg.d_model
+                                  + 3 * cfg.d_model * cfg.d_ff) + cfg.d_model * cfg.vocab_size
+  flops = batch * (2 * matmul_params
+                   + 4 * cfg.n_layers * cfg.n_heads * cfg.head_dim * cache_len)
+  memory_s, compute_s = (weights + cache) / bandwidth_gbs / 1e9, flops / peak_gflops / 1e9
+  bound = max(memory_s, compute_s)
+  return {"bytes": weights + cache, "flops": flops, "memory_bound_s": memory_s,
+          "compute_bound_s": compute_s, "limit": "memory" if memory_s >= compute_s else "compute",
+          "step_s": step_s, "vs_bound": step_s / bound}
+
+
+def cache_error(shape: dict, batch: int = 16, prompt_len: int = 32) -> dict:
+  """Logit error of a bfloat16 KV cache against float32: prefill `prompt_len - 1` tokens into
+  each cache, decode the last one, compare the logits (max |difference|, and the max logit's
+  scale for reference)."""
+  cfg = _config(shape)
+  graphdef, params = model_lib.init(cfg, jax.random.key(0))
+  tokens = jnp.asarray(np.random.default_rng(0).integers(3, cfg.vocab_size, (batch, prompt_len)),
+                       jnp.int32)
+  out = {}
+  for dtype in ("float32", "bfloat16"):
+    cache = model_lib.init_cache(cfg, batch, prompt_len, jnp.dtype(dtype))
+    cache = model_lib.apply(graphdef, params, tokens[:, :-1], cache=cache).cache
+    out[dtype] = model_lib.apply(graphdef, params, tokens[:, -1:], cache=cache).logits[:, 0]
+  err = float(jnp.abs(out["bfloat16"] - out["float32"]).max())
+  return {"max_abs_logit_error": err, "max_abs_logit": float(jnp.abs(out["float32"]).max())}
+
+
 def _config(shape: dict) -> model_lib.ModelConfig:
   return model_lib.ModelConfig(**{"vocab_size": VOCAB.size, **shape})
 
@@ -117,21 +168,25 @@ def on_all_devices(params, batch: int):
   return jax.device_put(params, mesh_lib.state_shardings(mesh, params))
 
 
-def bench_sampler(shape: dict, batch: int, prompt_len: int, max_new: int, repeats: int) -> dict:
+def bench_sampler(shape: dict, batch: int, prompt_len: int, max_new: int, repeats: int,
+                  cache_dtype: str | None = None) -> dict:
   cfg = _config(shape)
   graphdef, params = model_lib.init(cfg, jax.random.key(0))
   params = on_all_devices(params, batch)
   prompts = jnp.asarray(np.random.default_rng(0).integers(3, cfg.vocab_size, (batch, prompt_len)),
                         jnp.int32)
-  lengths = []
+  lengths, steps = [], []
 
   def run():
     out = sampling.generate(graphdef, params, prompts, jax.random.key(len(lengths)),
-                            max_new=max_new, temperature=1.0)
-    lengths.append(int(out.lengths.sum()))
+                            max_new=max_new, temperature=1.0, cache_dtype=cache_dtype)
+    got = jax.device_get(out.lengths)
+    lengths.append(int(got.sum()))
+    steps.append(int(got.max()))  # decode steps the loop ran
 
   dt = timed(run, repeats=repeats)
   return {"batch": batch, "prompt_len": prompt_len, "max_new": max_new, "call_s": dt,
+          "cache_dtype": cache_dtype or cfg.dtype, "step_s": dt / float(np.median(steps)),
           "tokens_per_s": float(np.median(lengths)) / dt,
           "flops_per_s": compute.generation_flops(cfg, [prompt_len] * batch,
                                                   [np.median(lengths) / batch] * batch) / dt}
@@ -256,6 +311,16 @@ def run_preset(name: str, dtype: str, args) -> dict:
   out = {"train": bench_train(shape, batch=args.preset_batch, seq=512, repeats=args.repeats),
          "sampler": bench_sampler(shape, batch=args.preset_batch, prompt_len=128, max_new=128,
                                   repeats=args.repeats)}
+  cfg = model_lib.ModelConfig(**shape)
+  for batch in (args.preset_batch, 256):
+    r = out["sampler"] if batch == args.preset_batch else bench_sampler(
+        shape, batch=batch, prompt_len=128, max_new=128, repeats=args.repeats,
+        cache_dtype=dtype)
+    r["roofline"] = decode_roofline(cfg, batch, 256, jnp.dtype(r["cache_dtype"]).itemsize,
+                                    r["step_s"], args.bandwidth, args.peak)
+    out[f"sampler_batch_{batch}"] = r
+    print(f"preset sampler batch {batch}: {r['tokens_per_s']:.0f} tok/s, "
+          f"{r['roofline']['vs_bound']:.1f}x its {r['roofline']['limit']} bound", flush=True)
   r = out["train"]
   print(f"preset {name} ({r['params_M'] / 1e3:.2f}B parameters, {dtype}) train batch "
         f"{args.preset_batch} x 512: {r['tokens_per_s']:.0f} tok/s, {r['gflops_per_s']:.0f} "
@@ -281,8 +346,11 @@ def main():
             "matmul_peak_gflops": matmul_peak(1024 if args.quick else 2048 if
                                               jax.default_backend() == "cpu" else 8192, args.dtype)}
   result["nominal_bf16_peak_gflops"] = nominal_peak_gflops(result["device"])
-  print(f"matmul peak ({args.dtype}): {result['matmul_peak_gflops']:.1f} GFLOP/s", flush=True)
+  result["memory_bandwidth_gbs"] = memory_bandwidth(256 if args.quick else 1024)
+  print(f"matmul peak ({args.dtype}): {result['matmul_peak_gflops']:.1f} GFLOP/s; memory "
+        f"bandwidth {result['memory_bandwidth_gbs']:.1f} GB/s", flush=True)
   if args.preset:
+    args.bandwidth, args.peak = result["memory_bandwidth_gbs"], result["matmul_peak_gflops"]
     result["preset"] = {args.preset: run_preset(args.preset, args.dtype, args)}
     r = result["preset"][args.preset]["train"]
     r["share_of_peak"] = r["gflops_per_s"] / result["matmul_peak_gflops"]
@@ -299,10 +367,34 @@ def main():
     print(f"train {name} ({r['params_M']:.2f}M): {r['tokens_per_s']:.0f} tok/s, "
           f"{r['gflops_per_s']:.1f} GFLOP/s = {100 * r['share_of_peak']:.0f}% of peak", flush=True)
   result["sampler"] = {}
-  for batch in (1, 64, 256):
-    r = bench_sampler(DEFAULT, batch=batch, prompt_len=32, max_new=64, repeats=repeats)
-    result["sampler"][f"batch_{batch}"] = r
-    print(f"sampler batch {batch}: {r['tokens_per_s']:.0f} tok/s", flush=True)
+  cfg = _config(DEFAULT)
+  for batch, cache_dtype in ((1, None), (64, None), (64, "bfloat16"), (256, None)):
+    r = bench_sampler(DEFAULT, batch=batch, prompt_len=32, max_new=64, repeats=repeats,
+                      cache_dtype=cache_dtype)
+    itemsize = jnp.dtype(r["cache_dtype"]).itemsize
+    r["roofline"] = decode_roofline(cfg, batch, 32 + 64, itemsize, r["step_s"],
+                                    result["memory_bandwidth_gbs"], result["matmul_peak_gflops"])
+    name = f"batch_{batch}" + ("_bf16_cache" if cache_dtype else "")
+    result["sampler"][name] = r
+    print(f"sampler {name}: {r['tokens_per_s']:.0f} tok/s, {1e3 * r['step_s']:.2f} ms per token "
+          f"step = {r['roofline']['vs_bound']:.1f}x its {r['roofline']['limit']} bound", flush=True)
+  result["cache_bf16_error"] = cache_error(DEFAULT)
+  print(f"bf16 KV cache: max |logit error| {result['cache_bf16_error']['max_abs_logit_error']:.4f} "
+        f"(max |logit| {result['cache_bf16_error']['max_abs_logit']:.1f})", flush=True)
+  xla = dict(DEFAULT, attention="xla")
+  result["attention_xla"] = {"train": bench_train(xla, batch=64, seq=96, repeats=repeats),
+                             "sampler_batch_64": bench_sampler(xla, batch=64, prompt_len=32,
+                                                               max_new=64, repeats=repeats)}
+  print(f"attention via jax.nn.dot_product_attention (xla): train "
+        f"{result['attention_xla']['train']['tokens_per_s']:.0f} tok/s, sampler batch 64 "
+        f"{result['attention_xla']['sampler_batch_64']['tokens_per_s']:.0f} tok/s", flush=True)
+  r = bench_rollout(DEFAULT, prompts=32, samples=8, prompt_len=24, max_new=64, mean_length=16,
+                    slot_counts=(32, 64), repeats=repeats)
+  result["rollout"] = r
+  for name in ("static_shared_prefill", "slots_32", "slots_64"):
+    print(f"rollout 32 x 8, geometric lengths (mean 16, max_new 64) {name}: "
+          f"{r[name]['useful_tokens_per_s']:.0f} useful tok/s = {r[name]['speedup']:.1f}x the "
+          f"static batch's {r['static']['useful_tokens_per_s']:.0f}", flush=True)
   r = bench_mcts(DEFAULT, batch=64, num_simulations=32, num_candidates=4, step_tokens=16,
                  repeats=max(1, repeats // 2))
   result["mcts"] = r

@@ -250,6 +250,10 @@ def test_rl_names_a_bad_setting(tmp_path, tiny_sft_run):
   with pytest.raises(ValueError, match="temperature=0.0: the rollout temperature"):
     rl.run(config, str(tmp_path / "greedy"))
   config.temperature = 1.0
+  config.rollout_slots = 3
+  with pytest.raises(ValueError, match="rollout_slots=3: 0 .* multiple of samples_per_prompt=2"):
+    rl.run(config, str(tmp_path / "slots"))
+  config.rollout_slots = 4
   config.illegal_penalty = 0.5
   config.task.name = "letters"
   with pytest.raises(ValueError, match="illegal_penalty=0.5: task letters has no has_illegal_step"):
