@@ -77,20 +77,30 @@ def matmul_peak(n: int = 2048, dtype: str = "float32") -> float:
   return 2 * n**3 / timed(lambda: f(a).block_until_ready(), repeats=5) / 1e9
 
 
-def memory_bandwidth(mbytes: int = 512) -> float:
-  """Measured memory bandwidth (GB/s): an f32 array of `mbytes` read and written once (x + 1)."""
-  x = jnp.ones((mbytes * 2**20 // 4,), jnp.float32)
-  f = jax.jit(lambda x: x + 1)
-  return 2 * x.nbytes / timed(lambda: f(x).block_until_ready(), repeats=5) / 1e9
+def memory_bandwidth(mbytes: float = 1024) -> float:
+  """Measured memory bandwidth (GB/s): an f32 array of `mbytes` read and written in place once
+  (x * c, the buffer donated). A working set that fits in the CPU's caches streams faster than
+  DRAM: the roofline measures it at each decode step's own bytes."""
+  x = jnp.ones((max(1024, int(mbytes * 2**20) // 4),), jnp.float32)
+  f = jax.jit(lambda x: x * 1.0001, donate_argnums=0)
+  holder = [x]
+
+  def run():
+    holder[0] = f(holder[0])
+    holder[0].block_until_ready()
+
+  return 2 * x.nbytes / timed(run, repeats=10) / 1e9
 
 
 def decode_roofline(cfg: model_lib.ModelConfig, batch: int, cache_len: int, cache_bytes: int,
-                    step_s: float, bandwidth_gbs: float, peak_gflops: float) -> dict:
+                    step_s: float, peak_gflops: float, bandwidth_gbs: float | None = None
+                    ) -> dict:
   """How far one decode step (one token for each of `batch` rows) is from this machine's limit:
   it must read every weight and the whole KV cache (`cache_len` slots of `cache_bytes` per
   element, as our sampler attends over the preallocated cache) and do 2 FLOPs per weight per
   row plus attention's 4 * layers * heads * head_dim * cache_len per row. The bound is the larger
-  of bytes / bandwidth and FLOPs / matmul peak; `vs_bound` = measured step time / bound."""
+  of bytes / bandwidth (measured at that many bytes unless given) and FLOPs / matmul peak;
+  `vs_bound` = measured step time / bound."""
   weights = (model_lib.count_params(model_lib.abstract_init(cfg)[1])
              * jnp.dtype(cfg.dtype).itemsize)
   cache = (batch * cfg.n_layers * 2 * cfg.n_kv_heads * cfg.head_dim * cache_len * cache_bytes)
@@ -99,9 +109,12 @@ def decode_roofline(cfg: model_lib.ModelConfig, batch: int, cache_len: int, cach
                                   + 3 * cfg.d_model * cfg.d_ff) + cfg.d_model * cfg.vocab_size
   flops = batch * (2 * matmul_params
                    + 4 * cfg.n_layers * cfg.n_heads * cfg.head_dim * cache_len)
+  if bandwidth_gbs is None:
+    bandwidth_gbs = memory_bandwidth((weights + cache) / 2**20)
   memory_s, compute_s = (weights + cache) / bandwidth_gbs / 1e9, flops / peak_gflops / 1e9
   bound = max(memory_s, compute_s)
-  return {"bytes": weights + cache, "flops": flops, "memory_bound_s": memory_s,
+  return {"bytes": weights + cache, "flops": flops, "bandwidth_gbs": bandwidth_gbs,
+          "memory_bound_s": memory_s,
           "compute_bound_s": compute_s, "limit": "memory" if memory_s >= compute_s else "compute",
           "step_s": step_s, "vs_bound": step_s / bound}
 
@@ -317,7 +330,7 @@ def run_preset(name: str, dtype: str, args) -> dict:
         shape, batch=batch, prompt_len=128, max_new=128, repeats=args.repeats,
         cache_dtype=dtype)
     r["roofline"] = decode_roofline(cfg, batch, 256, jnp.dtype(r["cache_dtype"]).itemsize,
-                                    r["step_s"], args.bandwidth, args.peak)
+                                    r["step_s"], args.peak)
     out[f"sampler_batch_{batch}"] = r
     print(f"preset sampler batch {batch}: {r['tokens_per_s']:.0f} tok/s, "
           f"{r['roofline']['vs_bound']:.1f}x its {r['roofline']['limit']} bound", flush=True)
@@ -350,7 +363,7 @@ def main():
   print(f"matmul peak ({args.dtype}): {result['matmul_peak_gflops']:.1f} GFLOP/s; memory "
         f"bandwidth {result['memory_bandwidth_gbs']:.1f} GB/s", flush=True)
   if args.preset:
-    args.bandwidth, args.peak = result["memory_bandwidth_gbs"], result["matmul_peak_gflops"]
+    args.peak = result["matmul_peak_gflops"]
     result["preset"] = {args.preset: run_preset(args.preset, args.dtype, args)}
     r = result["preset"][args.preset]["train"]
     r["share_of_peak"] = r["gflops_per_s"] / result["matmul_peak_gflops"]
@@ -373,7 +386,7 @@ def main():
                       cache_dtype=cache_dtype)
     itemsize = jnp.dtype(r["cache_dtype"]).itemsize
     r["roofline"] = decode_roofline(cfg, batch, 32 + 64, itemsize, r["step_s"],
-                                    result["memory_bandwidth_gbs"], result["matmul_peak_gflops"])
+                                    result["matmul_peak_gflops"])
     name = f"batch_{batch}" + ("_bf16_cache" if cache_dtype else "")
     result["sampler"][name] = r
     print(f"sampler {name}: {r['tokens_per_s']:.0f} tok/s, {1e3 * r['step_s']:.2f} ms per token "
