@@ -1,11 +1,29 @@
 """Tiny fakes shared by tests: a 2-layer, width-32 transformer config, the SFT and PPO steps the
-sharding checks run, and a tiny Hugging Face-layout model."""
+sharding checks run, a tiny Hugging Face-layout model, and parameters whose next-token
+distribution is set by hand (favoring)."""
 
 from reasoning.model import ModelConfig
 from reasoning.text import VOCAB
 
 TINY = ModelConfig(vocab_size=VOCAB.size, d_model=32, n_layers=2, n_heads=4, n_kv_heads=2,
                    d_ff=64, max_len=128)
+
+
+def favoring(params, token: int, logit_gap: float):
+  """Params of the same shapes (the same compute per token) whose next token, after any input,
+  has a logit `logit_gap` above every other token's, all others equal: the blocks output zero,
+  so the final hidden state is the normalized all-ones embedding, every token's logit is d_model
+  (tied embeddings) and `token`'s row, scaled by 1 + gap / d_model, adds the gap."""
+  import jax
+  import jax.numpy as jnp
+  params = jax.tree.map(lambda x: x, params)
+  for name, block in params.items():
+    if name.startswith("block_"):
+      block["attn"]["o"]["kernel"] = jnp.zeros_like(block["attn"]["o"]["kernel"])
+      block["mlp"]["down"]["kernel"] = jnp.zeros_like(block["mlp"]["down"]["kernel"])
+  emb = jnp.ones_like(params["embed"]["embedding"])
+  params["embed"]["embedding"] = emb.at[token].multiply(1 + logit_gap / emb.shape[1])
+  return params
 
 
 def sharding_check_steps():

@@ -37,6 +37,7 @@ import peers  # noqa: E402  (scripts/peers.py)
 from reasoning import compute, mesh as mesh_lib, model as model_lib, sampling  # noqa: E402
 from reasoning.search import mcts  # noqa: E402
 from reasoning.tasks import TASKS, get_task, reference_completion  # noqa: E402
+from reasoning.testing import favoring  # noqa: E402
 from reasoning.text import VOCAB  # noqa: E402
 from reasoning.train import sft, state as state_lib  # noqa: E402
 
@@ -206,22 +207,13 @@ def bench_sampler(shape: dict, batch: int, prompt_len: int, max_new: int, repeat
 
 
 def geometric_lengths_params(params, mean_length: float):
-  """Params of the same shapes (so the same compute per token) whose next token is EOS with
-  probability 1/mean_length after any input, every other token equally likely: sampled lengths
-  are geometric, the long tail of a reasoning model's chains of thought. The blocks output zero,
-  so the final hidden state is the normalized all-ones embedding and a token's logit is d_model
-  (tied embeddings) plus c for EOS, with e^c / (e^c + V - 2) = 1 / mean_length."""
-  params = jax.tree.map(lambda x: x, params)
-  for name, block in params.items():
-    if name.startswith("block_"):
-      block["attn"]["o"]["kernel"] = jnp.zeros_like(block["attn"]["o"]["kernel"])
-      block["mlp"]["down"]["kernel"] = jnp.zeros_like(block["mlp"]["down"]["kernel"])
-  emb = jnp.ones_like(params["embed"]["embedding"])
-  vocab, d = emb.shape
+  """Params of the same shapes whose next token is EOS with probability 1/mean_length after any
+  input, every other token equally likely (testing.favoring): sampled lengths are geometric, the
+  long tail of a reasoning model's chains of thought. The gap c solves
+  e^c / (e^c + V - 3) = 1 / mean_length (PAD and BOS are never sampled)."""
+  vocab = params["embed"]["embedding"].shape[0]
   p = 1.0 / mean_length
-  gap = float(np.log(p * (vocab - 3) / (1 - p)))  # PAD and BOS are never sampled
-  params["embed"]["embedding"] = emb.at[VOCAB.specials.eos].multiply(1 + gap / d)
-  return params
+  return favoring(params, VOCAB.specials.eos, float(np.log(p * (vocab - 3) / (1 - p))))
 
 
 def bench_rollout(shape: dict, prompts: int, samples: int, prompt_len: int, max_new: int,

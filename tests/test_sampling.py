@@ -7,23 +7,15 @@ import numpy as np
 import pytest
 
 from reasoning import model, sampling
+from reasoning.testing import favoring
 from reasoning.text import EOS, PAD, VOCAB, pad_prompts
 
 PROMPTS = ["countdown 1 2 3 to 6\n", "count r in rr\n", "compute 12+3\n"]
 
 
 def _forcing(params, token):
-  """Params that emit `token` after any input: blocks output zero, so the final hidden state is
-  the normalized input embedding; with every embedding row u and row `token` 2u, the logit of
-  `token` is d * |u| higher than any other's (tied embeddings)."""
-  params = jax.tree.map(lambda x: x, params)
-  for name, block in params.items():
-    if name.startswith("block_"):
-      block["attn"]["o"]["kernel"] = jnp.zeros_like(block["attn"]["o"]["kernel"])
-      block["mlp"]["down"]["kernel"] = jnp.zeros_like(block["mlp"]["down"]["kernel"])
-  emb = jnp.ones_like(params["embed"]["embedding"])
-  params["embed"]["embedding"] = emb.at[token].multiply(2.0)
-  return params
+  """Params that emit `token` after any input: its logit d_model above every other's."""
+  return favoring(params, token, params["embed"]["embedding"].shape[1])
 
 
 def test_greedy_matches_full_forward_and_logprobs(tiny_model):
