@@ -184,7 +184,7 @@ class Attention(nnx.Module):
     k = rope(k, angles)
     if cache is not None:
       k_cache, v_cache, end = cache
-      k, v = (_write(c, x.astype(c.dtype), end) for c, x in ((k_cache, k), (v_cache, v)))
+      k, v = (_write(c, x.astype(c.dtype), end, 2) for c, x in ((k_cache, k), (v_cache, v)))
       cache = (k, v, end)
     k, v = k.astype(dt), v.astype(dt)
     if cfg.attention == "einsum":
@@ -200,11 +200,13 @@ class Attention(nnx.Module):
     return (out @ self.o.kernel[...].astype(dt)).reshape(b, t, -1), cache
 
 
-def _write(cache: jax.Array, x: jax.Array, end: jax.Array) -> jax.Array:
-  """cache [B, H, S, Dh] with x [B, H, T, Dh] written at slots end.. (end [] or [B] per row)."""
+def _write(buffer: jax.Array, x: jax.Array, end: jax.Array, axis: int) -> jax.Array:
+  """`buffer` [B, ...] with x written along `axis` from slot `end` on: one slot for every row
+  (end []) or one per row (end [B])."""
   if end.ndim == 0:
-    return jax.lax.dynamic_update_slice_in_dim(cache, x, end, 2)
-  return jax.vmap(lambda c, u, e: jax.lax.dynamic_update_slice_in_dim(c, u, e, 1))(cache, x, end)
+    return jax.lax.dynamic_update_slice_in_dim(buffer, x, end, axis)
+  return jax.vmap(lambda b, u, e: jax.lax.dynamic_update_slice_in_dim(b, u, e, axis - 1))(
+      buffer, x, end)
 
 
 @jax.custom_vjp
@@ -363,16 +365,10 @@ def apply(graphdef, params, tokens: jax.Array, *, cache: Cache | None = None,
     if segments is not None:
       raise ValueError("apply: segments (packing) is for full passes, not cached decoding")
     positions = cache.pos[:, None] + jnp.maximum(jnp.cumsum(real, axis=1) - 1, 0)
+    valid = _write(cache.valid, real, cache.end, 1)
     slots = jnp.arange(cache.valid.shape[1])
-    if cache.end.ndim == 0:
-      valid = jax.lax.dynamic_update_slice_in_dim(cache.valid, real, cache.end, 1)
-      query_slots = cache.end + jnp.arange(t)
-      mask = (slots[None, :] <= query_slots[:, None])[None] & valid[:, None, :]
-    else:  # one end per row
-      valid = jax.vmap(lambda c, u, e: jax.lax.dynamic_update_slice_in_dim(c, u, e, 0))(
-          cache.valid, real, cache.end)
-      query_slots = cache.end[:, None] + jnp.arange(t)[None]
-      mask = (slots[None, None, :] <= query_slots[:, :, None]) & valid[:, None, :]
+    query_slots = cache.end.reshape(-1, 1) + jnp.arange(t)  # [1 or B, T]
+    mask = (slots <= query_slots[:, :, None]) & valid[:, None, :]
   # A PAD query may see no key at all; the finite -1e30 mask keeps its softmax well defined and
   # its outputs are never used.
   logits, value, reward, kv = model(tokens, positions, mask, cache)
