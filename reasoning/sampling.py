@@ -113,6 +113,7 @@ def generate(graphdef, params, prompts: jax.Array, key: jax.Array, *, max_new: i
                                                           mesh_lib.ROW_AXES))
   if local_rows % group:  # a device's share would cut a group: prefill every row
     group = 1
+  row_keys = row_keys or slots > 0  # kept when the slots cover the batch: the same samples
   if slots >= local_rows:
     slots = 0
   if slots:
@@ -122,7 +123,7 @@ def generate(graphdef, params, prompts: jax.Array, key: jax.Array, *, max_new: i
                        f"(0, slots={slots}]")
   settings = dict(max_new=max_new, stop=stop, temperature=temperature, top_k=top_k, top_p=top_p,
                   specials=specials, group=group, slots=slots, chunk=chunk,
-                  row_keys=row_keys or bool(slots), cache_dtype=cache_dtype)
+                  row_keys=row_keys, cache_dtype=cache_dtype)
   if mesh is None:
     return _generate(graphdef, params, prompts, key, **settings)
   return _generate_per_device(graphdef, params, prompts, key, mesh=mesh, **settings)
