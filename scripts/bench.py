@@ -98,18 +98,14 @@ def decode_roofline(cfg: model_lib.ModelConfig, batch: int, cache_len: int, cach
                     ) -> dict:
   """How far one decode step (one token for each of `batch` rows) is from this machine's limit:
   it must read every weight and the whole KV cache (`cache_len` slots of `cache_bytes` per
-  element, as our sampler attends over the preallocated cache) and do 2 FLOPs per weight per
-  row plus attention's 4 * layers * heads * head_dim * cache_len per row. The bound is the larger
-  of bytes / bandwidth (measured at that many bytes unless given) and FLOPs / matmul peak;
-  `vs_bound` = measured step time / bound."""
+  element, as our sampler attends over the preallocated cache) and do the forward FLOPs of a
+  token attending to `cache_len` slots per row (compute.forward_flops_per_token). The bound is
+  the larger of bytes / bandwidth (measured at that many bytes unless given) and FLOPs / matmul
+  peak; `vs_bound` = measured step time / bound."""
   weights = (model_lib.count_params(model_lib.abstract_init(cfg)[1])
              * jnp.dtype(cfg.dtype).itemsize)
   cache = (batch * cfg.n_layers * 2 * cfg.n_kv_heads * cfg.head_dim * cache_len * cache_bytes)
-  matmul_params = cfg.n_layers * (cfg.d_model * (cfg.n_heads + 2 * cfg.n_kv_heads) * cfg.head_dim
-                                  + cfg.n_heads * cfg.head_dim * cfg.d_model
-                                  + 3 * cfg.d_model * cfg.d_ff) + cfg.d_model * cfg.vocab_size
-  flops = batch * (2 * matmul_params
-                   + 4 * cfg.n_layers * cfg.n_heads * cfg.head_dim * cache_len)
+  flops = batch * compute.forward_flops_per_token(cfg, cache_len)
   if bandwidth_gbs is None:
     bandwidth_gbs = memory_bandwidth((weights + cache) / 2**20)
   memory_s, compute_s = (weights + cache) / bandwidth_gbs / 1e9, flops / peak_gflops / 1e9
@@ -319,8 +315,7 @@ def run_preset(name: str, dtype: str, args) -> dict:
   cfg = model_lib.ModelConfig(**shape)
   for batch in (args.preset_batch, 256):
     r = out["sampler"] if batch == args.preset_batch else bench_sampler(
-        shape, batch=batch, prompt_len=128, max_new=128, repeats=args.repeats,
-        cache_dtype=dtype)
+        shape, batch=batch, prompt_len=128, max_new=128, repeats=args.repeats)
     r["roofline"] = decode_roofline(cfg, batch, 256, jnp.dtype(r["cache_dtype"]).itemsize,
                                     r["step_s"], args.peak)
     out[f"sampler_batch_{batch}"] = r
