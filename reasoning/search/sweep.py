@@ -28,22 +28,17 @@ def best_of_n_records(policy: Model, prm: Model, task, problems, key, ns: list[i
   truth."""
   t0 = time.perf_counter()
   m = max(ns)
-  prompts = [p.prompt for p in problems]
-  pool_prompts = [p for p in prompts for _ in range(m)]
-  real_prompt = np.array([prompt_length(policy.vocab, p) for p in prompts])
-  prompt_len = int(real_prompt.max())
-  texts, lengths = evaluation.complete(policy.graphdef, policy.params, policy.vocab, pool_prompts,
-                                       key, prompt_len=prompt_len, max_new=max_new,
-                                       temperature=temperature)
+  pool = sample_pool(policy, task, problems, key, m, max_new=max_new, temperature=temperature)
+  texts, correct, lengths = pool["texts"], pool["correct"], pool["lengths"]
+  pool_prompts = [p.prompt for p in problems for _ in range(m)]
+  real_prompt = np.array([prompt_length(policy.vocab, p.prompt) for p in problems])
   seq_len = verifier.seq_len_for(prm.vocab, pool_prompts, texts, multiple=32,
-                                 minimum=round_up(prompt_len + max_new + 2, 32))
+                                 minimum=round_up(int(real_prompt.max()) + max_new + 2, 32))
   scores, _ = verifier.score_completions(prm.graphdef, prm.params, prm.vocab, pool_prompts, texts,
                                          seq_len=seq_len, kind="prm", aggregation=prm_aggregation)
   seconds = (time.perf_counter() - t0) / len(ns)
-  correct = np.array([task.verify(p, t) for p, t in zip([q for q in problems for _ in range(m)],
-                                                        texts)]).reshape(-1, m)
   answers = [extract_answer(t) for t in texts]
-  scores, lengths = scores.reshape(-1, m), lengths.reshape(-1, m)
+  scores = scores.reshape(-1, m)
   records = []
   for n in ns:
     gen = compute.generation_flops_rows(policy.cfg, np.repeat(real_prompt, n),
@@ -62,8 +57,9 @@ def best_of_n_records(policy: Model, prm: Model, task, problems, key, ns: list[i
 def sample_pool(policy: Model, task, problems, key, n: int, *, max_new: int,
                 temperature: float = 1.0) -> dict[str, np.ndarray]:
   """n samples per problem at `temperature` (0: one greedy sample, n must be 1):
-  {"correct" [P, n] bool, "flops" [P, n] each sample's generation FLOPs, "lengths" [P, n]}. The
-  raw material of coverage (pass@k) and model-relative difficulty."""
+  {"correct" [P, n] bool, "flops" [P, n] each sample's generation FLOPs, "lengths" [P, n],
+  "texts" (the P * n completions, problem-major)}. The raw material of coverage (pass@k),
+  model-relative difficulty and best-of-N."""
   if temperature == 0 and n != 1:
     raise ValueError(f"greedy decoding gives one sample per problem, not {n}")
   prompts = [p.prompt for p in problems]
@@ -76,7 +72,7 @@ def sample_pool(policy: Model, task, problems, key, n: int, *, max_new: int,
   flops = compute.generation_flops_rows(policy.cfg, np.repeat(real_prompt, n), lengths)
   return {"correct": np.array([task.verify(p, t) for p, t in zip(repeated, texts)],
                               bool).reshape(-1, n), "flops": flops.reshape(-1, n),
-          "lengths": np.asarray(lengths).reshape(-1, n)}
+          "lengths": np.asarray(lengths).reshape(-1, n), "texts": texts}
 
 
 def record(method: str, family: str, budget: int, correct, flops, seconds: float) -> dict:
