@@ -39,9 +39,8 @@ def fit(runs: Sequence[dict], problems: int, rng: np.random.Generator, *,
   accuracy before RL, each parameter with its parametric-bootstrap `level` interval (every point
   redrawn as Binomial(problems, accuracy)). RL's gain paired per problem (when the runs recorded
   it), averaged over seeds with its standard error. Per seed: the last evaluation and the
-  extrapolation
-  check (the sigmoid fitted on the points up to `share` of the compute predicts the last; None
-for a run of fewer than four evaluations)."""
+  extrapolation check (the sigmoid fitted on the points up to `share` of the compute predicts
+  the last; None for a run of fewer than four evaluations)."""
   compute = np.concatenate([r["compute"] for r in runs])
   accuracy = np.concatenate([r["accuracy"] for r in runs])
   r0 = float(np.mean([r["r0"] for r in runs]))
