@@ -82,6 +82,9 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.dynamic_sampling = 0.0     # > 0: sample that share more groups, train on informative ones
   c.overlong_buffer = 0        # > 0: DAPO's soft overlong penalty over the last tokens of max_new
   c.off_policy_steps = 0       # 1: each rollout sampled by the policy of one step before
+  c.pipeline = False           # with off_policy_steps=1: generate step t+1 while step t is
+                               # verified and trained (its prompts from the curriculum one step
+                               # behind): an asynchronous sampler
   c.eval_log_points = 6        # > 0: also evaluate at that many log-spaced steps (compute fits)
   c.mesh = common.mesh()
   # Held-out sampled pass@1 (the mean of pass_k samples at T=1 per problem) is what RL moves at

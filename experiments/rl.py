@@ -10,7 +10,11 @@ score them with the task's verifier (host side), compute log-probs under the pol
 frozen SFT reference, advantages per algorithm, then `epochs` passes of minibatch updates.
 `dynamic_sampling` > 0 samples that many more groups and trains on the informative ones
 (DAPO); `off_policy_steps=1` samples each rollout with the policy of one step before, as an
-asynchronous sampler would (`rl.tis_cap` corrects it).
+asynchronous sampler would (`rl.tis_cap` corrects it); with `pipeline` as well, step t+1's
+generation is dispatched before step t's completions are verified, so the host verifies while
+the device generates (its prompts are drawn with the curriculum's pass rates of one step before).
+Without `dynamic_sampling` the scoring under policy and reference is dispatched before the
+verification too.
 Writes config.json, metrics.jsonl, TensorBoard events, checkpoints/ and plots/train_scaling.png
 (held-out pass@1 against cumulative train FLOPs, SFT included). A rerun resumes exactly.
 """
@@ -44,6 +48,9 @@ def run(config, workdir: str) -> dict:
   if config.off_policy_steps not in (0, 1):
     raise ValueError(f"off_policy_steps={config.off_policy_steps}: 0 (on-policy) or 1 (rollouts "
                      f"sampled by the policy one step before) are supported")
+  if config.pipeline and not config.off_policy_steps:
+    raise ValueError("pipeline=True generates step t+1 while step t trains, from the parameters "
+                     "step t starts with: it needs off_policy_steps=1")
   if config.dynamic_sampling < 0:
     raise ValueError(f"dynamic_sampling={config.dynamic_sampling}: the share of extra groups "
                      f"sampled must be >= 0")
@@ -90,6 +97,8 @@ def run(config, workdir: str) -> dict:
                       keep=config.keep_checkpoints)
   levels = common.difficulties(config.train_difficulties)
   meta = {"train_flops": sft_flops, "baseline": 0.0, "pass_rates": {str(d): 0.5 for d in levels}}
+  if config.pipeline:  # the pass rates the next step's prompts are drawn with: one step behind
+    meta["prompt_rates"] = meta["pass_rates"]
   # With off_policy_steps=1 the checkpoint is {"state", "behind"}: the sampler's parameters, one
   # step stale, resume with it (common.load_sft reads either form).
   carry = {"state": state, "behind": jax.tree.map(jnp.copy, sft_params)} if (
@@ -115,22 +124,42 @@ def run(config, workdir: str) -> dict:
   sampled_groups = groups + int(round(config.dynamic_sampling * groups))
   select = (functools.partial(rollout_lib.informative_rows, group=group, groups=groups)
             if config.dynamic_sampling else None)
+
+  def launch(step, params, pass_rates):
+    """Draws step `step`'s prompts (G copies of each) and dispatches their generation."""
+    problems = rollout_lib.sample_step_problems(
+        train_task, rng_lib.stream(config.seed, "rl_prompts", step), levels, sampled_groups,
+        held_out, pass_rates if config.curriculum else None)
+    return rollout_lib.launch(
+        graphdef, params, [p for p in problems for _ in range(group)],
+        jax.random.fold_in(rollout_key, step), vocab=vocab, prompt_len=prompt_len,
+        max_new=config.max_new, temperature=config.temperature, group=group,
+        slots=config.rollout_slots)
+
   if start == 0:
     do_eval(0)
+  launched = None  # with `pipeline`: the next step's generation, dispatched
   try:  # a pending checkpoint write finishes even when interrupted
     for step in range(start, config.steps):
-      problems = rollout_lib.sample_step_problems(
-          train_task, rng_lib.stream(config.seed, "rl_prompts", step), levels,
-          sampled_groups, held_out, meta["pass_rates"] if config.curriculum else None)
-      repeated = [p for p in problems for _ in range(group)]
-      out = rollout_lib.rollout(
-          graphdef, state.params, sft_params, repeated, jax.random.fold_in(rollout_key, step),
-          vocab=vocab, reward=reward, score=score, advantages=advantages, prompt_len=prompt_len,
-          max_new=config.max_new, temperature=config.temperature, baseline=meta["baseline"],
-          abandoned_credit=config.abandoned_credit, overlong_buffer=config.overlong_buffer,
-          select=select, behavior_params=behind, group=group, slots=config.rollout_slots)
+      if launched is None:  # on-policy, the first step, or a resumed run
+        launched = launch(step, state.params if behind is None else behind,
+                          meta["prompt_rates"] if config.pipeline else meta["pass_rates"])
+      this, launched = launched, None
       if behind is not None:  # the next rollout samples from this step's starting policy
-        behind = jax.tree.map(jnp.copy, state.params)
+        starting = jax.tree.map(jnp.copy, state.params)
+      if config.pipeline:
+        this = rollout_lib.collect(this)
+        if step + 1 < config.steps:
+          launched = launch(step + 1, starting, meta["pass_rates"])
+        meta["prompt_rates"] = meta["pass_rates"]
+      repeated = list(this.problems)
+      out = rollout_lib.finish(
+          this, state.params, sft_params, vocab=vocab, reward=reward, score=score,
+          advantages=advantages, max_new=config.max_new, baseline=meta["baseline"],
+          abandoned_credit=config.abandoned_credit, overlong_buffer=config.overlong_buffer,
+          select=select, behavior_params=behind)
+      if behind is not None:
+        behind = starting
       metrics_list = []
       for epoch in range(config.epochs):
         order = rng_lib.stream(config.seed, "rl_minibatches", step, epoch).permutation(rows)

@@ -101,59 +101,111 @@ def update_pass_rates(pass_rates: dict[str, float], problems: Sequence[Problem],
   return out
 
 
+@dataclasses.dataclass(frozen=True)
+class Launched:
+  """A rollout's generation, dispatched (`launch`) and not yet waited for: `samples` are device
+  arrays until `collect` copies them to the host."""
+  problems: Sequence[Problem]
+  prompts: jax.Array         # [B, P] padded prompts
+  prompt_lens: np.ndarray    # [B]
+  samples: sampling.Samples
+
+
+def launch(graphdef, params, problems: Sequence[Problem], key, *, vocab, prompt_len: int,
+           max_new: int, temperature: float, group: int = 1, slots: int = 0) -> Launched:
+  """Dispatches the sampling of one completion per entry of `problems` with `params` and returns
+  at once (JAX's asynchronous dispatch): the host can verify another batch while this one is
+  generated. `group`: the number of consecutive copies of each prompt, prefilled once; `slots`
+  > 0: the slot engine at that many slots (sampling.generate)."""
+  prompt_lens = np.array([prompt_length(vocab, p.prompt) for p in problems])
+  width = prompt_width(prompt_lens, prompt_len)  # wider only for a longer dataset prompt
+  prompts = jnp.asarray(pad_prompts(vocab, [p.prompt for p in problems], width))
+  samples = sampling.generate(graphdef, params, prompts, key, max_new=max_new, stop="answer",
+                              temperature=temperature, specials=vocab.specials, group=group,
+                              slots=slots)
+  return Launched(problems, prompts, prompt_lens, samples)
+
+
+def collect(launched: Launched) -> Launched:
+  """Waits for a launched generation and copies its samples to the host."""
+  return dataclasses.replace(launched, samples=mesh_lib.to_host(launched.samples))
+
+
+def finish(launched: Launched, params, ref_params, *, vocab,
+           reward: Callable[[Sequence[Problem], list[str]], np.ndarray], score: Callable,
+           advantages: Callable, max_new: int, baseline: float = 0.0,
+           abandoned_credit: float = 1.0, overlong_buffer: int = 0,
+           select: Callable[[np.ndarray], np.ndarray] | None = None,
+           behavior_params=None) -> Rollout:
+  """Rewards a launched generation's completions with `reward(problems, completions)` (plus
+  DAPO's overlong shaping with `overlong_buffer`), keeps the rows `select(rewards)` picks (all
+  by default), scores their tokens under the policy and the reference with `score(params,
+  tokens) -> (logp, values, _)` and computes `advantages(rewards, mask, values, logp, ref_logp,
+  baseline)`. Without `select` the scoring does not depend on the rewards: it is dispatched
+  first, and the host decodes and verifies while the device scores. With abandoned_credit < 1,
+  the tokens of attempts abandoned before the last `retry` get that share of the advantage.
+  `behavior_params`: the older policy that sampled the completions (an asynchronous,
+  one-step-stale sampler); the batch then carries its log-probs as behavior_logp, for truncated
+  importance sampling (pg.truncated_is_weights)."""
+  out = collect(launched).samples
+  problems, prompts = launched.problems, launched.prompts
+
+  def scored(rows):
+    gen_tokens, lengths = out.tokens[rows], out.lengths[rows]
+    # Score and train on the generated width, not max_new: columns after the longest row are
+    # padding that every loss masks out (widths in 16s: at most max_new/16 shapes compile).
+    width_new = min(gen_tokens.shape[1], round_up(max(int(lengths.max()), 1), 16))
+    tokens = jnp.concatenate([prompts[rows], jnp.asarray(gen_tokens[:, :width_new])], 1)
+    # Generated tokens up to and including the stop token (which may be the pad id:
+    # EOS-padded vocabularies), never the finished rows' padding.
+    generated = np.arange(width_new)[None] < lengths[:, None]
+    mask = jnp.concatenate([jnp.zeros_like(prompts[rows]), jnp.asarray(generated)], 1)
+    mask = mask[:, 1:].astype(jnp.float32)  # aligned with predicted tokens
+    tokens, mask = (mesh_lib.split_like(params, x) for x in (tokens, mask))  # data-parallel
+    logp, values, _ = score(params, tokens)
+    ref_logp, _, _ = score(ref_params, tokens)
+    behavior = None if behavior_params is None else score(behavior_params, tokens)[0]
+    return width_new, tokens, mask, logp, values, ref_logp, behavior
+
+  if select is None:  # dispatched before the host work below, which then overlaps it
+    rows = np.arange(len(problems))
+    pending = scored(rows)
+  completions = [vocab.decode(r) for r in out.tokens]
+  rewards = reward(problems, completions)
+  if overlong_buffer:
+    rewards = rewards + overlong_penalty(out.lengths, max_new, overlong_buffer)
+  if select is not None:
+    rows = np.asarray(select(rewards))
+    pending = scored(rows)
+  width_new, tokens, mask, logp, values, ref_logp, behavior = pending
+  adv, returns = advantages(jnp.asarray(rewards[rows]), mask, values, logp, ref_logp, baseline)
+  if abandoned_credit != 1.0:
+    credit = abandoned_mask(vocab, out.tokens[rows, :width_new], out.lengths[rows])
+    credit = np.where(credit, abandoned_credit, 1.0).astype(np.float32)
+    adv = adv * jnp.asarray(np.pad(credit, ((0, 0), (prompts.shape[1] - 1, 0)),
+                                   constant_values=1.0))
+  batch = {"tokens": tokens, "mask": mask, "old_logp": logp, "ref_logp": ref_logp,
+           "advantages": adv, "returns": returns, "old_values": values}
+  if behavior is not None:
+    batch["behavior_logp"] = behavior
+  return Rollout(batch, rewards, completions, launched.prompt_lens, out.lengths, rows)
+
+
 def rollout(graphdef, params, ref_params, problems: Sequence[Problem], key, *, vocab,
             reward: Callable[[Sequence[Problem], list[str]], np.ndarray], score: Callable,
             advantages: Callable, prompt_len: int, max_new: int, temperature: float,
             baseline: float = 0.0, abandoned_credit: float = 1.0, overlong_buffer: int = 0,
             select: Callable[[np.ndarray], np.ndarray] | None = None,
             behavior_params=None, group: int = 1, slots: int = 0) -> Rollout:
-  """Samples one completion per entry of `problems` (G consecutive copies of each prompt for a
-  group algorithm), rewards them with `reward(problems, completions)` (plus DAPO's overlong
-  shaping with `overlong_buffer`), keeps the rows `select(rewards)` picks (all by default),
-  scores their tokens under the policy and the reference with `score(params, tokens) -> (logp,
-  values, _)` and computes `advantages(rewards, mask, values, logp, ref_logp, baseline)`. With
-  abandoned_credit < 1, the tokens of attempts abandoned before the last `retry` get that share
-  of the advantage. With `behavior_params` (an older policy: an asynchronous, one-step-stale
-  sampler) the completions are sampled from it and the batch carries its log-probs as
-  behavior_logp, for truncated importance sampling (pg.truncated_is_weights). `group`: the
-  number of consecutive copies of each prompt, prefilled once; `slots` > 0: generate with the
-  slot engine at that many slots (sampling.generate)."""
-  prompt_lens = np.array([prompt_length(vocab, p.prompt) for p in problems])
-  width = prompt_width(prompt_lens, prompt_len)  # wider only for a longer dataset prompt
-  prompts = jnp.asarray(pad_prompts(vocab, [p.prompt for p in problems], width))
+  """One step's rollout: `launch` the sampling of `problems` (from `behavior_params` when given,
+  else `params`), then `finish` it (rewards, scoring, advantages); see both."""
   sampler = params if behavior_params is None else behavior_params
-  out = mesh_lib.to_host(sampling.generate(graphdef, sampler, prompts, key, max_new=max_new,
-                                         stop="answer", temperature=temperature,
-                                         specials=vocab.specials, group=group, slots=slots))
-  completions = [vocab.decode(r) for r in out.tokens]
-  rewards = reward(problems, completions)
-  if overlong_buffer:
-    rewards = rewards + overlong_penalty(out.lengths, max_new, overlong_buffer)
-  rows = np.arange(len(problems)) if select is None else np.asarray(select(rewards))
-  gen_tokens, lengths = out.tokens[rows], out.lengths[rows]
-  # Score and train on the generated width, not max_new: columns after the longest row are
-  # padding that every loss masks out (widths in 16s: at most max_new/16 shapes compile).
-  width_new = min(gen_tokens.shape[1], round_up(max(int(lengths.max()), 1), 16))
-  tokens = jnp.concatenate([prompts[rows], jnp.asarray(gen_tokens[:, :width_new])], 1)
-  # Generated tokens up to and including the stop token (which may be the pad id: EOS-padded
-  # vocabularies), never the finished rows' padding.
-  generated = np.arange(width_new)[None] < lengths[:, None]
-  mask = jnp.concatenate([jnp.zeros_like(prompts[rows]), jnp.asarray(generated)], 1)
-  mask = mask[:, 1:].astype(jnp.float32)  # aligned with predicted tokens
-  tokens, mask = (mesh_lib.split_like(params, x) for x in (tokens, mask))  # data-parallel scoring
-  logp, values, _ = score(params, tokens)
-  ref_logp, _, _ = score(ref_params, tokens)
-  adv, returns = advantages(jnp.asarray(rewards[rows]), mask, values, logp, ref_logp, baseline)
-  if abandoned_credit != 1.0:
-    credit = abandoned_mask(vocab, gen_tokens[:, :width_new], lengths)
-    credit = np.where(credit, abandoned_credit, 1.0).astype(np.float32)
-    adv = adv * jnp.asarray(np.pad(credit, ((0, 0), (prompts.shape[1] - 1, 0)),
-                                   constant_values=1.0))
-  batch = {"tokens": tokens, "mask": mask, "old_logp": logp, "ref_logp": ref_logp,
-           "advantages": adv, "returns": returns, "old_values": values}
-  if behavior_params is not None:
-    batch["behavior_logp"] = score(behavior_params, tokens)[0]
-  return Rollout(batch, rewards, completions, prompt_lens, out.lengths, rows)
+  launched = launch(graphdef, sampler, problems, key, vocab=vocab, prompt_len=prompt_len,
+                    max_new=max_new, temperature=temperature, group=group, slots=slots)
+  return finish(launched, params, ref_params, vocab=vocab, reward=reward, score=score,
+                advantages=advantages, max_new=max_new, baseline=baseline,
+                abandoned_credit=abandoned_credit, overlong_buffer=overlong_buffer,
+                select=select, behavior_params=behavior_params)
 
 
 def abandoned_mask(vocab, tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
