@@ -29,6 +29,8 @@ STREAMS = {
     "exit_problems": 9,      # expert iteration's problems of an iteration
     "trap_balance": 11,      # STaR's trap down-sampling, per iteration
     "fit_bootstrap": 12,     # a scaling fit's bootstrap redraws, per fitted curve
+    "critic_right": 13,      # which right solutions the critic's training set keeps (no path)
+    "critic_flawed": 14,     # the critic's held-out synthetic flawed solutions (no path)
 }
 
 

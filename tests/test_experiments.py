@@ -328,6 +328,37 @@ def test_verifier_pulse(tiny_verifier_runs, kind, labels):
 
 
 @pytest.mark.slow
+def test_critic_pulse_and_rerun_after_the_finetune(tmp_path, tiny_sft_run, tiny_verifier_runs,
+                                                   monkeypatch):
+  """The critic fine-tunes, then is scored with the PRM beside it; a kill during the evaluation
+  reruns the evaluation only."""
+  from experiments import critic
+  from reasoning.train import critic as critic_lib, sft
+  config = _config("configs/countdown_critic.py")
+  config.init_from = str(tiny_sft_run)
+  config.prm = str(tiny_verifier_runs["prm", "oracle"][0])
+  workdir = str(tmp_path / "critic")
+  calls = []
+  real_finetune = sft.finetune
+  monkeypatch.setattr(sft, "finetune", lambda *a, **k: calls.append(1) or real_finetune(*a, **k))
+  out = _interrupt_then_rerun(monkeypatch, critic, critic_lib, "judge", lambda a: True, config,
+                              workdir)
+  assert calls == [1]  # the rerun resumed after the fine-tune
+  m = out["metrics"]
+  assert m["flawed/solutions"] == 2 * 3 * 2  # flawed solutions are always well formed
+  for name in ("critic", "last_step", "prm_min", "prm_threshold"):
+    assert 0.0 <= m[f"flawed/{name}/accuracy"] <= 1.0
+  assert m["flawed/critic/flops_per_solution"] > 0 and m["flawed/prm/flops_per_solution"] > 0
+  records = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
+  assert [r["step"] for r in records] == [1, 2] and records[0]["examples"] > 0
+  lines = [json.loads(l) for l in open(os.path.join(workdir, "critiques.jsonl"))]
+  assert len(lines) == m["flawed/solutions"] + m.get("policy/solutions", 0)
+  assert all(l["oracle"].endswith("\n") for l in lines)
+  config.right_share = 1.0
+  with pytest.raises(ValueError, match="right_share=1.0"):
+    critic.run(config, str(tmp_path / "bad"))
+
+
 def test_best_of_n_pulse(tmp_path, tiny_sft_run, tiny_verifier_runs):
   from experiments import best_of_n
   config = _config("configs/countdown_bon.py")

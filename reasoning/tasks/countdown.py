@@ -275,3 +275,38 @@ class Countdown:
         pool = None
       labels.append(int(pool is not None))
     return labels
+
+  def explain(self, problem: base.Problem, steps: Sequence[str], k: int) -> str:
+    """Why step `k` (0-based) of `steps` is wrong, given that the steps before it are good (the
+    first step `step_labels` marks 0): the critic's training text (reasoning/train/critic.py).
+    `6 is not in 24 5`, `24+6 is 30 not 29`, `7-9 is not a positive whole number`, `29 cannot be
+    made from 30 5`, `the numbers left are 24 5`, `the answer is none`."""
+    numbers, target = problem.meta["numbers"], problem.meta["target"]
+    pool = list(numbers)
+    for line in steps[:k]:
+      pool = list(numbers) if line == base.RETRY_LINE else apply_step(pool, line) or pool
+    shown = " ".join(map(str, pool))
+    line = steps[k]
+    if line.startswith(base.ANSWER_PREFIX):
+      if line != base.answer_line(problem.answer):
+        return f"the answer is {problem.answer}"
+      return f"the numbers left are {shown}"
+    mark = line[-1:] if line.endswith((PROBE_MARK, GOAL_MARK)) else ""
+    match = _STEP_RE.fullmatch(line[:-1] if mark else line)
+    if match is None:
+      return "it is not an operation"
+    a, op, b, claimed = int(match[1]), match[2], int(match[3]), int(match[4])
+    result = apply_op(a, op, b)
+    if result is None:
+      return f"{a}{op}{b} is not a positive whole number"
+    if result != claimed:
+      return f"{a}{op}{b} is {result} not {claimed}"
+    if mark == GOAL_MARK:
+      return f"neither {a} nor {b} is in {shown}"
+    left = list(pool)
+    for x in (a, b):
+      if x not in left:
+        return f"{x} is not in {shown}"
+      left.remove(x)
+    after = left + ([] if mark == PROBE_MARK else [claimed])
+    return f"{target} cannot be made from {' '.join(map(str, after))}"

@@ -1,0 +1,220 @@
+"""A critic that names a solution's first wrong step and why, fine-tuned from an SFT policy.
+
+  python -m experiments.critic --config configs/countdown_critic.py --config.init_from=SFT_WORKDIR \
+      [--config.prm=PRM_WORKDIR] [--workdir DIR]
+
+1. The policy samples `samples` solutions per training problem; the task's step oracle writes the
+   critique of each well-formed one (reasoning/train/critic.py): `step 2 is wrong: 6 is not in
+   24 5` / `ANSWER: 2`, or `all steps are right` / `ANSWER: none`. Every wrong solution is kept,
+   right ones up to `right_share` of the set.
+2. A copy of the policy is fine-tuned on (problem + solution + `check`, critique) with the SFT
+   loss: the critic.
+3. On the held-out problems the policy samples `eval_samples` solutions per problem; the critic
+   critiques each greedily. Scored against the oracle's first wrong step: accuracy over all
+   solutions, `wrong_named` (the wrong ones whose first wrong step it names), `right_passed`,
+   the reason line's exact match; beside it, the verdicts of naming the last step (a baseline),
+   and with `prm` the PRM's lowest-scored step and its first step below `prm_threshold`.
+
+Writes config.json, metrics.jsonl (the fine-tune's record, then the evaluation's),
+critiques.jsonl (every held-out critique with the oracle's) and checkpoints/ (the critic). A
+rerun after the fine-tune only evaluates again.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import jax
+import numpy as np
+
+from experiments import common
+from reasoning import compute, evaluation, loop, mesh as mesh_lib, rng as rng_lib
+from reasoning.checkpoint import Checkpointer
+from reasoning.tasks import countdown_traces
+from reasoning.text import prompt_length, round_up
+from reasoning.train import critic, sft, star, verifier_data
+from reasoning.train.verifier import score_completions
+
+
+def run(config, workdir: str) -> dict:
+  common.check_positive(config, "train_problems", "samples", "eval_problems", "eval_samples",
+                        "max_new", "critique_max_new", "seq_len", "finetune.batch_size")
+  if not 0.0 < config.right_share < 1.0:
+    raise ValueError(f"right_share={config.right_share}: the share of right solutions among the "
+                     f"critiques must be in (0, 1)")
+  task = common.make_task(config)
+  for field, value in (("synthetic_problems", config.synthetic_problems),
+                       ("eval_flawed", config.eval_flawed)):
+    if value:
+      countdown_traces.require_countdown(task, f"{field}={value}",
+                                         "flawed_solution to make synthetic solutions with")
+  if not common.has_step_oracle(task):
+    raise ValueError(f"task {config.task.name}: the critic's critiques come from a step oracle, "
+                     f"which this task has not")
+  vocab, sft_config, model_cfg, graphdef, policy, sft_flops = common.load_sft(
+      config.init_from, with_vocab=True)
+  common.save_config(config, workdir)
+  eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
+                                           sft_config["seed"])
+  held_out = {p.prompt for p in eval_problems}
+  levels = common.difficulties(config.train_difficulties)
+  data_key, eval_key, critic_key = jax.random.split(jax.random.key(config.seed), 3)
+  mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(**config.mesh))
+  prompt_len = round_up(max(prompt_length(vocab, p.prompt) for p in eval_problems) + 4, 8)
+
+  def solutions(params, problems, n, key):
+    """n sampled solutions per problem, problem-major, and their generation FLOPs."""
+    repeated = [p for p in problems for _ in range(n)]
+    texts, lengths = evaluation.complete(
+        graphdef, params, vocab, [p.prompt for p in repeated], key, prompt_len=prompt_len,
+        max_new=config.max_new, temperature=config.temperature, slots=config.slots)
+    prompt_lens = [prompt_length(vocab, p.prompt) for p in repeated]
+    return repeated, texts, compute.generation_flops(model_cfg, prompt_lens, lengths)
+
+  # A critic prompt and its critique share the model's context: longer prompts are not judged.
+  critic_width = model_cfg.max_len - config.critique_max_new
+
+  def fits(prompt):
+    return prompt_length(vocab, prompt) <= critic_width
+
+  def critiques(params, prompts):
+    """Greedy critiques of critic prompts, and their generation FLOPs."""
+    texts, lengths = evaluation.complete(
+        graphdef, params, vocab, prompts, critic_key, prompt_len=critic_width,
+        max_new=config.critique_max_new, temperature=0.0, slots=config.slots)
+    return texts, compute.generation_flops(
+        model_cfg, [prompt_length(vocab, p) for p in prompts], lengths)
+
+  ckpt = Checkpointer(f"{workdir}/checkpoints", save_every=1, keep=1)
+  meta = {"train_flops": sft_flops}
+  params, meta, start = loop.resume(ckpt, policy, meta, what="phase")
+  writer = loop.open_metrics(workdir, start)
+  try:
+    if start == 0:
+      problems = star.training_problems(task, config.seed, levels, config.train_problems,
+                                        held_out)
+      repeated, texts, gen_flops = solutions(policy, problems, config.samples, data_key)
+      if config.synthetic_problems:  # flawed solutions at fresh problems, no sampling
+        more, flawed_texts = verifier_data.synthetic_solutions(
+            task, config.seed, levels, config.synthetic_problems, config.synthetic_per_problem,
+            held_out)
+        repeated, texts = repeated + more, texts + flawed_texts
+      examples = critic.examples(task, repeated, texts, right_share=config.right_share,
+                                 rng=rng_lib.stream(config.seed, "critic_right"))
+      fitting = [(p, c) for p, c in examples if prompt_length(vocab, p + c) + 1 <= config.seq_len]
+      dropped, examples = len(examples) - len(fitting), fitting
+      if not examples:
+        raise ValueError(f"{config.init_from}: none of the policy's {len(texts)} solutions gives a "
+                         f"critic example (well formed, within seq_len={config.seq_len}); add "
+                         f"synthetic_problems")
+      wrong = sum(not c.startswith(critic.ALL_RIGHT) for _, c in examples)
+      print(f"critic data: {len(texts)} solutions, {len(examples)} critiques ({wrong} of wrong "
+            f"solutions; {dropped} longer than seq_len={config.seq_len} dropped)", flush=True)
+      steps = max(config.finetune.min_steps, math.ceil(
+          config.finetune.epochs * len(examples) / config.finetune.batch_size))
+      params, ft_flops, metrics = sft.finetune(
+          graphdef, policy, examples, vocab, model_cfg, mesh, optim=dict(config.optim),
+          steps=steps, batch_size=config.finetune.batch_size, seq_len=config.seq_len,
+          seed=config.seed)
+      meta["train_flops"] += gen_flops + ft_flops
+      writer.write(1, train_flops=meta["train_flops"], examples=len(examples), dropped=dropped,
+                   wrong_examples=wrong, finetune_steps=steps,
+                   finetune_loss=metrics["loss"], generation_flops=gen_flops,
+                   finetune_flops=ft_flops)
+      ckpt.save(1, params, meta, force=True)
+  finally:
+    ckpt.close()
+
+  record = evaluate(config, task, eval_problems, solutions, critiques, fits, policy, params,
+                    eval_key, workdir)
+  writer.write(2, train_flops=meta["train_flops"], **record)
+  writer.close()
+  return {"params": params, "metrics": record}
+
+
+def evaluate(config, task, eval_problems, solutions, critiques, fits, policy, params, key,
+             workdir: str) -> dict:
+  """The critic's verdicts, and the baselines', on the policy's held-out solutions and on
+  `eval_flawed` synthetic flawed solutions per held-out problem."""
+  repeated, texts, _ = solutions(policy, eval_problems, config.eval_samples, key)
+  sets = {"policy": (repeated, texts)}
+  if config.eval_flawed:
+    sets["flawed"] = flawed(eval_problems, config.eval_flawed,
+                            rng_lib.stream(config.seed, "critic_flawed"))
+  prm = common.load_sft(config.prm, with_vocab=True) if config.prm else None
+  record, rows = {}, []
+  for name, (problems, texts) in sets.items():
+    if not any(critic.solution_lines(c) is not None and fits(critic.critic_prompt(p, c))
+               for p, c in zip(problems, texts)):
+      print(f"warning: none of the {len(texts)} {name} solutions is well formed (an answer "
+            f"line last): nothing to critique", flush=True)
+      continue
+    got, judged = judge_set(config, task, problems, texts, critiques, params, prm, fits)
+    record.update({f"{name}/{k}": v for k, v in got.items()})
+    rows += [dict(r, set=name) for r in judged]
+  if not record:
+    raise ValueError(f"{config.init_from}: no well-formed held-out solution to critique "
+                     f"(set eval_flawed > 0 for synthetic ones)")
+  with open(os.path.join(workdir, "critiques.jsonl"), "w") as f:
+    f.writelines(json.dumps(r) + "\n" for r in rows)
+  return record
+
+
+def flawed(problems, per_problem: int, rng):
+  """`per_problem` synthetic flawed solutions (countdown_traces.flawed_solution) per problem."""
+  repeated = [p for p in problems for _ in range(per_problem)]
+  return repeated, ["\n".join(countdown_traces.flawed_solution(p, rng)) + "\n" for p in repeated]
+
+
+def judge_set(config, task, problems, texts, critiques, params, prm, fits):
+  """One solution set's scores ({verdict source}/{score}) and its critiques, one row each."""
+  spent = []
+
+  def generate(prompts):
+    written, flops = critiques(params, prompts)
+    spent.append(flops)
+    return written
+
+  total = len(texts)
+  kept, written, verdicts, truth = critic.judge(generate, task, problems, texts, fits)
+  problems, texts = [problems[i] for i in kept], [texts[i] for i in kept]
+  oracle = [critic.critique(task, p, c) for p, c in zip(problems, texts)]
+  verdict_sets = {"critic": verdicts,
+                  "last_step": [len(critic.solution_lines(c)) for c in texts]}
+  record = {"solutions": len(kept), "not_judged": total - len(kept),
+            "with_wrong_step": sum(t is not None for t in truth)}
+  if prm is not None:
+    prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = prm
+    lengths = [prompt_length(prm_vocab, p.prompt + c) for p, c in zip(problems, texts)]
+    _, step_scores = score_completions(prm_graphdef, prm_params, prm_vocab,
+                                       [p.prompt for p in problems], texts,
+                                       seq_len=round_up(max(lengths) + 1, 16), kind="prm")
+    record["prm/flops_per_solution"] = compute.forward_flops(prm_cfg, lengths) / len(problems)
+    verdict_sets["prm_min"] = [critic.prm_verdict(s, None) for s in step_scores]
+    verdict_sets["prm_threshold"] = [critic.prm_verdict(s, config.prm_threshold)
+                                     for s in step_scores]
+  difficulty = [p.difficulty for p in problems]
+  for name, predicted in verdict_sets.items():
+    scores = critic.score_verdicts(truth, predicted, difficulty)
+    record.update({f"{name}/{k}": v for k, v in scores.items()})
+  wrong = [i for i, t in enumerate(truth) if t is not None]
+  record["critic/reason_exact"] = (float(np.mean([written[i] == oracle[i] for i in wrong]))
+                                   if wrong else float("nan"))
+  record["critic/flops_per_solution"] = sum(spent) / len(kept)
+  print(f"{len(kept)} solutions ({len(wrong)} with a wrong step; {total - len(kept)} malformed "
+        f"or too long, not judged); verdicts, % (SE):")
+  for name in verdict_sets:
+    print(f"  {name:14s}" + "  ".join(
+        f"{what} {100 * record[f'{name}/{what}']:.1f} ± {100 * record[f'{name}/se/{what}']:.1f}"
+        for what in ("accuracy", "wrong_named", "right_passed")), flush=True)
+  print(f"  critic reason line exact on wrong solutions: "
+        f"{100 * record['critic/reason_exact']:.1f}%", flush=True)
+  rows = [{"prompt": p.prompt, "solution": c, "critique": w, "oracle": o}
+          for p, c, w, o in zip(problems, texts, written, oracle)]
+  return record, rows
+
+
+if __name__ == "__main__":
+  common.main(run, "critic")

@@ -1,0 +1,150 @@
+"""A critic: a generative verifier that writes which step of a solution is wrong and why.
+
+CriticGPT-style (McAleese et al. 2024) on tasks with an exact step oracle: the training critique
+of a solution comes from the task's `step_labels` (the first step labelled 0 is the first wrong
+one) and, where the task has one, its `explain(problem, steps, k)`, which says why. The critic
+reads the problem and the solution and writes
+
+  step 2 is wrong: 6 is not in 24 5
+  ANSWER: 2
+
+or, for a solution with no wrong step,
+
+  all steps are right
+  ANSWER: none
+
+so its verdict is an answer line the tasks' parser reads (`extract_answer`), and any policy
+checkpoint fine-tunes into a critic with the SFT loss. Steps are numbered from 1 over the
+solution's lines, its answer line included (a wrong answer is a wrong step). The critic's score
+is how often its verdict names the oracle's first wrong step (`score_verdicts`), against a
+PRM's (`prm_verdict`: the lowest-scored step, or the first below a threshold) and against
+naming the last step (a wrong Countdown solution's error is often its fudged last line).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Sequence
+
+import numpy as np
+
+from reasoning.tasks import Problem, Task, split_completion
+from reasoning.tasks.base import answer_line, extract_answer
+
+CRITIC_MARK = "check\n"       # ends a critic's prompt: the problem, the solution, then this line
+ALL_RIGHT = "all steps are right"
+NO_WRONG_STEP = "none"        # the verdict of a solution without a wrong step
+
+
+def critic_prompt(problem: Problem, completion: str) -> str:
+  """What the critic reads: the problem's prompt, the solution, and the line `check`."""
+  if not completion.endswith("\n"):
+    completion += "\n"
+  return problem.prompt + completion + CRITIC_MARK
+
+
+def first_wrong_step(labels: Sequence[int]) -> int | None:
+  """The 1-based index of the first step labelled 0, or None when every step is good."""
+  for i, label in enumerate(labels):
+    if not label:
+      return i + 1
+  return None
+
+
+def solution_lines(completion: str) -> list[str] | None:
+  """A well-formed completion's lines, its answer line last; None for a malformed one (no
+  answer line, or text after it): a critic judges finished solutions."""
+  parts = split_completion(completion)
+  return None if parts is None else parts[0] + [answer_line(parts[1])]
+
+
+def critique(task: Task, problem: Problem, completion: str) -> str | None:
+  """The oracle critique of a well-formed completion (None for a malformed one): its reason line
+  and its verdict line. The reason is the task's `explain` where it has one, else only the step."""
+  lines = solution_lines(completion)
+  if lines is None:
+    return None
+  wrong = first_wrong_step(task.step_labels(problem, lines))
+  if wrong is None:
+    return f"{ALL_RIGHT}\n{answer_line(NO_WRONG_STEP)}\n"
+  explain = getattr(task, "explain", None)
+  reason = f"step {wrong} is wrong" + (f": {explain(problem, lines, wrong - 1)}" if explain
+                                       else "")
+  return f"{reason}\n{answer_line(str(wrong))}\n"
+
+
+def verdict(critique_text: str) -> int | None | str:
+  """The step a critique names (1-based), None for `ANSWER: none`, or 'malformed'."""
+  answer = extract_answer(critique_text)
+  if answer == NO_WRONG_STEP:
+    return None
+  if answer is not None and answer.isdigit() and int(answer) > 0:
+    return int(answer)
+  return "malformed"
+
+
+def examples(task: Task, problems: Sequence[Problem], completions: Sequence[str], *,
+             rng: np.random.Generator, right_share: float = 0.5) -> list[tuple[str, str]]:
+  """(critic prompt, oracle critique) pairs from a policy's own samples: every well-formed wrong
+  solution (a wrong step somewhere) and right ones up to `right_share` of the set, drawn with
+  `rng`; malformed ones are dropped."""
+  wrong, right = [], []
+  for p, c in zip(problems, completions):
+    text = critique(task, p, c)
+    if text is not None:
+      (right if text.startswith(ALL_RIGHT) else wrong).append((critic_prompt(p, c), text))
+  keep = min(len(right), int(round(len(wrong) * right_share / (1 - right_share)))
+             if right_share < 1 else len(right))
+  chosen = [right[i] for i in sorted(rng.choice(len(right), keep, replace=False))]
+  return wrong + chosen
+
+
+def prm_verdict(step_scores: Sequence[float], threshold: float | None) -> int | None:
+  """A PRM's verdict from its step scores: with `threshold`, the first step scored below it
+  (None if none is); without, the lowest-scored step (Lightman's min), which always names one."""
+  s = np.asarray(step_scores, np.float64)
+  if s.size == 0:
+    return None
+  if threshold is None:
+    return int(np.argmin(s)) + 1
+  below = np.flatnonzero(s < threshold)
+  return int(below[0]) + 1 if below.size else None
+
+
+def score_verdicts(truth: Sequence[int | None], predicted: Sequence[int | None | str],
+                   difficulties: Sequence[int] | None = None) -> dict[str, float]:
+  """How well verdicts name the oracle's first wrong step: `accuracy` over every solution (a
+  right one is named correctly by None), `wrong_named` over the solutions with a wrong step,
+  `right_passed` over those without, `malformed` the share of unreadable verdicts, with the
+  standard error of each (`se/...`) and the counts; per difficulty too (`.../d{k}`)."""
+  truth, predicted = list(truth), list(predicted)
+  hit = np.array([t == p for t, p in zip(truth, predicted)], float)
+  has_wrong = np.array([t is not None for t in truth])
+  groups = {"": np.ones(len(truth), bool)}
+  if difficulties is not None:
+    d = np.asarray(difficulties)
+    groups.update({f"/d{k}": d == k for k in sorted(set(d.tolist()))})
+  out: dict[str, float] = {}
+  for suffix, rows in groups.items():
+    for name, sel in (("accuracy", rows), ("wrong_named", rows & has_wrong),
+                      ("right_passed", rows & ~has_wrong)):
+      n = int(sel.sum())
+      mean = float(hit[sel].mean()) if n else float("nan")
+      out[name + suffix] = mean
+      out["se/" + name + suffix] = float(np.sqrt(mean * (1 - mean) / n)) if n > 1 else float("nan")
+      out["count/" + name + suffix] = n
+  out["malformed"] = float(np.mean([p == "malformed" for p in predicted])) if predicted else 0.0
+  return out
+
+
+def judge(generate: Callable[[list[str]], list[str]], task: Task, problems: Sequence[Problem],
+          completions: Sequence[str], fits: Callable[[str], bool] = lambda prompt: True):
+  """The critic's critiques of well-formed `completions` whose critic prompt `fits` the critic's
+  context (`generate(prompts) -> texts`), their verdicts and the oracle's first wrong steps:
+  (kept indices, critiques, verdicts, truth)."""
+  kept = [i for i, c in enumerate(completions)
+          if solution_lines(c) is not None and fits(critic_prompt(problems[i], c))]
+  prompts = [critic_prompt(problems[i], completions[i]) for i in kept]
+  texts = generate(prompts) if prompts else []
+  truth = [first_wrong_step(task.step_labels(problems[i], solution_lines(completions[i])))
+           for i in kept]
+  return kept, texts, [verdict(t) for t in texts], truth
