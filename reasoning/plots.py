@@ -222,6 +222,25 @@ def coverage(results: dict[str, dict], path: str, *, title: str) -> None:
   _save(fig, title, path)
 
 
+def revision_attempts(attempts: dict[str, dict], path: str, *, title: str) -> None:
+  """Sequential revisions, attempt by attempt (Snell et al. 2024, Figure 6 left): the share of
+  attempts t that are right, and of chains right by attempt t, against t, per bin, with +-1
+  standard error bands. attempts[bin] = search.revision.attempt_accuracy's dict."""
+  fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+  for i, (name, a) in enumerate(sorted(attempts.items(), key=lambda x: (x[0] == "all", x[0]))):
+    t = np.arange(1, len(a["accuracy"]) + 1)
+    for ax, key in zip(axes, ("accuracy", "any")):
+      y, se = 100 * np.asarray(a[key]), 100 * np.asarray(a[key + "_se"])
+      ax.plot(t, y, marker="o", ms=3, color=f"C{i}", label=_bin_title(name))
+      ax.fill_between(t, y - se, y + se, color=f"C{i}", alpha=0.15)
+  axes[0].set(xlabel="attempt t", ylabel="attempt t right (%)", title="accuracy at attempt t")
+  axes[1].set(xlabel="attempt t", ylabel="chains right by attempt t (%)",
+              title="right at any attempt up to t")
+  for ax in axes:
+    ax.legend(fontsize=7)
+  _save(fig, title, path)
+
+
 def exchange(models: list[dict], ratios: list[float], path: str, *, title: str) -> None:
   """One row per ratio R of inference to training tokens, one column per difficulty: each
   model's accuracy against total FLOPs (its training + R-scaled inference), greedy as a star and

@@ -31,6 +31,7 @@ STREAMS = {
     "fit_bootstrap": 12,     # a scaling fit's bootstrap redraws, per fitted curve
     "critic_right": 13,      # which right solutions the critic's training set keeps (no path)
     "critic_flawed": 14,     # the critic's held-out synthetic flawed solutions (no path)
+    "revision_pairs": 15,    # how many wrong attempts precede each revision target (no path)
 }
 
 

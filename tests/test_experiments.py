@@ -359,6 +359,37 @@ def test_critic_pulse_and_rerun_after_the_finetune(tmp_path, tiny_sft_run, tiny_
     critic.run(config, str(tmp_path / "bad"))
 
 
+def test_revision_pulse_and_rerun_after_the_finetune(tmp_path, tiny_sft_run, tiny_verifier_runs,
+                                                     monkeypatch):
+  """The revision model fine-tunes, writes chains, and its ratio sweep is tabulated per bin; a
+  kill during the chains reruns the evaluation only."""
+  from experiments import revision
+  from reasoning.search import revision as search_revision
+  from reasoning.train import sft
+  config = _config("configs/countdown_revision.py")
+  config.init_from = str(tiny_sft_run)
+  config.prm = str(tiny_verifier_runs["prm", "oracle"][0])
+  workdir = tmp_path / "revision"
+  calls = []
+  real_finetune = sft.finetune
+  monkeypatch.setattr(sft, "finetune", lambda *a, **k: calls.append(1) or real_finetune(*a, **k))
+  out = _interrupt_then_rerun(monkeypatch, revision, search_revision, "chains", lambda a: True,
+                              config, str(workdir))
+  assert calls == [1]
+  assert out["pool"]["correct"].shape == (2 * 3, 2, 2)  # problems, chains, attempts
+  methods = {r["method"] for r in out["records"]}
+  assert methods == {"N=1 L=1", "N=2 L=1", "N=2 L=2", "N=4 L=2"}
+  summary = json.loads((workdir / "summary.json").read_text())
+  assert len(summary["attempt accuracy (t = 1..L)"]["all"]["accuracy"]) == 2
+  for name in ("revision_attempts", "revision_scaling", "revision_scaling_relative"):
+    assert (workdir / "plots" / f"{name}.png").stat().st_size > 1000
+  rows = [json.loads(l) for l in (workdir / "settings.jsonl").read_text().splitlines()]
+  assert {r["method"] for r in rows} == methods
+  config.prm = ""
+  with pytest.raises(ValueError, match="prm: a PRM workdir"):
+    revision.run(config, str(tmp_path / "bad"))
+
+
 def test_best_of_n_pulse(tmp_path, tiny_sft_run, tiny_verifier_runs):
   from experiments import best_of_n
   config = _config("configs/countdown_bon.py")

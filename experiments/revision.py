@@ -1,0 +1,181 @@
+"""Sequential revisions (Snell et al. 2024, section 6): a revision model fine-tuned from an SFT
+policy, chains of revisions on the held-out problems, and the sequential/parallel split of a
+test-time budget, per difficulty bin.
+
+  python -m experiments.revision --config configs/countdown_revision.py \
+      --config.init_from=SFT_WORKDIR --config.prm=PRM_WORKDIR [--workdir DIR]
+
+1. The policy samples `samples` solutions per training problem; each right one is paired with
+   up to `max_wrong` wrong ones closest to it in edit distance (reasoning/train/revision.py),
+   and a copy of the policy is fine-tuned on (problem + wrong attempts + `revise`, right one).
+2. On the held-out problems the revision model writes `chains` chains of `length` attempts,
+   each attempt after the chain's last `context` attempts (reasoning/search/revision.py).
+   Reported: accuracy at attempt t against t, and the share of chains right by attempt t.
+3. Every budget N of `budgets` is split into N / L chains of L revisions; the PRM's weighted
+   vote picks the answer among the N attempts. Per bin (task difficulty d*, and the first
+   attempts' pass-rate quantiles q*, q1 hardest): accuracy against test-time FLOPs per L, the
+   compute-optimal L chosen on the validation half and scored on the test half, and whether some
+   L > 1 beats parallel sampling (L = 1) at equal FLOPs, per problem, with its standard error.
+
+Writes config.json, metrics.jsonl (the fine-tune's record), settings.jsonl (accuracy and FLOPs
+per setting, bin and split), summary.json, plots/revision_attempts.png, plots/revision_scaling.png (by difficulty)
+and plots/revision_scaling_relative.png, and checkpoints/ (the revision model). A rerun after
+the fine-tune only evaluates again.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+
+import jax
+import numpy as np
+
+from experiments import common
+from reasoning import compute, evaluation, loop, mesh as mesh_lib, plots, rng as rng_lib
+from reasoning.checkpoint import Checkpointer
+from reasoning.search import revision as search_revision, sweep
+from reasoning.search.base import Model
+from reasoning.search.compute_optimal import frontier_summary, tabulate, versus_best_of_n
+from reasoning.text import prompt_length, round_up
+from reasoning.train import revision, sft, star
+
+
+def run(config, workdir: str) -> dict:
+  common.check_positive(config, "train_problems", "samples", "eval_problems", "chains",
+                        "length", "max_new", "seq_len", "finetune.batch_size", "bins")
+  if config.max_wrong < 0 or config.context < 0:
+    raise ValueError(f"max_wrong={config.max_wrong}, context={config.context}: both must be >= 0")
+  budgets = [int(b) for b in str(config.budgets).split(",")]
+  if any(b < 1 or b > config.chains * config.length for b in budgets):
+    raise ValueError(f"budgets={config.budgets}: each N must be in [1, chains * length = "
+                     f"{config.chains * config.length}]")
+  if not config.prm:
+    raise ValueError("prm: a PRM workdir (experiments.verifier) is needed to pick the answer "
+                     "among a setting's attempts")
+  task = common.make_task(config)
+  vocab, sft_config, model_cfg, graphdef, policy, sft_flops = common.load_sft(
+      config.init_from, with_vocab=True)
+  prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = common.load_sft(config.prm,
+                                                                       with_vocab=True)
+  common.save_config(config, workdir)
+  eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
+                                           sft_config["seed"])
+  held_out = {p.prompt for p in eval_problems}
+  levels = common.difficulties(config.train_difficulties)
+  data_key, eval_key = jax.random.split(jax.random.key(config.seed))
+  mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(**config.mesh))
+
+  ckpt = Checkpointer(f"{workdir}/checkpoints", save_every=1, keep=1)
+  meta = {"train_flops": sft_flops}
+  params, meta, start = loop.resume(ckpt, policy, meta, what="phase")
+  writer = loop.open_metrics(workdir, start)
+  try:
+    if start == 0:
+      problems = star.training_problems(task, config.seed, levels, config.train_problems,
+                                        held_out)
+      width = round_up(max(prompt_length(vocab, p.prompt) for p in problems), 8)
+      texts, lengths = evaluation.complete(
+          graphdef, policy, vocab, [p.prompt for p in problems for _ in range(config.samples)],
+          data_key, prompt_len=width, max_new=config.max_new, temperature=config.temperature,
+          slots=config.slots)
+      gen_flops = compute.generation_flops(
+          model_cfg, [prompt_length(vocab, p.prompt) for p in problems
+                      for _ in range(config.samples)], lengths)
+      samples = [texts[i * config.samples:(i + 1) * config.samples]
+                 for i in range(len(problems))]
+      examples = revision.trajectories(
+          task, problems, samples, max_wrong=config.max_wrong,
+          rng=rng_lib.stream(config.seed, "revision_pairs"),
+          fits=lambda text: prompt_length(vocab, text) + 1 <= config.seq_len,
+          oracle_fixes=config.oracle_fixes)
+      if not examples:
+        raise ValueError(f"{config.init_from}: no right sample among the policy's "
+                         f"{len(texts)} training samples; a revision model learns from them")
+      revised = sum(p.count(revision.REVISE_MARK) > 0 for p, _ in examples)
+      print(f"revision data: {len(texts)} samples, {len(examples)} trajectories ({revised} "
+            f"with earlier wrong attempts)", flush=True)
+      steps = max(config.finetune.min_steps, math.ceil(
+          config.finetune.epochs * len(examples) / config.finetune.batch_size))
+      params, ft_flops, metrics = sft.finetune(
+          graphdef, policy, examples, vocab, model_cfg, mesh, optim=dict(config.optim),
+          steps=steps, batch_size=config.finetune.batch_size, seq_len=config.seq_len,
+          seed=config.seed)
+      meta["train_flops"] += gen_flops + ft_flops
+      writer.write(1, train_flops=meta["train_flops"], examples=len(examples),
+                   with_earlier_attempts=revised, finetune_steps=steps,
+                   finetune_loss=metrics["loss"], generation_flops=gen_flops,
+                   finetune_flops=ft_flops)
+      ckpt.save(1, params, meta, force=True)
+  finally:
+    ckpt.close()
+  writer.close()
+
+  model = Model(graphdef, params, model_cfg, vocab)
+  prm = Model(prm_graphdef, prm_params, prm_cfg, prm_vocab)
+  return evaluate(config, task, eval_problems, model, prm, budgets, eval_key, workdir)
+
+
+def evaluate(config, task, problems, model, prm, budgets, key, workdir: str) -> dict:
+  """Chains of revisions on the held-out problems, their attempt curve and ratio sweep."""
+  pool = search_revision.chains(model, task, problems, key, chains=config.chains,
+                                length=config.length, context=config.context,
+                                max_new=config.max_new, temperature=config.temperature,
+                                slots=config.slots)
+  seq_len = round_up(max(prompt_length(prm.vocab, p.prompt) for p in problems)
+                     + config.max_new + 2, 32)
+  scores, score_flops = search_revision.prm_scores(prm, problems, pool["texts"], seq_len=seq_len,
+                                                   aggregation=config.prm_aggregation)
+  lengths = [2 ** i for i in range(int(math.log2(config.length)) + 1)]
+  records = search_revision.ratio_records(pool, scores, score_flops, model.cfg, budgets, lengths)
+  difficulty = np.array([p.difficulty for p in problems])
+  split = np.arange(len(problems)) % 2  # 0: validation, 1: test
+  everything = np.ones(len(problems), bool)
+  bins = {**{f"d{d}": difficulty == d for d in sorted(set(difficulty.tolist()))},
+          "all": everything}
+  first_pass = pool["correct"][:, :, 0].mean(1)
+  relative = {**sweep.model_relative_bins(first_pass, "q", config.bins), "all": everything}
+
+  attempts = {name: search_revision.attempt_accuracy(pool["correct"][rows])
+              for name, rows in {**bins, **relative}.items()}
+  summary = {"attempt accuracy (t = 1..L)": {
+      name: {k: np.round(v, 4).tolist() for k, v in a.items()} for name, a in attempts.items()}}
+  a = attempts["all"]
+  print("attempt t:      " + " ".join(f"{t + 1:6d}" for t in range(config.length)))
+  print("right at t, %:  " + " ".join(f"{100 * x:6.1f}" for x in a["accuracy"]))
+  print("right by t, %:  " + " ".join(f"{100 * x:6.1f}" for x in a["any"]), flush=True)
+  os.makedirs(os.path.join(workdir, "plots"), exist_ok=True)
+  for view, view_bins in (("task difficulty", bins), ("first-attempt pass-rate bin", relative)):
+    curves, frontier = tabulate(records, view_bins, split)
+    summary[f"compute-optimal revisions by {view}"] = frontier_summary(
+        curves, frontier, reference=search_revision.PARALLEL)
+    summary[f"best L per budget by {view}"] = {
+        name: {str(n): search_revision.best_length(records, rows, n) for n in budgets}
+        for name, rows in view_bins.items()}
+    summary[f"revisions vs parallel at equal FLOPs, by {view}"] = versus_best_of_n(
+        records, view_bins, reference=search_revision.PARALLEL)
+    suffix = "" if view == "task difficulty" else "_relative"
+    plots.search_scaling(curves, frontier,
+                         os.path.join(workdir, "plots", f"revision_scaling{suffix}.png"),
+                         title=f"{config.task.name}: N attempts as N/L chains of L revisions, "
+                               f"by {view} (test half)")
+  plots.revision_attempts({name: attempts[name] for name in bins},
+                          os.path.join(workdir, "plots", "revision_attempts.png"),
+                          title=f"{config.task.name}: the revision model's attempt t")
+  rows = sweep.per_bin_rows(records, {**bins, **{k: v for k, v in relative.items()
+                                                 if k != "all"}}, split)
+  with open(os.path.join(workdir, "settings.jsonl"), "w") as f:
+    f.writelines(json.dumps(row) + "\n" for row in rows)
+  with open(os.path.join(workdir, "summary.json"), "w") as f:
+    json.dump(summary, f, indent=2)
+  for view in ("task difficulty", "first-attempt pass-rate bin"):
+    for name, got in summary[f"revisions vs parallel at equal FLOPs, by {view}"].items():
+      best = got["settings"][got["best"]]
+      print(f"{name}: {got['answer']} (best {got['best']}: "
+            f"{100 * best['margin']:+.1f} ± {100 * best['se']:.1f} pts)", flush=True)
+  return {"records": records, "summary": summary, "pool": pool}
+
+
+if __name__ == "__main__":
+  common.main(run, "revision")
