@@ -3,7 +3,7 @@ chains of revisions on the held-out problems, and the split of a budget between 
 revisions and parallel chains, per difficulty bin.
 
   python -m experiments.revision --config configs/countdown_revision.py \
-      --config.init_from=runs/demo/sft --config.prm=PRM_WORKDIR
+      --config.init_from=runs/demo/sft --config.prm=PRM_WORKDIR [--config.critic=CRITIC_WORKDIR]
 
 The PRM (experiments.verifier) picks each setting's answer among its attempts. Machine: 2 CPU
 cores. Results: docs/search.md.
@@ -18,6 +18,8 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.init_from = "runs/demo/sft"  # the policy: the revision model's start and its data's sampler
   c.prm = "runs/demo/prm"        # picks the answer among a setting's attempts
   c.prm_aggregation = "min"
+  c.critic = ""                  # a critic workdir (experiments.critic): critiques in the context
+  c.critique_max_new = 52        # the critic's critique (its prompt gets max_len minus this)
   c.task = common.countdown()
   c.train_difficulties = "1,2"
   c.train_problems = 1000        # per difficulty (held-out excluded)
@@ -42,7 +44,7 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   return common.variant(
       c, arg, "configs/countdown_revision.py",
       tiny={"train_problems": 8, "samples": 4, "eval_problems": 3, "chains": 2, "length": 2,
-            "budgets": "1,2,4", "bins": 2, "max_new": 24, "slots": 4, "context": 1, "oracle_fixes": True,
+            "budgets": "1,2,4", "bins": 2, "max_new": 24, "slots": 4, "context": 1, "oracle_fixes": True, "critique_max_new": 24,
             "finetune.epochs": 1, "finetune.min_steps": 2, "finetune.batch_size": 4},
       small={"train_problems": 300, "eval_problems": 60, "chains": 4, "length": 4,
              "budgets": "1,2,4,8,16"})

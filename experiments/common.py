@@ -132,12 +132,16 @@ def load_sft(workdir: str, *, with_vocab: bool = False):
     abstract = {"state": abstract, "behind": abstract.params}
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), save_every=1)
   try:
+    keys = ckpt.stored_keys()
+    if keys is not None and not keys & {"params", "state"}:  # bare parameters (critic, revision)
+      abstract = params
     state, meta = ckpt.restore(abstract)
   finally:
     ckpt.close()
-  if isinstance(state, dict):
+  if isinstance(state, dict) and "state" in state:
     state = state["state"]
-  out = (sft_config, model_cfg, graphdef, state.params, float(meta["train_flops"]))
+  params = state if abstract is params else state.params
+  out = (sft_config, model_cfg, graphdef, params, float(meta["train_flops"]))
   return (vocab,) + out if with_vocab else out
 
 

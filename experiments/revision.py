@@ -3,13 +3,17 @@ policy, chains of revisions on the held-out problems, and the sequential/paralle
 test-time budget, per difficulty bin.
 
   python -m experiments.revision --config configs/countdown_revision.py \
-      --config.init_from=SFT_WORKDIR --config.prm=PRM_WORKDIR [--workdir DIR]
+      --config.init_from=SFT_WORKDIR --config.prm=PRM_WORKDIR [--config.critic=CRITIC_WORKDIR]
+      [--workdir DIR]
 
 1. The policy samples `samples` solutions per training problem; each right one is paired with
    up to `max_wrong` wrong ones closest to it in edit distance (reasoning/train/revision.py),
    and a copy of the policy is fine-tuned on (problem + wrong attempts + `revise`, right one).
 2. On the held-out problems the revision model writes `chains` chains of `length` attempts,
    each attempt after the chain's last `context` attempts (reasoning/search/revision.py).
+   With `critic` (an experiments.critic run), each earlier attempt in a context is followed by
+   its critique line: the oracle's in the fine-tuning data, the critic's at test time (its
+   FLOPs on the ledger).
    Reported: accuracy at attempt t against t, and the share of chains right by attempt t.
 3. Every budget N of `budgets` is split into N / L chains of L revisions; the PRM's weighted
    vote picks the answer among the N attempts. Per bin (task difficulty d*, and the first
@@ -39,7 +43,7 @@ from reasoning.search import revision as search_revision, sweep
 from reasoning.search.base import Model
 from reasoning.search.compute_optimal import frontier_summary, tabulate, versus_best_of_n
 from reasoning.text import prompt_length, round_up
-from reasoning.train import revision, sft, star
+from reasoning.train import critic as critic_lib, revision, sft, star
 
 
 def run(config, workdir: str) -> dict:
@@ -59,6 +63,11 @@ def run(config, workdir: str) -> dict:
       config.init_from, with_vocab=True)
   prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = common.load_sft(config.prm,
                                                                        with_vocab=True)
+  critic = None
+  if config.critic:
+    critic_vocab, _, critic_cfg, critic_graphdef, critic_params, _ = common.load_sft(
+        config.critic, with_vocab=True)
+    critic = Model(critic_graphdef, critic_params, critic_cfg, critic_vocab)
   common.save_config(config, workdir)
   eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
                                            sft_config["seed"])
@@ -89,7 +98,9 @@ def run(config, workdir: str) -> dict:
           task, problems, samples, max_wrong=config.max_wrong,
           rng=rng_lib.stream(config.seed, "revision_pairs"),
           fits=lambda text: prompt_length(vocab, text) + 1 <= config.seq_len,
-          oracle_fixes=config.oracle_fixes)
+          oracle_fixes=config.oracle_fixes,
+          critique=((lambda problem, attempt: critic_lib.critique(task, problem, attempt))
+                    if critic is not None else None))
       if not examples:
         raise ValueError(f"{config.init_from}: no right sample among the policy's "
                          f"{len(texts)} training samples; a revision model learns from them")
@@ -114,15 +125,16 @@ def run(config, workdir: str) -> dict:
 
   model = Model(graphdef, params, model_cfg, vocab)
   prm = Model(prm_graphdef, prm_params, prm_cfg, prm_vocab)
-  return evaluate(config, task, eval_problems, model, prm, budgets, eval_key, workdir)
+  return evaluate(config, task, eval_problems, model, prm, critic, budgets, eval_key, workdir)
 
 
-def evaluate(config, task, problems, model, prm, budgets, key, workdir: str) -> dict:
+def evaluate(config, task, problems, model, prm, critic, budgets, key, workdir: str) -> dict:
   """Chains of revisions on the held-out problems, their attempt curve and ratio sweep."""
   pool = search_revision.chains(model, task, problems, key, chains=config.chains,
                                 length=config.length, context=config.context,
                                 max_new=config.max_new, temperature=config.temperature,
-                                slots=config.slots)
+                                slots=config.slots, critic=critic,
+                                critique_max_new=config.critique_max_new)
   seq_len = round_up(max(prompt_length(prm.vocab, p.prompt) for p in problems)
                      + config.max_new + 2, 32)
   scores, score_flops = search_revision.prm_scores(prm, problems, pool["texts"], seq_len=seq_len,

@@ -114,6 +114,18 @@ class Checkpointer:
       return restored
     raise failed[0][1]
 
+  def stored_keys(self, step: int | None = None) -> set[str] | None:
+    """The top-level keys of the state stored at `step` (the latest by default), or None when
+    there is no checkpoint or its metadata is unreadable: tells a TrainState ('params',
+    'opt_state', 'step') from bare parameters."""
+    step = self.latest_step() if step is None else step
+    if step is None:
+      return None
+    try:
+      return set(self._manager.item_metadata(step)["state"].keys())
+    except Exception:  # no readable metadata: the restore itself reports the checkpoint
+      return None
+
   def _restore(self, abstract_state, step: int):
     path = os.path.join(self.directory, str(step))
     self._check_shapes(abstract_state, step, path)

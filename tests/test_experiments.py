@@ -327,48 +327,63 @@ def test_verifier_pulse(tiny_verifier_runs, kind, labels):
     assert out["data_size"] == 8 * 2 + 3 * 2  # policy samples + synthetic attempts
 
 
-@pytest.mark.slow
-def test_critic_pulse_and_rerun_after_the_finetune(tmp_path, tiny_sft_run, tiny_verifier_runs,
-                                                   monkeypatch):
-  """The critic fine-tunes, then is scored with the PRM beside it; a kill during the evaluation
-  reruns the evaluation only."""
+@pytest.fixture(scope="module")
+def tiny_critic_run(tmp_path_factory, tiny_sft_run, tiny_verifier_runs):
+  """The critic's run, killed during its evaluation and rerun: (workdir, output, fine-tunes)."""
   from experiments import critic
   from reasoning.train import critic as critic_lib, sft
   config = _config("configs/countdown_critic.py")
   config.init_from = str(tiny_sft_run)
   config.prm = str(tiny_verifier_runs["prm", "oracle"][0])
-  workdir = str(tmp_path / "critic")
+  workdir = tmp_path_factory.mktemp("critic")
   calls = []
   real_finetune = sft.finetune
-  monkeypatch.setattr(sft, "finetune", lambda *a, **k: calls.append(1) or real_finetune(*a, **k))
-  out = _interrupt_then_rerun(monkeypatch, critic, critic_lib, "judge", lambda a: True, config,
-                              workdir)
+  with pytest.MonkeyPatch.context() as monkeypatch:
+    monkeypatch.setattr(sft, "finetune",
+                        lambda *a, **k: calls.append(1) or real_finetune(*a, **k))
+    out = _interrupt_then_rerun(monkeypatch, critic, critic_lib, "judge", lambda a: True,
+                                config, str(workdir))
+  return workdir, out, calls
+
+
+@pytest.mark.slow
+def test_critic_pulse_and_rerun_after_the_finetune(tmp_path, tiny_critic_run):
+  """The critic fine-tunes, then is scored with the PRM beside it; a kill during the evaluation
+  reruns the evaluation only."""
+  from experiments import critic
+  workdir, out, calls = tiny_critic_run
   assert calls == [1]  # the rerun resumed after the fine-tune
   m = out["metrics"]
   assert m["flawed/solutions"] == 2 * 3 * 2  # flawed solutions are always well formed
   for name in ("critic", "last_step", "prm_min", "prm_threshold"):
     assert 0.0 <= m[f"flawed/{name}/accuracy"] <= 1.0
   assert m["flawed/critic/flops_per_solution"] > 0 and m["flawed/prm/flops_per_solution"] > 0
-  records = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
+  records = [json.loads(l) for l in (workdir / "metrics.jsonl").read_text().splitlines()]
   assert [r["step"] for r in records] == [1, 2] and records[0]["examples"] > 0
-  lines = [json.loads(l) for l in open(os.path.join(workdir, "critiques.jsonl"))]
+  lines = [json.loads(l) for l in (workdir / "critiques.jsonl").read_text().splitlines()]
   assert len(lines) == m["flawed/solutions"] + m.get("policy/solutions", 0)
   assert all(l["oracle"].endswith("\n") for l in lines)
+  config = _config("configs/countdown_critic.py")
+  config.init_from = str(workdir)  # a critic's run loads as a model like an SFT run
   config.right_share = 1.0
   with pytest.raises(ValueError, match="right_share=1.0"):
     critic.run(config, str(tmp_path / "bad"))
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("with_critic", [False, True])
 def test_revision_pulse_and_rerun_after_the_finetune(tmp_path, tiny_sft_run, tiny_verifier_runs,
-                                                     monkeypatch):
-  """The revision model fine-tunes, writes chains, and its ratio sweep is tabulated per bin; a
-  kill during the chains reruns the evaluation only."""
+                                                     tiny_critic_run, monkeypatch, with_critic):
+  """The revision model fine-tunes, writes chains (after the critic's critiques of the earlier
+  attempts, with a critic), and its ratio sweep is tabulated per bin; a kill during the chains
+  reruns the evaluation only."""
   from experiments import revision
   from reasoning.search import revision as search_revision
   from reasoning.train import sft
   config = _config("configs/countdown_revision.py")
   config.init_from = str(tiny_sft_run)
   config.prm = str(tiny_verifier_runs["prm", "oracle"][0])
+  config.critic = str(tiny_critic_run[0]) if with_critic else ""
   workdir = tmp_path / "revision"
   calls = []
   real_finetune = sft.finetune
@@ -377,6 +392,8 @@ def test_revision_pulse_and_rerun_after_the_finetune(tmp_path, tiny_sft_run, tin
                               config, str(workdir))
   assert calls == [1]
   assert out["pool"]["correct"].shape == (2 * 3, 2, 2)  # problems, chains, attempts
+  critic_flops = out["pool"]["critic_flops"]
+  assert (critic_flops[:, :, 0].sum() > 0) == with_critic and not critic_flops[:, :, 1].any()
   methods = {r["method"] for r in out["records"]}
   assert methods == {"N=1 L=1", "N=2 L=1", "N=2 L=2", "N=4 L=2"}
   summary = json.loads((workdir / "summary.json").read_text())
@@ -385,11 +402,14 @@ def test_revision_pulse_and_rerun_after_the_finetune(tmp_path, tiny_sft_run, tin
     assert (workdir / "plots" / f"{name}.png").stat().st_size > 1000
   rows = [json.loads(l) for l in (workdir / "settings.jsonl").read_text().splitlines()]
   assert {r["method"] for r in rows} == methods
+  if with_critic:
+    return
   config.prm = ""
   with pytest.raises(ValueError, match="prm: a PRM workdir"):
     revision.run(config, str(tmp_path / "bad"))
 
 
+@pytest.mark.slow
 def test_best_of_n_pulse(tmp_path, tiny_sft_run, tiny_verifier_runs):
   from experiments import best_of_n
   config = _config("configs/countdown_bon.py")

@@ -33,30 +33,64 @@ def family(length: int) -> str:
 
 
 def chains(model: Model, task: Task, problems: Sequence[Problem], key, *, chains: int,
-           length: int, context: int, max_new: int, temperature: float, slots: int = 0) -> dict:
+           length: int, context: int, max_new: int, temperature: float, slots: int = 0,
+           critic: Model | None = None, critique_max_new: int = 0) -> dict:
   """`chains` chains of `length` attempts per problem. Attempt t of a chain is sampled after the
   last `context` attempts of that chain (fewer when they do not fit the model's max_len next to
-  max_new). {"texts": [P][C][L] str, "correct", "prompt_lens", "lengths": [P, C, L] arrays}."""
+  max_new), each followed by the `critic`'s critique line when a critic is given (greedy, at
+  most `critique_max_new` tokens). {"texts": [P][C][L] str, "correct", "prompt_lens",
+  "lengths", "critic_flops": [P, C, L] arrays}."""
   width = model.cfg.max_len - max_new
   fits = lambda prompt: prompt_length(model.vocab, prompt) <= width
   p, c = len(problems), chains
   rows = [(j, k) for j in range(p) for k in range(c)]
   texts = [[[] for _ in range(c)] for _ in range(p)]
+  shown = [[[] for _ in range(c)] for _ in range(p)]  # attempts as later prompts show them
   prompt_lens = np.zeros((p, c, length), np.int64)
   lengths = np.zeros((p, c, length), np.int64)
+  critic_flops = np.zeros((p, c, length))
   for t in range(length):
-    prompts = [revision.fitted_prompt(problems[j], texts[j][k], context, fits) for j, k in rows]
+    prompts = [revision.fitted_prompt(problems[j], shown[j][k], context, fits) for j, k in rows]
     out, n = evaluation.complete(model.graphdef, model.params, model.vocab, prompts,
                                  jax.random.fold_in(key, t),
                                  prompt_len=width, max_new=max_new, temperature=temperature,
                                  slots=slots)
-    for (j, k), text, prompt, m in zip(rows, out, prompts, n):
+    critiques = [None] * len(rows)
+    if critic is not None and t + 1 < length:  # the last attempt's critique is never read
+      critiques, spent = critique_lines(critic, [problems[j] for j, _ in rows], out,
+                                        jax.random.fold_in(key, 10_000 + t),
+                                        max_new=critique_max_new, slots=slots)
+      critic_flops[:, :, t] = spent.reshape(p, c)
+    for (j, k), text, prompt, m, said in zip(rows, out, prompts, n, critiques):
       texts[j][k].append(text)
+      shown[j][k].append(revision.with_critique(text, said))
       prompt_lens[j, k, t] = prompt_length(model.vocab, prompt)
       lengths[j, k, t] = m
   correct = np.array([[[task.verify(problems[j], x) for x in texts[j][k]] for k in range(c)]
                       for j in range(p)], bool)
-  return {"texts": texts, "correct": correct, "prompt_lens": prompt_lens, "lengths": lengths}
+  return {"texts": texts, "correct": correct, "prompt_lens": prompt_lens, "lengths": lengths,
+          "critic_flops": critic_flops}
+
+
+def critique_lines(critic: Model, problems: Sequence[Problem], attempts: Sequence[str], key, *,
+                   max_new: int, slots: int = 0) -> tuple[list[str | None], np.ndarray]:
+  """The critic's greedy critique of each attempt (None where the critic prompt does not fit
+  its context) and each critique's generation FLOPs [N]."""
+  from reasoning.train import critic as critic_lib
+  width = critic.cfg.max_len - max_new
+  prompts = [critic_lib.critic_prompt(q, a) for q, a in zip(problems, attempts)]
+  fit = [i for i, x in enumerate(prompts) if prompt_length(critic.vocab, x) <= width]
+  out: list[str | None] = [None] * len(prompts)
+  flops = np.zeros(len(prompts))
+  if fit:
+    said, n = evaluation.complete(critic.graphdef, critic.params, critic.vocab,
+                                  [prompts[i] for i in fit], key, prompt_len=width,
+                                  max_new=max_new, temperature=0.0, slots=slots)
+    rows = compute.generation_flops_rows(critic.cfg, [prompt_length(critic.vocab, prompts[i])
+                                                      for i in fit], n)
+    for i, text, f in zip(fit, said, rows):
+      out[i], flops[i] = text, f
+  return out, flops
 
 
 def prm_scores(prm: Model, problems: Sequence[Problem], texts, *, seq_len: int,
@@ -95,7 +129,7 @@ def ratio_records(pool: dict, scores: np.ndarray, score_flops: np.ndarray, cfg,
   p, c, l_max = correct.shape
   gen = compute.generation_flops_rows(cfg, pool["prompt_lens"].reshape(-1),
                                       pool["lengths"].reshape(-1)).reshape(p, c, l_max)
-  flops = gen + score_flops
+  flops = gen + score_flops + pool.get("critic_flops", 0.0)
   answers = [[[extract_answer(x) for x in chain] for chain in per_problem] for per_problem in texts]
   records = []
   for n in budgets:

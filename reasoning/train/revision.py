@@ -18,6 +18,10 @@ is paired with k of the problem's wrong (well-formed) samples, k uniform in 0..m
 plain first attempt, so the model still starts a chain), chosen by character edit distance to
 the right one (the closest k, in order of decreasing distance, so the last attempt before the
 fix is the one most like it). A context that does not fit the model keeps its latest attempts.
+
+With critiques, each earlier attempt is followed by a line saying which step is wrong and why
+(`step 2 is wrong: 6 is not in 5 24`, reasoning/train/critic.py): the oracle's when training,
+the critic's at test time, so the revision model learns to act on a critique.
 """
 
 from __future__ import annotations
@@ -33,9 +37,17 @@ REVISE_MARK = "revise\n"  # ends each earlier attempt in a revision prompt
 
 
 def revision_prompt(problem: Problem, previous: Sequence[str]) -> str:
-  """The prompt of the next attempt after the attempts `previous` (oldest first)."""
+  """The prompt of the next attempt after the attempts `previous` (oldest first; each with its
+  critique line when there is one: `with_critique`)."""
   return problem.prompt + "".join((a if a.endswith("\n") else a + "\n") + REVISE_MARK
                                   for a in previous)
+
+
+def with_critique(attempt: str, critique_text: str | None) -> str:
+  """An earlier attempt as the revision prompt shows it: the attempt, then the first line of its
+  critique (none when `critique_text` is None)."""
+  attempt = attempt if attempt.endswith("\n") else attempt + "\n"
+  return attempt if critique_text is None else attempt + critique_text.split("\n")[0] + "\n"
 
 
 def fitted_prompt(problem: Problem, previous: Sequence[str], context: int,
@@ -63,13 +75,16 @@ def edit_distance(a: str, b: str) -> int:
 def trajectories(task: Task, problems: Sequence[Problem], samples: Sequence[Sequence[str]], *,
                  max_wrong: int, rng: np.random.Generator,
                  fits: Callable[[str], bool] = lambda text: True,
-                 oracle_fixes: bool = False) -> list[tuple[str, str]]:
+                 oracle_fixes: bool = False,
+                 critique: Callable[[Problem, str], str] | None = None
+                 ) -> list[tuple[str, str]]:
   """(revision prompt, right attempt) pairs: for every distinct right sample of each problem,
   k ~ U{0..max_wrong} of its distinct well-formed wrong samples, the closest to it in edit
   distance, farthest first; `fits(prompt + completion)` bounds the context (oldest dropped).
   A problem without a wrong sample gives only k = 0 pairs; one without a right sample none, or
   with `oracle_fixes` the task's reference solution as its one fix (a teacher's correction,
-  beyond Snell's own-samples-only data)."""
+  beyond Snell's own-samples-only data). With `critique(problem, attempt) -> text`, each wrong
+  attempt in the context is followed by its critique line."""
   out = []
   for problem, texts in zip(problems, samples):
     right = list(dict.fromkeys(t for t in texts if task.verify(problem, t)))
@@ -80,6 +95,8 @@ def trajectories(task: Task, problems: Sequence[Problem], samples: Sequence[Sequ
     for fix in right:
       k = int(rng.integers(max_wrong + 1))
       chosen = sorted(wrong, key=lambda w: (edit_distance(w, fix), w))[:k][::-1]
+      chosen = [with_critique(w, None if critique is None else critique(problem, w))
+                for w in chosen]
       prompt = fitted_prompt(problem, chosen, len(chosen),
                              lambda prompt: fits(prompt + fix))
       out.append((prompt, fix))
