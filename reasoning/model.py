@@ -108,6 +108,7 @@ class Output:
   value: jax.Array   # [B, T] float32
   reward: jax.Array  # [B, T] float32 (a logit: sigmoid gives P(correct))
   cache: Cache | None = None
+  hidden: jax.Array | None = None  # [B, T, D] the final normed hidden states (heads' input)
 
 
 def rope_frequencies(head_dim: int, theta: float, scaling: tuple = ()) -> np.ndarray:
@@ -309,7 +310,7 @@ class Transformer(nnx.Module):
     logits = self.embed.attend(x) if self.cfg.tie_embeddings else self.lm_head(x)
     value = self.value_head(x)[..., 0].astype(jnp.float32)
     reward = self.reward_head(x)[..., 0].astype(jnp.float32)
-    return logits.astype(jnp.float32), value, reward, (tuple(new_k), tuple(new_v))
+    return logits.astype(jnp.float32), value, reward, (tuple(new_k), tuple(new_v)), x
 
 
 def init(cfg: ModelConfig, key: jax.Array):
@@ -337,7 +338,8 @@ def init_cache(cfg: ModelConfig, batch: int, length: int, dtype=None) -> Cache:
 
 
 def apply(graphdef, params, tokens: jax.Array, *, cache: Cache | None = None,
-          segments: jax.Array | None = None) -> Output:
+          segments: jax.Array | None = None, positions: jax.Array | None = None,
+          mask: jax.Array | None = None) -> Output:
   """Runs the model on tokens [B, T] int32 (config.pad_id, PAD = 0 by default, is masked out
   everywhere).
 
@@ -346,11 +348,19 @@ def apply(graphdef, params, tokens: jax.Array, *, cache: Cache | None = None,
   returned in `Output.cache`. `segments` [B, T] (no cache) packs several sequences in a row:
   tokens attend only within their segment (ids > 0, contiguous; 0 = padding) and positions
   restart at each segment, so a packed row computes what its sequences would alone.
+  `positions` [B, T] and `mask` [B, T, T] (no cache, no segments) give each token's position
+  and the keys each query attends to outright: layouts beyond one causal sequence, such as a
+  thought at every position (reasoning/train/quiet_star.py).
   """
   model = nnx.merge(graphdef, params)
   real = tokens != model.cfg.pad_id
   t = tokens.shape[1]
-  if cache is None and segments is not None:
+  if (positions is None) != (mask is None) or (mask is not None and (
+      cache is not None or segments is not None)):
+    raise ValueError("apply: positions and mask go together, in a full pass without segments")
+  if mask is not None:
+    pass
+  elif cache is None and segments is not None:
     index = jnp.arange(t)
     starts = jnp.concatenate([jnp.ones_like(segments[:, :1], bool),
                               segments[:, 1:] != segments[:, :-1]], axis=1)
@@ -371,12 +381,12 @@ def apply(graphdef, params, tokens: jax.Array, *, cache: Cache | None = None,
     mask = (slots <= query_slots[:, :, None]) & valid[:, None, :]
   # A PAD query may see no key at all; the finite -1e30 mask keeps its softmax well defined and
   # its outputs are never used.
-  logits, value, reward, kv = model(tokens, positions, mask, cache)
+  logits, value, reward, kv, hidden = model(tokens, positions, mask, cache)
   new_cache = None
   if cache is not None:
     new_cache = Cache(k=kv[0], v=kv[1], valid=valid,
                       pos=cache.pos + real.sum(axis=1).astype(jnp.int32), end=cache.end + t)
-  return Output(logits, value, reward, new_cache)
+  return Output(logits, value, reward, new_cache, hidden)
 
 
 def count_params(params) -> int:

@@ -241,6 +241,29 @@ def revision_attempts(attempts: dict[str, dict], path: str, *, title: str) -> No
   _save(fig, title, path)
 
 
+def quiet_star(summary: dict, path: str, *, title: str) -> None:
+  """Quiet-STaR against no thoughts: held-out exact match (%) and answer log-likelihood against
+  train FLOPs, the plain arm's curve with each thought length's point (labelled m) and its paired
+  gain over the plain arm at no fewer FLOPs."""
+  fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+  plain = summary["plain"]
+  base = summary["base"]
+  for ax, key, label in ((axes[0], "exact", "exact match (%)"),
+                         (axes[1], "logp", "answer log-likelihood (nats)")):
+    scale = 100 if key == "exact" else 1
+    xs = [base["flops"]] + [p["flops"] for p in plain]
+    ax.plot(xs, [scale * base[key]] + [scale * p[key] for p in plain], "k-o", ms=3,
+            label="no thoughts (direct answers)")
+    for i, row in enumerate(summary["arms"]):
+      text = f"Quiet-STaR m={row['thought_len']}"
+      if key == "exact":
+        text += f" ({100 * row['gain']:+.1f} ± {100 * row['gain_se']:.1f} pts)"
+      ax.plot([row["flops"]], [scale * row[key]], "o", color=f"C{i}", label=text)
+    ax.set(xscale="log", xlabel="train FLOPs (base model included)", ylabel=label)
+    ax.legend(fontsize=7)
+  _save(fig, title, path)
+
+
 def exchange(models: list[dict], ratios: list[float], path: str, *, title: str) -> None:
   """One row per ratio R of inference to training tokens, one column per difficulty: each
   model's accuracy against total FLOPs (its training + R-scaled inference), greedy as a star and

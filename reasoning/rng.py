@@ -32,6 +32,7 @@ STREAMS = {
     "critic_right": 13,      # which right solutions the critic's training set keeps (no path)
     "critic_flawed": 14,     # the critic's held-out synthetic flawed solutions (no path)
     "revision_pairs": 15,    # how many wrong attempts precede each revision target (no path)
+    "quiet_star_batches": 16,  # Quiet-STaR's texts per step (per thought length; 0: plain arm)
 }
 
 

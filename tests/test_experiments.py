@@ -631,3 +631,19 @@ def test_a_second_process_on_a_workdir_in_use_stops_at_once_naming_it(tmp_path):
   assert f"error: {tmp_path}: in use by pid {os.getpid()}" in proc.stderr
   assert "Traceback" not in proc.stderr
   assert not (tmp_path / "config.json").exists()  # the second run wrote nothing
+
+
+@pytest.mark.slow
+def test_quiet_star_pulse_and_rerun(tmp_path):
+  """Base model, one Quiet-STaR arm, the plain arm at its FLOPs; a rerun skips what is done."""
+  from experiments import quiet_star
+  config = _config("configs/arithmetic_quiet_star.py")
+  summary = quiet_star.run(config, str(tmp_path))
+  [row] = summary["arms"]
+  assert row["arm"] == "m=2" and 0.0 <= row["exact"] <= 1.0 and row["logp"] < 0
+  assert summary["plain"][-1]["flops"] >= row["flops"] > summary["base"]["flops"]
+  assert (tmp_path / "plots" / "quiet_star.png").stat().st_size > 1000
+  assert quiet_star.run(config, str(tmp_path)) == summary  # nothing left to run
+  config.thought_lens = "0"
+  with pytest.raises(ValueError, match="thought_lens=0"):
+    quiet_star.run(config, str(tmp_path / "bad"))

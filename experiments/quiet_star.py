@@ -1,0 +1,247 @@
+"""Quiet-STaR (reasoning/train/quiet_star.py) on a task answered directly, against the same model
+trained without thoughts for the same FLOPs.
+
+  python -m experiments.quiet_star --config configs/arithmetic_quiet_star.py [--workdir DIR]
+
+1. A base model (the char vocabulary plus START and END) is trained from scratch on the task's
+   direct answers: the prompt, then at once the answer line.
+2. For each thought length m of `thought_lens`: Quiet-STaR from the base for `steps` steps
+   (thoughts at the answer positions, `thoughts` per text, n_true true tokens scored).
+3. The plain arm: the base trained on further direct answers with the same optimizer, evaluated
+   every `eval_every` steps, until it has spent the largest arm's FLOPs.
+Evaluation on the held-out problems, teacher forced: exact match (every answer token the
+argmax: what greedy decoding writes, with a thought sampled before each token for Quiet-STaR)
+and the answer's log-likelihood. Each arm is compared with the plain arm's first evaluation at
+no fewer FLOPs, paired per problem (difference and its standard error).
+
+Writes config.json, metrics.jsonl (one record per evaluation), summary.json,
+plots/quiet_star.png and checkpoints/ (the base model; a rerun skips finished arms).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+from experiments import common
+from reasoning import compute, loop, mesh as mesh_lib, model as model_lib, plots, rng as rng_lib
+from reasoning.checkpoint import Checkpointer
+from reasoning.logging import Progress
+from reasoning.tasks.base import answer_line
+from reasoning.text import VOCAB, pad_examples
+from reasoning.train import quiet_star as qs, sft, state as state_lib
+
+START, END = VOCAB.size, VOCAB.size + 1  # the thought's meta tokens, after the char vocabulary
+
+
+def run(config, workdir: str) -> dict:
+  common.check_positive(config, "train_problems", "eval_problems", "seq_len", "base_steps",
+                        "batch_size", "n_true", "thoughts", "texts_per_step", "steps",
+                        "eval_every")
+  lengths = [int(m) for m in str(config.thought_lens).split(",")]
+  if any(m < 1 for m in lengths):
+    raise ValueError(f"thought_lens={config.thought_lens}: each thought length must be >= 1")
+  task = common.make_task(config)
+  common.save_config(config, workdir)
+  levels = common.difficulties(config.difficulties)
+  held = common.held_out_problems(task, config.difficulties, config.eval_problems, config.seed)
+  held_out = {p.prompt for p in held}
+  train = [p for d in levels for p in task.sample(rng_lib.stream(config.seed, "train_problems", d),
+                                                  config.train_problems, d)
+           if p.prompt not in held_out]
+  direct = lambda problems: pad_examples(VOCAB, [p.prompt for p in problems],
+                                         [answer_line(p.answer) + "\n" for p in problems],
+                                         config.seq_len)
+  train_tokens, train_mask = direct(train)
+  eval_tokens, eval_mask = direct(held)
+  k = int(max(train_mask.sum(1).max(), eval_mask.sum(1).max()))  # answer tokens, EOS included
+  eval_at = qs.thought_positions(eval_mask, k)
+  model_cfg = model_lib.ModelConfig(vocab_size=VOCAB.size + 2, **config.model)
+  key = jax.random.key(config.seed)
+  graphdef, params = model_lib.init(model_cfg, jax.random.fold_in(key, 0))
+  mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig())
+  examples = [(p.prompt, answer_line(p.answer) + "\n") for p in train]
+  difficulty = np.array([p.difficulty for p in held])
+
+  ckpt = Checkpointer(f"{workdir}/checkpoints", save_every=1, keep=1)
+  meta = {"base_flops": 0.0, "arms": {}}
+  params, meta, start = loop.resume(ckpt, params, meta, what="phase")
+  writer = loop.open_metrics(workdir, start)
+  try:
+    if start == 0:
+      print(f"base model: {model_lib.count_params(params) / 1e6:.2f}M parameters, "
+            f"{len(train)} direct-answer examples", flush=True)
+      params, meta["base_flops"], _ = sft.finetune(
+          graphdef, params, examples, VOCAB, model_cfg, mesh, optim=dict(config.base_optim),
+          steps=config.base_steps, batch_size=config.batch_size, seq_len=config.seq_len,
+          seed=config.seed)
+      base = evaluate_plain(graphdef, params, eval_tokens, eval_mask)
+      meta["arms"]["base"] = {"flops": meta["base_flops"], **_summary(base, difficulty)}
+      writer.write(1, arm="base", train_flops=meta["base_flops"],
+                   **_summary(base, difficulty))
+      ckpt.save(1, params, meta, force=True)
+    phase = max(start, 1)
+    for m in lengths:
+      name = f"m={m}"
+      if name in meta["arms"]:
+        continue
+      result = quiet_arm(config, graphdef, params, model_cfg, m, train_tokens, train_mask, k,
+                         eval_tokens, eval_mask, eval_at, key, meta["base_flops"])
+      meta["arms"][name] = {"flops": result["flops"], **_summary(result, difficulty),
+                            "per_problem": result["exact"].astype(int).tolist()}
+      phase += 1
+      writer.write(phase, arm=name, train_flops=result["flops"],
+                   **_summary(result, difficulty), mix_weight=result["mix_weight"],
+                   own_plain_exact=float(result["own_plain_exact"].mean()))
+      ckpt.save(phase, params, meta, force=True)
+    if "plain" not in meta["arms"]:
+      target = max(meta["arms"][f"m={m}"]["flops"] for m in lengths)
+      points = plain_arm(config, graphdef, params, model_cfg, train_tokens, train_mask,
+                         eval_tokens, eval_mask, meta["base_flops"], target)
+      meta["arms"]["plain"] = [{"flops": f, **_summary(r, difficulty),
+                                "per_problem": r["exact"].astype(int).tolist()}
+                               for f, r in points]
+      for f, r in points:
+        phase += 1
+        writer.write(phase, arm="plain", train_flops=f, **_summary(r, difficulty))
+      ckpt.save(phase + 1, params, meta, force=True)
+  finally:
+    ckpt.close()
+  writer.close()
+  summary = compare(meta["arms"], lengths)
+  with open(os.path.join(workdir, "summary.json"), "w") as f:
+    json.dump(summary, f, indent=2)
+  os.makedirs(os.path.join(workdir, "plots"), exist_ok=True)
+  plots.quiet_star(summary, os.path.join(workdir, "plots", "quiet_star.png"),
+                   title=f"{config.task.name}, direct answers: Quiet-STaR vs no thoughts at "
+                         f"equal FLOPs (seed {config.seed})")
+  for row in summary["arms"]:
+    print(f"{row['arm']}: exact {100 * row['exact']:.1f}% (plain at >= its FLOPs "
+          f"{100 * row['plain_exact']:.1f}%, paired {100 * row['gain']:+.1f} ± "
+          f"{100 * row['gain_se']:.1f}), answer log-lik {row['logp']:.3f} (plain "
+          f"{row['plain_logp']:.3f})", flush=True)
+  return summary
+
+
+def _summary(result: dict, difficulty: np.ndarray) -> dict:
+  out = {"exact": float(result["exact"].mean()), "logp": float(result["logp"].mean())}
+  for d in sorted(set(difficulty.tolist())):
+    out[f"exact/d{d}"] = float(result["exact"][difficulty == d].mean())
+  return out
+
+
+def _plain(graphdef, params, tokens, loss_mask):
+  logits = model_lib.apply(graphdef, params, tokens).logits[:, :-1]
+  targets, mask = tokens[:, 1:], loss_mask[:, 1:] > 0
+  logp = jnp.take_along_axis(jax.nn.log_softmax(logits, -1), targets[..., None], -1)[..., 0]
+  hit = jnp.argmax(logits, -1) == targets
+  return jnp.where(mask, logp, 0.0).sum(1), jnp.all(hit | ~mask, 1)
+
+
+def evaluate_plain(graphdef, params, tokens, loss_mask, chunk: int = 500) -> dict:
+  """Teacher-forced answer log-likelihood and exact match of the plain model, per problem."""
+  score = jax.jit(lambda p, t, m: _plain(graphdef, p, t, m))
+  logp, exact = [], []
+  for i in range(0, len(tokens), chunk):
+    lp, ex = score(params, jnp.asarray(tokens[i:i + chunk]), jnp.asarray(loss_mask[i:i + chunk]))
+    logp.append(np.asarray(lp))
+    exact.append(np.asarray(ex))
+  return {"logp": np.concatenate(logp), "exact": np.concatenate(exact)}
+
+
+def quiet_arm(config, graphdef, base, model_cfg, m, train_tokens, train_mask, k, eval_tokens,
+              eval_mask, eval_at, key, base_flops) -> dict:
+  """Quiet-STaR from the base with thoughts of length m; its held-out scores and FLOPs."""
+  cfg = qs.QuietConfig(start_id=START, end_id=END, thought_len=m, n_true=config.n_true,
+                       thoughts=config.thoughts, temperature=config.temperature,
+                       policy_weight=config.policy_weight,
+                       never=(VOCAB.pad, VOCAB.bos, VOCAB.eos, START, END), pad_id=VOCAB.pad)
+  params = {"model": jax.tree.map(jnp.copy, base),
+            "mixer": qs.init_mixer(jax.random.fold_in(key, 1000 + m), model_cfg.d_model)}
+  tx = state_lib.optimizer_for(dict(config.optim), config.steps)
+  opt_state = tx.init(params)
+  step_fn = qs.make_train_step(graphdef, tx, cfg)
+  n = train_tokens.shape[1]
+  rows = config.texts_per_step * config.thoughts
+  # FLOPs of a step: m sampling passes over the growing layout, one training pass over all of it.
+  step_flops = (compute.forward_flops(model_cfg, [n + s * k for s in range(1, m + 1)] * rows)
+                + compute.train_flops(model_cfg, [n + cfg.blocks * k] * rows))
+  progress = Progress(config.steps, every=max(1, config.steps // 5))
+  for step in range(config.steps):
+    pick = rng_lib.stream(config.seed, "quiet_star_batches", m, step).choice(
+        len(train_tokens), config.texts_per_step, replace=False)
+    tokens = jnp.asarray(np.repeat(train_tokens[pick], config.thoughts, axis=0))
+    mask = np.repeat(train_mask[pick], config.thoughts, axis=0)
+    at = jnp.asarray(qs.thought_positions(mask, k))
+    step_key = jax.random.fold_in(jax.random.fold_in(key, 2000 + m), step)
+    thoughts = qs.sample_thoughts(graphdef, params["model"], tokens, at, step_key, cfg)
+    batch = {"tokens": tokens, "loss_mask": jnp.asarray(mask), "at": at, "thoughts": thoughts}
+    params, opt_state, metrics = step_fn(params, opt_state, batch)
+    shown = ({"nll": float(metrics["nll"]), "w": float(metrics["mix_weight"])}
+             if (step + 1) % progress.every == 0 or step + 1 == config.steps else {})
+    progress.update(step + 1, **shown)
+  scores = {"mixed_logp": [], "mixed_exact": [], "plain_exact": [], "w": []}
+  for i in range(0, len(eval_tokens), 250):
+    got = qs.answer_scores(graphdef, params, jnp.asarray(eval_tokens[i:i + 250]),
+                           jnp.asarray(eval_mask[i:i + 250]), jnp.asarray(eval_at[i:i + 250]),
+                           jax.random.fold_in(jax.random.fold_in(key, 3000 + m), i), cfg)
+    for name in ("mixed_logp", "mixed_exact", "plain_exact"):
+      scores[name].append(np.asarray(got[name]))
+  return {"flops": base_flops + config.steps * step_flops,
+          "logp": np.concatenate(scores["mixed_logp"]),
+          "exact": np.concatenate(scores["mixed_exact"]),
+          "own_plain_exact": np.concatenate(scores["plain_exact"]),
+          "mix_weight": float(metrics["mix_weight"])}
+
+
+def plain_arm(config, graphdef, base, model_cfg, train_tokens, train_mask, eval_tokens,
+              eval_mask, base_flops, target_flops) -> list[tuple[float, dict]]:
+  """The base trained on further direct answers until `target_flops`, evaluated every
+  `eval_every` steps: [(FLOPs, scores)]."""
+  rows = config.texts_per_step * config.thoughts  # the arms' batch of rows
+  step_flops = compute.train_flops(model_cfg, [train_tokens.shape[1]] * rows)
+  steps = int(np.ceil((target_flops - base_flops) / step_flops))
+  steps = int(np.ceil(steps / config.eval_every) * config.eval_every)
+  tx = state_lib.optimizer_for(dict(config.optim), steps)
+  state = state_lib.create(jax.tree.map(jnp.copy, base), tx)
+  train_step = sft.make_train_step(graphdef, tx)
+  points, flops = [], base_flops
+  print(f"plain arm: {steps} steps of {rows} direct answers to {target_flops:.3g} FLOPs",
+        flush=True)
+  for step in range(steps):
+    pick = rng_lib.stream(config.seed, "quiet_star_batches", 0, step).choice(
+        len(train_tokens), rows, replace=False)
+    state, _ = train_step(state, {"tokens": jnp.asarray(train_tokens[pick]),
+                                  "loss_mask": jnp.asarray(train_mask[pick])})
+    flops += step_flops
+    if (step + 1) % config.eval_every == 0:
+      points.append((flops, evaluate_plain(graphdef, state.params, eval_tokens, eval_mask)))
+  return points
+
+
+def compare(arms: dict, lengths: list[int]) -> dict:
+  """Each Quiet-STaR arm against the plain arm's first evaluation at no fewer FLOPs, paired per
+  problem; the plain arm's curve."""
+  plain = arms["plain"]
+  rows = []
+  for m in lengths:
+    arm = arms[f"m={m}"]
+    match = next((p for p in plain if p["flops"] >= arm["flops"]), plain[-1])
+    d = np.array(arm["per_problem"], float) - np.array(match["per_problem"], float)
+    rows.append({"arm": f"m={m}", "thought_len": m, "flops": arm["flops"],
+                 "exact": arm["exact"], "logp": arm["logp"], "plain_flops": match["flops"],
+                 "plain_exact": match["exact"], "plain_logp": match["logp"],
+                 "gain": float(d.mean()), "gain_se": float(d.std(ddof=1) / np.sqrt(len(d)))
+                 if len(d) > 1 else float("nan"),
+                 **{key: v for key, v in arm.items() if key.startswith("exact/")}})
+  return {"base": arms["base"], "arms": rows,
+          "plain": [{key: v for key, v in p.items() if key != "per_problem"} for p in plain]}
+
+
+if __name__ == "__main__":
+  common.main(run, "quiet_star")
