@@ -26,12 +26,12 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.thought_lens = "2,4,8"       # one Quiet-STaR arm per thought length m
   c.n_true = 4                   # true tokens each thought is scored on (non-myopic)
   c.thoughts = 2                 # thoughts per text (REINFORCE baseline: their mean)
-  c.texts_per_step = 32          # texts per Quiet-STaR step (x `thoughts` rows)
-  c.steps = 300                  # Quiet-STaR steps per arm
+  c.texts_per_step = 16          # texts per Quiet-STaR step (x `thoughts` rows)
+  c.steps = 150                  # Quiet-STaR steps per arm
   c.temperature = 1.0            # thought sampling, in training and evaluation
   c.policy_weight = 1.0
   c.optim = common.optim(2e-4, 20)
-  c.eval_every = 100             # the plain arm's evaluations (it runs to the largest arm's FLOPs)
+  c.eval_every = 250             # the plain arm's evaluations (it runs to the largest arm's FLOPs)
   common.outputs(c)
   return common.variant(
       c, arg, "configs/arithmetic_quiet_star.py",
@@ -40,4 +40,4 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
             "texts_per_step": 2, "steps": 2, "eval_every": 2, "base_optim.warmup_steps": 1,
             "optim.warmup_steps": 1},
       small={"train_problems": 5000, "eval_problems": 200, "base_steps": 800,
-             "thought_lens": "4", "steps": 150, "eval_every": 50})
+             "thought_lens": "4", "steps": 60, "eval_every": 100})
