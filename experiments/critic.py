@@ -199,6 +199,14 @@ def judge_set(config, task, problems, texts, critiques, params, prm, fits):
   for name, predicted in verdict_sets.items():
     scores = critic.score_verdicts(truth, predicted, difficulty)
     record.update({f"{name}/{k}": v for k, v in scores.items()})
+  hits = {name: np.array([t == v for t, v in zip(truth, predicted)], float)
+          for name, predicted in verdict_sets.items()}
+  for name in hits:  # the critic against each baseline on the same solutions, paired
+    if name != "critic":
+      d = hits["critic"] - hits[name]
+      record[f"critic_minus_{name}"] = float(d.mean())
+      record[f"se/critic_minus_{name}"] = (float(d.std(ddof=1) / np.sqrt(len(d))) if len(d) > 1
+                                           else float("nan"))
   wrong = [i for i, t in enumerate(truth) if t is not None]
   record["critic/reason_exact"] = (float(np.mean([written[i] == oracle[i] for i in wrong]))
                                    if wrong else float("nan"))
@@ -209,6 +217,9 @@ def judge_set(config, task, problems, texts, critiques, params, prm, fits):
     print(f"  {name:14s}" + "  ".join(
         f"{what} {100 * record[f'{name}/{what}']:.1f} ± {100 * record[f'{name}/se/{what}']:.1f}"
         for what in ("accuracy", "wrong_named", "right_passed")), flush=True)
+  print("  critic minus, paired: " + "  ".join(
+      f"{name} {100 * record[f'critic_minus_{name}']:+.1f} ± "
+      f"{100 * record[f'se/critic_minus_{name}']:.1f}" for name in hits if name != "critic"))
   print(f"  critic reason line exact on wrong solutions: "
         f"{100 * record['critic/reason_exact']:.1f}%", flush=True)
   rows = [{"prompt": p.prompt, "solution": c, "critique": w, "oracle": o}
