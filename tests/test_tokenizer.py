@@ -106,7 +106,7 @@ def test_sft_then_rl_on_a_hugging_face_model(tmp_path, hf_dir):
 
 
 @pytest.mark.slow
-def test_prm_from_monte_carlo_labels_and_search_on_a_hugging_face_model(tmp_path, hf_dir):
+def test_prm_from_monte_carlo_labels_search_and_revisions_on_a_hugging_face_model(tmp_path, hf_dir):
   from experiments import search, sft, verifier as verifier_exp
   config = runpy.run_path("configs/hf_sft.py")["get_config"]("tiny")
   config.model.path = hf_dir
@@ -125,6 +125,12 @@ def test_prm_from_monte_carlo_labels_and_search_on_a_hugging_face_model(tmp_path
              .splitlines()}
   assert {"best-of-2 majority", "best-of-2 PRM weighted", "beam N=2", "lookahead1 N=2"} <= methods
   assert (tmp_path / "search" / "plots" / "search_scaling.png").exists()
+  from experiments import revision
+  config = runpy.run_path("configs/hf_revision.py")["get_config"]("tiny")
+  config.init_from, config.prm = str(tmp_path / "sft"), str(tmp_path / "prm")
+  out = revision.run(config, str(tmp_path / "revision"))
+  assert out["pool"]["correct"].shape == (2, 2, 2)  # problems, chains, attempts
+  assert {r["method"] for r in out["records"]} >= {"N=1 L=1", "N=2 L=2"}
 
 
 def dict_copy(config, **changes):
