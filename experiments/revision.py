@@ -134,7 +134,8 @@ def evaluate(config, task, problems, model, prm, critic, budgets, key, workdir: 
                                 length=config.length, context=config.context,
                                 max_new=config.max_new, temperature=config.temperature,
                                 slots=config.slots, critic=critic,
-                                critique_max_new=config.critique_max_new)
+                                critique_max_new=config.critique_max_new,
+                                report=lambda line: print(line, flush=True))
   seq_len = round_up(max(prompt_length(prm.vocab, p.prompt) for p in problems)
                      + config.max_new + 2, 32)
   scores, score_flops = search_revision.prm_scores(prm, problems, pool["texts"], seq_len=seq_len,

@@ -13,7 +13,7 @@ equal FLOPs (L = 1: N independent first attempts) use the same code as the tree 
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import jax
 import numpy as np
@@ -34,11 +34,12 @@ def family(length: int) -> str:
 
 def chains(model: Model, task: Task, problems: Sequence[Problem], key, *, chains: int,
            length: int, context: int, max_new: int, temperature: float, slots: int = 0,
-           critic: Model | None = None, critique_max_new: int = 0) -> dict:
+           critic: Model | None = None, critique_max_new: int = 0,
+           report: Callable[[str], None] | None = None) -> dict:
   """`chains` chains of `length` attempts per problem. Attempt t of a chain is sampled after the
   last `context` attempts of that chain (fewer when they do not fit the model's max_len next to
   max_new), each followed by the `critic`'s critique line when a critic is given (greedy, at
-  most `critique_max_new` tokens). {"texts": [P][C][L] str, "correct", "prompt_lens",
+  most `critique_max_new` tokens). `report` gets a line after each attempt index. {"texts": [P][C][L] str, "correct", "prompt_lens",
   "lengths", "critic_flops": [P, C, L] arrays}."""
   width = model.cfg.max_len - max_new
   fits = lambda prompt: prompt_length(model.vocab, prompt) <= width
@@ -66,6 +67,9 @@ def chains(model: Model, task: Task, problems: Sequence[Problem], key, *, chains
       shown[j][k].append(revision.with_critique(text, said))
       prompt_lens[j, k, t] = prompt_length(model.vocab, prompt)
       lengths[j, k, t] = m
+    if report is not None:
+      right = np.mean([task.verify(problems[j], texts[j][k][t]) for j, k in rows])
+      report(f"attempt {t + 1}/{length}: {len(rows)} chains, {100 * right:.1f}% right")
   correct = np.array([[[task.verify(problems[j], x) for x in texts[j][k]] for k in range(c)]
                       for j in range(p)], bool)
   return {"texts": texts, "correct": correct, "prompt_lens": prompt_lens, "lengths": lengths,
