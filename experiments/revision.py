@@ -154,10 +154,17 @@ def evaluate(config, task, problems, model, prm, critic, budgets, key, workdir: 
               for name, rows in {**bins, **relative}.items()}
   summary = {"attempt accuracy (t = 1..L)": {
       name: {k: np.round(v, 4).tolist() for k, v in a.items()} for name, a in attempts.items()}}
+  diagnostics = search_revision.attempt_diagnostics(pool)
+  summary["attempt diagnostics (t = 1..L)"] = {k: np.round(v, 4).tolist()
+                                              for k, v in diagnostics.items()}
   a = attempts["all"]
   print("attempt t:      " + " ".join(f"{t + 1:6d}" for t in range(config.length)))
   print("right at t, %:  " + " ".join(f"{100 * x:6.1f}" for x in a["accuracy"]))
-  print("right by t, %:  " + " ".join(f"{100 * x:6.1f}" for x in a["any"]), flush=True)
+  print("right by t, %:  " + " ".join(f"{100 * x:6.1f}" for x in a["any"]))
+  print("fixes, %:       " + " ".join(f"{100 * x:6.1f}" for x in diagnostics["fixed"]))
+  print("repeats, %:     " + " ".join(f"{100 * x:6.1f}" for x in diagnostics["repeats"]))
+  print("malformed, %:   " + " ".join(f"{100 * x:6.1f}" for x in diagnostics["malformed"]),
+        flush=True)
   os.makedirs(os.path.join(workdir, "plots"), exist_ok=True)
   for view, view_bins in (("task difficulty", bins), ("first-attempt pass-rate bin", relative)):
     curves, frontier = tabulate(records, view_bins, split)

@@ -85,3 +85,12 @@ def test_ratio_records_split_the_budget_into_disjoint_chain_groups():
   assert by["N=4 L=2"]["flops"][0] == pytest.approx(4 * one)
   length, acc = search_revision.best_length(records, np.array([True]), 4)
   assert (length, acc) == (2, 0.5)
+
+
+def test_attempt_diagnostics():
+  pool = {"texts": [[[FAR, FAR, RIGHT], [RIGHT, "8*3=24\n", NEAR]]],
+          "correct": np.array([[[0, 0, 1], [1, 0, 0]]], bool)}
+  d = search_revision.attempt_diagnostics(pool)
+  np.testing.assert_allclose(d["repeats"], [0, 0.5, 0])      # chain 0 repeats FAR
+  np.testing.assert_allclose(d["malformed"], [0, 0.5, 0])
+  np.testing.assert_allclose(d["fixed"], [0.5, 0, 1.0])      # of chains all wrong before t

@@ -133,7 +133,7 @@ def versus_best_of_n(records: Sequence[dict], bins: dict[str, np.ndarray],
     ref_correct = [np.asarray(r["correct"], float)[rows] for r in ref]
     settings = {}
     for r in records:
-      if r["family"].startswith("best-of-N"):
+      if r["family"].startswith("best-of-N") or r["family"] == reference:
         continue
       flops = float(np.mean(np.asarray(r["flops"])[rows]))
       x = np.log10(flops)

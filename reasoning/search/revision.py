@@ -123,6 +123,28 @@ def attempt_accuracy(correct: np.ndarray) -> dict[str, np.ndarray]:
           "any": any_so_far.mean(0), "any_se": se(any_so_far)}
 
 
+def attempt_diagnostics(pool: dict) -> dict[str, np.ndarray]:
+  """Per attempt index: the share of attempts that repeat an earlier attempt of their chain
+  word for word (`repeats`), that are malformed (no answer line last: `malformed`), and, among
+  chains whose earlier attempts were all wrong, the share whose attempt t is right (`fixed`)."""
+  texts, correct = pool["texts"], pool["correct"]
+  p, c, length = correct.shape
+  repeats = np.zeros(length)
+  malformed = np.zeros(length)
+  fixed, waiting = np.zeros(length), np.zeros(length)
+  for j in range(p):
+    for k in range(c):
+      chain = texts[j][k]
+      for t in range(length):
+        repeats[t] += chain[t] in chain[:t]
+        malformed[t] += extract_answer(chain[t]) is None
+        if not correct[j, k, :t].any():
+          waiting[t] += 1
+          fixed[t] += correct[j, k, t]
+  return {"repeats": repeats / (p * c), "malformed": malformed / (p * c),
+          "fixed": fixed / np.maximum(waiting, 1)}
+
+
 def ratio_records(pool: dict, scores: np.ndarray, score_flops: np.ndarray, cfg,
                   budgets: Sequence[int], lengths: Sequence[int]) -> list[dict]:
   """Records of every (N, L) with L in `lengths` dividing N in `budgets`, N / L <= C chains and
