@@ -16,8 +16,8 @@ test-time budget, per difficulty bin.
    FLOPs on the ledger).
    Reported: accuracy at attempt t against t, and the share of chains right by attempt t.
 3. Every budget N of `budgets` is split into N / L chains of L revisions; the PRM's weighted
-   vote picks the answer among the N attempts. Per bin (task difficulty d*, and the first
-   attempts' pass-rate quantiles q*, q1 hardest): accuracy against test-time FLOPs per L, the
+   vote picks the answer among the N attempts. Per bin (task difficulty d*, and quantiles q* of
+   the pass rate of `chains` separate first attempts, q1 hardest): accuracy against test-time FLOPs per L, the
    compute-optimal L chosen on the validation half and scored on the test half, and whether some
    L > 1 beats parallel sampling (L = 1) at equal FLOPs, per problem, with its standard error.
 
@@ -147,8 +147,13 @@ def evaluate(config, task, problems, model, prm, critic, budgets, key, workdir: 
   everything = np.ones(len(problems), bool)
   bins = {**{f"d{d}": difficulty == d for d in sorted(set(difficulty.tolist()))},
           "all": everything}
-  first_pass = pool["correct"][:, :, 0].mean(1)
-  relative = {**sweep.model_relative_bins(first_pass, "q", config.bins), "all": everything}
+  # Model-relative difficulty from samples of their own (the chains' first attempts would bias
+  # the bins: a problem binned hardest because its first attempts failed cannot then lose with
+  # parallel sampling): the revision model's pass rate over `chains` fresh first attempts.
+  binned = sweep.sample_pool(model, task, problems, jax.random.fold_in(key, 99), config.chains,
+                             max_new=config.max_new, temperature=config.temperature)
+  relative = {**sweep.model_relative_bins(binned["correct"].mean(1), "q", config.bins),
+              "all": everything}
 
   attempts = {name: search_revision.attempt_accuracy(pool["correct"][rows])
               for name, rows in {**bins, **relative}.items()}
