@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import math
 import os
 import time
 
@@ -143,6 +144,19 @@ def load_sft(workdir: str, *, with_vocab: bool = False):
   params = state if abstract is params else state.params
   out = (sft_config, model_cfg, graphdef, params, float(meta["train_flops"]))
   return (vocab,) + out if with_vocab else out
+
+
+def finetune(config, graphdef, params, examples, vocab, model_cfg, mesh, seed: int):
+  """`sft.finetune` of a copy of `params` on (prompt, completion) `examples` with the config's
+  `optim`, `seq_len` and `finetune` block: max(finetune.min_steps, finetune.epochs passes)
+  steps of finetune.batch_size. Returns (params, train FLOPs, steps, last step's metrics)."""
+  from reasoning.train import sft
+  steps = max(config.finetune.min_steps, math.ceil(
+      config.finetune.epochs * len(examples) / config.finetune.batch_size))
+  params, flops, metrics = sft.finetune(
+      graphdef, params, examples, vocab, model_cfg, mesh, optim=dict(config.optim), steps=steps,
+      batch_size=config.finetune.batch_size, seq_len=config.seq_len, seed=seed)
+  return params, flops, steps, metrics
 
 
 def workdir_for(experiment: str, seed=None) -> str:

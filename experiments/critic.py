@@ -23,7 +23,6 @@ rerun after the fine-tune only evaluates again.
 from __future__ import annotations
 
 import json
-import math
 import os
 
 import jax
@@ -34,7 +33,7 @@ from reasoning import compute, evaluation, loop, mesh as mesh_lib, rng as rng_li
 from reasoning.checkpoint import Checkpointer
 from reasoning.tasks import countdown_traces
 from reasoning.text import prompt_length, round_up
-from reasoning.train import critic, sft, star, verifier_data
+from reasoning.train import critic, star, verifier_data
 from reasoning.train.verifier import score_completions
 
 
@@ -112,12 +111,8 @@ def run(config, workdir: str) -> dict:
       wrong = sum(not c.startswith(critic.ALL_RIGHT) for _, c in examples)
       print(f"critic data: {len(texts)} solutions, {len(examples)} critiques ({wrong} of wrong "
             f"solutions; {dropped} longer than seq_len={config.seq_len} dropped)", flush=True)
-      steps = max(config.finetune.min_steps, math.ceil(
-          config.finetune.epochs * len(examples) / config.finetune.batch_size))
-      params, ft_flops, metrics = sft.finetune(
-          graphdef, policy, examples, vocab, model_cfg, mesh, optim=dict(config.optim),
-          steps=steps, batch_size=config.finetune.batch_size, seq_len=config.seq_len,
-          seed=config.seed)
+      params, ft_flops, steps, metrics = common.finetune(config, graphdef, policy, examples, vocab,
+                                                         model_cfg, mesh, config.seed)
       meta["train_flops"] += gen_flops + ft_flops
       writer.write(1, train_flops=meta["train_flops"], examples=len(examples), dropped=dropped,
                    wrong_examples=wrong, finetune_steps=steps,

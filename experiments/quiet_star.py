@@ -26,7 +26,6 @@ import os
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from experiments import common
 from reasoning import compute, loop, mesh as mesh_lib, model as model_lib, plots, rng as rng_lib

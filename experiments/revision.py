@@ -43,7 +43,7 @@ from reasoning.search import revision as search_revision, sweep
 from reasoning.search.base import Model
 from reasoning.search.compute_optimal import frontier_summary, tabulate, versus_best_of_n
 from reasoning.text import prompt_length, round_up
-from reasoning.train import critic as critic_lib, revision, sft, star
+from reasoning.train import critic as critic_lib, revision, star
 
 
 def run(config, workdir: str) -> dict:
@@ -107,12 +107,8 @@ def run(config, workdir: str) -> dict:
       revised = sum(p.count(revision.REVISE_MARK) > 0 for p, _ in examples)
       print(f"revision data: {len(texts)} samples, {len(examples)} trajectories ({revised} "
             f"with earlier wrong attempts)", flush=True)
-      steps = max(config.finetune.min_steps, math.ceil(
-          config.finetune.epochs * len(examples) / config.finetune.batch_size))
-      params, ft_flops, metrics = sft.finetune(
-          graphdef, policy, examples, vocab, model_cfg, mesh, optim=dict(config.optim),
-          steps=steps, batch_size=config.finetune.batch_size, seq_len=config.seq_len,
-          seed=config.seed)
+      params, ft_flops, steps, metrics = common.finetune(config, graphdef, policy, examples, vocab,
+                                                         model_cfg, mesh, config.seed)
       meta["train_flops"] += gen_flops + ft_flops
       writer.write(1, train_flops=meta["train_flops"], examples=len(examples),
                    with_earlier_attempts=revised, finetune_steps=steps,

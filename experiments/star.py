@@ -18,7 +18,6 @@ iteration: each iteration's data is a function of the previous iteration's param
 
 from __future__ import annotations
 
-import math
 
 import jax
 
@@ -27,7 +26,7 @@ from reasoning import compute, evaluation, loop, mesh as mesh_lib, rng as rng_li
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import read_metrics
 from reasoning.text import VOCAB, prompt_length, round_up
-from reasoning.train import sft, star
+from reasoning.train import star
 
 
 def run(config, workdir: str) -> dict:
@@ -88,12 +87,9 @@ def run(config, workdir: str) -> dict:
       print(f"iteration {it}: {got.solved.sum()} solved, {got.rationalized.sum()} rationalized, "
             f"{len(got.examples)} examples", flush=True)
       if got.examples:
-        steps = max(config.finetune.min_steps, math.ceil(
-            config.finetune.epochs * len(got.examples) / config.finetune.batch_size))
-        params, ft_flops, metrics = sft.finetune(
-            graphdef, base_params, got.examples, VOCAB, model_cfg, mesh, optim=dict(config.optim),
-            steps=steps, batch_size=config.finetune.batch_size, seq_len=config.seq_len,
-            seed=config.seed * 1000 + it)
+        params, ft_flops, steps, metrics = common.finetune(
+            config, graphdef, base_params, got.examples, VOCAB, model_cfg, mesh,
+            config.seed * 1000 + it)
         loss = metrics["loss"]
       else:  # nothing to learn from: the next round samples the base policy again
         print(f"warning: STaR iteration {it}: no verified rationale among {len(problems)} "

@@ -19,7 +19,6 @@ from __future__ import annotations
 from typing import Sequence
 
 import jax
-import numpy as np
 
 from reasoning.search import best_of_n
 from reasoning.search.base import Meter, Model, Result, is_final, sample_steps, score_prefixes
