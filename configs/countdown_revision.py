@@ -19,6 +19,7 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.prm = "runs/demo/prm"        # picks the answer among a setting's attempts
   c.prm_aggregation = "min"
   c.critic = ""                  # a critic workdir (experiments.critic): critiques in the context
+  c.compare_with = ""            # another revision run on the same problems, compared at equal FLOPs
   c.critique_max_new = 52        # the critic's critique (its prompt gets max_len minus this)
   c.task = common.countdown()
   c.train_difficulties = "1,2"

@@ -21,8 +21,11 @@ test-time budget, per difficulty bin.
    compute-optimal L chosen on the validation half and scored on the test half, and whether some
    L > 1 beats parallel sampling (L = 1) at equal FLOPs, per problem, with its standard error.
 
+With `compare_with` (another revision run on the same problems, e.g. without a critic), each
+chain length's settings are compared with that run's at equal FLOPs, paired per problem.
+
 Writes config.json, metrics.jsonl (the fine-tune's record), settings.jsonl (accuracy and FLOPs
-per setting, bin and split), summary.json, plots/revision_attempts.png, plots/revision_scaling.png (by difficulty)
+per setting, bin and split), records.json (per problem), summary.json, plots/revision_attempts.png, plots/revision_scaling.png (by difficulty)
 and plots/revision_scaling_relative.png, and checkpoints/ (the revision model). A rerun after
 the fine-tune only evaluates again.
 """
@@ -188,6 +191,10 @@ def evaluate(config, task, problems, model, prm, critic, budgets, key, workdir: 
                                                  if k != "all"}}, split)
   with open(os.path.join(workdir, "settings.jsonl"), "w") as f:
     f.writelines(json.dumps(row) + "\n" for row in rows)
+  with open(os.path.join(workdir, "records.json"), "w") as f:
+    json.dump(records, f)
+  if config.compare_with:
+    summary.update(compare_runs(records, config.compare_with, {**bins, **relative}))
   with open(os.path.join(workdir, "summary.json"), "w") as f:
     json.dump(summary, f, indent=2)
   for view in ("task difficulty", "first-attempt pass-rate bin"):
@@ -196,6 +203,26 @@ def evaluate(config, task, problems, model, prm, critic, budgets, key, workdir: 
       print(f"{name}: {got['answer']} (best {got['best']}: "
             f"{100 * best['margin']:+.1f} ± {100 * best['se']:.1f} pts)", flush=True)
   return {"records": records, "summary": summary, "pool": pool}
+
+
+def compare_runs(records, other_workdir: str, bins: dict) -> dict:
+  """This run's settings against another revision run's on the same problems (e.g. with and
+  without a critic), at equal FLOPs per problem, paired: for each chain length L, this run's
+  `revisions L` settings against the other run's curve of the same L."""
+  path = os.path.join(other_workdir, "records.json")
+  if not os.path.exists(path):
+    raise ValueError(f"compare_with={other_workdir}: no records.json there (a revision run)")
+  with open(path) as f:
+    other = json.load(f)
+  if len(other[0]["correct"]) != len(records[0]["correct"]):
+    raise ValueError(f"compare_with={other_workdir}: {len(other[0]['correct'])} problems, this "
+                     f"run has {len(records[0]['correct'])}")
+  out = {}
+  for fam in sorted({r["family"] for r in records}):
+    mine = [dict(r, family="this run") for r in records if r["family"] == fam]
+    theirs = [dict(r, family="the other run") for r in other if r["family"] == fam]
+    out[fam] = versus_best_of_n(mine + theirs, bins, reference="the other run")
+  return {f"this run vs {other_workdir} at equal FLOPs, per chain length": out}
 
 
 if __name__ == "__main__":

@@ -404,6 +404,14 @@ def test_revision_pulse_and_rerun_after_the_finetune(tmp_path, tiny_sft_run, tin
   assert {r["method"] for r in rows} == methods
   if with_critic:
     return
+  config.compare_with = str(workdir)  # against itself: no setting differs
+  revision.run(config, str(tmp_path / "again"))
+  summary = json.loads((tmp_path / "again" / "summary.json").read_text())
+  [compared] = [v for k, v in summary.items() if k.startswith("this run vs")]
+  for per_bin in compared.values():
+    for got in per_bin.values():
+      assert all(s["margin"] == 0.0 for s in got["settings"].values())
+  config.compare_with = ""
   config.prm = ""
   with pytest.raises(ValueError, match="prm: a PRM workdir"):
     revision.run(config, str(tmp_path / "bad"))
