@@ -194,7 +194,10 @@ def tune_xla_cpu() -> None:
 
 # Fields that change only how a run is watched or saved, never what it computes: a rerun in the
 # same workdir may change them.
-OBSERVATION_FIELDS = frozenset({"log_every", "eval_every", "checkpoint_every", "keep_checkpoints"})
+# Fields that change how a run is watched or reported, never what it trains: a rerun in the same
+# workdir may change them (compare_with: the run a revision run's report is compared with).
+OBSERVATION_FIELDS = frozenset({"log_every", "eval_every", "checkpoint_every", "keep_checkpoints",
+                                "compare_with"})
 
 
 def flatten(d: dict, prefix: str = "") -> dict:
