@@ -192,8 +192,6 @@ def tune_xla_cpu() -> None:
                                ).strip()
 
 
-# Fields that change only how a run is watched or saved, never what it computes: a rerun in the
-# same workdir may change them.
 # Fields that change how a run is watched or reported, never what it trains: a rerun in the same
 # workdir may change them (compare_with: the run a revision run's report is compared with).
 OBSERVATION_FIELDS = frozenset({"log_every", "eval_every", "checkpoint_every", "keep_checkpoints",
