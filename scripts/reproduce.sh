@@ -3,7 +3,8 @@
 # ORM / PRM -> best-of-N -> test-time search with the compute-optimal frontier -> STaR (with and
 # without rationalization), expert iteration with MCTS -> rStar -> the train-compute comparison
 # -> the o1 pair (pass@1 against RL and test-time compute, fitted), coverage to k = 256 with its
-# power law, and test-time compute against model size (SFT at 0.22M, 0.86M and 3.4M parameters).
+# power law, and test-time compute against model size (SFT at 0.22M, 0.86M and 3.4M parameters)
+# -> a critic, sequential revisions (with and without its critiques) and Quiet-STaR.
 #
 #   scripts/reproduce.sh [OUT_DIR]         (make reproduce; OUT_DIR defaults to runs/reproduce,
 #                                          runs/reproduce_SCALE at another scale)
@@ -30,10 +31,10 @@ esac
 mkdir -p "$OUT/figures"
 stage() { echo; echo "=== [$(date +%H:%M:%S)] $1"; }
 
-stage "1/9 SFT (configs/countdown_sft.py)"
+stage "1/10 SFT (configs/countdown_sft.py)"
 $PY -m experiments.sft --config configs/countdown_sft.py$V --workdir "$OUT/sft"
 
-stage "2/9 RL from the SFT checkpoint, one run per algorithm"
+stage "2/10 RL from the SFT checkpoint, one run per algorithm"
 for algo in $ALGOS; do
   $PY -m experiments.rl --config configs/countdown_rl.py$V --config.init_from="$OUT/sft" \
       --config.rl.algo=$algo --workdir "$OUT/rl_$algo"
@@ -41,21 +42,21 @@ done
 $PY scripts/plot_train_scaling.py --out "$OUT/figures/countdown_train_scaling.png" \
     $(for algo in $ALGOS; do echo "$OUT/rl_$algo"; done)
 
-stage "3/9 reward models: ORM, PRM from oracle labels (full scale: 96,000 solutions each)"
+stage "3/10 reward models: ORM, PRM from oracle labels (full scale: 96,000 solutions each)"
 $PY -m experiments.verifier --config configs/countdown_verifier.py$VV --config.init_from="$OUT/sft" \
     --config.kind=orm --workdir "$OUT/orm"
 $PY -m experiments.verifier --config configs/countdown_verifier.py$VV --config.init_from="$OUT/sft" \
     --config.kind=prm --workdir "$OUT/prm"
 
-stage "4/9 best-of-N: majority, ORM, PRM"
+stage "4/10 best-of-N: majority, ORM, PRM"
 $PY -m experiments.best_of_n --config configs/countdown_bon.py$V --config.policy="$OUT/sft" \
     --config.orm="$OUT/orm" --config.prm="$OUT/prm" --workdir "$OUT/bon"
 
-stage "5/9 test-time search: best-of-N, beam, lookahead, MCTS; compute-optimal frontier"
+stage "5/10 test-time search: best-of-N, beam, lookahead, MCTS; compute-optimal frontier"
 $PY -m experiments.search --config configs/countdown_search.py$V --config.policy="$OUT/sft" \
     --config.prm="$OUT/prm" --workdir "$OUT/search"
 
-stage "6/9 self-improvement: STaR with and without rationalization, expert iteration (MCTS)"
+stage "6/10 self-improvement: STaR with and without rationalization, expert iteration (MCTS)"
 $PY -m experiments.star --config configs/countdown_star.py$V --config.init_from="$OUT/sft" \
     --workdir "$OUT/star"
 if [ "$SCALE_NAME" != smoke ]; then  # the smoke scale skips this second STaR run
@@ -65,15 +66,15 @@ fi
 $PY -m experiments.expert_iteration --config configs/countdown_expert_iteration.py$V \
     --config.init_from="$OUT/sft" --workdir "$OUT/expert_iteration"
 
-stage "7/9 rStar: MCTS generator, the GRPO policy as discriminator"
+stage "7/10 rStar: MCTS generator, the GRPO policy as discriminator"
 $PY -m experiments.rstar --config configs/countdown_rstar.py$V --config.generator="$OUT/sft" \
     --config.prm="$OUT/prm" --config.discriminator="$OUT/rl_grpo" --workdir "$OUT/rstar"
 
-stage "8/9 train-compute comparison: SFT, RL, STaR, expert iteration"
+stage "8/10 train-compute comparison: SFT, RL, STaR, expert iteration"
 $PY scripts/plot_train_scaling.py --out "$OUT/figures/countdown_self_improvement.png" \
     $(ls -d "$OUT/rl_grpo" "$OUT/star" "$OUT/star_norat" "$OUT/expert_iteration" 2>/dev/null)
 
-stage "9/9 scaling: the o1 pair, coverage to k = $K, test-time compute against model size"
+stage "9/10 scaling: the o1 pair, coverage to k = $K, test-time compute against model size"
 $PY scripts/o1_pair.py --out "$OUT/figures/countdown_o1_pair.png" --rl "$OUT/rl_grpo" \
     --search "$OUT/search"
 $PY scripts/coverage.py --policy "$OUT/sft" --out "$OUT/coverage" --k $K $COVERAGE
@@ -85,6 +86,18 @@ done
 $PY scripts/exchange.py --out "$OUT/exchange" "$OUT/sft_width64" "$OUT/sft" \
     "$OUT/sft_width256" $EXCHANGE
 
+stage "10/10 a critic, sequential revisions with and without its critiques, Quiet-STaR"
+$PY -m experiments.critic --config configs/countdown_critic.py$V --config.init_from="$OUT/sft" \
+    --config.prm="$OUT/prm" --workdir "$OUT/critic"
+$PY -m experiments.revision --config configs/countdown_revision.py$V --config.init_from="$OUT/sft" \
+    --config.prm="$OUT/prm" --workdir "$OUT/revision"
+$PY -m experiments.revision --config configs/countdown_revision.py$V --config.init_from="$OUT/sft" \
+    --config.prm="$OUT/prm" --config.context=1 --workdir "$OUT/revision_context1"
+$PY -m experiments.revision --config configs/countdown_revision.py$V --config.init_from="$OUT/sft" \
+    --config.prm="$OUT/prm" --config.context=1 --config.critic="$OUT/critic" \
+    --config.compare_with="$OUT/revision_context1" --workdir "$OUT/revision_critic"
+$PY -m experiments.quiet_star --config configs/arithmetic_quiet_star.py$V --workdir "$OUT/quiet_star"
+
 stage "figures"
 cp "$OUT/sft/plots/learning_curve.png" "$OUT/figures/countdown_sft_learning_curve.png"
 cp "$OUT/bon/plots/best_of_n.png" "$OUT/figures/countdown_best_of_n.png"
@@ -92,5 +105,8 @@ cp "$OUT/search/plots/search_scaling.png" "$OUT/figures/countdown_search_scaling
 cp "$OUT/rstar/plots/rstar_scaling.png" "$OUT/figures/countdown_rstar.png"
 cp "$OUT/coverage/coverage.png" "$OUT/figures/countdown_coverage.png"
 cp "$OUT/exchange/exchange.png" "$OUT/figures/countdown_exchange.png"
+cp "$OUT/revision/plots/revision_attempts.png" "$OUT/figures/countdown_revision_attempts.png"
+cp "$OUT/revision/plots/revision_scaling.png" "$OUT/figures/countdown_revision_scaling.png"
+cp "$OUT/quiet_star/plots/quiet_star.png" "$OUT/figures/arithmetic_quiet_star.png"
 echo "figures: $OUT/figures/"
 ls "$OUT/figures"

@@ -37,7 +37,8 @@ def test_unknown_config_field_is_a_clear_error():
 
 
 REPRODUCED = ["countdown_sft", "countdown_rl", "countdown_verifier", "countdown_bon",
-              "countdown_search", "countdown_star", "countdown_expert_iteration", "countdown_rstar"]
+              "countdown_search", "countdown_star", "countdown_expert_iteration", "countdown_rstar",
+              "countdown_critic", "countdown_revision", "arithmetic_quiet_star"]
 
 
 @pytest.mark.parametrize("name", REPRODUCED)
@@ -476,8 +477,10 @@ def test_reproduce_smoke_scale_draws_every_figure(tmp_path):
                         text=True, env=env, timeout=900)
   assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
   figures = sorted(p.name for p in (tmp_path / "figures").iterdir())
-  assert figures == ["countdown_best_of_n.png", "countdown_coverage.png", "countdown_exchange.png",
-                     "countdown_o1_pair.png", "countdown_rstar.png",
+  assert figures == ["arithmetic_quiet_star.png", "countdown_best_of_n.png",
+                     "countdown_coverage.png", "countdown_exchange.png",
+                     "countdown_o1_pair.png", "countdown_revision_attempts.png",
+                     "countdown_revision_scaling.png", "countdown_rstar.png",
                      "countdown_search_scaling.png", "countdown_self_improvement.png",
                      "countdown_sft_learning_curve.png", "countdown_train_scaling.png"]
   exchange = json.loads((tmp_path / "exchange" / "exchange.json").read_text())
