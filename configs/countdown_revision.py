@@ -6,7 +6,8 @@ revisions and parallel chains, per difficulty bin.
       --config.init_from=runs/demo/sft --config.prm=PRM_WORKDIR [--config.critic=CRITIC_WORKDIR]
 
 The PRM (experiments.verifier) picks each setting's answer among its attempts. Machine: 2 CPU
-cores. Results: docs/search.md.
+cores. Time: 5 minutes. Result: attempt 1 22.6% right, later attempts 5-9%; parallel sampling
+beats every revision ratio at equal FLOPs; docs/search.md.
 """
 
 from configs import common
