@@ -6,14 +6,17 @@
 1. The policy samples `samples` solutions per training problem; the task's step oracle writes the
    critique of each well-formed one (reasoning/train/critic.py): `step 2 is wrong: 6 is not in
    24 5` / `ANSWER: 2`, or `all steps are right` / `ANSWER: none`. Every wrong solution is kept,
-   right ones up to `right_share` of the set.
+   right ones up to `right_share` of the set; `synthetic_problems` adds synthetic flawed
+   solutions (countdown_traces.flawed_solution) at fresh problems.
 2. A copy of the policy is fine-tuned on (problem + solution + `check`, critique) with the SFT
    loss: the critic.
-3. On the held-out problems the policy samples `eval_samples` solutions per problem; the critic
-   critiques each greedily. Scored against the oracle's first wrong step: accuracy over all
+3. On the held-out problems the policy samples `eval_samples` solutions per problem (the
+   `policy` set) and `eval_flawed` synthetic flawed ones are written per problem (the `flawed`
+   set); the critic critiques each greedily. Scored against the oracle's first wrong step: accuracy over all
    solutions, `wrong_named` (the wrong ones whose first wrong step it names), `right_passed`,
    the reason line's exact match; beside it, the verdicts of naming the last step (a baseline),
-   and with `prm` the PRM's lowest-scored step and its first step below `prm_threshold`.
+   and with `prm` the PRM's lowest-scored step and its first step below `prm_threshold`; the
+   critic against each, paired per solution.
 
 Writes config.json, metrics.jsonl (the fine-tune's record, then the evaluation's),
 critiques.jsonl (every held-out critique with the oracle's) and checkpoints/ (the critic). A
