@@ -159,6 +159,35 @@ def finetune(config, graphdef, params, examples, vocab, model_cfg, mesh, seed: i
   return params, flops, steps, metrics
 
 
+def finetune_once(config, workdir: str, graphdef, policy, vocab, model_cfg, mesh, sft_flops: float,
+                  make_examples):
+  """A run's one fine-tune from `policy`, checkpointed as phase 1: `make_examples() -> (examples,
+  generation FLOPs, extra metrics)` builds the data, `finetune` trains on it, and metrics.jsonl
+  gets the record of step 1. A rerun restores the fine-tuned parameters instead (resumable
+  experiments whose evaluation follows one fine-tune: the critic, the revision model).
+  Returns (params, meta) with meta["train_flops"] the policy's plus this phase's."""
+  from reasoning import loop
+  from reasoning.checkpoint import Checkpointer
+  ckpt = Checkpointer(f"{workdir}/checkpoints", save_every=1, keep=1)
+  meta = {"train_flops": sft_flops}
+  params, meta, start = loop.resume(ckpt, policy, meta, what="phase")
+  writer = loop.open_metrics(workdir, start)
+  try:
+    if start == 0:
+      examples, gen_flops, extra = make_examples()
+      params, ft_flops, steps, metrics = finetune(config, graphdef, policy, examples, vocab,
+                                                  model_cfg, mesh, config.seed)
+      meta["train_flops"] += gen_flops + ft_flops
+      writer.write(1, train_flops=meta["train_flops"], examples=len(examples), **extra,
+                   finetune_steps=steps, finetune_loss=metrics["loss"],
+                   generation_flops=gen_flops, finetune_flops=ft_flops)
+      ckpt.save(1, params, meta, force=True)
+  finally:
+    ckpt.close()
+    writer.close()
+  return params, meta
+
+
 def workdir_for(experiment: str, seed=None) -> str:
   """--workdir, or runs/<experiment>/<time>-seed<seed>-<pid>: two runs started in the same second
   (a seed sweep) never share a default workdir."""

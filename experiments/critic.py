@@ -33,7 +33,6 @@ import numpy as np
 
 from experiments import common
 from reasoning import compute, evaluation, loop, mesh as mesh_lib, rng as rng_lib
-from reasoning.checkpoint import Checkpointer
 from reasoning.tasks import countdown_traces
 from reasoning.text import prompt_length, round_up
 from reasoning.train import critic, star, verifier_data
@@ -89,44 +88,32 @@ def run(config, workdir: str) -> dict:
     return texts, compute.generation_flops(
         model_cfg, [prompt_length(vocab, p) for p in prompts], lengths)
 
-  ckpt = Checkpointer(f"{workdir}/checkpoints", save_every=1, keep=1)
-  meta = {"train_flops": sft_flops}
-  params, meta, start = loop.resume(ckpt, policy, meta, what="phase")
-  writer = loop.open_metrics(workdir, start)
-  try:
-    if start == 0:
-      problems = star.training_problems(task, config.seed, levels, config.train_problems,
-                                        held_out)
-      repeated, texts, gen_flops = solutions(policy, problems, config.samples, data_key)
-      if config.synthetic_problems:  # flawed solutions at fresh problems, no sampling
-        more, flawed_texts = verifier_data.synthetic_solutions(
-            task, config.seed, levels, config.synthetic_problems, config.synthetic_per_problem,
-            held_out)
-        repeated, texts = repeated + more, texts + flawed_texts
-      examples = critic.examples(task, repeated, texts, right_share=config.right_share,
-                                 rng=rng_lib.stream(config.seed, "critic_right"))
-      fitting = [(p, c) for p, c in examples if prompt_length(vocab, p + c) + 1 <= config.seq_len]
-      dropped, examples = len(examples) - len(fitting), fitting
-      if not examples:
-        raise ValueError(f"{config.init_from}: none of the policy's {len(texts)} solutions gives a "
-                         f"critic example (well formed, within seq_len={config.seq_len}); add "
-                         f"synthetic_problems")
-      wrong = sum(not c.startswith(critic.ALL_RIGHT) for _, c in examples)
-      print(f"critic data: {len(texts)} solutions, {len(examples)} critiques ({wrong} of wrong "
-            f"solutions; {dropped} longer than seq_len={config.seq_len} dropped)", flush=True)
-      params, ft_flops, steps, metrics = common.finetune(config, graphdef, policy, examples, vocab,
-                                                         model_cfg, mesh, config.seed)
-      meta["train_flops"] += gen_flops + ft_flops
-      writer.write(1, train_flops=meta["train_flops"], examples=len(examples), dropped=dropped,
-                   wrong_examples=wrong, finetune_steps=steps,
-                   finetune_loss=metrics["loss"], generation_flops=gen_flops,
-                   finetune_flops=ft_flops)
-      ckpt.save(1, params, meta, force=True)
-  finally:
-    ckpt.close()
+  def make_examples():
+    problems = star.training_problems(task, config.seed, levels, config.train_problems, held_out)
+    repeated, texts, gen_flops = solutions(policy, problems, config.samples, data_key)
+    if config.synthetic_problems:  # flawed solutions at fresh problems, no sampling
+      more, flawed_texts = verifier_data.synthetic_solutions(
+          task, config.seed, levels, config.synthetic_problems, config.synthetic_per_problem,
+          held_out)
+      repeated, texts = repeated + more, texts + flawed_texts
+    examples = critic.examples(task, repeated, texts, right_share=config.right_share,
+                               rng=rng_lib.stream(config.seed, "critic_right"))
+    fitting = [(p, c) for p, c in examples if prompt_length(vocab, p + c) + 1 <= config.seq_len]
+    dropped, examples = len(examples) - len(fitting), fitting
+    if not examples:
+      raise ValueError(f"{config.init_from}: none of the policy's {len(texts)} solutions gives a "
+                       f"critic example (well formed, within seq_len={config.seq_len}); add "
+                       f"synthetic_problems")
+    wrong = sum(not c.startswith(critic.ALL_RIGHT) for _, c in examples)
+    print(f"critic data: {len(texts)} solutions, {len(examples)} critiques ({wrong} of wrong "
+          f"solutions; {dropped} longer than seq_len={config.seq_len} dropped)", flush=True)
+    return examples, gen_flops, {"dropped": dropped, "wrong_examples": wrong}
 
+  params, meta = common.finetune_once(config, workdir, graphdef, policy, vocab, model_cfg, mesh,
+                                      sft_flops, make_examples)
   record = evaluate(config, task, eval_problems, solutions, critiques, fits, policy, params,
                     eval_key, workdir)
+  writer = loop.open_metrics(workdir, 1)
   writer.write(2, train_flops=meta["train_flops"], **record)
   writer.close()
   return {"params": params, "metrics": record}

@@ -40,8 +40,7 @@ import jax
 import numpy as np
 
 from experiments import common
-from reasoning import compute, evaluation, loop, mesh as mesh_lib, plots, rng as rng_lib
-from reasoning.checkpoint import Checkpointer
+from reasoning import compute, evaluation, mesh as mesh_lib, plots, rng as rng_lib
 from reasoning.search import revision as search_revision, sweep
 from reasoning.search.base import Model
 from reasoning.search.compute_optimal import frontier_summary, tabulate, versus_best_of_n
@@ -79,49 +78,34 @@ def run(config, workdir: str) -> dict:
   data_key, eval_key = jax.random.split(jax.random.key(config.seed))
   mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(**config.mesh))
 
-  ckpt = Checkpointer(f"{workdir}/checkpoints", save_every=1, keep=1)
-  meta = {"train_flops": sft_flops}
-  params, meta, start = loop.resume(ckpt, policy, meta, what="phase")
-  writer = loop.open_metrics(workdir, start)
-  try:
-    if start == 0:
-      problems = star.training_problems(task, config.seed, levels, config.train_problems,
-                                        held_out)
-      width = round_up(max(prompt_length(vocab, p.prompt) for p in problems), 8)
-      texts, lengths = evaluation.complete(
-          graphdef, policy, vocab, [p.prompt for p in problems for _ in range(config.samples)],
-          data_key, prompt_len=width, max_new=config.max_new, temperature=config.temperature,
-          slots=config.slots)
-      gen_flops = compute.generation_flops(
-          model_cfg, [prompt_length(vocab, p.prompt) for p in problems
-                      for _ in range(config.samples)], lengths)
-      samples = [texts[i * config.samples:(i + 1) * config.samples]
-                 for i in range(len(problems))]
-      examples = revision.trajectories(
-          task, problems, samples, max_wrong=config.max_wrong,
-          rng=rng_lib.stream(config.seed, "revision_pairs"),
-          fits=lambda text: prompt_length(vocab, text) + 1 <= config.seq_len,
-          oracle_fixes=config.oracle_fixes,
-          critique=((lambda problem, attempt: critic_lib.critique(task, problem, attempt))
-                    if critic is not None else None))
-      if not examples:
-        raise ValueError(f"{config.init_from}: no right sample among the policy's "
-                         f"{len(texts)} training samples; a revision model learns from them")
-      revised = sum(p.count(revision.REVISE_MARK) > 0 for p, _ in examples)
-      print(f"revision data: {len(texts)} samples, {len(examples)} trajectories ({revised} "
-            f"with earlier wrong attempts)", flush=True)
-      params, ft_flops, steps, metrics = common.finetune(config, graphdef, policy, examples, vocab,
-                                                         model_cfg, mesh, config.seed)
-      meta["train_flops"] += gen_flops + ft_flops
-      writer.write(1, train_flops=meta["train_flops"], examples=len(examples),
-                   with_earlier_attempts=revised, finetune_steps=steps,
-                   finetune_loss=metrics["loss"], generation_flops=gen_flops,
-                   finetune_flops=ft_flops)
-      ckpt.save(1, params, meta, force=True)
-  finally:
-    ckpt.close()
-  writer.close()
+  def make_examples():
+    problems = star.training_problems(task, config.seed, levels, config.train_problems, held_out)
+    width = round_up(max(prompt_length(vocab, p.prompt) for p in problems), 8)
+    texts, lengths = evaluation.complete(
+        graphdef, policy, vocab, [p.prompt for p in problems for _ in range(config.samples)],
+        data_key, prompt_len=width, max_new=config.max_new, temperature=config.temperature,
+        slots=config.slots)
+    gen_flops = compute.generation_flops(
+        model_cfg, [prompt_length(vocab, p.prompt) for p in problems
+                    for _ in range(config.samples)], lengths)
+    samples = [texts[i * config.samples:(i + 1) * config.samples] for i in range(len(problems))]
+    examples = revision.trajectories(
+        task, problems, samples, max_wrong=config.max_wrong,
+        rng=rng_lib.stream(config.seed, "revision_pairs"),
+        fits=lambda text: prompt_length(vocab, text) + 1 <= config.seq_len,
+        oracle_fixes=config.oracle_fixes,
+        critique=((lambda problem, attempt: critic_lib.critique(task, problem, attempt))
+                  if critic is not None else None))
+    if not examples:
+      raise ValueError(f"{config.init_from}: no right sample among the policy's "
+                       f"{len(texts)} training samples; a revision model learns from them")
+    revised = sum(p.count(revision.REVISE_MARK) > 0 for p, _ in examples)
+    print(f"revision data: {len(texts)} samples, {len(examples)} trajectories ({revised} "
+          f"with earlier wrong attempts)", flush=True)
+    return examples, gen_flops, {"with_earlier_attempts": revised}
 
+  params, _ = common.finetune_once(config, workdir, graphdef, policy, vocab, model_cfg, mesh,
+                                   sft_flops, make_examples)
   model = Model(graphdef, params, model_cfg, vocab)
   prm = Model(prm_graphdef, prm_params, prm_cfg, prm_vocab)
   return evaluate(config, task, eval_problems, model, prm, critic, budgets, eval_key, workdir)
