@@ -33,6 +33,7 @@ import numpy as np
 
 from experiments import common
 from reasoning import compute, evaluation, loop, mesh as mesh_lib, rng as rng_lib
+from reasoning.search.base import Model
 from reasoning.tasks import countdown_traces
 from reasoning.text import prompt_length, round_up
 from reasoning.train import critic, star, verifier_data
@@ -74,20 +75,6 @@ def run(config, workdir: str) -> dict:
     prompt_lens = [prompt_length(vocab, p.prompt) for p in repeated]
     return repeated, texts, compute.generation_flops(model_cfg, prompt_lens, lengths)
 
-  # A critic prompt and its critique share the model's context: longer prompts are not judged.
-  critic_width = model_cfg.max_len - config.critique_max_new
-
-  def fits(prompt):
-    return prompt_length(vocab, prompt) <= critic_width
-
-  def critiques(params, prompts):
-    """Greedy critiques of critic prompts, and their generation FLOPs."""
-    texts, lengths = evaluation.complete(
-        graphdef, params, vocab, prompts, critic_key, prompt_len=critic_width,
-        max_new=config.critique_max_new, temperature=0.0, slots=config.slots)
-    return texts, compute.generation_flops(
-        model_cfg, [prompt_length(vocab, p) for p in prompts], lengths)
-
   def make_examples():
     problems = star.training_problems(task, config.seed, levels, config.train_problems, held_out)
     repeated, texts, gen_flops = solutions(policy, problems, config.samples, data_key)
@@ -111,32 +98,32 @@ def run(config, workdir: str) -> dict:
 
   params, meta = common.finetune_once(config, workdir, graphdef, policy, vocab, model_cfg, mesh,
                                       sft_flops, make_examples)
-  record = evaluate(config, task, eval_problems, solutions, critiques, fits, policy, params,
-                    eval_key, workdir)
+  record = evaluate(config, task, eval_problems, solutions, policy,
+                    Model(graphdef, params, model_cfg, vocab), eval_key, critic_key, workdir)
   writer = loop.open_metrics(workdir, 1)
   writer.write(2, train_flops=meta["train_flops"], **record)
   writer.close()
   return {"params": params, "metrics": record}
 
 
-def evaluate(config, task, eval_problems, solutions, critiques, fits, policy, params, key,
+def evaluate(config, task, eval_problems, solutions, policy, critic_model, key, critic_key,
              workdir: str) -> dict:
   """The critic's verdicts, and the baselines', on the policy's held-out solutions and on
   `eval_flawed` synthetic flawed solutions per held-out problem."""
   repeated, texts, _ = solutions(policy, eval_problems, config.eval_samples, key)
   sets = {"policy": (repeated, texts)}
   if config.eval_flawed:
-    sets["flawed"] = flawed(eval_problems, config.eval_flawed,
-                            rng_lib.stream(config.seed, "critic_flawed"))
+    sets["flawed"] = verifier_data.flawed_completions(
+        eval_problems, config.eval_flawed, rng_lib.stream(config.seed, "critic_flawed"))
   prm = common.load_sft(config.prm, with_vocab=True) if config.prm else None
   record, rows = {}, []
   for name, (problems, texts) in sets.items():
-    if not any(critic.solution_lines(c) is not None and fits(critic.critic_prompt(p, c))
-               for p, c in zip(problems, texts)):
+    judged_set = judge_set(config, task, problems, texts, critic_model, critic_key, prm)
+    if judged_set is None:
       print(f"warning: none of the {len(texts)} {name} solutions is well formed (an answer "
-            f"line last): nothing to critique", flush=True)
+            f"line last) within the critic's context: nothing to critique", flush=True)
       continue
-    got, judged = judge_set(config, task, problems, texts, critiques, params, prm, fits)
+    got, judged = judged_set
     record.update({f"{name}/{k}": v for k, v in got.items()})
     rows += [dict(r, set=name) for r in judged]
   if not record:
@@ -147,23 +134,23 @@ def evaluate(config, task, eval_problems, solutions, critiques, fits, policy, pa
   return record
 
 
-def flawed(problems, per_problem: int, rng):
-  """`per_problem` synthetic flawed solutions (countdown_traces.flawed_solution) per problem."""
-  repeated = [p for p in problems for _ in range(per_problem)]
-  return repeated, ["\n".join(countdown_traces.flawed_solution(p, rng)) + "\n" for p in repeated]
-
-
-def judge_set(config, task, problems, texts, critiques, params, prm, fits):
-  """One solution set's scores ({verdict source}/{score}) and its critiques, one row each."""
+def judge_set(config, task, problems, texts, critic_model, key, prm):
+  """One solution set's scores ({verdict source}/{score}) and its critiques, one row each; None
+  when no solution can be judged."""
   spent = []
 
   def generate(prompts):
-    written, flops = critiques(params, prompts)
-    spent.append(flops)
+    written, flops = critic.write(critic_model, prompts, key, max_new=config.critique_max_new,
+                                  slots=config.slots)
+    spent.append(flops.sum())
     return written
 
   total = len(texts)
-  kept, written, verdicts, truth = critic.judge(generate, task, problems, texts, fits)
+  kept, written, verdicts, truth = critic.judge(
+      generate, task, problems, texts,
+      lambda prompt: critic.fits(critic_model, prompt, config.critique_max_new))
+  if not kept:
+    return None
   problems, texts = [problems[i] for i in kept], [texts[i] for i in kept]
   oracle = [critic.critique(task, p, c) for p, c in zip(problems, texts)]
   verdict_sets = {"critic": verdicts,

@@ -135,10 +135,9 @@ def _summary(result: dict, difficulty: np.ndarray) -> dict:
 
 
 def _plain(graphdef, params, tokens, loss_mask):
-  logits = model_lib.apply(graphdef, params, tokens).logits[:, :-1]
-  targets, mask = tokens[:, 1:], loss_mask[:, 1:] > 0
-  logp = jnp.take_along_axis(jax.nn.log_softmax(logits, -1), targets[..., None], -1)[..., 0]
-  hit = jnp.argmax(logits, -1) == targets
+  logits = model_lib.apply(graphdef, params, tokens).logits
+  logp, mask = sft.token_logprobs(logits, tokens), loss_mask[:, 1:] > 0
+  hit = jnp.argmax(logits[:, :-1], -1) == tokens[:, 1:]
   return jnp.where(mask, logp, 0.0).sum(1), jnp.all(hit | ~mask, 1)
 
 

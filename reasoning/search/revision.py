@@ -23,7 +23,7 @@ from reasoning.search import best_of_n
 from reasoning.search.base import Model
 from reasoning.tasks import Problem, Task, extract_answer
 from reasoning.text import prompt_length
-from reasoning.train import revision, verifier
+from reasoning.train import critic as critic_lib, revision, verifier
 
 PARALLEL = "revisions L=1 (parallel)"
 
@@ -39,8 +39,9 @@ def chains(model: Model, task: Task, problems: Sequence[Problem], key, *, chains
   """`chains` chains of `length` attempts per problem. Attempt t of a chain is sampled after the
   last `context` attempts of that chain (fewer when they do not fit the model's max_len next to
   max_new), each followed by the `critic`'s critique line when a critic is given (greedy, at
-  most `critique_max_new` tokens). `report` gets a line after each attempt index. {"texts": [P][C][L] str, "correct", "prompt_lens",
-  "lengths", "critic_flops": [P, C, L] arrays}."""
+  most `critique_max_new` tokens). `report` gets a line after each attempt index.
+  {"texts": [P][C][L] str, "correct", "prompt_lens", "lengths", "critic_flops": [P, C, L]
+  arrays}."""
   width = model.cfg.max_len - max_new
   fits = lambda prompt: prompt_length(model.vocab, prompt) <= width
   p, c = len(problems), chains
@@ -50,6 +51,7 @@ def chains(model: Model, task: Task, problems: Sequence[Problem], key, *, chains
   prompt_lens = np.zeros((p, c, length), np.int64)
   lengths = np.zeros((p, c, length), np.int64)
   critic_flops = np.zeros((p, c, length))
+  correct = np.zeros((p, c, length), bool)
   for t in range(length):
     prompts = [revision.fitted_prompt(problems[j], shown[j][k], context, fits) for j, k in rows]
     out, n = evaluation.complete(model.graphdef, model.params, model.vocab, prompts,
@@ -67,11 +69,10 @@ def chains(model: Model, task: Task, problems: Sequence[Problem], key, *, chains
       shown[j][k].append(revision.with_critique(text, said))
       prompt_lens[j, k, t] = prompt_length(model.vocab, prompt)
       lengths[j, k, t] = m
+      correct[j, k, t] = task.verify(problems[j], text)
     if report is not None:
-      right = np.mean([task.verify(problems[j], texts[j][k][t]) for j, k in rows])
-      report(f"attempt {t + 1}/{length}: {len(rows)} chains, {100 * right:.1f}% right")
-  correct = np.array([[[task.verify(problems[j], x) for x in texts[j][k]] for k in range(c)]
-                      for j in range(p)], bool)
+      report(f"attempt {t + 1}/{length}: {len(rows)} chains, "
+             f"{100 * correct[:, :, t].mean():.1f}% right")
   return {"texts": texts, "correct": correct, "prompt_lens": prompt_lens, "lengths": lengths,
           "critic_flops": critic_flops}
 
@@ -80,18 +81,13 @@ def critique_lines(critic: Model, problems: Sequence[Problem], attempts: Sequenc
                    max_new: int, slots: int = 0) -> tuple[list[str | None], np.ndarray]:
   """The critic's greedy critique of each attempt (None where the critic prompt does not fit
   its context) and each critique's generation FLOPs [N]."""
-  from reasoning.train import critic as critic_lib
-  width = critic.cfg.max_len - max_new
   prompts = [critic_lib.critic_prompt(q, a) for q, a in zip(problems, attempts)]
-  fit = [i for i, x in enumerate(prompts) if prompt_length(critic.vocab, x) <= width]
+  fit = [i for i, x in enumerate(prompts) if critic_lib.fits(critic, x, max_new)]
   out: list[str | None] = [None] * len(prompts)
   flops = np.zeros(len(prompts))
   if fit:
-    said, n = evaluation.complete(critic.graphdef, critic.params, critic.vocab,
-                                  [prompts[i] for i in fit], key, prompt_len=width,
-                                  max_new=max_new, temperature=0.0, slots=slots)
-    rows = compute.generation_flops_rows(critic.cfg, [prompt_length(critic.vocab, prompts[i])
-                                                      for i in fit], n)
+    said, rows = critic_lib.write(critic, [prompts[i] for i in fit], key, max_new=max_new,
+                                  slots=slots)
     for i, text, f in zip(fit, said, rows):
       out[i], flops[i] = text, f
   return out, flops

@@ -23,12 +23,17 @@ naming the last step (a wrong Countdown solution's error is often its fudged las
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
 
 import numpy as np
 
+from reasoning import compute, evaluation
 from reasoning.tasks import Problem, Task, split_completion
 from reasoning.tasks.base import answer_line, extract_answer
+from reasoning.text import prompt_length
+
+if TYPE_CHECKING:
+  from reasoning.search.base import Model
 
 CRITIC_MARK = "check\n"       # ends a critic's prompt: the problem, the solution, then this line
 ALL_RIGHT = "all steps are right"
@@ -40,6 +45,23 @@ def critic_prompt(problem: Problem, completion: str) -> str:
   if not completion.endswith("\n"):
     completion += "\n"
   return problem.prompt + completion + CRITIC_MARK
+
+
+def fits(critic: "Model", prompt: str, max_new: int) -> bool:
+  """Whether a critic prompt leaves `max_new` tokens for its critique within the critic's
+  max_len (a prompt and its critique share the model's context)."""
+  return prompt_length(critic.vocab, prompt) <= critic.cfg.max_len - max_new
+
+
+def write(critic: "Model", prompts: Sequence[str], key, *, max_new: int,
+          slots: int = 0) -> tuple[list[str], np.ndarray]:
+  """The critic's greedy critiques of `prompts` (each one `fits`) and the generation FLOPs of
+  each [N]."""
+  texts, lengths = evaluation.complete(critic.graphdef, critic.params, critic.vocab, prompts,
+                                       key, prompt_len=critic.cfg.max_len - max_new,
+                                       max_new=max_new, temperature=0.0, slots=slots)
+  return texts, compute.generation_flops_rows(
+      critic.cfg, [prompt_length(critic.vocab, p) for p in prompts], lengths)
 
 
 def first_wrong_step(labels: Sequence[int]) -> int | None:

@@ -32,7 +32,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from reasoning import model as model_lib
+from reasoning import model as model_lib, sampling
 
 
 @dataclasses.dataclass(frozen=True)
@@ -89,11 +89,10 @@ def layout(tokens: jax.Array, at: jax.Array, blocks: jax.Array, pad_id: int):
 
 
 def _noise(key, rows: int, k: int, step: int, vocab: int):
-  """Gumbel noise [rows, K, V] of thought step `step`, one key per (row, position, step)."""
-  def one(r, i):
-    return jax.random.gumbel(jax.random.fold_in(jax.random.fold_in(jax.random.fold_in(
-        key, r), i), step), (vocab,))
-  return jax.vmap(lambda r: jax.vmap(lambda i: one(r, i))(jnp.arange(k)))(jnp.arange(rows))
+  """Gumbel noise [rows, K, V] of thought step `step`, one key per (row, position, step): the
+  sampler's row-keyed noise (sampling.row_noise) with the row's key for the positions."""
+  return jax.vmap(lambda r: sampling.row_noise(jax.random.fold_in(key, r), jnp.arange(k),
+                                               jnp.full((k,), step), vocab))(jnp.arange(rows))
 
 
 def _choose(logits, key, rows, k, step, cfg: QuietConfig):

@@ -52,7 +52,12 @@ def synthetic_solutions(task, seed: int, levels, count: int, per_problem: int, h
   if not count:
     return [], []
   problems = training_problems(task, seed, levels, count, held_out, stream="synthetic_problems")
-  rng = rng_lib.stream(seed, "synthetic_attempts")
+  return flawed_completions(problems, per_problem, rng_lib.stream(seed, "synthetic_attempts"))
+
+
+def flawed_completions(problems, per_problem: int, rng: np.random.Generator):
+  """(problems repeated `per_problem` times, one countdown_traces.flawed_solution each, as
+  completion text)."""
   repeated = [p for p in problems for _ in range(per_problem)]
   return repeated, ["\n".join(countdown_traces.flawed_solution(p, rng)) + "\n" for p in repeated]
 
