@@ -14,7 +14,8 @@ CHAR_MODEL = {"d_model": 128, "n_layers": 4, "n_heads": 4, "n_kv_heads": 4, "d_f
 TINY_MODEL = {"d_model": 32, "n_layers": 2, "n_heads": 2, "n_kv_heads": 2, "d_ff": 64}
 # A math JSONL file (GSM8K's format understood); tests use the sample file.
 MATH_TASK = {"name": "math_jsonl", "path": "tests/data/math_sample.jsonl",
-             "template": "{question}\n"}  # the prompt, no chat template
+             "template": "{question}\n",       # the prompt, no chat template
+             "hint_template": "hint {hint}\n"}  # STaR's rationalization hint line
 
 
 def countdown(trap_share: float = 0.1) -> ConfigDict:

@@ -27,4 +27,4 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   return common.variant(c, arg, "configs/hf_revision.py",
                         tiny={"train_difficulties": "1", "eval_difficulties": "1",
                               "train_problems": 4, "eval_problems": 2, "max_new": 16,
-                              "seq_len": 128, "optim.lr": 1e-3, "optim.warmup_steps": 1})
+                              "seq_len": 192, "optim.lr": 1e-3, "optim.warmup_steps": 1})

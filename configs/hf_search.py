@@ -1,11 +1,11 @@
 """Test-time search on math word problems with a Hugging Face policy and PRM: best-of-N (majority
-vote and PRM-weighted), PRM beam search and lookahead search, against test-time FLOPs.
+vote and PRM-weighted), PRM beam search, lookahead search and MCTS, against test-time FLOPs.
 
   python -m experiments.search --config configs/hf_search.py --config.policy=<hf_sft workdir> \
       --config.prm=<hf_verifier workdir> --config.task.path=/data/gsm8k_test.jsonl
 
-MCTS and rStar match answer lines on character ids and run on the character vocabulary only,
-so `mcts` is empty here. `:tiny` is for tests.
+MCTS runs on the model's tokenizer: a step ends at any token ending in a newline, and an answer
+line is matched on the tokenizer's own encoding of `ANSWER: `. `:tiny` is for tests.
 """
 
 from configs import common, countdown_search
@@ -17,10 +17,11 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.prm = ""
   c.task = common.task(common.MATH_TASK)
   c.eval_difficulties = "1,2,3"
-  c.mcts = ""
+  c.mcts = "8,16"
+  c.mcts_batch = 16
   c.max_new = 256
   c.max_steps = 8
   c.step_tokens = 48
   return common.variant(c, arg, "configs/hf_search.py",
                         tiny={"eval_difficulties": "1", "eval_problems": 2, "max_new": 16,
-                              "max_steps": 2, "step_tokens": 8})
+                              "max_steps": 2, "step_tokens": 8, "mcts": "2", "mcts_batch": 2})

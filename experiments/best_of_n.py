@@ -16,7 +16,7 @@ from reasoning import compute, evaluation, plots
 from reasoning.logging import MetricsWriter
 from reasoning.search import best_of_n as bon
 from reasoning.tasks import extract_answer
-from reasoning.text import VOCAB, prompt_length
+from reasoning.text import prompt_length
 from reasoning.train import verifier
 
 # (label, verifier kind or None, selector)
@@ -26,29 +26,35 @@ METHODS = (("majority", None, "majority"), ("ORM best", "orm", "best"),
 
 
 def run(config, workdir: str) -> dict:
-  sft_config, model_cfg, graphdef, policy, _ = common.load_sft(config.policy)
-  reward_params = {"orm": common.load_sft(config.orm)[3], "prm": common.load_sft(config.prm)[3]}
+  vocab, sft_config, model_cfg, graphdef, policy, _ = common.load_sft(config.policy)
+  reward_params = {}
+  for kind in ("orm", "prm"):
+    reward_vocab, *_, params, _ = common.load_sft(config[kind])
+    common.check_same_vocab(vocab, reward_vocab, f"config.{kind}", "config.policy")
+    reward_params[kind] = params
   task = common.make_task(config)
   common.save_config(config, workdir)
   problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
                                       sft_config["seed"])
-  prompt_len = max(prompt_length(VOCAB, p.prompt) for p in problems) + 4
-  seq_len = prompt_len + config.max_new + 2
+  prompt_len = max(prompt_length(vocab, p.prompt) for p in problems) + 4
   sample_key, boot_seed = jax.random.key(config.seed), config.seed
 
   m = config.pool
   prompts = [p.prompt for p in problems for _ in range(m)]
-  completions, lengths = evaluation.complete(graphdef, policy, VOCAB, prompts, sample_key,
+  completions, lengths = evaluation.complete(graphdef, policy, vocab, prompts, sample_key,
                                              prompt_len=prompt_len, max_new=config.max_new,
                                              temperature=1.0)
   print(f"sampled {len(completions)} completions", flush=True)
+  # The longest re-encoded sample, not prompt + max_new: a decoded sample need not re-encode
+  # to as many tokens as were sampled. Few lengths: one compiled shape per multiple of 16.
+  seq_len = verifier.seq_len_for(vocab, prompts, completions, minimum=prompt_len + config.max_new + 2)
   correct = np.array([task.verify(p, c) for p, c in zip([q for q in problems for _ in range(m)],
                                                          completions)]).reshape(-1, m)
   answers = [extract_answer(c) for c in completions]
   answers = [answers[i * m:(i + 1) * m] for i in range(len(problems))]
   scores = {"orm": None, "prm": None}
   for kind in scores:
-    s, _ = verifier.score_completions(graphdef, reward_params[kind], VOCAB, prompts, completions,
+    s, _ = verifier.score_completions(graphdef, reward_params[kind], vocab, prompts, completions,
                                       seq_len=seq_len, kind=kind,
                                       aggregation=config.prm_aggregation)
     scores[kind] = s.reshape(-1, m)

@@ -62,9 +62,21 @@ def has_step_oracle(task) -> bool:
   return getattr(task, "has_step_oracle", True)
 
 
+def base_model_config(directory: str, config: dict) -> dict | None:
+  """The run config a Hugging Face model directory stands for when it is passed where a run is
+  expected (`init_from`): a base model, nothing trained, seed 0. None for a run directory."""
+  if "model" in config or "init_from" in config or not ("model_type" in config or
+                                                       "architectures" in config):
+    return None
+  return {"model": {"path": directory, "dtype": "float32"}, "seed": 0}
+
+
 def load_sft_config(workdir: str) -> dict:
   with open(os.path.join(workdir, "config.json")) as f:
     config = json.load(f)
+  base = base_model_config(workdir, config)
+  if base is not None:
+    return base
   return config if "model" in config else load_sft_config(config["init_from"])
 
 
@@ -105,10 +117,11 @@ def make_model(model_config, key, *, load_weights: bool = True):
   return tokenizer, cfg, graphdef, params
 
 
-def load_sft(workdir: str, *, with_vocab: bool = False):
-  """(sft config dict, model config, graphdef, params, train FLOPs) of an SFT run directory, and
-  its vocabulary first when with_vocab. Entrypoints that handle only the character vocabulary
-  (with_vocab=False) get a clear error for a run on a Hugging Face model."""
+def load_sft(workdir: str):
+  """(vocabulary, sft config dict, model config, graphdef, params, train FLOPs) of a run
+  directory (SFT, or a run started from one): the character vocabulary, or the Hugging Face
+  model's tokenizer. A Hugging Face model directory itself is a base model: its weights, no
+  training FLOPs counted (RL straight from a pretrained model, as TinyZero does)."""
   import jax
 
   from reasoning.checkpoint import Checkpointer
@@ -118,13 +131,13 @@ def load_sft(workdir: str, *, with_vocab: bool = False):
     raise ValueError(f"{workdir!r}: no config.json there; expected a run directory (init_from)")
   with open(path) as f:
     sft_config = json.load(f)
+  base = base_model_config(workdir, sft_config)
+  if base is not None:
+    vocab, model_cfg, graphdef, params = make_model(base["model"], jax.random.key(0))
+    return vocab, base, model_cfg, graphdef, params, 0.0
   if "model" not in sft_config:  # a run started from another (RL, verifier): its model shape
     model_config = load_sft_config(sft_config["init_from"])["model"]
     sft_config = dict(sft_config, model=model_config)
-  if sft_config["model"].get("path") and not with_vocab:
-    raise ValueError(f"{workdir}: a run on the Hugging Face model {sft_config['model']['path']}; "
-                     f"this entrypoint runs on the character vocabulary only (SFT, RL, the verifier "
-                     f"and search run on Hugging Face models)")
   vocab, model_cfg, graphdef, params = make_model(sft_config["model"], jax.random.key(0),
                                                   load_weights=False)
   tx = state_lib.make_optimizer(state_lib.OptimConfig())
@@ -142,8 +155,16 @@ def load_sft(workdir: str, *, with_vocab: bool = False):
   if isinstance(state, dict) and "state" in state:
     state = state["state"]
   params = state if abstract is params else state.params
-  out = (sft_config, model_cfg, graphdef, params, float(meta["train_flops"]))
-  return (vocab,) + out if with_vocab else out
+  return vocab, sft_config, model_cfg, graphdef, params, float(meta["train_flops"])
+
+
+def check_same_vocab(vocab, other, name: str, reference: str) -> None:
+  """A clear error where the run at `name` reads another vocabulary than `reference`'s: a
+  verifier scores the policy's token ids, so both must share one tokenizer."""
+  if vocab != other:
+    describe = lambda v: getattr(v, "path", "the character vocabulary")
+    raise ValueError(f"{name}: its model reads {describe(other)}, but {reference}'s reads "
+                     f"{describe(vocab)}; train it from the same model")
 
 
 def finetune(config, graphdef, params, examples, vocab, model_cfg, mesh, seed: int):

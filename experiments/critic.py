@@ -56,7 +56,7 @@ def run(config, workdir: str) -> dict:
     raise ValueError(f"task {config.task.name}: the critic's critiques come from a step oracle, "
                      f"which this task has not")
   vocab, sft_config, model_cfg, graphdef, policy, sft_flops = common.load_sft(
-      config.init_from, with_vocab=True)
+      config.init_from)
   common.save_config(config, workdir)
   eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
                                            sft_config["seed"])
@@ -115,7 +115,7 @@ def evaluate(config, task, eval_problems, solutions, policy, critic_model, key, 
   if config.eval_flawed:
     sets["flawed"] = verifier_data.flawed_completions(
         eval_problems, config.eval_flawed, rng_lib.stream(config.seed, "critic_flawed"))
-  prm = common.load_sft(config.prm, with_vocab=True) if config.prm else None
+  prm = common.load_sft(config.prm) if config.prm else None
   record, rows = {}, []
   for name, (problems, texts) in sets.items():
     judged_set = judge_set(config, task, problems, texts, critic_model, critic_key, prm)

@@ -30,7 +30,7 @@ from reasoning.checkpoint import Checkpointer
 from reasoning.logging import read_metrics
 from reasoning.search import mcts
 from reasoning.search.base import Model
-from reasoning.text import VOCAB, prompt_length, round_up
+from reasoning.text import prompt_length, round_up
 from reasoning.train import expert_iteration as exit_lib, sft, star
 
 TARGETS = ("policy", "sft")
@@ -45,7 +45,7 @@ def run(config, workdir: str) -> dict:
                      f"model workdir) iff 'prm'; got {config.evaluator!r}, prm={config.prm!r}")
   common.check_positive(config, "iterations", "problems_per_iteration", "mcts_batch",
                         "batch_size", "keep_checkpoints")
-  sft_config, model_cfg, graphdef, sft_params, sft_flops = common.load_sft(config.init_from)
+  vocab, sft_config, model_cfg, graphdef, sft_params, sft_flops = common.load_sft(config.init_from)
   task = common.make_task(config)
   common.save_config(config, workdir)
   eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
@@ -54,11 +54,11 @@ def run(config, workdir: str) -> dict:
       config.train_difficulties), config.train_problems, {p.prompt for p in eval_problems})
   evaluator, value = None, config.evaluator
   if config.evaluator == "prm":
-    _, prm_cfg, prm_graphdef, prm_params, _ = common.load_sft(config.prm)
-    evaluator = Model(prm_graphdef, prm_params, prm_cfg)
+    prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = common.load_sft(config.prm)
+    evaluator = Model(prm_graphdef, prm_params, prm_cfg, prm_vocab)
   elif config.evaluator == "outcome":
-    value = exit_lib.make_judge(task, problems)
-  prompt_len = round_up(max(prompt_length(VOCAB, p.prompt) for p in problems + eval_problems), 8)
+    value = exit_lib.make_judge(task, problems, vocab)
+  prompt_len = round_up(max(prompt_length(vocab, p.prompt) for p in problems + eval_problems), 8)
   key = jax.random.key(config.seed)
   mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(**config.mesh))
   print(f"expert iteration ({config.target} targets) on {len(problems)} training problems, "
@@ -69,7 +69,7 @@ def run(config, workdir: str) -> dict:
                                     what="iteration")
   writer = loop.open_metrics(workdir, start)
 
-  do_eval = loop.evaluator(writer, graphdef, VOCAB, task, eval_problems, key,
+  do_eval = loop.evaluator(writer, graphdef, vocab, task, eval_problems, key,
                            prompt_len=prompt_len, max_new=config.max_new, meta=meta)
 
   if start == 0:
@@ -79,7 +79,7 @@ def run(config, workdir: str) -> dict:
       pick = rng_lib.stream(config.seed, "exit_problems", it).choice(
           len(problems), size=min(config.problems_per_iteration, len(problems)), replace=False)
       batch_problems = [problems[i] for i in pick]
-      policy = Model(graphdef, params, model_cfg)
+      policy = Model(graphdef, params, model_cfg, vocab)
       completions, trace, search_flops = mcts.traced_mcts_chunks(
           policy, evaluator or policy, [p.prompt for p in batch_problems],
           jax.random.fold_in(key, it), batch=config.mcts_batch,
@@ -104,7 +104,7 @@ def run(config, workdir: str) -> dict:
         if examples:
           steps = max(1, math.ceil(config.epochs * len(examples) / config.batch_size))
           params, train_flops, metrics = sft.finetune(
-              graphdef, params, examples, VOCAB, model_cfg, mesh, optim=dict(config.optim),
+              graphdef, params, examples, vocab, model_cfg, mesh, optim=dict(config.optim),
               steps=steps, batch_size=config.batch_size, seq_len=model_cfg.max_len, seed=seed)
       meta["train_flops"] += search_flops + train_flops
       do_eval(it, params, search_solved=float(outcomes.mean()), examples=n_examples,

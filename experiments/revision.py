@@ -62,13 +62,12 @@ def run(config, workdir: str) -> dict:
                      "among a setting's attempts")
   task = common.make_task(config)
   vocab, sft_config, model_cfg, graphdef, policy, sft_flops = common.load_sft(
-      config.init_from, with_vocab=True)
-  prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = common.load_sft(config.prm,
-                                                                       with_vocab=True)
+      config.init_from)
+  prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = common.load_sft(config.prm)
   critic = None
   if config.critic:
     critic_vocab, _, critic_cfg, critic_graphdef, critic_params, _ = common.load_sft(
-        config.critic, with_vocab=True)
+        config.critic)
     critic = Model(critic_graphdef, critic_params, critic_cfg, critic_vocab)
   common.save_config(config, workdir)
   eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,

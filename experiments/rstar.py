@@ -32,8 +32,8 @@ GENERATOR, MUTUAL = "generator alone", "with mutual consistency"
 
 
 def _model(workdir):
-  _, cfg, graphdef, params, _ = common.load_sft(workdir)
-  return Model(graphdef, params, cfg)
+  vocab, _, cfg, graphdef, params, _ = common.load_sft(workdir)
+  return Model(graphdef, params, cfg, vocab)
 
 
 def run(config, workdir: str) -> dict:

@@ -40,9 +40,8 @@ def _budgets(text) -> list[int]:
 
 def run(config, workdir: str) -> dict:
   task = common.make_task(config)
-  vocab, sft_config, policy_cfg, graphdef, policy_params, _ = common.load_sft(config.policy,
-                                                                               with_vocab=True)
-  prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = common.load_sft(config.prm, with_vocab=True)
+  vocab, sft_config, policy_cfg, graphdef, policy_params, _ = common.load_sft(config.policy)
+  prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = common.load_sft(config.prm)
   common.save_config(config, workdir)
   policy = Model(graphdef, policy_params, policy_cfg, vocab)
   prm = Model(prm_graphdef, prm_params, prm_cfg, prm_vocab)

@@ -27,7 +27,7 @@ from reasoning.train import sft, sft_data, state as state_lib
 def own_misses_fn(workdir: str, task, max_new: int = 64):
   """problems -> the greedy first attempt of the policy in `workdir` where it is a miss."""
   def own_misses(problems):
-    vocab, _, model_cfg, graphdef, params, _ = common.load_sft(workdir, with_vocab=True)
+    vocab, _, model_cfg, graphdef, params, _ = common.load_sft(workdir)
     prompt_len = max(prompt_length(vocab, p.prompt) for p in problems)
     texts, _ = evaluation.complete(graphdef, params, vocab, [p.prompt for p in problems],
                                    jax.random.key(0), prompt_len=prompt_len,

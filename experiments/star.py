@@ -25,14 +25,14 @@ from experiments import common
 from reasoning import compute, evaluation, loop, mesh as mesh_lib, rng as rng_lib
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import read_metrics
-from reasoning.text import VOCAB, prompt_length, round_up
+from reasoning.text import prompt_length, round_up
 from reasoning.train import star
 
 
 def run(config, workdir: str) -> dict:
   common.check_positive(config, "iterations", "train_problems", "samples", "max_new",
                         "finetune.batch_size", "keep_checkpoints")
-  sft_config, model_cfg, graphdef, base_params, sft_flops = common.load_sft(config.init_from)
+  vocab, sft_config, model_cfg, graphdef, base_params, sft_flops = common.load_sft(config.init_from)
   task = common.make_task(config)
   common.save_config(config, workdir)
   eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
@@ -41,7 +41,7 @@ def run(config, workdir: str) -> dict:
   levels = common.difficulties(config.train_difficulties)
   problems = star.training_problems(task, config.seed, levels, config.train_problems, held_out)
   # Prompt shapes: one for plain prompts, one for hinted ones (a few compilations in all).
-  prompt_len = round_up(max(prompt_length(VOCAB, p.prompt) for p in problems + eval_problems), 8)
+  prompt_len = round_up(max(prompt_length(vocab, p.prompt) for p in problems + eval_problems), 8)
   key = jax.random.key(config.seed)
   mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(**config.mesh))
   print(f"STaR on {len(problems)} training problems, {config.iterations} iterations, "
@@ -55,12 +55,12 @@ def run(config, workdir: str) -> dict:
     def complete(prompts):
       # Hinted prompts and a fresh draw's longer prompts get a wider shape (rare compilations).
       length = prompt_len + 24 if any("\nhint " in p for p in prompts) else prompt_len
-      length = max(length, round_up(max(prompt_length(VOCAB, p) for p in prompts), 8))
-      return evaluation.complete(graphdef, params, VOCAB, prompts, key, prompt_len=length,
+      length = max(length, round_up(max(prompt_length(vocab, p) for p in prompts), 8))
+      return evaluation.complete(graphdef, params, vocab, prompts, key, prompt_len=length,
                                  max_new=config.max_new, temperature=config.temperature)
     return complete
 
-  do_eval = loop.evaluator(writer, graphdef, VOCAB, task, eval_problems, key,
+  do_eval = loop.evaluator(writer, graphdef, vocab, task, eval_problems, key,
                            prompt_len=prompt_len, max_new=config.max_new, meta=meta)
 
   if start == 0:
@@ -75,7 +75,7 @@ def run(config, workdir: str) -> dict:
                          samples=config.samples, rationalize=config.rationalize,
                          rationalize_samples=config.rationalize_samples,
                          rng=rng_lib.stream(config.seed, "rationalization", it),
-                         vocab_len=lambda prompt: prompt_length(VOCAB, prompt))
+                         vocab_len=lambda prompt: prompt_length(vocab, prompt))
       stats = star.track_rescued(meta, got, round_problems is problems)
       if config.balance_traps:
         got.examples = star.balance_traps(got.examples, {p.prompt: p for p in round_problems},
@@ -88,7 +88,7 @@ def run(config, workdir: str) -> dict:
             f"{len(got.examples)} examples", flush=True)
       if got.examples:
         params, ft_flops, steps, metrics = common.finetune(
-            config, graphdef, base_params, got.examples, VOCAB, model_cfg, mesh,
+            config, graphdef, base_params, got.examples, vocab, model_cfg, mesh,
             config.seed * 1000 + it)
         loss = metrics["loss"]
       else:  # nothing to learn from: the next round samples the base policy again
@@ -99,7 +99,7 @@ def run(config, workdir: str) -> dict:
       # The rescued problems (never solved by the SFT policy, then rationalized) this iterate
       # now solves greedily, with no hint: what rationalization taught it.
       rescued = [problems[i] for i in meta["rescued"]]
-      texts = (evaluation.complete(graphdef, params, VOCAB, [p.prompt for p in rescued],
+      texts = (evaluation.complete(graphdef, params, vocab, [p.prompt for p in rescued],
                                    round_key, prompt_len=prompt_len, max_new=config.max_new,
                                    temperature=0.0)[0] if rescued else [])
       verdicts = [task.verify(p, c) for p, c in zip(rescued, texts)]

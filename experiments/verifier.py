@@ -32,8 +32,7 @@ def run(config, workdir: str) -> dict:
   data.check_synthetic(task, synthetic_problems=config.synthetic_problems, kind=config.kind,
                        labels=config.labels)
   optim_cfg = state_lib.OptimConfig(total_steps=config.steps, **config.optim)
-  vocab, sft_config, model_cfg, graphdef, policy_params, _ = common.load_sft(config.init_from,
-                                                                           with_vocab=True)
+  vocab, sft_config, model_cfg, graphdef, policy_params, _ = common.load_sft(config.init_from)
   common.save_config(config, workdir)
   sample_key, label_key, eval_key = jax.random.split(jax.random.key(config.seed), 3)
   eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,

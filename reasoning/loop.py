@@ -132,13 +132,15 @@ def last_evaluation(records: list[dict], path: str) -> dict:
 def plot_train_scaling(workdir: str, label: str, records: list[dict], init_from: str,
                        difficulties, title: str, problems: int | None = None,
                        metric: str = "greedy") -> str:
-  """plots/train_scaling.png: the SFT run at `init_from` against its own compute (greedy), then
-  held-out `metric` pass@1 ('greedy', or 'sampled': the mean over pass_k samples) per difficulty
-  against the compute spent after it (plots.post_training_scaling), with standard errors over
-  `problems` per difficulty. Returns the path."""
+  """plots/train_scaling.png: the SFT run at `init_from` (where it is one, not a base model)
+  against its own compute (greedy), then held-out `metric` pass@1 ('greedy', or 'sampled': the
+  mean over pass_k samples) per difficulty against the compute spent after it
+  (plots.post_training_scaling), with standard errors over `problems` per difficulty. Returns
+  the path."""
   os.makedirs(os.path.join(workdir, "plots"), exist_ok=True)
   path = os.path.join(workdir, "plots", "train_scaling.png")
-  sft_records = read_metrics(os.path.join(init_from, "metrics.jsonl"))
+  sft_path = os.path.join(init_from, "metrics.jsonl")  # none for a base model directory
+  sft_records = read_metrics(sft_path) if os.path.exists(sft_path) else []
   plots.post_training_scaling(sft_records, {label: records}, path,
                               keys=[f"{metric}/d{d}" for d in difficulties], title=title,
                               problems=problems, sft_keys=[f"greedy/d{d}" for d in difficulties])

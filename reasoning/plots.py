@@ -164,8 +164,9 @@ def post_training_scaling(sft_records: list[dict], runs: dict[str, list[dict]], 
     if points:
       ax.plot(*zip(*points), marker="o", color=f"C{i}", label=key)
   ax.set(xscale="log", xlabel="SFT compute (FLOPs)", ylabel="held-out pass@1 (%)",
-         title="SFT", ylim=(0, 100))
-  ax.legend(fontsize=8)
+         title="SFT" if sft_evals else "SFT (none: a base model)", ylim=(0, 100))
+  if sft_evals:
+    ax.legend(fontsize=8)
   slopes = {}
   for ax, key in zip(axes[0][1:], keys):
     for i, (label, records) in enumerate(runs.items()):

@@ -106,6 +106,36 @@ class CharVocab:
 VOCAB = CharVocab()
 
 
+def answer_ids(vocab) -> tuple[int, ...]:
+  """The tokens that start an answer line (`ANSWER: ` after a newline) in `vocab`'s own encoding,
+  up to the token that completes the word `ANSWER`: one word token in the character vocabulary,
+  one or two BPE pieces in a real tokenizer. Samplers and searchers match answer lines on these
+  ids inside jitted code, whatever the tokenizer."""
+  from reasoning.tasks.base import ANSWER_PREFIX
+  word = ANSWER_PREFIX.split(":")[0]
+  ids = vocab.encode(ANSWER_PREFIX + "0\n")
+  for n in range(1, len(ids) + 1):
+    if len(vocab.decode(ids[:n])) >= len(word):
+      return tuple(ids[:n])
+  raise ValueError(f"{ANSWER_PREFIX!r} does not encode in this vocabulary")
+
+
+def line_end(vocab) -> int:
+  """The id of a lone newline: what ends a step in `vocab`."""
+  ids = vocab.encode("\n")
+  if len(ids) != 1:
+    raise ValueError(f"a newline encodes to {len(ids)} tokens in this vocabulary; steps need one")
+  return ids[0]
+
+
+def strip_left_pad(row, pad: int):
+  """A left-padded row [S] without its leading `pad` ids (a tokenizer that pads with its EOS
+  would otherwise decode a left-padded row as empty: decoding stops at the first EOS)."""
+  row = np.asarray(row)
+  real = np.flatnonzero(row != pad)
+  return row[real[0]:] if len(real) else row[:0]
+
+
 def round_up(n: int, multiple: int) -> int:
   """n rounded up to a multiple: padded lengths from few buckets compile few shapes."""
   return -(-int(n) // multiple) * multiple

@@ -83,7 +83,7 @@ def main():
     counts = {name: np.array(v) for name, v in saved["counts"].items()}
     report(args, saved["difficulty"], counts, saved["samples"], saved["bin_samples"], t0)
     return
-  vocab, sft_config, cfg, graphdef, params, _ = common.load_sft(args.policy, with_vocab=True)
+  vocab, sft_config, cfg, graphdef, params, _ = common.load_sft(args.policy)
   task = common.make_task(sft_config)
   problems = common.held_out_problems(task, args.difficulties, args.problems, sft_config["seed"])
   solvable = [p for p in problems if not p.is_trap]  # coverage counts problems with an answer

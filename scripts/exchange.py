@@ -40,7 +40,7 @@ from reasoning.search.base import Model  # noqa: E402
 
 def measure(workdir: str, problems_per_difficulty: int, difficulties: str, n: int, key,
             max_new: int) -> dict:
-  vocab, config, cfg, graphdef, params, train_flops = common.load_sft(workdir, with_vocab=True)
+  vocab, config, cfg, graphdef, params, train_flops = common.load_sft(workdir)
   task = common.make_task(config)
   problems = [p for p in common.held_out_problems(task, difficulties, problems_per_difficulty,
                                                   config["seed"]) if not p.is_trap]

@@ -188,6 +188,22 @@ def test_bad_task_options_are_clear_errors():
     get_task("letters", trap_share=1.5)
   with pytest.raises(ValueError, match="difficulty=9"):
     get_task("arithmetic").sample(np.random.default_rng(0), 1, 9)
+  with pytest.raises(ValueError, match="countdown.template=.*must contain"):
+    get_task("countdown", template="reach the target\n")
+  with pytest.raises(ValueError, match="math_jsonl.hint_template=.*must contain"):
+    get_task("math_jsonl", path="tests/data/math_sample.jsonl", hint_template="hint\n")
+
+
+def test_prompt_and_hint_templates_change_the_text_and_nothing_else():
+  from reasoning.tasks import hint_template, with_hint
+  plain, told = get_task("countdown"), get_task("countdown", template="Reach it.\n{question}\n")
+  a, b = (t.sample(np.random.default_rng(0), 3, 1) for t in (plain, told))
+  assert [p.prompt for p in b] == ["Reach it.\n" + p.prompt for p in a]
+  assert [(p.answer, p.meta) for p in a] == [(p.answer, p.meta) for p in b]
+  math = get_task("math_jsonl", path="tests/data/math_sample.jsonl",
+                  hint_template="(The answer is {hint}.)\n")
+  assert with_hint("Q\n", "42", hint_template(math)) == "Q\n(The answer is 42.)\n"
+  assert with_hint("Q\n", "42", hint_template(plain)) == "Q\nhint 42\n"
 
 
 def test_arithmetic_scratchpad_by_hand():

@@ -1,5 +1,6 @@
-"""A real tokenizer (tokenizer.json) behind the vocabulary interface, and SFT -> RL on a Hugging
-Face-layout model with it (a tiny random Qwen2-style checkpoint made without torch)."""
+"""A real tokenizer (tokenizer.json) behind the vocabulary interface, searchers on its ids, and
+every entrypoint on a Hugging Face-layout model with it (a tiny random Qwen2-style checkpoint
+with a BPE tokenizer, made without torch), on a math JSONL file and on Countdown."""
 
 import json
 import runpy
@@ -8,19 +9,28 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from ml_collections import ConfigDict
 
-from reasoning import hf, sampling, testing
-from reasoning.tasks import math_jsonl
-from reasoning.text import VOCAB, pad_examples, pad_prompts
+from reasoning import hf, mesh as mesh_lib, sampling, testing
+from reasoning.search import mcts, rstar
+from reasoning.search.base import Model
+from reasoning.tasks import Countdown, math_jsonl, reference_completion
+from reasoning.text import VOCAB, answer_ids, line_end, pad_examples, pad_prompts, strip_left_pad
 from reasoning.tokenizer import HFTokenizer
+from reasoning.train import expert_iteration as exit_lib, sft
 
 SAMPLE = "tests/data/math_sample.jsonl"
 
 
 def _texts():
+  """Math word problems and Countdown solutions: the tokenizer's training text."""
   problems = math_jsonl.load(SAMPLE)
-  return [p.prompt + "\n".join(p.meta["steps"]) + "\nANSWER: " + p.answer + "\n"
-          for p in problems] * 4
+  countdown = Countdown()
+  rng = np.random.default_rng(0)
+  return ([p.prompt + "\n".join(p.meta["steps"]) + "\nANSWER: " + p.answer + "\n"
+           for p in problems] * 4 +
+          [p.prompt + reference_completion(countdown, p) for d in (1, 2)
+           for p in countdown.sample(rng, 100, d)])
 
 
 @pytest.fixture(scope="module")
@@ -78,59 +88,152 @@ def test_sampler_uses_the_tokenizers_special_ids(hf_dir):
                       specials=VOCAB.specials)
 
 
+@pytest.fixture(scope="module")
+def memorizer(hf_dir):
+  """(tokenizer, Model, problems): the tiny BPE model fine-tuned until it writes the reference
+  solutions of two Countdown problems (its pad id is its EOS id, as Qwen2's)."""
+  tok = HFTokenizer.from_dir(hf_dir)
+  cfg, graphdef, params = hf.load(hf_dir, specials=tok.specials)
+  task = Countdown(trap_share=0.0)
+  problems = task.sample(np.random.default_rng(3), 2, 1)
+  examples = [(p.prompt, reference_completion(task, p)) for p in problems] * 4
+  params, _, metrics = sft.finetune(graphdef, params, examples, tok, cfg,
+                                    mesh_lib.make_mesh(mesh_lib.MeshConfig()),
+                                    optim={"lr": 1e-2, "warmup_steps": 5}, steps=100,
+                                    batch_size=8, seq_len=48, seed=0)
+  assert metrics["token_accuracy"] == 1.0
+  return tok, Model(graphdef, params, cfg, tok), task, problems
+
+
+def test_answer_lines_and_step_ends_in_a_bpe_vocabulary(hf_dir):
+  tok = HFTokenizer.from_dir(hf_dir)
+  ids = answer_ids(tok)
+  assert tok.encode("ANSWER: 12\n")[:len(ids)] == list(ids)
+  assert len(tok.decode(ids)) >= len("ANSWER") and len(tok.decode(ids[:-1])) < len("ANSWER")
+  assert answer_ids(VOCAB) == tuple(VOCAB.encode("ANSWER: "))  # one word token
+  assert line_end(tok) in tok.specials.step_ends and line_end(VOCAB) == VOCAB.newline
+  row = np.array([tok.pad] * 3 + tok.encode("countdown 1 2 to 3\n"))
+  assert tok.decode(row) == ""  # padded with EOS: decoding stops at once
+  assert tok.decode(strip_left_pad(row, tok.pad)) == "countdown 1 2 to 3\n"
+
+
+def test_mcts_rstar_and_the_self_play_judge_on_a_bpe_model(memorizer):
+  """The searchers find answer lines and EOS by the tokenizer's ids: a model that knows the
+  solutions ends each search at its answer line, and the judge reads the rows back."""
+  tok, model, task, problems = memorizer
+  prompts = [p.prompt for p in problems]
+  out = mcts.mcts(model, model, prompts, jax.random.key(0), num_candidates=2, num_simulations=4,
+                  max_moves=5, step_tokens=12)
+  assert out.completions == [reference_completion(task, p) for p in problems]
+  found = rstar.rstar(model, model, model, prompts, jax.random.key(1), num_candidates=2,
+                      num_simulations=3, step_tokens=12, finish_tokens=24, value="value")
+  assert found.mutual.completions == out.completions and found.consistent == [[True], [True]]
+  judge = exit_lib.make_judge(task, problems, tok)
+  rows = pad_prompts(tok, [p + c for p, c in zip(prompts, out.completions)] + [prompts[0]], 40)
+  verdicts = judge(rows)
+  assert verdicts[:2].tolist() == [1.0, 1.0] and np.isnan(verdicts[2])  # unfinished: NaN
+
+
+def _config(path: str, **changes):
+  config = runpy.run_path(path)["get_config"]("tiny")
+  for dotted, value in changes.items():
+    node = config
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+      node = node[key]
+    node[leaf] = value
+  return config
+
+
+def _records(path) -> list[dict]:
+  return [json.loads(x) for x in path.read_text().splitlines()]
+
+
+def _methods(path) -> set[str]:
+  return {r["method"] for r in _records(path)}
+
+
 @pytest.mark.slow
-def test_sft_then_rl_on_a_hugging_face_model(tmp_path, hf_dir):
-  from experiments import common, rl, sft
-  config = runpy.run_path("configs/hf_sft.py")["get_config"]("tiny")
-  config.model.path = hf_dir
-  result = sft.run(config, str(tmp_path / "sft"))
-  records = [json.loads(x) for x in (tmp_path / "sft" / "metrics.jsonl").read_text().splitlines()]
-  losses = [r["loss"] for r in records if "loss" in r]
+def test_every_entrypoint_on_a_math_jsonl_file_with_a_hugging_face_model(tmp_path, hf_dir):
+  from experiments import (best_of_n, common, expert_iteration, revision, rl, rstar, search, sft,
+                           star, verifier as verifier_exp)
+  result = sft.run(_config("configs/hf_sft.py", **{"model.path": hf_dir}), str(tmp_path / "sft"))
+  losses = [r["loss"] for r in _records(tmp_path / "sft" / "metrics.jsonl") if "loss" in r]
   assert len(losses) == 3 and losses[-1] < losses[0]
   assert (tmp_path / "sft" / "plots" / "learning_curve.png").exists()
-  # The run reloads as a Hugging Face model with its tokenizer; other entrypoints refuse it.
-  vocab, _, cfg, _, params, _ = common.load_sft(str(tmp_path / "sft"), with_vocab=True)
+  # The run reloads as a Hugging Face model with its tokenizer.
+  vocab, _, cfg, _, params, _ = common.load_sft(str(tmp_path / "sft"))
   assert isinstance(vocab, HFTokenizer) and cfg.pad_id == vocab.eos
   for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(result["params"])):
     np.testing.assert_array_equal(a, b)
-  with pytest.raises(ValueError, match="character vocabulary only"):
-    common.load_sft(str(tmp_path / "sft"))
+  sft_dir = str(tmp_path / "sft")
 
-  config = runpy.run_path("configs/hf_rl.py")["get_config"]("tiny")
-  config.init_from = str(tmp_path / "sft")
-  out = rl.run(config, str(tmp_path / "rl"))
+  out = rl.run(_config("configs/hf_rl.py", init_from=sft_dir), str(tmp_path / "rl"))
   assert out["metrics"]["step"] == 2 and "greedy/d1" in out["metrics"]
-  records = [json.loads(x) for x in (tmp_path / "rl" / "metrics.jsonl").read_text().splitlines()]
+  records = _records(tmp_path / "rl" / "metrics.jsonl")
   assert [r["step"] for r in records if "kl" in r] == [1, 2]
   assert all(np.isfinite(r["loss"]) for r in records if "loss" in r)
 
-
-@pytest.mark.slow
-def test_prm_from_monte_carlo_labels_search_and_revisions_on_a_hugging_face_model(tmp_path, hf_dir):
-  from experiments import search, sft, verifier as verifier_exp
-  config = runpy.run_path("configs/hf_sft.py")["get_config"]("tiny")
-  config.model.path = hf_dir
-  config.steps, config.eval_every = 1, 1
-  sft.run(config, str(tmp_path / "sft"))
-  config = runpy.run_path("configs/hf_verifier.py")["get_config"]("tiny")
-  config.init_from = str(tmp_path / "sft")
+  config = _config("configs/hf_verifier.py", init_from=sft_dir)
   with pytest.raises(ValueError, match="no per-step oracle.*labels=mc"):
     verifier_exp.run(dict_copy(config, labels="oracle"), str(tmp_path / "bad"))
   out = verifier_exp.run(config, str(tmp_path / "prm"))
   assert "auc/step" not in out["metrics"] and "auc/outcome_min" in out["metrics"]
-  config = runpy.run_path("configs/hf_search.py")["get_config"]("tiny")
-  config.policy, config.prm = str(tmp_path / "sft"), str(tmp_path / "prm")
-  out = search.run(config, str(tmp_path / "search"))
-  methods = {json.loads(x)["method"] for x in (tmp_path / "search" / "results.jsonl").read_text()
-             .splitlines()}
-  assert {"best-of-2 majority", "best-of-2 PRM weighted", "beam N=2", "lookahead1 N=2"} <= methods
+  prm = str(tmp_path / "prm")
+
+  search.run(_config("configs/hf_search.py", policy=sft_dir, prm=prm), str(tmp_path / "search"))
+  assert {"best-of-2 majority", "best-of-2 PRM weighted", "beam N=2", "lookahead1 N=2",
+          "MCTS sims=2"} <= _methods(tmp_path / "search" / "results.jsonl")
   assert (tmp_path / "search" / "plots" / "search_scaling.png").exists()
-  from experiments import revision
-  config = runpy.run_path("configs/hf_revision.py")["get_config"]("tiny")
-  config.init_from, config.prm = str(tmp_path / "sft"), str(tmp_path / "prm")
-  out = revision.run(config, str(tmp_path / "revision"))
+  best_of_n.run(_config("configs/hf_bon.py", policy=sft_dir, orm=prm, prm=prm),
+                str(tmp_path / "bon"))
+  assert (tmp_path / "bon" / "plots" / "best_of_n.png").exists()
+  rstar.run(_config("configs/hf_rstar.py", generator=sft_dir, prm=prm, discriminator=sft_dir),
+            str(tmp_path / "rstar"))
+  assert (tmp_path / "rstar" / "plots" / "rstar_scaling.png").exists()
+  for name, module in (("star", star), ("expert_iteration", expert_iteration)):
+    out = module.run(_config(f"configs/hf_{name}.py", init_from=sft_dir), str(tmp_path / name))
+    assert out["metrics"]["step"] == 1 and "greedy/d1" in out["metrics"]
+
+  out = revision.run(_config("configs/hf_revision.py", init_from=sft_dir, prm=prm),
+                     str(tmp_path / "revision"))
   assert out["pool"]["correct"].shape == (2, 2, 2)  # problems, chains, attempts
   assert {r["method"] for r in out["records"]} >= {"N=1 L=1", "N=2 L=2"}
+
+
+@pytest.mark.slow
+def test_every_entrypoint_on_countdown_through_a_bpe_tokenizer(tmp_path, hf_dir):
+  """Countdown's prompts and solutions through the model's tokenizer: the oracle's step labels
+  train the PRM, and RL starts from the base model directory itself (the TinyZero set-up)."""
+  from experiments import (best_of_n, expert_iteration, rl, rstar, search, sft, star,
+                           verifier as verifier_exp)
+  def countdown(path, **changes):
+    config = _config(path, **changes)
+    config.task = ConfigDict({"name": "countdown", "trap_share": 0.1})
+    return config
+  sft.run(countdown("configs/hf_sft.py", **{"model.path": hf_dir, "steps": 1, "eval_every": 1}),
+          str(tmp_path / "sft"))
+  sft_dir = str(tmp_path / "sft")
+  out = verifier_exp.run(countdown("configs/hf_verifier.py", init_from=sft_dir, labels="oracle"),
+                         str(tmp_path / "prm"))
+  assert "auc/step" in out["metrics"]  # the oracle labels every step
+  prm = str(tmp_path / "prm")
+  out = rl.run(_config("configs/hf_countdown_rl.py", init_from=hf_dir), str(tmp_path / "rl"))
+  assert out["metrics"]["step"] == 2 and (tmp_path / "rl" / "plots" / "train_scaling.png").exists()
+  assert json.loads((tmp_path / "rl" / "config.json").read_text())["task"]["template"].startswith(
+      "Use the numbers")
+  search.run(countdown("configs/hf_search.py", policy=sft_dir, prm=prm), str(tmp_path / "search"))
+  assert "MCTS sims=2" in _methods(tmp_path / "search" / "results.jsonl")
+  best_of_n.run(countdown("configs/hf_bon.py", policy=sft_dir, orm=prm, prm=prm),
+                str(tmp_path / "bon"))
+  rstar.run(countdown("configs/hf_rstar.py", generator=sft_dir, prm=prm, discriminator=sft_dir),
+            str(tmp_path / "rstar"))
+  out = star.run(countdown("configs/hf_star.py", init_from=sft_dir), str(tmp_path / "star"))
+  assert out["metrics"]["step"] == 1
+  # The (pi, z) targets: the search's candidates scored under the model, padded with its EOS id.
+  out = expert_iteration.run(countdown("configs/hf_expert_iteration.py", init_from=sft_dir,
+                                       target="policy"), str(tmp_path / "expert_iteration"))
+  assert out["metrics"]["step"] == 1 and np.isfinite(out["metrics"]["train/loss"])
 
 
 def dict_copy(config, **changes):
@@ -138,3 +241,12 @@ def dict_copy(config, **changes):
   config.unlock()
   config.update(changes)
   return config
+
+
+def test_a_verifier_on_another_vocabulary_is_a_clear_error(hf_dir):
+  from experiments import common
+  tok = HFTokenizer.from_dir(hf_dir)
+  common.check_same_vocab(tok, HFTokenizer.from_dir(hf_dir), "config.prm", "config.policy")
+  with pytest.raises(ValueError, match=r"config.prm: its model reads the character vocabulary, "
+                                       r"but config.policy's reads .*tokenizer.json"):
+    common.check_same_vocab(tok, VOCAB, "config.prm", "config.policy")

@@ -16,7 +16,7 @@ import numpy as np
 from reasoning import compute, evaluation
 from reasoning.model import ModelConfig
 from reasoning.tasks.base import ANSWER_PREFIX
-from reasoning.text import VOCAB, CharVocab, prompt_length, round_up
+from reasoning.text import VOCAB, prompt_length, round_up
 from reasoning.train import verifier
 
 
@@ -61,15 +61,6 @@ class Meter:
   def result(self, completions: list[str], scores, candidates=None) -> Result:
     return Result(completions, np.asarray(scores, np.float64), self.generated, self.scored,
                   self.flops, candidates)
-
-
-def require_char_vocab(method: str, *models: Model) -> None:
-  """Token-level searchers (MCTS, rStar) match answer lines and step ends on character ids; with
-  a real tokenizer they stop with a clear error rather than a silent mismatch."""
-  for m in models:
-    if not isinstance(m.vocab, CharVocab):
-      raise ValueError(f"{method} runs on the character vocabulary only; with a Hugging "
-                       f"Face model use best-of-N, beam or lookahead search")
 
 
 def sample_steps(policy: Model, meter: Meter, owners: Sequence[int], prompts: Sequence[str],

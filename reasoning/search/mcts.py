@@ -37,18 +37,19 @@ import numpy as np
 from flax import struct
 
 from reasoning import model as model_lib, sampling
-from reasoning.search.base import Meter, Model, Result, require_char_vocab
+from reasoning.search.base import Meter, Model, Result
 from reasoning.tasks.base import ANSWER_PREFIX
-from reasoning.text import EOS, PAD, VOCAB, pad_prompts, round_up
+from reasoning.text import (VOCAB, answer_ids, line_end, pad_prompts, prompt_length, round_up,
+                            strip_left_pad)
 
 POLICIES = ("gumbel", "muzero")
-_ANSWER = tuple(VOCAB.encode(ANSWER_PREFIX))  # token ids; an array only inside the jitted step
 COMMITS = ("step", "best_leaf", "all_leaves")
 PRIORS = ("logprob", "uniform")
 
 
 class Candidates(NamedTuple):
-  tokens: jax.Array   # [B, K, T] each a step ending with a newline (an answer line's EOS too)
+  tokens: jax.Array   # [B, K, T] each a step ending with a step end (an answer line's EOS
+                      # becomes a newline), PAD after its length
   logprob: jax.Array  # [B, K] sequence log-prob under the policy
   length: jax.Array   # [B, K] tokens in the step
   final: jax.Array    # [B, K] the step ends the solution (answer line, or cut off at T)
@@ -73,25 +74,29 @@ def append(tokens: jax.Array, step: jax.Array, length: jax.Array) -> jax.Array:
   return jax.vmap(lambda row, n: jax.lax.dynamic_slice(row, (n,), (s,)))(both, length)
 
 
-def policy_proposer(graphdef, num_candidates: int, step_tokens: int, *, temperature: float = 1.0):
+def policy_proposer(graphdef, num_candidates: int, step_tokens: int, *, temperature: float = 1.0,
+                    vocab=VOCAB):
   """propose(params, key, tokens [B, S]) -> Candidates: K sampled next steps per row, params =
-  the policy's."""
-  if step_tokens <= len(_ANSWER):
+  the policy's. `vocab` (the character vocabulary or a real tokenizer) gives the special ids and
+  the tokens of an answer line."""
+  specials, answer, newline = vocab.specials, answer_ids(vocab), line_end(vocab)
+  if step_tokens <= len(answer):
     raise ValueError(f"mcts: step_tokens={step_tokens} cannot hold an answer line "
-                     f"({ANSWER_PREFIX!r} alone is {len(_ANSWER)} tokens, then the answer)")
+                     f"({ANSWER_PREFIX!r} alone is {len(answer)} tokens, then the answer)")
 
   def propose(params, key, tokens):
     b = tokens.shape[0]
     rows = jnp.repeat(tokens, num_candidates, axis=0)
     out = sampling.generate(graphdef, params, rows, key, max_new=step_tokens, stop="step",
-                            temperature=temperature)
+                            temperature=temperature, specials=specials)
     steps = out.tokens.reshape(b, num_candidates, step_tokens)
-    eos = steps == EOS
-    answer = jnp.all(steps[..., :len(_ANSWER)] == jnp.array(_ANSWER, jnp.int32), axis=-1)
-    final = answer | eos.any(-1) | ~out.done.reshape(b, num_candidates)
-    steps = jnp.where(eos, VOCAB.newline, steps)  # an answer line is scored at its newline
-    return Candidates(steps, out.logprobs.sum(-1).reshape(b, num_candidates),
-                      out.lengths.reshape(b, num_candidates), final)
+    length = out.lengths.reshape(b, num_candidates)
+    # EOS inside the step's length (a model may pad with its EOS id, so not after it).
+    eos = (steps == specials.eos) & (jnp.arange(step_tokens) < length[..., None])
+    head = steps[..., :len(answer)] == jnp.array(answer, jnp.int32)
+    final = jnp.all(head, axis=-1) | eos.any(-1) | ~out.done.reshape(b, num_candidates)
+    steps = jnp.where(eos, newline, steps)  # an answer line is scored at its newline
+    return Candidates(steps, out.logprobs.sum(-1).reshape(b, num_candidates), length, final)
   return propose
 
 
@@ -134,8 +139,9 @@ def _duplicates(steps: jax.Array) -> jax.Array:
 def make_search(propose: Callable, evaluate: Callable, *, num_simulations: int, max_moves: int,
                 policy: str = "gumbel", commit: str = "step", prior: str = "logprob",
                 max_depth: int | None = None, gumbel_scale: float = 1.0,
-                max_considered: int = 16):
+                max_considered: int = 16, pad: int = VOCAB.pad):
   """A jitted search(params, root_tokens [B, S], key) -> (tokens [B, S], score [B], stats).
+  `pad` is the id left-padding the prefixes (the model's pad_id).
 
   params = (policy params, evaluator params), passed to propose and evaluate as params[0] and
   params[1]. stats (for compute): per move and tree node, whether it was created, its prefix
@@ -152,7 +158,7 @@ def make_search(propose: Callable, evaluate: Callable, *, num_simulations: int, 
     cands = propose(params[0], key, tokens)
     invalid = _duplicates(cands.tokens)
     logits = cands.logprob if prior == "logprob" else jnp.zeros_like(cands.logprob)
-    return Node(tokens=tokens, prefix_len=(tokens != PAD).sum(1).astype(jnp.int32),
+    return Node(tokens=tokens, prefix_len=(tokens != pad).sum(1).astype(jnp.int32),
                 terminal=terminal, value=evaluate(params[1], tokens), cands=cands,
                 prior=jnp.where(invalid, -1e9, logits), invalid=invalid)
 
@@ -277,18 +283,22 @@ def traced_mcts(policy: Model, evaluator: Model, prompts, key: jax.Array, /, *,
 
   value: 'prm' (evaluator = a reward model), 'value' (its value head) or a judge function for
   `outcome_evaluator` (training-time self-play with the verifier at finished solutions)."""
-  require_char_vocab("mcts", policy, evaluator)
   if value not in ("prm", "value") and not callable(value):
     raise ValueError(f"mcts value must be 'prm', 'value' or a judge (outcome_evaluator), got "
                      f"{value!r}")
-  seq = round_up(max(map(len, prompts)) + 1 + max_moves * step_tokens, 16)
+  vocab = policy.vocab
+  longest = max(prompt_length(vocab, p) for p in prompts)
+  seq = round_up(longest + max_moves * step_tokens, 16)
   seq = min(seq, policy.cfg.max_len - step_tokens)
+  if longest >= seq:
+    raise ValueError(f"mcts: prompts of up to {longest} tokens leave no room for steps in "
+                     f"model.max_len={policy.cfg.max_len} with step_tokens={step_tokens}")
   search = _cached_search(policy.graphdef, evaluate_kind=value, evaluator_graphdef=evaluator.graphdef,
                           num_candidates=num_candidates, step_tokens=step_tokens,
                           temperature=temperature, num_simulations=num_simulations,
-                          max_moves=max_moves, options=tuple(sorted(options.items())))
+                          max_moves=max_moves, vocab=vocab, options=tuple(sorted(options.items())))
   tokens, score, stats = search((policy.params, evaluator.params),
-                                jnp.asarray(pad_prompts(VOCAB, prompts, seq)), key)
+                                jnp.asarray(pad_prompts(vocab, prompts, seq)), key)
   meter = Meter(len(prompts))
   stats = jax.device_get(stats)
   trace = stats.pop("policy", None)
@@ -298,22 +308,23 @@ def traced_mcts(policy: Model, evaluator: Model, prompts, key: jax.Array, /, *,
   tokens = np.asarray(tokens)
   completions = []
   for row, prompt in zip(tokens, prompts):
-    text = VOCAB.decode(row)
+    text = vocab.decode(strip_left_pad(row, vocab.pad))
     completions.append(text[len(prompt):] if text.startswith(prompt) else "")
   return meter.result(completions, np.asarray(score)), trace
 
 
 @functools.lru_cache(maxsize=16)
 def _cached_search(policy_graphdef, *, evaluate_kind, evaluator_graphdef, num_candidates,
-                   step_tokens, temperature, num_simulations, max_moves, options):
+                   step_tokens, temperature, num_simulations, max_moves, vocab, options):
   """One compiled search per configuration (graphdefs are hashable)."""
   if callable(evaluate_kind):  # a judge: the exact outcome at finished solutions
     evaluate = outcome_evaluator(evaluator_graphdef, evaluate_kind)
   else:
     evaluate = (prm_evaluator if evaluate_kind == "prm" else value_evaluator)(evaluator_graphdef)
-  propose = policy_proposer(policy_graphdef, num_candidates, step_tokens, temperature=temperature)
+  propose = policy_proposer(policy_graphdef, num_candidates, step_tokens, temperature=temperature,
+                            vocab=vocab)
   return make_search(propose, evaluate, num_simulations=num_simulations, max_moves=max_moves,
-                     **dict(options))
+                     pad=vocab.pad, **dict(options))
 
 
 def traced_mcts_chunks(policy: Model, evaluator: Model, prompts: list[str], key: jax.Array, /,

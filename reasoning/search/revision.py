@@ -100,6 +100,8 @@ def prm_scores(prm: Model, problems: Sequence[Problem], texts, *, seq_len: int,
   p, c, length = len(texts), len(texts[0]), len(texts[0][0])
   prompts = [problems[j].prompt for j in range(p) for _ in range(c * length)]
   flat = [x for per_problem in texts for chain in per_problem for x in chain]
+  # At least `seq_len`, more where a decoded attempt re-encodes to more tokens than were sampled.
+  seq_len = verifier.seq_len_for(prm.vocab, prompts, flat, minimum=seq_len)
   scores, _ = verifier.score_completions(prm.graphdef, prm.params, prm.vocab, prompts, flat,
                                          seq_len=seq_len, kind="prm", aggregation=aggregation)
   flops = compute.forward_flops_rows(prm.cfg, [prompt_length(prm.vocab, q + x) + 1

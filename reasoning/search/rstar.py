@@ -30,9 +30,9 @@ import numpy as np
 
 from reasoning import sampling
 from reasoning.search import mcts
-from reasoning.search.base import Meter, Model, Result, require_char_vocab, sample_steps
+from reasoning.search.base import Meter, Model, Result, sample_steps
 from reasoning.tasks import extract_answer, hint_of, split_completion
-from reasoning.text import EOS, PAD, VOCAB, pad_prompts
+from reasoning.text import VOCAB, pad_prompts, prompt_length, strip_left_pad
 
 
 @dataclasses.dataclass
@@ -44,23 +44,24 @@ class RStarResult:
 
 
 def rstar_proposer(graphdef, num_candidates: int, step_tokens: int, finish_tokens: int, *,
-                   temperature: float = 1.0):
+                   temperature: float = 1.0, vocab=VOCAB):
   """propose(params, key, tokens [B, S]) -> mcts.Candidates [B, K, finish_tokens]: K-1 sampled
   next steps (padded) and, last, one sampled completion of all remaining steps (final)."""
   if num_candidates < 2 or finish_tokens < step_tokens:
     raise ValueError(f"rstar: need num_candidates >= 2 and finish_tokens >= step_tokens, got "
                      f"{num_candidates}, {finish_tokens} < {step_tokens}")
   one_step = mcts.policy_proposer(graphdef, num_candidates - 1, step_tokens,
-                                  temperature=temperature)
+                                  temperature=temperature, vocab=vocab)
+  specials = vocab.specials
 
   def propose(params, key, tokens):
     step_key, finish_key = jax.random.split(key)
     steps = one_step(params, step_key, tokens)
     out = sampling.generate(graphdef, params, tokens, finish_key, max_new=finish_tokens,
-                            stop="answer", temperature=temperature)
+                            stop="answer", temperature=temperature, specials=specials)
     # The answer line's own newline ends the text; EOS after it is dropped.
-    eos = out.tokens == EOS
-    finish = jnp.where(eos, PAD, out.tokens)
+    eos = (out.tokens == specials.eos) & (jnp.arange(finish_tokens) < out.lengths[:, None])
+    finish = jnp.where(eos, specials.pad, out.tokens)
     finish_len = out.lengths - eos.any(-1)
     pad = finish_tokens - step_tokens
     return mcts.Candidates(
@@ -74,12 +75,12 @@ def rstar_proposer(graphdef, num_candidates: int, step_tokens: int, finish_token
 
 @functools.lru_cache(maxsize=8)
 def _cached_search(generator_graphdef, evaluator_graphdef, value, num_candidates, step_tokens,
-                   finish_tokens, temperature, num_simulations, policy):
+                   finish_tokens, temperature, num_simulations, policy, vocab):
   evaluate = (mcts.prm_evaluator if value == "prm" else mcts.value_evaluator)(evaluator_graphdef)
   propose = rstar_proposer(generator_graphdef, num_candidates, step_tokens, finish_tokens,
-                           temperature=temperature)
+                           temperature=temperature, vocab=vocab)
   return mcts.make_search(propose, evaluate, num_simulations=num_simulations, max_moves=1,
-                          policy=policy, commit="all_leaves")
+                          policy=policy, commit="all_leaves", pad=vocab.pad)
 
 
 def _finish_trajectories(generator: Model, evaluator: Model, value: str, meter: Meter, prompts,
@@ -97,16 +98,17 @@ def _finish_trajectories(generator: Model, evaluator: Model, value: str, meter: 
   prefix = stats["prefix_tokens"][0][owners, nodes]                   # [R, S] left-padded
   finish = stats["finish_tokens"][0][owners, nodes]                    # [R, T]
   length = stats["finish_len"][0][owners, nodes]
-  rows = [list(p[p != 0]) + list(f[:n]) for p, f, n in zip(prefix, finish, length)]
+  pad = generator.vocab.pad
+  rows = [list(strip_left_pad(p, pad)) + list(f[:n]) for p, f, n in zip(prefix, finish, length)]
   width = max(map(len, rows))
-  batch = np.zeros((len(rows), width), np.int32)
+  batch = np.full((len(rows), width), pad, np.int32)
   for i, r in enumerate(rows):
     batch[i, width - len(r):] = r
   evaluate = _evaluator(evaluator.graphdef, value)
   values = np.asarray(evaluate(evaluator.params, jnp.asarray(batch)))
   meter.add_scoring(evaluator.cfg, owners, [len(r) for r in rows])
   for o, r, v in zip(owners, rows, values):
-    texts[o].append(VOCAB.decode(r))
+    texts[o].append(generator.vocab.decode(r))
     scores[o].append(float(v))
   return texts, scores
 
@@ -152,16 +154,16 @@ def rstar(generator: Model, evaluator: Model, discriminator: Model | None, promp
   """rStar on each prompt; see the module docstring. answer_of(completion) is what the
   discriminator must agree on: the answer, or where every solution has the same answer
   (Countdown's target) the answer-bearing last step (`consistency_key`)."""
-  require_char_vocab("rstar", generator, evaluator)
+  vocab = generator.vocab
   seq = generator.cfg.max_len - finish_tokens  # all the room the model's context leaves
-  if max(map(len, prompts)) + 1 + step_tokens > seq:
-    raise ValueError(f"rstar: prompts of up to {max(map(len, prompts))} characters leave no room "
-                     f"for steps in model.max_len={generator.cfg.max_len} after finish_tokens="
-                     f"{finish_tokens}")
+  longest = max(prompt_length(vocab, p) for p in prompts)
+  if longest + step_tokens > seq:
+    raise ValueError(f"rstar: prompts of up to {longest} tokens leave no room for steps in "
+                     f"model.max_len={generator.cfg.max_len} after finish_tokens={finish_tokens}")
   search = _cached_search(generator.graphdef, evaluator.graphdef, value, num_candidates,
-                          step_tokens, finish_tokens, temperature, num_simulations, policy)
+                          step_tokens, finish_tokens, temperature, num_simulations, policy, vocab)
   tokens, scores, stats = search((generator.params, evaluator.params),
-                                 jnp.asarray(pad_prompts(VOCAB, prompts, seq)), key)
+                                 jnp.asarray(pad_prompts(vocab, prompts, seq)), key)
   meter = Meter(len(prompts))
   mcts.stats_compute(meter, stats, generator.cfg, evaluator.cfg)
   tokens, scores = np.asarray(tokens), np.asarray(scores)
@@ -171,7 +173,7 @@ def rstar(generator: Model, evaluator: Model, discriminator: Model | None, promp
   trajectories, best_scores = [], []
   for p, prompt in enumerate(prompts):
     found: dict[str, float] = {}
-    leaves = [(float(scores[p, n]), VOCAB.decode(tokens[p, n])) for n in range(scores.shape[1])
+    leaves = [(float(scores[p, n]), vocab.decode(strip_left_pad(tokens[p, n], vocab.pad))) for n in range(scores.shape[1])
               if np.isfinite(scores[p, n])]
     for score, text in sorted(leaves + list(zip(extra_scores[p], extra_texts[p])), reverse=True):
       text = text[len(prompt):] if text.startswith(prompt) else ""

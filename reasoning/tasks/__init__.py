@@ -2,14 +2,15 @@
 
 from reasoning.tasks.arithmetic import Arithmetic
 from reasoning.tasks.base import (NONE_ANSWER, Problem, Task, extract_answer, hint_of,
-                                  reference_completion, split_completion, with_hint)
+                                  hint_template, reference_completion, split_completion,
+                                  with_hint)
 from reasoning.tasks.countdown import Countdown
 from reasoning.tasks.letters import Letters
 from reasoning.tasks.math_jsonl import MathJsonl
 
 __all__ = ["Arithmetic", "Countdown", "DATASET_TASKS", "Letters", "MathJsonl", "NONE_ANSWER",
-           "Problem", "TASKS", "Task", "extract_answer", "get_task", "hint_of", "reference_completion", "split_completion",
-           "with_hint"]
+           "Problem", "TASKS", "Task", "extract_answer", "get_task", "hint_of", "hint_template",
+           "reference_completion", "split_completion", "with_hint"]
 
 # Synthetic families (generated, exact solver and step oracle) and dataset-backed ones.
 TASKS = {"countdown": Countdown, "arithmetic": Arithmetic, "letters": Letters}

@@ -80,9 +80,19 @@ def reference_completion(task: Task, problem: Problem, rng: np.random.Generator 
 HINT_PREFIX = "hint "
 
 
-def with_hint(prompt: str, hint: str) -> str:
-  """The rationalization prompt of STaR: the problem plus a line giving away the answer."""
-  return f"{prompt}{HINT_PREFIX}{hint}\n"
+HINT_TEMPLATE = HINT_PREFIX + "{hint}\n"
+
+
+def with_hint(prompt: str, hint: str, template: str = HINT_TEMPLATE) -> str:
+  """The rationalization prompt of STaR: the problem plus a line giving away the answer, written
+  by `template` (a task's `hint_template`; `{hint}` is replaced by the hint)."""
+  return prompt + template.replace("{hint}", hint)
+
+
+def hint_template(task) -> str:
+  """The task's hint line: its `hint_template` field where it has one (datasets, whose prompts a
+  real model reads), else `hint {hint}`."""
+  return getattr(task, "hint_template", HINT_TEMPLATE)
 
 
 def hint_of(task: Task, completion: str) -> str:

@@ -174,17 +174,24 @@ def apply_step(pool: list[int], line: str) -> list[int] | None:
 class Countdown:
   """Countdown with traps. `trap_share` of sampled problems have no solution (answer `none`)."""
   trap_share: float = 0.1
+  # The prompt: `{question}` is replaced by `countdown 3 5 7 to 15`. A pretrained model can be
+  # told the format in words (configs/hf_countdown_rl.py); the solutions are the same.
+  template: str = "{question}\n"
   name: str = "countdown"
   difficulties: tuple[int, ...] = tuple(LEVELS)
   hint_is_last_step = True  # the answer (the target) is in the prompt; a hint gives the last step
 
   def __post_init__(self):
     base.check_share("countdown.trap_share", self.trap_share)
+    if "{question}" not in self.template or not self.template.endswith("\n"):
+      raise ValueError(f"countdown.template={self.template!r} must contain '{{question}}' and "
+                       f"end with a newline (the steps start on the next line)")
 
   def make_problem(self, numbers: Sequence[int], target: int, difficulty: int) -> base.Problem:
     numbers = [int(x) for x in numbers]
     answer = str(target) if can_reach(numbers, target) else base.NONE_ANSWER
-    prompt = f"countdown {' '.join(map(str, numbers))} to {target}\n"
+    question = f"countdown {' '.join(map(str, numbers))} to {target}"
+    prompt = self.template.replace("{question}", question)
     return base.Problem(prompt, answer,
                         {"numbers": numbers, "target": int(target), "difficulty": difficulty})
 

@@ -118,6 +118,8 @@ class MathJsonl:
   # The prompt, plain text (no chat template): `{question}` is replaced by the question, e.g.
   # "Question: {question}\nAnswer step by step, one step per line, then 'ANSWER: x'.\n".
   template: str = "{question}\n"
+  # STaR's rationalization hint, appended to the prompt: `{hint}` is replaced by the answer.
+  hint_template: str = "hint {hint}\n"
   name: str = "math_jsonl"
   difficulties: tuple[int, ...] = (1, 2, 3)
   has_step_oracle: ClassVar[bool] = False  # outcome only: PRMs train on Monte-Carlo labels
@@ -128,6 +130,9 @@ class MathJsonl:
     if "{question}" not in self.template or not self.template.endswith("\n"):
       raise ValueError(f"math_jsonl.template={self.template!r} must contain '{{question}}' and "
                        f"end with a newline (the steps start on the next line)")
+    if "{hint}" not in self.hint_template or not self.hint_template.endswith("\n"):
+      raise ValueError(f"math_jsonl.hint_template={self.hint_template!r} must contain '{{hint}}' "
+                       f"and end with a newline")
 
   def sample(self, rng: np.random.Generator, n: int, difficulty: int) -> list[base.Problem]:
     base.check_difficulty(self, difficulty)

@@ -21,23 +21,29 @@ import numpy as np
 
 from reasoning import model as model_lib
 from reasoning.tasks import split_completion
-from reasoning.text import PAD, VOCAB, round_up
+from reasoning.text import PAD, VOCAB, round_up, strip_left_pad
 from reasoning.train.sft import token_logprobs
 
 
-def make_judge(task, problems):
+def make_judge(task, problems, vocab=VOCAB):
   """judge(tokens [B, S]) -> [B] for `mcts.outcome_evaluator`: the verifier's verdict where a
-  row (left-padded `[PAD..., BOS, prompt, steps]`) holds a finished solution to one of
-  `problems` (prompts are one line), NaN where it is unfinished or not one of them."""
+  row (left-padded `[PAD..., BOS, prompt, steps]` in `vocab`) holds a finished solution to one
+  of `problems`, NaN where it is unfinished or not one of them."""
   by_prompt = {p.prompt: p for p in problems}
 
   def judge(tokens):
     out = np.full(len(tokens), np.nan, np.float32)
     for i, row in enumerate(np.asarray(tokens)):
-      head, newline, rest = VOCAB.decode(row).partition("\n")
-      problem = by_prompt.get(head + newline)
-      if problem is not None and split_completion(rest) is not None:
-        out[i] = task.verify(problem, rest)
+      text = vocab.decode(strip_left_pad(row, vocab.pad))
+      at = text.find("\n")
+      while at >= 0:  # the prompt is the row's first lines (one line for the synthetic tasks)
+        problem = by_prompt.get(text[:at + 1])
+        if problem is not None:
+          rest = text[at + 1:]
+          if split_completion(rest) is not None:
+            out[i] = task.verify(problem, rest)
+          break
+        at = text.find("\n", at + 1)
     return out
   return judge
 
@@ -64,23 +70,24 @@ def policy_examples(trace: dict, outcomes: np.ndarray) -> dict[str, np.ndarray]:
           "value_target": np.asarray(outcomes, np.float32)[rows]}
 
 
-def trim_prefix(batch: dict[str, np.ndarray], multiple: int = 16) -> dict[str, np.ndarray]:
-  """Drops the leading all-PAD columns of the left-padded prefixes (kept to a multiple of
+def trim_prefix(batch: dict[str, np.ndarray], multiple: int = 16,
+                pad: int = PAD) -> dict[str, np.ndarray]:
+  """Drops the leading all-`pad` columns of the left-padded prefixes (kept to a multiple of
   `multiple`, so few shapes compile)."""
   prefix = batch["prefix"]
-  longest = int((prefix != PAD).sum(1).max())
+  longest = int((prefix != pad).sum(1).max())
   width = min(prefix.shape[1], round_up(longest, multiple))
   return dict(batch, prefix=prefix[:, prefix.shape[1] - width:])
 
 
-def candidate_logprobs(graphdef, params, prefix, cands, cand_len):
+def candidate_logprobs(graphdef, params, prefix, cands, cand_len, pad: int = PAD):
   """log p(candidate_k | prefix) [R, K] for left-padded prefix [R, S] and candidate steps
   [R, K, T] (the first cand_len [R, K] tokens count), all R*K sequences in one forward pass;
   also the value head at each prefix's last token [R]."""
   r, k, t = cands.shape
   s = prefix.shape[1]
   inside = jnp.arange(t)[None, None] < cand_len[..., None]               # [R, K, T]
-  cands = jnp.where(inside, cands, PAD)
+  cands = jnp.where(inside, cands, pad)
   tokens = jnp.concatenate([jnp.repeat(prefix, k, axis=0), cands.reshape(r * k, t)], axis=1)
   out = model_lib.apply(graphdef, params, tokens)
   logp = token_logprobs(out.logits, tokens)[:, s - 1:]                   # predicts cands
@@ -88,10 +95,10 @@ def candidate_logprobs(graphdef, params, prefix, cands, cand_len):
   return seq, out.value.reshape(r, k, -1)[:, 0, s - 1]
 
 
-def search_policy_loss(graphdef, params, batch, value_coef: float = 0.5):
+def search_policy_loss(graphdef, params, batch, value_coef: float = 0.5, pad: int = PAD):
   """(loss, metrics) of the (pi, z) targets on a batch of `policy_examples` rows."""
   seq, value = candidate_logprobs(graphdef, params, batch["prefix"], batch["cands"],
-                                  batch["cand_len"])
+                                  batch["cand_len"], pad)
   weights, valid = batch["weights"], batch["valid"]
   # Cross-entropy H(pi, p_theta) over sequences, pi being zero off the candidates: a pi-weighted
   # likelihood of the candidates, per token. Only pushes candidates up; the set-normalized
@@ -125,17 +132,18 @@ def train_on_search(graphdef, params, rows: dict[str, np.ndarray], model_cfg, me
   tx = state_lib.optimizer_for(optim, steps)
   state = state_lib.create(jax.tree.map(jnp.copy, params), tx)
   state = jax.device_put(state, mesh_lib.state_shardings(mesh, state))
+  pad = model_cfg.pad_id
   step_fn = state_lib.make_step(
-      lambda params, batch: search_policy_loss(graphdef, params, batch, value_coef), tx)
+      lambda params, batch: search_policy_loss(graphdef, params, batch, value_coef, pad), tx)
   flops, metrics = 0.0, {}
   progress = Progress(steps, every=max(1, steps // 4))
   for step in range(steps):
     epoch, at = divmod(step * batch_size, n)
     order = np.random.default_rng([seed, epoch]).permutation(n)
     idx = order[np.arange(at, at + batch_size) % n]
-    batch = trim_prefix({key: value[idx] for key, value in rows.items()})
+    batch = trim_prefix({key: value[idx] for key, value in rows.items()}, pad=pad)
     state, metrics = step_fn(state, mesh_lib.shard_batch(mesh, batch))
-    lengths = ((batch["prefix"] != PAD).sum(1)[:, None] + batch["cand_len"]).reshape(-1)
+    lengths = ((batch["prefix"] != pad).sum(1)[:, None] + batch["cand_len"]).reshape(-1)
     flops += compute.train_flops(model_cfg, lengths)
     progress.update(step + 1, tokens=float(lengths.sum()))
   metrics = {key: float(v) for key, v in jax.device_get(metrics).items()}

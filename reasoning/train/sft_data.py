@@ -14,7 +14,8 @@ from typing import Callable, Sequence
 import numpy as np
 
 from reasoning import rng as rng_lib
-from reasoning.tasks import Problem, countdown_traces, hint_of, reference_completion, with_hint
+from reasoning.tasks import (Problem, countdown_traces, hint_of, hint_template,
+                             reference_completion, with_hint)
 from reasoning.tasks.base import RETRY_LINE
 from reasoning.text import pack_examples, pad_examples, round_up, row_lengths
 
@@ -66,7 +67,7 @@ def build_pools(cfg: DataConfig, task, vocab, held_out: set[str],
     # policy can later use one: a from-scratch model's stand-in for the few-shot
     # rationalization prompt a pretrained LM gets in the STaR paper. Held-out prompts never do.
     hinted = rng_lib.stream(cfg.seed, "hints", d).random(len(train)) < cfg.hint_share
-    prompts = [with_hint(p.prompt, hint_of(task, c)) if h else p.prompt
+    prompts = [with_hint(p.prompt, hint_of(task, c), hint_template(task)) if h else p.prompt
                for p, c, h in zip(train, completions, hinted)]
     if cfg.solutions in countdown_traces.TRACES:  # the solver's search written out
       traces = countdown_traces.traces_of(task, cfg.solutions, train,

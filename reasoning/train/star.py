@@ -20,7 +20,8 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from reasoning.tasks import Problem, Task, hint_of, reference_completion, with_hint
+from reasoning.tasks import (Problem, Task, hint_of, hint_template, reference_completion,
+                             with_hint)
 
 Generate = Callable[[list[str]], tuple[list[str], np.ndarray]]
 
@@ -73,7 +74,8 @@ def rationalization_prompts(task: Task, problems: Sequence[Problem],
                             rng: np.random.Generator) -> list[str]:
   """Each problem's prompt with a hint line taken from one of its correct solutions (a random
   one where there are several): the answer, or for Countdown the equation that reaches it."""
-  return [with_hint(p.prompt, hint_of(task, reference_completion(task, p, rng)))
+  template = hint_template(task)
+  return [with_hint(p.prompt, hint_of(task, reference_completion(task, p, rng)), template)
           for p in problems]
 
 
