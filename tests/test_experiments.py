@@ -228,7 +228,7 @@ def test_rl_pulse_and_resume(tmp_path, tiny_sft_run, algo, monkeypatch):
   else:  # 6 groups sampled, the 4 wanted kept
     assert all(r["kept"] == pytest.approx(4 / 6) for r in train)
     from experiments import common
-    assert common.load_sft(str(tmp_path / "full"))[4] == records[-1]["train_flops"]
+    assert common.load_sft(str(tmp_path / "full"))[5] == records[-1]["train_flops"]
 
   from reasoning import rng
   resumed = _interrupt_then_rerun(monkeypatch, rl, rng, "stream",
