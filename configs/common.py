@@ -38,6 +38,14 @@ def optim(lr: float, warmup_steps: int, min_lr_ratio: float = 0.1, weight_decay:
                      "weight_decay": weight_decay, "b1": b1, "b2": b2, "grad_clip": grad_clip})
 
 
+def memory(remat: str = "none", logits_chunk: int = 0) -> ConfigDict:
+  """How the model is computed in training, not what: gradient checkpointing of each block
+  (remat: 'none' | 'full' | 'dots') and next-token log-probs `logits_chunk` positions at a time,
+  so the [B, T, V] logits are never held at once (0: all positions). For real models on an
+  accelerator: remat='dots', logits_chunk=128 (scripts/bench.py --memory measures both)."""
+  return ConfigDict({"remat": remat, "logits_chunk": logits_chunk})
+
+
 def mesh(data: int = -1, fsdp: int = 1, tensor: int = 1) -> ConfigDict:
   """Device mesh axes (reasoning/mesh.py); -1: every device not used by the other axes."""
   return ConfigDict({"data": data, "fsdp": fsdp, "tensor": tensor})

@@ -80,7 +80,12 @@ def load_sft_config(workdir: str) -> dict:
   return config if "model" in config else load_sft_config(config["init_from"])
 
 
-def make_model(model_config, key, *, load_weights: bool = True):
+# ModelConfig fields of how a model is computed, not what it computes: a config's `memory` block
+# sets them for the run (gradient checkpointing, log-probs in chunks over the sequence).
+MEMORY_FIELDS = ("remat", "logits_chunk")
+
+
+def make_model(model_config, key, *, load_weights: bool = True, memory=None):
   """(vocab, ModelConfig, graphdef, params) for a config's `model` block.
 
   With `model.path` set: a Hugging Face checkpoint directory (config.json, *.safetensors,
@@ -88,28 +93,35 @@ def make_model(model_config, key, *, load_weights: bool = True):
   its weights (value and reward heads at zero); only `model.dtype` may be set beside it, since
   the shape is the checkpoint's. Otherwise a fresh transformer of that shape over the character
   vocabulary, initialized from `key`. Without load_weights, params are only shapes
-  (jax.ShapeDtypeStruct) to restore a checkpoint into.
+  (jax.ShapeDtypeStruct) to restore a checkpoint into. `memory` (a config's memory block:
+  MEMORY_FIELDS) sets how the model is computed in training.
   """
   from reasoning import hf, model as model_lib
   from reasoning.text import VOCAB
+  memory = dict(memory or {})
+  unknown = sorted(set(memory) - set(MEMORY_FIELDS))
+  if unknown:
+    raise ValueError(f"memory.{unknown[0]} is not a memory setting; expected {MEMORY_FIELDS}")
   fields = dict(model_config)
   path = fields.pop("path", "")
+  fields.update(memory)
   if not path:
     cfg = model_lib.ModelConfig(vocab_size=VOCAB.size, **fields)
     return (VOCAB, cfg) + (model_lib.init(cfg, key) if load_weights else
                            model_lib.abstract_init(cfg))
   from reasoning.tokenizer import HFTokenizer
-  unknown = sorted(set(fields) - {"dtype"})
+  unknown = sorted(set(fields) - {"dtype"} - set(MEMORY_FIELDS))
   if unknown:
     raise ValueError(f"model.{unknown[0]}: with model.path the model's shape comes from "
                      f"{path}/config.json; only model.dtype may be set beside it")
   tokenizer = HFTokenizer.from_dir(path)
-  dtype = fields.get("dtype", "float32")
+  dtype = fields.pop("dtype", "float32")
   if load_weights:
-    cfg, graphdef, params = hf.load(path, dtype=dtype, specials=tokenizer.specials)
+    cfg, graphdef, params = hf.load(path, dtype=dtype, specials=tokenizer.specials,
+                                    settings=fields)
   else:  # shapes only: a checkpoint is restored into them
     cfg = hf.config_from_hf(hf.read_config(path), where=f"{path}/config.json", dtype=dtype,
-                            specials=tokenizer.specials)
+                            specials=tokenizer.specials, settings=fields)
     graphdef, params = model_lib.abstract_init(cfg)
   if tokenizer.size > cfg.vocab_size:
     raise ValueError(f"{tokenizer.path}: {tokenizer.size} tokens, but {path}/config.json has "
@@ -117,11 +129,12 @@ def make_model(model_config, key, *, load_weights: bool = True):
   return tokenizer, cfg, graphdef, params
 
 
-def load_sft(workdir: str):
+def load_sft(workdir: str, memory=None):
   """(vocabulary, sft config dict, model config, graphdef, params, train FLOPs) of a run
   directory (SFT, or a run started from one): the character vocabulary, or the Hugging Face
   model's tokenizer. A Hugging Face model directory itself is a base model: its weights, no
-  training FLOPs counted (RL straight from a pretrained model, as TinyZero does)."""
+  training FLOPs counted (RL straight from a pretrained model, as TinyZero does). `memory`:
+  the caller's memory block (make_model)."""
   import jax
 
   from reasoning.checkpoint import Checkpointer
@@ -133,13 +146,14 @@ def load_sft(workdir: str):
     sft_config = json.load(f)
   base = base_model_config(workdir, sft_config)
   if base is not None:
-    vocab, model_cfg, graphdef, params = make_model(base["model"], jax.random.key(0))
+    vocab, model_cfg, graphdef, params = make_model(base["model"], jax.random.key(0),
+                                                    memory=memory)
     return vocab, base, model_cfg, graphdef, params, 0.0
   if "model" not in sft_config:  # a run started from another (RL, verifier): its model shape
     model_config = load_sft_config(sft_config["init_from"])["model"]
     sft_config = dict(sft_config, model=model_config)
   vocab, model_cfg, graphdef, params = make_model(sft_config["model"], jax.random.key(0),
-                                                  load_weights=False)
+                                                  load_weights=False, memory=memory)
   tx = state_lib.make_optimizer(state_lib.OptimConfig())
   abstract = jax.eval_shape(lambda p: state_lib.create(p, tx), params)
   if sft_config.get("off_policy_steps"):  # an RL run whose checkpoint holds its sampler too
@@ -229,17 +243,34 @@ def tune_xla_cpu() -> None:
   as matmuls; on x86 those reduction fusions (the softmax's backward above all) run the default
   model's training step ~12% slower than XLA's own loops (interleaved A/B, 2 cores). This keeps
   YNNPACK for matmuls only. An XLA_FLAGS that names the option already wins; other jaxlib
-  versions, which may not know the flag (an unknown XLA flag is fatal), are left alone."""
+  versions, which may not know the flag (an unknown XLA flag is fatal), are left alone. Where
+  the CPU is the only device it also keeps jax.checkpoint's barriers (_cpu_only)."""
   flags_now = os.environ.get("XLA_FLAGS", "")
-  if "xla_cpu_experimental_ynn_fusion_type" in flags_now:
-    return
-  try:
-    from jaxlib import version
-  except ImportError:
-    return
-  if version.__version__.startswith("0.10."):
-    os.environ["XLA_FLAGS"] = (flags_now + " --xla_cpu_experimental_ynn_fusion_type=individual_dot"
-                               ).strip()
+  if _cpu_only() and "xla_disable_hlo_passes" not in flags_now:
+    flags_now += " --xla_disable_hlo_passes=cse_barrier_expander"
+  if "xla_cpu_experimental_ynn_fusion_type" not in flags_now:
+    try:
+      from jaxlib import version
+    except ImportError:
+      version = None
+    if version is not None and version.__version__.startswith("0.10."):
+      flags_now += " --xla_cpu_experimental_ynn_fusion_type=individual_dot"
+  os.environ["XLA_FLAGS"] = flags_now.strip()
+
+
+def _cpu_only() -> bool:
+  """No accelerator plugin (CUDA, ROCm, TPU) is installed, or JAX_PLATFORMS asks for the CPU.
+
+  Where the CPU is the device, XLA's `cse_barrier_expander` pass removes the optimization
+  barriers jax.checkpoint puts around a rematerialized block before CSE runs, and CSE then merges
+  the backward pass's recomputation with the forward values: gradient checkpointing
+  (model.remat) saves nothing (an 8-layer model's gradient: 905 MB of temporaries with or
+  without it). With the pass off the barriers stay and remat works (121 MB, 'dots' 265 MB);
+  nothing else in the code uses them."""
+  import importlib.util
+  if os.environ.get("JAX_PLATFORMS", "").strip().lower() == "cpu":
+    return True
+  return not any(importlib.util.find_spec(m) for m in ("jax_plugins", "libtpu"))
 
 
 # Fields that change how a run is watched or reported, never what it trains: a rerun in the same

@@ -70,7 +70,7 @@ def run(config, workdir: str) -> dict:
   rewards_lib.check_shaping(task, step_reward=config.step_reward,
                             illegal_penalty=config.illegal_penalty)
   vocab, sft_config, model_cfg, graphdef, sft_params, sft_flops = common.load_sft(
-      config.init_from)
+      config.init_from, memory=config.get("memory"))
   common.save_config(config, workdir)
   train_task = rollout_lib.training_task(task, config.train_trap_share)
   updates_per_step = config.epochs * rows // config.minibatch_size

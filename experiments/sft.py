@@ -50,7 +50,8 @@ def run(config, workdir: str) -> dict:
   common.save_config(config, workdir)
   init_key, eval_key = jax.random.split(jax.random.key(config.seed))
   # A fresh char-vocabulary model, or a Hugging Face checkpoint and its tokenizer (model.path).
-  vocab, model_cfg, graphdef, params = common.make_model(config.model, init_key)
+  vocab, model_cfg, graphdef, params = common.make_model(config.model, init_key,
+                                                         memory=config.get("memory"))
 
   t0 = time.perf_counter()
   eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,

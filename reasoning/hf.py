@@ -40,11 +40,14 @@ _ROPE_FIELDS = {"default": (), "linear": ("factor",),
 
 
 def config_from_hf(hf: dict[str, Any], *, where: str = "config.json", max_len: int | None = None,
-                   dtype: str = "float32", specials=None) -> model_lib.ModelConfig:
+                   dtype: str = "float32", specials=None,
+                   settings: dict | None = None) -> model_lib.ModelConfig:
   """Our ModelConfig for a HF config dict; ValueError naming `where` and the field otherwise.
 
   The pad and BOS ids come from `specials` (a tokenizer's, text.Specials) when given, else from
-  the config: pad_token_id, or the EOS id for models without a pad token, else 0."""
+  the config: pad_token_id, or the EOS id for models without a pad token, else 0. `settings`
+  are ModelConfig fields of how the model is computed, not its weights (remat, logits_chunk,
+  attention)."""
   def field(name, default=None):
     if name not in hf and default is None:
       raise ValueError(f"{where}: missing field {name!r}")
@@ -86,7 +89,7 @@ def config_from_hf(hf: dict[str, Any], *, where: str = "config.json", max_len: i
       d_ff=field("intermediate_size"), max_len=max_len or field("max_position_embeddings"),
       mlp="swiglu", tie_embeddings=bool(hf.get("tie_word_embeddings", False)),
       rope_theta=float(theta), rope_scaling=scaling, norm_eps=float(field("rms_norm_eps")),
-      embed_scale=False, attn_bias=bias, dtype=dtype, **_pad_bos(hf, specials))
+      embed_scale=False, attn_bias=bias, dtype=dtype, **_pad_bos(hf, specials), **(settings or {}))
 
 
 def _pad_bos(hf: dict[str, Any], specials) -> dict[str, Any]:
@@ -172,12 +175,13 @@ def read_config(directory: str) -> dict[str, Any]:
 
 
 def load(directory: str, *, max_len: int | None = None, dtype: str = "float32", mesh=None,
-         specials=None):
+         specials=None, settings: dict | None = None):
   """(ModelConfig, graphdef, params) of a HF-layout checkpoint directory; `specials` (the
-  model's tokenizer's, reasoning.tokenizer.HFTokenizer.specials) sets the pad and BOS ids."""
+  model's tokenizer's, reasoning.tokenizer.HFTokenizer.specials) sets the pad and BOS ids,
+  `settings` how it is computed (config_from_hf)."""
   hf_config = read_config(directory)
   cfg = config_from_hf(hf_config, where=os.path.join(directory, "config.json"), max_len=max_len,
-                       dtype=dtype, specials=specials)
+                       dtype=dtype, specials=specials, settings=settings)
   graphdef, params = model_lib.init(cfg, jax.random.key(0))
   params = jax.tree.map(np.asarray, params)
   for head in ("value_head", "reward_head"):

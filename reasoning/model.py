@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -25,6 +26,7 @@ from reasoning.text import BOS, PAD
 
 
 ATTENTION = ("einsum", "xla", "cudnn")
+REMAT = ("none", "full", "dots")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,6 +56,15 @@ class ModelConfig:
   # How attention is computed: 'einsum' (our kernel-free path, tuned for CPU decoding), or
   # jax.nn.dot_product_attention with implementation 'xla' or 'cudnn' (flash attention on GPU).
   attention: str = "einsum"
+  # Gradient checkpointing of each block in full passes (training; decoding is unaffected):
+  # 'none' keeps every activation for the backward pass; 'full' keeps each block's input and
+  # recomputes the rest; 'dots' also keeps the matmul outputs
+  # (jax.checkpoint_policies.dots_with_no_batch_dims_saveable).
+  remat: str = "none"
+  # Positions per chunk where a trainer computes next-token statistics (next_token_stats): the
+  # [B, T, V] float32 logits are never materialized, only [B, chunk, V] at a time, recomputed in
+  # the backward pass (a 152k vocabulary's logits are 10 GB at batch 32 x 512). 0: all at once.
+  logits_chunk: int = 0
 
   def __post_init__(self):
     if self.d_model % self.n_heads:
@@ -71,6 +82,10 @@ class ModelConfig:
       raise ValueError(f"model.dtype must be 'float32' or 'bfloat16', got {self.dtype!r}")
     if self.attention not in ATTENTION:
       raise ValueError(f"model.attention must be one of {ATTENTION}, got {self.attention!r}")
+    if self.remat not in REMAT:
+      raise ValueError(f"model.remat must be one of {REMAT}, got {self.remat!r}")
+    if self.logits_chunk < 0:
+      raise ValueError(f"model.logits_chunk must be >= 0, got {self.logits_chunk}")
 
   @property
   def never_generated(self) -> tuple[int, ...]:
@@ -301,16 +316,31 @@ class Transformer(nnx.Module):
     new_k, new_v = [], []
     angles = rope_angles(positions, self.cfg.head_dim, self.cfg.rope_theta, self.cfg.rope_scaling)
     for i in range(self.cfg.n_layers):
+      block = getattr(self, f"block_{i}")
+      if cache is None and self.cfg.remat != "none":
+        x, layer_cache = _rematted(self.cfg.remat)(block, x, angles, mask)
+        continue
       layer_cache = None if cache is None else (cache.k[i], cache.v[i], cache.end)
-      x, layer_cache = getattr(self, f"block_{i}")(x, angles, mask, layer_cache)
+      x, layer_cache = block(x, angles, mask, layer_cache)
       if layer_cache is not None:
         new_k.append(layer_cache[0])
         new_v.append(layer_cache[1])
     x = self.final_norm(x)
-    logits = self.embed.attend(x) if self.cfg.tie_embeddings else self.lm_head(x)
+    logits = self.unembed(x)
     value = self.value_head(x)[..., 0].astype(jnp.float32)
     reward = self.reward_head(x)[..., 0].astype(jnp.float32)
-    return logits.astype(jnp.float32), value, reward, (tuple(new_k), tuple(new_v)), x
+    return logits, value, reward, (tuple(new_k), tuple(new_v)), x
+
+
+  def unembed(self, x):
+    """Logits of final hidden states x [..., D] (the output head, or the tied embedding)."""
+    return (self.embed.attend(x) if self.cfg.tie_embeddings else self.lm_head(x)).astype(jnp.float32)
+
+
+def _rematted(kind: str):
+  """A block call `(block, x, angles, mask) -> (x, None)` under gradient checkpointing."""
+  policy = None if kind == "full" else jax.checkpoint_policies.dots_with_no_batch_dims_saveable
+  return nnx.remat(lambda block, x, angles, mask: block(x, angles, mask), policy=policy)
 
 
 def init(cfg: ModelConfig, key: jax.Array):
@@ -387,6 +417,47 @@ def apply(graphdef, params, tokens: jax.Array, *, cache: Cache | None = None,
     new_cache = Cache(k=kv[0], v=kv[1], valid=valid,
                       pos=cache.pos + real.sum(axis=1).astype(jnp.int32), end=cache.end + t)
   return Output(logits, value, reward, new_cache, hidden)
+
+
+class TokenStats(NamedTuple):
+  """Next-token statistics of a full pass, each [B, T-1] at position t (predicting t+1)."""
+  logp: jax.Array     # log p(tokens[:, t+1] | tokens[:, :t+1])
+  entropy: jax.Array  # entropy of the next-token distribution
+  argmax: jax.Array   # int32: the most likely next token
+  value: jax.Array    # the value head at t
+
+
+def next_token_stats(graphdef, params, tokens: jax.Array, *, segments: jax.Array | None = None,
+                     exclude: tuple[int, ...] = ()) -> TokenStats:
+  """TokenStats of tokens [B, T] under the model, with the ids in `exclude` removed from the
+  distribution (a policy's never-generated tokens). With `cfg.logits_chunk` = c in (0, T-1)
+  the logits are computed c positions at a time from the final hidden states inside a
+  rematerialized `lax.map`, so neither the forward nor the backward pass holds more than
+  [B, c, V] of them; the statistics are the same (tested)."""
+  out = apply(graphdef, params, tokens, segments=segments)
+  model = nnx.merge(graphdef, params)
+  targets = tokens[:, 1:]
+
+  def stats(logits, y):
+    if exclude:
+      logits = logits.at[..., jnp.array(exclude, jnp.int32)].set(-1e30)
+    logp = jax.nn.log_softmax(logits)
+    chosen = jnp.take_along_axis(logp, y[..., None], axis=-1)[..., 0]
+    entropy = -(jnp.exp(logp) * logp).sum(-1)
+    return chosen, entropy, jnp.argmax(logits, -1).astype(jnp.int32)
+
+  b, t = targets.shape
+  chunk = model.cfg.logits_chunk
+  if not chunk or chunk >= t:
+    logp, entropy, argmax = stats(out.logits[:, :-1], targets)
+  else:
+    n = -(-t // chunk)
+    split = lambda x: jnp.pad(x, [(0, 0), (0, n * chunk - t)] + [(0, 0)] * (x.ndim - 2)).reshape(
+        (b, n, chunk) + x.shape[2:]).swapaxes(0, 1)
+    body = jax.checkpoint(lambda h, y: stats(model.unembed(h), y))
+    parts = jax.lax.map(lambda a: body(*a), (split(out.hidden[:, :-1]), split(targets)))
+    logp, entropy, argmax = (x.swapaxes(0, 1).reshape(b, n * chunk)[:, :t] for x in parts)
+  return TokenStats(logp, entropy, argmax, out.value[:, :-1])
 
 
 def count_params(params) -> int:

@@ -2,6 +2,7 @@
 
   python scripts/bench.py [--out bench.json] [--quick] [--no-peers]
   python scripts/bench.py --preset qwen2.5-0.5b --dtype bfloat16   # a real-model shape, random weights
+  python scripts/bench.py --memory qwen2.5-0.5b [--memory-batch 4 --memory-seq 1024] [--no-run]
 
 Reports: measured f32 matmul peak and memory bandwidth; training step tokens/s and achieved
 GFLOP/s (and the share of the matmul peak, the MFU against this machine's own matmul) for the
@@ -15,6 +16,12 @@ jitted call); verifier throughput (completions/s) for every task; and, when the 
 extra is installed (`make bench` installs it), the same model and weights in Hugging Face
 transformers / PyTorch: `generate` against our sampler and the PyTorch training step against ours
 (scripts/peers.py). Every figure carries the device kind it ran on.
+
+`--memory PRESET`: the memory an RL step (policy and reference log-probs, then a GRPO update)
+of that shape needs at batch x seq, with and without the memory settings (model.remat,
+model.logits_chunk): XLA's buffer assignment for each compiled call (no execution), and, with
+real arrays, the measured peak resident memory of one step in a fresh process per setting
+(skipped where the estimate exceeds the memory available).
 """
 
 from __future__ import annotations
@@ -39,7 +46,7 @@ from reasoning.search import mcts  # noqa: E402
 from reasoning.tasks import TASKS, get_task, reference_completion  # noqa: E402
 from reasoning.testing import favoring  # noqa: E402
 from reasoning.text import VOCAB  # noqa: E402
-from reasoning.train import sft, state as state_lib  # noqa: E402
+from reasoning.train import pg, sft, state as state_lib  # noqa: E402
 
 DEFAULT = dict(d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_len=256)
 LARGER = dict(d_model=256, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=768, max_len=256)
@@ -330,7 +337,109 @@ def run_preset(name: str, dtype: str, args) -> dict:
   return out
 
 
+# The settings --memory compares: none, each lever alone, and both.
+MEMORY_SETTINGS = {"plain": {}, "logits_chunk": {"logits_chunk": 128},
+                   "remat": {"remat": "full"}, "both": {"remat": "full", "logits_chunk": 128}}
+
+
+def _rl_step_parts(shape: dict, settings: dict, batch: int, seq: int):
+  """(graphdef, params shapes, state shapes, batch shapes, score fn, GRPO train step)."""
+  cfg = model_lib.ModelConfig(**shape, **settings)
+  graphdef, params = model_lib.abstract_init(cfg)
+  tx = state_lib.make_optimizer(state_lib.OptimConfig(total_steps=1000))
+  state = jax.eval_shape(lambda p: state_lib.create(p, tx), params)
+  f32 = lambda: jax.ShapeDtypeStruct((batch, seq - 1), jnp.float32)
+  data = {"tokens": jax.ShapeDtypeStruct((batch, seq), jnp.int32), "mask": f32(),
+          "old_logp": f32(), "ref_logp": f32(), "advantages": f32(), "returns": f32(),
+          "old_values": f32()}
+  score = jax.jit(lambda p, t: pg.sequence_logprobs(graphdef, p, t)[0])
+  step = pg.make_train_step(graphdef, tx, pg.PGConfig(algo="grpo"))
+  return graphdef, params, state, data, score, step
+
+
+def rl_step_memory(shape: dict, settings: dict, batch: int, seq: int) -> dict:
+  """XLA's buffer assignment for an RL step's calls, in GB: the resident policy state and
+  reference parameters, each call's temporaries, and their peak (resident + the larger call's
+  temporaries and non-aliased outputs). Compiles; allocates nothing."""
+  _, params, state, data, score, step = _rl_step_parts(shape, settings, batch, seq)
+  gb = lambda n: n / 1e9
+  size = lambda tree: sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(tree))
+  t0 = time.perf_counter()
+  calls = {"score": score.lower(params, data["tokens"]).compile().memory_analysis(),
+           "train_step": step.lower(state, data).compile().memory_analysis()}
+  out = {"compile_s": time.perf_counter() - t0,
+         "resident_gb": gb(size(state) + size(params))}  # policy state + reference parameters
+  extra = 0
+  for name, m in calls.items():
+    out[f"{name}_temp_gb"] = gb(m.temp_size_in_bytes)
+    extra = max(extra, m.temp_size_in_bytes + m.output_size_in_bytes - m.alias_size_in_bytes)
+  out["peak_gb"] = out["resident_gb"] + gb(extra)
+  return out
+
+
+def rl_step_run(shape: dict, settings: dict, batch: int, seq: int) -> dict:
+  """One RL step with real arrays (random weights): score under the policy and the reference,
+  then update. Returns its time and this process's peak resident memory (run it in a fresh
+  process: the peak is the process's)."""
+  import resource
+  graphdef, _, _, data, score, step = _rl_step_parts(shape, settings, batch, seq)
+  _, params = model_lib.init(model_lib.ModelConfig(**shape, **settings), jax.random.key(0))
+  tx = state_lib.make_optimizer(state_lib.OptimConfig(total_steps=1000))
+  ref = jax.tree.map(jnp.copy, params)
+  state = state_lib.create(params, tx)
+  rng = np.random.default_rng(0)
+  tokens = jnp.asarray(rng.integers(3, shape["vocab_size"], (batch, seq)), jnp.int32)
+  t0 = time.perf_counter()
+  logp, ref_logp = score(state.params, tokens), score(ref, tokens)
+  batch_data = {"tokens": tokens, "mask": jnp.ones((batch, seq - 1)), "old_logp": logp,
+                "ref_logp": ref_logp, "advantages": jnp.asarray(rng.standard_normal((batch, 1)),
+                                                                jnp.float32) * jnp.ones(seq - 1),
+                "returns": jnp.zeros((batch, seq - 1)), "old_values": jnp.zeros((batch, seq - 1))}
+  state, metrics = step(state, batch_data)
+  jax.block_until_ready(metrics)
+  return {"step_s": time.perf_counter() - t0, "loss": float(metrics["loss"]),
+          "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9}
+
+
+def run_memory(name: str, args) -> dict:
+  """rl_step_memory for each of MEMORY_SETTINGS and, unless --no-run, rl_step_run of each in a
+  subprocess where the estimate fits in the memory available."""
+  import os
+  import subprocess
+  shape = dict(PRESETS[name], dtype=args.dtype)
+  out = {"preset": name, "dtype": args.dtype, "batch": args.memory_batch, "seq": args.memory_seq,
+         "settings": {}}
+  available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1e9
+  for label, settings in MEMORY_SETTINGS.items():
+    r = rl_step_memory(shape, settings, args.memory_batch, args.memory_seq)
+    r["settings"] = settings
+    print(f"memory {name} RL step {args.memory_batch} x {args.memory_seq}, {label}: XLA peak "
+          f"{r['peak_gb']:.1f} GB (resident {r['resident_gb']:.1f}, score temporaries "
+          f"{r['score_temp_gb']:.1f}, train-step temporaries {r['train_step_temp_gb']:.1f})",
+          flush=True)
+    if not args.no_run and r["peak_gb"] < 0.85 * available:
+      cmd = [sys.executable, __file__, "--memory-run", json.dumps(
+          {"preset": name, "dtype": args.dtype, "settings": settings,
+           "batch": args.memory_batch, "seq": args.memory_seq})]
+      done = subprocess.run(cmd, capture_output=True, text=True)
+      if done.returncode == 0:
+        r["measured"] = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"  measured: peak resident {r['measured']['peak_rss_gb']:.1f} GB, step "
+              f"{r['measured']['step_s']:.0f} s", flush=True)
+      else:
+        r["measured"] = f"failed: {done.stderr.strip().splitlines()[-1:]}"
+    elif not args.no_run:
+      r["measured"] = f"skipped: the estimate exceeds 85% of the {available:.0f} GB available"
+    out["settings"][label] = r
+  return out
+
+
 def main():
+  if len(sys.argv) == 3 and sys.argv[1] == "--memory-run":  # one measured step, own process
+    spec = json.loads(sys.argv[2])
+    print(json.dumps(rl_step_run(dict(PRESETS[spec["preset"]], dtype=spec["dtype"]),
+                                 spec["settings"], spec["batch"], spec["seq"])))
+    return
   parser = argparse.ArgumentParser()
   parser.add_argument("--out", default="bench.json")
   parser.add_argument("--quick", action="store_true", help="fewer repeats (smoke test)")
@@ -339,7 +448,15 @@ def main():
                       help="measure only this real-model shape (random weights)")
   parser.add_argument("--dtype", default="float32", choices=("float32", "bfloat16"))
   parser.add_argument("--preset-batch", type=int, default=8)
+  parser.add_argument("--memory", choices=sorted(PRESETS),
+                      help="only the RL step's memory with and without remat / chunked logits")
+  parser.add_argument("--memory-batch", type=int, default=4)
+  parser.add_argument("--memory-seq", type=int, default=1024)
+  parser.add_argument("--no-run", action="store_true", help="--memory: XLA's estimates only")
   args = parser.parse_args()
+  if args.memory:
+    return _write({"backend": jax.default_backend(), "device": str(jax.devices()[0].device_kind),
+                   "memory": run_memory(args.memory, args)}, args.out)
   args.repeats = repeats = 2 if args.quick else 5
   result = {"backend": jax.default_backend(), "device": str(jax.devices()[0].device_kind),
             "devices": jax.device_count(), "machine": platform.machine(),

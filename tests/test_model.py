@@ -148,3 +148,33 @@ def test_attention_implementations_agree(tiny_model):
     out = model.apply(graph, params, tokens[:, :10], cache=cache)
     step = model.apply(graph, params, tokens[:, 10:11], cache=out.cache)
     np.testing.assert_allclose(step.logits[:, 0], ref[:, 10], atol=2e-5)
+
+
+def test_chunked_logits_and_remat_give_the_same_statistics_and_gradients(tiny_model):
+  """model.logits_chunk and model.remat change what is kept in memory, not what is computed:
+  the same log-probs, entropies and argmaxes, and the same gradients of an SFT loss and of the
+  policy-gradient loss that reads them (chunks that do not divide T-1 included)."""
+  from reasoning.train import pg, sft
+  cfg, graphdef, params = tiny_model
+  tokens = _random_left_padded(jax.random.key(3), 4, 23, cfg.vocab_size)
+  mask = (jnp.arange(22) >= 9).astype(jnp.float32) * jnp.ones((4, 1))
+
+  def loss(graphdef, params):
+    logp, values, entropy = pg.sequence_logprobs(graphdef, params, tokens)
+    loss_mask = jnp.pad(mask, ((0, 0), (1, 0)))  # [B, T]: the tokens the SFT loss trains
+    return (((logp - 0.1 * entropy + values) * mask).sum() +
+            sft.sft_loss(graphdef, params, tokens, loss_mask)[0])
+
+  want_stats = model.next_token_stats(graphdef, params, tokens, exclude=(0, 1))
+  want_grad = jax.grad(lambda p: loss(graphdef, p))(params)
+  for chunk, remat in ((5, "none"), (8, "full"), (0, "dots"), (22, "none")):
+    variant = dataclasses.replace(cfg, logits_chunk=chunk, remat=remat)
+    g, _ = model.init(variant, jax.random.key(0))  # the graphdef carries the config
+    got = model.next_token_stats(g, params, tokens, exclude=(0, 1))
+    for a, b in zip(got, want_stats):
+      np.testing.assert_allclose(a, b, atol=1e-5)
+    grad = jax.grad(lambda p: loss(g, p))(params)
+    for a, b in zip(jax.tree.leaves(grad), jax.tree.leaves(want_grad)):
+      np.testing.assert_allclose(a, b, atol=2e-5, rtol=1e-4)
+  with pytest.raises(ValueError, match="model.remat"):
+    dataclasses.replace(cfg, remat="some")

@@ -22,7 +22,6 @@ import numpy as np
 from reasoning import model as model_lib
 from reasoning.tasks import split_completion
 from reasoning.text import PAD, VOCAB, round_up, strip_left_pad
-from reasoning.train.sft import token_logprobs
 
 
 def make_judge(task, problems, vocab=VOCAB):
@@ -89,10 +88,10 @@ def candidate_logprobs(graphdef, params, prefix, cands, cand_len, pad: int = PAD
   inside = jnp.arange(t)[None, None] < cand_len[..., None]               # [R, K, T]
   cands = jnp.where(inside, cands, pad)
   tokens = jnp.concatenate([jnp.repeat(prefix, k, axis=0), cands.reshape(r * k, t)], axis=1)
-  out = model_lib.apply(graphdef, params, tokens)
-  logp = token_logprobs(out.logits, tokens)[:, s - 1:]                   # predicts cands
+  stats = model_lib.next_token_stats(graphdef, params, tokens)
+  logp = stats.logp[:, s - 1:]                                           # predicts cands
   seq = (logp * inside.reshape(r * k, t)).sum(-1).reshape(r, k)
-  return seq, out.value.reshape(r, k, -1)[:, 0, s - 1]
+  return seq, stats.value.reshape(r, k, -1)[:, 0, s - 1]
 
 
 def search_policy_loss(graphdef, params, batch, value_coef: float = 0.5, pad: int = PAD):

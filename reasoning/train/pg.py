@@ -254,24 +254,13 @@ def value_loss(values, old_values, returns, mask, *, clip: float, aggregation: s
   return aggregate(loss, mask, aggregation, norm_length)
 
 
-def entropy(logits, mask):
-  """Mean token entropy of the policy over masked positions. logits: [B, T, V]."""
-  logp = jax.nn.log_softmax(logits)
-  return aggregate(-(jnp.exp(logp) * logp).sum(-1), mask, "token")
-
-
-def policy_logits(logits, cfg: model_lib.ModelConfig):
-  """The sampler's policy: the model's pad and BOS tokens are never generated (see
-  sampling.generate)."""
-  return logits.at[..., jnp.array(cfg.never_generated, jnp.int32)].set(-1e30)
-
-
 def sequence_logprobs(graphdef, params, tokens):
-  """(logp [B, T-1] of each next token under the policy, values [B, T-1], logits [B, T-1, V])."""
-  out = model_lib.apply(graphdef, params, tokens)
-  logits = policy_logits(out.logits[:, :-1], nnx.merge(graphdef, params).cfg)
-  logp = jnp.take_along_axis(jax.nn.log_softmax(logits), tokens[:, 1:, None], axis=-1)[..., 0]
-  return logp, out.value[:, :-1], logits
+  """(logp [B, T-1] of each next token under the policy, values [B, T-1], the policy's entropy
+  at each position [B, T-1]); the policy never generates the model's pad and BOS ids. With
+  `model.logits_chunk` the [B, T, V] logits are never materialized (model.next_token_stats)."""
+  cfg = nnx.merge(graphdef, params).cfg
+  stats = model_lib.next_token_stats(graphdef, params, tokens, exclude=cfg.never_generated)
+  return stats.logp, stats.value, stats.entropy
 
 
 def explained_variance(values, returns, mask):
@@ -293,7 +282,7 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, cfg: PGConfig):
   """
 
   def loss_fn(params, batch):
-    logp, values, logits = sequence_logprobs(graphdef, params, batch["tokens"])
+    logp, values, token_entropy = sequence_logprobs(graphdef, params, batch["tokens"])
     mask = batch["mask"]
     weights = None
     if cfg.tis_cap:
@@ -305,7 +294,7 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, cfg: PGConfig):
         weights=weights)
     kl = aggregate(kl_estimate(logp, batch["ref_logp"], cfg.kl_estimator), mask, cfg.aggregation,
                    cfg.norm_length)
-    ent = entropy(logits, mask)
+    ent = aggregate(token_entropy, mask, "token")
     loss = pg - cfg.entropy_coef * ent
     if not cfg.kl_in_reward:
       loss = loss + cfg.kl_coef * kl

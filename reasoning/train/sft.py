@@ -19,13 +19,13 @@ def token_logprobs(logits: jax.Array, tokens: jax.Array) -> jax.Array:
 def sft_loss(graphdef, params, tokens: jax.Array, loss_mask: jax.Array,
              segments: jax.Array | None = None):
   """Mean cross-entropy over masked tokens (token-level average: long and short completions
-  weigh each of their tokens equally). tokens, loss_mask, segments (packed rows): [B, T]."""
-  logits = model_lib.apply(graphdef, params, tokens, segments=segments).logits
+  weigh each of their tokens equally). tokens, loss_mask, segments (packed rows): [B, T].
+  With `model.logits_chunk` the [B, T, V] logits are never materialized."""
+  stats = model_lib.next_token_stats(graphdef, params, tokens, segments=segments)
   mask = loss_mask[:, 1:]
-  logp = token_logprobs(logits, tokens)
   n = jnp.maximum(mask.sum(), 1.0)
-  loss = -(logp * mask).sum() / n
-  correct = (jnp.argmax(logits[:, :-1], -1) == tokens[:, 1:]) * mask
+  loss = -(stats.logp * mask).sum() / n
+  correct = (stats.argmax == tokens[:, 1:]) * mask
   return loss, {"loss": loss, "token_accuracy": correct.sum() / n, "tokens": mask.sum()}
 
 
