@@ -46,6 +46,12 @@ def memory(remat: str = "none", logits_chunk: int = 0) -> ConfigDict:
   return ConfigDict({"remat": remat, "logits_chunk": logits_chunk})
 
 
+def lora(rank: int = 0, alpha: float = 16.0, targets: str = "attn,mlp") -> ConfigDict:
+  """LoRA (reasoning/lora.py): rank 0 trains every parameter; rank r > 0 trains a rank-r update
+  of the attention ('attn') and MLP ('mlp') kernels and the value/reward heads, the rest frozen."""
+  return ConfigDict({"rank": rank, "alpha": alpha, "targets": targets})
+
+
 def mesh(data: int = -1, fsdp: int = 1, tensor: int = 1) -> ConfigDict:
   """Device mesh axes (reasoning/mesh.py); -1: every device not used by the other axes."""
   return ConfigDict({"data": data, "fsdp": fsdp, "tensor": tensor})

@@ -88,6 +88,7 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.eval_log_points = 6        # > 0: also evaluate at that many log-spaced steps (compute fits)
   c.mesh = common.mesh()
   c.memory = common.memory()
+  c.lora = common.lora()
   # Held-out sampled pass@1 (the mean of pass_k samples at T=1 per problem) is what RL moves at
   # this scale: the policy's distribution sharpens while its greedy answer stays (docs/training.md).
   c.pass_k = 4

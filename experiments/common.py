@@ -133,10 +133,12 @@ def load_sft(workdir: str, memory=None):
   """(vocabulary, sft config dict, model config, graphdef, params, train FLOPs) of a run
   directory (SFT, or a run started from one): the character vocabulary, or the Hugging Face
   model's tokenizer. A Hugging Face model directory itself is a base model: its weights, no
-  training FLOPs counted (RL straight from a pretrained model, as TinyZero does). `memory`:
-  the caller's memory block (make_model)."""
+  training FLOPs counted (RL straight from a pretrained model, as TinyZero does). A LoRA run's
+  parameters come back merged into its base (plain parameters). `memory`: the caller's memory
+  block (make_model)."""
   import jax
 
+  from reasoning import lora as lora_lib
   from reasoning.checkpoint import Checkpointer
   from reasoning.train import state as state_lib
   path = os.path.join(workdir, "config.json")
@@ -154,6 +156,10 @@ def load_sft(workdir: str, memory=None):
     sft_config = dict(sft_config, model=model_config)
   vocab, model_cfg, graphdef, params = make_model(sft_config["model"], jax.random.key(0),
                                                   load_weights=False, memory=memory)
+  lora_cfg = lora_lib.LoraConfig.from_config(sft_config.get("lora"))
+  if lora_cfg.on:  # the checkpoint holds the LoRA tree; the base is the run it started from
+    base = load_sft(sft_config["init_from"], memory)[4]
+    params = jax.eval_shape(lambda b: lora_lib.init(b, lora_cfg, jax.random.key(0)), base)
   tx = state_lib.make_optimizer(state_lib.OptimConfig())
   abstract = jax.eval_shape(lambda p: state_lib.create(p, tx), params)
   if sft_config.get("off_policy_steps"):  # an RL run whose checkpoint holds its sampler too
@@ -169,6 +175,8 @@ def load_sft(workdir: str, memory=None):
   if isinstance(state, dict) and "state" in state:
     state = state["state"]
   params = state if abstract is params else state.params
+  if lora_cfg.on:
+    params = lora_lib.merge(base, params, lora_cfg)
   return vocab, sft_config, model_cfg, graphdef, params, float(meta["train_flops"])
 
 

@@ -29,7 +29,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import common
-from reasoning import compute, evaluation, loop, mesh as mesh_lib, rng as rng_lib
+from reasoning import (compute, evaluation, lora as lora_lib, loop, mesh as mesh_lib,
+                       model as model_lib, rng as rng_lib)
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import Progress, read_metrics
 from reasoning.text import prompt_length
@@ -81,8 +82,21 @@ def run(config, workdir: str) -> dict:
   held_out = {p.prompt for p in eval_problems}
   prompt_len = max(prompt_length(vocab, p.prompt) for p in eval_problems) + 4
   tx = state_lib.make_optimizer(optim_cfg)
-  state = state_lib.create(jax.tree.map(jnp.copy, sft_params), tx)
-  train_step = pg.make_train_step(graphdef, tx, pg_cfg)
+  # With LoRA the state trains the adapters (and value/reward heads) only; the policy is the
+  # frozen SFT parameters merged with them, and the reference is the SFT parameters themselves.
+  lora_cfg = lora_lib.LoraConfig.from_config(config.get("lora"))
+  if lora_cfg.on:
+    lora_key = jax.random.fold_in(jax.random.key(config.seed), 1)  # not a rollout or eval key
+    trainable = lora_lib.init(sft_params, lora_cfg, lora_key)
+    merged = jax.jit(lambda base, trainable: lora_lib.merge(base, trainable, lora_cfg))
+    policy_of = lambda trainable: merged(sft_params, trainable)
+    print(f"LoRA rank {lora_cfg.rank} on {','.join(lora_cfg.targets)}: "
+          f"{lora_lib.count(trainable) / 1e6:.2f}M trainable parameters of "
+          f"{model_lib.count_params(sft_params) / 1e6:.1f}M", flush=True)
+  else:
+    trainable, policy_of = jax.tree.map(jnp.copy, sft_params), lambda params: params
+  state = state_lib.create(trainable, tx)
+  train_step = pg.make_train_step(graphdef, tx, pg_cfg, lora_cfg)
   score = jax.jit(functools.partial(pg.sequence_logprobs, graphdef))
 
   @jax.jit
@@ -101,18 +115,19 @@ def run(config, workdir: str) -> dict:
     meta["prompt_rates"] = meta["pass_rates"]
   # With off_policy_steps=1 the checkpoint is {"state", "behind"}: the sampler's parameters, one
   # step stale, resume with it (common.load_sft reads either form).
-  carry = {"state": state, "behind": jax.tree.map(jnp.copy, sft_params)} if (
+  carry = {"state": state, "behind": jax.tree.map(jnp.copy, state.params)} if (
       config.off_policy_steps) else state
   carry, meta, start = loop.resume(ckpt, carry, meta, what="RL step")  # numbered by RL step
   mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(**config.mesh))  # see experiments/sft.py
   carry = jax.device_put(carry, mesh_lib.state_shardings(mesh, carry))
   state, behind = (carry["state"], carry["behind"]) if config.off_policy_steps else (carry, None)
   sft_params = jax.device_put(sft_params, mesh_lib.state_shardings(mesh, sft_params))  # reference
+  frozen = (sft_params,) if lora_cfg.on else ()
   writer = loop.open_metrics(workdir, start)
   progress = Progress(config.steps, start=start, every=config.log_every)
 
   def do_eval(step):
-    loop.evaluate(writer, step, graphdef, state.params, vocab, task, eval_problems,
+    loop.evaluate(writer, step, graphdef, policy_of(state.params), vocab, task, eval_problems,
                   jax.random.fold_in(eval_key, step), prompt_len=prompt_len,
                   max_new=config.max_new, train_flops=meta["train_flops"],
                   num_samples=config.pass_k, what="RL step", algo=pg_cfg.algo,
@@ -142,7 +157,7 @@ def run(config, workdir: str) -> dict:
   try:  # a pending checkpoint write finishes even when interrupted
     for step in range(start, config.steps):
       if launched is None:  # on-policy, the first step, or a resumed run
-        launched = launch(step, state.params if behind is None else behind,
+        launched = launch(step, policy_of(state.params if behind is None else behind),
                           meta["prompt_rates"] if config.pipeline else meta["pass_rates"])
       this, launched = launched, None
       if behind is not None:  # the next rollout samples from this step's starting policy
@@ -150,14 +165,14 @@ def run(config, workdir: str) -> dict:
       if config.pipeline:
         this = rollout_lib.collect(this)
         if step + 1 < config.steps:
-          launched = launch(step + 1, starting, meta["pass_rates"])
+          launched = launch(step + 1, policy_of(starting), meta["pass_rates"])
         meta["prompt_rates"] = meta["pass_rates"]
       repeated = list(this.problems)
       out = rollout_lib.finish(
-          this, state.params, sft_params, vocab=vocab, reward=reward, score=score,
+          this, policy_of(state.params), sft_params, vocab=vocab, reward=reward, score=score,
           advantages=advantages, max_new=config.max_new, baseline=meta["baseline"],
           abandoned_credit=config.abandoned_credit, overlong_buffer=config.overlong_buffer,
-          select=select, behavior_params=behind)
+          select=select, behavior_params=None if behind is None else policy_of(behind))
       if behind is not None:
         behind = starting
       metrics_list = []
@@ -166,7 +181,7 @@ def run(config, workdir: str) -> dict:
         for i in range(0, rows, config.minibatch_size):
           idx = order[i:i + config.minibatch_size]
           minibatch = mesh_lib.shard_batch(mesh, jax.tree.map(lambda x: x[idx], out.batch))
-          state, m = train_step(state, minibatch)
+          state, m = train_step(state, minibatch, *frozen)
           metrics_list.append(m)
       metrics = {k: float(np.mean([float(m[k]) for m in metrics_list])) for k in metrics_list[0]}
       seq_lens = (out.prompt_lens + out.lengths)[out.rows]  # scored and trained on
@@ -207,7 +222,8 @@ def run(config, workdir: str) -> dict:
                           title=f"{config.task.name}: SFT then RL ({pg_cfg.algo})",
                           problems=config.eval_problems,
                           metric="sampled" if config.pass_k else "greedy")
-  return {"params": state.params, "metrics": loop.last_evaluation(records, writer.path)}
+  return {"params": policy_of(state.params),
+          "metrics": loop.last_evaluation(records, writer.path)}
 
 
 if __name__ == "__main__":

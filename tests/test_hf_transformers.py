@@ -97,6 +97,32 @@ def test_export_loads_in_transformers_with_the_same_logits(tmp_path):
   np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=1e-4)
 
 
+def test_after_lora_training_the_merged_export_loads_in_transformers_with_our_logits(tmp_path):
+  """LoRA steps train the adapters only; hf.save of the merged parameters is a plain
+  checkpoint whose logits in transformers are ours to 1e-4."""
+  from reasoning import lora
+  from reasoning.train import sft, state as state_lib
+  _, path = _make("qwen2", tmp_path)
+  cfg, graphdef, base = hf.load(path)
+  lora_cfg = lora.LoraConfig(rank=4, alpha=8.0)
+  tx = state_lib.make_optimizer(state_lib.OptimConfig(lr=1e-2, warmup_steps=0, total_steps=5))
+  state = state_lib.create(lora.init(base, lora_cfg, jax.random.key(1)), tx)
+  step = sft.make_train_step(graphdef, tx, lora_cfg)
+  tokens = jnp.asarray(np.random.default_rng(1).integers(3, VOCAB, (4, 12)), jnp.int32)
+  for _ in range(3):
+    state, metrics = step(state, {"tokens": tokens, "loss_mask": jnp.ones((4, 12))}, base)
+  params = lora.merge(base, state.params, lora_cfg)
+  assert float(jnp.abs(params["block_0"]["attn"]["q"]["kernel"] -
+                       base["block_0"]["attn"]["q"]["kernel"]).max()) > 1e-4
+  hf.save(str(tmp_path / "out"), cfg, params, hf.read_config(path))
+  reloaded = transformers.AutoModelForCausalLM.from_pretrained(str(tmp_path / "out")).eval()
+  ids = np.random.default_rng(2).integers(3, VOCAB, (2, 11))
+  with torch.no_grad():
+    theirs = reloaded(torch.as_tensor(ids)).logits.numpy()
+  ours = np.asarray(model_lib.apply(graphdef, params, jnp.asarray(ids, jnp.int32)).logits)
+  np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=1e-4)
+
+
 def test_without_a_pad_token_greedy_output_ends_at_eos_as_transformers_does(tmp_path):
   """pad = eos = bos (a Qwen2.5-style config.json with no pad token): rows end where
   transformers' greedy `generate` emits EOS, token for token, EOS and the stop after it

@@ -205,7 +205,7 @@ def test_every_entrypoint_on_a_math_jsonl_file_with_a_hugging_face_model(tmp_pat
 def test_every_entrypoint_on_countdown_through_a_bpe_tokenizer(tmp_path, hf_dir):
   """Countdown's prompts and solutions through the model's tokenizer: the oracle's step labels
   train the PRM, and RL starts from the base model directory itself (the TinyZero set-up)."""
-  from experiments import (best_of_n, expert_iteration, rl, rstar, search, sft, star,
+  from experiments import (best_of_n, common, expert_iteration, rl, rstar, search, sft, star,
                            verifier as verifier_exp)
   def countdown(path, **changes):
     config = _config(path, **changes)
@@ -218,10 +218,25 @@ def test_every_entrypoint_on_countdown_through_a_bpe_tokenizer(tmp_path, hf_dir)
                          str(tmp_path / "prm"))
   assert "auc/step" in out["metrics"]  # the oracle labels every step
   prm = str(tmp_path / "prm")
-  out = rl.run(_config("configs/hf_countdown_rl.py", init_from=hf_dir), str(tmp_path / "rl"))
+  # LoRA RL from the model directory; the run reloads merged and exports as a plain checkpoint.
+  out = rl.run(_config("configs/hf_countdown_rl.py", init_from=hf_dir, **{"lora.rank": 2}),
+               str(tmp_path / "rl"))
   assert out["metrics"]["step"] == 2 and (tmp_path / "rl" / "plots" / "train_scaling.png").exists()
   assert json.loads((tmp_path / "rl" / "config.json").read_text())["task"]["template"].startswith(
       "Use the numbers")
+  import sys
+  sys.path.insert(0, "scripts")
+  import export_hf
+  _, _, cfg, graphdef, params, _ = common.load_sft(str(tmp_path / "rl"))
+  base = hf.load(hf_dir, specials=HFTokenizer.from_dir(hf_dir).specials)[2]
+  assert not np.allclose(params["block_0"]["mlp"]["up"]["kernel"],
+                         base["block_0"]["mlp"]["up"]["kernel"])
+  np.testing.assert_array_equal(params["embed"]["embedding"], base["embed"]["embedding"])
+  export_hf.export(str(tmp_path / "rl"), str(tmp_path / "exported"))
+  tok = HFTokenizer.from_dir(str(tmp_path / "exported"))
+  _, _, exported = hf.load(str(tmp_path / "exported"), specials=tok.specials)
+  for a, b in zip(jax.tree.leaves(exported), jax.tree.leaves(params)):
+    np.testing.assert_array_equal(a, b)
   search.run(countdown("configs/hf_search.py", policy=sft_dir, prm=prm), str(tmp_path / "search"))
   assert "MCTS sims=2" in _methods(tmp_path / "search" / "results.jsonl")
   best_of_n.run(countdown("configs/hf_bon.py", policy=sft_dir, orm=prm, prm=prm),

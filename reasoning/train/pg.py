@@ -273,12 +273,13 @@ def explained_variance(values, returns, mask):
 # ----------------------------------------------------------------------------- the step
 
 
-def make_train_step(graphdef, tx: optax.GradientTransformation, cfg: PGConfig):
+def make_train_step(graphdef, tx: optax.GradientTransformation, cfg: PGConfig, lora=None):
   """A jitted `train_step(state, batch) -> (state, metrics)`; the state is donated.
 
   batch (per-token arrays [B, T-1], aligned with tokens[:, 1:]): tokens [B, T], mask,
   old_logp, ref_logp, advantages, returns, old_values; with `tis_cap`, behavior_logp (the
-  log-probs under the policy that sampled the rollout).
+  log-probs under the policy that sampled the rollout). With `lora` (state.make_step) the state
+  holds the LoRA tree and the step takes the base parameters third.
   """
 
   def loss_fn(params, batch):
@@ -309,7 +310,7 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, cfg: PGConfig):
     metrics["loss"] = loss
     return loss, metrics
 
-  return make_step(loss_fn, tx)
+  return make_step(loss_fn, tx, lora)
 
 
 def token_advantages(cfg: PGConfig, rewards, group_size: int, mask, values, logp, ref_logp,

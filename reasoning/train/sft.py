@@ -29,14 +29,16 @@ def sft_loss(graphdef, params, tokens: jax.Array, loss_mask: jax.Array,
   return loss, {"loss": loss, "token_accuracy": correct.sum() / n, "tokens": mask.sum()}
 
 
-def make_train_step(graphdef, tx: optax.GradientTransformation):
+def make_train_step(graphdef, tx: optax.GradientTransformation, lora=None):
   """A jitted `train_step(state, batch) -> (state, metrics)`; the state is donated.
 
   batch: {"tokens": [B, T] int32, "loss_mask": [B, T] float32} and, for packed rows,
-  "segments": [B, T] int32 (text.pack_examples).
+  "segments": [B, T] int32 (text.pack_examples). With `lora` (state.make_step) the state holds
+  the LoRA tree and the step takes the base parameters third.
   """
   return make_step(lambda params, batch: sft_loss(graphdef, params, batch["tokens"],
-                                                  batch["loss_mask"], batch.get("segments")), tx)
+                                                  batch["loss_mask"], batch.get("segments")), tx,
+                   lora)
 
 
 def finetune(graphdef, params, examples, vocab, model_cfg, mesh, *, optim: dict, steps: int,

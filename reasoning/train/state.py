@@ -58,13 +58,21 @@ def create(params, tx: optax.GradientTransformation) -> TrainState:
   return TrainState(step=jnp.zeros((), jnp.int32), params=params, opt_state=tx.init(params))
 
 
-def make_step(loss_fn, tx: optax.GradientTransformation):
+def make_step(loss_fn, tx: optax.GradientTransformation, lora=None):
   """A jitted `train_step(state, batch) -> (state, metrics)` for `loss_fn(params, batch) ->
-  (loss, metrics)`; the state is donated. Every trainer (SFT, RL, reward models) uses this."""
+  (loss, metrics)`; the state is donated. Every trainer (SFT, RL, reward models) uses this.
+
+  With `lora` (a reasoning.lora.LoraConfig that is on) the state holds the trainable LoRA tree
+  (lora.init) and the step is `train_step(state, batch, base)`: the loss is taken at
+  lora.merge(base, state.params), and the frozen base parameters are an argument, not donated."""
+  if lora is not None and lora.on:
+    from reasoning import lora as lora_lib
+    plain = loss_fn
+    loss_fn = lambda trainable, batch, base: plain(lora_lib.merge(base, trainable, lora), batch)
 
   @functools.partial(jax.jit, donate_argnums=(0,))
-  def train_step(state: TrainState, batch):
-    grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params, batch)
+  def train_step(state: TrainState, batch, *frozen):
+    grads, metrics = jax.grad(loss_fn, has_aux=True)(state.params, batch, *frozen)
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics["grad_norm"] = optax.tree.norm(grads)
