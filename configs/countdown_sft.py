@@ -38,6 +38,7 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.pass_k = 4                       # sampled pass@k at the final evaluation (0: off)
   c.mesh = common.mesh()
   c.memory = common.memory()
+  c.lora = common.lora()         # rank > 0 on a pretrained model (model.path) only
   common.outputs(c, checkpoint_every=250, log_every=50, eval_every=500)
   traces = lambda name, n, max_len=None: {"solutions": name, "seq_len": n, "pack_len": n,
                                           **({"model.max_len": max_len} if max_len else {})}

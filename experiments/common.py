@@ -157,8 +157,9 @@ def load_sft(workdir: str, memory=None):
   vocab, model_cfg, graphdef, params = make_model(sft_config["model"], jax.random.key(0),
                                                   load_weights=False, memory=memory)
   lora_cfg = lora_lib.LoraConfig.from_config(sft_config.get("lora"))
-  if lora_cfg.on:  # the checkpoint holds the LoRA tree; the base is the run it started from
-    base = load_sft(sft_config["init_from"], memory)[4]
+  if lora_cfg.on:  # the checkpoint holds the LoRA tree; the base is what the run started from
+    base = (load_sft(sft_config["init_from"], memory)[4] if sft_config.get("init_from") else
+            make_model(sft_config["model"], jax.random.key(0), memory=memory)[3])
     params = jax.eval_shape(lambda b: lora_lib.init(b, lora_cfg, jax.random.key(0)), base)
   tx = state_lib.make_optimizer(state_lib.OptimConfig())
   abstract = jax.eval_shape(lambda p: state_lib.create(p, tx), params)

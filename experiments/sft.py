@@ -16,8 +16,8 @@ import time
 import jax
 
 from experiments import common
-from reasoning import compute, evaluation, loop, mesh as mesh_lib, plots
-from reasoning import model as model_lib
+from reasoning import (compute, evaluation, lora as lora_lib, loop, mesh as mesh_lib,
+                       model as model_lib, plots)
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import Progress, read_metrics
 from reasoning.text import prompt_length
@@ -64,9 +64,23 @@ def run(config, workdir: str) -> dict:
         f"held-out problems ({time.perf_counter() - t0:.1f}s)", flush=True)
 
   tx = state_lib.make_optimizer(optim_cfg)
-  state = state_lib.create(params, tx)
-  train_step = sft.make_train_step(graphdef, tx)
-  print(f"model: {model_lib.count_params(params) / 1e6:.2f}M parameters", flush=True)
+  # With LoRA (a pretrained model only) the state trains the adapters; `base` stays frozen.
+  lora_cfg = lora_lib.LoraConfig.from_config(config.get("lora"))
+  base = params
+  if lora_cfg.on:
+    if not config.model.get("path"):
+      raise ValueError("lora.rank > 0 adapts a pretrained model: set model.path (a Hugging Face "
+                       "checkpoint); a model trained from scratch trains every parameter")
+    trainable = lora_lib.init(params, lora_cfg, jax.random.fold_in(init_key, 1))
+    merged = jax.jit(lambda base, trainable: lora_lib.merge(base, trainable, lora_cfg))
+    policy_of = lambda trainable: merged(base, trainable)
+  else:
+    trainable, policy_of = params, lambda params: params
+  state = state_lib.create(trainable, tx)
+  train_step = sft.make_train_step(graphdef, tx, lora_cfg)
+  print(f"model: {model_lib.count_params(params) / 1e6:.2f}M parameters" +
+        (f", LoRA rank {lora_cfg.rank}: {lora_lib.count(trainable) / 1e6:.2f}M trainable"
+         if lora_cfg.on else ""), flush=True)
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), save_every=config.checkpoint_every,
                       keep=config.keep_checkpoints)
   state, meta, start = loop.resume(ckpt, state, {"train_flops": 0.0})
@@ -74,11 +88,16 @@ def run(config, workdir: str) -> dict:
   # partitions the same jitted step (reasoning/mesh.py).
   mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(**config.mesh))
   state = jax.device_put(state, mesh_lib.state_shardings(mesh, state))
+  frozen = ()
+  if lora_cfg.on:  # the frozen base, an argument of every step (policy_of reads it too)
+    base = jax.device_put(base, mesh_lib.state_shardings(mesh, base))
+    frozen = (base,)
   writer = loop.open_metrics(workdir, start)
   progress = Progress(config.steps, start=start, every=config.log_every)
 
   def do_eval(step, num_samples=0):
-    return loop.evaluate(writer, step, graphdef, state.params, vocab, task, eval_problems,
+    return loop.evaluate(writer, step, graphdef, policy_of(state.params), vocab, task,
+                         eval_problems,
                          jax.random.fold_in(eval_key, step), prompt_len=prompt_len,
                          max_new=max_new, train_flops=meta["train_flops"],
                          num_samples=num_samples)
@@ -87,7 +106,7 @@ def run(config, workdir: str) -> dict:
     for step in range(start, config.steps):
       host_batch = sft_data.batch_at(step, config.seed, pools, config.batch_size,
                                      pack_len=config.pack_len, pad=vocab.pad)
-      state, metrics = train_step(state, mesh_lib.shard_batch(mesh, host_batch))
+      state, metrics = train_step(state, mesh_lib.shard_batch(mesh, host_batch), *frozen)
       lengths = sft_data.example_lengths(host_batch, vocab.pad)  # on the host: no round trip
       meta["train_flops"] += compute.train_flops(model_cfg, lengths)
       done = step + 1
@@ -114,7 +133,8 @@ def run(config, workdir: str) -> dict:
   plots.learning_curve(records, plot_path,
                        title=f"SFT on {config.task.name} (difficulties {config.train_difficulties})")
   print(f"wrote {plot_path}", flush=True)
-  return {"params": state.params, "metrics": loop.last_evaluation(records, writer.path),
+  return {"params": policy_of(state.params),
+          "metrics": loop.last_evaluation(records, writer.path),
           "graphdef": graphdef}
 
 

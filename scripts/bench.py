@@ -41,7 +41,8 @@ sys.path.insert(0, "scripts")
 from experiments.common import tune_xla_cpu  # noqa: E402
 tune_xla_cpu()  # what every entrypoint does at start: the bench measures the same process
 import peers  # noqa: E402  (scripts/peers.py)
-from reasoning import compute, mesh as mesh_lib, model as model_lib, sampling  # noqa: E402
+from reasoning import (compute, lora as lora_lib, mesh as mesh_lib, model as model_lib,  # noqa: E402
+                       sampling)
 from reasoning.search import mcts  # noqa: E402
 from reasoning.tasks import TASKS, get_task, reference_completion  # noqa: E402
 from reasoning.testing import favoring  # noqa: E402
@@ -337,38 +338,48 @@ def run_preset(name: str, dtype: str, args) -> dict:
   return out
 
 
-# The settings --memory compares: none, each lever alone, and both.
+# The settings --memory compares: none, each lever alone, both, and both with LoRA (rank 16 on
+# the attention and MLP kernels: the optimizer state covers the adapters only).
 MEMORY_SETTINGS = {"plain": {}, "logits_chunk": {"logits_chunk": 128},
-                   "remat": {"remat": "full"}, "both": {"remat": "full", "logits_chunk": 128}}
+                   "remat": {"remat": "full"}, "both": {"remat": "full", "logits_chunk": 128},
+                   "both_lora16": {"remat": "full", "logits_chunk": 128, "lora_rank": 16}}
 
 
 def _rl_step_parts(shape: dict, settings: dict, batch: int, seq: int):
-  """(graphdef, params shapes, state shapes, batch shapes, score fn, GRPO train step)."""
+  """(graphdef, params shapes, state shapes, batch shapes, score fn, GRPO train step, LoRA
+  config): with settings' lora_rank the state holds the LoRA tree and the step takes the base."""
+  settings = dict(settings)
+  lora_cfg = lora_lib.LoraConfig(rank=settings.pop("lora_rank", 0))
   cfg = model_lib.ModelConfig(**shape, **settings)
   graphdef, params = model_lib.abstract_init(cfg)
   tx = state_lib.make_optimizer(state_lib.OptimConfig(total_steps=1000))
-  state = jax.eval_shape(lambda p: state_lib.create(p, tx), params)
+  trainable = params if not lora_cfg.on else jax.eval_shape(
+      lambda p: lora_lib.init(p, lora_cfg, jax.random.key(0)), params)
+  state = jax.eval_shape(lambda p: state_lib.create(p, tx), trainable)
   f32 = lambda: jax.ShapeDtypeStruct((batch, seq - 1), jnp.float32)
   data = {"tokens": jax.ShapeDtypeStruct((batch, seq), jnp.int32), "mask": f32(),
           "old_logp": f32(), "ref_logp": f32(), "advantages": f32(), "returns": f32(),
           "old_values": f32()}
   score = jax.jit(lambda p, t: pg.sequence_logprobs(graphdef, p, t)[0])
-  step = pg.make_train_step(graphdef, tx, pg.PGConfig(algo="grpo"))
-  return graphdef, params, state, data, score, step
+  step = pg.make_train_step(graphdef, tx, pg.PGConfig(algo="grpo"), lora_cfg)
+  return graphdef, params, state, data, score, step, lora_cfg
 
 
 def rl_step_memory(shape: dict, settings: dict, batch: int, seq: int) -> dict:
   """XLA's buffer assignment for an RL step's calls, in GB: the resident policy state and
   reference parameters, each call's temporaries, and their peak (resident + the larger call's
   temporaries and non-aliased outputs). Compiles; allocates nothing."""
-  _, params, state, data, score, step = _rl_step_parts(shape, settings, batch, seq)
+  _, params, state, data, score, step, lora_cfg = _rl_step_parts(shape, settings, batch, seq)
   gb = lambda n: n / 1e9
   size = lambda tree: sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(tree))
   t0 = time.perf_counter()
+  frozen = (params,) if lora_cfg.on else ()
   calls = {"score": score.lower(params, data["tokens"]).compile().memory_analysis(),
-           "train_step": step.lower(state, data).compile().memory_analysis()}
-  out = {"compile_s": time.perf_counter() - t0,
-         "resident_gb": gb(size(state) + size(params))}  # policy state + reference parameters
+           "train_step": step.lower(state, data, *frozen).compile().memory_analysis()}
+  # The policy state, the reference parameters and, with LoRA, nothing more: the base is the
+  # reference, and the policy the scoring call sees is merged from it.
+  out = {"compile_s": time.perf_counter() - t0, "trainable_M": size(state.params) / 4e6,
+         "resident_gb": gb(size(state) + size(params))}
   extra = 0
   for name, m in calls.items():
     out[f"{name}_temp_gb"] = gb(m.temp_size_in_bytes)
@@ -382,22 +393,32 @@ def rl_step_run(shape: dict, settings: dict, batch: int, seq: int) -> dict:
   then update. Returns its time and this process's peak resident memory (run it in a fresh
   process: the peak is the process's)."""
   import resource
-  graphdef, _, _, data, score, step = _rl_step_parts(shape, settings, batch, seq)
-  _, params = model_lib.init(model_lib.ModelConfig(**shape, **settings), jax.random.key(0))
+  graphdef, _, _, data, score, step, lora_cfg = _rl_step_parts(shape, settings, batch, seq)
+  model_settings = {k: v for k, v in settings.items() if k != "lora_rank"}
+  _, params = model_lib.init(model_lib.ModelConfig(**shape, **model_settings), jax.random.key(0))
   tx = state_lib.make_optimizer(state_lib.OptimConfig(total_steps=1000))
-  ref = jax.tree.map(jnp.copy, params)
-  state = state_lib.create(params, tx)
+  if lora_cfg.on:  # the base is the reference; the policy is merged from it
+    ref, frozen = params, (params,)
+    state = state_lib.create(lora_lib.init(params, lora_cfg, jax.random.key(1)), tx)
+    policy = jax.jit(lambda t: lora_lib.merge(params, t, lora_cfg))(state.params)
+  else:
+    ref, frozen = jax.tree.map(jnp.copy, params), ()
+    state = state_lib.create(params, tx)
+    policy = state.params
   rng = np.random.default_rng(0)
   tokens = jnp.asarray(rng.integers(3, shape["vocab_size"], (batch, seq)), jnp.int32)
   t0 = time.perf_counter()
-  logp, ref_logp = score(state.params, tokens), score(ref, tokens)
+  logp, ref_logp = score(policy, tokens), score(ref, tokens)
+  del policy
   batch_data = {"tokens": tokens, "mask": jnp.ones((batch, seq - 1)), "old_logp": logp,
                 "ref_logp": ref_logp, "advantages": jnp.asarray(rng.standard_normal((batch, 1)),
                                                                 jnp.float32) * jnp.ones(seq - 1),
                 "returns": jnp.zeros((batch, seq - 1)), "old_values": jnp.zeros((batch, seq - 1))}
-  state, metrics = step(state, batch_data)
+  t1 = time.perf_counter()
+  state, metrics = step(state, batch_data, *frozen)
   jax.block_until_ready(metrics)
-  return {"step_s": time.perf_counter() - t0, "loss": float(metrics["loss"]),
+  t2 = time.perf_counter()
+  return {"step_s": t2 - t0, "update_s": t2 - t1, "loss": float(metrics["loss"]),
           "peak_rss_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e9}
 
 
@@ -410,10 +431,13 @@ def run_memory(name: str, args) -> dict:
   out = {"preset": name, "dtype": args.dtype, "batch": args.memory_batch, "seq": args.memory_seq,
          "settings": {}}
   available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1e9
-  for label, settings in MEMORY_SETTINGS.items():
+  chosen = args.memory_settings.split(",") if args.memory_settings else list(MEMORY_SETTINGS)
+  for label in chosen:
+    settings = MEMORY_SETTINGS[label]
     r = rl_step_memory(shape, settings, args.memory_batch, args.memory_seq)
     r["settings"] = settings
-    print(f"memory {name} RL step {args.memory_batch} x {args.memory_seq}, {label}: XLA peak "
+    print(f"memory {name} RL step {args.memory_batch} x {args.memory_seq}, {label} "
+          f"({r['trainable_M']:.1f}M trainable): XLA peak "
           f"{r['peak_gb']:.1f} GB (resident {r['resident_gb']:.1f}, score temporaries "
           f"{r['score_temp_gb']:.1f}, train-step temporaries {r['train_step_temp_gb']:.1f})",
           flush=True)
@@ -425,7 +449,8 @@ def run_memory(name: str, args) -> dict:
       if done.returncode == 0:
         r["measured"] = json.loads(done.stdout.strip().splitlines()[-1])
         print(f"  measured: peak resident {r['measured']['peak_rss_gb']:.1f} GB, step "
-              f"{r['measured']['step_s']:.0f} s", flush=True)
+              f"{r['measured']['step_s']:.0f} s (update {r['measured']['update_s']:.0f} s)",
+              flush=True)
       else:
         r["measured"] = f"failed: {done.stderr.strip().splitlines()[-1:]}"
     elif not args.no_run:
@@ -453,6 +478,8 @@ def main():
   parser.add_argument("--memory-batch", type=int, default=4)
   parser.add_argument("--memory-seq", type=int, default=1024)
   parser.add_argument("--no-run", action="store_true", help="--memory: XLA's estimates only")
+  parser.add_argument("--memory-settings", default="",
+                      help=f"--memory: a comma-separated subset of {sorted(MEMORY_SETTINGS)}")
   args = parser.parse_args()
   if args.memory:
     return _write({"backend": jax.default_backend(), "device": str(jax.devices()[0].device_kind),

@@ -64,3 +64,13 @@ def test_a_lora_step_trains_the_adapters_and_leaves_the_base_alone(tiny_model, k
   if kind == "rl":  # PPO's critic trains: the value head is in the LoRA tree
     assert moved(merged["value_head"]["kernel"], params["value_head"]["kernel"])
   assert model.count_params(state.params) == lora.count(state.params)
+
+
+def test_lora_on_a_model_trained_from_scratch_is_a_clear_error(tmp_path):
+  import runpy
+
+  from experiments import sft as sft_exp
+  config = runpy.run_path("configs/countdown_sft.py")["get_config"]("tiny")
+  config.lora.rank = 2
+  with pytest.raises(ValueError, match="lora.rank > 0 adapts a pretrained model"):
+    sft_exp.run(config, str(tmp_path / "sft"))

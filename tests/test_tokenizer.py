@@ -211,9 +211,14 @@ def test_every_entrypoint_on_countdown_through_a_bpe_tokenizer(tmp_path, hf_dir)
     config = _config(path, **changes)
     config.task = ConfigDict({"name": "countdown", "trap_share": 0.1})
     return config
-  sft.run(countdown("configs/hf_sft.py", **{"model.path": hf_dir, "steps": 1, "eval_every": 1}),
-          str(tmp_path / "sft"))
+  # SFT with LoRA: every later stage reads the merged parameters.
+  result = sft.run(countdown("configs/hf_sft.py", **{"model.path": hf_dir, "steps": 1,
+                                                     "eval_every": 1, "lora.rank": 2}),
+                   str(tmp_path / "sft"))
   sft_dir = str(tmp_path / "sft")
+  loaded = common.load_sft(sft_dir)[4]
+  for a, b in zip(jax.tree.leaves(loaded), jax.tree.leaves(result["params"])):
+    np.testing.assert_allclose(a, b, atol=1e-6)
   out = verifier_exp.run(countdown("configs/hf_verifier.py", init_from=sft_dir, labels="oracle"),
                          str(tmp_path / "prm"))
   assert "auc/step" in out["metrics"]  # the oracle labels every step
