@@ -38,12 +38,14 @@ def optim(lr: float, warmup_steps: int, min_lr_ratio: float = 0.1, weight_decay:
                      "weight_decay": weight_decay, "b1": b1, "b2": b2, "grad_clip": grad_clip})
 
 
-def memory(remat: str = "none", logits_chunk: int = 0) -> ConfigDict:
-  """How the model is computed in training, not what: gradient checkpointing of each block
+def memory(remat: str = "none", logits_chunk: int = 0, param_dtype: str = "float32") -> ConfigDict:
+  """How the model is held and computed in training: gradient checkpointing of each block
   (remat: 'none' | 'full' | 'dots') and next-token log-probs `logits_chunk` positions at a time,
-  so the [B, T, V] logits are never held at once (0: all positions). For real models on an
-  accelerator: remat='dots', logits_chunk=128 (scripts/bench.py --memory measures both)."""
-  return ConfigDict({"remat": remat, "logits_chunk": logits_chunk})
+  so the [B, T, V] logits are never held at once (0: all positions); neither changes what is
+  computed. param_dtype='bfloat16' halves the parameters and the optimizer state and trains in
+  pure bf16 (that one changes the numbers). For real models on an accelerator: remat='dots',
+  logits_chunk=128 (scripts/bench.py --memory measures each)."""
+  return ConfigDict({"remat": remat, "logits_chunk": logits_chunk, "param_dtype": param_dtype})
 
 
 def lora(rank: int = 0, alpha: float = 16.0, targets: str = "attn,mlp") -> ConfigDict:

@@ -82,7 +82,7 @@ def load_sft_config(workdir: str) -> dict:
 
 # ModelConfig fields of how a model is computed, not what it computes: a config's `memory` block
 # sets them for the run (gradient checkpointing, log-probs in chunks over the sequence).
-MEMORY_FIELDS = ("remat", "logits_chunk")
+MEMORY_FIELDS = ("remat", "logits_chunk", "param_dtype")
 
 
 def make_model(model_config, key, *, load_weights: bool = True, memory=None):

@@ -212,7 +212,8 @@ def load(directory: str, *, max_len: int | None = None, dtype: str = "float32", 
   if unused:
     raise ValueError(f"{directory}: tensors the model has no place for, e.g. {unused[:3]} "
                      f"({len(unused)} in all)")
-  params = jax.tree.map(lambda x: jax.numpy.asarray(x, np.float32), params)
+  params = model_lib.cast_params(jax.tree.map(lambda x: jax.numpy.asarray(x, np.float32), params),
+                                 cfg)
   if mesh is not None:
     from reasoning import mesh as mesh_lib
     params = jax.device_put(params, mesh_lib.state_shardings(mesh, params))

@@ -52,7 +52,10 @@ class ModelConfig:
   pad_id: int = PAD          # the token masked out as padding (a real tokenizer's pad or EOS)
   bos_id: int | None = BOS   # the prompt's first token (None: the model has none, e.g. Qwen2)
   eos_id: int | None = None  # the end token, always generable even where it is also pad or BOS
-  dtype: str = "float32"  # compute dtype: 'float32' | 'bfloat16'; parameters stay float32
+  dtype: str = "float32"  # compute dtype: 'float32' | 'bfloat16'
+  # The parameters' (and so the optimizer state's) dtype: 'bfloat16' halves their memory and
+  # trains in pure bf16 (updates rounded to bf16); the computation follows `dtype`.
+  param_dtype: str = "float32"
   # How attention is computed: 'einsum' (our kernel-free path, tuned for CPU decoding), or
   # jax.nn.dot_product_attention with implementation 'xla' or 'cudnn' (flash attention on GPU).
   attention: str = "einsum"
@@ -80,6 +83,9 @@ class ModelConfig:
                        f"'llama3'")
     if self.dtype not in ("float32", "bfloat16"):
       raise ValueError(f"model.dtype must be 'float32' or 'bfloat16', got {self.dtype!r}")
+    if self.param_dtype not in ("float32", "bfloat16"):
+      raise ValueError(f"model.param_dtype must be 'float32' or 'bfloat16', got "
+                       f"{self.param_dtype!r}")
     if self.attention not in ATTENTION:
       raise ValueError(f"model.attention must be one of {ATTENTION}, got {self.attention!r}")
     if self.remat not in REMAT:
@@ -344,16 +350,24 @@ def _rematted(kind: str):
 
 
 def init(cfg: ModelConfig, key: jax.Array):
-  """Returns (graphdef, params): params is a plain nested dict of float32 arrays."""
+  """Returns (graphdef, params): params is a plain nested dict of `cfg.param_dtype` arrays."""
   graphdef, state = nnx.split(Transformer(cfg, nnx.Rngs(params=key)))
-  return graphdef, nnx.to_pure_dict(state)
+  return graphdef, cast_params(nnx.to_pure_dict(state), cfg)
 
 
 def abstract_init(cfg: ModelConfig):
   """(graphdef, params) with params as jax.ShapeDtypeStructs: the shapes a checkpoint restores
   into, without spending the memory and time of a random initialization (a 7B model's 28 GB)."""
   graphdef, state = nnx.split(nnx.eval_shape(lambda: Transformer(cfg, nnx.Rngs(params=0))))
-  return graphdef, nnx.to_pure_dict(state)
+  params = nnx.to_pure_dict(state)
+  dtype = jnp.dtype(cfg.param_dtype)
+  return graphdef, jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, dtype), params)
+
+
+def cast_params(params, cfg: ModelConfig):
+  """`params` in `cfg.param_dtype` (a no-op for float32 parameters of a float32 model)."""
+  dtype = jnp.dtype(cfg.param_dtype)
+  return jax.tree.map(lambda x: x if x.dtype == dtype else x.astype(dtype), params)
 
 
 def init_cache(cfg: ModelConfig, batch: int, length: int, dtype=None) -> Cache:

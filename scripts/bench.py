@@ -338,11 +338,14 @@ def run_preset(name: str, dtype: str, args) -> dict:
   return out
 
 
-# The settings --memory compares: none, each lever alone, both, and both with LoRA (rank 16 on
-# the attention and MLP kernels: the optimizer state covers the adapters only).
+# The settings --memory compares: none, each lever alone, both, both with LoRA (rank 16 on the
+# attention and MLP kernels: the optimizer state covers the adapters only), and both with bf16
+# parameters and optimizer state.
 MEMORY_SETTINGS = {"plain": {}, "logits_chunk": {"logits_chunk": 128},
                    "remat": {"remat": "full"}, "both": {"remat": "full", "logits_chunk": 128},
-                   "both_lora16": {"remat": "full", "logits_chunk": 128, "lora_rank": 16}}
+                   "both_lora16": {"remat": "full", "logits_chunk": 128, "lora_rank": 16},
+                   "both_bf16_params": {"remat": "full", "logits_chunk": 128,
+                                        "param_dtype": "bfloat16"}}
 
 
 def _rl_step_parts(shape: dict, settings: dict, batch: int, seq: int):

@@ -178,3 +178,24 @@ def test_chunked_logits_and_remat_give_the_same_statistics_and_gradients(tiny_mo
       np.testing.assert_allclose(a, b, atol=2e-5, rtol=1e-4)
   with pytest.raises(ValueError, match="model.remat"):
     dataclasses.replace(cfg, remat="some")
+
+
+def test_bf16_parameters_halve_the_state_and_still_train(tiny_model):
+  from reasoning.train import sft, state as state_lib
+  cfg = dataclasses.replace(tiny_model[0], param_dtype="bfloat16")
+  graphdef, params = model.init(cfg, jax.random.key(0))
+  assert {x.dtype for x in jax.tree.leaves(params)} == {jnp.dtype("bfloat16")}
+  assert {x.dtype for x in jax.tree.leaves(model.abstract_init(cfg)[1])} == {jnp.dtype("bfloat16")}
+  tx = state_lib.make_optimizer(state_lib.OptimConfig(lr=1e-2, warmup_steps=0, total_steps=10))
+  state = state_lib.create(params, tx)
+  assert {x.dtype for x in jax.tree.leaves(state.opt_state) if x.ndim} == {jnp.dtype("bfloat16")}
+  step = sft.make_train_step(graphdef, tx)
+  tokens = jnp.asarray(np.random.default_rng(0).integers(3, cfg.vocab_size, (4, 16)), jnp.int32)
+  losses = []
+  for _ in range(5):
+    state, metrics = step(state, {"tokens": tokens, "loss_mask": jnp.ones((4, 16))})
+    losses.append(float(metrics["loss"]))
+  assert losses[-1] < losses[0] and np.isfinite(losses).all()
+  assert {x.dtype for x in jax.tree.leaves(state.params)} == {jnp.dtype("bfloat16")}
+  with pytest.raises(ValueError, match="model.param_dtype"):
+    dataclasses.replace(cfg, param_dtype="float16")
