@@ -205,8 +205,8 @@ def test_every_entrypoint_on_a_math_jsonl_file_with_a_hugging_face_model(tmp_pat
 def test_every_entrypoint_on_countdown_through_a_bpe_tokenizer(tmp_path, hf_dir):
   """Countdown's prompts and solutions through the model's tokenizer: the oracle's step labels
   train the PRM, and RL starts from the base model directory itself (the TinyZero set-up)."""
-  from experiments import (best_of_n, common, expert_iteration, rl, rstar, search, sft, star,
-                           verifier as verifier_exp)
+  from experiments import (best_of_n, common, critic, expert_iteration, rl, rstar, search, sft,
+                           star, verifier as verifier_exp)
   def countdown(path, **changes):
     config = _config(path, **changes)
     config.task = ConfigDict({"name": "countdown", "trap_share": 0.1})
@@ -248,6 +248,11 @@ def test_every_entrypoint_on_countdown_through_a_bpe_tokenizer(tmp_path, hf_dir)
                 str(tmp_path / "bon"))
   rstar.run(countdown("configs/hf_rstar.py", generator=sft_dir, prm=prm, discriminator=sft_dir),
             str(tmp_path / "rstar"))
+  # The critic needs the step oracle: Countdown through the tokenizer gives it one.
+  out = critic.run(_config("configs/hf_critic.py", init_from=sft_dir, prm=prm),
+                   str(tmp_path / "critic"))
+  assert any(k.endswith("critic/accuracy") for k in out["metrics"])
+  assert any(k.endswith("prm_threshold/accuracy") for k in out["metrics"])
   out = star.run(countdown("configs/hf_star.py", init_from=sft_dir), str(tmp_path / "star"))
   assert out["metrics"]["step"] == 1
   # The (pi, z) targets: the search's candidates scored under the model, padded with its EOS id.
