@@ -381,7 +381,8 @@ def rl_step_memory(shape: dict, settings: dict, batch: int, seq: int) -> dict:
            "train_step": step.lower(state, data, *frozen).compile().memory_analysis()}
   # The policy state, the reference parameters and, with LoRA, nothing more: the base is the
   # reference, and the policy the scoring call sees is merged from it.
-  out = {"compile_s": time.perf_counter() - t0, "trainable_M": size(state.params) / 4e6,
+  out = {"compile_s": time.perf_counter() - t0,
+         "trainable_M": sum(x.size for x in jax.tree.leaves(state.params)) / 1e6,
          "resident_gb": gb(size(state) + size(params))}
   extra = 0
   for name, m in calls.items():
@@ -412,6 +413,7 @@ def rl_step_run(shape: dict, settings: dict, batch: int, seq: int) -> dict:
   tokens = jnp.asarray(rng.integers(3, shape["vocab_size"], (batch, seq)), jnp.int32)
   t0 = time.perf_counter()
   logp, ref_logp = score(policy, tokens), score(ref, tokens)
+  jax.block_until_ready((logp, ref_logp))  # the update's time below is the update's alone
   del policy
   batch_data = {"tokens": tokens, "mask": jnp.ones((batch, seq - 1)), "old_logp": logp,
                 "ref_logp": ref_logp, "advantages": jnp.asarray(rng.standard_normal((batch, 1)),
