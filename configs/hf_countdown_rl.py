@@ -12,7 +12,7 @@ model. The held-out problems are drawn with seed 0 for a base model (the SFT run
 otherwise). `:tiny` is for tests (a tiny random model).
 """
 
-from configs import common, countdown_rl
+from configs import common, countdown_rl, hf_rl
 
 TEMPLATE = ("Use the numbers after 'countdown' to reach the number after 'to' with + - * /, each "
             "number at most once. Write one operation per line, like 5*3=15, then a last line "
@@ -21,21 +21,11 @@ TEMPLATE = ("Use the numbers after 'countdown' to reach the number after 'to' wi
 
 
 def get_config(arg: str | None = None) -> common.ConfigDict:
-  c = countdown_rl.get_config("tiny" if arg == "tiny" else None)  # its algorithm settings
-  c.init_from = ""
+  c = hf_rl.get_config("tiny" if arg == "tiny" else None)  # real-model RL settings
   c.task = common.countdown()
   c.task.template = TEMPLATE
-  c.train_difficulties = "1,2"
-  c.eval_difficulties = "1,2"
-  c.rl.negative_scale = 1.0          # textbook GRPO, as TinyZero runs it
-  c.optim.lr = 1e-6
-  c.steps = 200
-  c.prompts_per_step = 16
-  c.samples_per_prompt = 8
-  c.minibatch_size = 32
-  c.max_new = 256
-  return common.variant(
-      c, arg, "configs/hf_countdown_rl.py",
-      tiny={"train_difficulties": "1", "eval_difficulties": "1", "eval_problems": 2,
-            "optim.lr": 1e-3, "optim.warmup_steps": 1, "steps": 2, "prompts_per_step": 2,
-            "samples_per_prompt": 2, "minibatch_size": 4, "max_new": 24})
+  c.train_difficulties = c.eval_difficulties = "1,2"
+  c.none_penalty = countdown_rl.get_config().none_penalty  # Countdown has traps
+  return common.variant(c, arg, "configs/hf_countdown_rl.py",
+                        tiny={"train_difficulties": "1", "eval_difficulties": "1",
+                              "eval_problems": 2, "max_new": 24})

@@ -84,10 +84,8 @@ def test_import_matches_transformers_logits_and_greedy_generate(tmp_path, arch):
   assert (theirs != PAD).any(axis=1).all()
 
 
-def test_export_loads_in_transformers_with_the_same_logits(tmp_path):
-  _, path = _make("qwen2", tmp_path)
-  cfg, graphdef, params = hf.load(path)
-  params = jax.tree.map(lambda x: x * 1.01, params)  # e.g. after fine-tuning
+def _exported_matches_transformers(tmp_path, path, cfg, graphdef, params):
+  """hf.save of `params` (with `path`'s config.json) loads in transformers with our logits."""
   hf.save(str(tmp_path / "out"), cfg, params, hf.read_config(path))
   reloaded = transformers.AutoModelForCausalLM.from_pretrained(str(tmp_path / "out")).eval()
   ids = np.random.default_rng(2).integers(3, VOCAB, (2, 11))
@@ -95,6 +93,13 @@ def test_export_loads_in_transformers_with_the_same_logits(tmp_path):
     theirs = reloaded(torch.as_tensor(ids)).logits.numpy()
   ours = np.asarray(model_lib.apply(graphdef, params, jnp.asarray(ids, jnp.int32)).logits)
   np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=1e-4)
+
+
+def test_export_loads_in_transformers_with_the_same_logits(tmp_path):
+  _, path = _make("qwen2", tmp_path)
+  cfg, graphdef, params = hf.load(path)
+  params = jax.tree.map(lambda x: x * 1.01, params)  # e.g. after fine-tuning
+  _exported_matches_transformers(tmp_path, path, cfg, graphdef, params)
 
 
 def test_after_lora_training_the_merged_export_loads_in_transformers_with_our_logits(tmp_path):
@@ -114,13 +119,7 @@ def test_after_lora_training_the_merged_export_loads_in_transformers_with_our_lo
   params = lora.merge(base, state.params, lora_cfg)
   assert float(jnp.abs(params["block_0"]["attn"]["q"]["kernel"] -
                        base["block_0"]["attn"]["q"]["kernel"]).max()) > 1e-4
-  hf.save(str(tmp_path / "out"), cfg, params, hf.read_config(path))
-  reloaded = transformers.AutoModelForCausalLM.from_pretrained(str(tmp_path / "out")).eval()
-  ids = np.random.default_rng(2).integers(3, VOCAB, (2, 11))
-  with torch.no_grad():
-    theirs = reloaded(torch.as_tensor(ids)).logits.numpy()
-  ours = np.asarray(model_lib.apply(graphdef, params, jnp.asarray(ids, jnp.int32)).logits)
-  np.testing.assert_allclose(ours, theirs, atol=1e-4, rtol=1e-4)
+  _exported_matches_transformers(tmp_path, path, cfg, graphdef, params)
 
 
 def test_without_a_pad_token_greedy_output_ends_at_eos_as_transformers_does(tmp_path):
