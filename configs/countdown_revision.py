@@ -28,6 +28,7 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.samples = 8                  # policy samples per training problem, at `temperature`
   c.max_wrong = 2                # wrong attempts before the right one: k ~ U{0..max_wrong}
   c.oracle_fixes = False         # problems no sample solved get the reference solution as fix
+  c.keep_right = 0.0             # share of pairs followed by one that repeats a right attempt
   c.context = 2                  # earlier attempts a revision sees (fewer where they do not fit)
   c.eval_difficulties = "1,2"
   c.eval_problems = 200          # per difficulty, the SFT run's held-out problems

@@ -92,7 +92,7 @@ def run(config, workdir: str) -> dict:
         task, problems, samples, max_wrong=config.max_wrong,
         rng=rng_lib.stream(config.seed, "revision_pairs"),
         fits=lambda text: prompt_length(vocab, text) + 1 <= config.seq_len,
-        oracle_fixes=config.oracle_fixes,
+        oracle_fixes=config.oracle_fixes, keep_right=config.keep_right,
         critique=((lambda problem, attempt: critic_lib.critique(task, problem, attempt))
                   if critic is not None else None))
     if not examples:

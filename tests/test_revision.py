@@ -51,6 +51,20 @@ def test_trajectories_pair_right_with_the_closest_wrong_attempts():
   assert fixed == [(revision.revision_prompt(PROBLEM, [FAR, NEAR]), RIGHT)]  # the reference
 
 
+def test_keep_right_pairs_repeat_a_right_attempt_after_it():
+  class Always:  # k = max_wrong, and every pair gets its keep-right pair
+    def integers(self, n):
+      return n - 1
+
+    def random(self):
+      return 0.0
+
+  got = revision.trajectories(TASK, [PROBLEM], [[RIGHT, NEAR]], max_wrong=1, rng=Always(),
+                              keep_right=0.5)
+  assert got == [(revision.revision_prompt(PROBLEM, [NEAR]), RIGHT),
+                 (revision.revision_prompt(PROBLEM, [NEAR, RIGHT]), RIGHT)]
+
+
 def test_attempt_accuracy():
   correct = np.array([[[0, 1, 1], [0, 0, 1]],     # problem 0: 2 chains of 3 attempts
                       [[1, 0, 0], [0, 0, 0]]], bool)

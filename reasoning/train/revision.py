@@ -76,15 +76,18 @@ def trajectories(task: Task, problems: Sequence[Problem], samples: Sequence[Sequ
                  max_wrong: int, rng: np.random.Generator,
                  fits: Callable[[str], bool] = lambda text: True,
                  oracle_fixes: bool = False,
-                 critique: Callable[[Problem, str], str] | None = None
-                 ) -> list[tuple[str, str]]:
+                 critique: Callable[[Problem, str], str] | None = None,
+                 keep_right: float = 0.0) -> list[tuple[str, str]]:
   """(revision prompt, right attempt) pairs: for every distinct right sample of each problem,
   k ~ U{0..max_wrong} of its distinct well-formed wrong samples, the closest to it in edit
   distance, farthest first; `fits(prompt + completion)` bounds the context (oldest dropped).
   A problem without a wrong sample gives only k = 0 pairs; one without a right sample none, or
   with `oracle_fixes` the task's reference solution as its one fix (a teacher's correction,
   beyond Snell's own-samples-only data). With `critique(problem, attempt) -> text`, each wrong
-  attempt in the context is followed by its critique line."""
+  attempt in the context is followed by its critique line (a right one by its critique too).
+  With `keep_right` = p, each pair is followed, with probability p, by one whose context ends
+  with the right attempt itself and whose completion repeats it: a chain that reached a right
+  answer keeps it instead of trading it for another attempt."""
   out = []
   for problem, texts in zip(problems, samples):
     right = list(dict.fromkeys(t for t in texts if task.verify(problem, t)))
@@ -100,4 +103,8 @@ def trajectories(task: Task, problems: Sequence[Problem], samples: Sequence[Sequ
       prompt = fitted_prompt(problem, chosen, len(chosen),
                              lambda prompt: fits(prompt + fix))
       out.append((prompt, fix))
+      if keep_right and rng.random() < keep_right:
+        shown = with_critique(fix, None if critique is None else critique(problem, fix))
+        out.append((fitted_prompt(problem, chosen + [shown], len(chosen) + 1,
+                                  lambda prompt: fits(prompt + fix)), fix))
   return out
