@@ -182,10 +182,11 @@ def load(directory: str, *, max_len: int | None = None, dtype: str = "float32", 
   hf_config = read_config(directory)
   cfg = config_from_hf(hf_config, where=os.path.join(directory, "config.json"), max_len=max_len,
                        dtype=dtype, specials=specials, settings=settings)
-  graphdef, params = model_lib.init(cfg, jax.random.key(0))
-  params = jax.tree.map(np.asarray, params)
-  for head in ("value_head", "reward_head"):
-    params[head] = jax.tree.map(np.zeros_like, params[head])
+  # Zeros of the model's shapes (no random initialization to overwrite: a 7B model's would
+  # take minutes and 28 GB); every tensor is then read from the files, and the value and reward
+  # heads, which a plain checkpoint lacks, stay at zero.
+  graphdef, shapes = model_lib.abstract_init(cfg)
+  params = jax.tree.map(lambda x: np.zeros(x.shape, np.float32), shapes)
   tensors = _read_tensors(directory)
   for name, (where, how) in _hf_names(cfg).items():
     if name not in tensors:
