@@ -128,6 +128,9 @@ def test_mcts_rstar_and_the_self_play_judge_on_a_bpe_model(memorizer):
   found = rstar.rstar(model, model, model, prompts, jax.random.key(1), num_candidates=2,
                       num_simulations=3, step_tokens=12, finish_tokens=24, value="value")
   assert found.mutual.completions == out.completions and found.consistent == [[True], [True]]
+  with pytest.raises(ValueError, match="mcts: the evaluator reads another vocabulary"):
+    mcts.mcts(model, Model(model.graphdef, model.params, model.cfg, VOCAB), prompts,
+              jax.random.key(0))
   judge = exit_lib.make_judge(task, problems, tok)
   rows = pad_prompts(tok, [p + c for p, c in zip(prompts, out.completions)] + [prompts[0]], 40)
   verdicts = judge(rows)

@@ -287,6 +287,9 @@ def traced_mcts(policy: Model, evaluator: Model, prompts, key: jax.Array, /, *,
     raise ValueError(f"mcts value must be 'prm', 'value' or a judge (outcome_evaluator), got "
                      f"{value!r}")
   vocab = policy.vocab
+  if evaluator.vocab != vocab:
+    raise ValueError("mcts: the evaluator reads another vocabulary than the policy; the search "
+                     "scores the policy's token ids, so both must come from one model")
   longest = max(prompt_length(vocab, p) for p in prompts)
   seq = round_up(longest + max_moves * step_tokens, 16)
   seq = min(seq, policy.cfg.max_len - step_tokens)

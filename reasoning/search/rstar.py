@@ -155,6 +155,9 @@ def rstar(generator: Model, evaluator: Model, discriminator: Model | None, promp
   discriminator must agree on: the answer, or where every solution has the same answer
   (Countdown's target) the answer-bearing last step (`consistency_key`)."""
   vocab = generator.vocab
+  if evaluator.vocab != vocab:
+    raise ValueError("rstar: the evaluator reads another vocabulary than the generator; the "
+                     "search scores the generator's token ids, so both must come from one model")
   seq = generator.cfg.max_len - finish_tokens  # all the room the model's context leaves
   longest = max(prompt_length(vocab, p) for p in prompts)
   if longest + step_tokens > seq:
