@@ -85,16 +85,16 @@ def run(config, workdir: str) -> dict:
   # With LoRA the state trains the adapters (and value/reward heads) only; the policy is the
   # frozen SFT parameters merged with them, and the reference is the SFT parameters themselves.
   lora_cfg = lora_lib.LoraConfig.from_config(config.get("lora"))
+  merged = lora_lib.merger(lora_cfg)
+  policy_of = lambda trainable: merged(sft_params, trainable)
   if lora_cfg.on:
     lora_key = jax.random.fold_in(jax.random.key(config.seed), 1)  # not a rollout or eval key
     trainable = lora_lib.init(sft_params, lora_cfg, lora_key)
-    merged = jax.jit(lambda base, trainable: lora_lib.merge(base, trainable, lora_cfg))
-    policy_of = lambda trainable: merged(sft_params, trainable)
     print(f"LoRA rank {lora_cfg.rank} on {','.join(lora_cfg.targets)}: "
           f"{lora_lib.count(trainable) / 1e6:.2f}M trainable parameters of "
           f"{model_lib.count_params(sft_params) / 1e6:.1f}M", flush=True)
   else:
-    trainable, policy_of = jax.tree.map(jnp.copy, sft_params), lambda params: params
+    trainable = jax.tree.map(jnp.copy, sft_params)
   state = state_lib.create(trainable, tx)
   train_step = pg.make_train_step(graphdef, tx, pg_cfg, lora_cfg)
   score = jax.jit(functools.partial(pg.sequence_logprobs, graphdef))

@@ -66,16 +66,14 @@ def run(config, workdir: str) -> dict:
   tx = state_lib.make_optimizer(optim_cfg)
   # With LoRA (a pretrained model only) the state trains the adapters; `base` stays frozen.
   lora_cfg = lora_lib.LoraConfig.from_config(config.get("lora"))
-  base = params
+  base, merged = params, lora_lib.merger(lora_cfg)
+  policy_of = lambda trainable: merged(base, trainable)
+  trainable = params
   if lora_cfg.on:
     if not config.model.get("path"):
       raise ValueError("lora.rank > 0 adapts a pretrained model: set model.path (a Hugging Face "
                        "checkpoint); a model trained from scratch trains every parameter")
     trainable = lora_lib.init(params, lora_cfg, jax.random.fold_in(init_key, 1))
-    merged = jax.jit(lambda base, trainable: lora_lib.merge(base, trainable, lora_cfg))
-    policy_of = lambda trainable: merged(base, trainable)
-  else:
-    trainable, policy_of = params, lambda params: params
   state = state_lib.create(trainable, tx)
   train_step = sft.make_train_step(graphdef, tx, lora_cfg)
   print(f"model: {model_lib.count_params(params) / 1e6:.2f}M parameters" +

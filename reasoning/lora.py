@@ -110,5 +110,13 @@ def merge(params, trainable: dict, cfg: LoraConfig):
   return out
 
 
+def merger(cfg: LoraConfig):
+  """A jitted `(base, trainable) -> the parameters the model runs with`: `merge` when LoRA is
+  on, else the trainable parameters themselves (full fine-tuning trains the base)."""
+  if not cfg.on:
+    return lambda base, trainable: trainable
+  return jax.jit(lambda base, trainable: merge(base, trainable, cfg))
+
+
 def count(trainable: dict) -> int:
   return sum(x.size for x in jax.tree.leaves(trainable))

@@ -63,6 +63,14 @@ class Meter:
                   self.flops, candidates)
 
 
+def check_one_vocab(method: str, policy: Model, evaluator: Model, role: str = "policy") -> None:
+  """Token-level searchers (MCTS, rStar) score the policy's token ids with the evaluator: a clear
+  error where the two read different vocabularies."""
+  if evaluator.vocab != policy.vocab:
+    raise ValueError(f"{method}: the evaluator reads another vocabulary than the {role}; the "
+                     f"search scores the {role}'s token ids, so both must come from one model")
+
+
 def sample_steps(policy: Model, meter: Meter, owners: Sequence[int], prompts: Sequence[str],
                  prefixes: Sequence[str], key, *, max_new: int, temperature: float,
                  stop: str = "step", chunk: int = 256) -> list[str]:

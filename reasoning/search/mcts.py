@@ -37,7 +37,7 @@ import numpy as np
 from flax import struct
 
 from reasoning import model as model_lib, sampling
-from reasoning.search.base import Meter, Model, Result
+from reasoning.search.base import Meter, Model, Result, check_one_vocab
 from reasoning.tasks.base import ANSWER_PREFIX
 from reasoning.text import (VOCAB, answer_ids, line_end, pad_prompts, prompt_length, round_up,
                             strip_left_pad)
@@ -287,9 +287,7 @@ def traced_mcts(policy: Model, evaluator: Model, prompts, key: jax.Array, /, *,
     raise ValueError(f"mcts value must be 'prm', 'value' or a judge (outcome_evaluator), got "
                      f"{value!r}")
   vocab = policy.vocab
-  if evaluator.vocab != vocab:
-    raise ValueError("mcts: the evaluator reads another vocabulary than the policy; the search "
-                     "scores the policy's token ids, so both must come from one model")
+  check_one_vocab("mcts", policy, evaluator)
   longest = max(prompt_length(vocab, p) for p in prompts)
   seq = round_up(longest + max_moves * step_tokens, 16)
   seq = min(seq, policy.cfg.max_len - step_tokens)

@@ -30,7 +30,7 @@ import numpy as np
 
 from reasoning import sampling
 from reasoning.search import mcts
-from reasoning.search.base import Meter, Model, Result, sample_steps
+from reasoning.search.base import Meter, Model, Result, check_one_vocab, sample_steps
 from reasoning.tasks import extract_answer, hint_of, split_completion
 from reasoning.text import VOCAB, pad_prompts, prompt_length, strip_left_pad
 
@@ -155,9 +155,7 @@ def rstar(generator: Model, evaluator: Model, discriminator: Model | None, promp
   discriminator must agree on: the answer, or where every solution has the same answer
   (Countdown's target) the answer-bearing last step (`consistency_key`)."""
   vocab = generator.vocab
-  if evaluator.vocab != vocab:
-    raise ValueError("rstar: the evaluator reads another vocabulary than the generator; the "
-                     "search scores the generator's token ids, so both must come from one model")
+  check_one_vocab("rstar", generator, evaluator, role="generator")
   seq = generator.cfg.max_len - finish_tokens  # all the room the model's context leaves
   longest = max(prompt_length(vocab, p) for p in prompts)
   if longest + step_tokens > seq:
@@ -176,8 +174,8 @@ def rstar(generator: Model, evaluator: Model, discriminator: Model | None, promp
   trajectories, best_scores = [], []
   for p, prompt in enumerate(prompts):
     found: dict[str, float] = {}
-    leaves = [(float(scores[p, n]), vocab.decode(strip_left_pad(tokens[p, n], vocab.pad))) for n in range(scores.shape[1])
-              if np.isfinite(scores[p, n])]
+    leaves = [(float(scores[p, n]), vocab.decode(strip_left_pad(tokens[p, n], vocab.pad)))
+              for n in range(scores.shape[1]) if np.isfinite(scores[p, n])]
     for score, text in sorted(leaves + list(zip(extra_scores[p], extra_texts[p])), reverse=True):
       text = text[len(prompt):] if text.startswith(prompt) else ""
       if split_completion(text) is not None and text not in found:

@@ -153,6 +153,13 @@ def check_difficulty(task: Task, difficulty: int) -> None:
         f"{task.name}: difficulty={difficulty!r} is not one of {task.difficulties}")
 
 
+def check_template(name: str, template: str, placeholder: str, why: str = "") -> None:
+  """A clear error unless `template` holds `{placeholder}` and ends with a newline."""
+  if "{" + placeholder + "}" not in template or not template.endswith("\n"):
+    raise ValueError(f"{name}={template!r} must contain '{{{placeholder}}}' and end with a "
+                     f"newline{why}")
+
+
 def check_share(name: str, value: float) -> None:
   if not 0.0 <= value <= 1.0:
     raise ValueError(f"{name} must be in [0, 1], got {value!r}")

@@ -183,9 +183,8 @@ class Countdown:
 
   def __post_init__(self):
     base.check_share("countdown.trap_share", self.trap_share)
-    if "{question}" not in self.template or not self.template.endswith("\n"):
-      raise ValueError(f"countdown.template={self.template!r} must contain '{{question}}' and "
-                       f"end with a newline (the steps start on the next line)")
+    base.check_template("countdown.template", self.template, "question",
+                        " (the steps start on the next line)")
 
   def make_problem(self, numbers: Sequence[int], target: int, difficulty: int) -> base.Problem:
     numbers = [int(x) for x in numbers]

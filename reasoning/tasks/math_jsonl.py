@@ -127,12 +127,9 @@ class MathJsonl:
   def __post_init__(self):
     if self.trap_share:
       raise ValueError("math_jsonl.trap_share must be 0: a dataset has no trap instances")
-    if "{question}" not in self.template or not self.template.endswith("\n"):
-      raise ValueError(f"math_jsonl.template={self.template!r} must contain '{{question}}' and "
-                       f"end with a newline (the steps start on the next line)")
-    if "{hint}" not in self.hint_template or not self.hint_template.endswith("\n"):
-      raise ValueError(f"math_jsonl.hint_template={self.hint_template!r} must contain '{{hint}}' "
-                       f"and end with a newline")
+    base.check_template("math_jsonl.template", self.template, "question",
+                        " (the steps start on the next line)")
+    base.check_template("math_jsonl.hint_template", self.hint_template, "hint")
 
   def sample(self, rng: np.random.Generator, n: int, difficulty: int) -> list[base.Problem]:
     base.check_difficulty(self, difficulty)
