@@ -15,7 +15,9 @@ from configs import common
 def get_config(arg: str | None = None) -> common.ConfigDict:
   c = common.ConfigDict()
   c.seed = 0
-  c.model = common.ConfigDict(dict(common.CHAR_MODEL))
+  c.init_from = ""               # a Hugging Face model (or a run on one): hf_quiet_star.py
+  c.meta_init = "---"            # with init_from: START/END start at its tokens' mean embedding
+  c.model = common.ConfigDict(dict(common.CHAR_MODEL))  # from scratch (no init_from)
   c.task = common.ConfigDict({"name": "arithmetic", "trap_share": 0.0, "ops": "+*"})
   c.difficulties = "2,3"
   c.train_problems = 20_000      # per difficulty: the direct-answer training set

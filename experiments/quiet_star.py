@@ -3,8 +3,10 @@ trained without thoughts for the same FLOPs.
 
   python -m experiments.quiet_star --config configs/arithmetic_quiet_star.py [--workdir DIR]
 
-1. A base model (the char vocabulary plus START and END) is trained from scratch on the task's
-   direct answers: the prompt, then at once the answer line.
+1. A base model is trained on the task's direct answers (the prompt, then at once the answer
+   line): from scratch on the character vocabulary plus START and END, or, with `init_from` (a
+   Hugging Face model directory, or a run on one), that model with two new token ids for START
+   and END (`quiet_star.with_meta_tokens`) fine-tuned for `base_steps` steps (0: as it is).
 2. For each thought length m of `thought_lens`: Quiet-STaR from the base for `steps` steps
    (thoughts at the answer positions, `thoughts` per text, n_true true tokens scored).
 3. The plain arm: the base trained on further direct answers with the same optimizer, evaluated
@@ -35,13 +37,13 @@ from reasoning.tasks.base import answer_line
 from reasoning.text import VOCAB, pad_examples
 from reasoning.train import quiet_star as qs, sft, state as state_lib
 
-START, END = VOCAB.size, VOCAB.size + 1  # the thought's meta tokens, after the char vocabulary
-
 
 def run(config, workdir: str) -> dict:
-  common.check_positive(config, "train_problems", "eval_problems", "seq_len", "base_steps",
-                        "batch_size", "n_true", "thoughts", "texts_per_step", "steps",
-                        "eval_every")
+  common.check_positive(config, "train_problems", "eval_problems", "seq_len", "batch_size",
+                        "n_true", "thoughts", "texts_per_step", "steps", "eval_every")
+  if config.base_steps < (0 if config.init_from else 1):
+    raise ValueError(f"base_steps={config.base_steps}: a model trained from scratch needs >= 1 "
+                     f"step" if not config.init_from else f"base_steps={config.base_steps} < 0")
   lengths = [int(m) for m in str(config.thought_lens).split(",")]
   if any(m < 1 for m in lengths):
     raise ValueError(f"thought_lens={config.thought_lens}: each thought length must be >= 1")
@@ -53,32 +55,33 @@ def run(config, workdir: str) -> dict:
   train = [p for d in levels for p in task.sample(rng_lib.stream(config.seed, "train_problems", d),
                                                   config.train_problems, d)
            if p.prompt not in held_out]
-  direct = lambda problems: pad_examples(VOCAB, [p.prompt for p in problems],
+  key = jax.random.key(config.seed)
+  vocab, model_cfg, graphdef, params, init_flops, never = base_model(config, key)
+  direct = lambda problems: pad_examples(vocab, [p.prompt for p in problems],
                                          [answer_line(p.answer) + "\n" for p in problems],
                                          config.seq_len)
   train_tokens, train_mask = direct(train)
   eval_tokens, eval_mask = direct(held)
   k = int(max(train_mask.sum(1).max(), eval_mask.sum(1).max()))  # answer tokens, EOS included
   eval_at = qs.thought_positions(eval_mask, k)
-  model_cfg = model_lib.ModelConfig(vocab_size=VOCAB.size + 2, **config.model)
-  key = jax.random.key(config.seed)
-  graphdef, params = model_lib.init(model_cfg, jax.random.fold_in(key, 0))
   mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig())
   examples = [(p.prompt, answer_line(p.answer) + "\n") for p in train]
   difficulty = np.array([p.difficulty for p in held])
 
   ckpt = Checkpointer(f"{workdir}/checkpoints", save_every=1, keep=1)
-  meta = {"base_flops": 0.0, "arms": {}}
+  meta = {"base_flops": init_flops, "arms": {}}
   params, meta, start = loop.resume(ckpt, params, meta, what="phase")
   writer = loop.open_metrics(workdir, start)
   try:
     if start == 0:
       print(f"base model: {model_lib.count_params(params) / 1e6:.2f}M parameters, "
             f"{len(train)} direct-answer examples", flush=True)
-      params, meta["base_flops"], _ = sft.finetune(
-          graphdef, params, examples, VOCAB, model_cfg, mesh, optim=dict(config.base_optim),
-          steps=config.base_steps, batch_size=config.batch_size, seq_len=config.seq_len,
-          seed=config.seed)
+      if config.base_steps:
+        params, flops, _ = sft.finetune(
+            graphdef, params, examples, vocab, model_cfg, mesh, optim=dict(config.base_optim),
+            steps=config.base_steps, batch_size=config.batch_size, seq_len=config.seq_len,
+            seed=config.seed)
+        meta["base_flops"] += flops
       base = evaluate_plain(graphdef, params, eval_tokens, eval_mask)
       meta["arms"]["base"] = {"flops": meta["base_flops"], **_summary(base, difficulty)}
       writer.write(1, arm="base", train_flops=meta["base_flops"],
@@ -90,7 +93,8 @@ def run(config, workdir: str) -> dict:
       if name in meta["arms"]:
         continue
       result = quiet_arm(config, graphdef, params, model_cfg, m, train_tokens, train_mask, k,
-                         eval_tokens, eval_mask, eval_at, key, meta["base_flops"])
+                         eval_tokens, eval_mask, eval_at, key, meta["base_flops"], never,
+                         vocab.pad)
       meta["arms"][name] = {"flops": result["flops"], **_summary(result, difficulty),
                             "per_problem": result["exact"].astype(int).tolist()}
       phase += 1
@@ -127,6 +131,27 @@ def run(config, workdir: str) -> dict:
   return summary
 
 
+def base_model(config, key):
+  """(vocab, model config, graphdef, params, FLOPs already spent, ids a thought never holds) of
+  the model the base is trained from, with START and END its last two ids."""
+  if not config.init_from:
+    vocab, flops = VOCAB, 0.0
+    model_cfg = model_lib.ModelConfig(vocab_size=VOCAB.size + 2, **config.model)
+    graphdef, params = model_lib.init(model_cfg, jax.random.fold_in(key, 0))
+    unused = ()
+  else:
+    vocab, _, model_cfg, _, params, flops = common.load_sft(config.init_from)
+    init_ids = vocab.encode(config.meta_init)
+    if not init_ids:
+      raise ValueError(f"meta_init={config.meta_init!r} has no tokens to start START and END at")
+    unused = tuple(range(vocab.size, model_cfg.vocab_size))  # rows past the tokenizer's
+    model_cfg, graphdef, params = qs.with_meta_tokens(model_cfg, params, init_ids)
+  start = model_cfg.vocab_size - 2
+  specials = {vocab.pad, vocab.eos} | ({vocab.bos} if vocab.bos is not None else set())
+  return (vocab, model_cfg, graphdef, params, flops,
+          tuple(sorted(specials)) + unused + (start, start + 1))
+
+
 def _summary(result: dict, difficulty: np.ndarray) -> dict:
   out = {"exact": float(result["exact"].mean()), "logp": float(result["logp"].mean())}
   for d in sorted(set(difficulty.tolist())):
@@ -153,12 +178,13 @@ def evaluate_plain(graphdef, params, tokens, loss_mask, chunk: int = 500) -> dic
 
 
 def quiet_arm(config, graphdef, base, model_cfg, m, train_tokens, train_mask, k, eval_tokens,
-              eval_mask, eval_at, key, base_flops) -> dict:
-  """Quiet-STaR from the base with thoughts of length m; its held-out scores and FLOPs."""
-  cfg = qs.QuietConfig(start_id=START, end_id=END, thought_len=m, n_true=config.n_true,
+              eval_mask, eval_at, key, base_flops, never, pad) -> dict:
+  """Quiet-STaR from the base with thoughts of length m; its held-out scores and FLOPs. START
+  and END are the model's last two ids."""
+  start = model_cfg.vocab_size - 2
+  cfg = qs.QuietConfig(start_id=start, end_id=start + 1, thought_len=m, n_true=config.n_true,
                        thoughts=config.thoughts, temperature=config.temperature,
-                       policy_weight=config.policy_weight,
-                       never=(VOCAB.pad, VOCAB.bos, VOCAB.eos, START, END), pad_id=VOCAB.pad)
+                       policy_weight=config.policy_weight, never=never, pad_id=pad)
   params = {"model": jax.tree.map(jnp.copy, base),
             "mixer": qs.init_mixer(jax.random.fold_in(key, 1000 + m), model_cfg.d_model)}
   tx = state_lib.optimizer_for(dict(config.optim), config.steps)

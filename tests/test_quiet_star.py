@@ -111,3 +111,21 @@ def test_equal_thoughts_get_no_policy_gradient(model):
   assert float(metrics["policy_loss"]) == 0.0 and float(metrics["advantage_abs"]) == 0.0
   assert float(total) == pytest.approx(float(metrics["nll"]))
   assert 0.05 < float(metrics["mix_weight"]) < 0.3   # a new mixer trusts the plain prediction
+
+
+@pytest.mark.parametrize("tie", [True, False])
+def test_meta_tokens_leave_the_model_unchanged_on_its_own_ids(tie):
+  cfg = model_lib.ModelConfig(vocab_size=40, d_model=16, n_layers=1, n_heads=2, n_kv_heads=1,
+                              d_ff=32, max_len=32, tie_embeddings=tie)
+  graphdef, params = model_lib.init(cfg, jax.random.key(1))
+  new_cfg, new_graphdef, new_params = qs.with_meta_tokens(cfg, params, init_ids=[3, 7])
+  assert new_cfg.vocab_size == 42
+  rows = new_params["embed"]["embedding"]
+  np.testing.assert_allclose(rows[40], (rows[3] + rows[7]) / 2, rtol=1e-6)
+  np.testing.assert_array_equal(rows[41], rows[40])
+  tokens = jnp.array([[1, 5, 9, 2, 30]])
+  old = model_lib.apply(graphdef, params, tokens).logits
+  new = model_lib.apply(new_graphdef, new_params, tokens).logits
+  np.testing.assert_allclose(new[..., :40], old, rtol=1e-5, atol=1e-5)
+  if not tie:
+    np.testing.assert_array_equal(new[..., 40:], 0.0)

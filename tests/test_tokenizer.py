@@ -278,3 +278,20 @@ def test_a_verifier_on_another_vocabulary_is_a_clear_error(hf_dir):
   with pytest.raises(ValueError, match=r"config.prm: its model reads the character vocabulary, "
                                        r"but config.policy's reads .*tokenizer.json"):
     common.check_same_vocab(tok, VOCAB, "config.prm", "config.policy")
+
+
+def test_quiet_star_on_a_hugging_face_model(tmp_path, hf_dir):
+  """Quiet-STaR through the BPE tokenizer: two new ids for START and END, thoughts that never
+  hold them, specials or the tokenizer's unused rows."""
+  from experiments import quiet_star
+  config = _config("configs/hf_quiet_star.py", init_from=hf_dir)
+  summary = quiet_star.run(config, str(tmp_path))
+  assert [row["arm"] for row in summary["arms"]] == ["m=2"]
+  assert summary["base"]["flops"] > 0 and summary["arms"][0]["flops"] > summary["base"]["flops"]
+  vocab = HFTokenizer.from_dir(hf_dir)
+  _, model_cfg, _, _, _, never = quiet_star.base_model(config, jax.random.key(0))
+  assert model_cfg.vocab_size == vocab.size + 2
+  assert {vocab.eos, vocab.size, vocab.size + 1} <= set(never)
+  with pytest.raises(ValueError, match="meta_init"):
+    quiet_star.run(_config("configs/hf_quiet_star.py", init_from=hf_dir, meta_init=""),
+                   str(tmp_path / "bad"))

@@ -19,7 +19,7 @@ Training (`loss`): the mixed log-likelihood of the n_true true tokens after each
 through the model, the thought's context and the mixing head), plus REINFORCE on the thought
 tokens with reward = that log-likelihood, baselined by the mean over the `thoughts` copies of
 the same row (G consecutive rows of the batch are one text). START and END are two token ids
-(new embedding rows), learned with the rest.
+(new embedding rows), learned with the rest; `with_meta_tokens` adds them to a pretrained model.
 """
 
 from __future__ import annotations
@@ -50,6 +50,22 @@ class QuietConfig:
   @property
   def blocks(self) -> int:
     return self.thought_len + 1 + self.n_true
+
+
+def with_meta_tokens(model_cfg, params, init_ids=()):
+  """(model config, graphdef, params) of a pretrained model with two more token ids, START =
+  `model_cfg.vocab_size` and END = START + 1: their embedding rows start at the mean embedding of
+  `init_ids` (the paper starts them at the embedding of "---"; all rows when empty), their output
+  columns (untied models) at zero. Only thoughts read them; neither is ever a target."""
+  rows = params["embed"]["embedding"]
+  ids = jnp.asarray(list(init_ids) or range(rows.shape[0]), jnp.int32)
+  meta = jnp.broadcast_to(rows[ids].mean(0, keepdims=True), (2, rows.shape[1])).astype(rows.dtype)
+  params = dict(params, embed={"embedding": jnp.concatenate([rows, meta])})
+  if not model_cfg.tie_embeddings:
+    kernel = params["lm_head"]["kernel"]
+    params["lm_head"] = {"kernel": jnp.concatenate([kernel, jnp.zeros_like(kernel[:, :2])], 1)}
+  cfg = dataclasses.replace(model_cfg, vocab_size=model_cfg.vocab_size + 2)
+  return cfg, model_lib.abstract_init(cfg)[0], params
 
 
 def thought_positions(loss_mask: np.ndarray, k: int) -> np.ndarray:
