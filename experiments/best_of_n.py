@@ -34,8 +34,8 @@ def run(config, workdir: str) -> dict:
     reward_params[kind] = params
   task = common.make_task(config)
   common.save_config(config, workdir)
-  problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
-                                      sft_config["seed"])
+  problems = common.evaluation_set(task, config.policy, config.eval_difficulties,
+                                   config.eval_problems)
   prompt_len = max(prompt_length(vocab, p.prompt) for p in problems) + 4
   sample_key, boot_seed = jax.random.key(config.seed), config.seed
 

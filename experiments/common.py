@@ -32,12 +32,52 @@ def difficulties(text) -> list[int]:
     raise ValueError(f"difficulties must be comma-separated integers, got {text!r}") from None
 
 
-def held_out_problems(task, difficulty_list: str, n: int, seed: int):
-  """The held-out evaluation set: n problems per difficulty from streams no training draws on.
-  SFT and every later stage built on it use the same (task, seed) and so the same problems."""
+def held_out_problems(task, difficulty_list: str, n: int, seed: int, exclude=frozenset()):
+  """The held-out evaluation set: n problems per difficulty from streams no training draws on,
+  less the prompts in `exclude` (what the run a stage builds on trained on: trained_prompts).
+  SFT and every later stage built on it use the same (task, seed) and so the same problems; a
+  larger set begins with a smaller one."""
   from reasoning import rng
-  return [p for d in difficulties(difficulty_list)
-          for p in task.sample(rng.stream(seed, "held_out", d), n, d)]
+  out = []
+  for d in difficulties(difficulty_list):
+    stream, kept = rng.stream(seed, "held_out", d), []
+    for _ in range(100):
+      kept += [p for p in task.sample(stream, n - len(kept), d) if p.prompt not in exclude]
+      if len(kept) == n:
+        break
+    else:
+      raise ValueError(f"eval_problems={n}: difficulty {d} has too few problems that the run "
+                       f"this one builds on did not train on")
+    out += kept
+  return out
+
+
+def trained_prompts(sft_config: dict) -> frozenset[str]:
+  """The prompts an SFT run (its config.json) drew for training: its task's first
+  `train_problems` draws per training difficulty, less its own held-out set. A small problem
+  space (Countdown with 3 numbers: some 10,000 problems) makes later draws of the held-out
+  stream repeat training prompts; a stage evaluating more problems than the SFT run held out
+  skips them. Empty for a base model (no draws)."""
+  from ml_collections import ConfigDict
+
+  from reasoning import rng
+  if "train_problems" not in sft_config or "train_difficulties" not in sft_config:
+    return frozenset()
+  config = ConfigDict(sft_config)
+  task, seed = make_task(config), config.seed
+  held = {p.prompt for p in held_out_problems(task, config.eval_difficulties,
+                                              config.eval_problems, seed)}
+  return frozenset(p.prompt for d in difficulties(config.train_difficulties)
+                   for p in task.sample(rng.stream(seed, "train_problems", d),
+                                        config.train_problems, d)) - held
+
+
+def evaluation_set(task, run_dir: str, difficulty_list: str, n: int):
+  """The held-out problems (n per difficulty) of a stage built on the run at `run_dir`: the
+  held-out draws of the SFT run at the root of that chain (its seed), less the prompts it trained
+  on, so none was trained on however many."""
+  root = load_sft_config(run_dir)
+  return held_out_problems(task, difficulty_list, n, root["seed"], exclude=trained_prompts(root))
 
 
 def check_positive(config, *fields: str) -> None:

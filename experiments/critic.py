@@ -58,8 +58,8 @@ def run(config, workdir: str) -> dict:
   vocab, sft_config, model_cfg, graphdef, policy, sft_flops = common.load_sft(
       config.init_from)
   common.save_config(config, workdir)
-  eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
-                                           sft_config["seed"])
+  eval_problems = common.evaluation_set(task, config.init_from, config.eval_difficulties,
+                                        config.eval_problems)
   held_out = {p.prompt for p in eval_problems}
   levels = common.difficulties(config.train_difficulties)
   data_key, eval_key, critic_key = jax.random.split(jax.random.key(config.seed), 3)

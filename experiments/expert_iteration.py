@@ -48,8 +48,8 @@ def run(config, workdir: str) -> dict:
   vocab, sft_config, model_cfg, graphdef, sft_params, sft_flops = common.load_sft(config.init_from)
   task = common.make_task(config)
   common.save_config(config, workdir)
-  eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
-                                           sft_config["seed"])
+  eval_problems = common.evaluation_set(task, config.init_from, config.eval_difficulties,
+                                        config.eval_problems)
   problems = star.training_problems(task, config.seed, common.difficulties(
       config.train_difficulties), config.train_problems, {p.prompt for p in eval_problems})
   evaluator, value = None, config.evaluator

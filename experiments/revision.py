@@ -70,8 +70,8 @@ def run(config, workdir: str) -> dict:
         config.critic)
     critic = Model(critic_graphdef, critic_params, critic_cfg, critic_vocab)
   common.save_config(config, workdir)
-  eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
-                                           sft_config["seed"])
+  eval_problems = common.evaluation_set(task, config.init_from, config.eval_difficulties,
+                                        config.eval_problems)
   held_out = {p.prompt for p in eval_problems}
   levels = common.difficulties(config.train_difficulties)
   data_key, eval_key = jax.random.split(jax.random.key(config.seed))

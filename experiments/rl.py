@@ -77,8 +77,8 @@ def run(config, workdir: str) -> dict:
   updates_per_step = config.epochs * rows // config.minibatch_size
   optim_cfg = state_lib.OptimConfig(total_steps=config.steps * updates_per_step, **config.optim)
   rollout_key, eval_key = jax.random.split(jax.random.key(config.seed))
-  eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
-                                           sft_config["seed"])
+  eval_problems = common.evaluation_set(task, config.init_from, config.eval_difficulties,
+                                        config.eval_problems)
   held_out = {p.prompt for p in eval_problems}
   prompt_len = max(prompt_length(vocab, p.prompt) for p in eval_problems) + 4
   tx = state_lib.make_optimizer(optim_cfg)

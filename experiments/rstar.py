@@ -40,14 +40,13 @@ def run(config, workdir: str) -> dict:
   if config.value not in ("prm", "value") or (config.value == "prm") != bool(config.prm):
     raise ValueError(f"config.value must be 'prm' (with config.prm set) or 'value' (the "
                      f"generator's value head); got {config.value!r}, prm={config.prm!r}")
-  sft_config = common.load_sft_config(config.generator)
   generator = _model(config.generator)
   evaluator = _model(config.prm) if config.value == "prm" else generator
   discriminator = _model(config.discriminator)
   task = common.make_task(config)
   common.save_config(config, workdir)
-  problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
-                                      sft_config["seed"])
+  problems = common.evaluation_set(task, config.generator, config.eval_difficulties,
+                                   config.eval_problems)
   prompts = [p.prompt for p in problems]
   key = jax.random.key(config.seed)
   path = os.path.join(workdir, "results.jsonl")

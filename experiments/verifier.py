@@ -35,8 +35,8 @@ def run(config, workdir: str) -> dict:
   vocab, sft_config, model_cfg, graphdef, policy_params, _ = common.load_sft(config.init_from)
   common.save_config(config, workdir)
   sample_key, label_key, eval_key = jax.random.split(jax.random.key(config.seed), 3)
-  eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
-                                           sft_config["seed"])
+  eval_problems = common.evaluation_set(task, config.init_from, config.eval_difficulties,
+                                        config.eval_problems)
   held_out = {p.prompt for p in eval_problems}
   levels = common.difficulties(config.train_difficulties)
   prompt_len = max(prompt_length(vocab, p.prompt) for p in eval_problems) + 4

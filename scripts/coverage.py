@@ -85,7 +85,7 @@ def main():
     return
   vocab, sft_config, cfg, graphdef, params, _ = common.load_sft(args.policy)
   task = common.make_task(sft_config)
-  problems = common.held_out_problems(task, args.difficulties, args.problems, sft_config["seed"])
+  problems = common.evaluation_set(task, args.policy, args.difficulties, args.problems)
   solvable = [p for p in problems if not p.is_trap]  # coverage counts problems with an answer
   policy = Model(graphdef, params, cfg, vocab)
   key = jax.random.key(args.seed)

@@ -42,8 +42,8 @@ def measure(workdir: str, problems_per_difficulty: int, difficulties: str, n: in
             max_new: int) -> dict:
   vocab, config, cfg, graphdef, params, train_flops = common.load_sft(workdir)
   task = common.make_task(config)
-  problems = [p for p in common.held_out_problems(task, difficulties, problems_per_difficulty,
-                                                  config["seed"]) if not p.is_trap]
+  problems = [p for p in common.evaluation_set(task, workdir, difficulties,
+                                               problems_per_difficulty) if not p.is_trap]
   policy = Model(graphdef, params, cfg, vocab)
   greedy = sweep.sample_pool(policy, task, problems, jax.random.fold_in(key, 0), 1,
                              max_new=max_new, temperature=0.0)

@@ -56,6 +56,30 @@ def test_small_variant_shrinks_the_default_and_keeps_its_fields(name):
       assert s[k] <= d[k], f"{name}: small raises {k} from {d[k]} to {s[k]}"
 
 
+def test_evaluation_sets_never_hold_a_problem_the_sft_run_trained_on(tmp_path):
+  """Countdown with 3 numbers has a small problem space: the held-out stream's later draws repeat
+  the SFT run's training prompts. A stage's evaluation set skips them, and up to the SFT run's
+  own held-out count it is that set, unchanged."""
+  config = _config("configs/countdown_sft.py", None)
+  config.train_problems, config.eval_problems = 3000, 20
+  (tmp_path / "config.json").write_text(json.dumps(config.to_dict()))
+  task = common.make_task(config)
+  trained = common.trained_prompts(config.to_dict())
+  assert 0 < len(trained) <= 2 * 3000
+  own = common.held_out_problems(task, "1,2", 20, 0)
+  assert not {p.prompt for p in own} & trained
+  raw = common.held_out_problems(task, "1", 400, 0)
+  assert sum(p.prompt in trained for p in raw) > 10            # what the skip guards against
+  got = common.evaluation_set(task, str(tmp_path), "1,2", 400)
+  assert len(got) == 800 and not {p.prompt for p in got} & trained
+  assert [p.prompt for p in got[:20]] == [p.prompt for p in own[:20]]
+  assert [p.prompt for p in got[400:420]] == [p.prompt for p in own[20:]]
+  base = tmp_path / "hf"
+  base.mkdir()
+  (base / "config.json").write_text(json.dumps({"model_type": "qwen2"}))
+  assert common.trained_prompts(common.load_sft_config(str(base))) == frozenset()
+
+
 def test_rerun_with_a_different_config_is_a_clear_error(tmp_path):
   config = _config("configs/countdown_sft.py")
   common.save_config(config, str(tmp_path))
