@@ -13,7 +13,8 @@ test-time budget, per difficulty bin.
    each attempt after the chain's last `context` attempts (reasoning/search/revision.py).
    With `critic` (an experiments.critic run), each earlier attempt in a context is followed by
    its critique line: the oracle's in the fine-tuning data, the critic's at test time (its
-   FLOPs on the ledger).
+   FLOPs on the ledger). `critic='oracle'`: the oracle's at test time too (a perfect critic's
+   bound, no FLOPs).
    Reported: accuracy at attempt t against t, and the share of chains right by attempt t.
 3. Every budget N of `budgets` is split into N / L chains of L revisions; the PRM's weighted
    vote picks the answer among the N attempts. Per bin (task difficulty d*, and quantiles q* of
@@ -65,7 +66,11 @@ def run(config, workdir: str) -> dict:
       config.init_from)
   prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = common.load_sft(config.prm)
   critic = None
-  if config.critic:
+  if config.critic == search_revision.ORACLE:
+    if not common.has_step_oracle(task):
+      raise ValueError(f"critic='oracle': task {task.name!r} has no step oracle to critique with")
+    critic = search_revision.ORACLE
+  elif config.critic:
     critic_vocab, _, critic_cfg, critic_graphdef, critic_params, _ = common.load_sft(
         config.critic)
     critic = Model(critic_graphdef, critic_params, critic_cfg, critic_vocab)

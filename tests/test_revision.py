@@ -1,6 +1,7 @@
 """Sequential revisions' pure parts against hand-computed cases (reasoning/train/revision.py,
 reasoning/search/revision.py)."""
 
+import jax
 import numpy as np
 import pytest
 
@@ -108,3 +109,27 @@ def test_attempt_diagnostics():
   np.testing.assert_allclose(d["repeats"], [0, 0.5, 0])      # chain 0 repeats FAR
   np.testing.assert_allclose(d["malformed"], [0, 0.5, 0])
   np.testing.assert_allclose(d["fixed"], [0.5, 0, 1.0])      # of chains all wrong before t
+
+
+def test_chains_with_the_oracle_critic_show_its_line_after_each_attempt(monkeypatch):
+  """critic=ORACLE: the step oracle's reason line follows each earlier attempt in the next
+  prompt; it costs no FLOPs. The model is a stub that writes NEAR, then RIGHT."""
+  from types import SimpleNamespace
+
+  from reasoning.text import VOCAB
+  seen = []
+
+  def complete(graphdef, params, vocab, prompts, key, **kw):
+    seen.append(list(prompts))
+    text = NEAR if len(seen) == 1 else RIGHT
+    return [text] * len(prompts), np.full(len(prompts), 9)
+
+  monkeypatch.setattr(search_revision.evaluation, "complete", complete)
+  model = SimpleNamespace(graphdef=None, params=None, vocab=VOCAB,
+                          cfg=SimpleNamespace(max_len=256))
+  pool = search_revision.chains(model, TASK, [PROBLEM], jax.random.key(0), chains=2, length=3, context=1,
+                                max_new=32, temperature=1.0, critic=search_revision.ORACLE)
+  assert pool["correct"][0].tolist() == [[False, True, True]] * 2
+  assert seen[1][0] == PROBLEM.prompt + NEAR + "step 2 is wrong: 24+5 is 29 not 30\nrevise\n"
+  assert seen[2][0] == PROBLEM.prompt + RIGHT + "all steps are right\nrevise\n"
+  assert pool["critic_flops"].sum() == 0

@@ -34,12 +34,13 @@ def family(length: int) -> str:
 
 def chains(model: Model, task: Task, problems: Sequence[Problem], key, *, chains: int,
            length: int, context: int, max_new: int, temperature: float, slots: int = 0,
-           critic: Model | None = None, critique_max_new: int = 0,
+           critic: Model | str | None = None, critique_max_new: int = 0,
            report: Callable[[str], None] | None = None) -> dict:
   """`chains` chains of `length` attempts per problem. Attempt t of a chain is sampled after the
   last `context` attempts of that chain (fewer when they do not fit the model's max_len next to
   max_new), each followed by the `critic`'s critique line when a critic is given (greedy, at
-  most `critique_max_new` tokens). `report` gets a line after each attempt index.
+  most `critique_max_new` tokens; ORACLE: the task's step oracle's line, no FLOPs, the bound a
+  learned critic approaches). `report` gets a line after each attempt index.
   {"texts": [P][C][L] str, "correct", "prompt_lens", "lengths", "critic_flops": [P, C, L]
   arrays}."""
   width = model.cfg.max_len - max_new
@@ -59,7 +60,9 @@ def chains(model: Model, task: Task, problems: Sequence[Problem], key, *, chains
                                  prompt_len=width, max_new=max_new, temperature=temperature,
                                  slots=slots)
     critiques = [None] * len(rows)
-    if critic is not None and t + 1 < length:  # the last attempt's critique is never read
+    if critic == ORACLE and t + 1 < length:
+      critiques = [critic_lib.critique(task, problems[j], text) for (j, _), text in zip(rows, out)]
+    elif critic is not None and t + 1 < length:  # the last attempt's critique is never read
       critiques, spent = critique_lines(critic, [problems[j] for j, _ in rows], out,
                                         jax.random.fold_in(key, 10_000 + t),
                                         max_new=critique_max_new, slots=slots)
@@ -75,6 +78,9 @@ def chains(model: Model, task: Task, problems: Sequence[Problem], key, *, chains
              f"{100 * correct[:, :, t].mean():.1f}% right")
   return {"texts": texts, "correct": correct, "prompt_lens": prompt_lens, "lengths": lengths,
           "critic_flops": critic_flops}
+
+
+ORACLE = "oracle"  # chains(critic=ORACLE): the task's step oracle critiques each attempt
 
 
 def critique_lines(critic: Model, problems: Sequence[Problem], attempts: Sequence[str], key, *,
