@@ -19,7 +19,8 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.init_from = "runs/demo/sft"  # the policy: the revision model's start and its data's sampler
   c.prm = "runs/demo/prm"        # picks the answer among a setting's attempts
   c.prm_aggregation = "min"
-  c.critic = ""                  # a critic workdir (experiments.critic): critiques in the context
+  c.critic = ""                  # a critic workdir (experiments.critic): critiques in the context;
+                                 # 'oracle': the task's step oracle writes them (a perfect critic)
   c.compare_with = ""            # another revision run on the same problems, compared at equal FLOPs
   c.critique_max_new = 52        # the critic's critique (its prompt gets max_len minus this)
   c.task = common.countdown()
