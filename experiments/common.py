@@ -77,7 +77,12 @@ def evaluation_set(task, run_dir: str, difficulty_list: str, n: int):
   held-out draws of the SFT run at the root of that chain (its seed), less the prompts it trained
   on, so none was trained on however many."""
   root = load_sft_config(run_dir)
-  return held_out_problems(task, difficulty_list, n, root["seed"], exclude=trained_prompts(root))
+  own = (n <= root.get("eval_problems", 0) and
+         set(difficulties(difficulty_list)) <= set(difficulties(root["eval_difficulties"])))
+  # Within the SFT run's own held-out set nothing is skipped (it trained on none of it), so
+  # there is no need to draw its training problems again.
+  exclude = frozenset() if own else trained_prompts(root)
+  return held_out_problems(task, difficulty_list, n, root["seed"], exclude=exclude)
 
 
 def check_positive(config, *fields: str) -> None:

@@ -74,6 +74,8 @@ def test_evaluation_sets_never_hold_a_problem_the_sft_run_trained_on(tmp_path):
   assert len(got) == 800 and not {p.prompt for p in got} & trained
   assert [p.prompt for p in got[:20]] == [p.prompt for p in own[:20]]
   assert [p.prompt for p in got[400:420]] == [p.prompt for p in own[20:]]
+  assert [p.prompt for p in common.evaluation_set(task, str(tmp_path), "2", 20)] == \
+      [p.prompt for p in own[20:]]
   base = tmp_path / "hf"
   base.mkdir()
   (base / "config.json").write_text(json.dumps({"model_type": "qwen2"}))
