@@ -124,14 +124,19 @@ def _fitted_lines(curve: dict):
 
 def rl_compute_curves(curves: dict[str, dict], path: str, *, title: str, ylabel: str) -> None:
   """Held-out accuracy (%) against RL compute (FLOPs from RL's start), one colour per label:
-  each seed's evaluations as points, the pooled fits as lines (the ScaleRL sigmoid solid, the
-  log-linear law dashed) with the asymptote A and efficiency B in the legend.
+  each seed's evaluations as points with the binomial standard error of the fit's evaluation
+  set (fit["problems"] problems: the bootstrap's), the pooled fits as lines (the ScaleRL
+  sigmoid solid, the log-linear law dashed) with the asymptote A and efficiency B in the legend.
   curves[label] = {"runs": [reasoning.curves.rl_curve ...], "fit": reasoning.curves.fit(...)}."""
   fig, ax = plt.subplots(figsize=(7, 4.5))
   for i, (label, curve) in enumerate(curves.items()):
     color = f"C{i}"
+    n = curve["fit"].get("problems")
     for run in curve["runs"]:
-      ax.plot(run["compute"], 100 * run["accuracy"], "o", color=color, alpha=0.35, ms=3)
+      p = np.asarray(run["accuracy"], float)
+      se = 100 * np.sqrt(p * (1 - p) / n) if n else None
+      ax.errorbar(run["compute"], 100 * p, yerr=se, fmt="o", color=color, alpha=0.35, ms=3,
+                  lw=0.8)
     s = curve["fit"]["sigmoid"]
     x, sigmoid, log_linear = _fitted_lines(curve)
     ax.plot(x, sigmoid, color=color, label=f"{label}: A={100 * s['a']:.0f}%, B={s['b']:.2f}")
