@@ -55,12 +55,12 @@ def held_out_problems(task, difficulty_list: str, n: int, seed: int, exclude=fro
 def trained_prompts(sft_config: dict) -> frozenset[str]:
   """The prompts an SFT run (its config.json) drew for training: its task's first
   `train_problems` draws per training difficulty, less its own held-out set. A small problem
-  space (Countdown with 3 numbers: some 10,000 problems) makes later draws of the held-out
-  stream repeat training prompts; a stage evaluating more problems than the SFT run held out
+  space (Countdown with 3 numbers: 12,000 draws hold 7,723 distinct problems) makes later draws
+  of the held-out stream repeat training prompts; a stage evaluating more problems than the SFT run held out
   skips them. Empty for a base model (no draws)."""
   from ml_collections import ConfigDict
 
-  from reasoning import rng
+  from reasoning.train import sft_data
   if "train_problems" not in sft_config or "train_difficulties" not in sft_config:
     return frozenset()
   config = ConfigDict(sft_config)
@@ -68,8 +68,7 @@ def trained_prompts(sft_config: dict) -> frozenset[str]:
   held = {p.prompt for p in held_out_problems(task, config.eval_difficulties,
                                               config.eval_problems, seed)}
   return frozenset(p.prompt for d in difficulties(config.train_difficulties)
-                   for p in task.sample(rng.stream(seed, "train_problems", d),
-                                        config.train_problems, d)) - held
+                   for p in sft_data.training_draws(task, seed, d, config.train_problems)) - held
 
 
 def evaluation_set(task, run_dir: str, difficulty_list: str, n: int):

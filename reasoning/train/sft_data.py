@@ -50,14 +50,21 @@ class DataConfig:
         raise ValueError(f"config.{name} must be positive, got {getattr(self, name)}")
 
 
+def training_draws(task, seed: int, difficulty: int, n: int) -> list[Problem]:
+  """The first n problems of the SFT training stream at `difficulty` (held-out ones among them
+  are dropped by the caller): build_pools trains on them, experiments.common.trained_prompts
+  names them so that evaluation sets skip them."""
+  return task.sample(rng_lib.stream(seed, "train_problems", difficulty), n, difficulty)
+
+
 def build_pools(cfg: DataConfig, task, vocab, held_out: set[str],
                 own_misses: Callable[[list[Problem]], list] | None = None, log=print):
   """Per training difficulty a tokenized pool (tokens, loss_mask), none of `held_out`'s prompts.
   own_misses(problems) -> per problem the policy's own failed first attempt or None."""
   pools = []
   for d in cfg.train_difficulties:
-    train = [p for p in task.sample(rng_lib.stream(cfg.seed, "train_problems", d),
-                                    cfg.train_problems, d) if p.prompt not in held_out]
+    train = [p for p in training_draws(task, cfg.seed, d, cfg.train_problems)
+             if p.prompt not in held_out]
     # 'random': one uniformly random solution per example (Countdown has several), rather than
     # the solver's canonical one, whose tie-breaking the model would have to learn too.
     rng = (rng_lib.stream(cfg.seed, "random_solutions", d) if cfg.solutions == "random"
