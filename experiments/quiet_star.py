@@ -41,9 +41,9 @@ from reasoning.train import quiet_star as qs, sft, state as state_lib
 def run(config, workdir: str) -> dict:
   common.check_positive(config, "train_problems", "eval_problems", "seq_len", "batch_size",
                         "n_true", "thoughts", "texts_per_step", "steps", "eval_every")
-  if config.base_steps < (0 if config.init_from else 1):
-    raise ValueError(f"base_steps={config.base_steps}: a model trained from scratch needs >= 1 "
-                     f"step" if not config.init_from else f"base_steps={config.base_steps} < 0")
+  if config.base_steps < 0 or (config.base_steps == 0 and not config.init_from):
+    raise ValueError(f"base_steps={config.base_steps}: must be >= 0, and >= 1 for a model "
+                     f"trained from scratch (no init_from)")
   lengths = [int(m) for m in str(config.thought_lens).split(",")]
   if any(m < 1 for m in lengths):
     raise ValueError(f"thought_lens={config.thought_lens}: each thought length must be >= 1")
