@@ -14,7 +14,8 @@ import sys
 process_id, num_processes, port = (int(x) for x in sys.argv[1:4])
 out = sys.argv[4]
 devices_here = 4 // num_processes
-os.environ["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices_here}"
+os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "")
+                           + f" --xla_force_host_platform_device_count={devices_here}")
 os.environ["JAX_PLATFORMS"] = "cpu"
 
 import jax  # noqa: E402

@@ -34,8 +34,8 @@ def test_parameter_rules():
 
 @pytest.mark.slow
 def test_sharded_steps_equal_single_device_in_a_subprocess():
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=8",
-             JAX_PLATFORMS="cpu")
+  flags = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
+  env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=flags)
   proc = subprocess.run([sys.executable, "tests/sharded_check.py"], capture_output=True,
                         text=True, env=env, timeout=600)
   assert proc.returncode == 0, proc.stderr[-3000:]
