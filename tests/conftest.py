@@ -44,3 +44,13 @@ def tiny_model():
   from reasoning.testing import TINY
   graphdef, params = model.init(TINY, jax.random.key(0))
   return TINY, graphdef, params
+
+
+# The longest test (every stage of `make reproduce` at the smoke scale, minutes) runs first.
+_LONGEST = "test_reproduce_smoke_scale_draws_every_figure"
+
+
+def pytest_collection_modifyitems(items):
+  """The end-to-end (`slow`) tests run first, the longest of them before the rest: with two
+  workers, a minute-long test that starts last leaves one core idle at the end of the run."""
+  items.sort(key=lambda item: (item.get_closest_marker("slow") is None, item.name != _LONGEST))
