@@ -4,7 +4,8 @@
 # without rationalization), expert iteration with MCTS -> rStar -> the train-compute comparison
 # -> the o1 pair (pass@1 against RL and test-time compute, fitted), coverage to k = 256 with its
 # power law, and test-time compute against model size (SFT at 0.22M, 0.86M and 3.4M parameters)
-# -> a critic, sequential revisions (with and without its critiques) and Quiet-STaR.
+# -> a critic, sequential revisions (with and without its critiques, and with the oracle's) and
+# Quiet-STaR -> RL compute curves over seeds, fitted: the default run and the 2025 recipes.
 #
 #   scripts/reproduce.sh [OUT_DIR]         (make reproduce; OUT_DIR defaults to runs/reproduce,
 #                                          runs/reproduce_SCALE at another scale)
@@ -21,20 +22,24 @@ PY=${PY:-.venv/bin/python}
 SCALE_NAME=${SCALE:-full}
 if [ "$SCALE_NAME" = full ]; then OUT=${1:-runs/reproduce}; else OUT=${1:-runs/reproduce_$SCALE_NAME}; fi
 case "$SCALE_NAME" in
-  full) V="" ; VV=":large" ; ALGOS="grpo ppo rloo reinforce" ; K=256 ; COVERAGE="" ; EXCHANGE="" ;;
+  full) V="" ; VV=":large" ; ALGOS="grpo ppo rloo reinforce" ; K=256 ; COVERAGE="" ; EXCHANGE=""
+        FIT="fit" ; SWEEP="sweep" ; SWEEP_SET="--set rollout_slots=0 --set eval_slots=0" ; SEEDS="0,1,2"
+        RECIPES="grpo,dapo,dr_grpo,gspo,cispo" ;;
   small) V=":small" ; VV=":small" ; ALGOS="grpo ppo" ; K=64 ; COVERAGE="--problems 50"
-         EXCHANGE="--problems 50 --n 16" ;;
+         EXCHANGE="--problems 50 --n 16" ; FIT="small" ; SWEEP="small" ; SWEEP_SET="" ; SEEDS="0,1,2"
+         RECIPES="grpo,dapo,dr_grpo,gspo,cispo" ;;
   smoke) V=":tiny" ; VV=":tiny" ; ALGOS="grpo" ; K=4 ; COVERAGE="--problems 3 --bin_samples 2 --max_new 24"
-         EXCHANGE="--problems 3 --n 2 --max_new 24" ;;
+         EXCHANGE="--problems 3 --n 2 --max_new 24" ; FIT="tiny" ; SWEEP="tiny" ; SWEEP_SET="" ; SEEDS="0,1"
+         RECIPES="dapo" ;;
   *) echo "SCALE must be full, small or smoke, got '${SCALE}'" >&2; exit 2 ;;
 esac
 mkdir -p "$OUT/figures"
 stage() { echo; echo "=== [$(date +%H:%M:%S)] $1"; }
 
-stage "1/10 SFT (configs/countdown_sft.py)"
+stage "1/11 SFT (configs/countdown_sft.py)"
 $PY -m experiments.sft --config configs/countdown_sft.py$V --workdir "$OUT/sft"
 
-stage "2/10 RL from the SFT checkpoint, one run per algorithm"
+stage "2/11 RL from the SFT checkpoint, one run per algorithm"
 for algo in $ALGOS; do
   $PY -m experiments.rl --config configs/countdown_rl.py$V --config.init_from="$OUT/sft" \
       --config.rl.algo=$algo --workdir "$OUT/rl_$algo"
@@ -42,21 +47,21 @@ done
 $PY scripts/plot_train_scaling.py --out "$OUT/figures/countdown_train_scaling.png" \
     $(for algo in $ALGOS; do echo "$OUT/rl_$algo"; done)
 
-stage "3/10 reward models: ORM, PRM from oracle labels (full scale: 96,000 solutions each)"
+stage "3/11 reward models: ORM, PRM from oracle labels (full scale: 96,000 solutions each)"
 $PY -m experiments.verifier --config configs/countdown_verifier.py$VV --config.init_from="$OUT/sft" \
     --config.kind=orm --workdir "$OUT/orm"
 $PY -m experiments.verifier --config configs/countdown_verifier.py$VV --config.init_from="$OUT/sft" \
     --config.kind=prm --workdir "$OUT/prm"
 
-stage "4/10 best-of-N: majority, ORM, PRM"
+stage "4/11 best-of-N: majority, ORM, PRM"
 $PY -m experiments.best_of_n --config configs/countdown_bon.py$V --config.policy="$OUT/sft" \
     --config.orm="$OUT/orm" --config.prm="$OUT/prm" --workdir "$OUT/bon"
 
-stage "5/10 test-time search: best-of-N, beam, lookahead, MCTS; compute-optimal frontier"
+stage "5/11 test-time search: best-of-N, beam, lookahead, MCTS; compute-optimal frontier"
 $PY -m experiments.search --config configs/countdown_search.py$V --config.policy="$OUT/sft" \
     --config.prm="$OUT/prm" --workdir "$OUT/search"
 
-stage "6/10 self-improvement: STaR with and without rationalization, expert iteration (MCTS)"
+stage "6/11 self-improvement: STaR with and without rationalization, expert iteration (MCTS)"
 $PY -m experiments.star --config configs/countdown_star.py$V --config.init_from="$OUT/sft" \
     --workdir "$OUT/star"
 if [ "$SCALE_NAME" != smoke ]; then  # the smoke scale skips this second STaR run
@@ -66,15 +71,15 @@ fi
 $PY -m experiments.expert_iteration --config configs/countdown_expert_iteration.py$V \
     --config.init_from="$OUT/sft" --workdir "$OUT/expert_iteration"
 
-stage "7/10 rStar: MCTS generator, the GRPO policy as discriminator"
+stage "7/11 rStar: MCTS generator, the GRPO policy as discriminator"
 $PY -m experiments.rstar --config configs/countdown_rstar.py$V --config.generator="$OUT/sft" \
     --config.prm="$OUT/prm" --config.discriminator="$OUT/rl_grpo" --workdir "$OUT/rstar"
 
-stage "8/10 train-compute comparison: SFT, RL, STaR, expert iteration"
+stage "8/11 train-compute comparison: SFT, RL, STaR, expert iteration"
 $PY scripts/plot_train_scaling.py --out "$OUT/figures/countdown_self_improvement.png" \
     $(ls -d "$OUT/rl_grpo" "$OUT/star" "$OUT/star_norat" "$OUT/expert_iteration" 2>/dev/null)
 
-stage "9/10 scaling: the o1 pair, coverage to k = $K, test-time compute against model size"
+stage "9/11 scaling: the o1 pair, coverage to k = $K, test-time compute against model size"
 $PY scripts/o1_pair.py --out "$OUT/figures/countdown_o1_pair.png" --rl "$OUT/rl_grpo" \
     --search "$OUT/search"
 $PY scripts/coverage.py --policy "$OUT/sft" --out "$OUT/coverage" --k $K $COVERAGE
@@ -86,7 +91,7 @@ done
 $PY scripts/exchange.py --out "$OUT/exchange" "$OUT/sft_width64" "$OUT/sft" \
     "$OUT/sft_width256" $EXCHANGE
 
-stage "10/10 a critic, sequential revisions with and without its critiques, Quiet-STaR"
+stage "10/11 a critic, sequential revisions (no critique, its critiques, the oracle's), Quiet-STaR"
 $PY -m experiments.critic --config configs/countdown_critic.py$V --config.init_from="$OUT/sft" \
     --config.prm="$OUT/prm" --workdir "$OUT/critic"
 $PY -m experiments.revision --config configs/countdown_revision.py$V --config.init_from="$OUT/sft" \
@@ -96,7 +101,16 @@ $PY -m experiments.revision --config configs/countdown_revision.py$V --config.in
 $PY -m experiments.revision --config configs/countdown_revision.py$V --config.init_from="$OUT/sft" \
     --config.prm="$OUT/prm" --config.context=1 --config.critic="$OUT/critic" \
     --config.compare_with="$OUT/revision_context1" --workdir "$OUT/revision_critic"
+$PY -m experiments.revision --config configs/countdown_revision.py$V --config.init_from="$OUT/sft" \
+    --config.prm="$OUT/prm" --config.critic=oracle --config.keep_right=1.0 --config.context=1 \
+    --config.finetune.epochs=10 --workdir "$OUT/revision_oracle"
 $PY -m experiments.quiet_star --config configs/arithmetic_quiet_star.py$V --workdir "$OUT/quiet_star"
+
+stage "11/11 RL compute curves over seeds, fitted: the default run, then the 2025 recipes"
+$PY scripts/recipe_sweep.py --init_from "$OUT/sft" --out "$OUT/rl_fit" --recipes default \
+    --seeds $SEEDS --variant $FIT
+$PY scripts/recipe_sweep.py --init_from "$OUT/sft" --out "$OUT/recipes" --recipes $RECIPES \
+    --seeds $SEEDS --variant $SWEEP $SWEEP_SET
 
 stage "figures"
 cp "$OUT/sft/plots/learning_curve.png" "$OUT/figures/countdown_sft_learning_curve.png"
@@ -107,6 +121,9 @@ cp "$OUT/coverage/coverage.png" "$OUT/figures/countdown_coverage.png"
 cp "$OUT/exchange/exchange.png" "$OUT/figures/countdown_exchange.png"
 cp "$OUT/revision/plots/revision_attempts.png" "$OUT/figures/countdown_revision_attempts.png"
 cp "$OUT/revision/plots/revision_scaling.png" "$OUT/figures/countdown_revision_scaling.png"
+cp "$OUT/revision_oracle/plots/revision_attempts.png" "$OUT/figures/countdown_revision_attempts_oracle.png"
+cp "$OUT/rl_fit/rl_compute.png" "$OUT/figures/countdown_rl_fit.png"
+cp "$OUT/recipes/rl_compute.png" "$OUT/figures/countdown_rl_recipes.png"
 cp "$OUT/quiet_star/plots/quiet_star.png" "$OUT/figures/arithmetic_quiet_star.png"
 echo "figures: $OUT/figures/"
 ls "$OUT/figures"

@@ -506,7 +506,8 @@ def test_reproduce_smoke_scale_draws_every_figure(tmp_path):
   assert figures == ["arithmetic_quiet_star.png", "countdown_best_of_n.png",
                      "countdown_coverage.png", "countdown_exchange.png",
                      "countdown_o1_pair.png", "countdown_revision_attempts.png",
-                     "countdown_revision_scaling.png", "countdown_rstar.png",
+                     "countdown_revision_attempts_oracle.png", "countdown_revision_scaling.png",
+                     "countdown_rl_fit.png", "countdown_rl_recipes.png", "countdown_rstar.png",
                      "countdown_search_scaling.png", "countdown_self_improvement.png",
                      "countdown_sft_learning_curve.png", "countdown_train_scaling.png"]
   exchange = json.loads((tmp_path / "exchange" / "exchange.json").read_text())
