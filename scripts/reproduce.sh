@@ -11,8 +11,9 @@
 #                                          runs/reproduce_SCALE at another scale)
 #   SCALE=small scripts/reproduce.sh DIR   every stage on its `:small` config, the same models on
 #                                          fewer problems and steps (make reproduce SCALE=small;
-#                                          about 20 minutes on 2 CPU cores)
-#   SCALE=smoke scripts/reproduce.sh DIR   every stage on its `:tiny` config (about 2 minutes;
+#                                          stages 1-10 about 20 minutes on 2 CPU cores, then 18
+#                                          short RL runs)
+#   SCALE=smoke scripts/reproduce.sh DIR   every stage on its `:tiny` config (about 4 minutes;
 #                                          the test suite runs it end to end)
 #
 # Resumable: every stage writes its own workdir and resumes (or just reprints) when rerun, so an
