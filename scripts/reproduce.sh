@@ -108,6 +108,9 @@ $PY -m experiments.revision --config configs/countdown_revision.py$V --config.in
 $PY -m experiments.quiet_star --config configs/arithmetic_quiet_star.py$V --workdir "$OUT/quiet_star"
 
 stage "11/11 RL compute curves over seeds, fitted: the default run, then the 2025 recipes"
+if [ ":$FIT" = "$V" ]; then  # seed 0 of the default run at this scale is stage 2's GRPO run
+  mkdir -p "$OUT/rl_fit/default" && ln -sfn ../../rl_grpo "$OUT/rl_fit/default/seed0"
+fi
 $PY scripts/recipe_sweep.py --init_from "$OUT/sft" --out "$OUT/rl_fit" --recipes default \
     --seeds $SEEDS --variant $FIT
 $PY scripts/recipe_sweep.py --init_from "$OUT/sft" --out "$OUT/recipes" --recipes $RECIPES \
