@@ -56,8 +56,8 @@ def trained_prompts(sft_config: dict) -> frozenset[str]:
   """The prompts an SFT run (its config.json) drew for training: its task's first
   `train_problems` draws per training difficulty, less its own held-out set. A small problem
   space (Countdown with 3 numbers: 12,000 draws hold 7,723 distinct problems) makes later draws
-  of the held-out stream repeat training prompts; a stage evaluating more problems than the SFT run held out
-  skips them. Empty for a base model (no draws)."""
+  of the held-out stream repeat training prompts; a stage evaluating more problems than the SFT
+  run held out skips them. Empty for a base model (no draws)."""
   from ml_collections import ConfigDict
 
   from reasoning.train import sft_data

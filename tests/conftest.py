@@ -22,9 +22,9 @@ os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 # the test's process and in the entrypoints it starts; an XLA_FLAGS that names them wins.
 _FAST_COMPILE = {"--xla_backend_optimization_level": "0",
                  "--xla_llvm_disable_expensive_passes": "true"}
+_flags = os.environ.get("XLA_FLAGS", "")
 os.environ["XLA_FLAGS"] = " ".join(
-    [os.environ.get("XLA_FLAGS", "")] + [f"{k}={v}" for k, v in _FAST_COMPILE.items()
-                                         if k not in os.environ.get("XLA_FLAGS", "")]).strip()
+    [_flags] + [f"{k}={v}" for k, v in _FAST_COMPILE.items() if k not in _flags]).strip()
 
 
 @pytest.fixture(autouse=True, scope="session")
