@@ -29,6 +29,7 @@ import jax
 import numpy as np
 
 from reasoning import model as model_lib
+from reasoning.text import NOT_A_TOKEN
 
 ARCHITECTURES = {"LlamaForCausalLM": "llama", "Qwen2ForCausalLM": "qwen2",
                  "MistralForCausalLM": "mistral"}
@@ -44,8 +45,9 @@ def config_from_hf(hf: dict[str, Any], *, where: str = "config.json", max_len: i
                    settings: dict | None = None) -> model_lib.ModelConfig:
   """Our ModelConfig for a HF config dict; ValueError naming `where` and the field otherwise.
 
-  The pad and BOS ids come from `specials` (a tokenizer's, text.Specials) when given, else from
-  the config: pad_token_id, or the EOS id for models without a pad token, else 0. `settings`
+  The pad and BOS ids come from `specials` (a tokenizer's, text.Specials) when given, else the
+  BOS id from the config and padding marked with text.NOT_A_TOKEN (the config's pad_token_id is
+  a real token, often the EOS, that prompts may hold). `settings`
   are ModelConfig fields of how the model is computed, not its weights (remat, logits_chunk,
   attention)."""
   def field(name, default=None):
@@ -98,9 +100,7 @@ def _pad_bos(hf: dict[str, Any], specials) -> dict[str, Any]:
   eos = hf.get("eos_token_id")
   eos = eos[0] if isinstance(eos, list) and eos else eos
   eos = eos if isinstance(eos, int) else None
-  pad = hf.get("pad_token_id")
-  return {"pad_id": pad if pad is not None else (eos if eos is not None else 0),
-          "bos_id": hf.get("bos_token_id"), "eos_id": eos}
+  return {"pad_id": NOT_A_TOKEN, "bos_id": hf.get("bos_token_id"), "eos_id": eos}
 
 
 def _hf_names(cfg: model_lib.ModelConfig) -> dict[str, tuple]:

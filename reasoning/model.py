@@ -49,7 +49,10 @@ class ModelConfig:
   norm_eps: float = 1e-6
   embed_scale: bool = True   # multiply embeddings by sqrt(d_model) (Llama/Qwen2 do not)
   attn_bias: bool = False    # biases on the q/k/v projections (Qwen2)
-  pad_id: int = PAD          # the token masked out as padding (a real tokenizer's pad or EOS)
+  # The id that marks padding: the character vocabulary's PAD, or text.NOT_A_TOKEN (-1) for a
+  # real tokenizer, whose own pad token (often its EOS or end-of-turn token) appears inside chat
+  # prompts and must be attended to like any other token.
+  pad_id: int = PAD
   bos_id: int | None = BOS   # the prompt's first token (None: the model has none, e.g. Qwen2)
   eos_id: int | None = None  # the end token, always generable even where it is also pad or BOS
   dtype: str = "float32"  # compute dtype: 'float32' | 'bfloat16'
@@ -99,7 +102,7 @@ class ModelConfig:
     a tokenizer without a pad token pads with EOS (and Qwen2's BOS is EOS too), and its rows must
     still be able to end."""
     ids = {self.pad_id} | ({self.bos_id} if self.bos_id is not None else set())
-    return tuple(sorted(ids - {self.eos_id}))
+    return tuple(sorted(i for i in ids - {self.eos_id} if 0 <= i < self.vocab_size))
 
   @property
   def head_dim(self) -> int:
@@ -316,7 +319,9 @@ class Transformer(nnx.Module):
     self.reward_head = nnx.Linear(cfg.d_model, 1, dtype=cfg.compute_dtype, rngs=rngs)
 
   def __call__(self, tokens, positions, mask, cache: Cache | None = None):
-    x = self.embed(tokens)
+    # Padding may be marked by an id outside the vocabulary (NOT_A_TOKEN): it reads row 0, and
+    # the mask keeps every real position from attending to it.
+    x = self.embed(jnp.where(tokens == self.cfg.pad_id, 0, tokens))
     if self.cfg.embed_scale:
       x = x * jnp.asarray(math.sqrt(self.cfg.d_model), self.cfg.compute_dtype)
     new_k, new_v = [], []
@@ -384,8 +389,9 @@ def init_cache(cfg: ModelConfig, batch: int, length: int, dtype=None) -> Cache:
 def apply(graphdef, params, tokens: jax.Array, *, cache: Cache | None = None,
           segments: jax.Array | None = None, positions: jax.Array | None = None,
           mask: jax.Array | None = None) -> Output:
-  """Runs the model on tokens [B, T] int32 (config.pad_id, PAD = 0 by default, is masked out
-  everywhere).
+  """Runs the model on tokens [B, T] int32; positions holding config.pad_id are padding, masked
+  out everywhere (an id no text encodes to: PAD, or NOT_A_TOKEN for real tokenizers, so a
+  prompt may hold the model's EOS or end-of-turn token anywhere).
 
   Without a cache: full causal attention over the T tokens. With a cache: the T tokens go to
   slots [cache.end, cache.end + T) and attend to every earlier valid slot; the updated cache is
@@ -451,6 +457,8 @@ def next_token_stats(graphdef, params, tokens: jax.Array, *, segments: jax.Array
   out = apply(graphdef, params, tokens, segments=segments)
   model = nnx.merge(graphdef, params)
   targets = tokens[:, 1:]
+
+  targets = jnp.where(targets == model.cfg.pad_id, 0, targets)  # padding: any id in range
 
   def stats(logits, y):
     if exclude:

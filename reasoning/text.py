@@ -21,6 +21,10 @@ from typing import Sequence
 import numpy as np
 
 PAD, BOS, EOS = 0, 1, 2
+# The padding id of real tokenizers (reasoning/tokenizer.py): not a token of any vocabulary, so no
+# text can hold it. A real model's own pad token is usually its EOS or end-of-turn token, which a
+# chat template puts inside every prompt; padding marked with that id would mask those tokens out.
+NOT_A_TOKEN = -1
 CHARS = "\n 0123456789abcdefghijklmnopqrstuvwxyzANSWER+-*/=:?!#"
 # Task-format words (reasoning/tasks): prompts' keywords, the answer prefix, the STaR hint prefix.
 WORDS = ("countdown ", "compute ", "count ", " to ", " in ", "ANSWER: ", "hint ")
@@ -30,7 +34,8 @@ WORDS = ("countdown ", "compute ", "count ", " to ", " in ", "ANSWER: ", "hint "
 class Specials:
   """The token ids the sampler and the model treat specially (hashable: a jit static argument).
 
-  pad: masked out of attention and positions, emitted by finished rows; bos: starts a prompt
+  pad: masked out of attention and positions, emitted by finished rows: an id no text encodes
+  to (the character vocabulary's PAD, or NOT_A_TOKEN for real tokenizers); bos: starts a prompt
   (None for models without one, e.g. Qwen2); eos: ends an answer; step_ends: tokens that end a
   reasoning step (a character vocabulary's newline; with BPE, every token ending in one).
   PAD and BOS are never generated, EOS always can be (ModelConfig.never_generated).
@@ -134,6 +139,18 @@ def strip_left_pad(row, pad: int):
   row = np.asarray(row)
   real = np.flatnonzero(row != pad)
   return row[real[0]:] if len(real) else row[:0]
+
+
+def completion_of(vocab, row, prompt: str) -> str:
+  """The text a left-padded row [S] (`[PAD..., BOS, prompt, completion]`, as searchers extend
+  pad_prompts' rows) holds after `prompt`: decoded from the tokens after the prompt's own, so a
+  prompt holding the EOS id (a chat template's end-of-turn) does not end the text; "" if the row
+  does not start with `prompt`."""
+  head = _head(vocab) + vocab.encode(prompt)
+  row = strip_left_pad(row, vocab.pad)
+  if list(row[:len(head)]) != head:
+    return ""
+  return vocab.decode(row[len(head):])
 
 
 def round_up(n: int, multiple: int) -> int:

@@ -5,9 +5,10 @@
 
 Prompts are plain text, no chat template: a task's prompt is encoded as is, after the BOS token
 when the model has one (Llama) and with none when it has none (Qwen2). Special ids come from the
-model's config.json (`bos_token_id`, `eos_token_id`, `pad_token_id`), falling back to
-tokenizer_config.json's token strings; a model without a pad token pads with its EOS token,
-which the model then masks as padding: harmless, since nothing after an EOS is ever read.
+model's config.json (`bos_token_id`, `eos_token_id`), falling back to tokenizer_config.json's
+token strings. Padding is marked with text.NOT_A_TOKEN, never with the model's own pad token:
+that is often its EOS or end-of-turn token (SmolLM2's `<|im_end|>`, Llama 3's `<|eot_id|>`),
+which a chat template puts inside every prompt, where it must be read like any other token.
 
 Steps end at a newline, but byte-level BPE merges a newline with its neighbours ('.\\n', '\\n\\n'),
 so the step-end set is every token whose text ends with a newline (`Specials.step_ends`), and
@@ -23,15 +24,15 @@ import os
 from typing import Sequence
 
 from reasoning.hf import read_json
-from reasoning.text import Specials
+from reasoning.text import NOT_A_TOKEN, Specials
 
 
 @dataclasses.dataclass(frozen=True)
 class HFTokenizer:
   path: str                 # the tokenizer.json
-  pad: int
   bos: int | None
   eos: int
+  pad: int = NOT_A_TOKEN    # marks padding; no text encodes to it
 
   @classmethod
   def from_dir(cls, directory: str) -> "HFTokenizer":
@@ -57,8 +58,7 @@ class HFTokenizer:
     if eos is None:
       raise ValueError(f"{directory}: no eos_token_id in config.json and no eos_token in "
                        f"tokenizer_config.json; generation needs an end-of-text token")
-    pad = special("pad")
-    return cls(path=path, pad=eos if pad is None else pad, bos=special("bos"), eos=eos)
+    return cls(path=path, bos=special("bos"), eos=eos)
 
   @functools.cached_property
   def _tok(self):
@@ -91,7 +91,7 @@ class HFTokenizer:
       i = int(i)
       if i == self.eos:
         break
-      if i != self.pad and i != self.bos and i < self.size:  # ids past the tokenizer: padding rows
+      if i != self.bos and 0 <= i < self.size:  # padding and ids past the tokenizer: skipped
         out.append(i)
     return self._tok.decode(out, skip_special_tokens=False)
 

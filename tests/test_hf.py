@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 
 from reasoning import hf, model as model_lib, sampling
+from reasoning.text import NOT_A_TOKEN, Specials
 
 
 def _hf_config(arch, *, tie, vocab=97, hidden=32, layers=2, heads=4, kv_heads=2, ff=48):
@@ -116,11 +117,12 @@ def test_import_matches_the_reference_forward_and_greedy_decoding(tmp_path, arch
 
   # Greedy decoding with the KV cache equals the reference's argmax loop, token for token.
   out = sampling.generate(graphdef, params, jnp.asarray(ids[None, :5]), jax.random.key(0),
-                          max_new=8, temperature=0.0)
+                          max_new=8, temperature=0.0,
+                          specials=Specials(pad=NOT_A_TOKEN, bos=1, eos=2))
   seq = list(ids[:5])
   for _ in range(8):
     logits = reference_logits(c, t, np.array(seq))[-1]
-    logits[[0, 1]] = -np.inf  # our sampler never emits PAD or BOS (ids 0, 1)
+    logits[1] = -np.inf  # our sampler never emits BOS (id 1); the config's pad id 0 is a token
     seq.append(int(np.argmax(logits)))
     if seq[-1] == 2:  # EOS ends the row
       break
@@ -173,8 +175,9 @@ def test_clear_errors_for_unsupported_configs_and_missing_files(tmp_path):
 
 
 def test_a_tokenizer_without_a_pad_token_can_still_end_a_row():
-  """No pad token: pad falls back to EOS (and Qwen2-style BOS is EOS too). EOS must stay
-  generable, or greedy decoding runs to max_new where transformers stops."""
+  """No pad token, and Qwen2-style BOS is EOS: EOS must stay generable, or greedy decoding runs
+  to max_new where transformers stops. Padding is NOT_A_TOKEN whatever the config's pad token
+  (a real token, which the policy may emit as transformers' would)."""
   from reasoning import hf
   config = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2", "vocab_size": 64,
             "hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 4,
@@ -182,7 +185,7 @@ def test_a_tokenizer_without_a_pad_token_can_still_end_a_row():
             "rms_norm_eps": 1e-6, "tie_word_embeddings": True, "eos_token_id": 7,
             "bos_token_id": 7}
   cfg = hf.config_from_hf(config)
-  assert (cfg.pad_id, cfg.bos_id, cfg.eos_id) == (7, 7, 7)
+  assert (cfg.pad_id, cfg.bos_id, cfg.eos_id) == (NOT_A_TOKEN, 7, 7)
   assert 7 not in cfg.never_generated
   cfg = hf.config_from_hf(dict(config, pad_token_id=3, bos_token_id=5))
-  assert cfg.never_generated == (3, 5)
+  assert cfg.never_generated == (5,)

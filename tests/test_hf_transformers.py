@@ -16,7 +16,7 @@ torch = pytest.importorskip("torch")
 transformers = pytest.importorskip("transformers")
 
 from reasoning import hf, model as model_lib, sampling  # noqa: E402
-from reasoning.text import BOS, EOS, PAD  # noqa: E402
+from reasoning.text import BOS, EOS, NOT_A_TOKEN, PAD, Specials  # noqa: E402
 
 VOCAB = 97
 
@@ -48,8 +48,8 @@ def _make(arch: str, tmp_path):
 
 
 def _left_padded(rng, lengths):
-  """Prompts [B, P] left-padded with PAD (ids from 3, so PAD/BOS/EOS appear only as such)."""
-  out = np.full((len(lengths), max(lengths)), PAD, np.int64)
+  """Prompts [B, P] left-padded with NOT_A_TOKEN (ids from 3, so BOS/EOS appear only as such)."""
+  out = np.full((len(lengths), max(lengths)), NOT_A_TOKEN, np.int64)
   for row, n in zip(out, lengths):
     row[len(row) - n:] = rng.integers(3, VOCAB, n)
   return out
@@ -72,16 +72,19 @@ def test_import_matches_transformers_logits_and_greedy_generate(tmp_path, arch):
 
   # Greedy decoding of left-padded prompts of mixed lengths, KV cache on both sides.
   prompts = _left_padded(rng, [9, 4, 7, 1])
+  real = prompts != NOT_A_TOKEN
   with torch.no_grad():
-    out = model.generate(torch.as_tensor(prompts), attention_mask=torch.as_tensor(prompts != PAD),
+    out = model.generate(torch.as_tensor(np.where(real, prompts, PAD)),
+                         attention_mask=torch.as_tensor(real),
                          max_new_tokens=12, do_sample=False, eos_token_id=EOS, pad_token_id=PAD,
-                         suppress_tokens=[PAD, BOS])  # our sampler never emits PAD or BOS
+                         suppress_tokens=[BOS])  # our sampler never emits BOS
   theirs = out[:, prompts.shape[1]:].numpy()
   got = sampling.generate(graphdef, params, jnp.asarray(prompts, jnp.int32), jax.random.key(0),
-                          max_new=12, temperature=0.0)
+                          max_new=12, temperature=0.0,
+                          specials=Specials(pad=NOT_A_TOKEN, bos=BOS, eos=EOS))
   ours = np.asarray(got.tokens)[:, :theirs.shape[1]]
-  np.testing.assert_array_equal(ours, theirs)
-  assert (theirs != PAD).any(axis=1).all()
+  # After a row's EOS transformers writes its pad id, we write NOT_A_TOKEN.
+  np.testing.assert_array_equal(np.where(ours == NOT_A_TOKEN, PAD, ours), theirs)
 
 
 def _exported_matches_transformers(tmp_path, path, cfg, graphdef, params):
@@ -126,7 +129,6 @@ def test_without_a_pad_token_greedy_output_ends_at_eos_as_transformers_does(tmp_
   """pad = eos = bos (a Qwen2.5-style config.json with no pad token): rows end where
   transformers' greedy `generate` emits EOS, token for token, EOS and the stop after it
   included. The EOS embedding is scaled up so that some rows end early and others do not."""
-  from reasoning.text import Specials
   eos = 2
   torch.manual_seed(0)
   config = transformers.Qwen2Config(
@@ -142,7 +144,7 @@ def test_without_a_pad_token_greedy_output_ends_at_eos_as_transformers_does(tmp_
     model.model.embed_tokens.weight[eos] *= 8.0
   model.save_pretrained(str(tmp_path / "qwen2_nopad"))
   cfg, graphdef, params = hf.load(str(tmp_path / "qwen2_nopad"))
-  assert (cfg.pad_id, cfg.bos_id, cfg.eos_id) == (eos, eos, eos)
+  assert (cfg.pad_id, cfg.bos_id, cfg.eos_id) == (NOT_A_TOKEN, eos, eos)
 
   prompts = np.random.default_rng(1).integers(3, VOCAB, (16, 6))
   with torch.no_grad():
@@ -150,10 +152,64 @@ def test_without_a_pad_token_greedy_output_ends_at_eos_as_transformers_does(tmp_
                          max_new_tokens=16, do_sample=False, eos_token_id=eos, pad_token_id=eos)
   theirs = out[:, prompts.shape[1]:].numpy()
   got = sampling.generate(graphdef, params, jnp.asarray(prompts, jnp.int32), jax.random.key(0),
-                          max_new=16, temperature=0.0, specials=Specials(pad=eos, bos=eos, eos=eos))
+                          max_new=16, temperature=0.0,
+                          specials=Specials(pad=NOT_A_TOKEN, bos=eos, eos=eos))
   ours = np.asarray(got.tokens)[:, :theirs.shape[1]]
-  np.testing.assert_array_equal(ours, theirs)
+  np.testing.assert_array_equal(np.where(ours == NOT_A_TOKEN, eos, ours), theirs)  # their pad: EOS
   ended = [list(row).index(eos) + 1 if eos in row else None for row in theirs]
   assert any(e is not None and e < 16 for e in ended) and None in ended  # both kinds of row
   np.testing.assert_array_equal(np.asarray(got.lengths),
                                 [e if e is not None else 16 for e in ended])
+
+
+def test_prompts_holding_the_eos_id_read_it_as_a_token_batched_with_left_padding(tmp_path):
+  """pad = eos (SmolLM2's and Llama 3 instruct's configs): a chat template puts that id inside
+  every prompt (`<|im_end|>` ends each turn). Batched with left padding, our logits at every
+  real position equal transformers' on each prompt alone, and greedy `generate` on the batch
+  equals transformers' token for token, the stop at EOS included."""
+  eos = 2
+  torch.manual_seed(0)
+  config = transformers.LlamaConfig(
+      vocab_size=VOCAB, hidden_size=32, intermediate_size=48, num_hidden_layers=2,
+      num_attention_heads=4, num_key_value_heads=2, max_position_embeddings=64,
+      rms_norm_eps=1e-5, bos_token_id=1, eos_token_id=eos, pad_token_id=eos,
+      tie_word_embeddings=False)
+  model = transformers.LlamaForCausalLM(config).eval()
+  with torch.no_grad():
+    for name, p in model.named_parameters():
+      if "norm" in name:
+        p.add_(0.2 * torch.randn_like(p))
+    model.lm_head.weight[eos] *= 1.5  # most rows end early, as a chat model's do
+  model.save_pretrained(str(tmp_path / "pad_is_eos"))
+  cfg, graphdef, params = hf.load(str(tmp_path / "pad_is_eos"))
+  assert cfg.pad_id == NOT_A_TOKEN and cfg.eos_id == eos
+
+  rng = np.random.default_rng(4)
+  turn = lambda n: list(rng.integers(3, VOCAB, n))
+  # [BOS] system turn <eos> user turn <eos> assistant header: the EOS id twice mid-prompt.
+  prompts = [[1] + turn(a) + [eos] + turn(b) + [eos] + turn(2) for a, b in
+             [(3, 5), (1, 2), (6, 4), (2, 9), (4, 1), (5, 5), (1, 7), (3, 3)]]
+  width = max(map(len, prompts))
+  batch = np.full((len(prompts), width), NOT_A_TOKEN, np.int64)
+  for row, p in zip(batch, prompts):
+    row[width - len(p):] = p
+  ours = np.asarray(model_lib.apply(graphdef, params, jnp.asarray(batch, jnp.int32)).logits)
+  for row, p in zip(ours, prompts):
+    with torch.no_grad():
+      theirs = model(torch.as_tensor([p])).logits[0].numpy()
+    np.testing.assert_allclose(row[width - len(p):], theirs, atol=1e-4, rtol=1e-4)
+
+  mask = batch != NOT_A_TOKEN
+  with torch.no_grad():
+    out = model.generate(torch.as_tensor(np.where(mask, batch, eos)),
+                         attention_mask=torch.as_tensor(mask), max_new_tokens=16, do_sample=False,
+                         eos_token_id=eos, pad_token_id=eos, suppress_tokens=[1])
+  theirs = out[:, width:].numpy()
+  got = sampling.generate(graphdef, params, jnp.asarray(batch, jnp.int32), jax.random.key(0),
+                          max_new=16, temperature=0.0,
+                          specials=Specials(pad=NOT_A_TOKEN, bos=1, eos=eos))
+  lengths = np.asarray(got.lengths)
+  for row, theirs_row, n in zip(np.asarray(got.tokens), theirs, lengths):
+    np.testing.assert_array_equal(row[:n], theirs_row[:n])  # transformers pads with EOS after
+    assert n == 16 or (row[n - 1] == eos and (theirs_row[n:] == eos).all())
+  assert (lengths < 16).any() and (lengths == 16).any()

@@ -15,7 +15,8 @@ from reasoning import hf, mesh as mesh_lib, sampling, testing
 from reasoning.search import mcts, rstar
 from reasoning.search.base import Model
 from reasoning.tasks import Countdown, math_jsonl, reference_completion
-from reasoning.text import VOCAB, answer_ids, line_end, pad_examples, pad_prompts, strip_left_pad
+from reasoning.text import (NOT_A_TOKEN, VOCAB, answer_ids, completion_of, line_end, pad_examples,
+                            pad_prompts, strip_left_pad)
 from reasoning.tokenizer import HFTokenizer
 from reasoning.train import expert_iteration as exit_lib, sft
 
@@ -44,15 +45,16 @@ def test_tokenizer_round_trip_specials_and_step_ends(hf_dir):
   ids = tok.encode(text)
   assert tok.decode(ids) == text
   assert tok.decode(ids + [tok.eos] + ids) == text  # stops at EOS
-  assert tok.bos is None and tok.pad == tok.eos  # Qwen2-style: no BOS, no pad token
+  assert tok.bos is None and tok.pad == NOT_A_TOKEN  # Qwen2-style: no BOS; padding is no token
   ends = set(tok.specials.step_ends)
   # Every token that ends with a newline ends a step, merged ones ('.\n') included; no other.
   for i in range(tok.size):
     assert (i in ends) == tok.decode([i]).endswith("\n")
   assert any(len(tok.decode([i])) > 1 for i in ends)
-  # Prompts have no BOS; examples end with EOS; padding is the model's pad id.
+  # Prompts have no BOS; examples end with EOS; padding is NOT_A_TOKEN, which decodes to nothing.
   prompts = pad_prompts(tok, ["Mia has 3 boxes.\n", "Hi\n"])
   assert prompts[1, 0] == tok.pad and list(prompts[0]) == tok.encode("Mia has 3 boxes.\n")
+  assert tok.decode(prompts[1]) == "Hi\n"
   tokens, mask = pad_examples(tok, ["Q\n"], ["A\n"], 12)
   n = len(tok.encode("Q\n")) + len(tok.encode("A\n"))
   assert tokens[0, n] == tok.eos and mask[0].sum() == len(tok.encode("A\n")) + 1
@@ -83,7 +85,7 @@ def test_sampler_uses_the_tokenizers_special_ids(hf_dir):
     assert (last in tok.specials.step_ends or last == tok.eos) == bool(d)
     assert not any(int(t) in tok.specials.step_ends for t in row[:n - 1])  # stops at the first
     assert (row[n:] == tok.pad).all()
-  with pytest.raises(ValueError, match="specials pad=0, bos=1 differ from the model's pad_id"):
+  with pytest.raises(ValueError, match="specials pad=0, bos=1 differ from the model's pad_id=-1"):
     sampling.generate(graphdef, params, prompts, jax.random.key(0), max_new=4,
                       specials=VOCAB.specials)
 
@@ -91,7 +93,7 @@ def test_sampler_uses_the_tokenizers_special_ids(hf_dir):
 @pytest.fixture(scope="module")
 def memorizer(hf_dir):
   """(tokenizer, Model, problems): the tiny BPE model fine-tuned until it writes the reference
-  solutions of two Countdown problems (its pad id is its EOS id, as Qwen2's)."""
+  solutions of two Countdown problems (no pad token, as Qwen2's)."""
   tok = HFTokenizer.from_dir(hf_dir)
   cfg, graphdef, params = hf.load(hf_dir, specials=tok.specials)
   task = Countdown(trap_share=0.0)
@@ -113,8 +115,11 @@ def test_answer_lines_and_step_ends_in_a_bpe_vocabulary(hf_dir):
   assert answer_ids(VOCAB) == tuple(VOCAB.encode("ANSWER: "))  # one word token
   assert line_end(tok) in tok.specials.step_ends and line_end(VOCAB) == VOCAB.newline
   row = np.array([tok.pad] * 3 + tok.encode("countdown 1 2 to 3\n"))
-  assert tok.decode(row) == ""  # padded with EOS: decoding stops at once
-  assert tok.decode(strip_left_pad(row, tok.pad)) == "countdown 1 2 to 3\n"
+  assert tok.decode(row) == tok.decode(strip_left_pad(row, tok.pad)) == "countdown 1 2 to 3\n"
+  # A prompt that holds the EOS id (a chat template's end of turn): the completion after it.
+  prompt = "system\n" + tok._tok.id_to_token(tok.eos) + "countdown 1 2 to 3\n"
+  row = np.concatenate([pad_prompts(tok, [prompt], 24)[0], tok.encode("1+2=3\n")])
+  assert tok.eos in row and completion_of(tok, row, prompt) == "1+2=3\n"
 
 
 def test_mcts_rstar_and_the_self_play_judge_on_a_bpe_model(memorizer):
@@ -166,7 +171,7 @@ def test_every_entrypoint_on_a_math_jsonl_file_with_a_hugging_face_model(tmp_pat
   assert (tmp_path / "sft" / "plots" / "learning_curve.png").exists()
   # The run reloads as a Hugging Face model with its tokenizer.
   vocab, _, cfg, _, params, _ = common.load_sft(str(tmp_path / "sft"))
-  assert isinstance(vocab, HFTokenizer) and cfg.pad_id == vocab.eos
+  assert isinstance(vocab, HFTokenizer) and cfg.pad_id == vocab.pad == NOT_A_TOKEN
   for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(result["params"])):
     np.testing.assert_array_equal(a, b)
   sft_dir = str(tmp_path / "sft")

@@ -39,8 +39,8 @@ from flax import struct
 from reasoning import model as model_lib, sampling
 from reasoning.search.base import Meter, Model, Result, check_one_vocab
 from reasoning.tasks.base import ANSWER_PREFIX
-from reasoning.text import (VOCAB, answer_ids, line_end, pad_prompts, prompt_length, round_up,
-                            strip_left_pad)
+from reasoning.text import (VOCAB, answer_ids, completion_of, line_end, pad_prompts,
+                            prompt_length, round_up)
 
 POLICIES = ("gumbel", "muzero")
 COMMITS = ("step", "best_leaf", "all_leaves")
@@ -309,8 +309,7 @@ def traced_mcts(policy: Model, evaluator: Model, prompts, key: jax.Array, /, *,
   tokens = np.asarray(tokens)
   completions = []
   for row, prompt in zip(tokens, prompts):
-    text = vocab.decode(strip_left_pad(row, vocab.pad))
-    completions.append(text[len(prompt):] if text.startswith(prompt) else "")
+    completions.append(completion_of(vocab, row, prompt))
   return meter.result(completions, np.asarray(score)), trace
 
 
@@ -348,6 +347,7 @@ def traced_mcts_chunks(policy: Model, evaluator: Model, prompts: list[str], key:
   width = max(t["root_tokens"].shape[-1] for t in traces)
   for t in traces:
     pad = width - t["root_tokens"].shape[-1]
-    t["root_tokens"] = np.pad(t["root_tokens"], [(0, 0), (0, 0), (pad, 0)])
+    t["root_tokens"] = np.pad(t["root_tokens"], [(0, 0), (0, 0), (pad, 0)],
+                              constant_values=policy.vocab.pad)
   trace = jax.tree.map(lambda *xs: np.concatenate(xs, axis=1), *traces)
   return completions, trace, flops

@@ -32,7 +32,7 @@ from reasoning import sampling
 from reasoning.search import mcts
 from reasoning.search.base import Meter, Model, Result, check_one_vocab, sample_steps
 from reasoning.tasks import extract_answer, hint_of, split_completion
-from reasoning.text import VOCAB, pad_prompts, prompt_length, strip_left_pad
+from reasoning.text import VOCAB, completion_of, pad_prompts, prompt_length, strip_left_pad
 
 
 @dataclasses.dataclass
@@ -65,7 +65,8 @@ def rstar_proposer(graphdef, num_candidates: int, step_tokens: int, finish_token
     finish_len = out.lengths - eos.any(-1)
     pad = finish_tokens - step_tokens
     return mcts.Candidates(
-        tokens=jnp.concatenate([jnp.pad(steps.tokens, ((0, 0), (0, 0), (0, pad))),
+        tokens=jnp.concatenate([jnp.pad(steps.tokens, ((0, 0), (0, 0), (0, pad)),
+                                        constant_values=specials.pad),
                                 finish[:, None]], axis=1),
         logprob=jnp.concatenate([steps.logprob, out.logprobs.sum(-1)[:, None]], axis=1),
         length=jnp.concatenate([steps.length, finish_len[:, None]], axis=1),
@@ -87,7 +88,7 @@ def _finish_trajectories(generator: Model, evaluator: Model, value: str, meter: 
                          stats):
   """Every created node already sampled a full solution from its prefix (its finish action);
   score those the search did not expand, so each simulation yields a finished trajectory, as
-  each rollout does in rStar. Returns per problem (texts, scores); the scoring is metered."""
+  each rollout does in rStar. Returns per problem (completions, scores); the scoring is metered."""
   stats = jax.device_get(stats)
   created = stats["created"][0] & ~stats["terminal"][0]               # [B, N]
   owners, nodes = np.nonzero(created)
@@ -108,7 +109,7 @@ def _finish_trajectories(generator: Model, evaluator: Model, value: str, meter: 
   values = np.asarray(evaluate(evaluator.params, jnp.asarray(batch)))
   meter.add_scoring(evaluator.cfg, owners, [len(r) for r in rows])
   for o, r, v in zip(owners, rows, values):
-    texts[o].append(generator.vocab.decode(r))
+    texts[o].append(completion_of(generator.vocab, r, prompts[o]))
     scores[o].append(float(v))
   return texts, scores
 
@@ -174,10 +175,9 @@ def rstar(generator: Model, evaluator: Model, discriminator: Model | None, promp
   trajectories, best_scores = [], []
   for p, prompt in enumerate(prompts):
     found: dict[str, float] = {}
-    leaves = [(float(scores[p, n]), vocab.decode(strip_left_pad(tokens[p, n], vocab.pad)))
+    leaves = [(float(scores[p, n]), completion_of(vocab, tokens[p, n], prompt))
               for n in range(scores.shape[1]) if np.isfinite(scores[p, n])]
     for score, text in sorted(leaves + list(zip(extra_scores[p], extra_texts[p])), reverse=True):
-      text = text[len(prompt):] if text.startswith(prompt) else ""
       if split_completion(text) is not None and text not in found:
         found[text] = score
     kept = list(found.items())[:max_trajectories] or [("", 0.0)]  # nothing finished
