@@ -33,14 +33,15 @@ def rl_curve(records: Sequence[dict], key: str) -> dict:
 
 
 def fit(runs: Sequence[dict], problems: int, rng: np.random.Generator, *,
-        resamples: int = 200, level: float = 0.9, share: float = 0.25) -> dict:
+        resamples: int = 200, level: float = 0.9, log_share: float = 0.5) -> dict:
   """Fits of the runs of one configuration (seeds) pooled: the log-linear law (slope per
   decade, R^2) and ScaleRL's sigmoid (asymptote A, efficiency B, C_mid) with R0 the mean
   accuracy before RL, each parameter with its parametric-bootstrap `level` interval (every point
   redrawn as Binomial(problems, accuracy)). RL's gain paired per problem (when the runs recorded
   it), averaged over seeds with its standard error. Per seed: the last evaluation and the
-  extrapolation check (the sigmoid fitted on the points up to `share` of the compute predicts
-  the last; None for a run of fewer than four evaluations)."""
+  extrapolation check (the sigmoid fitted on the points of the first `log_share` of the
+  log-compute range predicts the last, and the rise it had to predict; None for a run of fewer
+  than four evaluations)."""
   compute = np.concatenate([r["compute"] for r in runs])
   accuracy = np.concatenate([r["accuracy"] for r in runs])
   r0 = float(np.mean([r["r0"] for r in runs]))
@@ -66,9 +67,10 @@ def fit(runs: Sequence[dict], problems: int, rng: np.random.Generator, *,
     if len(r["compute"]) < 4:  # three points to fit and one to predict, at least
       checks.append(None)
       continue
-    check = scaling.extrapolation_check(r["compute"], r["accuracy"], r["r0"], share)
+    check = scaling.extrapolation_check(r["compute"], r["accuracy"], r["r0"], log_share)
     checks.append({"predicted_last": check["predicted"][-1], "measured_last": check["measured"][-1],
-                   "error_last": check["errors"][-1],
+                   "error_last": check["errors"][-1], "rise": check["rise"],
+                   "fitted_points": check["fitted_points"],
                    "max_abs_error": float(np.max(np.abs(check["errors"]))),
                    "fit": check["fit"]})
   out["extrapolation"] = checks

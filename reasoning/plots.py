@@ -228,6 +228,29 @@ def coverage(results: dict[str, dict], path: str, *, title: str) -> None:
   _save(fig, title, path)
 
 
+def boundary(result: dict, path: str, *, title: str) -> None:
+  """pass@k before and after RL (left) and their paired difference with its bootstrap band
+  (right), k on a log2 axis: Yue et al. 2025's test of whether RL widens what a policy can
+  solve or only sharpens it. result: scripts/boundary.py's `compare` plus its "k"."""
+  k = np.array(result["k"], float)
+  fig, (left, right) = plt.subplots(1, 2, figsize=(11, 4.2))
+  left.plot(k, 100 * np.array(result["before"]), marker="o", ms=3, label="before RL")
+  left.plot(k, 100 * np.array(result["after"]), marker="o", ms=3, label="after RL")
+  left.set(xscale="log", xlabel="k (samples per problem)", ylabel="pass@k (%)", ylim=(0, 100),
+           title=f"pass@k (n={result['problems']})")
+  right.plot(k, 100 * np.array(result["difference"]), marker="o", ms=3, color="C2")
+  right.fill_between(k, 100 * np.array(result["difference_low"]),
+                     100 * np.array(result["difference_high"]), color="C2", alpha=0.2,
+                     label="90% bootstrap interval over problems")
+  right.axhline(0, color="gray", lw=0.8)
+  right.set(xscale="log", xlabel="k (samples per problem)",
+            ylabel="after - before (points)", title="paired difference")
+  for ax in (left, right):
+    ax.set_xscale("log", base=2)
+    ax.legend(fontsize=7)
+  _save(fig, title, path)
+
+
 def revision_attempts(attempts: dict[str, dict], path: str, *, title: str) -> None:
   """Sequential revisions, attempt by attempt (Snell et al. 2024, Figure 6 left): the share of
   attempts t that are right, and of chains right by attempt t, against t, per bin, with +-1
@@ -324,11 +347,14 @@ def o1_pair(rl: dict, search: dict, path: str, *, title: str, rl_label: str,
   for i, (family, points) in enumerate((k, v) for k, v in search.items() if k != "_fits"):
     xs, ys = zip(*sorted(points))
     f = search["_fits"][family]
+    fitted = len(xs) >= 3  # a fit's label only on a fit of three or more points
     right.plot(xs, 100 * np.array(ys), marker="o", ms=3, color=f"C{i}",
-               label=f"{family}: {100 * f['slope_per_decade']:+.1f} pts/decade (R² {f['r2']:.2f})")
-    xx = np.geomspace(min(xs), max(xs), 50)
-    right.plot(xx, 100 * (f["intercept"] + f["slope_per_decade"] * np.log10(xx)), "--",
-               color=f"C{i}", lw=0.8)
+               label=(f"{family}: {100 * f['slope_per_decade']:+.1f} pts/decade "
+                      f"(R² {f['r2']:.2f})") if fitted else family)
+    if fitted:
+      xx = np.geomspace(min(xs), max(xs), 50)
+      right.plot(xx, 100 * (f["intercept"] + f["slope_per_decade"] * np.log10(xx)), "--",
+                 color=f"C{i}", lw=0.8)
   right.set(xscale="log", xlabel="test-time compute: FLOPs per problem",
             ylabel=f"pass@1 ({search_label})", title="test-time compute")
   right.legend(fontsize=7)

@@ -10,7 +10,9 @@
 - `coverage_fit`: the exponentiated power law of Brown et al. 2024, log(coverage) = a * k^b.
 - `bootstrap`: intervals for any fit by a parametric bootstrap: each accuracy measured on n
   problems is redrawn as Binomial(n, accuracy) / n.
-- `extrapolation_check`: fit on the points up to a share of the compute, predict the rest.
+- `extrapolation_check`: fit on the points of the first half of the log-compute range, predict
+  the rest, and say how much the curve rose in the part predicted (a check on a flat part
+  predicts "flat" and says nothing about extrapolation).
 - `difficulty_bins`: model-relative difficulty (Snell et al. 2024): quantile bins of the base
   policy's own pass rate (or of a verifier's mean score), hardest first.
 No plotting and no file I/O here; scripts and plots call these.
@@ -123,17 +125,22 @@ def bootstrap(fit: Callable[[np.ndarray, np.ndarray], dict], compute, accuracy, 
                  float(np.quantile([d[name] for d in draws], 1 - tail))) for name in draws[0]}
 
 
-def extrapolation_check(compute, accuracy, r0: float, share: float = 0.25) -> dict:
-  """Fits the sigmoid on the points with compute <= share * the largest (at least three) and
-  predicts the rest: {fit, predicted, measured, errors} (errors = predicted - measured)."""
+def extrapolation_check(compute, accuracy, r0: float, log_share: float = 0.5) -> dict:
+  """Fits the sigmoid on the points in the first `log_share` of the log-compute range (at least
+  three) and predicts the rest: {fit, fitted_points, predicted, measured, errors (predicted -
+  measured), rise (the measured rise over the predicted part: the last point minus the last
+  fitted one)}."""
   compute, accuracy = np.asarray(compute, float), np.asarray(accuracy, float)
-  early = compute <= share * compute.max()
+  logs = np.log10(compute)
+  early = logs <= logs.min() + log_share * np.ptp(logs)
   if early.sum() < 3:
     early = np.arange(len(compute)) < 3
   fit = sigmoid_fit(compute[early], accuracy[early], r0)
   predicted = sigmoid(compute[~early], r0, fit["a"], fit["b"], fit["c_mid"])
-  return {"fit": fit, "predicted": predicted.tolist(), "measured": accuracy[~early].tolist(),
-          "errors": (predicted - accuracy[~early]).tolist()}
+  last_fitted = accuracy[early][np.argmax(compute[early])]
+  return {"fit": fit, "fitted_points": int(early.sum()), "predicted": predicted.tolist(),
+          "measured": accuracy[~early].tolist(), "errors": (predicted - accuracy[~early]).tolist(),
+          "rise": float(accuracy[~early][-1] - last_fitted) if (~early).any() else 0.0}
 
 
 def difficulty_bins(scores: Sequence[float], bins: int = 5) -> np.ndarray:

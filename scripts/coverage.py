@@ -81,7 +81,8 @@ def main():
     with open(os.path.join(args.out, "coverage.json")) as f:
       saved = json.load(f)
     counts = {name: np.array(v) for name, v in saved["counts"].items()}
-    report(args, saved["difficulty"], counts, saved["samples"], saved["bin_samples"], t0)
+    report(args, saved["difficulty"], counts, saved["samples"], saved["bin_samples"], t0,
+           np.array(saved["sample_flops"]))
     return
   vocab, sft_config, cfg, graphdef, params, _ = common.load_sft(args.policy)
   task = common.make_task(sft_config)
@@ -96,7 +97,8 @@ def main():
   pool = sweep.sample_pool(policy, task, solvable, jax.random.fold_in(key, 1), args.k,
                            max_new=args.max_new)
   counts = {"bin": binning["correct"].sum(1), "pool": pool["correct"].sum(1)}
-  report(args, [p.difficulty for p in solvable], counts, args.k, args.bin_samples, t0)
+  report(args, [p.difficulty for p in solvable], counts, args.k, args.bin_samples, t0,
+         pool["flops"].mean(1))
 
 
 def expand(counts: np.ndarray, n: int) -> np.ndarray:
@@ -104,8 +106,11 @@ def expand(counts: np.ndarray, n: int) -> np.ndarray:
   return np.arange(n)[None] < np.asarray(counts)[:, None]
 
 
-def report(args, difficulties, counts: dict, samples: int, bin_samples: int, t0: float) -> None:
-  """Fits, table, figure and coverage.json from per-problem correct counts."""
+def report(args, difficulties, counts: dict, samples: int, bin_samples: int, t0: float,
+           sample_flops: np.ndarray) -> None:
+  """Fits, table, figure and coverage.json from per-problem correct counts; `sample_flops` [P]:
+  each problem's mean generation FLOPs per sample, so best-of-k with the checker costs k times
+  a group's mean (its test-time compute per problem)."""
   ks = [int(k) for k in 2 ** np.arange(int(np.log2(samples)) + 1)]
   difficulty = np.asarray(difficulties)
   pool = expand(counts["pool"], samples)
@@ -116,11 +121,13 @@ def report(args, difficulties, counts: dict, samples: int, bin_samples: int, t0:
   for i, (name, rows) in enumerate(groups.items()):
     results[name] = fitted(pool[rows], ks, rng_lib.stream(args.seed, "fit_bootstrap", i))
     results[name]["bin_pass_rate"] = float(bin_rate[rows].mean())
+    results[name]["flops_per_sample"] = float(np.mean(sample_flops[rows]))
   os.makedirs(args.out, exist_ok=True)
   with open(os.path.join(args.out, "coverage.json"), "w") as f:
     json.dump({"policy": args.policy, "samples": samples, "bin_samples": bin_samples,
                "difficulty": difficulty.tolist(),
                "counts": {k: np.asarray(v).tolist() for k, v in counts.items()},
+               "sample_flops": np.asarray(sample_flops).tolist(),
                "results": results}, f, indent=1)
   lines = [f"| problems | n | pass rate ({bin_samples} binning samples) | pass@1 | pass@16 | "
            f"pass@{samples} | a [90%] | b [90%] | R² |", "|---" * 9 + "|"]

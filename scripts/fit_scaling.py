@@ -49,13 +49,16 @@ def interval(fit: dict, name: str, key: str, scale: float = 1.0, fmt: str = ".1f
 def table(fits: dict[str, dict], key: str) -> str:
   """Markdown: per group the last evaluation (mean over seeds ± SE), RL's paired gain, the
   sigmoid's A and B and the log-linear slope with their 90% intervals, and each seed's
-  extrapolation error."""
+  extrapolation error with the rise the fit had to predict (an error on a flat part is no
+  evidence of extrapolation)."""
   lines = [f"| run ({key}) | before RL | last eval, mean ± SE (seeds) | gain, paired (pts) | "
            f"asymptote A (%) | efficiency B | C_mid (FLOPs) | slope (pts/decade) | R² | "
-           f"extrapolation error at the last point, per seed (pts) |", "|---" * 10 + "|"]
+           f"first-half fit's error at the last point (rise it predicted), per seed (pts) |",
+           "|---" * 10 + "|"]
   for label, fit in fits.items():
     last = fit["last"]
-    seeds = ", ".join(f"{100 * e['error_last']:+.1f}" if e else "-" for e in fit["extrapolation"])
+    seeds = ", ".join(f"{100 * e['error_last']:+.1f} ({100 * e['rise']:+.1f})" if e else "-"
+                      for e in fit["extrapolation"])
     gain = (f"{100 * fit['gain']['mean']:+.1f} ± {100 * fit['gain']['se']:.1f}" if "gain" in fit
             else "-")
     lines.append(

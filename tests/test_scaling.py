@@ -33,8 +33,10 @@ def test_sigmoid_fit_recovers_asymptote_and_efficiency_and_extrapolates():
   fit = scaling.sigmoid_fit(compute, accuracy, r0=0.3)
   assert fit["a"] == pytest.approx(0.7, abs=1e-3) and fit["b"] == pytest.approx(1.3, rel=1e-2)
   assert fit["c_mid"] == pytest.approx(3e12, rel=1e-2) and fit["rmse"] < 1e-4
-  check = scaling.extrapolation_check(compute, accuracy, r0=0.3, share=0.25)
-  assert max(abs(e) for e in check["errors"]) < 0.01
+  check = scaling.extrapolation_check(compute, accuracy, r0=0.3)
+  assert check["fitted_points"] == 6 and max(abs(e) for e in check["errors"]) < 0.01
+  # The predicted half rises (from the 6th point to the 12th of the true curve).
+  assert check["rise"] == pytest.approx(accuracy[-1] - accuracy[5])
 
 
 def test_bootstrap_intervals_cover_the_truth_and_shrink_with_the_eval_set():
@@ -86,7 +88,7 @@ def test_rl_curves_count_compute_from_rls_start_and_fit_pooled_seeds():
   assert lo <= 0.8 + 0.005 and hi >= 0.8 - 0.005 and hi - lo < 0.02
   assert fit["decades"] == pytest.approx(2.5, abs=0.01)
   assert fit["last"]["mean"] == pytest.approx(float(scaling.sigmoid(1e14, **true)), abs=0.01)
-  for check in fit["extrapolation"]:  # a noise-free curve is predicted from its first quarter
+  for check in fit["extrapolation"]:  # a noise-free curve is predicted from its first half
     assert abs(check["error_last"]) < 0.01
   with pytest.raises(ValueError, match="step-0 evaluation"):
     curves.rl_curve(records[1:], "greedy/d1")
@@ -130,3 +132,71 @@ def test_coverage_fit_ignores_saturated_points():
   noisy = np.where(coverage > 0.98, np.minimum(coverage + 0.005, 0.9999), coverage)
   fit = scaling.coverage_fit(ks, noisy)  # near 1 a 0.5-point wobble would bend the line
   assert fit["a"] == pytest.approx(-3.0, rel=1e-6) and fit["b"] == pytest.approx(-1.0, rel=1e-6)
+
+
+def _coverage_dir(path, counts, difficulty, samples=4):
+  """A scripts/coverage.py output with per-problem correct counts of `samples` draws."""
+  path.mkdir()
+  ks = [1, 2, 4]
+  cov = [float(np.mean([scaling.pass_at_k(samples, c, k) for c in counts])) for k in ks]
+  results = {"d1": {"k": ks, "coverage": cov, "problems": len(counts), "flops_per_sample": 1e6}}
+  (path / "coverage.json").write_text(__import__("json").dumps(
+      {"policy": str(path), "samples": samples, "bin_samples": 0, "difficulty": difficulty,
+       "counts": {"pool": counts, "bin": counts}, "sample_flops": [1e6] * len(counts),
+       "results": results}))
+  return cov
+
+
+def test_o1_pair_draws_best_of_n_with_the_checker_and_writes_its_data(tmp_path):
+  """The test-time side from a coverage run: pass@N at N times the mean sample's FLOPs; the
+  JSON holds both series in percent and FLOPs with their fits."""
+  import json
+  import subprocess
+  import sys
+  run = tmp_path / "rl"
+  run.mkdir()
+  (run / "config.json").write_text(json.dumps({"eval_problems": 500, "eval_difficulties": "1"}))
+  compute = np.logspace(11, 13, 7)
+  acc = scaling.sigmoid(compute, 0.4, 0.8, 1.0, 1e12)
+  lines = [{"step": 0, "train_flops": 1e15, "sampled/d1": 0.4}] + [
+      {"step": i + 1, "train_flops": 1e15 + c, "sampled/d1": float(y)}
+      for i, (c, y) in enumerate(zip(compute, acc))]
+  (run / "metrics.jsonl").write_text("".join(json.dumps(l) + "\n" for l in lines))
+  cov = _coverage_dir(tmp_path / "cov", [0, 1, 2, 4], [1, 1, 1, 1])
+  out = tmp_path / "pair.png"
+  proc = subprocess.run([sys.executable, "scripts/o1_pair.py", "--out", str(out), "--rl",
+                         str(run), "--coverage", str(tmp_path / "cov"), "--key", "d1",
+                         "--json", str(tmp_path / "pair.json")], capture_output=True, text=True)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  data = json.loads((tmp_path / "pair.json").read_text())
+  np.testing.assert_allclose(data["train"]["compute"], compute, rtol=1e-9)
+  np.testing.assert_allclose(data["train"]["accuracy"], 100 * acc, atol=1e-3)
+  assert data["train"]["n"] == 500 and data["train"]["r0"] == 40.0
+  # pass@1, @2, @4 of counts (0, 1, 2, 4) of 4: (0 + 1/4 + 1/2 + 1) / 4, ...
+  assert data["test"]["accuracy"][0] == pytest.approx(100 * 1.75 / 4)
+  np.testing.assert_allclose(data["test"]["accuracy"], 100 * np.array(cov), atol=1e-3)
+  assert data["test"]["compute"] == [1e6, 2e6, 4e6] and data["test"]["n"] == 4
+  assert out.stat().st_size > 1000
+
+
+def test_boundary_compares_pass_at_k_per_problem_and_finds_the_crossover(tmp_path):
+  import subprocess
+  import sys
+  sys.path.insert(0, "scripts")
+  import boundary
+  # Two problems, k = 1, 2: after RL problem 0 is always solved, problem 1 never; before, each
+  # was solved half the time (pass@1 0.5, pass@2 1 from 1 of 2 samples... here given directly).
+  before = np.array([[0.5, 1.0], [0.5, 1.0]])
+  after = np.array([[1.0, 1.0], [0.0, 0.0]])
+  r = boundary.compare(before, after, np.random.default_rng(0), resamples=50)
+  assert r["difference"] == [0.0, -0.5] and r["crossover"] == 1
+  assert r["before"] == [0.5, 1.0] and r["after"] == [0.5, 0.5]
+  np.testing.assert_allclose(boundary.pass_at_k_rows(np.array([1, 2]), 2, [1, 2]),
+                             [[0.5, 1.0], [1.0, 1.0]])
+  _coverage_dir(tmp_path / "a", [1, 2, 0], [1, 1, 1])
+  _coverage_dir(tmp_path / "b", [4, 0, 0], [1, 1, 1])
+  proc = subprocess.run([sys.executable, "scripts/boundary.py", "--before", str(tmp_path / "a"),
+                         "--after", str(tmp_path / "b"), "--out", str(tmp_path / "out")],
+                        capture_output=True, text=True)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert "crossover: k=2" in proc.stdout and (tmp_path / "out" / "boundary.png").exists()
