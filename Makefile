@@ -16,15 +16,20 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 DEMO_DIR ?= runs/demo
+# Best-of-N with Countdown's exact checker, N up to 64, on 100 held-out problems per difficulty.
+DEMO_COVERAGE ?= --k 64 --problems 100 --bin_samples 0
 
 demo: $(STAMP)
 	$(PY) -m experiments.tasks_demo --config configs/tasks_demo.py:tiny --workdir $(DEMO_DIR)/tasks
 	$(PY) -m experiments.sft --config configs/countdown_sft.py --workdir $(DEMO_DIR)/sft
 	$(PY) -m experiments.rl --config configs/countdown_rl.py --config.init_from=$(DEMO_DIR)/sft --workdir $(DEMO_DIR)/rl
+	$(PY) scripts/coverage.py --policy $(DEMO_DIR)/sft --out $(DEMO_DIR)/coverage_sft $(DEMO_COVERAGE)
+	$(PY) scripts/coverage.py --policy $(DEMO_DIR)/rl --out $(DEMO_DIR)/coverage $(DEMO_COVERAGE)
+	$(PY) scripts/boundary.py --before $(DEMO_DIR)/coverage_sft --after $(DEMO_DIR)/coverage --out $(DEMO_DIR)/boundary --key d2
 	$(PY) -m experiments.verifier --config configs/countdown_verifier.py:small --config.init_from=$(DEMO_DIR)/sft --workdir $(DEMO_DIR)/prm
 	$(PY) -m experiments.search --config configs/countdown_search.py:small --config.policy=$(DEMO_DIR)/sft --config.prm=$(DEMO_DIR)/prm --workdir $(DEMO_DIR)/search
-	$(PY) scripts/o1_pair.py --out $(DEMO_DIR)/o1_pair.png --rl $(DEMO_DIR)/rl --search $(DEMO_DIR)/search
-	@echo "plots: $(DEMO_DIR)/sft/plots/learning_curve.png  $(DEMO_DIR)/rl/plots/train_scaling.png  $(DEMO_DIR)/search/plots/search_scaling.png  $(DEMO_DIR)/o1_pair.png"
+	$(PY) scripts/o1_pair.py --out $(DEMO_DIR)/o1_pair.png --rl $(DEMO_DIR)/rl --coverage $(DEMO_DIR)/coverage --key d1 --test_key d2 --json $(DEMO_DIR)/o1_pair.json
+	@echo "plots: $(DEMO_DIR)/sft/plots/learning_curve.png  $(DEMO_DIR)/rl/plots/train_scaling.png  $(DEMO_DIR)/boundary/boundary.png  $(DEMO_DIR)/search/plots/search_scaling.png  $(DEMO_DIR)/o1_pair.png"
 
 test: $(STAMP)
 	$(PY) -m pytest -n 2

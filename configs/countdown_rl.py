@@ -78,6 +78,7 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.step_reward = 0.0          # process reward: + step_reward x share of oracle-good lines
   c.abandoned_credit = 1.0     # advantage scale on attempts a completion abandoned (`retry`)
   c.curriculum = True          # sample difficulties by p(1-p) of their running pass rate
+  c.fresh_prompts = False      # True: never train on the SFT run's training prompts either
   c.baseline_decay = 0.9       # REINFORCE moving-average baseline
   c.dynamic_sampling = 0.0     # > 0: sample that share more groups, train on informative ones
   c.overlong_buffer = 0        # > 0: DAPO's soft overlong penalty over the last tokens of max_new

@@ -80,6 +80,11 @@ def run(config, workdir: str) -> dict:
   eval_problems = common.evaluation_set(task, config.init_from, config.eval_difficulties,
                                         config.eval_problems)
   held_out = {p.prompt for p in eval_problems}
+  # Prompts RL never trains on: the held-out set, and with fresh_prompts the SFT run's own
+  # training prompts (on those the policy recalls memorized solutions; fresh problems are what
+  # the held-out set measures).
+  skip = held_out | (common.trained_prompts(common.load_sft_config(config.init_from))
+                     if config.get("fresh_prompts") else frozenset())
   prompt_len = max(prompt_length(vocab, p.prompt) for p in eval_problems) + 4
   tx = state_lib.make_optimizer(optim_cfg)
   # With LoRA the state trains the adapters (and value/reward heads) only; the policy is the
@@ -144,7 +149,7 @@ def run(config, workdir: str) -> dict:
     """Draws step `step`'s prompts (G copies of each) and dispatches their generation."""
     problems = rollout_lib.sample_step_problems(
         train_task, rng_lib.stream(config.seed, "rl_prompts", step), levels, sampled_groups,
-        held_out, pass_rates if config.curriculum else None)
+        skip, pass_rates if config.curriculum else None)
     return rollout_lib.launch(
         graphdef, params, [p for p in problems for _ in range(group)],
         jax.random.fold_in(rollout_key, step), vocab=vocab, prompt_len=prompt_len,

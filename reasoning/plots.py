@@ -205,7 +205,7 @@ def coverage(results: dict[str, dict], path: str, *, title: str) -> None:
   difficulties (d*) and one for the model-relative bins (q*), each with its fitted
   exponentiated power law (Brown et al. 2024) dashed."""
   groups = [("task difficulty", [n for n in results if n.startswith("d")]),
-            ("model-relative bin (q1 hardest)", [n for n in results if not n.startswith("d")])]
+            ("model-relative bin (q1 hardest)", [n for n in results if n.startswith("q")])]
   groups = [(t, names) for t, names in groups if names]
   fig, axes = plt.subplots(1, len(groups), figsize=(6 * len(groups), 4.2), squeeze=False)
   for ax, (subtitle, names) in zip(axes[0], groups):

@@ -69,7 +69,9 @@ def main():
   parser.add_argument("--k", type=int, default=256)
   parser.add_argument("--problems", type=int, default=200, help="held-out problems per difficulty")
   parser.add_argument("--difficulties", default="1,2")
-  parser.add_argument("--bin_samples", type=int, default=32)
+  parser.add_argument("--bin_samples", type=int, default=32,
+                      help="samples per problem that bin it by the policy's pass rate (0: no "
+                           "model-relative bins)")
   parser.add_argument("--bins", type=int, default=5)
   parser.add_argument("--max_new", type=int, default=64)
   parser.add_argument("--seed", type=int, default=0)
@@ -92,11 +94,12 @@ def main():
   key = jax.random.key(args.seed)
   print(f"sampling {args.bin_samples} + {args.k} completions for each of {len(solvable)} "
         f"solvable held-out problems", flush=True)
-  binning = sweep.sample_pool(policy, task, solvable, jax.random.fold_in(key, 0),
-                              args.bin_samples, max_new=args.max_new)
   pool = sweep.sample_pool(policy, task, solvable, jax.random.fold_in(key, 1), args.k,
                            max_new=args.max_new)
-  counts = {"bin": binning["correct"].sum(1), "pool": pool["correct"].sum(1)}
+  counts = {"pool": pool["correct"].sum(1)}
+  if args.bin_samples:
+    counts["bin"] = sweep.sample_pool(policy, task, solvable, jax.random.fold_in(key, 0),
+                                      args.bin_samples, max_new=args.max_new)["correct"].sum(1)
   report(args, [p.difficulty for p in solvable], counts, args.k, args.bin_samples, t0,
          pool["flops"].mean(1))
 
@@ -114,13 +117,16 @@ def report(args, difficulties, counts: dict, samples: int, bin_samples: int, t0:
   ks = [int(k) for k in 2 ** np.arange(int(np.log2(samples)) + 1)]
   difficulty = np.asarray(difficulties)
   pool = expand(counts["pool"], samples)
-  bin_rate = np.asarray(counts["bin"]) / bin_samples
   groups = {f"d{d}": difficulty == d for d in sorted(set(difficulty.tolist()))}
-  groups.update(sweep.model_relative_bins(bin_rate, "q", args.bins))
+  groups["all"] = np.ones(len(difficulty), bool)
+  bin_rate = np.asarray(counts["bin"]) / bin_samples if bin_samples else None
+  if bin_samples:
+    groups.update(sweep.model_relative_bins(bin_rate, "q", args.bins))
   results = {}
   for i, (name, rows) in enumerate(groups.items()):
     results[name] = fitted(pool[rows], ks, rng_lib.stream(args.seed, "fit_bootstrap", i))
-    results[name]["bin_pass_rate"] = float(bin_rate[rows].mean())
+    if bin_samples:
+      results[name]["bin_pass_rate"] = float(bin_rate[rows].mean())
     results[name]["flops_per_sample"] = float(np.mean(sample_flops[rows]))
   os.makedirs(args.out, exist_ok=True)
   with open(os.path.join(args.out, "coverage.json"), "w") as f:
@@ -137,7 +143,8 @@ def report(args, difficulties, counts: dict, samples: int, bin_samples: int, t0:
     fit_text = (f"{fit['a']:.2f} [{r['fit_interval']['a'][0]:.2f}, {r['fit_interval']['a'][1]:.2f}]"
                 f" | {fit['b']:.2f} [{r['fit_interval']['b'][0]:.2f}, "
                 f"{r['fit_interval']['b'][1]:.2f}] | {fit['r2']:.3f}") if fit else "- | - | -"
-    lines.append(f"| {name} | {r['problems']} | {100 * r['bin_pass_rate']:.1f}% | "
+    rate = f"{100 * r['bin_pass_rate']:.1f}%" if "bin_pass_rate" in r else "-"
+    lines.append(f"| {name} | {r['problems']} | {rate} | "
                  f"{100 * cov[1]:.1f}% | {100 * cov.get(16, float('nan')):.1f}% | "
                  f"{100 * cov[max(r['k'])]:.1f}% | {fit_text} |")
   text = "\n".join(lines)

@@ -2,8 +2,9 @@
 # Every figure from scratch, on the default CPU-sized configs: SFT -> RL (4 algorithms) ->
 # ORM / PRM -> best-of-N -> test-time search with the compute-optimal frontier -> STaR (with and
 # without rationalization), expert iteration with MCTS -> rStar -> the train-compute comparison
-# -> the o1 pair (pass@1 against RL and test-time compute, fitted), coverage to k = 256 with its
-# power law, and test-time compute against model size (SFT at 0.22M, 0.86M and 3.4M parameters)
+# -> coverage to k = 256 with its power law before and after RL (does RL only sharpen?), the o1
+# pair (pass@1 against RL compute and best-of-N with the exact checker against test-time compute,
+# fitted), and test-time compute against model size (SFT at 0.22M, 0.86M and 3.4M parameters)
 # -> a critic, sequential revisions (with and without its critiques, and with the oracle's) and
 # Quiet-STaR -> RL compute curves over seeds, fitted: the default run and the 2025 recipes.
 #
@@ -25,13 +26,13 @@ if [ "$SCALE_NAME" = full ]; then OUT=${1:-runs/reproduce}; else OUT=${1:-runs/r
 case "$SCALE_NAME" in
   full) V="" ; VV=":large" ; ALGOS="grpo ppo rloo reinforce" ; K=256 ; COVERAGE="" ; EXCHANGE=""
         FIT="fit" ; SWEEP="sweep" ; SWEEP_SET="--set rollout_slots=0 --set eval_slots=0" ; SEEDS="0,1,2"
-        RECIPES="grpo,dapo,dr_grpo,gspo,cispo" ;;
+        RECIPES="grpo,dapo,dr_grpo,gspo,cispo" ; TEST_KEY=d2 ;;
   small) V=":small" ; VV=":small" ; ALGOS="grpo ppo" ; K=64 ; COVERAGE="--problems 50"
          EXCHANGE="--problems 50 --n 16" ; FIT="small" ; SWEEP="small" ; SWEEP_SET="" ; SEEDS="0,1,2"
-         RECIPES="grpo,dapo,dr_grpo,gspo,cispo" ;;
+         RECIPES="grpo,dapo,dr_grpo,gspo,cispo" ; TEST_KEY=d2 ;;
   smoke) V=":tiny" ; VV=":tiny" ; ALGOS="grpo" ; K=4 ; COVERAGE="--problems 3 --bin_samples 2 --max_new 24"
          EXCHANGE="--problems 3 --n 2 --max_new 24" ; FIT="tiny" ; SWEEP="tiny" ; SWEEP_SET="" ; SEEDS="0,1"
-         RECIPES="dapo" ;;
+         RECIPES="dapo" ; TEST_KEY=all ;;
   *) echo "SCALE must be full, small or smoke, got '${SCALE}'" >&2; exit 2 ;;
 esac
 mkdir -p "$OUT/figures"
@@ -80,10 +81,13 @@ stage "8/11 train-compute comparison: SFT, RL, STaR, expert iteration"
 $PY scripts/plot_train_scaling.py --out "$OUT/figures/countdown_self_improvement.png" \
     $(ls -d "$OUT/rl_grpo" "$OUT/star" "$OUT/star_norat" "$OUT/expert_iteration" 2>/dev/null)
 
-stage "9/11 scaling: the o1 pair, coverage to k = $K, test-time compute against model size"
-$PY scripts/o1_pair.py --out "$OUT/figures/countdown_o1_pair.png" --rl "$OUT/rl_grpo" \
-    --search "$OUT/search"
+stage "9/11 scaling: coverage to k = $K before and after RL, the o1 pair, test-time compute against model size"
 $PY scripts/coverage.py --policy "$OUT/sft" --out "$OUT/coverage" --k $K $COVERAGE
+$PY scripts/coverage.py --policy "$OUT/rl_grpo" --out "$OUT/coverage_rl" --k $K $COVERAGE
+$PY scripts/boundary.py --before "$OUT/coverage" --after "$OUT/coverage_rl" \
+    --out "$OUT/boundary" --key $TEST_KEY
+$PY scripts/o1_pair.py --out "$OUT/figures/countdown_o1_pair.png" --rl "$OUT/rl_grpo" \
+    --coverage "$OUT/coverage_rl" --key d1 --test_key $TEST_KEY --json "$OUT/figures/o1_pair.json"
 variant_of() { if [ -z "$V" ]; then echo ":$1"; else echo "$V,$1"; fi; }  # a variant on this scale
 for width in 64 256; do
   $PY -m experiments.sft --config configs/countdown_sft.py$(variant_of width$width) \
@@ -122,6 +126,7 @@ cp "$OUT/bon/plots/best_of_n.png" "$OUT/figures/countdown_best_of_n.png"
 cp "$OUT/search/plots/search_scaling.png" "$OUT/figures/countdown_search_scaling.png"
 cp "$OUT/rstar/plots/rstar_scaling.png" "$OUT/figures/countdown_rstar.png"
 cp "$OUT/coverage/coverage.png" "$OUT/figures/countdown_coverage.png"
+cp "$OUT/boundary/boundary.png" "$OUT/figures/countdown_boundary.png"
 cp "$OUT/exchange/exchange.png" "$OUT/figures/countdown_exchange.png"
 cp "$OUT/revision/plots/revision_attempts.png" "$OUT/figures/countdown_revision_attempts.png"
 cp "$OUT/revision/plots/revision_scaling.png" "$OUT/figures/countdown_revision_scaling.png"

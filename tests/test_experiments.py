@@ -502,14 +502,16 @@ def test_reproduce_smoke_scale_draws_every_figure(tmp_path):
   proc = subprocess.run(["bash", "scripts/reproduce.sh", str(tmp_path)], capture_output=True,
                         text=True, env=env, timeout=900)
   assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-  figures = sorted(p.name for p in (tmp_path / "figures").iterdir())
+  figures = sorted(p.name for p in (tmp_path / "figures").glob("*.png"))
   assert figures == ["arithmetic_quiet_star.png", "countdown_best_of_n.png",
-                     "countdown_coverage.png", "countdown_exchange.png",
+                     "countdown_boundary.png", "countdown_coverage.png", "countdown_exchange.png",
                      "countdown_o1_pair.png", "countdown_revision_attempts.png",
                      "countdown_revision_attempts_oracle.png", "countdown_revision_scaling.png",
                      "countdown_rl_fit.png", "countdown_rl_recipes.png", "countdown_rstar.png",
                      "countdown_search_scaling.png", "countdown_self_improvement.png",
                      "countdown_sft_learning_curve.png", "countdown_train_scaling.png"]
+  pair = json.loads((tmp_path / "figures" / "o1_pair.json").read_text())
+  assert set(pair) == {"train", "test"} and pair["test"]["method"] == "best-of-N, exact checker"
   exchange = json.loads((tmp_path / "exchange" / "exchange.json").read_text())
   assert len({m["params"] for m in exchange["models"]}) == 3  # three model sizes
   assert all((tmp_path / "figures" / f).stat().st_size > 1000 for f in figures)
