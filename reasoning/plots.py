@@ -343,6 +343,10 @@ def o1_pair(rl: dict, search: dict, path: str, *, title: str, rl_label: str,
   left.set(xscale="log", xlabel="train-time compute: RL FLOPs from RL's start",
            ylabel=f"pass@1 ({rl_label})",
            title=f"train-time compute ({len(rl['runs'])} seed{'s' if len(rl['runs']) > 1 else ''})")
+  low, high = left.get_ylim()
+  if high - low < 20:  # at least 20 points tall: a 3-point gain does not fill the panel
+    middle = (high + low) / 2
+    left.set_ylim(middle - 10, middle + 10)
   left.legend(fontsize=7)
   for i, (family, points) in enumerate((k, v) for k, v in search.items() if k != "_fits"):
     xs, ys = zip(*sorted(points))
@@ -356,6 +360,6 @@ def o1_pair(rl: dict, search: dict, path: str, *, title: str, rl_label: str,
       right.plot(xx, 100 * (f["intercept"] + f["slope_per_decade"] * np.log10(xx)), "--",
                  color=f"C{i}", lw=0.8)
   right.set(xscale="log", xlabel="test-time compute: FLOPs per problem",
-            ylabel=f"pass@1 ({search_label})", title="test-time compute")
+            ylabel=f"accuracy ({search_label})", title="test-time compute")
   right.legend(fontsize=7)
   _save(fig, title, path)

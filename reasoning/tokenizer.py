@@ -3,8 +3,9 @@
   tok = HFTokenizer.from_dir("path/to/model")    # tokenizer.json (+ config.json for special ids)
   tok.encode("3 + 4 = 7\n"), tok.decode(ids), tok.size, tok.specials
 
-Prompts are plain text, no chat template: a task's prompt is encoded as is, after the BOS token
-when the model has one (Llama) and with none when it has none (Qwen2). Special ids come from the
+A task's prompt is encoded as is, after the BOS token when the model has one (Llama) and with
+none when it has none (Qwen2); an instruct model's chat template (tokenizer_config.json's
+`chat_template`) renders messages as transformers does (`apply_chat_template`). Special ids come from the
 model's config.json (`bos_token_id`, `eos_token_id`), falling back to tokenizer_config.json's
 token strings. Padding is marked with text.NOT_A_TOKEN, never with the model's own pad token:
 that is often its EOS or end-of-turn token (SmolLM2's `<|im_end|>`, Llama 3's `<|eot_id|>`),
@@ -33,6 +34,8 @@ class HFTokenizer:
   bos: int | None
   eos: int
   pad: int = NOT_A_TOKEN    # marks padding; no text encodes to it
+  chat_template: str | None = None  # tokenizer_config.json's Jinja template (instruct models)
+  special_tokens: tuple[tuple[str, str], ...] = ()  # (bos_token, "<s>"), ...: the template reads them
 
   @classmethod
   def from_dir(cls, directory: str) -> "HFTokenizer":
@@ -58,7 +61,29 @@ class HFTokenizer:
     if eos is None:
       raise ValueError(f"{directory}: no eos_token_id in config.json and no eos_token in "
                        f"tokenizer_config.json; generation needs an end-of-text token")
-    return cls(path=path, bos=special("bos"), eos=eos)
+    template = tok_config.get("chat_template")
+    if isinstance(template, list):  # named templates: the default one
+      template = next((t["template"] for t in template if t.get("name") == "default"), None)
+    tokens = []
+    for name in ("bos_token", "eos_token", "pad_token", "unk_token"):
+      text = tok_config.get(name)
+      text = text.get("content") if isinstance(text, dict) else text
+      if text is not None:
+        tokens.append((name, text))
+    return cls(path=path, bos=special("bos"), eos=eos, chat_template=template,
+               special_tokens=tuple(tokens))
+
+  def apply_chat_template(self, messages: Sequence[dict], *,
+                          add_generation_prompt: bool = True) -> str:
+    """The model's chat template rendered for `messages` ([{"role", "content"}]) as
+    transformers' `apply_chat_template(tokenize=False)` renders it (Jinja, trimmed blocks,
+    sandboxed), ending with the assistant's header when `add_generation_prompt`."""
+    if self.chat_template is None:
+      raise ValueError(f"{os.path.dirname(self.path)}: tokenizer_config.json has no "
+                       f"chat_template (a base model, not an instruct model)")
+    return _compiled(self.chat_template).render(
+        messages=list(messages), add_generation_prompt=add_generation_prompt,
+        **dict(self.special_tokens))
 
   @functools.cached_property
   def _tok(self):
@@ -94,6 +119,27 @@ class HFTokenizer:
       if i != self.bos and 0 <= i < self.size:  # padding and ids past the tokenizer: skipped
         out.append(i)
     return self._tok.decode(out, skip_special_tokens=False)
+
+
+@functools.lru_cache(maxsize=4)
+def _compiled(template: str):
+  """The template compiled as transformers compiles chat templates (jinja2's sandbox, trimmed
+  blocks, loop controls, a JSON filter that keeps non-ASCII text, `raise_exception`)."""
+  import json
+
+  import jinja2
+  from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+  def raise_exception(message):
+    raise jinja2.exceptions.TemplateError(message)
+
+  env = ImmutableSandboxedEnvironment(trim_blocks=True, lstrip_blocks=True,
+                                      extensions=[jinja2.ext.loopcontrols])
+  env.filters["tojson"] = lambda x, ensure_ascii=False, indent=None, separators=None, \
+      sort_keys=False: json.dumps(x, ensure_ascii=ensure_ascii, indent=indent,
+                                  separators=separators, sort_keys=sort_keys)
+  env.globals["raise_exception"] = raise_exception
+  return env.from_string(template)
 
 
 def _load(path: str):
