@@ -25,7 +25,7 @@ demo: $(STAMP)
 	$(PY) -m experiments.rl --config configs/countdown_rl.py --config.init_from=$(DEMO_DIR)/sft --workdir $(DEMO_DIR)/rl
 	$(PY) scripts/coverage.py --policy $(DEMO_DIR)/sft --out $(DEMO_DIR)/coverage_sft $(DEMO_COVERAGE)
 	$(PY) scripts/coverage.py --policy $(DEMO_DIR)/rl --out $(DEMO_DIR)/coverage $(DEMO_COVERAGE)
-	$(PY) scripts/boundary.py --before $(DEMO_DIR)/coverage_sft --after $(DEMO_DIR)/coverage --out $(DEMO_DIR)/boundary --key d2
+	$(PY) scripts/boundary.py --before $(DEMO_DIR)/coverage_sft --after $(DEMO_DIR)/coverage --out $(DEMO_DIR)/boundary --key d1
 	$(PY) -m experiments.verifier --config configs/countdown_verifier.py:small --config.init_from=$(DEMO_DIR)/sft --workdir $(DEMO_DIR)/prm
 	$(PY) -m experiments.search --config configs/countdown_search.py:small --config.policy=$(DEMO_DIR)/sft --config.prm=$(DEMO_DIR)/prm --workdir $(DEMO_DIR)/search
 	$(PY) scripts/o1_pair.py --out $(DEMO_DIR)/o1_pair.png --rl $(DEMO_DIR)/rl --coverage $(DEMO_DIR)/coverage --key d1 --test_key d2 --json $(DEMO_DIR)/o1_pair.json

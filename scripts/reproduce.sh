@@ -26,13 +26,13 @@ if [ "$SCALE_NAME" = full ]; then OUT=${1:-runs/reproduce}; else OUT=${1:-runs/r
 case "$SCALE_NAME" in
   full) V="" ; VV=":large" ; ALGOS="grpo ppo rloo reinforce" ; K=256 ; COVERAGE="" ; EXCHANGE=""
         FIT="fit" ; SWEEP="sweep" ; SWEEP_SET="--set rollout_slots=0 --set eval_slots=0" ; SEEDS="0,1,2"
-        RECIPES="grpo,dapo,dr_grpo,gspo,cispo" ; TEST_KEY=d2 ;;
+        RECIPES="grpo,dapo,dr_grpo,gspo,cispo" ; TEST_KEY=d2 ; BOUNDARY_KEY=d1 ;;
   small) V=":small" ; VV=":small" ; ALGOS="grpo ppo" ; K=64 ; COVERAGE="--problems 50"
          EXCHANGE="--problems 50 --n 16" ; FIT="small" ; SWEEP="small" ; SWEEP_SET="" ; SEEDS="0,1,2"
-         RECIPES="grpo,dapo,dr_grpo,gspo,cispo" ; TEST_KEY=d2 ;;
+         RECIPES="grpo,dapo,dr_grpo,gspo,cispo" ; TEST_KEY=d2 ; BOUNDARY_KEY=d1 ;;
   smoke) V=":tiny" ; VV=":tiny" ; ALGOS="grpo" ; K=4 ; COVERAGE="--problems 3 --bin_samples 2 --max_new 24"
          EXCHANGE="--problems 3 --n 2 --max_new 24" ; FIT="tiny" ; SWEEP="tiny" ; SWEEP_SET="" ; SEEDS="0,1"
-         RECIPES="dapo" ; TEST_KEY=all ;;
+         RECIPES="dapo" ; TEST_KEY=all ; BOUNDARY_KEY=all ;;
   *) echo "SCALE must be full, small or smoke, got '${SCALE}'" >&2; exit 2 ;;
 esac
 mkdir -p "$OUT/figures"
@@ -85,7 +85,7 @@ stage "9/11 scaling: coverage to k = $K before and after RL, the o1 pair, test-t
 $PY scripts/coverage.py --policy "$OUT/sft" --out "$OUT/coverage" --k $K $COVERAGE
 $PY scripts/coverage.py --policy "$OUT/rl_grpo" --out "$OUT/coverage_rl" --k $K $COVERAGE
 $PY scripts/boundary.py --before "$OUT/coverage" --after "$OUT/coverage_rl" \
-    --out "$OUT/boundary" --key $TEST_KEY
+    --out "$OUT/boundary" --key $BOUNDARY_KEY
 $PY scripts/o1_pair.py --out "$OUT/figures/countdown_o1_pair.png" --rl "$OUT/rl_grpo" \
     --coverage "$OUT/coverage_rl" --key d1 --test_key $TEST_KEY --json "$OUT/figures/o1_pair.json"
 variant_of() { if [ -z "$V" ]; then echo ":$1"; else echo "$V,$1"; fi; }  # a variant on this scale
