@@ -128,6 +128,7 @@ def _compiled(template: str):
   import json
 
   import jinja2
+  import jinja2.ext
   from jinja2.sandbox import ImmutableSandboxedEnvironment
 
   def raise_exception(message):
