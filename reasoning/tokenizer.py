@@ -81,9 +81,8 @@ class HFTokenizer:
     if self.chat_template is None:
       raise ValueError(f"{os.path.dirname(self.path)}: tokenizer_config.json has no "
                        f"chat_template (a base model, not an instruct model)")
-    return _compiled(self.chat_template).render(
-        messages=list(messages), add_generation_prompt=add_generation_prompt,
-        **dict(self.special_tokens))
+    return render_chat(self.chat_template, messages, add_generation_prompt=add_generation_prompt,
+                       special_tokens=self.special_tokens)
 
   @functools.cached_property
   def _tok(self):
@@ -119,6 +118,14 @@ class HFTokenizer:
       if i != self.bos and 0 <= i < self.size:  # padding and ids past the tokenizer: skipped
         out.append(i)
     return self._tok.decode(out, skip_special_tokens=False)
+
+
+def render_chat(template: str, messages: Sequence[dict], *, add_generation_prompt: bool = True,
+                special_tokens: tuple[tuple[str, str], ...] = ()) -> str:
+  """A Jinja chat template rendered for `messages`, as HFTokenizer.apply_chat_template."""
+  return _compiled(template).render(messages=list(messages),
+                                    add_generation_prompt=add_generation_prompt,
+                                    **dict(special_tokens))
 
 
 @functools.lru_cache(maxsize=4)

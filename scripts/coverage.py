@@ -4,6 +4,14 @@ exponentiated power law of Brown et al. 2024, log(coverage) = a * k^b.
 
   python scripts/coverage.py --policy runs/demo/sft --out runs/coverage [--k 256] \
       [--problems 200] [--difficulties 1,2] [--bin_samples 32] [--bins 5]
+  python scripts/coverage.py --policy .cache/smollm2/hf --out runs/smollm2_arithmetic \
+      --task arithmetic --question "What is {a} {op} {b}?" \
+      --instruction "Answer with just the number." --difficulties 1 --k 64 --greedy
+
+--task poses another task to the policy (a pretrained model has none of its own) at trap share 0;
+with --question, in the model's own words through its chat template (reasoning/tasks/chat.py):
+the question filled from each problem's fields, the answer read from the natural reply.
+--greedy also reports greedy pass@1 on the same problems.
 
 Model-relative bins (Snell et al. 2024) come from `bin_samples` samples per problem drawn apart
 from the k that coverage counts, so a problem's bin and its coverage are independent draws.
@@ -75,6 +83,14 @@ def main():
   parser.add_argument("--bins", type=int, default=5)
   parser.add_argument("--max_new", type=int, default=64)
   parser.add_argument("--seed", type=int, default=0)
+  parser.add_argument("--task", default=None,
+                      help="pose this task instead of the policy's own (trap share 0)")
+  parser.add_argument("--question", default=None,
+                      help="with --task: ask it through the model's chat template, this question "
+                           "filled from each problem's fields, e.g. 'What is {a} {op} {b}?'")
+  parser.add_argument("--instruction", default="", help="appended to --question")
+  parser.add_argument("--system", default="", help="a system message for --question")
+  parser.add_argument("--greedy", action="store_true", help="also greedy pass@1")
   parser.add_argument("--refit", action="store_true",
                       help="fit and draw again from OUT/coverage.json's per-problem counts")
   args = parser.parse_args()
@@ -87,7 +103,7 @@ def main():
            np.array(saved["sample_flops"]))
     return
   vocab, sft_config, cfg, graphdef, params, _ = common.load_sft(args.policy)
-  task = common.make_task(sft_config)
+  task = posed_task(args, vocab) if args.task else common.make_task(sft_config)
   problems = common.evaluation_set(task, args.policy, args.difficulties, args.problems)
   solvable = [p for p in problems if not p.is_trap]  # coverage counts problems with an answer
   policy = Model(graphdef, params, cfg, vocab)
@@ -97,11 +113,26 @@ def main():
   pool = sweep.sample_pool(policy, task, solvable, jax.random.fold_in(key, 1), args.k,
                            max_new=args.max_new)
   counts = {"pool": pool["correct"].sum(1)}
+  if args.greedy:
+    counts["greedy"] = sweep.sample_pool(policy, task, solvable, jax.random.fold_in(key, 2), 1,
+                                         max_new=args.max_new, temperature=0.0)["correct"][:, 0]
   if args.bin_samples:
     counts["bin"] = sweep.sample_pool(policy, task, solvable, jax.random.fold_in(key, 0),
                                       args.bin_samples, max_new=args.max_new)["correct"].sum(1)
   report(args, [p.difficulty for p in solvable], counts, args.k, args.bin_samples, t0,
          pool["flops"].mean(1))
+
+
+def posed_task(args, vocab):
+  """--task at trap share 0, through the model's chat template with --question."""
+  from reasoning.tasks import get_task
+  from reasoning.tasks.chat import ChatFormat
+  task = get_task(args.task, trap_share=0.0)
+  if args.question is None:
+    return task
+  return ChatFormat(task, template=getattr(vocab, "chat_template", None) or "",
+                    question=args.question, instruction=args.instruction, system=args.system,
+                    special_tokens=getattr(vocab, "special_tokens", ()))
 
 
 def expand(counts: np.ndarray, n: int) -> np.ndarray:
@@ -127,6 +158,10 @@ def report(args, difficulties, counts: dict, samples: int, bin_samples: int, t0:
     results[name] = fitted(pool[rows], ks, rng_lib.stream(args.seed, "fit_bootstrap", i))
     if bin_samples:
       results[name]["bin_pass_rate"] = float(bin_rate[rows].mean())
+    if "greedy" in counts:
+      greedy = np.asarray(counts["greedy"], float)[rows]
+      results[name]["greedy"] = float(greedy.mean())
+      results[name]["greedy_se"] = float(greedy.std() / np.sqrt(max(len(greedy), 1)))
     results[name]["flops_per_sample"] = float(np.mean(sample_flops[rows]))
   os.makedirs(args.out, exist_ok=True)
   with open(os.path.join(args.out, "coverage.json"), "w") as f:
@@ -144,6 +179,8 @@ def report(args, difficulties, counts: dict, samples: int, bin_samples: int, t0:
                 f" | {fit['b']:.2f} [{r['fit_interval']['b'][0]:.2f}, "
                 f"{r['fit_interval']['b'][1]:.2f}] | {fit['r2']:.3f}") if fit else "- | - | -"
     rate = f"{100 * r['bin_pass_rate']:.1f}%" if "bin_pass_rate" in r else "-"
+    if "greedy" in r:
+      rate += f" (greedy pass@1 {100 * r['greedy']:.1f} ± {100 * r['greedy_se']:.1f}%)"
     lines.append(f"| {name} | {r['problems']} | {rate} | "
                  f"{100 * cov[1]:.1f}% | {100 * cov.get(16, float('nan')):.1f}% | "
                  f"{100 * cov[max(r['k'])]:.1f}% | {fit_text} |")
