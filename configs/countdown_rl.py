@@ -13,7 +13,7 @@ term, learning rate and batch stay the base's, and every recipe pushes failures 
 initial (and frozen reference) parameters, its metrics the SFT FLOPs that start the train-compute
 axis. Machine: 2 CPU cores. Time: 6 minutes for 130 steps and 7 evaluations. Result (seed 0,
 from the default SFT run, 500 held-out problems per difficulty): sampled pass@1 at d1
-47.0 -> 50.9% (paired gain +3.9 ± 1.4 points), greedy d1 57.0 -> 58.0%; docs/training.md has
+46.6 -> 50.8% (paired gain +4.2 ± 1.4 points), greedy d1 58.0 -> 59.8%; docs/training.md has
 the longer runs and the algorithm comparison, docs/scaling.md the recipe sweep.
 """
 
