@@ -103,7 +103,7 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
              "checkpoint_every": 8},
       retry={"max_new": 104, "abandoned_credit": 0.0},
       # The compute-curve runs (docs/scaling.md): 1,000 held-out problems per difficulty and 10
-      # log-spaced evaluations, so the first quarter of the compute has 7 points to fit.
+      # log-spaced evaluations, so the first half of the log-compute range has 5 points to fit.
       fit={"eval_problems": 1000, "eval_log_points": 10},
       # The recipe sweep's runs (scripts/recipe_sweep.py): half the batch, 100 steps, 300
       # held-out difficulty-1 problems evaluated at 6 log-spaced steps.
