@@ -54,7 +54,7 @@ class ModelConfig:
   # prompts and must be attended to like any other token.
   pad_id: int = PAD
   bos_id: int | None = BOS   # the prompt's first token (None: the model has none, e.g. Qwen2)
-  eos_id: int | None = None  # the end token, always generable even where it is also pad or BOS
+  eos_id: int | None = None  # the end token, always generable even where it is also BOS
   dtype: str = "float32"  # compute dtype: 'float32' | 'bfloat16'
   # The parameters' (and so the optimizer state's) dtype: 'bfloat16' halves their memory and
   # trains in pure bf16 (updates rounded to bf16); the computation follows `dtype`.
@@ -98,9 +98,9 @@ class ModelConfig:
 
   @property
   def never_generated(self) -> tuple[int, ...]:
-    """Token ids the policy never emits: padding and BOS (see sampling.generate), but never EOS:
-    a tokenizer without a pad token pads with EOS (and Qwen2's BOS is EOS too), and its rows must
-    still be able to end."""
+    """Token ids in the vocabulary the policy never emits: padding (where it is a vocabulary id,
+    the character vocabulary's PAD) and BOS (see sampling.generate), but never EOS: Qwen2's BOS
+    is its EOS, and its rows must still be able to end."""
     ids = {self.pad_id} | ({self.bos_id} if self.bos_id is not None else set())
     return tuple(sorted(i for i in ids - {self.eos_id} if 0 <= i < self.vocab_size))
 
@@ -456,9 +456,7 @@ def next_token_stats(graphdef, params, tokens: jax.Array, *, segments: jax.Array
   [B, c, V] of them; the statistics are the same (tested)."""
   out = apply(graphdef, params, tokens, segments=segments)
   model = nnx.merge(graphdef, params)
-  targets = tokens[:, 1:]
-
-  targets = jnp.where(targets == model.cfg.pad_id, 0, targets)  # padding: any id in range
+  targets = jnp.where(tokens[:, 1:] == model.cfg.pad_id, 0, tokens[:, 1:])  # padding: id 0
 
   def stats(logits, y):
     if exclude:

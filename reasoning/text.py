@@ -134,8 +134,7 @@ def line_end(vocab) -> int:
 
 
 def strip_left_pad(row, pad: int):
-  """A left-padded row [S] without its leading `pad` ids (a tokenizer that pads with its EOS
-  would otherwise decode a left-padded row as empty: decoding stops at the first EOS)."""
+  """A left-padded row [S] without its leading `pad` ids."""
   row = np.asarray(row)
   real = np.flatnonzero(row != pad)
   return row[real[0]:] if len(real) else row[:0]
@@ -219,8 +218,7 @@ def pad_examples(vocab: CharVocab, prompts: Sequence[str], completions: Sequence
 
 
 def row_lengths(tokens: np.ndarray, loss_mask: np.ndarray, pad: int = PAD) -> np.ndarray:
-  """Tokens in each right-padded row [B]: up to its last non-pad or loss-masked token. Counting
-  non-pad tokens alone would miss the final EOS of models that pad with their EOS token."""
+  """Tokens in each right-padded row [B]: up to its last non-pad or loss-masked token."""
   real = (tokens != pad) | (loss_mask > 0)
   return np.where(real.any(1), real.shape[1] - np.argmax(real[:, ::-1], axis=1), 0)
 

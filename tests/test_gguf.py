@@ -82,7 +82,7 @@ def _write(path, tok, rng):
       raw = gguf.quants.quantize(stored, kind)
       w.add_tensor(gguf_name, raw, raw_shape=raw.shape, raw_dtype=kind)
       back = gguf.quants.dequantize(raw, kind).reshape(stored.shape)
-    expected[hf_name] = _permute_back(back, heads) if heads else back
+    expected[hf_name] = gguf_import._unpermute(back, heads) if heads else back
 
   r = lambda *shape: (rng.standard_normal(shape) * 0.2).astype(np.float32)
   add("token_embd.weight", "model.embed_tokens.weight", r(len(tokens), HIDDEN), Q.Q8_0)
@@ -108,10 +108,6 @@ def _write(path, tok, rng):
   w.write_tensors_to_file()
   w.close()
   return weights, expected
-
-
-def _permute_back(w, heads):
-  return gguf_import._unpermute(w, heads)
 
 
 def test_unpermute_inverts_llama_cpp_rotary_order():

@@ -91,7 +91,7 @@ def policy_proposer(graphdef, num_candidates: int, step_tokens: int, *, temperat
                             temperature=temperature, specials=specials)
     steps = out.tokens.reshape(b, num_candidates, step_tokens)
     length = out.lengths.reshape(b, num_candidates)
-    # EOS inside the step's length (a model may pad with its EOS id, so not after it).
+    # EOS inside the step's length (after it the row holds padding).
     eos = (steps == specials.eos) & (jnp.arange(step_tokens) < length[..., None])
     head = steps[..., :len(answer)] == jnp.array(answer, jnp.int32)
     final = jnp.all(head, axis=-1) | eos.any(-1) | ~out.done.reshape(b, num_candidates)

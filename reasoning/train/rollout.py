@@ -156,8 +156,7 @@ def finish(launched: Launched, params, ref_params, *, vocab,
     # padding that every loss masks out (widths in 16s: at most max_new/16 shapes compile).
     width_new = min(gen_tokens.shape[1], round_up(max(int(lengths.max()), 1), 16))
     tokens = jnp.concatenate([prompts[rows], jnp.asarray(gen_tokens[:, :width_new])], 1)
-    # Generated tokens up to and including the stop token (which may be the pad id:
-    # EOS-padded vocabularies), never the finished rows' padding.
+    # Generated tokens up to and including the stop token, never the finished rows' padding.
     generated = np.arange(width_new)[None] < lengths[:, None]
     mask = jnp.concatenate([jnp.zeros_like(prompts[rows]), jnp.asarray(generated)], 1)
     mask = mask[:, 1:].astype(jnp.float32)  # aligned with predicted tokens
