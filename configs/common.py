@@ -22,6 +22,13 @@ def countdown(trap_share: float = 0.1) -> ConfigDict:
   return ConfigDict({"name": "countdown", "trap_share": trap_share})
 
 
+def chat(question: str, instruction: str = "", system: str = "") -> ConfigDict:
+  """A task block's `chat`: the task posed through the model's chat template, the user message
+  `question` ({fields} from each problem's meta) then `instruction`, after an optional `system`
+  message; the reply's answer is read as an instruct model states it (tasks/chat.py)."""
+  return ConfigDict({"question": question, "instruction": instruction, "system": system})
+
+
 def task(fields: dict) -> ConfigDict:
   return ConfigDict(dict(fields))
 

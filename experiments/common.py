@@ -94,11 +94,27 @@ def check_positive(config, *fields: str) -> None:
       raise ValueError(f"--config.{name} must be positive, got {value!r}")
 
 
-def make_task(config):
-  """The task of a config's `task` block: a ConfigDict, or a run's config.json as a dict."""
+def make_task(config, vocab=None):
+  """The task of a config's `task` block: a ConfigDict, or a run's config.json as a dict. A
+  `task.chat` block ({question, instruction, system}: configs/common.chat) poses it through the
+  chat template of `vocab` (an instruct model's tokenizer; tasks/chat.ChatFormat)."""
   from reasoning.tasks import get_task
-  task = config["task"]
-  return get_task(task["name"], **{k: v for k, v in task.items() if k != "name"})
+  task = dict(config["task"])
+  chat = dict(task.pop("chat", None) or {})
+  inner = get_task(task.pop("name"), **task)
+  if not chat.get("question"):
+    return inner
+  from reasoning.tasks.chat import ChatFormat
+  unknown = sorted(set(chat) - {"question", "instruction", "system"})
+  if unknown:
+    raise ValueError(f"task.chat.{unknown[0]} is not a chat setting; expected question, "
+                     f"instruction, system")
+  template = getattr(vocab, "chat_template", None)
+  if not template:
+    where = getattr(vocab, "path", None) or "the character vocabulary"
+    raise ValueError(f"task.chat poses the task through the model's chat template, but "
+                     f"{where} has none (an instruct model's tokenizer_config.json holds one)")
+  return ChatFormat(inner, template=template, special_tokens=vocab.special_tokens, **chat)
 
 
 def has_step_oracle(task) -> bool:

@@ -67,11 +67,11 @@ def run(config, workdir: str) -> dict:
   if rows % config.minibatch_size:
     raise ValueError(f"prompts_per_step * samples_per_prompt = {rows} is not a multiple of "
                      f"minibatch_size = {config.minibatch_size}")
-  task = common.make_task(config)
-  rewards_lib.check_shaping(task, step_reward=config.step_reward,
-                            illegal_penalty=config.illegal_penalty)
   vocab, sft_config, model_cfg, graphdef, sft_params, sft_flops = common.load_sft(
       config.init_from, memory=config.get("memory"))
+  task = common.make_task(config, vocab)
+  rewards_lib.check_shaping(task, step_reward=config.step_reward,
+                            illegal_penalty=config.illegal_penalty)
   common.save_config(config, workdir)
   train_task = rollout_lib.training_task(task, config.train_trap_share)
   updates_per_step = config.epochs * rows // config.minibatch_size
@@ -198,7 +198,7 @@ def run(config, workdir: str) -> dict:
       meta["pass_rates"] = rollout_lib.update_pass_rates(meta["pass_rates"], repeated,
                                                          out.rewards)
       done = step + 1
-      record = {**out.summary(), **metrics}
+      record = {**out.summary(task), **metrics}
       loop.check_finite(record, done, ckpt)
       writer.write(done, train_flops=meta["train_flops"], algo=pg_cfg.algo, **record)
       progress.update(done, tokens=float(out.lengths.sum()), reward=record["reward"],

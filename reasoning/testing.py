@@ -59,10 +59,11 @@ def sharding_check_steps():
 
 
 def write_tiny_hf_model(directory: str, texts, *, vocab_size: int = 320, seed: int = 0,
-                        bos: bool = False) -> str:
+                        bos: bool = False, chat_template: str | None = None) -> str:
   """A tiny Qwen2-style checkpoint in the Hugging Face layout, made without torch: a byte-level
   BPE `tokenizer.json` trained on `texts` (with <|endoftext|> as EOS and pad, plus <s> as BOS
-  when `bos`), random weights written by `hf.save`, and config.json. Returns `directory`."""
+  when `bos`), random weights written by `hf.save`, and config.json; `chat_template` goes into
+  tokenizer_config.json as an instruct model's does. Returns `directory`."""
   import json
   import os
 
@@ -92,5 +93,6 @@ def write_tiny_hf_model(directory: str, texts, *, vocab_size: int = 320, seed: i
   _, params = model_lib.init(cfg, jax.random.key(seed))
   hf.save(directory, cfg, params, hf_config)
   with open(os.path.join(directory, "tokenizer_config.json"), "w") as f:
-    json.dump({"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>"}, f)
+    json.dump({"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
+               **({"chat_template": chat_template} if chat_template else {})}, f)
   return directory

@@ -103,7 +103,7 @@ def main():
            np.array(saved["sample_flops"]))
     return
   vocab, sft_config, cfg, graphdef, params, _ = common.load_sft(args.policy)
-  task = posed_task(args, vocab) if args.task else common.make_task(sft_config)
+  task = posed_task(args, vocab) if args.task else common.make_task(sft_config, vocab)
   problems = common.evaluation_set(task, args.policy, args.difficulties, args.problems)
   solvable = [p for p in problems if not p.is_trap]  # coverage counts problems with an answer
   policy = Model(graphdef, params, cfg, vocab)

@@ -49,3 +49,32 @@ def test_chat_format_renders_the_template_and_verifies_natural_replies():
         np.random.default_rng(0), 1, 1)
   with pytest.raises(ValueError, match="no chat_template"):
     ChatFormat(Arithmetic(), template="", question="x")
+
+
+def test_rl_through_the_chat_template_of_a_tiny_instruct_model(tmp_path):
+  """configs/smollm2_rl.py's path on a tiny random model whose tokenizer has a chat template: the
+  task block's `chat` poses every prompt through it, and rewards read natural replies."""
+  from experiments import common, rl
+  from configs import smollm2_rl
+  from reasoning import testing
+  from reasoning.train import rewards
+  texts = [f"<|im_start|>user\nWhat is {a} + {b}? Answer with just the number.<|im_end|>\n"
+           f"<|im_start|>assistant\n{a + b}<|im_end|>\n" for a in range(10) for b in range(10)]
+  model_dir = testing.write_tiny_hf_model(str(tmp_path / "model"), texts, chat_template=TEMPLATE)
+  config = smollm2_rl.get_config("tiny")
+  config.init_from = model_dir
+  vocab = common.load_sft(model_dir)[0]
+  task = common.make_task(config, vocab)
+  assert isinstance(task, ChatFormat) and task.template == TEMPLATE
+  [p] = task.sample(np.random.default_rng(0), 1, 1)
+  assert p.prompt.startswith("<|im_start|>user\nWhat is ") and p.prompt.endswith("assistant\n")
+  # A reply with a stated answer is well-formed (no ANSWER line needed); one without is not.
+  got = rewards.rewards_of(task, [p, p], [f"It is {p.answer}.", "I do not know."], 1.0)
+  np.testing.assert_array_equal(got, [1.0, -1.0])
+  with pytest.raises(ValueError, match="task.chat.*the character vocabulary has none"):
+    common.make_task(config)
+  bad = {"task": {"name": "arithmetic", "chat": {"question": "What is {a}?", "tone": "x"}}}
+  with pytest.raises(ValueError, match="task.chat.tone is not a chat setting"):
+    common.make_task(bad, vocab)
+  out = rl.run(config, str(tmp_path / "rl"))
+  assert out["metrics"]["step"] == 2 and "sampled/d1" in out["metrics"]

@@ -84,6 +84,10 @@ class ChatFormat:
   def solve(self, problem: base.Problem, rng: np.random.Generator | None = None):
     return self.task.solve(problem, rng)
 
+  def stated_answer(self, completion: str) -> str | None:
+    """The answer the reply states (natural_answer); None for a reply that states none."""
+    return natural_answer(completion)
+
   def verify(self, problem: base.Problem, completion: str) -> float:
     """1.0 iff the reply's stated answer is the problem's; never raises."""
     return float(natural_answer(completion) == problem.answer)

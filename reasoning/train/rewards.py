@@ -24,20 +24,32 @@ def rewards_of(task, problems, completions, format_penalty: float,
   the full bonus."""
   out = []
   for p, c in zip(problems, completions):
-    parts = split_completion(c)
-    if parts is None:
+    answer = stated_answer(task, c)
+    if answer is None:
       out.append(-format_penalty)
-    elif parts[1] == NONE_ANSWER and not p.is_trap:
+    elif answer == NONE_ANSWER and not p.is_trap:
       out.append(-none_penalty)
     else:
       reward = task.verify(p, c)
       if illegal_penalty and not reward and task.has_illegal_step(p, c):
         reward = -illegal_penalty
-      if step_reward:
-        labels = task.step_labels(p, parts[0] + [answer_line(parts[1])])
+      if step_reward:  # check_shaping: only tasks with a step oracle, so a scratchpad
+        steps, answer = split_completion(c)
+        labels = task.step_labels(p, steps + [answer_line(answer)])
         reward += step_reward * float(np.mean(labels))
       out.append(reward)
   return np.array(out, np.float32)
+
+
+def stated_answer(task, completion: str) -> str | None:
+  """The answer `completion` states, None when it is malformed: the task's own reader where it
+  has one (`task.stated_answer`: a task posed through a chat template reads the model's natural
+  reply), else the scratchpad format's last line `ANSWER: ...`."""
+  reader = getattr(task, "stated_answer", None)
+  if reader is not None:
+    return reader(completion)
+  parts = split_completion(completion)
+  return None if parts is None else parts[1]
 
 
 def overlong_penalty(lengths, max_len: int, buffer: int) -> np.ndarray:

@@ -16,10 +16,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from reasoning import mesh as mesh_lib, sampling
-from reasoning.tasks import Problem, split_completion
+from reasoning.tasks import Problem
 from reasoning.tasks.base import RETRY_LINE, retry_count
 from reasoning.text import pad_prompts, prompt_length, prompt_width, round_up
-from reasoning.train.rewards import overlong_penalty
+from reasoning.train import rewards as rewards_lib
 
 
 @dataclasses.dataclass(frozen=True)
@@ -36,12 +36,13 @@ class Rollout:
   lengths: np.ndarray       # [B] generated tokens, the stop token included
   rows: np.ndarray          # [R] indices of the rows in `batch`
 
-  def summary(self) -> dict[str, float]:
-    """What the rollout looked like, for metrics.jsonl."""
+  def summary(self, task) -> dict[str, float]:
+    """What the rollout looked like, for metrics.jsonl (malformed: no answer `task` can read)."""
     c = self.completions
     return {"reward": float(self.rewards.mean()), "pass_rate": float((self.rewards > 0).mean()),
             "response_length": float(self.lengths.mean()),
-            "malformed": float(np.mean([split_completion(x) is None for x in c])),
+            "malformed": float(np.mean([rewards_lib.stated_answer(task, x) is None
+                                        for x in c])),
             "answered_none": float(np.mean([x.endswith("ANSWER: none\n") for x in c])),
             "retries": float(np.mean([retry_count(x) for x in c])),
             "kept": len(self.rows) / len(self.rewards)}
@@ -66,6 +67,8 @@ def training_task(task, train_trap_share: float | None):
   The held-out problems stay the SFT run's, at the task's own share."""
   if train_trap_share is None:
     return task
+  if hasattr(task, "task"):  # a wrapper (tasks.chat.ChatFormat): the share of the task inside
+    return dataclasses.replace(task, task=training_task(task.task, train_trap_share))
   return dataclasses.replace(task, trap_share=train_trap_share)
 
 
@@ -172,7 +175,7 @@ def finish(launched: Launched, params, ref_params, *, vocab,
   completions = [vocab.decode(r) for r in out.tokens]
   rewards = reward(problems, completions)
   if overlong_buffer:
-    rewards = rewards + overlong_penalty(out.lengths, max_new, overlong_buffer)
+    rewards = rewards + rewards_lib.overlong_penalty(out.lengths, max_new, overlong_buffer)
   if select is not None:
     rows = np.asarray(select(rewards))
     pending = scored(rows)
