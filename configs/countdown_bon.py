@@ -1,7 +1,10 @@
 """Best-of-N on Countdown with majority vote, ORM and PRM selectors, with bootstrap intervals.
 
-  python -m experiments.best_of_n --config configs/countdown_bon.py --config.policy=runs/demo/sft \
-      --config.orm=runs/demo/orm --config.prm=runs/demo/prm
+  python -m experiments.best_of_n --config configs/countdown_bon.py \
+      --config.policy=runs/reproduce/sft --config.orm=runs/reproduce/orm \
+      --config.prm=runs/reproduce/prm
+
+The defaults are `make reproduce`'s runs (`make demo` trains no ORM).
 
 Machine: 2 CPU cores. Results: docs/search.md.
 """
@@ -12,9 +15,9 @@ from configs import common
 def get_config(arg: str | None = None) -> common.ConfigDict:
   c = common.ConfigDict()
   c.seed = 0
-  c.policy = "runs/demo/sft"
-  c.orm = "runs/demo/orm"
-  c.prm = "runs/demo/prm"
+  c.policy = "runs/reproduce/sft"
+  c.orm = "runs/reproduce/orm"
+  c.prm = "runs/reproduce/prm"
   c.prm_aggregation = "min"
   c.task = common.countdown()
   c.eval_difficulties = "1,2,3"
