@@ -400,15 +400,21 @@ def _config_path_and_overrides(argv: list[str]) -> tuple[str | None, list[str]]:
 
 
 def check_overrides(argv: list[str]) -> None:
-  """Raises ValueError naming an unknown `--config.a.b` field before absl's opaque KeyError."""
+  """Raises ValueError, one line, for a config file that does not load (missing, an unknown
+  variant, a get_config that raises) and for an unknown `--config.a.b` field, before absl turns
+  either into a traceback or an opaque KeyError."""
   import runpy
   path, overrides = _config_path_and_overrides(argv)
-  if path is None or not overrides:
+  if path is None:
     return
   file, _, arg = path.partition(":")
-  if not os.path.exists(file):
+  if not os.path.isfile(file):
     raise ValueError(f"--config: no such config file {file!r}")
-  config = runpy.run_path(file)["get_config"](arg or None)
+  try:
+    config = runpy.run_path(file)["get_config"](arg or None)
+  except Exception as e:  # the file's own error, named with the file
+    message = str(e) if str(e).startswith(file) else f"{file}: {type(e).__name__}: {e}"
+    raise ValueError(f"--config: {message}") from None
   for dotted in overrides:
     node = config
     for i, key in enumerate(dotted.split(".")):

@@ -1,7 +1,9 @@
 """Pulse tests: each entrypoint's run(config, workdir) on its tiny config, and flag errors."""
 
+import fnmatch
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -34,6 +36,11 @@ def test_unknown_config_field_is_a_clear_error():
   common.check_overrides(["--config=configs/tasks_demo.py:tiny", "--config.seed=1"])  # fine
   with pytest.raises(ValueError, match="unknown variant 'huge'"):
     _config("configs/tasks_demo.py", "huge")
+  # Without overrides too: a missing file or an unknown variant is one line, not absl's traceback.
+  with pytest.raises(ValueError, match="no such config file"):
+    common.check_overrides(["--config", "configs/nope.py"])
+  with pytest.raises(ValueError, match=r"^--config: configs/tasks_demo.py: unknown variant 'huge'"):
+    common.check_overrides(["--config=configs/tasks_demo.py:huge"])
 
 
 REPRODUCED = ["countdown_sft", "countdown_rl", "countdown_verifier", "countdown_bon",
@@ -515,6 +522,31 @@ def test_reproduce_smoke_scale_draws_every_figure(tmp_path):
   exchange = json.loads((tmp_path / "exchange" / "exchange.json").read_text())
   assert len({m["params"] for m in exchange["models"]}) == 3  # three model sizes
   assert all((tmp_path / "figures" / f).stat().st_size > 1000 for f in figures)
+  # Every metrics key the entrypoints wrote is in docs/extending.md's metrics reference.
+  documented = metrics_reference()
+  for path in tmp_path.rglob("metrics.jsonl"):
+    for line in path.read_text().splitlines():
+      for key in json.loads(line):
+        pattern = metric_pattern(key)
+        assert any(fnmatch.fnmatchcase(pattern, d) for d in documented), (
+            f"{path}: key {key!r} is not in docs/extending.md's metrics reference")
+
+
+def metric_pattern(key: str) -> str:
+  """A metrics key as the reference writes it: difficulties as d{n}, sample counts as {k}."""
+  return re.sub(r"@\d+", "@{k}", re.sub(r"(?<=/)d\d+\b|(?<=_)d\d+\b", "d{n}", key))
+
+
+def metrics_reference() -> set[str]:
+  """The keys docs/extending.md's metrics table names, as fnmatch patterns: `sampled/...` and
+  `gain/<metric>` stand for every key under that prefix."""
+  text = open("docs/extending.md").read().split("## Metrics reference")[1].split("\n## ")[0]
+  keys = set()
+  for row in text.splitlines():
+    if row.startswith("| `"):
+      keys |= {re.sub(r"\.\.\.|<[^>]*>", "*", k).replace("[", "[[]")
+               for k in re.findall(r"`([^`]+)`", row.split(" | ")[0])}
+  return keys
 
 
 @pytest.mark.slow
