@@ -4,14 +4,17 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test bench reproduce smollm2 clean-venv
+.PHONY: demo test test-fast bench reproduce smollm2 clean-venv
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev,peers]' 2>/dev/null || { \
-	  echo "note: the optional peers (PyTorch CPU build, transformers) are not installable here;" \
-	       "their parity tests and benchmarks will skip"; \
+	  if $(PY) -m pip download --quiet --no-deps --dest $(VENV)/.probe six >/dev/null 2>&1; then \
+	    echo "error: the package registry is reachable but the peers extra (PyTorch CPU build," \
+	         "transformers) did not install; run: $(PY) -m pip install -e '.[dev,peers]'"; exit 1; fi; \
+	  echo "note: no package registry here: the optional peers (PyTorch CPU build," \
+	       "transformers) are not installed; their parity tests and benchmarks will skip"; \
 	  $(PY) -m pip install --quiet -e '.[dev]'; }
 	touch $(STAMP)
 
@@ -37,7 +40,11 @@ smollm2: $(STAMP)
 	$(PY) scripts/smollm2.py --out .cache/smollm2
 
 test: $(STAMP) smollm2
-	$(PY) -m pytest -n 2
+	$(PY) -m pytest -n 2 --durations=15
+
+# The edit loop: everything but the end-to-end runs marked slow.
+test-fast: $(STAMP)
+	$(PY) -m pytest -n 2 -m "not slow" --durations=10
 
 SCALE ?= full
 

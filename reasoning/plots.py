@@ -186,11 +186,12 @@ def post_training_scaling(sft_records: list[dict], runs: dict[str, list[dict]], 
       if not len(points):
         continue
       x, p = points[:, 0], points[:, 1]
-      slope = log_linear_slope(x, 100 * p)
+      fitted = len(x) >= 3  # a slope only from three or more points
+      slope = log_linear_slope(x, 100 * p) if fitted else float("nan")
       slopes.setdefault(label, {})[key] = slope
       se = 100 * np.sqrt(p * (1 - p) / problems) if problems else None
       ax.errorbar(x, 100 * p, yerr=se, marker="o", ms=3, capsize=2, color=f"C{i}",
-                  label=f"{label} ({slope:+.1f} pts/decade)")
+                  label=f"{label} ({slope:+.1f} pts/decade)" if fitted else label)
     name = key.split("/")[-1]
     ax.set(xscale="log", xlabel="post-training compute after SFT (FLOPs)",
            ylabel=f"held-out {key.split('/')[0]} pass@1 (%)",

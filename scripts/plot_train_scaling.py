@@ -63,7 +63,8 @@ def main():
       sft, runs, args.out, keys=args.keys.split(","), problems=min(problems),
       title=args.title or f"{task}: train-time scaling, held-out greedy pass@1 of the raw policy")
   for label, by_key in slopes.items():
-    print(label, " ".join(f"{k}: {v:+.1f} pts/decade" for k, v in by_key.items()))
+    print(label, " ".join(f"{k}: {v:+.1f} pts/decade" if v == v else f"{k}: under 3 points"
+                          for k, v in by_key.items()))
   print(f"wrote {args.out}")
 
 
