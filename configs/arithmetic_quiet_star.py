@@ -5,8 +5,7 @@ visible scratchpad, so any reasoning happens in the hidden thoughts.
 
 Per seed: a base model trained from scratch on direct answers; from it, Quiet-STaR for each
 thought length and, for comparison, the same base trained on further direct answers for as many
-FLOPs. Machine: 2 CPU cores. Time: 20 minutes per seed. Result: the thoughts do not help a base
-model that has never written reasoning; docs/self_improvement.md.
+FLOPs. Results, times and machine: docs/self_improvement.md.
 """
 
 from configs import common

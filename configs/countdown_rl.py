@@ -11,10 +11,8 @@ term, learning rate and batch stay the base's, and every recipe pushes failures 
 
 `init_from` is an SFT workdir: its config.json gives the model shape, its latest checkpoint the
 initial (and frozen reference) parameters, its metrics the SFT FLOPs that start the train-compute
-axis. Machine: 2 CPU cores. Time: 6 minutes for 130 steps and 7 evaluations. Result (seed 0,
-from the default SFT run, 500 held-out problems per difficulty): sampled pass@1 at d1
-46.6 -> 50.8% (paired gain +4.2 ± 1.4 points), greedy d1 58.0 -> 59.8%; docs/training.md has
-the longer runs and the algorithm comparison, docs/scaling.md the recipe sweep.
+axis. Results, times and machine: docs/training.md (the default run, the longer runs and the
+algorithm comparison) and docs/scaling.md (compute curves and the recipe sweep).
 """
 
 from configs import common

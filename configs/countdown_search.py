@@ -4,7 +4,7 @@ lookahead search and MCTS at several budgets, with the compute-optimal frontier.
   python -m experiments.search --config configs/countdown_search.py --config.policy=runs/demo/sft \
       --config.prm=runs/demo/prm
 
-Machine: 2 CPU cores. Time: about 2 minutes (:small, the demo's). Results: docs/search.md.
+`:small` is the demo's. Results, times and machine: docs/search.md.
 """
 
 from configs import common

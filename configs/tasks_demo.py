@@ -3,7 +3,6 @@
   python -m experiments.tasks_demo --config configs/tasks_demo.py
   python -m experiments.tasks_demo --config configs/tasks_demo.py:tiny --config.seed=1
 
-Machine: any CPU. Time: about 10 s (the 6-number Countdown solver dominates); tiny: about 1 s.
 Expected: every family and difficulty shows a trap share near `trap_share` and all reference
 solutions verify to 1.0 ("verified" column = 1.000).
 """
