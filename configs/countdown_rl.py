@@ -74,6 +74,10 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.illegal_penalty = 0.0      # reward of a wrong answer with an illegal step (the fudged last
                                # step) is -illegal_penalty; with rl.push_penalized it is pushed down
   c.step_reward = 0.0          # process reward: + step_reward x share of oracle-good lines
+  # The reward optimized: the exact verifier's (model ""), or a frozen reward model's score (a
+  # verifier run: ORM P(correct), PRM steps aggregated by `aggregation`), plus the verifier's
+  # with plus_verifier. The verifier's verdict is logged either way (pass_rate: the gold reward).
+  c.reward = common.ConfigDict({"model": "", "aggregation": "min", "plus_verifier": False})
   c.abandoned_credit = 1.0     # advantage scale on attempts a completion abandoned (`retry`)
   c.curriculum = True          # sample difficulties by p(1-p) of their running pass rate
   c.fresh_prompts = False      # True: never train on the SFT run's training prompts either

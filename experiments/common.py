@@ -131,6 +131,15 @@ def base_model_config(directory: str, config: dict) -> dict | None:
   return {"model": {"path": directory, "dtype": "float32"}, "seed": 0}
 
 
+def read_run_config(workdir: str) -> dict:
+  """A run directory's own config.json (ValueError naming the directory where there is none)."""
+  path = os.path.join(workdir, "config.json")
+  if not os.path.exists(path):
+    raise ValueError(f"{workdir!r}: no config.json there; expected a run directory")
+  with open(path) as f:
+    return json.load(f)
+
+
 def load_sft_config(workdir: str) -> dict:
   with open(os.path.join(workdir, "config.json")) as f:
     config = json.load(f)

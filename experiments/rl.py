@@ -108,9 +108,11 @@ def run(config, workdir: str) -> dict:
   def advantages(rewards, mask, values, logp, ref_logp, baseline):
     return pg.token_advantages(pg_cfg, rewards, group, mask, values, logp, ref_logp, baseline)
 
-  reward = functools.partial(rewards_lib.rewards_of, task, format_penalty=config.format_penalty,
-                             none_penalty=config.none_penalty, step_reward=config.step_reward,
-                             illegal_penalty=config.illegal_penalty)
+  learned = load_reward_model(config, vocab, prompt_len)
+  reward = rewards_lib.reward_function(
+      task, learned=learned, plus_verifier=config.reward.plus_verifier,
+      format_penalty=config.format_penalty, none_penalty=config.none_penalty,
+      step_reward=config.step_reward, illegal_penalty=config.illegal_penalty)
 
   ckpt = Checkpointer(f"{workdir}/checkpoints", save_every=config.checkpoint_every,
                       keep=config.keep_checkpoints)
@@ -195,8 +197,10 @@ def run(config, workdir: str) -> dict:
                               * compute.forward_flops(model_cfg, seq_lens)
                               + config.epochs * compute.train_flops(model_cfg, seq_lens))
       meta["baseline"] = pg.ema(meta["baseline"], out.rewards, config.baseline_decay)
+      if learned is not None:  # the reward model scored every sampled row
+        meta["train_flops"] += learned.flops(out.prompt_lens + out.lengths)
       meta["pass_rates"] = rollout_lib.update_pass_rates(meta["pass_rates"], repeated,
-                                                         out.rewards)
+                                                         out.correct)
       done = step + 1
       record = {**out.summary(task), **metrics}
       loop.check_finite(record, done, ckpt)
@@ -229,6 +233,23 @@ def run(config, workdir: str) -> dict:
                           metric="sampled" if config.pass_k else "greedy")
   return {"params": policy_of(state.params),
           "metrics": loop.last_evaluation(records, writer.path)}
+
+
+def load_reward_model(config, vocab, prompt_len: int) -> rewards_lib.LearnedReward | None:
+  """The frozen reward model of `config.reward.model` (a verifier run: its kind, ORM or PRM, from
+  its config.json), None for the exact verifier's reward."""
+  path = config.reward.model
+  if not path:
+    return None
+  reward_vocab, _, cfg, graphdef, params, _ = common.load_sft(path)
+  common.check_same_vocab(vocab, reward_vocab, "config.reward.model", "config.init_from")
+  kind = common.read_run_config(path).get("kind")
+  if kind not in ("orm", "prm"):
+    raise ValueError(f"config.reward.model={path!r}: not a reward model run (its config.json "
+                     f"has kind={kind!r}; experiments.verifier writes 'orm' or 'prm')")
+  return rewards_lib.LearnedReward(graphdef, params, cfg, vocab, kind,
+                                   aggregation=config.reward.aggregation,
+                                   seq_len=prompt_len + config.max_new + 2)
 
 
 if __name__ == "__main__":

@@ -317,6 +317,36 @@ def tiny_verifier_runs(tmp_path_factory, tiny_sft_run):
   return runs
 
 
+@pytest.mark.slow
+def test_rl_against_a_learned_reward_logs_the_gold_reward_beside_it(tmp_path, tiny_sft_run,
+                                                                   tiny_verifier_runs):
+  """A PRM's min step score as the RL reward: the rewards are its scores (in [0, 1], not the
+  verifier's 0/1), pass_rate stays the exact verifier's, the sequence KL from the start is
+  logged with its square root, and the PRM's scoring is on the FLOP ledger."""
+  from experiments import rl
+  prm_dir = str(tiny_verifier_runs["prm", "oracle"][0])
+  config = _config("configs/countdown_rl.py")
+  config.init_from = str(tiny_sft_run)
+  exact = rl.run(config, str(tmp_path / "exact"))
+  config.reward.model = prm_dir
+  proxy = rl.run(config, str(tmp_path / "proxy"))
+  read = lambda d: [json.loads(l) for l in (tmp_path / d / "metrics.jsonl").read_text().splitlines()
+                    if '"reward"' in l]
+  for r in read("proxy"):
+    assert 0.0 <= r["reward"] <= 1.0 and 0.0 <= r["pass_rate"] <= 1.0
+    assert r["kl_distance"] == pytest.approx(np.sqrt(max(r["kl_start"], 0.0)))
+  # The same samples at step 1 (same seed and start): the gold verdict is the same either way,
+  # while the reward differs; scoring by the PRM adds FLOPs.
+  first_exact, first_proxy = read("exact")[0], read("proxy")[0]
+  assert first_proxy["pass_rate"] == first_exact["pass_rate"]
+  assert first_proxy["reward"] != first_exact["reward"]
+  assert first_proxy["train_flops"] > first_exact["train_flops"]
+  assert exact["metrics"]["step"] == proxy["metrics"]["step"]
+  config.reward.model = str(tiny_sft_run)  # a policy, not a reward model
+  with pytest.raises(ValueError, match="not a reward model run"):
+    rl.run(config, str(tmp_path / "bad"))
+
+
 def test_verifier_synthetic_attempts_need_a_task_that_makes_them(tmp_path, tiny_sft_run):
   from experiments import verifier
   config = _config("configs/countdown_verifier.py")

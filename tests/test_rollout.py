@@ -90,3 +90,27 @@ def test_overlong_penalty_is_dapos_soft_punishment():
   np.testing.assert_array_equal(rewards.overlong_penalty([64], 64, 0), [0.0])
   with pytest.raises(ValueError, match="overlong_buffer"):
     rewards.overlong_penalty([1], 8, 16)
+
+
+def test_reward_function_returns_the_optimized_reward_and_the_gold_verdict():
+  from reasoning.tasks import Countdown, reference_completion
+  task = Countdown(trap_share=0.0)
+  problems = task.sample(np.random.default_rng(0), 2, 1)
+  right = reference_completion(task, problems[0])
+  wrong = "1+1=2\nANSWER: 2\n"
+  exact = rewards.reward_function(task, format_penalty=0.5)
+  got, correct = exact(problems, [right, "no answer"])
+  np.testing.assert_array_equal(got, [1.0, -0.5])
+  np.testing.assert_array_equal(correct, [True, False])
+
+  class Proxy:  # a reward model that likes short completions
+    def __call__(self, problems, completions):
+      return np.array([1.0 / len(c) for c in completions], np.float32)
+
+  learned = rewards.reward_function(task, learned=Proxy(), format_penalty=0.5)
+  got, correct = learned(problems, [right, wrong])
+  np.testing.assert_allclose(got, [1 / len(right), 1 / len(wrong)])
+  np.testing.assert_array_equal(correct, [True, False])  # the gold reward, not the proxy's
+  both = rewards.reward_function(task, learned=Proxy(), plus_verifier=True, format_penalty=0.5)
+  np.testing.assert_allclose(both(problems, [right, wrong])[0], [1 + 1 / len(right),
+                                                                1 / len(wrong)])

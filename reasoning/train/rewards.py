@@ -1,7 +1,11 @@
-"""Reward shaping for RL on chains of thought: the verifier's verdict and the penalties and
-process bonus around it, a plain function of problems and completions."""
+"""Rewards for RL on chains of thought: the verifier's verdict and the penalties and process
+bonus around it (a plain function of problems and completions), or a frozen learned reward
+model's score with the verifier's verdict measured beside it."""
 
 from __future__ import annotations
+
+import dataclasses
+from typing import Any
 
 import numpy as np
 
@@ -72,3 +76,62 @@ def check_shaping(task, *, step_reward: float, illegal_penalty: float) -> None:
   if illegal_penalty and not hasattr(task, "has_illegal_step"):
     raise ValueError(f"illegal_penalty={illegal_penalty}: task {task.name} has no "
                      f"has_illegal_step to find an illegal step with; set it to 0")
+
+
+def verdicts(task, problems, completions) -> np.ndarray:
+  """[B] bool: the task's exact verdict on each completion (the gold reward)."""
+  return np.array([task.verify(p, c) > 0 for p, c in zip(problems, completions)], bool)
+
+
+@dataclasses.dataclass(frozen=True)
+class LearnedReward:
+  """A frozen reward model's score as the RL reward: Gao et al. 2022's proxy, optimized while the
+  exact verifier (the gold reward) is only measured. An ORM scores P(correct) at the end of the
+  completion; a PRM scores each step, aggregated by `aggregation` ('min' as Lightman et al.,
+  'prod', 'last', 'mean'). The model reads the policy's vocabulary (its token ids are scored)."""
+  graphdef: Any
+  params: Any
+  cfg: Any                     # its ModelConfig, for the FLOP ledger
+  vocab: Any
+  kind: str                    # 'orm' | 'prm'
+  aggregation: str = "min"
+  seq_len: int = 0             # the scored width: at least prompt + max_new + EOS (one compile)
+
+  def __post_init__(self):
+    from reasoning.train.verifier import AGGREGATIONS
+    if self.kind not in ("orm", "prm"):
+      raise ValueError(f"reward model kind {self.kind!r}: expected 'orm' or 'prm'")
+    if self.aggregation not in AGGREGATIONS:
+      raise ValueError(f"reward.aggregation={self.aggregation!r}: expected one of {AGGREGATIONS}")
+
+  def __call__(self, problems, completions) -> np.ndarray:
+    """[B] float32 scores in [0, 1]."""
+    from reasoning.train import verifier
+    prompts = [p.prompt for p in problems]
+    seq_len = verifier.seq_len_for(self.vocab, prompts, completions, minimum=self.seq_len)
+    scores, _ = verifier.score_completions(self.graphdef, self.params, self.vocab, prompts,
+                                           completions, seq_len=seq_len, kind=self.kind,
+                                           aggregation=self.aggregation)
+    return scores.astype(np.float32)
+
+  def flops(self, seq_lens) -> float:
+    """The scoring's FLOPs (one forward pass per completion) for the ledger."""
+    from reasoning import compute
+    return float(compute.forward_flops(self.cfg, seq_lens))
+
+
+def reward_function(task, *, learned: LearnedReward | None = None, plus_verifier: bool = False,
+                    **shaping):
+  """reward(problems, completions) -> (rewards [B] float32, correct [B] bool) for RL: the
+  verifier's shaped reward (rewards_of with `shaping`), or with `learned` that model's score,
+  plus the verifier's shaped reward with `plus_verifier`. `correct` is always the exact
+  verdict, so every run logs the gold reward beside the one it optimizes."""
+  def reward(problems, completions):
+    correct = verdicts(task, problems, completions)
+    if learned is None:
+      return rewards_of(task, problems, completions, **shaping), correct
+    proxy = learned(problems, completions)
+    if plus_verifier:
+      proxy = proxy + rewards_of(task, problems, completions, **shaping)
+    return proxy.astype(np.float32), correct
+  return reward

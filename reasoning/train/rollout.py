@@ -30,16 +30,22 @@ class Rollout:
   old_values, and behavior_logp when the rollout was sampled by an older policy. The other fields
   describe every sampled row."""
   batch: dict[str, jax.Array]
-  rewards: np.ndarray       # [B] float32
+  rewards: np.ndarray       # [B] float32: the reward optimized
+  correct: np.ndarray       # [B] bool: the task's exact verdict (the gold reward)
   completions: list[str]    # [B] generated text
   prompt_lens: np.ndarray   # [B] prompt tokens (BOS included)
   lengths: np.ndarray       # [B] generated tokens, the stop token included
   rows: np.ndarray          # [R] indices of the rows in `batch`
+  kl_start: float = 0.0     # mean over the trained rows of sum_t log pi/pi_ref (nats/sequence)
 
   def summary(self, task) -> dict[str, float]:
-    """What the rollout looked like, for metrics.jsonl (malformed: no answer `task` can read)."""
+    """What the rollout looked like, for metrics.jsonl (malformed: no answer `task` can read).
+    pass_rate is the exact verifier's, whatever reward is optimized; kl_start estimates the
+    sequence KL from the reference (the initial policy) on the samples, and kl_distance is its
+    square root, the d of Gao et al. 2022's reward-overoptimization laws."""
     c = self.completions
-    return {"reward": float(self.rewards.mean()), "pass_rate": float((self.rewards > 0).mean()),
+    return {"reward": float(self.rewards.mean()), "pass_rate": float(self.correct.mean()),
+            "kl_start": self.kl_start, "kl_distance": float(np.sqrt(max(self.kl_start, 0.0))),
             "response_length": float(self.lengths.mean()),
             "malformed": float(np.mean([rewards_lib.stated_answer(task, x) is None
                                         for x in c])),
@@ -135,12 +141,13 @@ def collect(launched: Launched) -> Launched:
 
 
 def finish(launched: Launched, params, ref_params, *, vocab,
-           reward: Callable[[Sequence[Problem], list[str]], np.ndarray], score: Callable,
+           reward: Callable, score: Callable,
            advantages: Callable, max_new: int, baseline: float = 0.0,
            abandoned_credit: float = 1.0, overlong_buffer: int = 0,
            select: Callable[[np.ndarray], np.ndarray] | None = None,
            behavior_params=None) -> Rollout:
-  """Rewards a launched generation's completions with `reward(problems, completions)` (plus
+  """Rewards a launched generation's completions with `reward(problems, completions) ->
+  (rewards, correct)`: the reward optimized and the exact verifier's verdict (plus
   DAPO's overlong shaping with `overlong_buffer`), keeps the rows `select(rewards)` picks (all
   by default), scores their tokens under the policy and the reference with `score(params,
   tokens) -> (logp, values, _)` and computes `advantages(rewards, mask, values, logp, ref_logp,
@@ -173,7 +180,7 @@ def finish(launched: Launched, params, ref_params, *, vocab,
     rows = np.arange(len(problems))
     pending = scored(rows)
   completions = [vocab.decode(r) for r in out.tokens]
-  rewards = reward(problems, completions)
+  rewards, correct = reward(problems, completions)
   if overlong_buffer:
     rewards = rewards + rewards_lib.overlong_penalty(out.lengths, max_new, overlong_buffer)
   if select is not None:
@@ -190,11 +197,13 @@ def finish(launched: Launched, params, ref_params, *, vocab,
            "advantages": adv, "returns": returns, "old_values": values}
   if behavior is not None:
     batch["behavior_logp"] = behavior
-  return Rollout(batch, rewards, completions, launched.prompt_lens, out.lengths, rows)
+  kl_start = float(jnp.mean(jnp.sum((logp - ref_logp) * mask, axis=1)))
+  return Rollout(batch, rewards, np.asarray(correct, bool), completions, launched.prompt_lens,
+                 out.lengths, rows, kl_start)
 
 
 def rollout(graphdef, params, ref_params, problems: Sequence[Problem], key, *, vocab,
-            reward: Callable[[Sequence[Problem], list[str]], np.ndarray], score: Callable,
+            reward: Callable, score: Callable,
             advantages: Callable, prompt_len: int, max_new: int, temperature: float,
             baseline: float = 0.0, abandoned_credit: float = 1.0, overlong_buffer: int = 0,
             select: Callable[[np.ndarray], np.ndarray] | None = None,
