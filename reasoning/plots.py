@@ -252,6 +252,35 @@ def boundary(result: dict, path: str, *, title: str) -> None:
   _save(fig, title, path)
 
 
+def overoptimization(runs: dict[str, dict], path: str, *, title: str) -> None:
+  """Per RL run against a learned reward, the proxy reward it optimized and the gold reward
+  (the exact verifier's pass rate on the same samples) against d = sqrt(KL from the start),
+  each with Gao et al.'s fit R(d) = r0 + d (alpha - beta log d). runs: scripts/
+  overoptimization.py's curves with their fits."""
+  fig, axes = plt.subplots(1, len(runs), figsize=(5.5 * len(runs), 4.2), squeeze=False)
+  for ax, (label, c) in zip(axes[0], runs.items()):
+    d = np.array(c["d"])
+    xx = np.linspace(0, d.max(), 100)
+    right = ax.twinx()
+    for key, axis, color, name in (("gold", ax, "C0", "gold: verified share (%)"),
+                                   ("proxy", right, "C1", "proxy: reward optimized")):
+      f = c[f"fit_{key}"]
+      scale = 100 if key == "gold" else 1
+      y = np.array(c[key]) * scale
+      line = xx * np.log(np.where(xx > 0, xx, 1))
+      axis.plot(d, y, "o", ms=3, color=color, alpha=0.5)
+      peak = f"peak d = {f['d_peak']:.2f}" if np.isfinite(f["d_peak"]) else "no peak"
+      axis.plot(xx, scale * (f["r0"] + f["alpha"] * xx - f["beta"] * line), color=color,
+                label=f"{name}: {peak} (R² {f['r2']:.2f})")
+      axis.set_ylabel(name, color=color)
+    ax.set(xlabel="d = sqrt(KL from the initial policy), nats^1/2",
+           title=f"{label} ({c['rows']} samples per point)")
+    lines = ax.get_legend_handles_labels()
+    more = right.get_legend_handles_labels()
+    ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=7, loc="lower left")
+  _save(fig, title, path)
+
+
 def revision_attempts(attempts: dict[str, dict], path: str, *, title: str) -> None:
   """Sequential revisions, attempt by attempt (Snell et al. 2024, Figure 6 left): the share of
   attempts t that are right, and of chains right by attempt t, against t, per bin, with +-1

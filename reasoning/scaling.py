@@ -143,6 +143,44 @@ def extrapolation_check(compute, accuracy, r0: float, log_share: float = 0.5) ->
           "rise": float(accuracy[~early][-1] - last_fitted) if (~early).any() else 0.0}
 
 
+def overoptimization_fit(d: Sequence[float], reward: Sequence[float], form: str = "rl") -> dict:
+  """Gao et al. 2022's laws for a reward against the distance d = sqrt(KL) from the initial
+  policy: 'rl' R(d) = r0 + d (alpha - beta log d), 'bon' R(d) = r0 + d (alpha - beta d), r0 the
+  reward at d = 0 (fitted, so a noisy first point does not anchor the curve). Linear least
+  squares in (r0, alpha, beta); returns them, r2, and the d where R peaks (inf where beta <= 0:
+  no peak within the form) with the peak's gain over r0."""
+  d, r = np.asarray(d, np.float64), np.asarray(reward, np.float64)
+  if form not in ("rl", "bon"):
+    raise ValueError(f"overoptimization form {form!r}: expected 'rl' or 'bon'")
+  if len(d) < 4 or (d > 0).sum() < 3:
+    raise ValueError(f"an overoptimization fit needs 4 or more points, 3 with d > 0; got "
+                     f"{len(d)} ({int((d > 0).sum())} with d > 0)")
+  safe = np.where(d > 0, d, 1.0)
+  second = d * np.log(safe) if form == "rl" else d * d
+  (r0, alpha, beta), *_ = np.linalg.lstsq(np.stack([np.ones_like(d), d, -second], 1), r,
+                                          rcond=None)
+  fitted = r0 + alpha * d - beta * second
+  total = np.sum((r - r.mean()) ** 2)
+  r2 = 1.0 - np.sum((r - fitted) ** 2) / total if total > 0 else float("nan")
+  if beta <= 0:
+    peak = float("inf")
+  else:
+    exponent = alpha / beta - 1.0
+    peak = ((float(np.exp(exponent)) if exponent < 700 else float("inf")) if form == "rl"
+            else float(alpha / (2 * beta)))
+  at_peak = (alpha * peak - beta * (peak * np.log(peak) if form == "rl" else peak ** 2)
+             if np.isfinite(peak) else float("nan"))
+  return {"r0": float(r0), "alpha": float(alpha), "beta": float(beta), "r2": float(r2),
+          "d_peak": peak, "gain_at_peak": float(at_peak)}
+
+
+def bon_distance(n) -> np.ndarray:
+  """The KL distance of best-of-n from its base policy, d = sqrt(log n - (n - 1) / n) (the
+  analytic KL of best-of-n, as Gao et al. 2022 plot it)."""
+  n = np.asarray(n, np.float64)
+  return np.sqrt(np.log(n) - (n - 1) / n)
+
+
 def difficulty_bins(scores: Sequence[float], bins: int = 5) -> np.ndarray:
   """[P] bin index 0..bins-1 by quantiles of `scores` (the base policy's pass rate per problem,
   or a verifier's mean score): 0 holds the lowest scores, the hardest problems. Ties share a

@@ -200,3 +200,48 @@ def test_boundary_compares_pass_at_k_per_problem_and_finds_the_crossover(tmp_pat
                         capture_output=True, text=True)
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert "crossover: k=2" in proc.stdout and (tmp_path / "out" / "boundary.png").exists()
+
+
+def test_overoptimization_fits_recover_gaos_forms_by_hand():
+  d = np.linspace(0.0, 6.0, 31)
+  rl = 0.3 + d * (0.5 - 0.2 * np.log(np.where(d > 0, d, 1)))  # peaks at exp(0.5 / 0.2 - 1)
+  fit = scaling.overoptimization_fit(d, rl, "rl")
+  assert fit["r0"] == pytest.approx(0.3)
+  assert fit["alpha"] == pytest.approx(0.5) and fit["beta"] == pytest.approx(0.2)
+  assert fit["d_peak"] == pytest.approx(np.exp(1.5)) and fit["r2"] == pytest.approx(1.0)
+  assert fit["gain_at_peak"] == pytest.approx(np.exp(1.5) * (0.5 - 0.2 * 1.5))
+  bon = d * (0.3 - 0.05 * d)          # peaks at 0.3 / 0.1 = 3
+  fit = scaling.overoptimization_fit(d, bon, "bon")
+  assert fit["d_peak"] == pytest.approx(3.0) and fit["gain_at_peak"] == pytest.approx(0.45)
+  assert scaling.overoptimization_fit(d, 0.1 * d, "rl")["d_peak"] == float("inf")  # no peak
+  with pytest.raises(ValueError, match="4 or more points"):
+    scaling.overoptimization_fit([0.0, 1.0, 2.0], [0, 1, 2])
+  # best-of-1 is the policy itself; best-of-n's KL grows like log n.
+  assert scaling.bon_distance(1) == 0.0
+  assert scaling.bon_distance(4) == pytest.approx(np.sqrt(np.log(4) - 0.75))
+
+
+def test_overoptimization_script_fits_gold_and_proxy_of_an_rl_run(tmp_path):
+  """scripts/overoptimization.py on a run's metrics: the proxy keeps rising while the gold
+  reward turns over, and the fit puts the gold peak where the generating law has it."""
+  import json
+  import subprocess
+  import sys
+  run = tmp_path / "rl"
+  run.mkdir()
+  (run / "config.json").write_text(json.dumps({"prompts_per_step": 4, "samples_per_prompt": 8,
+                                               "reward": {"model": "runs/prm"}}))
+  d = np.linspace(0, 3, 12)
+  gold = 0.2 + d * (0.2 - 0.2 * np.log(np.where(d > 0, d, 1)))  # peak at exp(0) = 1
+  rows = [{"step": 0, "greedy/d1": 0.5}] + [
+      {"step": i + 1, "kl_distance": x, "reward": 0.3 + 0.1 * x, "pass_rate": g}
+      for i, (x, g) in enumerate(zip(d, gold))]
+  (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+  proc = subprocess.run([sys.executable, "scripts/overoptimization.py", "--out",
+                         str(tmp_path / "out"), f"prm={run}"], capture_output=True, text=True)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  result = json.loads((tmp_path / "out" / "overoptimization.json").read_text())["prm"]
+  assert result["fit_gold"]["d_peak"] == pytest.approx(1.0, rel=1e-6)
+  assert result["rows"] == 32 and result["reward_model"] == "runs/prm"
+  assert "gold peaks at d = 1.00" in proc.stdout
+  assert (tmp_path / "out" / "overoptimization.png").stat().st_size > 1000

@@ -1,0 +1,75 @@
+"""Reward-model overoptimization (Gao et al. 2022) measured against the exact verifier: for RL
+runs that optimized a learned reward (`--config.reward.model`), the proxy reward they optimized
+and the gold reward (the exact verifier's pass rate on the same samples) against the distance
+d = sqrt(KL) of the policy from its start, each fitted with R(d) = r0 + d (alpha - beta log d),
+with the d where the gold reward peaks.
+
+  python -m experiments.rl --config configs/countdown_rl.py --config.init_from=runs/demo/sft \
+      --config.reward.model=runs/demo/prm --workdir runs/rl_prm
+  python scripts/overoptimization.py --out runs/overoptimization prm=runs/rl_prm
+
+Each point is one RL step's rollout (its prompts x samples, e.g. 256 completions), the gold
+reward the verified share of them. Writes OUT/overoptimization.json and OUT/overoptimization.png.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, ".")
+from reasoning import plots, scaling  # noqa: E402
+from reasoning.logging import read_metrics  # noqa: E402
+
+
+def curve(workdir: str) -> dict:
+  """A run's rollout records as arrays: step, d, proxy (the reward optimized), gold, rows."""
+  with open(os.path.join(workdir, "config.json")) as f:
+    config = json.load(f)
+  records = [r for r in read_metrics(os.path.join(workdir, "metrics.jsonl"))
+             if "kl_distance" in r and "pass_rate" in r]
+  if len(records) < 4:
+    raise ValueError(f"{workdir}: {len(records)} RL steps with kl_distance logged; a fit needs 4 "
+                     f"or more (an RL run of this codebase logs one per step)")
+  model = (config.get("reward") or {}).get("model", "")
+  return {"reward_model": model or "the exact verifier",
+          "rows": config["prompts_per_step"] * config["samples_per_prompt"],
+          "step": [r["step"] for r in records], "d": [r["kl_distance"] for r in records],
+          "proxy": [r["reward"] for r in records], "gold": [r["pass_rate"] for r in records]}
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser.add_argument("runs", nargs="+", help="label=RL workdir")
+  parser.add_argument("--out", required=True)
+  args = parser.parse_args()
+  result = {}
+  for item in args.runs:
+    label, _, workdir = item.partition("=")
+    if not workdir:
+      raise SystemExit(f"error: {item!r}: expected label=workdir")
+    c = curve(workdir)
+    c["fit_gold"] = scaling.overoptimization_fit(c["d"], c["gold"], "rl")
+    c["fit_proxy"] = scaling.overoptimization_fit(c["d"], c["proxy"], "rl")
+    result[label] = c
+    g, p = c["fit_gold"], c["fit_proxy"]
+    print(f"{label} ({c['reward_model']}, {len(c['d'])} steps of {c['rows']} samples, d up to "
+          f"{max(c['d']):.2f}): gold {100 * c['gold'][0]:.1f} -> {100 * c['gold'][-1]:.1f}%, "
+          f"proxy {c['proxy'][0]:.3f} -> {c['proxy'][-1]:.3f}; gold peaks at d = "
+          f"{g['d_peak']:.2f} (R² {g['r2']:.2f}), proxy at d = {p['d_peak']:.2f} "
+          f"(R² {p['r2']:.2f})")
+  os.makedirs(args.out, exist_ok=True)
+  with open(os.path.join(args.out, "overoptimization.json"), "w") as f:
+    json.dump(result, f, indent=1)
+  path = os.path.join(args.out, "overoptimization.png")
+  plots.overoptimization(result, path, title="RL against a learned reward: proxy and gold "
+                                             "(exact verifier) reward against d = sqrt(KL)")
+  print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+  main()
