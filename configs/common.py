@@ -12,8 +12,10 @@ placeholder = ml_collections.config_dict.placeholder  # a field that may be None
 CHAR_MODEL = {"d_model": 128, "n_layers": 4, "n_heads": 4, "n_kv_heads": 4, "d_ff": 384,
               "max_len": 128, "mlp": "swiglu", "tie_embeddings": True, "dtype": "float32"}
 TINY_MODEL = {"d_model": 32, "n_layers": 2, "n_heads": 2, "n_kv_heads": 2, "d_ff": 64}
-# A math JSONL file (GSM8K's format understood); tests use the sample file.
-MATH_TASK = {"name": "math_jsonl", "path": "tests/data/math_sample.jsonl",
+# A math JSONL file (GSM8K's format understood): `--config.task.path` names it. The `:tiny`
+# variants read SAMPLE_MATH, the suite's sample file.
+SAMPLE_MATH = "tests/data/math_sample.jsonl"
+MATH_TASK = {"name": "math_jsonl", "path": "",
              "template": "{question}\n",       # the prompt, no chat template
              "hint_template": "hint {hint}\n"}  # STaR's rationalization hint line
 

@@ -21,5 +21,6 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.max_new = 256
   c.pool = 16
   return common.variant(c, arg, "configs/hf_bon.py",
-                        tiny={"eval_difficulties": "1", "eval_problems": 2, "pool": 2,
+                        tiny={"task.path": common.SAMPLE_MATH,
+                              "eval_difficulties": "1", "eval_problems": 2, "pool": 2,
                               "max_new": 16})

@@ -32,7 +32,8 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.optim = common.optim(1e-5, 10, b2=0.95)
   return common.variant(
       c, arg, "configs/hf_expert_iteration.py",
-      tiny={"train_difficulties": "1", "eval_difficulties": "1", "train_problems": 4,
+      tiny={"task.path": common.SAMPLE_MATH,
+            "train_difficulties": "1", "eval_difficulties": "1", "train_problems": 4,
             "eval_problems": 1, "iterations": 1, "problems_per_iteration": 2,
             "num_simulations": 2, "num_candidates": 2, "max_moves": 2, "step_tokens": 12,
             "mcts_batch": 2, "max_new": 16, "batch_size": 2, "optim.lr": 1e-3,

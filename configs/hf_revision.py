@@ -25,6 +25,7 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.seq_len = 768
   c.optim = common.optim(1e-5, 20, b2=0.95)
   return common.variant(c, arg, "configs/hf_revision.py",
-                        tiny={"train_difficulties": "1", "eval_difficulties": "1",
+                        tiny={"task.path": common.SAMPLE_MATH,
+                              "train_difficulties": "1", "eval_difficulties": "1",
                               "train_problems": 4, "eval_problems": 2, "max_new": 16,
                               "seq_len": 192, "optim.lr": 1e-3, "optim.warmup_steps": 1})

@@ -27,6 +27,7 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.max_new = 256
   return common.variant(
       c, arg, "configs/hf_rl.py",
-      tiny={"train_difficulties": "1", "eval_difficulties": "1", "eval_problems": 1,
+      tiny={"task.path": common.SAMPLE_MATH,
+            "train_difficulties": "1", "eval_difficulties": "1", "eval_problems": 1,
             "optim.lr": 1e-3, "optim.warmup_steps": 1, "steps": 2, "prompts_per_step": 2,
             "samples_per_prompt": 2, "minibatch_size": 4, "max_new": 16})

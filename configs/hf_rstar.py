@@ -24,5 +24,6 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.batch = 16
   return common.variant(
       c, arg, "configs/hf_rstar.py",
-      tiny={"eval_difficulties": "1", "eval_problems": 2, "simulations": "2",
+      tiny={"task.path": common.SAMPLE_MATH,
+            "eval_difficulties": "1", "eval_problems": 2, "simulations": "2",
             "step_tokens": 12, "finish_tokens": 24, "batch": 2})

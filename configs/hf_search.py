@@ -23,5 +23,6 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.max_steps = 8
   c.step_tokens = 48
   return common.variant(c, arg, "configs/hf_search.py",
-                        tiny={"eval_difficulties": "1", "eval_problems": 2, "max_new": 16,
+                        tiny={"task.path": common.SAMPLE_MATH,
+                              "eval_difficulties": "1", "eval_problems": 2, "max_new": 16,
                               "max_steps": 2, "step_tokens": 8, "mcts": "2", "mcts_batch": 2})

@@ -34,7 +34,8 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   common.outputs(c, checkpoint_every=100, log_every=10, eval_every=100)
   return common.variant(
       c, arg, "configs/hf_sft.py",
-      tiny={"train_difficulties": "1", "eval_difficulties": "1", "train_problems": 8,
+      tiny={"task.path": common.SAMPLE_MATH,
+            "train_difficulties": "1", "eval_difficulties": "1", "train_problems": 8,
             "eval_problems": 1, "optim.lr": 1e-3, "optim.warmup_steps": 1, "steps": 3,
             "batch_size": 4, "seq_len": 192, "eval_every": 2, "checkpoint_every": 1,
             "log_every": 1})

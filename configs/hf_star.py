@@ -28,7 +28,8 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.optim = common.optim(1e-5, 10, b2=0.95)
   return common.variant(
       c, arg, "configs/hf_star.py",
-      tiny={"train_difficulties": "1", "eval_difficulties": "1", "train_problems": 4,
+      tiny={"task.path": common.SAMPLE_MATH,
+            "train_difficulties": "1", "eval_difficulties": "1", "train_problems": 4,
             "eval_problems": 1, "iterations": 1, "samples": 2, "rationalize_samples": 1,
             "max_new": 16, "seq_len": 192, "finetune.min_steps": 1, "finetune.batch_size": 4,
             "optim.lr": 1e-3, "optim.warmup_steps": 1})

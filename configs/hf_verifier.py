@@ -23,5 +23,6 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.optim.lr = 1e-5
   c.batch_size = 16
   return common.variant(c, arg, "configs/hf_verifier.py",
-                        tiny={"train_difficulties": "1", "eval_difficulties": "1",
+                        tiny={"task.path": common.SAMPLE_MATH,
+                              "train_difficulties": "1", "eval_difficulties": "1",
                               "eval_problems": 1, "max_new": 16})

@@ -85,7 +85,10 @@ def _level(num_steps: int) -> int:
 @functools.lru_cache(maxsize=8)
 def load(path: str) -> tuple[base.Problem, ...]:
   """The problems of a JSONL file; errors name the file and line."""
-  if not path or not os.path.exists(path):
+  if not path:
+    raise ValueError("task.path is required for math_jsonl: a JSONL file of {question, answer} "
+                     "rows (--config.task.path=...)")
+  if not os.path.exists(path):
     raise ValueError(f"math_jsonl.path: no such file {path!r}")
   problems = []
   with open(path) as f:
