@@ -6,7 +6,8 @@
 # pair (pass@1 against RL compute and best-of-N with the exact checker against test-time compute,
 # fitted), and test-time compute against model size (SFT at 0.22M, 0.86M and 3.4M parameters)
 # -> a critic, sequential revisions (with and without its critiques, and with the oracle's) and
-# Quiet-STaR -> RL compute curves over seeds, fitted: the default run and the 2025 recipes.
+# Quiet-STaR -> RL compute curves over seeds, fitted: the default run and the 2025 recipes ->
+# at full scale, GRPO on a real pretrained model (SmolLM2-135M-Instruct) with its o1 pair.
 #
 #   scripts/reproduce.sh [OUT_DIR]         (make reproduce; OUT_DIR defaults to runs/reproduce,
 #                                          runs/reproduce_SCALE at another scale)
@@ -119,6 +120,16 @@ $PY scripts/recipe_sweep.py --init_from "$OUT/sft" --out "$OUT/rl_fit" --recipes
     --seeds $SEEDS --variant $FIT
 $PY scripts/recipe_sweep.py --init_from "$OUT/sft" --out "$OUT/recipes" --recipes $RECIPES \
     --seeds $SEEDS --variant $SWEEP $SWEEP_SET
+
+if [ "$SCALE_NAME" = full ]; then
+  stage "real model (full scale only): GRPO on SmolLM2-135M-Instruct through its chat template (about 1 hour)"
+  $PY scripts/smollm2.py --out .cache/smollm2
+  $PY -m experiments.rl --config configs/smollm2_rl.py --workdir "$OUT/smollm2_rl"
+  $PY scripts/coverage.py --policy "$OUT/smollm2_rl" --out "$OUT/smollm2_coverage_rl" \
+      --difficulties 1 --problems 100 --k 16 --bin_samples 0 --greedy --max_new 32
+  $PY scripts/o1_pair.py --out "$OUT/figures/smollm2_o1_pair.png" --rl "$OUT/smollm2_rl" \
+      --coverage "$OUT/smollm2_coverage_rl" --key d1 --test_key d1 --title "SmolLM2-135M-Instruct"
+fi
 
 stage "figures"
 cp "$OUT/sft/plots/learning_curve.png" "$OUT/figures/countdown_sft_learning_curve.png"
