@@ -21,14 +21,15 @@ def _sci(x: float, _=None) -> str:
 
 
 def _save(fig, title: str, path: str) -> None:
-  """Title, layout and PNG. A base-10 log x-axis spanning under a decade gets four plain ticks
-  (matplotlib's default labels every minor tick there, and they overlap); base-2 axes (N) keep
-  their powers of two."""
+  """Title, layout and PNG. A base-10 log x-axis spanning under a decade gets four plain ticks,
+  one under two decades ticks at 1 and 3 of each decade (matplotlib's default labels minor ticks
+  there, and they overlap); base-2 axes (N) keep their powers of two."""
   for ax in fig.axes:
     lo, hi = ax.get_xlim()
     if (ax.get_xscale() == "log" and ax.xaxis.get_transform().base == 10 and 0 < lo
-        and hi < 10 * lo):
-      ax.xaxis.set_major_locator(ticker.MaxNLocator(4))
+        and hi < 100 * lo):
+      ax.xaxis.set_major_locator(ticker.MaxNLocator(4) if hi < 10 * lo else
+                                 ticker.LogLocator(base=10, subs=(1.0, 3.0)))
       ax.xaxis.set_major_formatter(ticker.FuncFormatter(_sci))
       ax.xaxis.set_minor_formatter(ticker.NullFormatter())
   fig.suptitle(title)

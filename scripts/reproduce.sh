@@ -125,10 +125,17 @@ if [ "$SCALE_NAME" = full ]; then
   stage "real model (full scale only): GRPO on SmolLM2-135M-Instruct through its chat template (about 1 hour)"
   $PY scripts/smollm2.py --out .cache/smollm2
   $PY -m experiments.rl --config configs/smollm2_rl.py --workdir "$OUT/smollm2_rl"
+  $PY scripts/coverage.py --policy .cache/smollm2/hf --out "$OUT/smollm2_coverage" \
+      --task arithmetic --question "What is {a} {op} {b}?" \
+      --instruction "Answer with just the number." --difficulties 1 --problems 100 --k 16 \
+      --bin_samples 0 --greedy --max_new 32
   $PY scripts/coverage.py --policy "$OUT/smollm2_rl" --out "$OUT/smollm2_coverage_rl" \
       --difficulties 1 --problems 100 --k 16 --bin_samples 0 --greedy --max_new 32
+  $PY scripts/boundary.py --before "$OUT/smollm2_coverage" --after "$OUT/smollm2_coverage_rl" \
+      --out "$OUT/smollm2_boundary" --key d1
   $PY scripts/o1_pair.py --out "$OUT/figures/smollm2_o1_pair.png" --rl "$OUT/smollm2_rl" \
-      --coverage "$OUT/smollm2_coverage_rl" --key d1 --test_key d1 --title "SmolLM2-135M-Instruct"
+      --coverage "$OUT/smollm2_coverage" --key d1 --test_key d1 \
+      --title "SmolLM2-135M-Instruct, one-digit arithmetic: GRPO (left), best-of-N of the pretrained model (right)"
 fi
 
 stage "figures"
