@@ -50,11 +50,23 @@ done
 $PY scripts/plot_train_scaling.py --out "$OUT/figures/countdown_train_scaling.png" \
     $(for algo in $ALGOS; do echo "$OUT/rl_$algo"; done)
 
-stage "3/11 reward models: ORM, PRM from oracle labels (full scale: 96,000 solutions each)"
+stage "3/11 reward models: ORM, PRM from oracle labels (full scale: 96,000 solutions each); RL against a PRM"
 $PY -m experiments.verifier --config configs/countdown_verifier.py$VV --config.init_from="$OUT/sft" \
     --config.kind=orm --workdir "$OUT/orm"
 $PY -m experiments.verifier --config configs/countdown_verifier.py$VV --config.init_from="$OUT/sft" \
     --config.kind=prm --workdir "$OUT/prm"
+# Overoptimization (Gao et al. 2022): RL without a KL term against the demo's small PRM, and
+# against the exact verifier, the gold reward measured on every sample of both.
+WEAK=$([ "$SCALE_NAME" = smoke ] && echo ":tiny" || echo ":small")
+OVER=$([ "$SCALE_NAME" = smoke ] && echo "--config.steps=4" || echo "")
+$PY -m experiments.verifier --config configs/countdown_verifier.py$WEAK \
+    --config.init_from="$OUT/sft" --workdir "$OUT/prm_small"
+$PY -m experiments.rl --config configs/countdown_rl.py$V --config.init_from="$OUT/sft" \
+    --config.rl.kl_coef=0 $OVER --workdir "$OUT/rl_nokl"
+$PY -m experiments.rl --config configs/countdown_rl.py$V --config.init_from="$OUT/sft" \
+    --config.rl.kl_coef=0 --config.reward.model="$OUT/prm_small" $OVER --workdir "$OUT/rl_prm_small"
+$PY scripts/overoptimization.py --out "$OUT/overoptimization" prm="$OUT/rl_prm_small" \
+    verifier="$OUT/rl_nokl"
 
 stage "4/11 best-of-N: majority, ORM, PRM"
 $PY -m experiments.best_of_n --config configs/countdown_bon.py$V --config.policy="$OUT/sft" \
@@ -145,6 +157,7 @@ cp "$OUT/search/plots/search_scaling.png" "$OUT/figures/countdown_search_scaling
 cp "$OUT/rstar/plots/rstar_scaling.png" "$OUT/figures/countdown_rstar.png"
 cp "$OUT/coverage/coverage.png" "$OUT/figures/countdown_coverage.png"
 cp "$OUT/boundary/boundary.png" "$OUT/figures/countdown_boundary.png"
+cp "$OUT/overoptimization/overoptimization.png" "$OUT/figures/countdown_overoptimization.png"
 cp "$OUT/exchange/exchange.png" "$OUT/figures/countdown_exchange.png"
 cp "$OUT/revision/plots/revision_attempts.png" "$OUT/figures/countdown_revision_attempts.png"
 cp "$OUT/revision/plots/revision_scaling.png" "$OUT/figures/countdown_revision_scaling.png"

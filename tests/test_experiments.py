@@ -542,7 +542,8 @@ def test_reproduce_smoke_scale_draws_every_figure(tmp_path):
   figures = sorted(p.name for p in (tmp_path / "figures").glob("*.png"))
   assert figures == ["arithmetic_quiet_star.png", "countdown_best_of_n.png",
                      "countdown_boundary.png", "countdown_coverage.png", "countdown_exchange.png",
-                     "countdown_o1_pair.png", "countdown_revision_attempts.png",
+                     "countdown_o1_pair.png", "countdown_overoptimization.png",
+                     "countdown_revision_attempts.png",
                      "countdown_revision_attempts_oracle.png", "countdown_revision_scaling.png",
                      "countdown_rl_fit.png", "countdown_rl_recipes.png", "countdown_rstar.png",
                      "countdown_search_scaling.png", "countdown_self_improvement.png",
