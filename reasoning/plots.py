@@ -261,7 +261,7 @@ def overoptimization(runs: dict[str, dict], path: str, *, title: str) -> None:
   fig, axes = plt.subplots(1, len(runs), figsize=(5.5 * len(runs), 4.2), squeeze=False)
   for ax, (label, c) in zip(axes[0], runs.items()):
     d = np.array(c["d"])
-    xx = np.linspace(0, d.max(), 100)
+    xx = np.linspace(0, max(d.max(), 1e-6), 100)
     right = ax.twinx()
     for key, axis, color, name in (("gold", ax, "C0", "gold: verified share (%)"),
                                    ("proxy", right, "C1", "proxy: reward optimized")):
@@ -269,10 +269,13 @@ def overoptimization(runs: dict[str, dict], path: str, *, title: str) -> None:
       scale = 100 if key == "gold" else 1
       y = np.array(c[key]) * scale
       line = xx * np.log(np.where(xx > 0, xx, 1))
-      axis.plot(d, y, "o", ms=3, color=color, alpha=0.5)
-      peak = f"peak d = {f['d_peak']:.2f}" if np.isfinite(f["d_peak"]) else "no peak"
-      axis.plot(xx, scale * (f["r0"] + f["alpha"] * xx - f["beta"] * line), color=color,
-                label=f"{name}: {peak} (R² {f['r2']:.2f})")
+      if f is None:  # too few points away from the start to fit
+        axis.plot(d, y, "o", ms=3, color=color, alpha=0.5, label=f"{name}: not fitted")
+      else:
+        axis.plot(d, y, "o", ms=3, color=color, alpha=0.5)
+        peak = f"peak d = {f['d_peak']:.2f}" if np.isfinite(f["d_peak"]) else "no peak"
+        axis.plot(xx, scale * (f["r0"] + f["alpha"] * xx - f["beta"] * line), color=color,
+                  label=f"{name}: {peak} (R² {f['r2']:.2f})")
       axis.set_ylabel(name, color=color)
     ax.set(xlabel="d = sqrt(KL from the initial policy), nats^1/2",
            title=f"{label} ({c['rows']} samples per point)")

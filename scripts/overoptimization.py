@@ -53,15 +53,19 @@ def main():
     if not workdir:
       raise SystemExit(f"error: {item!r}: expected label=workdir")
     c = curve(workdir)
-    c["fit_gold"] = scaling.overoptimization_fit(c["d"], c["gold"], "rl")
-    c["fit_proxy"] = scaling.overoptimization_fit(c["d"], c["proxy"], "rl")
+    for key in ("gold", "proxy"):
+      try:
+        c[f"fit_{key}"] = scaling.overoptimization_fit(c["d"], c[key], "rl")
+      except ValueError as e:  # a policy that has not moved (d = 0) has no curve to fit
+        c[f"fit_{key}"] = None
+        print(f"{label}: {key} not fitted: {e}")
     result[label] = c
-    g, p = c["fit_gold"], c["fit_proxy"]
+    peaks = "; ".join(f"{key} peaks at d = {c[f'fit_{key}']['d_peak']:.2f} "
+                      f"(R² {c[f'fit_{key}']['r2']:.2f})" for key in ("gold", "proxy")
+                      if c[f"fit_{key}"] is not None)
     print(f"{label} ({c['reward_model']}, {len(c['d'])} steps of {c['rows']} samples, d up to "
           f"{max(c['d']):.2f}): gold {100 * c['gold'][0]:.1f} -> {100 * c['gold'][-1]:.1f}%, "
-          f"proxy {c['proxy'][0]:.3f} -> {c['proxy'][-1]:.3f}; gold peaks at d = "
-          f"{g['d_peak']:.2f} (R² {g['r2']:.2f}), proxy at d = {p['d_peak']:.2f} "
-          f"(R² {p['r2']:.2f})")
+          f"proxy {c['proxy'][0]:.3f} -> {c['proxy'][-1]:.3f}; {peaks or 'no fit'}")
   os.makedirs(args.out, exist_ok=True)
   with open(os.path.join(args.out, "overoptimization.json"), "w") as f:
     json.dump(result, f, indent=1)

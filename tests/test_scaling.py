@@ -245,3 +245,19 @@ def test_overoptimization_script_fits_gold_and_proxy_of_an_rl_run(tmp_path):
   assert result["rows"] == 32 and result["reward_model"] == "runs/prm"
   assert "gold peaks at d = 1.00" in proc.stdout
   assert (tmp_path / "out" / "overoptimization.png").stat().st_size > 1000
+
+
+def test_overoptimization_script_draws_a_run_that_did_not_move_without_a_fit(tmp_path):
+  import json
+  import subprocess
+  import sys
+  run = tmp_path / "rl"
+  run.mkdir()
+  (run / "config.json").write_text(json.dumps({"prompts_per_step": 2, "samples_per_prompt": 2}))
+  rows = [{"step": i, "kl_distance": 0.0, "reward": 0.0, "pass_rate": 0.0} for i in range(1, 5)]
+  (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+  proc = subprocess.run([sys.executable, "scripts/overoptimization.py", "--out",
+                         str(tmp_path / "out"), f"exact={run}"], capture_output=True, text=True)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  assert "gold not fitted" in proc.stdout and "no fit" in proc.stdout
+  assert (tmp_path / "out" / "overoptimization.png").exists()
