@@ -273,7 +273,8 @@ def overoptimization(runs: dict[str, dict], path: str, *, title: str) -> None:
         axis.plot(d, y, "o", ms=3, color=color, alpha=0.5, label=f"{name}: not fitted")
       else:
         axis.plot(d, y, "o", ms=3, color=color, alpha=0.5)
-        peak = f"peak d = {f['d_peak']:.2f}" if np.isfinite(f["d_peak"]) else "no peak"
+        peak = (f"peak d = {f['d_peak']:.2f}" if f["inside"] else
+                f"highest at d = {f['d_peak']:.2f}, the range's end")
         axis.plot(xx, scale * (f["r0"] + f["alpha"] * xx - f["beta"] * line), color=color,
                   label=f"{name}: {peak} (R² {f['r2']:.2f})")
       axis.set_ylabel(name, color=color)

@@ -147,8 +147,10 @@ def overoptimization_fit(d: Sequence[float], reward: Sequence[float], form: str 
   """Gao et al. 2022's laws for a reward against the distance d = sqrt(KL) from the initial
   policy: 'rl' R(d) = r0 + d (alpha - beta log d), 'bon' R(d) = r0 + d (alpha - beta d), r0 the
   reward at d = 0 (fitted, so a noisy first point does not anchor the curve). Linear least
-  squares in (r0, alpha, beta); returns them, r2, and the d where R peaks (inf where beta <= 0:
-  no peak within the form) with the peak's gain over r0."""
+  squares in (r0, alpha, beta); returns them, r2, and d_peak, the d in the measured range
+  [0, max d] where the fitted R is highest (the form's own maximum where it lies inside, else
+  the better end: 0 for a reward that only falls, max d for one still rising), with its gain
+  over r0 and `inside` (whether the peak is interior)."""
   d, r = np.asarray(d, np.float64), np.asarray(reward, np.float64)
   if form not in ("rl", "bon"):
     raise ValueError(f"overoptimization form {form!r}: expected 'rl' or 'bon'")
@@ -162,16 +164,19 @@ def overoptimization_fit(d: Sequence[float], reward: Sequence[float], form: str 
   fitted = r0 + alpha * d - beta * second
   total = np.sum((r - r.mean()) ** 2)
   r2 = 1.0 - np.sum((r - fitted) ** 2) / total if total > 0 else float("nan")
-  if beta <= 0:
+  def gain(x):
+    return alpha * x - beta * ((x * np.log(x) if x > 0 else 0.0) if form == "rl" else x * x)
+
+  if beta <= 0:  # no maximum in the form (R is convex): the best is at an end
     peak = float("inf")
   else:
     exponent = alpha / beta - 1.0
     peak = ((float(np.exp(exponent)) if exponent < 700 else float("inf")) if form == "rl"
             else float(alpha / (2 * beta)))
-  at_peak = (alpha * peak - beta * (peak * np.log(peak) if form == "rl" else peak ** 2)
-             if np.isfinite(peak) else float("nan"))
+  inside = 0 < peak < d.max()
+  best = peak if inside else max((0.0, float(d.max())), key=gain)
   return {"r0": float(r0), "alpha": float(alpha), "beta": float(beta), "r2": float(r2),
-          "d_peak": peak, "gain_at_peak": float(at_peak)}
+          "d_peak": float(best), "gain_at_peak": float(gain(best)), "inside": bool(inside)}
 
 
 def bon_distance(n) -> np.ndarray:

@@ -60,9 +60,10 @@ def main():
         c[f"fit_{key}"] = None
         print(f"{label}: {key} not fitted: {e}")
     result[label] = c
-    peaks = "; ".join(f"{key} peaks at d = {c[f'fit_{key}']['d_peak']:.2f} "
-                      f"(R² {c[f'fit_{key}']['r2']:.2f})" for key in ("gold", "proxy")
-                      if c[f"fit_{key}"] is not None)
+    peaks = "; ".join(
+        f"{key} {'peaks' if c[f'fit_{key}']['inside'] else 'is highest'} at d = "
+        f"{c[f'fit_{key}']['d_peak']:.2f} (R² {c[f'fit_{key}']['r2']:.2f})"
+        for key in ("gold", "proxy") if c[f"fit_{key}"] is not None)
     print(f"{label} ({c['reward_model']}, {len(c['d'])} steps of {c['rows']} samples, d up to "
           f"{max(c['d']):.2f}): gold {100 * c['gold'][0]:.1f} -> {100 * c['gold'][-1]:.1f}%, "
           f"proxy {c['proxy'][0]:.3f} -> {c['proxy'][-1]:.3f}; {peaks or 'no fit'}")

@@ -55,18 +55,22 @@ $PY -m experiments.verifier --config configs/countdown_verifier.py$VV --config.i
     --config.kind=orm --workdir "$OUT/orm"
 $PY -m experiments.verifier --config configs/countdown_verifier.py$VV --config.init_from="$OUT/sft" \
     --config.kind=prm --workdir "$OUT/prm"
-# Overoptimization (Gao et al. 2022): RL without a KL term against the demo's small PRM, and
-# against the exact verifier, the gold reward measured on every sample of both.
+# Overoptimization (Gao et al. 2022): RL without a KL term against the demo-size PRM and ORM, and
+# against the exact verifier, the gold reward measured on every sample of each.
 WEAK=$([ "$SCALE_NAME" = smoke ] && echo ":tiny" || echo ":small")
 OVER=$([ "$SCALE_NAME" = smoke ] && echo "--config.steps=4" || echo "")
 $PY -m experiments.verifier --config configs/countdown_verifier.py$WEAK \
     --config.init_from="$OUT/sft" --workdir "$OUT/prm_small"
+$PY -m experiments.verifier --config configs/countdown_verifier.py$WEAK \
+    --config.init_from="$OUT/sft" --config.kind=orm --workdir "$OUT/orm_small"
 $PY -m experiments.rl --config configs/countdown_rl.py$V --config.init_from="$OUT/sft" \
     --config.rl.kl_coef=0 $OVER --workdir "$OUT/rl_nokl"
 $PY -m experiments.rl --config configs/countdown_rl.py$V --config.init_from="$OUT/sft" \
     --config.rl.kl_coef=0 --config.reward.model="$OUT/prm_small" $OVER --workdir "$OUT/rl_prm_small"
+$PY -m experiments.rl --config configs/countdown_rl.py$V --config.init_from="$OUT/sft" \
+    --config.rl.kl_coef=0 --config.reward.model="$OUT/orm_small" $OVER --workdir "$OUT/rl_orm_small"
 $PY scripts/overoptimization.py --out "$OUT/overoptimization" prm="$OUT/rl_prm_small" \
-    verifier="$OUT/rl_nokl"
+    orm="$OUT/rl_orm_small" verifier="$OUT/rl_nokl"
 
 stage "4/11 best-of-N: majority, ORM, PRM"
 $PY -m experiments.best_of_n --config configs/countdown_bon.py$V --config.policy="$OUT/sft" \

@@ -209,11 +209,16 @@ def test_overoptimization_fits_recover_gaos_forms_by_hand():
   assert fit["r0"] == pytest.approx(0.3)
   assert fit["alpha"] == pytest.approx(0.5) and fit["beta"] == pytest.approx(0.2)
   assert fit["d_peak"] == pytest.approx(np.exp(1.5)) and fit["r2"] == pytest.approx(1.0)
+  assert fit["inside"]
   assert fit["gain_at_peak"] == pytest.approx(np.exp(1.5) * (0.5 - 0.2 * 1.5))
   bon = d * (0.3 - 0.05 * d)          # peaks at 0.3 / 0.1 = 3
   fit = scaling.overoptimization_fit(d, bon, "bon")
   assert fit["d_peak"] == pytest.approx(3.0) and fit["gain_at_peak"] == pytest.approx(0.45)
-  assert scaling.overoptimization_fit(d, 0.1 * d, "rl")["d_peak"] == float("inf")  # no peak
+  rising = scaling.overoptimization_fit(d, 0.1 * d + 0.01 * d * d, "rl")
+  assert rising["d_peak"] == 6.0 and not rising["inside"]   # still rising: the range's end
+  safe = np.where(d > 0, d, 1)
+  falling = scaling.overoptimization_fit(d, 0.5 + d * (-0.1 + 0.05 * np.log(safe)), "rl")
+  assert falling["d_peak"] == 0.0 and falling["gain_at_peak"] == 0.0  # falls from the start
   with pytest.raises(ValueError, match="4 or more points"):
     scaling.overoptimization_fit([0.0, 1.0, 2.0], [0, 1, 2])
   # best-of-1 is the policy itself; best-of-n's KL grows like log n.
