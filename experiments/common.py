@@ -141,8 +141,7 @@ def read_run_config(workdir: str) -> dict:
 
 
 def load_sft_config(workdir: str) -> dict:
-  with open(os.path.join(workdir, "config.json")) as f:
-    config = json.load(f)
+  config = read_run_config(workdir)
   base = base_model_config(workdir, config)
   if base is not None:
     return base
@@ -210,11 +209,7 @@ def load_sft(workdir: str, memory=None):
   from reasoning import lora as lora_lib
   from reasoning.checkpoint import Checkpointer
   from reasoning.train import state as state_lib
-  path = os.path.join(workdir, "config.json")
-  if not os.path.exists(path):
-    raise ValueError(f"{workdir!r}: no config.json there; expected a run directory (init_from)")
-  with open(path) as f:
-    sft_config = json.load(f)
+  sft_config = read_run_config(workdir)
   base = base_model_config(workdir, sft_config)
   if base is not None:
     vocab, model_cfg, graphdef, params = make_model(base["model"], jax.random.key(0),

@@ -258,6 +258,7 @@ def overoptimization(runs: dict[str, dict], path: str, *, title: str) -> None:
   (the exact verifier's pass rate on the same samples) against d = sqrt(KL from the start),
   each with Gao et al.'s fit R(d) = r0 + d (alpha - beta log d). runs: scripts/
   overoptimization.py's curves with their fits."""
+  from reasoning import scaling
   fig, axes = plt.subplots(1, len(runs), figsize=(5.5 * len(runs), 4.2), squeeze=False)
   for ax, (label, c) in zip(axes[0], runs.items()):
     d = np.array(c["d"])
@@ -268,14 +269,13 @@ def overoptimization(runs: dict[str, dict], path: str, *, title: str) -> None:
       f = c[f"fit_{key}"]
       scale = 100 if key == "gold" else 1
       y = np.array(c[key]) * scale
-      line = xx * np.log(np.where(xx > 0, xx, 1))
       if f is None:  # too few points away from the start to fit
         axis.plot(d, y, "o", ms=3, color=color, alpha=0.5, label=f"{name}: not fitted")
       else:
         axis.plot(d, y, "o", ms=3, color=color, alpha=0.5)
         peak = (f"peak d = {f['d_peak']:.2f}" if f["inside"] else
                 f"highest at d = {f['d_peak']:.2f}, the range's end")
-        axis.plot(xx, scale * (f["r0"] + f["alpha"] * xx - f["beta"] * line), color=color,
+        axis.plot(xx, scale * scaling.overoptimization_curve(f, xx), color=color,
                   label=f"{name}: {peak} (R² {f['r2']:.2f})")
       axis.set_ylabel(name, color=color)
     ax.set(xlabel="d = sqrt(KL from the initial policy), nats^1/2",

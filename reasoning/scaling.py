@@ -157,16 +157,13 @@ def overoptimization_fit(d: Sequence[float], reward: Sequence[float], form: str 
   if len(d) < 4 or (d > 0).sum() < 3:
     raise ValueError(f"an overoptimization fit needs 4 or more points, 3 with d > 0; got "
                      f"{len(d)} ({int((d > 0).sum())} with d > 0)")
-  safe = np.where(d > 0, d, 1.0)
-  second = d * np.log(safe) if form == "rl" else d * d
-  (r0, alpha, beta), *_ = np.linalg.lstsq(np.stack([np.ones_like(d), d, -second], 1), r,
-                                          rcond=None)
-  fitted = r0 + alpha * d - beta * second
+  (r0, alpha, beta), *_ = np.linalg.lstsq(
+      np.stack([np.ones_like(d), d, -_overoptimization_term(d, form)], 1), r, rcond=None)
+  fit = {"form": form, "r0": float(r0), "alpha": float(alpha), "beta": float(beta)}
   total = np.sum((r - r.mean()) ** 2)
-  r2 = 1.0 - np.sum((r - fitted) ** 2) / total if total > 0 else float("nan")
-  def gain(x):
-    return alpha * x - beta * ((x * np.log(x) if x > 0 else 0.0) if form == "rl" else x * x)
-
+  residual = np.sum((r - overoptimization_curve(fit, d)) ** 2)
+  r2 = 1.0 - residual / total if total > 0 else float("nan")
+  gain = lambda x: float(overoptimization_curve(fit, x) - r0)
   if beta <= 0:  # no maximum in the form (R is convex): the best is at an end
     peak = float("inf")
   else:
@@ -175,8 +172,20 @@ def overoptimization_fit(d: Sequence[float], reward: Sequence[float], form: str 
             else float(alpha / (2 * beta)))
   inside = 0 < peak < d.max()
   best = peak if inside else max((0.0, float(d.max())), key=gain)
-  return {"r0": float(r0), "alpha": float(alpha), "beta": float(beta), "r2": float(r2),
-          "d_peak": float(best), "gain_at_peak": float(gain(best)), "inside": bool(inside)}
+  return {**fit, "r2": float(r2), "d_peak": float(best), "gain_at_peak": gain(best),
+          "inside": bool(inside)}
+
+
+def _overoptimization_term(d, form: str):
+  """The law's second term without -beta: d log d ('rl', 0 at d = 0) or d^2 ('bon')."""
+  d = np.asarray(d, np.float64)
+  return d * np.log(np.where(d > 0, d, 1.0)) if form == "rl" else d * d
+
+
+def overoptimization_curve(fit: dict, d):
+  """R(d) of an overoptimization_fit result at distances `d`."""
+  return fit["r0"] + fit["alpha"] * np.asarray(d, np.float64) - fit["beta"] * (
+      _overoptimization_term(d, fit["form"]))
 
 
 def bon_distance(n) -> np.ndarray:

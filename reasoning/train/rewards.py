@@ -9,13 +9,13 @@ from typing import Any
 
 import numpy as np
 
-from reasoning.tasks import split_completion
+from reasoning.tasks import extract_answer, split_completion
 from reasoning.tasks.base import NONE_ANSWER, answer_line
 
 
 def rewards_of(task, problems, completions, format_penalty: float,
                none_penalty: float = 0.0, step_reward: float = 0.0,
-               illegal_penalty: float = 0.0) -> np.ndarray:
+               illegal_penalty: float = 0.0, verified=None) -> np.ndarray:
   """[B] float32: the verifier's verdict; -format_penalty if malformed; -none_penalty for
   answering `none` to a solvable problem (so declaring a trap is not a free way out of a hard
   problem); -illegal_penalty for a wrong answer with an illegal step (`task.has_illegal_step`: a
@@ -25,16 +25,17 @@ def rewards_of(task, problems, completions, format_penalty: float,
   step_reward > 0 adds a process reward from the task's exact step oracle: step_reward times the
   share of the completion's lines that the oracle labels good (`task.step_labels`), so among
   wrong attempts those that kept the target reachable longer score higher; a correct one gets
-  the full bonus."""
+  the full bonus. `verified`: the task's verdicts on these completions, where the caller has
+  them already (each completion is verified once)."""
   out = []
-  for p, c in zip(problems, completions):
+  for i, (p, c) in enumerate(zip(problems, completions)):
     answer = stated_answer(task, c)
     if answer is None:
       out.append(-format_penalty)
     elif answer == NONE_ANSWER and not p.is_trap:
       out.append(-none_penalty)
     else:
-      reward = task.verify(p, c)
+      reward = task.verify(p, c) if verified is None else verified[i]
       if illegal_penalty and not reward and task.has_illegal_step(p, c):
         reward = -illegal_penalty
       if step_reward:  # check_shaping: only tasks with a step oracle, so a scratchpad
@@ -50,10 +51,7 @@ def stated_answer(task, completion: str) -> str | None:
   has one (`task.stated_answer`: a task posed through a chat template reads the model's natural
   reply), else the scratchpad format's last line `ANSWER: ...`."""
   reader = getattr(task, "stated_answer", None)
-  if reader is not None:
-    return reader(completion)
-  parts = split_completion(completion)
-  return None if parts is None else parts[1]
+  return extract_answer(completion) if reader is None else reader(completion)
 
 
 def overlong_penalty(lengths, max_len: int, buffer: int) -> np.ndarray:
@@ -76,11 +74,6 @@ def check_shaping(task, *, step_reward: float, illegal_penalty: float) -> None:
   if illegal_penalty and not hasattr(task, "has_illegal_step"):
     raise ValueError(f"illegal_penalty={illegal_penalty}: task {task.name} has no "
                      f"has_illegal_step to find an illegal step with; set it to 0")
-
-
-def verdicts(task, problems, completions) -> np.ndarray:
-  """[B] bool: the task's exact verdict on each completion (the gold reward)."""
-  return np.array([task.verify(p, c) > 0 for p, c in zip(problems, completions)], bool)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -127,11 +120,12 @@ def reward_function(task, *, learned: LearnedReward | None = None, plus_verifier
   plus the verifier's shaped reward with `plus_verifier`. `correct` is always the exact
   verdict, so every run logs the gold reward beside the one it optimizes."""
   def reward(problems, completions):
-    correct = verdicts(task, problems, completions)
+    verified = [task.verify(p, c) for p, c in zip(problems, completions)]
+    correct = np.array(verified) > 0
     if learned is None:
-      return rewards_of(task, problems, completions, **shaping), correct
+      return rewards_of(task, problems, completions, verified=verified, **shaping), correct
     proxy = learned(problems, completions)
     if plus_verifier:
-      proxy = proxy + rewards_of(task, problems, completions, **shaping)
+      proxy = proxy + rewards_of(task, problems, completions, verified=verified, **shaping)
     return proxy.astype(np.float32), correct
   return reward
