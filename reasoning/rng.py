@@ -33,6 +33,8 @@ STREAMS = {
     "critic_flawed": 14,     # the critic's held-out synthetic flawed solutions (no path)
     "revision_pairs": 15,    # how many wrong attempts precede each revision target (no path)
     "quiet_star_batches": 16,  # Quiet-STaR's texts per step (per thought length; 0: plain arm)
+    "distill_prompts": 17,   # distillation's prompts of a step
+    "distill_minibatches": 18,  # distillation's minibatch order per step and epoch
 }
 
 

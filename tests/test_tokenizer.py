@@ -163,8 +163,8 @@ def _methods(path) -> set[str]:
 
 @pytest.mark.slow
 def test_every_entrypoint_on_a_math_jsonl_file_with_a_hugging_face_model(tmp_path, hf_dir):
-  from experiments import (best_of_n, common, expert_iteration, revision, rl, rstar, search, sft,
-                           star, verifier as verifier_exp)
+  from experiments import (best_of_n, common, distill, expert_iteration, revision, rl, rstar,
+                           search, sft, star, verifier as verifier_exp)
   result = sft.run(_config("configs/hf_sft.py", **{"model.path": hf_dir}), str(tmp_path / "sft"))
   losses = [r["loss"] for r in _records(tmp_path / "sft" / "metrics.jsonl") if "loss" in r]
   assert len(losses) == 3 and losses[-1] < losses[0]
@@ -181,6 +181,13 @@ def test_every_entrypoint_on_a_math_jsonl_file_with_a_hugging_face_model(tmp_pat
   records = _records(tmp_path / "rl" / "metrics.jsonl")
   assert [r["step"] for r in records if "kl" in r] == [1, 2]
   assert all(np.isfinite(r["loss"]) for r in records if "loss" in r)
+  # On-policy distillation of the SFT run (LoRA) from the base model it started from.
+  out = distill.run(_config("configs/hf_distill.py", init_from=sft_dir, teacher=hf_dir,
+                            **{"lora.rank": 2}), str(tmp_path / "distill"))
+  assert out["metrics"]["step"] == 2 and "greedy/d1" in out["metrics"]
+  records = [r for r in _records(tmp_path / "distill" / "metrics.jsonl") if "loss" in r]
+  assert [r["step"] for r in records] == [1, 2]
+  assert all(np.isfinite(r["loss"]) and r["reverse_kl"] > 0 for r in records)
 
   config = _config("configs/hf_verifier.py", init_from=sft_dir)
   with pytest.raises(ValueError, match="no per-step oracle.*labels=mc"):

@@ -140,6 +140,23 @@ def collect(launched: Launched) -> Launched:
   return dataclasses.replace(launched, samples=mesh_lib.to_host(launched.samples))
 
 
+def generated_batch(launched: Launched, rows=None, samples=None):
+  """(tokens [R, T], mask [R, T-1]) of a launched generation's `rows` (all by default): prompt
+  then completion, and 1 on the generated tokens up to and including the stop token, aligned with
+  the predicted tokens (tokens[:, 1:]). `samples`: the generation already collected to the host.
+  The width is the generated one rounded up to 16, not max_new: columns after the longest row are
+  padding every loss masks out (at most max_new/16 shapes compile)."""
+  out = samples if samples is not None else collect(launched).samples
+  rows = np.arange(len(launched.problems)) if rows is None else rows
+  gen_tokens, lengths = out.tokens[rows], out.lengths[rows]
+  width_new = min(gen_tokens.shape[1], round_up(max(int(lengths.max()), 1), 16))
+  prompts = launched.prompts[rows]
+  tokens = jnp.concatenate([prompts, jnp.asarray(gen_tokens[:, :width_new])], 1)
+  generated = np.arange(width_new)[None] < lengths[:, None]
+  mask = jnp.concatenate([jnp.zeros_like(prompts), jnp.asarray(generated)], 1)
+  return tokens, mask[:, 1:].astype(jnp.float32)
+
+
 def finish(launched: Launched, params, ref_params, *, vocab,
            reward: Callable, score: Callable,
            advantages: Callable, max_new: int, baseline: float = 0.0,
@@ -161,15 +178,8 @@ def finish(launched: Launched, params, ref_params, *, vocab,
   problems, prompts = launched.problems, launched.prompts
 
   def scored(rows):
-    gen_tokens, lengths = out.tokens[rows], out.lengths[rows]
-    # Score and train on the generated width, not max_new: columns after the longest row are
-    # padding that every loss masks out (widths in 16s: at most max_new/16 shapes compile).
-    width_new = min(gen_tokens.shape[1], round_up(max(int(lengths.max()), 1), 16))
-    tokens = jnp.concatenate([prompts[rows], jnp.asarray(gen_tokens[:, :width_new])], 1)
-    # Generated tokens up to and including the stop token, never the finished rows' padding.
-    generated = np.arange(width_new)[None] < lengths[:, None]
-    mask = jnp.concatenate([jnp.zeros_like(prompts[rows]), jnp.asarray(generated)], 1)
-    mask = mask[:, 1:].astype(jnp.float32)  # aligned with predicted tokens
+    tokens, mask = generated_batch(launched, rows, samples=out)
+    width_new = tokens.shape[1] - prompts.shape[1]
     tokens, mask = (mesh_lib.split_like(params, x) for x in (tokens, mask))  # data-parallel
     logp, values, _ = score(params, tokens)
     ref_logp, _, _ = score(ref_params, tokens)
