@@ -47,7 +47,9 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
       c, arg, "configs/countdown_distill.py",
       tiny={"eval_problems": 4, "steps": 3, "prompts_per_step": 4, "samples_per_prompt": 2,
             "minibatch_size": 4, "max_new": 24, "eval_every": 2, "checkpoint_every": 1,
-            "rollout_slots": 4, "eval_slots": 4, "eval_log_points": 0},
+            "rollout_slots": 4, "eval_slots": 4, "eval_log_points": 3},
+      small={"eval_problems": 100, "steps": 24, "prompts_per_step": 16, "eval_every": 8,
+             "checkpoint_every": 8},
       offpolicy={"distill.sampler": "teacher", "distill.divergence": "nll"},
       forward_kl={"distill.divergence": "forward_kl"},
       jsd={"distill.divergence": "jsd"})

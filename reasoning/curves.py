@@ -16,17 +16,21 @@ import numpy as np
 from reasoning import scaling
 
 
-def rl_curve(records: Sequence[dict], key: str) -> dict:
+def rl_curve(records: Sequence[dict], key: str, flops: str = "train_flops") -> dict:
   """{compute, accuracy, r0, sft_flops} of one run: its held-out evaluations of `key` (e.g.
-  'greedy/d1') after step 0, at the RL compute spent up to each."""
+  'greedy/d1') after step 0, at the compute spent up to each. `flops`: the ledger counted,
+  'train_flops' (every FLOP) or 'student_flops' (the trained policy's own, which
+  experiments.distill logs apart from the teacher's; a run without it, such as RL with the exact
+  verifier, spends every FLOP on the policy and is read from train_flops)."""
+  count = lambda r: r.get(flops, r["train_flops"])
   evals = [r for r in records if key in r and "train_flops" in r]
   start = [r for r in evals if r["step"] == 0]
   if not start:
     raise ValueError(f"no step-0 evaluation of {key!r}: the curve needs the accuracy before RL")
-  sft_flops = start[0]["train_flops"]
+  sft_flops = count(start[0])
   later = [r for r in evals if r["step"] > 0]
   gains = [r for r in records if f"gain/{key}" in r]  # experiments.rl's paired gain, if any
-  return {"compute": np.array([r["train_flops"] - sft_flops for r in later]),
+  return {"compute": np.array([count(r) - sft_flops for r in later]),
           "accuracy": np.array([r[key] for r in later]), "r0": float(start[0][key]),
           "sft_flops": float(sft_flops), "steps": [r["step"] for r in later],
           "gain": ((gains[-1][f"gain/{key}"], gains[-1][f"gain_se/{key}"]) if gains else None)}

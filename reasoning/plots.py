@@ -253,6 +253,50 @@ def boundary(result: dict, path: str, *, title: str) -> None:
   _save(fig, title, path)
 
 
+def distillation(result: dict, path: str, *, title: str) -> None:
+  """Methods trained from one student (scripts/distillation.py): held-out pass@1 against the
+  student's FLOPs with each log-linear fit dashed (left), pass@k of the student before, after each
+  method and of the teacher (middle), and each method's paired difference from the student with
+  its bootstrap band (right); k on a log2 axis."""
+  k = np.array(result["k"], float)
+  fig, (left, middle, right) = plt.subplots(1, 3, figsize=(16, 4.4))
+  middle.plot(k, 100 * np.array(result["start"]["pass_at_k"]), marker="o", ms=3, color="gray",
+              label="student before")
+  if "teacher" in result:
+    middle.plot(k, 100 * np.array(result["teacher"]["after"]), marker="s", ms=3, color="k",
+                ls=":", label="teacher")
+  for i, (label, m) in enumerate(result["methods"].items()):
+    color = f"C{i}"
+    curve, fit = m["curve"], m["fit"]
+    x = np.asarray(curve["compute"], float)
+    p = np.asarray(curve["accuracy"], float)
+    n = m["fit"].get("problems") or result["problems"]
+    left.errorbar(x, 100 * p, yerr=100 * np.sqrt(p * (1 - p) / n), fmt="o", ms=3, lw=0.8,
+                  color=color, label=label)
+    ll = fit["log_linear"]
+    grid = np.geomspace(x[x > 0].min(), x.max(), 50)
+    left.plot(grid, 100 * (ll["intercept"] + ll["slope_per_decade"] * np.log10(grid)), "--",
+              color=color, lw=0.8)
+    middle.plot(k, 100 * np.array(m["after"]), marker="o", ms=3, color=color, label=label)
+    right.plot(k, 100 * np.array(m["difference"]), marker="o", ms=3, color=color, label=label)
+    right.fill_between(k, 100 * np.array(m["difference_low"]),
+                       100 * np.array(m["difference_high"]), color=color, alpha=0.15)
+  r0 = next(iter(result["methods"].values()))["curve"]["r0"]
+  left.axhline(100 * r0, color="gray", lw=0.6, ls=":", label="student before")
+  left.set(xscale="log", xlabel="student FLOPs from the start (its sampling and training)",
+           ylabel=f"held-out {result['metric']} (%)", title="pass@1 against student compute")
+  middle.set(xlabel="k (samples per problem)", ylabel="pass@k (%)", ylim=(0, 100),
+             title=f"pass@k (n={result['problems']})")
+  right.axhline(0, color="gray", lw=0.8)
+  right.set(xlabel="k (samples per problem)", ylabel="method - student before (points)",
+            title="paired difference, 90% bootstrap band")
+  for ax in (middle, right):
+    ax.set_xscale("log", base=2)
+  for ax in (left, middle, right):
+    ax.legend(fontsize=7)
+  _save(fig, title, path)
+
+
 def overoptimization(runs: dict[str, dict], path: str, *, title: str) -> None:
   """Per RL run against a learned reward, the proxy reward it optimized and the gold reward
   (the exact verifier's pass rate on the same samples) against d = sqrt(KL from the start),

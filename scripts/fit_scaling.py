@@ -24,7 +24,8 @@ from reasoning import curves as curves_lib, plots, rng as rng_lib  # noqa: E402
 from reasoning.logging import read_metrics  # noqa: E402
 
 
-def load_group(workdirs: list[str], key: str) -> tuple[list[dict], int]:
+def load_group(workdirs: list[str], key: str, flops: str = "train_flops"
+               ) -> tuple[list[dict], int]:
   """(rl_curve per run, held-out problems per point) of a group's workdirs."""
   runs, problems = [], set()
   for workdir in workdirs:
@@ -33,7 +34,8 @@ def load_group(workdirs: list[str], key: str) -> tuple[list[dict], int]:
     problems.add(config["eval_problems"] * (1 if "/d" in key else
                                             len(str(config["eval_difficulties"]).split(","))))
     try:
-      runs.append(curves_lib.rl_curve(read_metrics(os.path.join(workdir, "metrics.jsonl")), key))
+      runs.append(curves_lib.rl_curve(read_metrics(os.path.join(workdir, "metrics.jsonl")), key,
+                                      flops))
     except ValueError as e:
       raise ValueError(f"{workdir}: {e}") from None
   if len(problems) != 1:
@@ -71,13 +73,14 @@ def table(fits: dict[str, dict], key: str) -> str:
 
 
 def fit_groups(groups: dict[str, list[str]], out: str, *, key: str, title: str,
-               resamples: int = 200, seed: int = 0) -> dict[str, dict]:
+               resamples: int = 200, seed: int = 0, flops: str = "train_flops"
+               ) -> dict[str, dict]:
   """Fits every group, writes fits.json, fits.md and rl_compute.png under `out`; returns the
   fits."""
   os.makedirs(out, exist_ok=True)
   curves, fits = {}, {}
   for i, (label, workdirs) in enumerate(groups.items()):
-    runs, problems = load_group(workdirs, key)
+    runs, problems = load_group(workdirs, key, flops)
     fits[label] = curves_lib.fit(runs, problems, rng_lib.stream(seed, "fit_bootstrap", i),
                                  resamples=resamples)
     fits[label]["problems"] = problems
@@ -102,6 +105,9 @@ def main():
   parser.add_argument("--key", default="sampled/d1", help="the metric, e.g. greedy/d1, greedy/all")
   parser.add_argument("--title", default="held-out pass@1 against RL compute")
   parser.add_argument("--resamples", type=int, default=200)
+  parser.add_argument("--flops", default="train_flops", choices=("train_flops", "student_flops"),
+                      help="the compute axis: every FLOP, or the trained policy's own (a "
+                           "distillation run's teacher excluded)")
   args = parser.parse_args()
   groups = {}
   for group in args.groups:
@@ -109,7 +115,8 @@ def main():
     if not sep or not dirs:
       parser.error(f"{group!r}: expected LABEL=WORKDIR[,WORKDIR...]")
     groups[label] = dirs.split(",")
-  fit_groups(groups, args.out, key=args.key, title=args.title, resamples=args.resamples)
+  fit_groups(groups, args.out, key=args.key, title=args.title, resamples=args.resamples,
+             flops=args.flops)
 
 
 if __name__ == "__main__":

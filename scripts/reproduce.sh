@@ -98,7 +98,7 @@ stage "8/11 train-compute comparison: SFT, RL, STaR, expert iteration"
 $PY scripts/plot_train_scaling.py --out "$OUT/figures/countdown_self_improvement.png" \
     $(ls -d "$OUT/rl_grpo" "$OUT/star" "$OUT/star_norat" "$OUT/expert_iteration" 2>/dev/null)
 
-stage "9/11 scaling: coverage to k = $K before and after RL, the o1 pair, test-time compute against model size"
+stage "9/11 scaling: coverage to k = $K before and after RL, the o1 pair, test-time compute against model size, distillation against RL"
 $PY scripts/coverage.py --policy "$OUT/sft" --out "$OUT/coverage" --k $K $COVERAGE
 $PY scripts/coverage.py --policy "$OUT/rl_grpo" --out "$OUT/coverage_rl" --k $K $COVERAGE
 $PY scripts/boundary.py --before "$OUT/coverage" --after "$OUT/coverage_rl" \
@@ -112,6 +112,23 @@ for width in 64 256; do
 done
 $PY scripts/exchange.py --out "$OUT/exchange" "$OUT/sft_width64" "$OUT/sft" \
     "$OUT/sft_width256" $EXCHANGE
+# The 0.22M model trained from its SFT run three ways at the same batch: RL, on-policy
+# distillation from the 0.86M SFT run, SFT on that teacher's samples; coverage of each.
+$PY -m experiments.rl --config configs/countdown_rl.py$V --config.init_from="$OUT/sft_width64" \
+    --workdir "$OUT/rl_width64"
+for arm in distill distill_offpolicy; do
+  variant=$([ $arm = distill ] && echo "$V" || variant_of offpolicy)
+  $PY -m experiments.distill --config configs/countdown_distill.py$variant \
+      --config.init_from="$OUT/sft_width64" --config.teacher="$OUT/sft" --workdir "$OUT/$arm"
+done
+for run in sft_width64 rl_width64 distill distill_offpolicy; do
+  $PY scripts/coverage.py --policy "$OUT/$run" --out "$OUT/coverage_$run" --k $K $COVERAGE
+done
+$PY scripts/distillation.py --out "$OUT/distillation" --start "$OUT/coverage_sft_width64" \
+    --teacher "$OUT/coverage" --key $BOUNDARY_KEY --metric sampled/$BOUNDARY_KEY \
+    "RL (GRPO)=$OUT/rl_width64:$OUT/coverage_rl_width64" \
+    "on-policy distillation=$OUT/distill:$OUT/coverage_distill" \
+    "SFT on teacher samples=$OUT/distill_offpolicy:$OUT/coverage_distill_offpolicy"
 
 stage "10/11 a critic, sequential revisions (no critique, its critiques, the oracle's), Quiet-STaR"
 $PY -m experiments.critic --config configs/countdown_critic.py$V --config.init_from="$OUT/sft" \
@@ -163,6 +180,7 @@ cp "$OUT/coverage/coverage.png" "$OUT/figures/countdown_coverage.png"
 cp "$OUT/boundary/boundary.png" "$OUT/figures/countdown_boundary.png"
 cp "$OUT/overoptimization/overoptimization.png" "$OUT/figures/countdown_overoptimization.png"
 cp "$OUT/exchange/exchange.png" "$OUT/figures/countdown_exchange.png"
+cp "$OUT/distillation/distillation.png" "$OUT/figures/countdown_distillation.png"
 cp "$OUT/revision/plots/revision_attempts.png" "$OUT/figures/countdown_revision_attempts.png"
 cp "$OUT/revision/plots/revision_scaling.png" "$OUT/figures/countdown_revision_scaling.png"
 cp "$OUT/revision_oracle/plots/revision_attempts.png" "$OUT/figures/countdown_revision_attempts_oracle.png"

@@ -17,10 +17,12 @@ from ml_collections import config_flags
 
 DOCS = ["README.md"] + sorted(glob.glob("docs/*.md"))
 # Config fields and script flags that name a run directory (or file) the command reads.
-READ_FIELDS = ("init_from", "policy", "prm", "orm", "generator", "discriminator", "compare_with")
+READ_FIELDS = ("init_from", "teacher", "policy", "prm", "orm", "generator", "discriminator",
+               "compare_with")
 READ_FLAGS = ("--policy", "--before", "--after", "--rl", "--coverage", "--search", "--init_from",
-              "--run")
-POSITIONAL_READS = {"plot_train_scaling", "exchange", "fit_scaling"}  # their positionals are runs
+              "--run", "--start", "--teacher")
+# Scripts whose positionals are runs: `DIR`, `LABEL=DIR[,DIR...]` or `LABEL=DIR:DIR`.
+POSITIONAL_READS = {"plot_train_scaling", "exchange", "fit_scaling", "distillation"}
 PLACEHOLDER = re.compile(r"^(<|/models|/data|/shared|\.\.\.|\.cache/smollm2)")
 
 
@@ -110,7 +112,7 @@ def test_documented_command_parses_and_reads_what_is_written(doc, argv):
       options = {i + 2 for i, a in enumerate(argv[1:-1]) if a.startswith("--")}
       for i, arg in enumerate(argv[1:], 1):
         if not arg.startswith("--") and i not in options:
-          for path in arg.split("=", 1)[-1].split(","):
+          for path in re.split(r"[,:]", arg.split("=", 1)[-1]):
             reads.append(("a run", path))
   for what, path in reads:
     assert is_written(path, written), (

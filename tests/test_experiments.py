@@ -541,7 +541,8 @@ def test_reproduce_smoke_scale_draws_every_figure(tmp_path):
   assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
   figures = sorted(p.name for p in (tmp_path / "figures").glob("*.png"))
   assert figures == ["arithmetic_quiet_star.png", "countdown_best_of_n.png",
-                     "countdown_boundary.png", "countdown_coverage.png", "countdown_exchange.png",
+                     "countdown_boundary.png", "countdown_coverage.png",
+                     "countdown_distillation.png", "countdown_exchange.png",
                      "countdown_o1_pair.png", "countdown_overoptimization.png",
                      "countdown_revision_attempts.png",
                      "countdown_revision_attempts_oracle.png", "countdown_revision_scaling.png",
