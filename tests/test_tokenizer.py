@@ -195,6 +195,13 @@ def test_every_entrypoint_on_a_math_jsonl_file_with_a_hugging_face_model(tmp_pat
   out = verifier_exp.run(config, str(tmp_path / "prm"))
   assert "auc/step" not in out["metrics"] and "auc/outcome_min" in out["metrics"]
   prm = str(tmp_path / "prm")
+  # RL against the learned reward: the PRM's score is optimized, the exact verdict logged.
+  rl.run(_config("configs/hf_rl.py", init_from=sft_dir, **{"reward.model": prm}),
+         str(tmp_path / "rl_prm"))
+  records = [r for r in _records(tmp_path / "rl_prm" / "metrics.jsonl") if "reward" in r]
+  assert len(records) == 2
+  assert all(0 <= r["reward"] <= 1 and 0 <= r["pass_rate"] <= 1 and np.isfinite(r["kl_start"])
+             for r in records)
 
   search.run(_config("configs/hf_search.py", policy=sft_dir, prm=prm), str(tmp_path / "search"))
   assert {"best-of-2 majority", "best-of-2 PRM weighted", "beam N=2", "lookahead1 N=2",
