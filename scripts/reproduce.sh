@@ -125,7 +125,7 @@ for run in sft_width64 rl_width64 distill distill_offpolicy; do
   $PY scripts/coverage.py --policy "$OUT/$run" --out "$OUT/coverage_$run" --k $K $COVERAGE
 done
 $PY scripts/distillation.py --out "$OUT/distillation" --start "$OUT/coverage_sft_width64" \
-    --teacher "$OUT/coverage" --key $BOUNDARY_KEY --metric sampled/$BOUNDARY_KEY \
+    --teacher "$OUT/coverage" --key $TEST_KEY --metric sampled/$TEST_KEY \
     "RL (GRPO)=$OUT/rl_width64:$OUT/coverage_rl_width64" \
     "on-policy distillation=$OUT/distill:$OUT/coverage_distill" \
     "SFT on teacher samples=$OUT/distill_offpolicy:$OUT/coverage_distill_offpolicy"
