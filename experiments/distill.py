@@ -26,7 +26,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import common
-from reasoning import compute, evaluation, lora as lora_lib, loop, mesh as mesh_lib, rng as rng_lib
+from reasoning import compute, lora as lora_lib, loop, mesh as mesh_lib, rng as rng_lib
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import Progress, read_metrics
 from reasoning.text import prompt_length
@@ -146,16 +146,9 @@ def run(config, workdir: str) -> dict:
       ckpt.save(done, state, meta, force=done == config.steps)
   finally:
     ckpt.close()
-  first, last = (os.path.join(workdir, "evals", f"step{s}.npz") for s in (0, config.steps))
-  if os.path.exists(first) and os.path.exists(last):
-    gain = evaluation.paired_gain(dict(np.load(first)), dict(np.load(last)), eval_problems)
-    if start < config.steps:
-      writer.write(config.steps, train_flops=meta["train_flops"],
-                   student_flops=meta["student_flops"], **gain)
-    shown = [k.split("/", 1)[1] for k in gain if k.startswith("gain/") and "/d" in k]
-    print("held-out gain over distillation (paired SE): " + "  ".join(
-        f"{k} {100 * gain['gain/' + k]:+.1f} ± {100 * gain['gain_se/' + k]:.1f}"
-        for k in sorted(shown)), flush=True)
+  loop.log_paired_gain(writer, workdir, config.steps, eval_problems, write=start < config.steps,
+                       what="distillation", train_flops=meta["train_flops"],
+                       student_flops=meta["student_flops"])
   writer.close()
   records = read_metrics(writer.path)
   label = f"distill ({cfg.divergence}, {cfg.sampler} samples)"

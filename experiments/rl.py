@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import common
-from reasoning import (compute, evaluation, lora as lora_lib, loop, mesh as mesh_lib,
+from reasoning import (compute, lora as lora_lib, loop, mesh as mesh_lib,
                        model as model_lib, rng as rng_lib)
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import Progress, read_metrics
@@ -215,15 +215,8 @@ def run(config, workdir: str) -> dict:
     ckpt.close()
   # RL's gain on the held-out problems, paired per problem between the first and last
   # evaluation, with its standard error.
-  first, last = (os.path.join(workdir, "evals", f"step{s}.npz") for s in (0, config.steps))
-  if os.path.exists(first) and os.path.exists(last):
-    gain = evaluation.paired_gain(dict(np.load(first)), dict(np.load(last)), eval_problems)
-    if start < config.steps:  # a rerun of a finished run has it logged already
-      writer.write(config.steps, train_flops=meta["train_flops"], algo=pg_cfg.algo, **gain)
-    shown = [k.split("/", 1)[1] for k in gain if k.startswith("gain/") and "/d" in k]
-    print("held-out gain over RL (paired SE): " + "  ".join(
-        f"{k} {100 * gain['gain/' + k]:+.1f} ± {100 * gain['gain_se/' + k]:.1f}"
-        for k in sorted(shown)), flush=True)
+  loop.log_paired_gain(writer, workdir, config.steps, eval_problems, write=start < config.steps,
+                       what="RL", train_flops=meta["train_flops"], algo=pg_cfg.algo)
   writer.close()
   records = read_metrics(writer.path)
   loop.plot_train_scaling(workdir, pg_cfg.algo, records, config.init_from,

@@ -109,6 +109,25 @@ def evaluate(writer, step: int, graphdef, params, vocab, task, problems, key, *,
   return result
 
 
+def log_paired_gain(writer, workdir: str, steps: int, problems, *, write: bool, what: str,
+                    **extra) -> dict | None:
+  """The held-out gain from the first to the last evaluation (evals/step0.npz and
+  evals/step{steps}.npz, written by `evaluate` with scores_path), paired per problem, with its
+  standard error: written at `steps` with `extra` when `write` (a rerun of a finished run has it
+  logged already) and shown on one line. None when either evaluation is missing."""
+  first, last = (os.path.join(workdir, "evals", f"step{s}.npz") for s in (0, steps))
+  if not (os.path.exists(first) and os.path.exists(last)):
+    return None
+  gain = evaluation.paired_gain(dict(np.load(first)), dict(np.load(last)), problems)
+  if write:
+    writer.write(steps, **extra, **gain)
+  shown = [k.split("/", 1)[1] for k in gain if k.startswith("gain/") and "/d" in k]
+  print(f"held-out gain over {what} (paired SE): " + "  ".join(
+      f"{k} {100 * gain['gain/' + k]:+.1f} ± {100 * gain['gain_se/' + k]:.1f}"
+      for k in sorted(shown)), flush=True)
+  return gain
+
+
 def evaluator(writer, graphdef, vocab, task, problems, key, *, prompt_len: int, max_new: int,
               meta: dict):
   """evaluate_iteration(iteration, params, **extra) for a loop that evaluates once per
