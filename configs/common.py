@@ -31,6 +31,13 @@ def chat(question: str, instruction: str = "", system: str = "") -> ConfigDict:
   return ConfigDict({"question": question, "instruction": instruction, "system": system})
 
 
+def tools(trace_share: float = 1.0, max_calls: int = 4, available: bool = True) -> ConfigDict:
+  """A task block's `tools`: the environment's calc tool (reasoning/tools.py); `trace_share` of
+  the SFT examples call it, the rest state the answer alone; `max_calls` per answer;
+  `available` False answers every call with an error (the policy measured without its tool)."""
+  return ConfigDict({"trace_share": trace_share, "max_calls": max_calls, "available": available})
+
+
 def task(fields: dict) -> ConfigDict:
   return ConfigDict(dict(fields))
 

@@ -97,11 +97,21 @@ def check_positive(config, *fields: str) -> None:
 def make_task(config, vocab=None):
   """The task of a config's `task` block: a ConfigDict, or a run's config.json as a dict. A
   `task.chat` block ({question, instruction, system}: configs/common.chat) poses it through the
-  chat template of `vocab` (an instruct model's tokenizer; tasks/chat.ChatFormat)."""
+  chat template of `vocab` (an instruct model's tokenizer; tasks/chat.ChatFormat); a `task.tools`
+  block ({trace_share, max_calls, available}: configs/common.tools) gives it the environment's
+  calc tool (tasks/tool_use.ToolUse)."""
   from reasoning.tasks import get_task
   task = dict(config["task"])
   chat = dict(task.pop("chat", None) or {})
+  tools = dict(task.pop("tools", None) or {})
   inner = get_task(task.pop("name"), **task)
+  if tools:
+    from reasoning.tasks.tool_use import ToolUse
+    unknown = sorted(set(tools) - {"trace_share", "max_calls", "available"})
+    if unknown:
+      raise ValueError(f"task.tools.{unknown[0]} is not a tool setting; expected trace_share, "
+                       f"max_calls, available")
+    inner = ToolUse(inner, **tools)
   if not chat.get("question"):
     return inner
   from reasoning.tasks.chat import ChatFormat

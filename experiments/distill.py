@@ -54,6 +54,9 @@ def run(config, workdir: str) -> dict:
       config.teacher, memory=config.get("memory"))
   common.check_same_vocab(vocab, teacher_vocab, "config.teacher", "config.init_from")
   task = common.make_task(config, vocab)
+  if hasattr(task, "respond"):
+    raise ValueError("config.task.tools: distillation samples single-turn completions; a task "
+                     "with tools is trained by experiments.sft and experiments.rl")
   common.save_config(config, workdir)
   eval_problems = common.evaluation_set(task, config.init_from, config.eval_difficulties,
                                         config.eval_problems)

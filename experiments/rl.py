@@ -156,7 +156,7 @@ def run(config, workdir: str) -> dict:
         graphdef, params, [p for p in problems for _ in range(group)],
         jax.random.fold_in(rollout_key, step), vocab=vocab, prompt_len=prompt_len,
         max_new=config.max_new, temperature=config.temperature, group=group,
-        slots=config.rollout_slots)
+        slots=config.rollout_slots, respond=getattr(train_task, "respond", None))
 
   if start == 0:
     do_eval(0)
@@ -192,7 +192,9 @@ def run(config, workdir: str) -> dict:
           metrics_list.append(m)
       metrics = {k: float(np.mean([float(m[k]) for m in metrics_list])) for k in metrics_list[0]}
       seq_lens = (out.prompt_lens + out.lengths)[out.rows]  # scored and trained on
-      meta["train_flops"] += (compute.generation_flops(model_cfg, out.prompt_lens, out.lengths)
+      sampling_flops = (out.sampling_flops if out.sampling_flops is not None else
+                        compute.generation_flops(model_cfg, out.prompt_lens, out.lengths))
+      meta["train_flops"] += (sampling_flops
                               + (2 + bool(config.off_policy_steps))
                               * compute.forward_flops(model_cfg, seq_lens)
                               + config.epochs * compute.train_flops(model_cfg, seq_lens))

@@ -70,15 +70,26 @@ def evaluate(graphdef, params, vocab: CharVocab, task: Task, problems: Sequence[
   overall, per difficulty and on traps. Keys like `greedy/d1`, `pass@8/all`, `greedy/traps`;
   `eval/retries` is the mean count of `retry` lines per greedy completion. A `per_problem` dict
   receives each problem's scores ({"greedy": [P], "sampled": [P], ...}) for paired
-  comparisons (paired_gain). `slots` > 0 decodes with the slot engine (complete)."""
+  comparisons (paired_gain). `slots` > 0 decodes with the slot engine (complete). For a task
+  with tools (a `respond` environment: tasks/tool_use.py) the completions are generated in turns
+  with the environment answering each call (tools.generate), and `eval/tool_calls` is the mean
+  count of calls per greedy answer."""
   prompts = [p.prompt for p in problems]
-  greedy, lengths = complete(graphdef, params, vocab, prompts, key, prompt_len=prompt_len,
-                             max_new=max_new, temperature=0.0, chunk=chunk, slots=slots)
+  environment = getattr(task, "respond", None)  # a task with tools: the environment answers calls
+  run = complete
+  if environment is not None:
+    def run(graphdef, params, vocab, prompts, key, *, prompt_len, max_new, temperature, **_):
+      from reasoning import tools
+      out = tools.generate(graphdef, params, vocab, prompts, key, respond=environment,
+                           max_new=max_new, temperature=temperature, prompt_len=prompt_len)
+      return [vocab.decode(row) for row in out.tokens], out.lengths
+  greedy, lengths = run(graphdef, params, vocab, prompts, key, prompt_len=prompt_len,
+                        max_new=max_new, temperature=0.0, chunk=chunk, slots=slots)
   scores = {"greedy": np.array([task.verify(p, c) for p, c in zip(problems, greedy)])}
   if num_samples > 0:
-    sampled, _ = complete(graphdef, params, vocab, prompts * num_samples, jax.random.fold_in(key, 1),
-                          prompt_len=prompt_len, max_new=max_new, temperature=1.0, chunk=chunk,
-                          slots=slots)
+    sampled, _ = run(graphdef, params, vocab, prompts * num_samples, jax.random.fold_in(key, 1),
+                     prompt_len=prompt_len, max_new=max_new, temperature=1.0, chunk=chunk,
+                     slots=slots)
     s = np.array([task.verify(p, c) for p, c in zip(problems * num_samples, sampled)])
     s = s.reshape(num_samples, len(problems))
     scores["sampled"] = s.mean(0)
@@ -90,6 +101,9 @@ def evaluate(graphdef, params, vocab: CharVocab, task: Task, problems: Sequence[
   # How often the greedy policy tried again: 0 for a policy never taught to.
   out = {"eval/gen_tokens": float(lengths.sum()),
          "eval/retries": float(np.mean([retry_count(c) for c in greedy]))}
+  if environment is not None:  # tool calls per greedy answer
+    from reasoning.tasks.tool_use import calls_made
+    out["eval/tool_calls"] = float(np.mean([calls_made(c) for c in greedy]))
   for name, s in scores.items():
     out[f"{name}/all"] = float(s.mean())
     for d in sorted(set(difficulty.tolist())):

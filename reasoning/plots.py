@@ -297,6 +297,27 @@ def distillation(result: dict, path: str, *, title: str) -> None:
   _save(fig, title, path)
 
 
+def tool_use(results: dict[str, dict], path: str, *, title: str) -> None:
+  """Held-out greedy accuracy per difficulty, with the tool (solid) and with every call refused
+  (hatched), one colour per run, binomial SE bars (scripts/tool_use.py)."""
+  keys = [k for k in next(iter(results.values())) if k != "tool_calls"]
+  fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(keys) * len(results), 4.2))
+  width = 0.8 / (2 * len(results))
+  x = np.arange(len(keys))
+  for i, (run, result) in enumerate(results.items()):
+    for j, (arm, hatch) in enumerate((("with", None), ("without", "//"))):
+      offset = (2 * i + j - len(results) + 0.5) * width
+      ax.bar(x + offset, [100 * result[k][arm] for k in keys], width,
+             yerr=[100 * result[k][f"{arm}_se"] for k in keys], color=f"C{i}", hatch=hatch,
+             alpha=0.85 if j == 0 else 0.45,
+             label=f"{run}, {'with the tool' if j == 0 else 'calls refused'} "
+                   f"({result['tool_calls'][arm]:.2f} calls/answer)")
+  ax.set_xticks(x, [f"{k} (n={next(iter(results.values()))[k]['n']})" for k in keys])
+  ax.set(ylabel="held-out greedy accuracy (%)", ylim=(0, 100))
+  ax.legend(fontsize=7)
+  _save(fig, title, path)
+
+
 def overoptimization(runs: dict[str, dict], path: str, *, title: str) -> None:
   """Per RL run against a learned reward, the proxy reward it optimized and the gold reward
   (the exact verifier's pass rate on the same samples) against d = sqrt(KL from the start),

@@ -35,6 +35,7 @@ STREAMS = {
     "quiet_star_batches": 16,  # Quiet-STaR's texts per step (per thought length; 0: plain arm)
     "distill_prompts": 17,   # distillation's prompts of a step
     "distill_minibatches": 18,  # distillation's minibatch order per step and epoch
+    "tool_traces": 19,       # which SFT examples call the tool, per difficulty
 }
 
 

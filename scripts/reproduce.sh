@@ -4,9 +4,10 @@
 # without rationalization), expert iteration with MCTS -> rStar -> the train-compute comparison
 # -> coverage to k = 256 with its power law before and after RL (does RL only sharpen?), the o1
 # pair (pass@1 against RL compute and best-of-N with the exact checker against test-time compute,
-# fitted), and test-time compute against model size (SFT at 0.22M, 0.86M and 3.4M parameters)
-# -> a critic, sequential revisions (with and without its critiques, and with the oracle's) and
-# Quiet-STaR -> RL compute curves over seeds, fitted: the default run and the 2025 recipes ->
+# fitted), test-time compute against model size (SFT at 0.22M, 0.86M and 3.4M parameters), and
+# on-policy distillation of the 0.22M model against RL -> a critic, sequential revisions (with
+# and without its critiques, and with the oracle's), Quiet-STaR, and RL with a calc tool -> RL
+# compute curves over seeds, fitted: the default run and the 2025 recipes ->
 # at full scale, GRPO on a real pretrained model (SmolLM2-135M-Instruct) with its o1 pair.
 #
 #   scripts/reproduce.sh [OUT_DIR]         (make reproduce; OUT_DIR defaults to runs/reproduce,
@@ -27,13 +28,13 @@ if [ "$SCALE_NAME" = full ]; then OUT=${1:-runs/reproduce}; else OUT=${1:-runs/r
 case "$SCALE_NAME" in
   full) V="" ; VV=":large" ; ALGOS="grpo ppo rloo reinforce" ; K=256 ; COVERAGE="" ; EXCHANGE=""
         FIT="fit" ; SWEEP="sweep" ; SWEEP_SET="--set rollout_slots=0 --set eval_slots=0" ; SEEDS="0,1,2"
-        RECIPES="grpo,dapo,dr_grpo,gspo,cispo" ; TEST_KEY=d2 ; BOUNDARY_KEY=d1 ;;
+        RECIPES="grpo,dapo,dr_grpo,gspo,cispo" ; TEST_KEY=d2 ; BOUNDARY_KEY=d1 ; TOOLS="" ;;
   small) V=":small" ; VV=":small" ; ALGOS="grpo ppo" ; K=64 ; COVERAGE="--problems 50"
          EXCHANGE="--problems 50 --n 16" ; FIT="small" ; SWEEP="small" ; SWEEP_SET="" ; SEEDS="0,1,2"
-         RECIPES="grpo,dapo,dr_grpo,gspo,cispo" ; TEST_KEY=d2 ; BOUNDARY_KEY=d1 ;;
+         RECIPES="grpo,dapo,dr_grpo,gspo,cispo" ; TEST_KEY=d2 ; BOUNDARY_KEY=d1 ; TOOLS="--problems 50" ;;
   smoke) V=":tiny" ; VV=":tiny" ; ALGOS="grpo" ; K=4 ; COVERAGE="--problems 3 --bin_samples 2 --max_new 24"
          EXCHANGE="--problems 3 --n 2 --max_new 24" ; FIT="tiny" ; SWEEP="tiny" ; SWEEP_SET="" ; SEEDS="0,1"
-         RECIPES="dapo" ; TEST_KEY=all ; BOUNDARY_KEY=all ;;
+         RECIPES="dapo" ; TEST_KEY=all ; BOUNDARY_KEY=all ; TOOLS="--problems 3" ;;
   *) echo "SCALE must be full, small or smoke, got '${SCALE}'" >&2; exit 2 ;;
 esac
 mkdir -p "$OUT/figures"
@@ -130,7 +131,7 @@ $PY scripts/distillation.py --out "$OUT/distillation" --start "$OUT/coverage_sft
     "on-policy distillation=$OUT/distill:$OUT/coverage_distill" \
     "SFT on teacher samples=$OUT/distill_offpolicy:$OUT/coverage_distill_offpolicy"
 
-stage "10/11 a critic, sequential revisions (no critique, its critiques, the oracle's), Quiet-STaR"
+stage "10/11 a critic, sequential revisions (no critique, its critiques, the oracle's), Quiet-STaR, tool use"
 $PY -m experiments.critic --config configs/countdown_critic.py$V --config.init_from="$OUT/sft" \
     --config.prm="$OUT/prm" --workdir "$OUT/critic"
 $PY -m experiments.revision --config configs/countdown_revision.py$V --config.init_from="$OUT/sft" \
@@ -144,6 +145,12 @@ $PY -m experiments.revision --config configs/countdown_revision.py$V --config.in
     --config.prm="$OUT/prm" --config.critic=oracle --config.keep_right=1.0 --config.context=1 \
     --config.finetune.epochs=10 --workdir "$OUT/revision_oracle"
 $PY -m experiments.quiet_star --config configs/arithmetic_quiet_star.py$V --workdir "$OUT/quiet_star"
+
+# Tool use: SFT on calc-tool traces (half of them), RL with the tool, accuracy with and without.
+$PY -m experiments.sft --config configs/arithmetic_tools_sft.py$V --workdir "$OUT/tools_sft"
+$PY -m experiments.rl --config configs/arithmetic_tools_rl.py$V --config.init_from="$OUT/tools_sft" \
+    --workdir "$OUT/tools_rl"
+$PY scripts/tool_use.py --out "$OUT/tool_use" "sft=$OUT/tools_sft" "rl=$OUT/tools_rl" $TOOLS
 
 stage "11/11 RL compute curves over seeds, fitted: the default run, then the 2025 recipes"
 if [ ":$FIT" = "$V" ]; then  # seed 0 of the default run at this scale is stage 2's GRPO run
@@ -181,6 +188,7 @@ cp "$OUT/boundary/boundary.png" "$OUT/figures/countdown_boundary.png"
 cp "$OUT/overoptimization/overoptimization.png" "$OUT/figures/countdown_overoptimization.png"
 cp "$OUT/exchange/exchange.png" "$OUT/figures/countdown_exchange.png"
 cp "$OUT/distillation/distillation.png" "$OUT/figures/countdown_distillation.png"
+cp "$OUT/tool_use/tool_use.png" "$OUT/figures/arithmetic_tool_use.png"
 cp "$OUT/revision/plots/revision_attempts.png" "$OUT/figures/countdown_revision_attempts.png"
 cp "$OUT/revision/plots/revision_scaling.png" "$OUT/figures/countdown_revision_scaling.png"
 cp "$OUT/revision_oracle/plots/revision_attempts.png" "$OUT/figures/countdown_revision_attempts_oracle.png"

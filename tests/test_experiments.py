@@ -540,7 +540,8 @@ def test_reproduce_smoke_scale_draws_every_figure(tmp_path):
                         text=True, env=env, timeout=900)
   assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
   figures = sorted(p.name for p in (tmp_path / "figures").glob("*.png"))
-  assert figures == ["arithmetic_quiet_star.png", "countdown_best_of_n.png",
+  assert figures == ["arithmetic_quiet_star.png", "arithmetic_tool_use.png",
+                     "countdown_best_of_n.png",
                      "countdown_boundary.png", "countdown_coverage.png",
                      "countdown_distillation.png", "countdown_exchange.png",
                      "countdown_o1_pair.png", "countdown_overoptimization.png",

@@ -19,6 +19,7 @@ from reasoning import mesh as mesh_lib, sampling
 from reasoning.tasks import Problem
 from reasoning.tasks.base import RETRY_LINE, retry_count
 from reasoning.text import pad_prompts, prompt_length, prompt_width, round_up
+from reasoning.tasks import tool_use
 from reasoning.train import rewards as rewards_lib
 
 
@@ -37,6 +38,7 @@ class Rollout:
   lengths: np.ndarray       # [B] generated tokens, the stop token included
   rows: np.ndarray          # [R] indices of the rows in `batch`
   kl_start: float = 0.0     # mean over the trained rows of sum_t log pi/pi_ref (nats/sequence)
+  sampling_flops: float | None = None  # tool rollouts: every turn's prefill and decode counted
 
   def summary(self, task) -> dict[str, float]:
     """What the rollout looked like, for metrics.jsonl (malformed: no answer `task` can read).
@@ -51,7 +53,9 @@ class Rollout:
                                         for x in c])),
             "answered_none": float(np.mean([x.endswith("ANSWER: none\n") for x in c])),
             "retries": float(np.mean([retry_count(x) for x in c])),
-            "kept": len(self.rows) / len(self.rewards)}
+            "kept": len(self.rows) / len(self.rewards),
+            **({"tool_calls": float(np.mean([tool_use.calls_made(x) for x in c]))}
+               if hasattr(task, "respond") else {})}
 
 
 def informative_rows(rewards, group: int, groups: int) -> np.ndarray:
@@ -121,14 +125,23 @@ class Launched:
 
 
 def launch(graphdef, params, problems: Sequence[Problem], key, *, vocab, prompt_len: int,
-           max_new: int, temperature: float, group: int = 1, slots: int = 0) -> Launched:
+           max_new: int, temperature: float, group: int = 1, slots: int = 0,
+           respond: Callable | None = None) -> Launched:
   """Dispatches the sampling of one completion per entry of `problems` with `params` and returns
   at once (JAX's asynchronous dispatch): the host can verify another batch while this one is
   generated. `group`: the number of consecutive copies of each prompt, prefilled once; `slots`
-  > 0: the slot engine at that many slots (sampling.generate)."""
+  > 0: the slot engine at that many slots (sampling.generate). With `respond` (a task's tool
+  environment) the completions are generated in turns, the environment answering each call
+  (tools.generate, on the host: it returns when they are done)."""
   prompt_lens = np.array([prompt_length(vocab, p.prompt) for p in problems])
   width = prompt_width(prompt_lens, prompt_len)  # wider only for a longer dataset prompt
   prompts = jnp.asarray(pad_prompts(vocab, [p.prompt for p in problems], width))
+  if respond is not None:
+    from reasoning import tools
+    samples = tools.generate(graphdef, params, vocab, [p.prompt for p in problems], key,
+                             respond=respond, max_new=max_new, temperature=temperature,
+                             prompt_len=width)
+    return Launched(problems, prompts, prompt_lens, samples)
   samples = sampling.generate(graphdef, params, prompts, key, max_new=max_new, stop="answer",
                               temperature=temperature, specials=vocab.specials, group=group,
                               slots=slots)
@@ -137,7 +150,9 @@ def launch(graphdef, params, problems: Sequence[Problem], key, *, vocab, prompt_
 
 def collect(launched: Launched) -> Launched:
   """Waits for a launched generation and copies its samples to the host."""
-  return dataclasses.replace(launched, samples=mesh_lib.to_host(launched.samples))
+  if isinstance(launched.samples, sampling.Samples):  # tool rollouts are on the host already
+    return dataclasses.replace(launched, samples=mesh_lib.to_host(launched.samples))
+  return launched
 
 
 def generated_batch(launched: Launched, rows=None, samples=None):
@@ -153,6 +168,8 @@ def generated_batch(launched: Launched, rows=None, samples=None):
   prompts = launched.prompts[rows]
   tokens = jnp.concatenate([prompts, jnp.asarray(gen_tokens[:, :width_new])], 1)
   generated = np.arange(width_new)[None] < lengths[:, None]
+  if getattr(out, "env", None) is not None:  # tool output: read by the policy, never trained
+    generated = generated & ~out.env[rows, :width_new]
   mask = jnp.concatenate([jnp.zeros_like(prompts), jnp.asarray(generated)], 1)
   return tokens, mask[:, 1:].astype(jnp.float32)
 
@@ -209,7 +226,7 @@ def finish(launched: Launched, params, ref_params, *, vocab,
     batch["behavior_logp"] = behavior
   kl_start = float(jnp.mean(jnp.sum((logp - ref_logp) * mask, axis=1)))
   return Rollout(batch, rewards, np.asarray(correct, bool), completions, launched.prompt_lens,
-                 out.lengths, rows, kl_start)
+                 out.lengths, rows, kl_start, getattr(out, "flops", None))
 
 
 def rollout(graphdef, params, ref_params, problems: Sequence[Problem], key, *, vocab,

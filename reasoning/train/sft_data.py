@@ -70,6 +70,12 @@ def build_pools(cfg: DataConfig, task, vocab, held_out: set[str],
     rng = (rng_lib.stream(cfg.seed, "random_solutions", d) if cfg.solutions == "random"
            else None)
     completions = [reference_completion(task, p, rng) for p in train]
+    if hasattr(task, "trace_pieces"):  # a task with tools: its traces, tool output not trained
+      if cfg.hint_share or cfg.retries or cfg.solutions in countdown_traces.TRACES:
+        raise ValueError("a task with tools writes its own traces: set hint_share=0, retries=0 "
+                         "and solutions='canonical'")
+      calls = rng_lib.stream(cfg.seed, "tool_traces", d).random(len(train)) < task.trace_share
+      completions = [task.trace_pieces(p, c) for p, c in zip(train, calls)]
     # A `hint_share` of prompts carry the STaR rationalization hint (tasks.with_hint), so the
     # policy can later use one: a from-scratch model's stand-in for the few-shot
     # rationalization prompt a pretrained LM gets in the STaR paper. Held-out prompts never do.
