@@ -297,11 +297,16 @@ def distillation(result: dict, path: str, *, title: str) -> None:
   _save(fig, title, path)
 
 
-def tool_use(results: dict[str, dict], path: str, *, title: str) -> None:
+def tool_use(results: dict[str, dict], path: str, *, title: str,
+             curves: dict[str, dict] | None = None) -> None:
   """Held-out greedy accuracy per difficulty, with the tool (solid) and with every call refused
-  (hatched), one colour per run, binomial SE bars (scripts/tool_use.py)."""
+  (hatched), one colour per run, binomial SE bars (scripts/tool_use.py); with `curves`
+  ({label: {step, tool_calls, pass_rate}} of RL runs), a second panel of the rollouts' tool calls
+  per answer and verified share against the RL step."""
   keys = [k for k in next(iter(results.values())) if k != "tool_calls"]
-  fig, ax = plt.subplots(figsize=(1.6 + 1.4 * len(keys) * len(results), 4.2))
+  fig, axes = plt.subplots(1, 2 if curves else 1, figsize=(13 if curves else 7, 4.2),
+                           squeeze=False)
+  ax = axes[0, 0]
   width = 0.8 / (2 * len(results))
   x = np.arange(len(keys))
   for i, (run, result) in enumerate(results.items()):
@@ -313,8 +318,15 @@ def tool_use(results: dict[str, dict], path: str, *, title: str) -> None:
              label=f"{run}, {'with the tool' if j == 0 else 'calls refused'} "
                    f"({result['tool_calls'][arm]:.2f} calls/answer)")
   ax.set_xticks(x, [f"{k} (n={next(iter(results.values()))[k]['n']})" for k in keys])
-  ax.set(ylabel="held-out greedy accuracy (%)", ylim=(0, 100))
+  ax.set(ylabel="held-out greedy accuracy (%)", ylim=(0, 105), title="held-out, greedy")
   ax.legend(fontsize=7)
+  for i, (label, c) in enumerate((curves or {}).items()):
+    ax = axes[0, 1]
+    ax.plot(c["step"], c["tool_calls"], color=f"C{i + 2}", label=f"{label}: tool calls per answer")
+    ax.plot(c["step"], c["pass_rate"], "--", color=f"C{i + 2}",
+            label=f"{label}: share verified right")
+    ax.set(xlabel="RL step", ylim=(0, 1.05), title="RL rollouts (training prompts)")
+    ax.legend(fontsize=7)
   _save(fig, title, path)
 
 

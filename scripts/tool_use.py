@@ -28,6 +28,7 @@ common.tune_xla_cpu()
 import jax  # noqa: E402
 
 from reasoning import evaluation, plots  # noqa: E402
+from reasoning.logging import read_metrics  # noqa: E402
 from reasoning.tasks.tool_use import ToolUse  # noqa: E402
 from reasoning.text import prompt_length  # noqa: E402
 
@@ -101,9 +102,15 @@ def main():
   md = table(results)
   with open(os.path.join(args.out, "tool_use.md"), "w") as f:
     f.write(md + "\n")
-  plots.tool_use(results, os.path.join(args.out, "tool_use.png"),
-                 title=f"held-out greedy accuracy with and without the calc tool "
-                       f"({args.problems} problems per difficulty)")
+  curves = {}
+  for item in args.runs:  # the RL runs' rollouts: tool calls and verified share per step
+    label, _, workdir = item.partition("=")
+    train = [r for r in read_metrics(os.path.join(workdir, "metrics.jsonl")) if "tool_calls" in r]
+    if train:
+      curves[label] = {k: [r[k] for r in train] for k in ("step", "tool_calls", "pass_rate")}
+  plots.tool_use(results, os.path.join(args.out, "tool_use.png"), curves=curves,
+                 title=f"accuracy with and without the calc tool ({args.problems} held-out "
+                       f"problems per difficulty)")
   print(md)
   print(f"wrote {args.out}/tool_use.json, tool_use.md, tool_use.png ({time.time() - start:.0f} s)")
 
