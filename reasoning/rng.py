@@ -14,19 +14,15 @@ STREAMS = {
     "train_problems": 1,     # SFT's training problems, per difficulty
     "held_out": 2,           # the held-out evaluation problems, per difficulty
     "batch_order": 3,        # epoch-wise shuffles of an SFT pool
-    "random_solutions": 4,   # a uniformly random correct solution per SFT example
-    "rl_prompts": 4,         # RL's prompts of a step (a different path shape than the above)
+    "rl_prompts": 4,         # RL's prompts of a step
     "rl_minibatches": 5,     # RL's minibatch order per step and epoch
     "hints": 6,              # which SFT prompts carry the rationalization hint
     "verifier_problems": 6,  # the reward model's training problems (no path)
-    "bootstrap_problems": 7,  # STaR's and expert iteration's training problems, per difficulty
-    "verifier_batches": 7,   # the reward model's minibatches, per step (no difficulty path)
+    "verifier_batches": 7,   # the reward model's minibatches, per step
     "failed_attempts": 8,    # SFT's failed attempts before a retry, per difficulty
-    "rationalization": 8,    # STaR's rationalization choices, per iteration
     "synthetic_problems": 8,  # the reward model's synthetic-attempt problems (no path)
     "traces": 9,             # search-trace SFT formats, per difficulty
-    "synthetic_attempts": 9,  # the flawed attempts written at those problems
-    "exit_problems": 9,      # expert iteration's problems of an iteration
+    "synthetic_attempts": 9,  # the flawed attempts written at those problems (no path)
     "trap_balance": 11,      # STaR's trap down-sampling, per iteration
     "fit_bootstrap": 12,     # a scaling fit's bootstrap redraws, per fitted curve
     "critic_right": 13,      # which right solutions the critic's training set keeps (no path)
@@ -36,11 +32,27 @@ STREAMS = {
     "distill_prompts": 17,   # distillation's prompts of a step
     "distill_minibatches": 18,  # distillation's minibatch order per step and epoch
     "tool_traces": 19,       # which SFT examples call the tool, per difficulty
+    "random_solutions": 20,  # a uniformly random correct solution per SFT example
+    "bootstrap_problems": 21,  # STaR's and expert iteration's training problems, per difficulty
+    "rationalization": 22,   # STaR's rationalization choices, per iteration
+    "exit_problems": 23,     # expert iteration's problems of an iteration
 }
+# Streams drawn without a path. A number is shared only between one of these and a stream drawn
+# per difficulty (1 and up): numpy's seeding drops trailing zeros, so [seed, n, 0] would draw what
+# [seed, n] does, and `stream` refuses an all-zero path on a shared number.
+NO_PATH = frozenset({"verifier_problems", "synthetic_problems", "synthetic_attempts",
+                     "critic_right", "critic_flawed", "revision_pairs"})
+_SHARED = frozenset(STREAMS[name] for name in NO_PATH)
 
 
 def stream(seed: int, name: str, *path: int) -> np.random.Generator:
   """The generator of stream `name` at `path` (ints) of a run seeded with `seed`."""
   if name not in STREAMS:
     raise ValueError(f"unknown random stream {name!r}; known: {', '.join(sorted(STREAMS))}")
+  if bool(path) == (name in NO_PATH):
+    raise ValueError(f"random stream {name!r} is drawn " + (
+        "without a path" if name in NO_PATH else "with a path (a difficulty, step, ...)"))
+  if name not in NO_PATH and STREAMS[name] in _SHARED and not any(path):
+    raise ValueError(f"random stream {name!r} at path {path}: an all-zero path draws what the "
+                     f"stream without a path of number {STREAMS[name]} draws")
   return np.random.default_rng([int(seed), STREAMS[name], *(int(p) for p in path)])

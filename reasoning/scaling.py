@@ -176,6 +176,22 @@ def overoptimization_fit(d: Sequence[float], reward: Sequence[float], form: str 
           "inside": bool(inside)}
 
 
+def overoptimization_interval(d: Sequence[float], share: Sequence[float], rows: int,
+                              rng: np.random.Generator, form: str = "rl", resamples: int = 200,
+                              level: float = 0.9) -> dict:
+  """Parametric-bootstrap `level` intervals of an overoptimization fit to a share (the gold
+  reward: the verified share of `rows` samples at each point): every point redrawn as
+  Binomial(rows, share) / rows and refitted. Returns {d_peak, gain_at_peak, r2: [lo, hi]} and
+  `inside_share`, the share of refits whose peak is interior."""
+  d, p = np.asarray(d, np.float64), np.clip(np.asarray(share, np.float64), 0.0, 1.0)
+  fits = [overoptimization_fit(d, rng.binomial(rows, p) / rows, form) for _ in range(resamples)]
+  tail = (1 - level) / 2
+  out = {key: [float(np.quantile([f[key] for f in fits], q)) for q in (tail, 1 - tail)]
+         for key in ("d_peak", "gain_at_peak", "r2")}
+  out["inside_share"] = float(np.mean([f["inside"] for f in fits]))
+  return out
+
+
 def _overoptimization_term(d, form: str):
   """The law's second term without -beta: d log d ('rl', 0 at d = 0) or d^2 ('bon')."""
   d = np.asarray(d, np.float64)

@@ -2,7 +2,8 @@
 runs that optimized a learned reward (`--config.reward.model`), the proxy reward they optimized
 and the gold reward (the exact verifier's pass rate on the same samples) against the distance
 d = sqrt(KL) of the policy from its start, each fitted with R(d) = r0 + d (alpha - beta log d),
-with the d where the gold reward peaks.
+with the d where the gold reward peaks and its 90% parametric-bootstrap interval (each step's gold
+share redrawn as a binomial of its samples).
 
   python -m experiments.rl --config configs/countdown_rl.py --config.init_from=runs/demo/sft \
       --config.reward.model=runs/demo/prm --workdir runs/rl_prm
@@ -22,7 +23,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, ".")
-from reasoning import plots, scaling  # noqa: E402
+from reasoning import plots, rng as rng_lib, scaling  # noqa: E402
 from reasoning.logging import read_metrics  # noqa: E402
 
 
@@ -48,7 +49,7 @@ def main():
   parser.add_argument("--out", required=True)
   args = parser.parse_args()
   result = {}
-  for item in args.runs:
+  for i, item in enumerate(args.runs):
     label, _, workdir = item.partition("=")
     if not workdir:
       raise SystemExit(f"error: {item!r}: expected label=workdir")
@@ -59,10 +60,15 @@ def main():
       except ValueError as e:  # a policy that has not moved (d = 0) has no curve to fit
         c[f"fit_{key}"] = None
         print(f"{label}: {key} not fitted: {e}")
+    if c["fit_gold"] is not None:  # the gold reward is a share of `rows` samples: binomial
+      c["fit_gold"]["interval"] = scaling.overoptimization_interval(
+          c["d"], c["gold"], c["rows"], rng_lib.stream(0, "fit_bootstrap", i))
     result[label] = c
     peaks = "; ".join(
         f"{key} {'peaks' if c[f'fit_{key}']['inside'] else 'is highest'} at d = "
-        f"{c[f'fit_{key}']['d_peak']:.2f} (R² {c[f'fit_{key}']['r2']:.2f})"
+        f"{c[f'fit_{key}']['d_peak']:.2f}" + (
+            " [{:.2f}, {:.2f}]".format(*c[f"fit_{key}"]["interval"]["d_peak"])
+            if "interval" in c[f"fit_{key}"] else "") + f" (R² {c[f'fit_{key}']['r2']:.2f})"
         for key in ("gold", "proxy") if c[f"fit_{key}"] is not None)
     print(f"{label} ({c['reward_model']}, {len(c['d'])} steps of {c['rows']} samples, d up to "
           f"{max(c['d']):.2f}): gold {100 * c['gold'][0]:.1f} -> {100 * c['gold'][-1]:.1f}%, "

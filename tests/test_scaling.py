@@ -266,3 +266,18 @@ def test_overoptimization_script_draws_a_run_that_did_not_move_without_a_fit(tmp
   assert proc.returncode == 0, proc.stderr[-2000:]
   assert "gold not fitted" in proc.stdout and "no fit" in proc.stdout
   assert (tmp_path / "out" / "overoptimization.png").exists()
+
+
+def test_overoptimization_interval_covers_the_true_peak():
+  """Gold shares drawn as binomials of 256 samples around R(d) = 0.3 + d (0.2 - 0.2 log d),
+  whose peak is at d = exp(0) = 1: the bootstrap interval of d_peak holds it."""
+  from reasoning import rng as rng_lib
+  d = np.linspace(0.05, 3.0, 40)
+  truth = scaling.overoptimization_curve({"form": "rl", "r0": 0.3, "alpha": 0.2, "beta": 0.2}, d)
+  draws = np.random.default_rng(0).binomial(256, truth) / 256
+  fit = scaling.overoptimization_fit(d, draws)
+  interval = scaling.overoptimization_interval(d, draws, 256, rng_lib.stream(0, "fit_bootstrap", 0),
+                                               resamples=100)
+  lo, hi = interval["d_peak"]
+  assert lo <= 1.0 <= hi and lo <= fit["d_peak"] <= hi and hi - lo < 1.0
+  assert interval["inside_share"] > 0.9
