@@ -1,0 +1,163 @@
+"""Our RL step side by side with TRL's GRPOTrainer: the same model, prompts, group size, maximum
+new tokens, one update per rollout, f32 on the CPU, the exact answer's reward; whole steps timed
+after warm-up.
+
+  python scripts/bench_trl.py --out runs/bench_trl.json                        # a tiny Qwen2 model
+  python scripts/bench_trl.py --model .cache/smollm2/hf --out runs/bench_trl_smollm2.json
+
+The prompts are one-digit sums and products, through the model's chat template where it has one
+(configs/smollm2_rl.py's wording), else plain `compute a+b` lines; both trainers get the same
+prompt strings and score completions with the same verifier. TRL runs with its defaults except
+where they would make the two compute different things: no gradient checkpointing (ours keeps
+activations), KL coefficient 0.05 against the initial policy (ours), learning rate 1e-5.
+Useful tokens are generated completion tokens; seconds per step are the median over the steps
+after `--warmup`. Needs the `peers` extra and trl (`pip install trl`). Writes the JSON to --out.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+
+import numpy as np
+
+sys.path.insert(0, ".")
+from experiments import common  # noqa: E402
+
+common.tune_xla_cpu()
+
+
+def tiny_model(directory: str) -> str:
+  """A tiny random Qwen2-layout checkpoint whose BPE vocabulary covers the prompts."""
+  from reasoning import testing
+  texts = [f"compute {a}{op}{b}\nANSWER: {a + b if op == '+' else a * b}\n"
+           for a in range(10) for b in range(10) for op in "+*"]
+  return testing.write_tiny_hf_model(directory, texts * 4)
+
+
+def our_config(model: str, args):
+  from configs import common as configs, smollm2_rl
+  c = smollm2_rl.get_config()
+  c.init_from = model
+  vocab = common.load_sft(model)[0]
+  if not getattr(vocab, "chat_template", None):
+    c.task = configs.ConfigDict({"name": "arithmetic", "trap_share": 0.0})
+  c.steps = args.warmup + args.steps
+  c.prompts_per_step = args.prompts
+  c.samples_per_prompt = args.group
+  c.minibatch_size = args.prompts * args.group
+  c.epochs = 1
+  c.max_new = args.max_new
+  c.optim.lr = 1e-5
+  c.rl.kl_coef = 0.05
+  c.eval_problems = 2
+  c.eval_every = c.steps
+  c.eval_log_points = 0
+  c.pass_k = 0
+  c.rollout_slots = 0
+  c.eval_slots = 0
+  c.checkpoint_every = c.steps
+  return c
+
+
+def run_ours(model: str, args, workdir: str) -> dict:
+  from experiments import rl
+  from reasoning.logging import read_metrics
+  config = our_config(model, args)
+  rl.run(config, workdir)
+  train = [r for r in read_metrics(os.path.join(workdir, "metrics.jsonl")) if "reward" in r]
+  seconds = np.diff([r["time"] for r in train])[args.warmup - 1:]
+  tokens = [r["response_length"] * args.prompts * args.group for r in train][args.warmup:]
+  return {"seconds_per_step": float(np.median(seconds)), "steps_timed": len(seconds),
+          "tokens_per_step": float(np.mean(tokens)),
+          "useful_tokens_per_second": float(np.mean(tokens) / np.median(seconds)),
+          "reward": [r["reward"] for r in train]}
+
+
+def run_trl(model: str, args, workdir: str) -> dict:
+  import datasets
+  import torch
+  import transformers
+  import trl
+  config = our_config(model, args)
+  vocab = common.load_sft(model)[0]
+  task = common.make_task(config, vocab)
+  rng = np.random.default_rng(0)
+  problems = [p for _ in range(args.warmup + args.steps) for p in task.sample(rng, args.prompts, 1)]
+  by_prompt = {p.prompt: p for p in problems}
+
+  def reward(prompts, completions, **_):
+    return [float(task.verify(by_prompt[p], c)) for p, c in zip(prompts, completions)]
+
+  torch.set_num_threads(os.cpu_count() or 1)
+  tokenizer = transformers.AutoTokenizer.from_pretrained(model)
+  if tokenizer.pad_token is None:
+    tokenizer.pad_token = tokenizer.eos_token
+  policy = transformers.AutoModelForCausalLM.from_pretrained(model, torch_dtype=torch.float32)
+  times = []
+
+  class Clock(transformers.TrainerCallback):
+    def on_step_end(self, *_, **__):
+      times.append(time.perf_counter())
+
+  trl_config = trl.GRPOConfig(
+      output_dir=workdir, per_device_train_batch_size=args.prompts * args.group,
+      num_generations=args.group, max_completion_length=args.max_new, temperature=1.0,
+      learning_rate=1e-5, beta=0.05, num_iterations=1, max_steps=args.warmup + args.steps,
+      logging_steps=1, report_to="none", save_strategy="no", use_cpu=True, bf16=False,
+      gradient_checkpointing=False, shuffle_dataset=False, seed=0)
+  trainer = trl.GRPOTrainer(model=policy, reward_funcs=reward, args=trl_config,
+                            processing_class=tokenizer, callbacks=[Clock()],
+                            train_dataset=datasets.Dataset.from_dict(
+                                {"prompt": [p.prompt for p in problems]}))
+  start = time.perf_counter()
+  trainer.train()
+  times = [start] + times
+  seconds = np.diff(times)[args.warmup:]
+  lengths = [h["completions/mean_length"] for h in trainer.state.log_history
+             if "completions/mean_length" in h][args.warmup:]
+  tokens = float(np.mean(lengths)) * args.prompts * args.group
+  return {"seconds_per_step": float(np.median(seconds)), "steps_timed": len(seconds),
+          "tokens_per_step": tokens, "useful_tokens_per_second": tokens / float(np.median(seconds)),
+          "versions": {"trl": trl.__version__, "transformers": transformers.__version__,
+                       "torch": torch.__version__}}
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+  parser.add_argument("--model", default="", help="a Hugging Face model directory (default: a "
+                                                  "tiny random Qwen2-layout model)")
+  parser.add_argument("--prompts", type=int, default=8)
+  parser.add_argument("--group", type=int, default=4)
+  parser.add_argument("--max_new", type=int, default=32)
+  parser.add_argument("--steps", type=int, default=4, help="steps timed after the warm-up")
+  parser.add_argument("--warmup", type=int, default=2)
+  parser.add_argument("--out", required=True)
+  args = parser.parse_args()
+  with tempfile.TemporaryDirectory() as tmp:
+    model = args.model or tiny_model(os.path.join(tmp, "model"))
+    ours = run_ours(model, args, os.path.join(tmp, "ours"))
+    peer = run_trl(model, args, os.path.join(tmp, "trl"))
+  import jax
+  result = {"model": args.model or "tiny random Qwen2 (hidden 32, 2 layers)",
+            "prompts": args.prompts, "group": args.group, "max_new": args.max_new,
+            "device": jax.devices()[0].device_kind, "cpus": os.cpu_count(),
+            "ours": ours, "trl": peer,
+            "ratio_tokens_per_second": ours["useful_tokens_per_second"]
+            / peer["useful_tokens_per_second"]}
+  os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
+  with open(args.out, "w") as f:
+    json.dump(result, f, indent=1)
+  print(f"ours {ours['seconds_per_step']:.2f} s/step, {ours['useful_tokens_per_second']:.0f} "
+        f"useful tok/s; TRL {peer['seconds_per_step']:.2f} s/step, "
+        f"{peer['useful_tokens_per_second']:.0f} useful tok/s; ratio "
+        f"{result['ratio_tokens_per_second']:.2f}x")
+  print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+  main()
