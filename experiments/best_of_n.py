@@ -76,8 +76,11 @@ def run(config, workdir: str) -> dict:
                                               selector, rng, config.resamples)
         flops = n * (gen_flops + (score_flops if kind else 0.0))
         curves.setdefault(d, {}).setdefault(label, []).append((n, mean, lo, hi))
+        # The proxy the `best` selectors maximize (Gao et al.'s best-of-n against its reward model).
+        proxy = ({"proxy": bon.selected_score(s, n, np.random.default_rng([boot_seed, d, n, 1]),
+                                              config.resamples)} if selector == "best" else {})
         writer.write(n, difficulty=d, method=label, accuracy=mean, low=lo, high=hi,
-                     test_flops=flops)
+                     test_flops=flops, **proxy)
     best = {label: c[-1][1] for label, c in curves[d].items()}
     print(f"difficulty {d}, best-of-{m}: " + "  ".join(f"{k}={v:.3f}" for k, v in best.items()),
           flush=True)

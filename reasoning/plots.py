@@ -333,7 +333,8 @@ def tool_use(results: dict[str, dict], path: str, *, title: str,
 def overoptimization(runs: dict[str, dict], path: str, *, title: str) -> None:
   """Per RL run against a learned reward, the proxy reward it optimized and the gold reward
   (the exact verifier's pass rate on the same samples) against d = sqrt(KL from the start),
-  each with Gao et al.'s fit R(d) = r0 + d (alpha - beta log d). runs: scripts/
+  each with Gao et al.'s fit (R(d) = r0 + d (alpha - beta log d) for RL, r0 + d (alpha - beta d)
+  for best-of-n: the fit's form). runs: scripts/
   overoptimization.py's curves with their fits."""
   from reasoning import scaling
   fig, axes = plt.subplots(1, len(runs), figsize=(5.5 * len(runs), 4.2), squeeze=False)

@@ -281,3 +281,31 @@ def test_overoptimization_interval_covers_the_true_peak():
   lo, hi = interval["d_peak"]
   assert lo <= 1.0 <= hi and lo <= fit["d_peak"] <= hi and hi - lo < 1.0
   assert interval["inside_share"] > 0.9
+
+
+def test_overoptimization_script_reads_best_of_n_against_its_reward_model(tmp_path):
+  """--bon: experiments.best_of_n's 'PRM best' and 'ORM best' as best-of-n points at
+  d = sqrt(log n - (n - 1) / n), fitted with the best-of-n form; the gold peak lands where the
+  generating law R(d) = 0.3 + d (0.4 - 0.2 d) has it (d = 1)."""
+  import json
+  import subprocess
+  import sys
+  run = tmp_path / "bon"
+  run.mkdir()
+  (run / "config.json").write_text(json.dumps({"eval_problems": 100, "orm": "runs/orm",
+                                               "prm": "runs/prm"}))
+  ns = [2**i for i in range(9)]
+  d = scaling.bon_distance(ns)
+  rows = [{"step": n, "difficulty": 1, "method": m, "accuracy": 0.3 + x * (0.4 - 0.2 * x),
+           "proxy": 0.5 + 0.1 * x, "low": 0.0, "high": 1.0, "test_flops": 1.0}
+          for m in ("PRM best", "ORM best") for n, x in zip(ns, d)]
+  rows += [{"step": n, "difficulty": 1, "method": "majority", "accuracy": 0.3} for n in ns]
+  (run / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+  proc = subprocess.run([sys.executable, "scripts/overoptimization.py", "--out",
+                         str(tmp_path / "out"), "--bon", str(run)], capture_output=True, text=True)
+  assert proc.returncode == 0, proc.stderr[-2000:]
+  result = json.loads((tmp_path / "out" / "overoptimization.json").read_text())
+  prm = result["best-of-n, PRM best"]
+  assert prm["form"] == "bon" and prm["reward_model"] == "runs/prm"
+  assert prm["fit_gold"]["d_peak"] == pytest.approx(1.0, rel=1e-6)
+  assert result["best-of-n, ORM best"]["reward_model"] == "runs/orm"

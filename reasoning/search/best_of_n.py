@@ -43,6 +43,16 @@ def select(answers: Sequence[str | None], scores: Sequence[float], method: str) 
   return first[winner] if method == "majority" else top[winner]
 
 
+def selected_score(scores: np.ndarray, n: int, rng: np.random.Generator,
+                   resamples: int = 200) -> float:
+  """The proxy reward of best-of-n selection: the mean over problems and `resamples` draws of n
+  pool members (without replacement) of the highest of their scores [P, M]."""
+  p, m = scores.shape
+  draws = np.argsort(rng.random((resamples, p, m)), axis=-1)[..., :n]
+  return float(np.take_along_axis(np.broadcast_to(scores, (resamples, p, m)), draws, -1)
+               .max(-1).mean())
+
+
 def bootstrap_accuracy(correct: np.ndarray, answers: list[list[str | None]], scores: np.ndarray,
                        n: int, method: str, rng: np.random.Generator, resamples: int = 200):
   """Accuracy of best-of-n drawn from pools of M >= n, resampled as in Lightman et al.
