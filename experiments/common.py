@@ -217,7 +217,7 @@ def load_sft(workdir: str, memory=None):
   import jax
 
   from reasoning import lora as lora_lib
-  from reasoning.checkpoint import Checkpointer
+  from reasoning.checkpoint import Checkpointer, CorruptCheckpoint
   from reasoning.train import state as state_lib
   sft_config = read_run_config(workdir)
   base = base_model_config(workdir, sft_config)
@@ -244,7 +244,14 @@ def load_sft(workdir: str, memory=None):
     keys = ckpt.stored_keys()
     if keys is not None and not keys & {"params", "state"}:  # bare parameters (critic, revision)
       abstract = params
-    state, meta = ckpt.restore(abstract)
+    # A run reading another run's checkpoint never moves or skips its files: an unreadable latest
+    # checkpoint is an error naming it (rerunning that run sets it aside and resumes).
+    try:
+      state, meta = ckpt.restore(abstract, fall_back=False)
+    except CorruptCheckpoint as e:
+      _silence_stderr()
+      raise ValueError(f"{e}; rerunning the run in {workdir} sets it aside and resumes from the "
+                       f"one before") from None
   finally:
     ckpt.close()
   if isinstance(state, dict) and "state" in state:
@@ -461,8 +468,14 @@ def lock_workdir(workdir: str):
   open for the run's life. A workdir in use by another process is a ValueError naming both."""
   import fcntl
   import socket
-  os.makedirs(workdir, exist_ok=True)
-  f = open(os.path.join(workdir, ".lock"), "a+")
+  if os.path.exists(workdir) and not os.path.isdir(workdir):
+    raise ValueError(f"--workdir {workdir}: a file, not a directory; pass a directory")
+  try:
+    os.makedirs(workdir, exist_ok=True)
+    f = open(os.path.join(workdir, ".lock"), "a+")
+  except OSError as e:
+    raise ValueError(f"--workdir {workdir}: cannot be written ({e.strerror}); pass a directory "
+                     f"you can write") from None
   try:
     fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
   except BlockingIOError:
@@ -479,6 +492,30 @@ def lock_workdir(workdir: str):
   return f
 
 
+_STDERR = None  # the process's standard error as main() found it (a duplicate descriptor)
+
+
+def _silence_stderr() -> None:
+  """Under main(): standard error to /dev/null from here on (the failure is reported on the
+  descriptor main() kept). A failed read of another run's checkpoint leaves orbax's reader
+  threads printing hundreds of `Event loop is closed` tracebacks until the process ends."""
+  if _STDERR is not None:
+    import sys
+    sys.stderr.flush()
+    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+
+
+def _exit_with(message: str) -> None:
+  """Exits with status 1 after `message`, one line on the standard error main() found, and
+  nothing after it."""
+  import sys
+  sys.stdout.flush()
+  sys.stderr.flush()
+  os.write(_STDERR if _STDERR is not None else 2, (message + "\n").encode())
+  _silence_stderr()
+  sys.exit(1)
+
+
 def main(run_fn, experiment: str) -> None:
   """absl main for `run_fn(config, workdir)`: clear errors for unknown config fields, one writer
   per workdir, and a one-line error (no traceback) for bad input or a run that went non-finite."""
@@ -487,6 +524,8 @@ def main(run_fn, experiment: str) -> None:
   from absl import app
 
   from reasoning import loop
+  global _STDERR
+  _STDERR = os.dup(2)
   tune_xla_cpu()
   try:
     check_overrides(sys.argv[1:])
@@ -514,7 +553,7 @@ def main(run_fn, experiment: str) -> None:
     except (ValueError, loop.NonFinite) as e:
       if fresh and os.listdir(workdir) == [".lock"]:  # a rejected start leaves nothing behind
         shutil.rmtree(workdir, ignore_errors=True)
-      sys.exit(f"error: {e}")
+      _exit_with(f"error: {e}")
     finally:
       if lock is not None:
         lock.close()

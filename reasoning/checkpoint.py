@@ -13,10 +13,14 @@ one-line error naming the array and both shapes.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shutil
 import sys
+import tempfile
+import time
 import zlib
 from typing import Any
 
@@ -50,6 +54,39 @@ def _placed(abstract_state):
 def _names(path) -> tuple[str, ...]:
   """A pytree path as plain names: the same for a dataclass and the dict orbax stores it as."""
   return tuple(str(getattr(k, "key", getattr(k, "name", getattr(k, "idx", k)))) for k in path)
+
+
+@contextlib.contextmanager
+def _without_event_loop_noise(linger: float = 0.0):
+  """Standard error (file descriptor 2) while orbax restores, less the tracebacks of
+  `RuntimeError: Event loop is closed` that its reader threads print (hundreds of lines, often
+  interleaved) when a restore fails: when that noise is there, every traceback line goes, and the
+  failure itself is reported once, as CorruptCheckpoint."""
+  sys.stderr.flush()
+  saved = os.dup(2)
+  with tempfile.TemporaryFile(mode="w+b") as captured:
+    os.dup2(captured.fileno(), 2)
+    try:
+      yield
+    except BaseException:
+      time.sleep(1.0)  # the reader threads print as they wind down after the failure
+      raise
+    finally:
+      time.sleep(linger)
+      sys.stderr.flush()
+      os.dup2(saved, 2)
+      os.close(saved)
+      captured.seek(0)
+      text = captured.read().decode(errors="replace")
+      noise = "RuntimeError: Event loop is closed"
+      marks = ("Traceback (most recent call last)", "_check_closed", "Event loop is closed",
+               "base_events.py")
+      kept = [line for line in text.splitlines(keepends=True)
+              if line.strip() and not line.startswith(" ")
+              and not any(m in line for m in marks)] if noise in text else [text]
+      if kept:
+        sys.stderr.write("".join(kept))
+        sys.stderr.flush()
 
 
 class Checkpointer:
@@ -86,11 +123,17 @@ class Checkpointer:
         step, args=ocp.args.Composite(state=ocp.args.StandardSave(state),
                                       meta=ocp.args.JsonSave(meta)), force=True)
 
-  def restore(self, abstract_state, step: int | None = None):
+  def restore(self, abstract_state, step: int | None = None, *, fall_back: bool = True):
     """(state, meta) of `step`, or by default of the latest good checkpoint (restore_latest).
-    abstract_state: jax.eval_shape of a state."""
+    abstract_state: jax.eval_shape of a state. fall_back=False (a run reading another run's
+    checkpoint): the latest checkpoint or an error naming it; nothing is moved or skipped."""
     if step is not None:
       return self._restore(abstract_state, step)
+    if not fall_back:
+      latest = self.latest_step()
+      if latest is None:
+        raise ValueError(f"no checkpoint in {self.directory}")
+      return self._restore(abstract_state, latest)
     return self.restore_latest(abstract_state)[:2]
 
   def restore_latest(self, abstract_state):
@@ -122,8 +165,10 @@ class Checkpointer:
     if step is None:
       return None
     try:
-      return set(self._manager.item_metadata(step)["state"].keys())
+      with _without_event_loop_noise():
+        return set(self._manager.item_metadata(step)["state"].keys())
     except Exception:  # no readable metadata: the restore itself reports the checkpoint
+      self._failed_restore = True
       return None
 
   def _restore(self, abstract_state, step: int):
@@ -133,13 +178,16 @@ class Checkpointer:
         step, args=ocp.args.Composite(state=ocp.args.StandardRestore(abstract),
                                       meta=ocp.args.JsonRestore()))
     try:
-      try:
-        restored = restore(abstract_state if jax.process_count() == 1 else _placed(abstract_state))
-      except ValueError as e:  # written by another device topology: say where the arrays go
-        if "opology" not in str(e):
-          raise
-        restored = restore(_placed(abstract_state))
+      with _without_event_loop_noise():
+        try:
+          restored = restore(abstract_state if jax.process_count() == 1 else
+                             _placed(abstract_state))
+        except ValueError as e:  # written by another device topology: say where the arrays go
+          if "opology" not in str(e):
+            raise
+          restored = restore(_placed(abstract_state))
     except Exception as e:  # orbax raises many types; the contract is one clear error.
+      self._failed_restore = True
       raise CorruptCheckpoint(f"checkpoint {path} is unreadable (truncated or corrupt?): "
                               f"{type(e).__name__}: {str(e).splitlines()[0][:200]}") from None
     state, meta = restored["state"], dict(restored["meta"])
@@ -154,10 +202,12 @@ class Checkpointer:
   def _check_shapes(self, abstract_state, step: int, path: str) -> None:
     """A one-line error naming the first array whose stored shape differs from the model's."""
     try:
-      stored = self._manager.item_metadata(step)["state"]
+      with _without_event_loop_noise():
+        stored = self._manager.item_metadata(step)["state"]
       stored = {_names(p): tuple(m.shape) for p, m in
                 jax.tree_util.tree_flatten_with_path(stored)[0] if hasattr(m, "shape")}
     except Exception:  # no readable metadata: the restore itself reports the checkpoint
+      self._failed_restore = True
       return
     for p, leaf in jax.tree_util.tree_flatten_with_path(abstract_state)[0]:
       key = _names(p)
@@ -180,7 +230,11 @@ class Checkpointer:
 
   def close(self) -> None:
     self._manager.wait_until_finished()
-    self._manager.close()
+    if getattr(self, "_failed_restore", False):  # its reader threads print as the loop closes
+      with _without_event_loop_noise(linger=1.0):
+        self._manager.close()
+    else:
+      self._manager.close()
 
 
 class CorruptCheckpoint(ValueError):

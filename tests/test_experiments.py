@@ -173,6 +173,40 @@ def test_sft_pulse_resume_and_corrupt_checkpoint(tmp_path, monkeypatch):
 
 
 @pytest.mark.slow
+def test_a_run_reading_a_corrupt_checkpoint_stops_in_one_line_and_moves_nothing(tmp_path):
+  """RL from an SFT run whose latest checkpoint is unreadable: one line on standard error naming
+  the checkpoint (none of orbax's reader-thread tracebacks), status 1, and the SFT run's files
+  where they were."""
+  import os
+  import shutil
+  from experiments import sft
+  sft.run(_config("configs/countdown_sft.py"), str(tmp_path / "sft"))
+  steps = sorted(os.listdir(tmp_path / "sft" / "checkpoints"))
+  with open(tmp_path / "sft" / "checkpoints" / "6" / "state" / "manifest.ocdbt", "wb"):
+    pass  # emptied
+  proc = subprocess.run([sys.executable, "-m", "experiments.rl", "--config",
+                         "configs/countdown_rl.py:tiny", f"--config.init_from={tmp_path / 'sft'}",
+                         f"--workdir={tmp_path / 'rl'}"], capture_output=True, text=True,
+                        timeout=300)
+  assert proc.returncode == 1
+  assert proc.stderr.count("\n") == 1 and proc.stderr.startswith("error: checkpoint "), (
+      proc.stderr[-3000:])
+  assert "rerunning the run in" in proc.stderr
+  assert sorted(os.listdir(tmp_path / "sft" / "checkpoints")) == steps
+  assert not (tmp_path / "sft" / "checkpoints-corrupt").exists()
+  shutil.rmtree(tmp_path / "rl", ignore_errors=True)
+
+
+def test_a_bad_workdir_is_one_clear_error(tmp_path):
+  from experiments import common
+  (tmp_path / "file").write_text("")
+  with pytest.raises(ValueError, match="a file, not a directory"):
+    common.lock_workdir(str(tmp_path / "file"))
+  with pytest.raises(ValueError, match="cannot be written"):
+    common.lock_workdir(str(tmp_path / "file" / "run"))
+
+
+@pytest.mark.slow
 def test_sft_resumed_after_a_kill_in_its_final_evaluation_writes_it_once(tmp_path, monkeypatch):
   """Killed after the last checkpoint, during the final evaluation: the rerun evaluates once."""
   from experiments import sft
