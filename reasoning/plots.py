@@ -357,7 +357,8 @@ def overoptimization(runs: dict[str, dict], path: str, *, title: str) -> None:
                   label=f"{name}: {peak} (R² {f['r2']:.2f})")
       axis.set_ylabel(name, color=color)
     ax.set(xlabel="d = sqrt(KL from the initial policy), nats^1/2",
-           title=f"{label} ({c['rows']} samples per point)")
+           title=f"{label} ({c['rows']} "
+                 f"{'problems' if c.get('form') == 'bon' else 'samples'} per point)")
     lines = ax.get_legend_handles_labels()
     more = right.get_legend_handles_labels()
     ax.legend(lines[0] + more[0], lines[1] + more[1], fontsize=7, loc="lower left")

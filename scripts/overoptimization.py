@@ -40,10 +40,9 @@ def bon_curve(workdir: str, method: str, difficulty: int) -> dict:
     config = json.load(f)
   records = [r for r in read_metrics(os.path.join(workdir, "metrics.jsonl"))
              if r.get("method") == method and r.get("difficulty") == difficulty and "proxy" in r]
-  if len(records) < 4:
-    raise ValueError(f"{workdir}: {len(records)} best-of-n points of {method!r} at d{difficulty} "
-                     f"with a proxy score; a fit needs 4 or more (experiments.best_of_n logs "
-                     f"one per n)")
+  if not records:
+    raise ValueError(f"{workdir}: no best-of-n points of {method!r} at d{difficulty} with a "
+                     f"proxy score (experiments.best_of_n logs one per n)")
   n = np.array([r["step"] for r in records], float)
   return {"reward_model": config["prm" if method.startswith("PRM") else "orm"],
           "rows": config["eval_problems"], "form": "bon", "step": n.tolist(),
@@ -103,15 +102,18 @@ def main():
             " [{:.2f}, {:.2f}]".format(*c[f"fit_{key}"]["interval"]["d_peak"])
             if "interval" in c[f"fit_{key}"] else "") + f" (R² {c[f'fit_{key}']['r2']:.2f})"
         for key in ("gold", "proxy") if c[f"fit_{key}"] is not None)
-    print(f"{label} ({c['reward_model']}, {len(c['d'])} steps of {c['rows']} samples, d up to "
+    points = (f"n = 1..{int(max(c['step']))} on {c['rows']} problems" if c["form"] == "bon"
+              else f"{len(c['d'])} steps of {c['rows']} samples")
+    print(f"{label} ({c['reward_model']}, {points}, d up to "
           f"{max(c['d']):.2f}): gold {100 * c['gold'][0]:.1f} -> {100 * c['gold'][-1]:.1f}%, "
           f"proxy {c['proxy'][0]:.3f} -> {c['proxy'][-1]:.3f}; {peaks or 'no fit'}")
   os.makedirs(args.out, exist_ok=True)
   with open(os.path.join(args.out, "overoptimization.json"), "w") as f:
     json.dump(result, f, indent=1)
   path = os.path.join(args.out, "overoptimization.png")
-  plots.overoptimization(result, path, title="RL against a learned reward: proxy and gold "
-                                             "(exact verifier) reward against d = sqrt(KL)")
+  what = "best-of-n" if not args.runs else "RL" if not args.bon else "RL and best-of-n"
+  plots.overoptimization(result, path, title=f"{what} against a learned reward: proxy and gold "
+                                             f"(exact verifier) reward against d = sqrt(KL)")
   print(f"wrote {path}")
 
 

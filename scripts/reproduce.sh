@@ -76,6 +76,11 @@ $PY scripts/overoptimization.py --out "$OUT/overoptimization" prm="$OUT/rl_prm_s
 stage "4/11 best-of-N: majority, ORM, PRM"
 $PY -m experiments.best_of_n --config configs/countdown_bon.py$V --config.policy="$OUT/sft" \
     --config.orm="$OUT/orm" --config.prm="$OUT/prm" --workdir "$OUT/bon"
+# Best-of-n against the demo-size reward models that RL overoptimized in stage 3 (Gao's form).
+$PY -m experiments.best_of_n --config configs/countdown_bon.py$V --config.policy="$OUT/sft" \
+    --config.orm="$OUT/orm_small" --config.prm="$OUT/prm_small" --config.eval_difficulties=1,2 \
+    --workdir "$OUT/bon_small"
+$PY scripts/overoptimization.py --out "$OUT/overoptimization_bon" --bon "$OUT/bon_small"
 
 stage "5/11 test-time search: best-of-N, beam, lookahead, MCTS; compute-optimal frontier"
 $PY -m experiments.search --config configs/countdown_search.py$V --config.policy="$OUT/sft" \
@@ -186,6 +191,7 @@ cp "$OUT/rstar/plots/rstar_scaling.png" "$OUT/figures/countdown_rstar.png"
 cp "$OUT/coverage/coverage.png" "$OUT/figures/countdown_coverage.png"
 cp "$OUT/boundary/boundary.png" "$OUT/figures/countdown_boundary.png"
 cp "$OUT/overoptimization/overoptimization.png" "$OUT/figures/countdown_overoptimization.png"
+cp "$OUT/overoptimization_bon/overoptimization.png" "$OUT/figures/countdown_overoptimization_bon.png"
 cp "$OUT/exchange/exchange.png" "$OUT/figures/countdown_exchange.png"
 cp "$OUT/distillation/distillation.png" "$OUT/figures/countdown_distillation.png"
 cp "$OUT/tool_use/tool_use.png" "$OUT/figures/arithmetic_tool_use.png"

@@ -579,6 +579,7 @@ def test_reproduce_smoke_scale_draws_every_figure(tmp_path):
                      "countdown_boundary.png", "countdown_coverage.png",
                      "countdown_distillation.png", "countdown_exchange.png",
                      "countdown_o1_pair.png", "countdown_overoptimization.png",
+                     "countdown_overoptimization_bon.png",
                      "countdown_revision_attempts.png",
                      "countdown_revision_attempts_oracle.png", "countdown_revision_scaling.png",
                      "countdown_rl_fit.png", "countdown_rl_recipes.png", "countdown_rstar.png",
