@@ -262,6 +262,22 @@ def load_sft(workdir: str, memory=None):
   return vocab, sft_config, model_cfg, graphdef, params, float(meta["train_flops"])
 
 
+def finish_post_training(writer, workdir: str, config, label: str, title: str) -> dict:
+  """The end of a run after SFT (RL, distillation): closes its metrics, draws
+  plots/train_scaling.png (held-out pass@1 against compute, the SFT run at `config.init_from`
+  first; sampled pass@1 where the run evaluates `pass_k` samples) and returns the last
+  held-out evaluation."""
+  from reasoning import loop
+  from reasoning.logging import read_metrics
+  writer.close()
+  records = read_metrics(writer.path)
+  loop.plot_train_scaling(workdir, label, records, config.init_from,
+                          difficulties(config.eval_difficulties), title=title,
+                          problems=config.eval_problems,
+                          metric="sampled" if config.pass_k else "greedy")
+  return loop.last_evaluation(records, writer.path)
+
+
 def check_same_vocab(vocab, other, name: str, reference: str) -> None:
   """A clear error where the run at `name` reads another vocabulary than `reference`'s: a
   verifier scores the policy's token ids, so both must share one tokenizer."""

@@ -28,7 +28,7 @@ import numpy as np
 from experiments import common
 from reasoning import compute, lora as lora_lib, loop, mesh as mesh_lib, rng as rng_lib
 from reasoning.checkpoint import Checkpointer
-from reasoning.logging import Progress, read_metrics
+from reasoning.logging import Progress
 from reasoning.text import prompt_length
 from reasoning.train import distill, rollout as rollout_lib, state as state_lib
 
@@ -152,17 +152,10 @@ def run(config, workdir: str) -> dict:
   loop.log_paired_gain(writer, workdir, config.steps, eval_problems, write=start < config.steps,
                        what="distillation", train_flops=meta["train_flops"],
                        student_flops=meta["student_flops"])
-  writer.close()
-  records = read_metrics(writer.path)
   label = f"distill ({cfg.divergence}, {cfg.sampler} samples)"
-  loop.plot_train_scaling(workdir, label, records, config.init_from,
-                          common.difficulties(config.eval_difficulties),
-                          title=f"{config.task.name}: SFT then {label}",
-                          problems=config.eval_problems,
-                          metric="sampled" if config.pass_k else "greedy")
-  return {"params": policy_of(state.params),
-          "metrics": loop.last_evaluation(records, writer.path)}
-
+  metrics = common.finish_post_training(writer, workdir, config, label,
+                                        f"{config.task.name}: SFT then {label}")
+  return {"params": policy_of(state.params), "metrics": metrics}
 
 if __name__ == "__main__":
   common.main(run, "distill")

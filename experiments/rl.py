@@ -32,7 +32,7 @@ from experiments import common
 from reasoning import (compute, lora as lora_lib, loop, mesh as mesh_lib,
                        model as model_lib, rng as rng_lib)
 from reasoning.checkpoint import Checkpointer
-from reasoning.logging import Progress, read_metrics
+from reasoning.logging import Progress
 from reasoning.text import prompt_length
 from reasoning.train import pg, rewards as rewards_lib, rollout as rollout_lib, state as state_lib
 
@@ -219,16 +219,9 @@ def run(config, workdir: str) -> dict:
   # evaluation, with its standard error.
   loop.log_paired_gain(writer, workdir, config.steps, eval_problems, write=start < config.steps,
                        what="RL", train_flops=meta["train_flops"], algo=pg_cfg.algo)
-  writer.close()
-  records = read_metrics(writer.path)
-  loop.plot_train_scaling(workdir, pg_cfg.algo, records, config.init_from,
-                          common.difficulties(config.eval_difficulties),
-                          title=f"{config.task.name}: SFT then RL ({pg_cfg.algo})",
-                          problems=config.eval_problems,
-                          metric="sampled" if config.pass_k else "greedy")
-  return {"params": policy_of(state.params),
-          "metrics": loop.last_evaluation(records, writer.path)}
-
+  metrics = common.finish_post_training(writer, workdir, config, pg_cfg.algo,
+                                        f"{config.task.name}: SFT then RL ({pg_cfg.algo})")
+  return {"params": policy_of(state.params), "metrics": metrics}
 
 def load_reward_model(config, vocab, prompt_len: int) -> rewards_lib.LearnedReward | None:
   """The frozen reward model of `config.reward.model` (a verifier run: its kind, ORM or PRM, from

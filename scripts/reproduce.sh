@@ -89,9 +89,15 @@ $PY -m experiments.search --config configs/countdown_search.py$V --config.policy
 stage "6/11 self-improvement: STaR with and without rationalization, expert iteration (MCTS)"
 $PY -m experiments.star --config configs/countdown_star.py$V --config.init_from="$OUT/sft" \
     --workdir "$OUT/star"
-if [ "$SCALE_NAME" != smoke ]; then  # the smoke scale skips this second STaR run
+if [ "$SCALE_NAME" != smoke ]; then  # the smoke scale skips these STaR variants
   $PY -m experiments.star --config configs/countdown_star.py$V --config.init_from="$OUT/sft" \
       --config.rationalize=False --workdir "$OUT/star_norat"
+  # The paper's loop: a fixed problem set, 8 samples each, no union of earlier iterations.
+  $PY -m experiments.star --config configs/countdown_star.py$V --config.init_from="$OUT/sft" \
+      --config.fresh_problems=False --config.accumulate=False --config.samples=8 \
+      --workdir "$OUT/star_fixed"
+  $PY scripts/plot_train_scaling.py --out "$OUT/figures/countdown_star_fresh.png" \
+      "$OUT/star" "$OUT/star_fixed" "$OUT/star_norat"
 fi
 $PY -m experiments.expert_iteration --config configs/countdown_expert_iteration.py$V \
     --config.init_from="$OUT/sft" --workdir "$OUT/expert_iteration"

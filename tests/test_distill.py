@@ -133,18 +133,10 @@ def test_distill_pulse_offpolicy_and_exact_resume(tmp_path, monkeypatch):
   assert (tmp_path / "full" / "plots" / "train_scaling.png").stat().st_size > 1000
 
   from reasoning import rng
-  real = rng.stream
-
-  def crash(*args, **kwargs):
-    if args[1:3] == ("distill_prompts", 2):
-      raise KeyboardInterrupt("simulated kill")
-    return real(*args, **kwargs)
-
-  monkeypatch.setattr(rng, "stream", crash)
-  with pytest.raises(KeyboardInterrupt):
-    distill_exp.run(config, str(tmp_path / "resumed"))
-  monkeypatch.setattr(rng, "stream", real)
-  resumed = distill_exp.run(config, str(tmp_path / "resumed"))
+  from test_experiments import _interrupt_then_rerun
+  resumed = _interrupt_then_rerun(monkeypatch, distill_exp, rng, "stream",
+                                  lambda a: a[1:3] == ("distill_prompts", 2), config,
+                                  str(tmp_path / "resumed"))
   for x, y in zip(jax.tree.leaves(full["params"]), jax.tree.leaves(resumed["params"])):
     np.testing.assert_array_equal(x, y)
   again = [json.loads(l) for l in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]

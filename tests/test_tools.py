@@ -138,18 +138,10 @@ def test_sft_then_rl_with_the_tool_and_exact_resume(tmp_path, monkeypatch):
   assert "eval/tool_calls" in records[0]
 
   from reasoning import rng
-  real = rng.stream
-
-  def crash(*args, **kwargs):
-    if args[1:3] == ("rl_prompts", 2):
-      raise KeyboardInterrupt("simulated kill")
-    return real(*args, **kwargs)
-
-  monkeypatch.setattr(rng, "stream", crash)
-  with pytest.raises(KeyboardInterrupt):
-    rl.run(config, str(tmp_path / "resumed"))
-  monkeypatch.setattr(rng, "stream", real)
-  resumed = rl.run(config, str(tmp_path / "resumed"))
+  from test_experiments import _interrupt_then_rerun
+  resumed = _interrupt_then_rerun(monkeypatch, rl, rng, "stream",
+                                  lambda a: a[1:3] == ("rl_prompts", 2), config,
+                                  str(tmp_path / "resumed"))
   for x, y in zip(jax.tree.leaves(full["params"]), jax.tree.leaves(resumed["params"])):
     np.testing.assert_array_equal(x, y)
 
