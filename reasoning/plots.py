@@ -163,7 +163,9 @@ def post_training_scaling(sft_records: list[dict], runs: dict[str, list[dict]], 
   sft_keys = sft_keys or keys
   sft_evals = [r for r in sft_records if any(k in r for k in sft_keys) and "train_flops" in r]
   offset = sft_records[-1]["train_flops"] if sft_records else 0.0
-  fig, axes = plt.subplots(1, len(keys) + 1, figsize=(4.6 * (len(keys) + 1), 4), squeeze=False)
+  # Legends go below the panels (2 lines per run): the figure grows with them.
+  fig, axes = plt.subplots(1, len(keys) + 1, squeeze=False,
+                           figsize=(4.6 * (len(keys) + 1), 4.2 + 0.26 * 2 * len(runs)))
   ax = axes[0][0]
   for i, key in enumerate(sft_keys):
     points = [(r["train_flops"], 100 * r[key]) for r in sft_evals if key in r]
@@ -197,7 +199,7 @@ def post_training_scaling(sft_records: list[dict], runs: dict[str, list[dict]], 
     ax.set(xscale="log", xlabel="post-training compute after SFT (FLOPs)",
            ylabel=f"held-out {key.split('/')[0]} pass@1 (%)",
            title=f"difficulty {name[1:]}" if name[1:].isdigit() else f"{name} problems")
-    ax.legend(fontsize=7)
+    ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.16))
   _save(fig, title, path)
   return slopes
 
