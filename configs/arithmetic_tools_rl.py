@@ -8,15 +8,15 @@ The reward is the exact answer's; the metrics add `tool_calls` per rollout answe
 `eval/tool_calls` per held-out greedy answer. Results, times and machine: docs/tools.md.
 """
 
-from configs import common, countdown_rl
+from configs import arithmetic_tools_sft, common, countdown_rl
 
 
 def get_config(arg: str | None = None) -> common.ConfigDict:
   c = countdown_rl.get_config()
   c.init_from = "runs/tools_sft"
-  c.task = common.task({"name": "arithmetic", "trap_share": 0.0, "ops": "*",
-                        "tools": common.tools(trace_share=0.5)})
-  c.train_difficulties = c.eval_difficulties = "4,5,6"
+  sft = arithmetic_tools_sft.get_config()
+  c.task = sft.task                  # the SFT run's task, its tools included
+  c.train_difficulties = c.eval_difficulties = sft.eval_difficulties
   c.eval_problems = 200              # per difficulty
   c.none_penalty = 0.0               # no traps
   c.rl.negative_scale = 1.0          # textbook GRPO: wrong answers are pushed down too

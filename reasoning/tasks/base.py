@@ -63,6 +63,19 @@ class Task(Protocol):
   def step_labels(self, problem: Problem, steps: Sequence[str]) -> list[int]: ...
 
 
+class Wrapper:
+  """A task around another, held in its `task` field (tasks.chat.ChatFormat, tasks.tool_use.
+  ToolUse): the name and difficulties are the inner task's."""
+
+  @property
+  def name(self) -> str:
+    return self.task.name
+
+  @property
+  def difficulties(self) -> tuple[int, ...]:
+    return self.task.difficulties
+
+
 def answer_line(answer: str) -> str:
   return ANSWER_PREFIX + answer
 

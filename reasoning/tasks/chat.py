@@ -43,7 +43,7 @@ def natural_answer(reply: str) -> str | None:
 
 
 @dataclasses.dataclass(frozen=True)
-class ChatFormat:
+class ChatFormat(base.Wrapper):
   task: base.Task
   template: str                                   # the model's Jinja chat template
   question: str                                   # the user's question, {fields} from meta
@@ -56,14 +56,6 @@ class ChatFormat:
     if not self.template:
       raise ValueError("chat format: the model has no chat_template (an instruct model's "
                        "tokenizer_config.json holds one)")
-
-  @property
-  def name(self) -> str:
-    return self.task.name
-
-  @property
-  def difficulties(self) -> tuple[int, ...]:
-    return self.task.difficulties
 
   def render(self, problem: base.Problem) -> str:
     from reasoning.tokenizer import render_chat

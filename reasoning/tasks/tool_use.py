@@ -28,7 +28,7 @@ from reasoning.tasks import base
 
 
 @dataclasses.dataclass(frozen=True)
-class ToolUse:
+class ToolUse(base.Wrapper):
   task: base.Task
   trace_share: float = 1.0      # SFT examples that call the tool (the rest: the answer alone)
   max_calls: int = 4            # calls per answer; the next one gets the tool's error
@@ -39,14 +39,6 @@ class ToolUse:
     base.check_share("task.tools.trace_share", self.trace_share)
     if self.max_calls < 1:
       raise ValueError(f"task.tools.max_calls must be >= 1, got {self.max_calls}")
-
-  @property
-  def name(self) -> str:
-    return self.task.name
-
-  @property
-  def difficulties(self) -> tuple[int, ...]:
-    return self.task.difficulties
 
   @property
   def respond(self):
