@@ -12,9 +12,9 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet -e '.[dev,peers]' 2>/dev/null || { \
 	  if $(PY) -m pip download --quiet --no-deps --dest $(VENV)/.probe six >/dev/null 2>&1; then \
 	    echo "error: the package registry is reachable but the peers extra (PyTorch CPU build," \
-	         "transformers) did not install; run: $(PY) -m pip install -e '.[dev,peers]'"; exit 1; fi; \
+	         "transformers, TRL) did not install; run: $(PY) -m pip install -e '.[dev,peers]'"; exit 1; fi; \
 	  echo "note: no package registry here: the optional peers (PyTorch CPU build," \
-	       "transformers) are not installed; their parity tests and benchmarks will skip"; \
+	       "transformers, TRL) are not installed; their parity tests and benchmarks will skip"; \
 	  $(PY) -m pip install --quiet -e '.[dev]'; }
 	touch $(STAMP)
 
