@@ -130,7 +130,10 @@ $PY -m experiments.rl --config configs/countdown_rl.py$V --config.init_from="$OU
     --workdir "$OUT/rl_width64"
 for arm in distill distill_offpolicy; do
   variant=$([ $arm = distill ] && echo "$V" || variant_of offpolicy)
-  $PY -m experiments.distill --config configs/countdown_distill.py$variant \
+  # At full scale each arm runs to the RL run's student FLOPs (2.7e12): 176 and 236 steps.
+  steps=$([ "$SCALE_NAME" != full ] || { [ $arm = distill ] && echo "--config.steps=176" ||
+                                         echo "--config.steps=236"; })
+  $PY -m experiments.distill --config configs/countdown_distill.py$variant $steps \
       --config.init_from="$OUT/sft_width64" --config.teacher="$OUT/sft" --workdir "$OUT/$arm"
 done
 for run in sft_width64 rl_width64 distill distill_offpolicy; do
