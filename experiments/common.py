@@ -262,6 +262,26 @@ def load_sft(workdir: str, memory=None):
   return vocab, sft_config, model_cfg, graphdef, params, float(meta["train_flops"])
 
 
+def post_training_parameters(params, config):
+  """(trainable, lora config, policy_of) of a run that trains a loaded model further (RL,
+  distillation): with `config.lora` on, LoRA adapters on the frozen `params` (their key folded
+  from the seed, apart from every rollout and evaluation key), else a copy of every parameter;
+  policy_of(trainable) is the policy they make."""
+  import jax
+  import jax.numpy as jnp
+
+  from reasoning import lora as lora_lib, model as model_lib
+  lora_cfg = lora_lib.LoraConfig.from_config(config.get("lora"))
+  merged = lora_lib.merger(lora_cfg)
+  if not lora_cfg.on:
+    return jax.tree.map(jnp.copy, params), lora_cfg, lambda trainable: merged(params, trainable)
+  trainable = lora_lib.init(params, lora_cfg, jax.random.fold_in(jax.random.key(config.seed), 1))
+  print(f"LoRA rank {lora_cfg.rank} on {','.join(lora_cfg.targets)}: "
+        f"{lora_lib.count(trainable) / 1e6:.2f}M trainable parameters of "
+        f"{model_lib.count_params(params) / 1e6:.1f}M", flush=True)
+  return trainable, lora_cfg, lambda trainable: merged(params, trainable)
+
+
 def finish_post_training(writer, workdir: str, config, label: str, title: str) -> dict:
   """The end of a run after SFT (RL, distillation): closes its metrics, draws
   plots/train_scaling.png (held-out pass@1 against compute, the SFT run at `config.init_from`
@@ -518,7 +538,9 @@ def _silence_stderr() -> None:
   if _STDERR is not None:
     import sys
     sys.stderr.flush()
-    os.dup2(os.open(os.devnull, os.O_WRONLY), 2)
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 2)
+    os.close(devnull)
 
 
 def _exit_with(message: str) -> None:

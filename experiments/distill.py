@@ -22,11 +22,10 @@ import functools
 import os
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from experiments import common
-from reasoning import compute, lora as lora_lib, loop, mesh as mesh_lib, rng as rng_lib
+from reasoning import compute, loop, mesh as mesh_lib, rng as rng_lib
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import Progress
 from reasoning.text import prompt_length
@@ -64,14 +63,7 @@ def run(config, workdir: str) -> dict:
   prompt_len = max(prompt_length(vocab, p.prompt) for p in eval_problems) + 4
   updates = config.steps * config.epochs * rows // config.minibatch_size
   tx = state_lib.make_optimizer(state_lib.OptimConfig(total_steps=updates, **config.optim))
-  lora_cfg = lora_lib.LoraConfig.from_config(config.get("lora"))
-  merged = lora_lib.merger(lora_cfg)
-  policy_of = lambda trainable: merged(init_params, trainable)
-  if lora_cfg.on:
-    trainable = lora_lib.init(init_params, lora_cfg, jax.random.fold_in(
-        jax.random.key(config.seed), 1))
-  else:
-    trainable = jax.tree.map(jnp.copy, init_params)
+  trainable, lora_cfg, policy_of = common.post_training_parameters(init_params, config)
   state = state_lib.create(trainable, tx)
   train_step = distill.make_train_step(graphdef, tx, cfg, lora_cfg)
   teacher_scores = jax.jit(functools.partial(distill.next_token_logprobs, teacher_graphdef))
@@ -119,15 +111,11 @@ def run(config, workdir: str) -> dict:
         batch["teacher_logp"] = teacher_scores(teacher_params, tokens)
       completions = [vocab.decode(r) for r in launched.samples.tokens]
       correct = np.array([task.verify(p, c) > 0 for p, c in zip(repeated, completions)])
-      metrics_list = []
-      for epoch in range(config.epochs):
-        order = rng_lib.stream(config.seed, "distill_minibatches", step, epoch).permutation(rows)
-        for i in range(0, rows, config.minibatch_size):
-          idx = order[i:i + config.minibatch_size]
-          minibatch = mesh_lib.shard_batch(mesh, jax.tree.map(lambda x: x[idx], batch))
-          state, m = train_step(state, minibatch, *frozen)
-          metrics_list.append(m)
-      metrics = {k: float(np.mean([float(m[k]) for m in metrics_list])) for k in metrics_list[0]}
+      state, metrics = loop.update_on_batch(
+          train_step, state, batch, rows=rows, minibatch_size=config.minibatch_size,
+          epochs=config.epochs, mesh=mesh, frozen=frozen,
+          order=lambda e: rng_lib.stream(config.seed, "distill_minibatches", step,
+                                         e).permutation(rows))
       lengths = launched.samples.lengths
       seq_lens = launched.prompt_lens + lengths
       sampling = compute.generation_flops(sampler_cfg, launched.prompt_lens, lengths)

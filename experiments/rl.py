@@ -26,11 +26,9 @@ import os
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from experiments import common
-from reasoning import (compute, lora as lora_lib, loop, mesh as mesh_lib,
-                       model as model_lib, rng as rng_lib)
+from reasoning import compute, loop, mesh as mesh_lib, rng as rng_lib
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import Progress
 from reasoning.text import prompt_length
@@ -89,17 +87,7 @@ def run(config, workdir: str) -> dict:
   tx = state_lib.make_optimizer(optim_cfg)
   # With LoRA the state trains the adapters (and value/reward heads) only; the policy is the
   # frozen SFT parameters merged with them, and the reference is the SFT parameters themselves.
-  lora_cfg = lora_lib.LoraConfig.from_config(config.get("lora"))
-  merged = lora_lib.merger(lora_cfg)
-  policy_of = lambda trainable: merged(sft_params, trainable)
-  if lora_cfg.on:
-    lora_key = jax.random.fold_in(jax.random.key(config.seed), 1)  # not a rollout or eval key
-    trainable = lora_lib.init(sft_params, lora_cfg, lora_key)
-    print(f"LoRA rank {lora_cfg.rank} on {','.join(lora_cfg.targets)}: "
-          f"{lora_lib.count(trainable) / 1e6:.2f}M trainable parameters of "
-          f"{model_lib.count_params(sft_params) / 1e6:.1f}M", flush=True)
-  else:
-    trainable = jax.tree.map(jnp.copy, sft_params)
+  trainable, lora_cfg, policy_of = common.post_training_parameters(sft_params, config)
   state = state_lib.create(trainable, tx)
   train_step = pg.make_train_step(graphdef, tx, pg_cfg, lora_cfg)
   score = jax.jit(functools.partial(pg.sequence_logprobs, graphdef))
@@ -182,15 +170,10 @@ def run(config, workdir: str) -> dict:
           select=select, behavior_params=None if behind is None else policy_of(behind))
       if behind is not None:
         behind = starting
-      metrics_list = []
-      for epoch in range(config.epochs):
-        order = rng_lib.stream(config.seed, "rl_minibatches", step, epoch).permutation(rows)
-        for i in range(0, rows, config.minibatch_size):
-          idx = order[i:i + config.minibatch_size]
-          minibatch = mesh_lib.shard_batch(mesh, jax.tree.map(lambda x: x[idx], out.batch))
-          state, m = train_step(state, minibatch, *frozen)
-          metrics_list.append(m)
-      metrics = {k: float(np.mean([float(m[k]) for m in metrics_list])) for k in metrics_list[0]}
+      state, metrics = loop.update_on_batch(
+          train_step, state, out.batch, rows=rows, minibatch_size=config.minibatch_size,
+          epochs=config.epochs, mesh=mesh, frozen=frozen,
+          order=lambda e: rng_lib.stream(config.seed, "rl_minibatches", step, e).permutation(rows))
       seq_lens = (out.prompt_lens + out.lengths)[out.rows]  # scored and trained on
       sampling_flops = (out.sampling_flops if out.sampling_flops is not None else
                         compute.generation_flops(model_cfg, out.prompt_lens, out.lengths))

@@ -16,7 +16,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import re
 import shutil
 import sys
 import tempfile
@@ -96,6 +95,7 @@ class Checkpointer:
     if save_every <= 0 or keep <= 0:
       raise ValueError(f"checkpoint: save_every and keep must be positive, got {save_every}, {keep}")
     self.directory = os.path.abspath(directory)
+    self._failed_restore = False  # a failed read leaves orbax's reader threads to wind down
     self._manager = ocp.CheckpointManager(
         self.directory,
         options=ocp.CheckpointManagerOptions(save_interval_steps=save_every, max_to_keep=keep,
@@ -230,7 +230,7 @@ class Checkpointer:
 
   def close(self) -> None:
     self._manager.wait_until_finished()
-    if getattr(self, "_failed_restore", False):  # its reader threads print as the loop closes
+    if self._failed_restore:  # the reader threads print as the event loop closes
       with _without_event_loop_noise(linger=1.0):
         self._manager.close()
     else:

@@ -55,6 +55,24 @@ def check_finite(metrics: dict, step: int, ckpt) -> None:
                       f"with non-finite state ({where}); lower --config.optim.lr?")
 
 
+def update_on_batch(train_step, state, batch: dict, *, rows: int, minibatch_size: int,
+                    epochs: int, order, mesh, frozen=()):
+  """`epochs` passes of minibatch steps over a batch of `rows` rows (RL's rollout, a
+  distillation batch): pass e visits the rows in `order(e)` (a permutation from a named random
+  stream), `minibatch_size` at a time, each minibatch sharded over `mesh`. Returns the state and
+  the mean of every metric over the steps."""
+  import jax
+  metrics = []
+  for epoch in range(epochs):
+    permutation = order(epoch)
+    for i in range(0, rows, minibatch_size):
+      idx = permutation[i:i + minibatch_size]
+      minibatch = mesh_lib.shard_batch(mesh, jax.tree.map(lambda x: x[idx], batch))
+      state, m = train_step(state, minibatch, *frozen)
+      metrics.append(m)
+  return state, {k: float(np.mean([float(m[k]) for m in metrics])) for k in metrics[0]}
+
+
 def save(ckpt, step: int, state, meta: dict, metrics, *, force: bool = False) -> None:
   """Checks the step's metrics (fetched from the device only when a checkpoint is due), then
   saves the checkpoint of `step` if it is on the save interval or `force`."""

@@ -39,11 +39,10 @@ def tiny_model(directory: str) -> str:
   return testing.write_tiny_hf_model(directory, texts * 4)
 
 
-def our_config(model: str, args):
+def our_config(model: str, vocab, args):
   from configs import common as configs, smollm2_rl
   c = smollm2_rl.get_config()
   c.init_from = model
-  vocab = common.load_sft(model)[0]
   if not getattr(vocab, "chat_template", None):
     c.task = configs.ConfigDict({"name": "arithmetic", "trap_share": 0.0})
   c.steps = args.warmup + args.steps
@@ -64,10 +63,9 @@ def our_config(model: str, args):
   return c
 
 
-def run_ours(model: str, args, workdir: str) -> dict:
+def run_ours(config, args, workdir: str) -> dict:
   from experiments import rl
   from reasoning.logging import read_metrics
-  config = our_config(model, args)
   rl.run(config, workdir)
   train = [r for r in read_metrics(os.path.join(workdir, "metrics.jsonl")) if "reward" in r]
   seconds = np.diff([r["time"] for r in train])[args.warmup - 1:]
@@ -78,13 +76,11 @@ def run_ours(model: str, args, workdir: str) -> dict:
           "reward": [r["reward"] for r in train]}
 
 
-def run_trl(model: str, args, workdir: str) -> dict:
+def run_trl(model: str, config, vocab, args, workdir: str) -> dict:
   import datasets
   import torch
   import transformers
   import trl
-  config = our_config(model, args)
-  vocab = common.load_sft(model)[0]
   task = common.make_task(config, vocab)
   rng = np.random.default_rng(0)
   problems = [p for _ in range(args.warmup + args.steps) for p in task.sample(rng, args.prompts, 1)]
@@ -140,8 +136,10 @@ def main():
   args = parser.parse_args()
   with tempfile.TemporaryDirectory() as tmp:
     model = args.model or tiny_model(os.path.join(tmp, "model"))
-    ours = run_ours(model, args, os.path.join(tmp, "ours"))
-    peer = run_trl(model, args, os.path.join(tmp, "trl"))
+    vocab = common.load_sft(model)[0]
+    config = our_config(model, vocab, args)
+    ours = run_ours(config, args, os.path.join(tmp, "ours"))
+    peer = run_trl(model, config, vocab, args, os.path.join(tmp, "trl"))
   import jax
   result = {"model": args.model or "tiny random Qwen2 (hidden 32, 2 layers)",
             "prompts": args.prompts, "group": args.group, "max_new": args.max_new,

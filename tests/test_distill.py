@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from test_experiments import _config, _interrupt_then_rerun
 
 from reasoning.train import distill
 
@@ -106,13 +107,6 @@ def test_the_step_moves_the_student_toward_the_teacher(tiny_model):
     np.testing.assert_allclose(x, y, atol=1e-7)
 
 
-def _config(path, **changes):
-  import runpy
-  config = runpy.run_path(path)["get_config"]("tiny")
-  config.update(changes)
-  return config
-
-
 @pytest.mark.slow
 def test_distill_pulse_offpolicy_and_exact_resume(tmp_path, monkeypatch):
   """On-policy distillation of a tiny SFT run into another, then its resume after a kill equals
@@ -133,7 +127,6 @@ def test_distill_pulse_offpolicy_and_exact_resume(tmp_path, monkeypatch):
   assert (tmp_path / "full" / "plots" / "train_scaling.png").stat().st_size > 1000
 
   from reasoning import rng
-  from test_experiments import _interrupt_then_rerun
   resumed = _interrupt_then_rerun(monkeypatch, distill_exp, rng, "stream",
                                   lambda a: a[1:3] == ("distill_prompts", 2), config,
                                   str(tmp_path / "resumed"))

@@ -13,9 +13,11 @@ import pytest
 from experiments import common, tasks_demo
 
 
-def _config(path, variant="tiny"):
+def _config(path, variant="tiny", **changes):
   import runpy
-  return runpy.run_path(path)["get_config"](variant)
+  config = runpy.run_path(path)["get_config"](variant)
+  config.update(changes)
+  return config
 
 
 def test_tasks_demo_pulse(tmp_path, capsys):

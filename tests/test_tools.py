@@ -7,6 +7,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
+from test_experiments import _config, _interrupt_then_rerun
 
 from reasoning import sampling, tools
 from reasoning.tasks import get_task
@@ -119,13 +120,6 @@ def test_environment_tokens_carry_no_loss():
   assert float(jnp.abs(g1[env_positions]).max()) == 0.0
 
 
-def _config(path, **changes):
-  import runpy
-  config = runpy.run_path(path)["get_config"]("tiny")
-  config.update(changes)
-  return config
-
-
 @pytest.mark.slow
 def test_sft_then_rl_with_the_tool_and_exact_resume(tmp_path, monkeypatch):
   from experiments import rl, sft
@@ -138,7 +132,6 @@ def test_sft_then_rl_with_the_tool_and_exact_resume(tmp_path, monkeypatch):
   assert "eval/tool_calls" in records[0]
 
   from reasoning import rng
-  from test_experiments import _interrupt_then_rerun
   resumed = _interrupt_then_rerun(monkeypatch, rl, rng, "stream",
                                   lambda a: a[1:3] == ("rl_prompts", 2), config,
                                   str(tmp_path / "resumed"))

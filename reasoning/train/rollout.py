@@ -17,9 +17,9 @@ import numpy as np
 
 from reasoning import mesh as mesh_lib, sampling
 from reasoning.tasks import Problem
+from reasoning.tasks import tool_use
 from reasoning.tasks.base import RETRY_LINE, retry_count
 from reasoning.text import pad_prompts, prompt_length, prompt_width, round_up
-from reasoning.tasks import tool_use
 from reasoning.train import rewards as rewards_lib
 
 
