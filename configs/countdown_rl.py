@@ -77,7 +77,10 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   # The reward optimized: the exact verifier's (model ""), or a frozen reward model's score (a
   # verifier run: ORM P(correct), PRM steps aggregated by `aggregation`), plus the verifier's
   # with plus_verifier. The verifier's verdict is logged either way (pass_rate: the gold reward).
-  c.reward = common.ConfigDict({"model": "", "aggregation": "min", "plus_verifier": False})
+  # dense=True (a PRM; ppo, reinforce_pp or grpo): each step's score rewarded on the token that
+  # ends the step instead of one aggregated score per completion (pg.token_advantages).
+  c.reward = common.ConfigDict({"model": "", "aggregation": "min", "plus_verifier": False,
+                                "dense": False})
   c.abandoned_credit = 1.0     # advantage scale on attempts a completion abandoned (`retry`)
   c.curriculum = True          # sample difficulties by p(1-p) of their running pass rate
   c.fresh_prompts = False      # True: never train on the SFT run's training prompts either
@@ -88,6 +91,8 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.pipeline = False           # with off_policy_steps=1: generate step t+1 while step t is
                                # verified and trained (its prompts from the curriculum one step
                                # behind): an asynchronous sampler
+  c.time_phases = False        # True: wait at each phase of a step and log time/generate,
+                               # time/score, time/reward, time/advantages, time/update (s)
   c.eval_log_points = 6        # > 0: also evaluate at that many log-spaced steps (compute fits)
   c.mesh = common.mesh()
   c.memory = common.memory()

@@ -30,7 +30,7 @@ import jax.numpy as jnp
 from experiments import common
 from reasoning import compute, loop, mesh as mesh_lib, rng as rng_lib
 from reasoning.checkpoint import Checkpointer
-from reasoning.logging import Progress
+from reasoning.logging import PhaseClock, Progress
 from reasoning.text import prompt_length
 from reasoning.train import pg, rewards as rewards_lib, rollout as rollout_lib, state as state_lib
 
@@ -73,6 +73,8 @@ def run(config, workdir: str) -> dict:
   common.save_config(config, workdir)
   train_task = rollout_lib.training_task(task, config.train_trap_share)
   updates_per_step = config.epochs * rows // config.minibatch_size
+  score_policy = pg.scores_before_update(pg_cfg, updates_per_rollout=updates_per_step,
+                                         off_policy=bool(config.off_policy_steps))
   optim_cfg = state_lib.OptimConfig(total_steps=config.steps * updates_per_step, **config.optim)
   rollout_key, eval_key = jax.random.split(jax.random.key(config.seed))
   eval_problems = common.evaluation_set(task, config.init_from, config.eval_difficulties,
@@ -93,12 +95,17 @@ def run(config, workdir: str) -> dict:
   score = jax.jit(functools.partial(pg.sequence_logprobs, graphdef))
 
   @jax.jit
-  def advantages(rewards, mask, values, logp, ref_logp, baseline):
-    return pg.token_advantages(pg_cfg, rewards, group, mask, values, logp, ref_logp, baseline)
+  def advantages(rewards, mask, values, logp, ref_logp, baseline, step_rewards=None,
+                 step_ends=None):
+    return pg.token_advantages(pg_cfg, rewards, group, mask, values, logp, ref_logp, baseline,
+                               step_rewards, step_ends)
 
   learned = load_reward_model(config, vocab, prompt_len)
+  if config.reward.dense and pg_cfg.algo not in pg.DENSE_ALGOS:
+    raise ValueError(f"reward.dense=True: rl.algo={pg_cfg.algo!r} has no per-step credit; use "
+                     f"one of {pg.DENSE_ALGOS}")
   reward = rewards_lib.reward_function(
-      task, learned=learned, plus_verifier=config.reward.plus_verifier,
+      task, learned=learned, plus_verifier=config.reward.plus_verifier, dense=config.reward.dense,
       format_penalty=config.format_penalty, none_penalty=config.none_penalty,
       step_reward=config.step_reward, illegal_penalty=config.illegal_penalty)
 
@@ -120,6 +127,7 @@ def run(config, workdir: str) -> dict:
   frozen = (sft_params,) if lora_cfg.on else ()
   writer = loop.open_metrics(workdir, start)
   progress = Progress(config.steps, start=start, every=config.log_every)
+  clock = PhaseClock(config.time_phases)
 
   def do_eval(step):
     loop.evaluate(writer, step, graphdef, policy_of(state.params), vocab, task, eval_problems,
@@ -151,6 +159,7 @@ def run(config, workdir: str) -> dict:
   launched = None  # with `pipeline`: the next step's generation, dispatched
   try:  # a pending checkpoint write finishes even when interrupted
     for step in range(start, config.steps):
+      clock.start()
       if launched is None:  # on-policy, the first step, or a resumed run
         launched = launch(step, policy_of(state.params if behind is None else behind),
                           meta["prompt_rates"] if config.pipeline else meta["pass_rates"])
@@ -167,18 +176,23 @@ def run(config, workdir: str) -> dict:
           this, policy_of(state.params), sft_params, vocab=vocab, reward=reward, score=score,
           advantages=advantages, max_new=config.max_new, baseline=meta["baseline"],
           abandoned_credit=config.abandoned_credit, overlong_buffer=config.overlong_buffer,
-          select=select, behavior_params=None if behind is None else policy_of(behind))
+          select=select, behavior_params=None if behind is None else policy_of(behind),
+          score_policy=score_policy, clock=clock,
+          step_scores=learned.step_scores if config.reward.dense else None)
       if behind is not None:
         behind = starting
       state, metrics = loop.update_on_batch(
           train_step, state, out.batch, rows=rows, minibatch_size=config.minibatch_size,
           epochs=config.epochs, mesh=mesh, frozen=frozen,
           order=lambda e: rng_lib.stream(config.seed, "rl_minibatches", step, e).permutation(rows))
+      clock.mark("update", state)
+      if not score_policy:  # the update's forward pass measured the KL from the reference
+        metrics.update(rollout_lib.kl_metrics(metrics.pop("kl_start")))
       seq_lens = (out.prompt_lens + out.lengths)[out.rows]  # scored and trained on
       sampling_flops = (out.sampling_flops if out.sampling_flops is not None else
                         compute.generation_flops(model_cfg, out.prompt_lens, out.lengths))
       meta["train_flops"] += (sampling_flops
-                              + (2 + bool(config.off_policy_steps))
+                              + (1 + score_policy + bool(config.off_policy_steps))
                               * compute.forward_flops(model_cfg, seq_lens)
                               + config.epochs * compute.train_flops(model_cfg, seq_lens))
       meta["baseline"] = pg.ema(meta["baseline"], out.rewards, config.baseline_decay)
@@ -187,7 +201,7 @@ def run(config, workdir: str) -> dict:
       meta["pass_rates"] = rollout_lib.update_pass_rates(meta["pass_rates"], repeated,
                                                          out.correct)
       done = step + 1
-      record = {**out.summary(task), **metrics}
+      record = {**out.summary(task), **metrics, **clock.metrics()}
       loop.check_finite(record, done, ckpt)
       writer.write(done, train_flops=meta["train_flops"], algo=pg_cfg.algo, **record)
       progress.update(done, tokens=float(out.lengths.sum()), reward=record["reward"],

@@ -138,3 +138,34 @@ def write_scalar_summary(workdir: str, scalars: dict[str, list[tuple[int, float]
     for step, value in sorted(points):
       writer.add_scalar(tag, float(value), int(step))
   writer.close()
+
+
+class PhaseClock:
+  """Wall seconds per phase of a training step, for `time/<phase>` metrics. `mark(name, *outs)`
+  waits for `outs` (device arrays, any pytree) and charges the time since the previous mark to
+  `name`. Waiting at each boundary stops the phases from overlapping (a pipelined step's
+  generation no longer runs beside its verification), so a clock that is on measures where the
+  time goes, not the fastest step; off (the default), `mark` does nothing and waits for
+  nothing."""
+
+  def __init__(self, on: bool = False):
+    self.on = on
+    self.seconds: dict[str, float] = {}
+    self._last = time.perf_counter()
+
+  def start(self) -> None:
+    """Starts a step: clears the phases and restarts the clock."""
+    self.seconds = {}
+    self._last = time.perf_counter()
+
+  def mark(self, name: str, *outs) -> None:
+    if not self.on:
+      return
+    import jax
+    jax.block_until_ready(outs)
+    now = time.perf_counter()
+    self.seconds[name] = self.seconds.get(name, 0.0) + now - self._last
+    self._last = now
+
+  def metrics(self) -> dict[str, float]:
+    return {f"time/{name}": seconds for name, seconds in self.seconds.items()}

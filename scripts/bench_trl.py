@@ -11,7 +11,13 @@ prompt strings and score completions with the same verifier. TRL runs with its d
 where they would make the two compute different things: no gradient checkpointing (ours keeps
 activations), KL coefficient 0.05 against the initial policy (ours), learning rate 1e-5.
 Useful tokens are generated completion tokens; seconds per step are the median over the steps
-after `--warmup`. Needs the `peers` extra and trl (`pip install trl`). Writes the JSON to --out.
+after `--warmup`. Each side's step is also split into phases (median seconds over the timed
+steps): `generate`, `score` (log-probs under the policy and the frozen reference: ours with
+`time_phases`, which waits at each phase boundary; TRL's `_prepare_inputs` less its generation
+and reward, so its scoring includes decoding and padding), `reward` (the verifier), `update`
+(forward, backward and optimizer step; ours adds the advantages). With one update per rollout
+neither side scores the rollout under the policy before the update (its own forward pass gives
+the old log-probs). Needs the `peers` extra and trl (`pip install trl`). Writes the JSON to --out.
 """
 
 from __future__ import annotations
@@ -60,6 +66,7 @@ def our_config(model: str, vocab, args):
   c.rollout_slots = 0
   c.eval_slots = 0
   c.checkpoint_every = c.steps
+  c.time_phases = True
   return c
 
 
@@ -70,7 +77,12 @@ def run_ours(config, args, workdir: str) -> dict:
   train = [r for r in read_metrics(os.path.join(workdir, "metrics.jsonl")) if "reward" in r]
   seconds = np.diff([r["time"] for r in train])[args.warmup - 1:]
   tokens = [r["response_length"] * args.prompts * args.group for r in train][args.warmup:]
+  timed = train[args.warmup:]
+  phases = {name: float(np.median([r[f"time/{name}"] for r in timed]))
+            for name in ("generate", "score", "reward")}
+  phases["update"] = float(np.median([r["time/advantages"] + r["time/update"] for r in timed]))
   return {"seconds_per_step": float(np.median(seconds)), "steps_timed": len(seconds),
+          "phases": phases,
           "tokens_per_step": float(np.mean(tokens)),
           "useful_tokens_per_second": float(np.mean(tokens) / np.median(seconds)),
           "reward": [r["reward"] for r in train]}
@@ -95,10 +107,23 @@ def run_trl(model: str, config, vocab, args, workdir: str) -> dict:
     tokenizer.pad_token = tokenizer.eos_token
   policy = transformers.AutoModelForCausalLM.from_pretrained(model, torch_dtype=torch.float32)
   times = []
+  profiled = []  # (step, TRL's profiling name, seconds)
 
   class Clock(transformers.TrainerCallback):
     def on_step_end(self, *_, **__):
       times.append(time.perf_counter())
+
+  from trl.extras import profiling
+  profiling.ProfilingContext._log_metrics = (
+      lambda self, seconds: profiled.append((len(times), self.name.split(".")[-1], seconds)))
+  step_seconds = []
+  train_step = trl.GRPOTrainer.training_step
+
+  def timed_training_step(self, *a, **k):
+    start = time.perf_counter()
+    out = train_step(self, *a, **k)
+    step_seconds.append(time.perf_counter() - start)
+    return out
 
   trl_config = trl.GRPOConfig(
       output_dir=workdir, per_device_train_batch_size=args.prompts * args.group,
@@ -110,6 +135,7 @@ def run_trl(model: str, config, vocab, args, workdir: str) -> dict:
                             processing_class=tokenizer, callbacks=[Clock()],
                             train_dataset=datasets.Dataset.from_dict(
                                 {"prompt": [p.prompt for p in problems]}))
+  trainer.training_step = timed_training_step.__get__(trainer)
   start = time.perf_counter()
   trainer.train()
   times = [start] + times
@@ -117,7 +143,19 @@ def run_trl(model: str, config, vocab, args, workdir: str) -> dict:
   lengths = [h["completions/mean_length"] for h in trainer.state.log_history
              if "completions/mean_length" in h][args.warmup:]
   tokens = float(np.mean(lengths)) * args.prompts * args.group
+
+  def total(step, name):
+    return sum(t for s, n, t in profiled if s == step and n == name)
+
+  per_step = []
+  for step in range(args.warmup, args.warmup + args.steps):
+    generate, reward = total(step, "generate"), total(step, "reward")
+    prepare = total(step, "_prepare_inputs")
+    per_step.append({"generate": generate, "score": prepare - generate - reward,
+                     "reward": reward, "update": step_seconds[step] - prepare})
+  phases = {k: float(np.median([p[k] for p in per_step])) for k in per_step[0]}
   return {"seconds_per_step": float(np.median(seconds)), "steps_timed": len(seconds),
+          "phases": phases,
           "tokens_per_step": tokens, "useful_tokens_per_second": tokens / float(np.median(seconds)),
           "versions": {"trl": trl.__version__, "transformers": transformers.__version__,
                        "torch": torch.__version__}}
@@ -154,6 +192,8 @@ def main():
         f"useful tok/s; TRL {peer['seconds_per_step']:.2f} s/step, "
         f"{peer['useful_tokens_per_second']:.0f} useful tok/s; ratio "
         f"{result['ratio_tokens_per_second']:.2f}x")
+  for side, out in (("ours", ours), ("TRL", peer)):
+    print(f"{side} phases (s): " + "  ".join(f"{k} {v:.3f}" for k, v in out["phases"].items()))
   print(f"wrote {args.out}")
 
 

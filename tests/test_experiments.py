@@ -383,6 +383,64 @@ def test_rl_against_a_learned_reward_logs_the_gold_reward_beside_it(tmp_path, ti
     rl.run(config, str(tmp_path / "bad"))
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("algo", ["grpo", "ppo"])
+def test_rl_with_dense_prm_rewards(tmp_path, tiny_sft_run, tiny_verifier_runs, algo,
+                                   monkeypatch):
+  """Each step's PRM score rewarded on the token that ends the step: the reward logged is the
+  sum of a completion's step scores (so it can exceed 1), the gold verdict the exact
+  verifier's; killed and resumed, the run continues exactly."""
+  from experiments import rl
+  config = _config("configs/countdown_rl.py")
+  config.init_from = str(tiny_sft_run)
+  config.rl.algo = algo
+  config.reward.model = str(tiny_verifier_runs["prm", "oracle"][0])
+  config.reward.dense = True
+  full = rl.run(config, str(tmp_path / "full"))
+  train = [json.loads(l) for l in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()
+           if '"reward"' in l]
+  assert [r["step"] for r in train] == [1, 2, 3]
+  assert all(r["reward"] >= 0 and 0 <= r["pass_rate"] <= 1 for r in train)
+  assert all(np.isfinite(r["pg_loss"]) and r["kl_distance"] >= 0 for r in train)
+  from reasoning import rng
+  resumed = _interrupt_then_rerun(monkeypatch, rl, rng, "stream",
+                                  lambda a: a[1:3] == ("rl_prompts", 2), config,
+                                  str(tmp_path / "resumed"))
+  assert _tree_equal(full["params"], resumed["params"])
+  config.rl.algo = "rloo"
+  with pytest.raises(ValueError, match="reward.dense=True: rl.algo='rloo'"):
+    rl.run(config, str(tmp_path / "rloo"))
+
+
+def test_rl_with_one_update_per_rollout_skips_the_policys_scoring_pass(tmp_path, tiny_sft_run,
+                                                                       monkeypatch):
+  """One on-policy update per rollout: the update's own forward pass gives the old log-probs and
+  kl_start, one forward pass fewer on the ledger, and the same run as with the pass (same
+  samples and rewards, the same losses to rounding); time_phases logs each phase's seconds."""
+  from experiments import rl
+  from reasoning.train import pg
+  config = _config("configs/countdown_rl.py")
+  config.init_from = str(tiny_sft_run)
+  config.minibatch_size = config.prompts_per_step * config.samples_per_prompt
+  config.optim.warmup_steps = 1
+  config.time_phases = True
+  rl.run(config, str(tmp_path / "own"))
+  monkeypatch.setattr(pg, "scores_before_update", lambda *a, **k: True)
+  rl.run(config, str(tmp_path / "scored"))
+  read = lambda d: [json.loads(l) for l in (tmp_path / d / "metrics.jsonl").read_text().splitlines()
+                    if '"reward"' in l]
+  own, scored = read("own"), read("scored")
+  for a, b in zip(own, scored):
+    assert a["reward"] == b["reward"] and a["pass_rate"] == b["pass_rate"]
+    for key in ("pg_loss", "kl", "kl_start"):  # KLs near 1e-5 nats: rounding shows
+      assert a[key] == pytest.approx(b[key], rel=1e-2, abs=1e-6), key
+    assert a["kl_distance"] == pytest.approx(np.sqrt(max(a["kl_start"], 0.0)))
+    assert {"time/generate", "time/score", "time/reward", "time/advantages",
+            "time/update"} <= set(a)
+    assert all(a[k] >= 0 for k in a if k.startswith("time/"))
+  assert own[0]["train_flops"] < scored[0]["train_flops"]
+
+
 def test_verifier_synthetic_attempts_need_a_task_that_makes_them(tmp_path, tiny_sft_run):
   from experiments import verifier
   config = _config("configs/countdown_verifier.py")

@@ -253,3 +253,79 @@ def test_bandit_rl_moves_probability_to_the_rewarded_answer(tiny_model, recipe):
     state, metrics = step(state, batch)
   last = float(digit_rate(state.params, jax.random.key(99))[0].mean())
   assert first < 0.4 and last > 0.8, (first, last)
+
+
+def test_a_single_on_policy_update_takes_its_old_logprobs_from_its_own_forward_pass(tiny_model):
+  """A batch without old_logp (the rollout's only update: scores_before_update is False) gives
+  the same step as one carrying the policy's log-probs scored beforehand, and reports kl_start,
+  the sequence KL from the reference, by hand."""
+  _, graphdef, params = tiny_model
+  cfg = pg.PGConfig(kl_coef=0.05)
+  tx = state_lib.make_optimizer(state_lib.OptimConfig(lr=1e-2, warmup_steps=0, total_steps=4,
+                                                      weight_decay=0.0))
+  step = pg.make_train_step(graphdef, tx, cfg)
+  tokens = jnp.asarray(pad_prompts(VOCAB, ["count r in rr\n2\n", "compute 1+2\n3\n"] * 2))
+  mask = jnp.ones(tokens[:, 1:].shape).at[:, :8].set(0.0)
+  ref = jax.tree.map(lambda x: x * 0.9, params)
+  logp, values, _ = pg.sequence_logprobs(graphdef, params, tokens)
+  ref_logp = pg.sequence_logprobs(graphdef, ref, tokens)[0]
+  adv = jnp.array([1.0, -1.0, 0.5, -0.5])[:, None] * mask
+  common = {"tokens": tokens, "mask": mask, "ref_logp": ref_logp, "advantages": adv,
+            "returns": adv}
+  scored, m_scored = step(state_lib.create(jax.tree.map(jnp.copy, params), tx),
+                          {**common, "old_logp": logp, "old_values": values})
+  own, m_own = step(state_lib.create(jax.tree.map(jnp.copy, params), tx), common)
+  assert "kl_start" not in m_scored
+  np.testing.assert_allclose(float(m_own["kl_start"]),
+                             float(jnp.mean(jnp.sum((logp - ref_logp) * mask, 1))), rtol=1e-5)
+  for key in ("loss", "pg_loss", "kl", "clip_frac"):
+    np.testing.assert_allclose(float(m_own[key]), float(m_scored[key]), rtol=1e-5, atol=1e-7)
+  for a, b in zip(jax.tree.leaves(own.params), jax.tree.leaves(scored.params)):
+    np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
+
+
+@pytest.mark.parametrize("updates, off_policy, overrides, expected", [
+    (1, False, {}, False), (2, False, {}, True), (1, True, {}, True),
+    (1, False, {"algo": "ppo"}, True), (1, False, {"kl_in_reward": True}, True),
+])
+def test_scores_before_update_only_when_the_update_cannot_score_the_rollout_itself(
+    updates, off_policy, overrides, expected):
+  cfg = pg.PGConfig(**overrides)
+  assert pg.scores_before_update(cfg, updates_per_rollout=updates,
+                                 off_policy=off_policy) is expected
+
+
+def test_dense_step_rewards_by_hand():
+  """Two rows of one group, four generated tokens each; row 0's steps end at tokens 1 and 3
+  (rewards 0.5, 1.0), row 1's at token 2 (reward 0.0)."""
+  mask = jnp.ones((2, 4))
+  step_rewards = jnp.array([[0, 0.5, 0, 1.0], [0, 0, 0.0, 0]])
+  step_ends = jnp.array([[0, 1, 0, 1], [0, 0, 1, 0]], jnp.float32)
+  zeros, outcome = jnp.zeros((2, 4)), jnp.zeros(2)
+  # PPO, gamma = lambda = 1, values 0: each token's advantage is the rewards from it on.
+  cfg = pg.PGConfig(algo="ppo", gamma=1.0, gae_lambda=1.0, kl_coef=0.0)
+  adv, returns = pg.token_advantages(cfg, outcome, 2, mask, zeros, zeros, zeros,
+                                     step_rewards=step_rewards, step_ends=step_ends)
+  np.testing.assert_allclose(adv, [[1.5, 1.5, 1.0, 1.0], [0, 0, 0, 0]])
+  np.testing.assert_allclose(returns, adv)
+  # Process-supervised GRPO: the group's three step rewards (0.5, 1.0, 0.0) have mean 0.5 and
+  # std sqrt(1/6); normalized 0, +1.2247, -1.2247; a token sums the steps ending at or after it.
+  z = 0.5 / np.sqrt(1 / 6)
+  cfg = pg.PGConfig(algo="grpo", kl_coef=0.0)
+  adv, _ = pg.token_advantages(cfg, outcome, 2, mask, zeros, zeros, zeros,
+                               step_rewards=step_rewards, step_ends=step_ends)
+  np.testing.assert_allclose(adv, [[z, z, z, z], [-z, -z, -z, 0]], rtol=1e-5)
+  # ...plus the outcome's group-relative advantage, on every token.
+  adv, _ = pg.token_advantages(cfg, jnp.array([1.0, 0.0]), 2, mask, zeros, zeros, zeros,
+                               step_rewards=step_rewards, step_ends=step_ends)
+  np.testing.assert_allclose(adv, [[z + 1, z + 1, z + 1, z + 1], [-z - 1, -z - 1, -z - 1, -1]],
+                             rtol=1e-4)
+  # REINFORCE++: returns-to-go of the step rewards, whitened over the batch's tokens.
+  cfg = pg.PGConfig(algo="reinforce_pp", gamma=1.0, kl_coef=0.0)
+  adv, _ = pg.token_advantages(cfg, outcome, 2, mask, zeros, zeros, zeros,
+                               step_rewards=step_rewards, step_ends=step_ends)
+  togo = np.array([[1.5, 1.5, 1.0, 1.0], [0, 0, 0, 0]])
+  np.testing.assert_allclose(adv, (togo - togo.mean()) / (togo.std() + 1e-6), rtol=1e-5)
+  with pytest.raises(ValueError, match="dense step rewards need rl.algo"):
+    pg.token_advantages(pg.PGConfig(algo="rloo"), outcome, 2, mask, zeros, zeros, zeros,
+                        step_rewards=step_rewards, step_ends=step_ends)

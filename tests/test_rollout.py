@@ -114,3 +114,47 @@ def test_reward_function_returns_the_optimized_reward_and_the_gold_verdict():
   both = rewards.reward_function(task, learned=Proxy(), plus_verifier=True, format_penalty=0.5)
   np.testing.assert_allclose(both(problems, [right, wrong])[0], [1 + 1 / len(right),
                                                                 1 / len(wrong)])
+
+
+class _PieceVocab:
+  """A vocabulary of whole text pieces: token i decodes to pieces[i] (a byte-level BPE may put a
+  newline inside a token, or two in one)."""
+
+  def __init__(self, pieces):
+    self.pieces = pieces
+
+  def decode(self, ids):
+    return "".join(self.pieces[i] for i in ids)
+
+
+def test_dense_step_rewards_land_on_the_token_that_closes_each_line():
+  # The character vocabulary: "1+1=2\n" is six tokens, "ANSWER: " one, so "ANSWER: 2\n"
+  # closes at token 8.
+  ids = VOCAB.encode("1+1=2\nANSWER: 2\n")
+  tokens = np.array([ids + [0, 0]])
+  np.testing.assert_array_equal(rewards.step_end_tokens(VOCAB, tokens[0], len(ids)), [5, 8])
+  r, ends = rewards.dense_step_rewards(VOCAB, tokens, [len(ids) + 1], [[0.25, 0.75]])
+  expected = np.zeros(tokens.shape, np.float32)
+  expected[0, 5], expected[0, 8] = 0.25, 0.75
+  np.testing.assert_array_equal(r, expected)
+  np.testing.assert_array_equal(ends, expected > 0)
+  # BPE-like pieces: "a\nb" holds the first line's end, "\n\n" two ends; a score whose line
+  # end is not among the tokens goes to the last generated token (the EOS).
+  vocab = _PieceVocab(["x", "a\nb", "c", "\n\n", "<eos>"])
+  row = np.array([1, 2, 3, 0, 4, 0])
+  np.testing.assert_array_equal(rewards.step_end_tokens(vocab, row, 5), [0, 2, 2])
+  r, ends = rewards.dense_step_rewards(vocab, row[None], [5], [[0.1, 0.2, 0.3, 0.4]])
+  np.testing.assert_allclose(r[0], [0.1, 0, 0.5, 0, 0.4, 0])
+  np.testing.assert_array_equal(ends[0], [1, 0, 1, 0, 1, 0])
+
+
+def test_dense_rewards_need_a_prm():
+  from reasoning.tasks import Countdown
+
+  class Orm:
+    kind = "orm"
+
+  with pytest.raises(ValueError, match="reward.dense=True .* PRM"):
+    rewards.reward_function(Countdown(), learned=Orm(), dense=True)
+  with pytest.raises(ValueError, match="reward.dense=True .* PRM"):
+    rewards.reward_function(Countdown(), dense=True)

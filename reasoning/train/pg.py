@@ -278,18 +278,24 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, cfg: PGConfig, l
 
   batch (per-token arrays [B, T-1], aligned with tokens[:, 1:]): tokens [B, T], mask,
   old_logp, ref_logp, advantages, returns, old_values; with `tis_cap`, behavior_logp (the
-  log-probs under the policy that sampled the rollout). With `lora` (state.make_step) the state
+  log-probs under the policy that sampled the rollout). A batch without old_logp is its
+  rollout's only update, on-policy (scores_before_update): the old log-probs are the step's own
+  with the gradient stopped (ratio 1), and the metrics add kl_start, the sequence KL of these
+  parameters from the reference on the batch. With `lora` (state.make_step) the state
   holds the LoRA tree and the step takes the base parameters third.
   """
 
   def loss_fn(params, batch):
     logp, values, token_entropy = sequence_logprobs(graphdef, params, batch["tokens"])
     mask = batch["mask"]
+    old_logp = batch.get("old_logp")
+    if old_logp is None:
+      old_logp = jax.lax.stop_gradient(logp)
     weights = None
     if cfg.tis_cap:
-      weights = truncated_is_weights(batch["old_logp"], batch["behavior_logp"], cfg.tis_cap)
+      weights = truncated_is_weights(old_logp, batch["behavior_logp"], cfg.tis_cap)
     pg, clip_frac, approx_kl = ppo_loss(
-        logp, batch["old_logp"], batch["advantages"], mask, clip_eps=cfg.clip_eps,
+        logp, old_logp, batch["advantages"], mask, clip_eps=cfg.clip_eps,
         clip_eps_high=cfg.clip_eps_high, dual_clip=cfg.dual_clip, aggregation=cfg.aggregation,
         norm_length=cfg.norm_length, objective=cfg.objective, importance=cfg.importance,
         weights=weights)
@@ -301,6 +307,9 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, cfg: PGConfig, l
       loss = loss + cfg.kl_coef * kl
     metrics = {"pg_loss": pg, "kl": kl, "entropy": ent, "clip_frac": clip_frac,
                "approx_kl": approx_kl}
+    if "old_logp" not in batch:
+      metrics["kl_start"] = jnp.mean(jnp.sum(
+          jax.lax.stop_gradient(logp - batch["ref_logp"]) * mask, axis=1))
     if cfg.algo == "ppo":
       vl = value_loss(values, batch["old_values"], batch["returns"], mask, clip=cfg.value_clip,
                       aggregation=cfg.aggregation, norm_length=cfg.norm_length)
@@ -313,8 +322,38 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, cfg: PGConfig, l
   return make_step(loss_fn, tx, lora)
 
 
+def scores_before_update(cfg: PGConfig, *, updates_per_rollout: int, off_policy: bool) -> bool:
+  """Whether a rollout must be scored under the policy before its update. Not when the rollout
+  gets one update, on-policy, and the advantages need neither values (PPO) nor log-probs
+  (kl_in_reward): the update's forward pass runs on the parameters that sampled the rollout, so
+  its log-probs are the old ones (TRL's GRPOTrainer skips the pass likewise with one update per
+  generation), and the step saves a forward pass over the batch."""
+  return (updates_per_rollout > 1 or off_policy or cfg.algo == "ppo" or cfg.kl_in_reward)
+
+
+def process_grpo_advantages(step_rewards, step_ends, mask, group_size: int, *,
+                            normalize_std: bool = True, eps: float = 1e-6):
+  """GRPO with process supervision (DeepSeekMath, Shao et al. 2024, section 4.1.3): each step's
+  reward is normalized by the mean and std of every step reward in its group (G consecutive
+  rows), and a token's advantage is the sum of the normalized rewards of the steps that end at
+  or after it. step_rewards, step_ends (1 on a step's last token), mask: [B, T]."""
+  shape = step_rewards.shape
+  r = step_rewards.reshape(-1, group_size * shape[1])
+  e = step_ends.reshape(r.shape)
+  count = jnp.maximum(e.sum(1, keepdims=True), 1.0)
+  mean = (r * e).sum(1, keepdims=True) / count
+  centred = r - mean
+  if normalize_std:
+    centred = centred / (jnp.sqrt((centred ** 2 * e).sum(1, keepdims=True) / count) + eps)
+  normalized = (centred * e).reshape(shape)
+  return jnp.cumsum(normalized[:, ::-1], 1)[:, ::-1] * mask
+
+
+DENSE_ALGOS = ("ppo", "reinforce_pp", "grpo")
+
+
 def token_advantages(cfg: PGConfig, rewards, group_size: int, mask, values, logp, ref_logp,
-                     baseline: float = 0.0):
+                     baseline: float = 0.0, step_rewards=None, step_ends=None):
   """Per-token (advantages, returns) [B, T] for the configured algorithm.
 
   rewards: [B] outcome rewards, rows grouped by prompt (G = group_size consecutive rows).
@@ -322,18 +361,30 @@ def token_advantages(cfg: PGConfig, rewards, group_size: int, mask, values, logp
   whitens its returns-to-go over the batch; for the others the sequence advantage is broadcast
   over every generated token. With kl_in_reward, -kl_coef * k-estimate is added to each token's
   reward (PPO, REINFORCE++) or to the outcome (others).
+
+  step_rewards [B, T] (dense process rewards, each on the token that ends its step; step_ends 1
+  there): PPO and REINFORCE++ add them to the token rewards, so GAE and the returns-to-go
+  credit each step with the rewards from it on (Math-Shepherd's step-by-step PPO); GRPO adds
+  process_grpo_advantages to the outcome's group-relative advantage.
   """
+  dense = step_rewards is not None
+  if dense and cfg.algo not in DENSE_ALGOS:
+    raise ValueError(f"dense step rewards need rl.algo in {DENSE_ALGOS}, got {cfg.algo!r}")
   kl_tok = kl_estimate(logp, ref_logp, cfg.kl_estimator) * mask
   if cfg.algo == "ppo":
     last = (jnp.cumsum(mask[:, ::-1], 1)[:, ::-1] == 1) & (mask > 0)
     token_rewards = rewards[:, None] * last
+    if dense:
+      token_rewards = token_rewards + step_rewards * mask
     if cfg.kl_in_reward:
       token_rewards = token_rewards - cfg.kl_coef * kl_tok
     adv, returns = gae(token_rewards, values * mask, mask, gamma=cfg.gamma, lam=cfg.gae_lambda)
     return scale_negative(adv, rewards, cfg), returns
   if cfg.algo == "reinforce_pp":
-    adv = reinforce_pp_advantages(rewards, mask, cfg.kl_coef * kl_tok if cfg.kl_in_reward else
-                                  jnp.zeros_like(mask), gamma=cfg.gamma)
+    penalty = cfg.kl_coef * kl_tok if cfg.kl_in_reward else jnp.zeros_like(mask)
+    if dense:
+      penalty = penalty - step_rewards * mask
+    adv = reinforce_pp_advantages(rewards, mask, penalty, gamma=cfg.gamma)
     return scale_negative(adv, rewards, cfg), adv
   shaped = rewards - cfg.kl_coef * kl_tok.sum(1) if cfg.kl_in_reward else rewards
   grouped = shaped.reshape(-1, group_size)
@@ -343,7 +394,11 @@ def token_advantages(cfg: PGConfig, rewards, group_size: int, mask, values, logp
     adv = rloo_advantages(grouped)
   else:
     adv = reinforce_advantages(grouped, baseline)
-  adv = scale_negative(adv.reshape(-1)[:, None] * mask, rewards, cfg)
+  adv = adv.reshape(-1)[:, None] * mask
+  if dense:
+    adv = adv + process_grpo_advantages(step_rewards, step_ends, mask, group_size,
+                                        normalize_std=cfg.normalize_std)
+  adv = scale_negative(adv, rewards, cfg)
   return adv, adv
 
 

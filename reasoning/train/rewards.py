@@ -66,6 +66,32 @@ def overlong_penalty(lengths, max_len: int, buffer: int) -> np.ndarray:
   return np.clip((max_len - buffer - lengths) / buffer, -1.0, 0.0).astype(np.float32)
 
 
+def step_end_tokens(vocab, tokens, length: int) -> np.ndarray:
+  """The indices among generated `tokens[:length]` of the tokens that close a line: each
+  token's index once per newline its text holds, in order. Any tokenizer: a byte-level BPE token
+  may carry a newline with other text, or two newlines."""
+  counts = [vocab.decode([int(t)]).count("\n") for t in tokens[:length]]
+  return np.repeat(np.arange(len(counts)), counts)
+
+
+def dense_step_rewards(vocab, tokens, lengths, step_scores) -> tuple[np.ndarray, np.ndarray]:
+  """(rewards, ends), each [B, W] float32 over generated tokens [B, W]: line k's step score
+  `step_scores[b][k]` on the token that closes line k (Math-Shepherd's step-level reward), and 1
+  where a step ends. A score whose line end is not among the tokens (a decoding that merged
+  lines) lands on the last generated token."""
+  tokens = np.asarray(tokens)
+  rewards = np.zeros(tokens.shape, np.float32)
+  ends = np.zeros(tokens.shape, np.float32)
+  for b, scores in enumerate(step_scores):
+    n = int(lengths[b])
+    positions = step_end_tokens(vocab, tokens[b], n)
+    for k, score in enumerate(scores):
+      at = positions[k] if k < len(positions) else max(n - 1, 0)
+      rewards[b, at] += score
+      ends[b, at] = 1.0
+  return rewards, ends
+
+
 def check_shaping(task, *, step_reward: float, illegal_penalty: float) -> None:
   """Clear errors, naming the config field, for shaping the task cannot give."""
   if step_reward and not getattr(task, "has_step_oracle", True):
@@ -107,6 +133,16 @@ class LearnedReward:
                                            aggregation=self.aggregation)
     return scores.astype(np.float32)
 
+  def step_scores(self, problems, completions) -> list[list[float]]:
+    """A PRM's score of each closed line of each completion (its dense rewards)."""
+    from reasoning.train import verifier
+    if self.kind != "prm":
+      raise ValueError("reward.dense=True needs a PRM (step scores); this reward model is an ORM")
+    prompts = [p.prompt for p in problems]
+    seq_len = verifier.seq_len_for(self.vocab, prompts, completions, minimum=self.seq_len)
+    return verifier.score_completions(self.graphdef, self.params, self.vocab, prompts,
+                                      completions, seq_len=seq_len, kind="prm")[1]
+
   def flops(self, seq_lens) -> float:
     """The scoring's FLOPs (one forward pass per completion) for the ledger."""
     from reasoning import compute
@@ -114,17 +150,24 @@ class LearnedReward:
 
 
 def reward_function(task, *, learned: LearnedReward | None = None, plus_verifier: bool = False,
-                    **shaping):
+                    dense: bool = False, **shaping):
   """reward(problems, completions) -> (rewards [B] float32, correct [B] bool) for RL: the
   verifier's shaped reward (rewards_of with `shaping`), or with `learned` that model's score,
   plus the verifier's shaped reward with `plus_verifier`. `correct` is always the exact
-  verdict, so every run logs the gold reward beside the one it optimizes."""
+  verdict, so every run logs the gold reward beside the one it optimizes. `dense`: the learned
+  PRM's step scores are rewarded step by step instead (`learned.step_scores`, placed on tokens
+  by dense_step_rewards), so the outcome reward is 0, or the verifier's with plus_verifier."""
+  if dense and (learned is None or learned.kind != "prm"):
+    raise ValueError("reward.dense=True rewards each step with a PRM's step score: set "
+                     "reward.model to a PRM run")
+
   def reward(problems, completions):
     verified = [task.verify(p, c) for p, c in zip(problems, completions)]
     correct = np.array(verified) > 0
     if learned is None:
       return rewards_of(task, problems, completions, verified=verified, **shaping), correct
-    proxy = learned(problems, completions)
+    proxy = (np.zeros(len(completions), np.float32) if dense
+             else learned(problems, completions))
     if plus_verifier:
       proxy = proxy + rewards_of(task, problems, completions, verified=verified, **shaping)
     return proxy.astype(np.float32), correct

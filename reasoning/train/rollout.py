@@ -16,6 +16,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from reasoning import mesh as mesh_lib, sampling
+from reasoning.logging import PhaseClock
 from reasoning.tasks import Problem
 from reasoning.tasks import tool_use
 from reasoning.tasks.base import RETRY_LINE, retry_count
@@ -27,8 +28,9 @@ from reasoning.train import rewards as rewards_lib
 class Rollout:
   """One step's samples. `batch` holds the PG step's inputs for the rows it trains on (`rows`
   of the sampled ones: all of them unless a `select` kept fewer), each [R, T-1] aligned with the
-  predicted tokens (tokens [R, T]): tokens, mask, old_logp, ref_logp, advantages, returns,
-  old_values, and behavior_logp when the rollout was sampled by an older policy. The other fields
+  predicted tokens (tokens [R, T]): tokens, mask, ref_logp, advantages, returns, old_logp and
+  old_values when the policy scored the rollout before its update (finish's score_policy), and
+  behavior_logp when the rollout was sampled by an older policy. The other fields
   describe every sampled row."""
   batch: dict[str, jax.Array]
   rewards: np.ndarray       # [B] float32: the reward optimized
@@ -37,7 +39,8 @@ class Rollout:
   prompt_lens: np.ndarray   # [B] prompt tokens (BOS included)
   lengths: np.ndarray       # [B] generated tokens, the stop token included
   rows: np.ndarray          # [R] indices of the rows in `batch`
-  kl_start: float = 0.0     # mean over the trained rows of sum_t log pi/pi_ref (nats/sequence)
+  kl_start: float | None = 0.0  # mean over the trained rows of sum_t log pi/pi_ref (nats per
+                                # sequence); None when the policy's scoring is left to the update
   sampling_flops: float | None = None  # tool rollouts: every turn's prefill and decode counted
 
   def summary(self, task) -> dict[str, float]:
@@ -47,7 +50,7 @@ class Rollout:
     square root, the d of Gao et al. 2022's reward-overoptimization laws."""
     c = self.completions
     return {"reward": float(self.rewards.mean()), "pass_rate": float(self.correct.mean()),
-            "kl_start": self.kl_start, "kl_distance": float(np.sqrt(max(self.kl_start, 0.0))),
+            **({} if self.kl_start is None else kl_metrics(self.kl_start)),
             "response_length": float(self.lengths.mean()),
             "malformed": float(np.mean([rewards_lib.stated_answer(task, x) is None
                                         for x in c])),
@@ -56,6 +59,12 @@ class Rollout:
             "kept": len(self.rows) / len(self.rewards),
             **({"tool_calls": float(np.mean([tool_use.calls_made(x) for x in c]))}
                if hasattr(task, "respond") else {})}
+
+
+def kl_metrics(kl_start: float) -> dict[str, float]:
+  """kl_start (the sequence KL from the initial policy, nats) and its square root kl_distance,
+  the d of Gao et al. 2022's reward-overoptimization laws."""
+  return {"kl_start": float(kl_start), "kl_distance": float(np.sqrt(max(kl_start, 0.0)))}
 
 
 def informative_rows(rewards, group: int, groups: int) -> np.ndarray:
@@ -179,7 +188,9 @@ def finish(launched: Launched, params, ref_params, *, vocab,
            advantages: Callable, max_new: int, baseline: float = 0.0,
            abandoned_credit: float = 1.0, overlong_buffer: int = 0,
            select: Callable[[np.ndarray], np.ndarray] | None = None,
-           behavior_params=None) -> Rollout:
+           behavior_params=None, score_policy: bool = True,
+           step_scores: Callable | None = None,
+           clock: PhaseClock | None = None) -> Rollout:
   """Rewards a launched generation's completions with `reward(problems, completions) ->
   (rewards, correct)`: the reward optimized and the exact verifier's verdict (plus
   DAPO's overlong shaping with `overlong_buffer`), keeps the rows `select(rewards)` picks (all
@@ -190,17 +201,29 @@ def finish(launched: Launched, params, ref_params, *, vocab,
   the tokens of attempts abandoned before the last `retry` get that share of the advantage.
   `behavior_params`: the older policy that sampled the completions (an asynchronous,
   one-step-stale sampler); the batch then carries its log-probs as behavior_logp, for truncated
-  importance sampling (pg.truncated_is_weights)."""
+  importance sampling (pg.truncated_is_weights). `score_policy=False`: the policy's log-probs
+  and values are not computed here (pg.scores_before_update: a single on-policy update computes
+  them in its own forward pass); the batch then has no old_logp, and kl_start is None.
+  `step_scores(problems, completions) -> [[score of each closed line]]` (a PRM's, dense
+  rewards): each score is rewarded on the token that ends its line
+  (rewards.dense_step_rewards) and `advantages` gets them as step_rewards and step_ends; the
+  rollout's `rewards` (and what `select` sees) are then the outcome reward plus the step
+  rewards of the row.
+  `clock` (logging.PhaseClock): the time spent waiting for the generation, scoring, rewarding
+  and computing advantages, each charged to its phase."""
+  clock = clock or PhaseClock()
   out = collect(launched).samples
+  clock.mark("generate")
   problems, prompts = launched.problems, launched.prompts
 
   def scored(rows):
     tokens, mask = generated_batch(launched, rows, samples=out)
     width_new = tokens.shape[1] - prompts.shape[1]
     tokens, mask = (mesh_lib.split_like(params, x) for x in (tokens, mask))  # data-parallel
-    logp, values, _ = score(params, tokens)
+    logp, values, _ = score(params, tokens) if score_policy else (None, None, None)
     ref_logp, _, _ = score(ref_params, tokens)
     behavior = None if behavior_params is None else score(behavior_params, tokens)[0]
+    clock.mark("score", logp, ref_logp, behavior)
     return width_new, tokens, mask, logp, values, ref_logp, behavior
 
   if select is None:  # dispatched before the host work below, which then overlaps it
@@ -210,21 +233,39 @@ def finish(launched: Launched, params, ref_params, *, vocab,
   rewards, correct = reward(problems, completions)
   if overlong_buffer:
     rewards = rewards + rewards_lib.overlong_penalty(out.lengths, max_new, overlong_buffer)
+  outcome, dense = rewards, None
+  if step_scores is not None:
+    dense = rewards_lib.dense_step_rewards(vocab, out.tokens, out.lengths,
+                                           step_scores(problems, completions))
+    rewards = outcome + dense[0].sum(1)
+  clock.mark("reward")
   if select is not None:
     rows = np.asarray(select(rewards))
     pending = scored(rows)
   width_new, tokens, mask, logp, values, ref_logp, behavior = pending
-  adv, returns = advantages(jnp.asarray(rewards[rows]), mask, values, logp, ref_logp, baseline)
+  steps = {}
+  if dense is not None:  # onto the predicted-token columns of the batch
+    steps = {name: jnp.asarray(np.pad(x[rows, :width_new], ((0, 0), (prompts.shape[1] - 1, 0))))
+             for name, x in zip(("step_rewards", "step_ends"), dense)}
+  policy_scored = logp is not None
+  if not policy_scored:  # the advantages do not read them (pg.scores_before_update)
+    logp, values = ref_logp, jnp.zeros_like(ref_logp)
+  adv, returns = advantages(jnp.asarray(outcome[rows]), mask, values, logp, ref_logp, baseline,
+                            **steps)
   if abandoned_credit != 1.0:
     credit = abandoned_mask(vocab, out.tokens[rows, :width_new], out.lengths[rows])
     credit = np.where(credit, abandoned_credit, 1.0).astype(np.float32)
     adv = adv * jnp.asarray(np.pad(credit, ((0, 0), (prompts.shape[1] - 1, 0)),
                                    constant_values=1.0))
-  batch = {"tokens": tokens, "mask": mask, "old_logp": logp, "ref_logp": ref_logp,
-           "advantages": adv, "returns": returns, "old_values": values}
+  batch = {"tokens": tokens, "mask": mask, "ref_logp": ref_logp, "advantages": adv,
+           "returns": returns}
+  kl_start = None
+  if policy_scored:
+    batch.update(old_logp=logp, old_values=values)
+    kl_start = float(jnp.mean(jnp.sum((logp - ref_logp) * mask, axis=1)))
   if behavior is not None:
     batch["behavior_logp"] = behavior
-  kl_start = float(jnp.mean(jnp.sum((logp - ref_logp) * mask, axis=1)))
+  clock.mark("advantages", adv)
   return Rollout(batch, rewards, np.asarray(correct, bool), completions, launched.prompt_lens,
                  out.lengths, rows, kl_start, getattr(out, "flops", None))
 
