@@ -127,11 +127,6 @@ def make_task(config, vocab=None):
   return ChatFormat(inner, template=template, special_tokens=vocab.special_tokens, **chat)
 
 
-def has_step_oracle(task) -> bool:
-  """Synthetic tasks label every step exactly; datasets (math_jsonl) have only the outcome."""
-  return getattr(task, "has_step_oracle", True)
-
-
 def base_model_config(directory: str, config: dict) -> dict | None:
   """The run config a Hugging Face model directory stands for when it is passed where a run is
   expected (`init_from`): a base model, nothing trained, seed 0. None for a run directory."""

@@ -35,6 +35,7 @@ from experiments import common
 from reasoning import compute, evaluation, loop, mesh as mesh_lib, rng as rng_lib
 from reasoning.search.base import Model
 from reasoning.tasks import countdown_traces
+from reasoning.tasks.base import has_step_oracle
 from reasoning.text import prompt_length, round_up
 from reasoning.train import critic, star, verifier_data
 from reasoning.train.verifier import score_completions
@@ -52,7 +53,7 @@ def run(config, workdir: str) -> dict:
     if value:
       countdown_traces.require_countdown(task, f"{field}={value}",
                                          "flawed_solution to make synthetic solutions with")
-  if not common.has_step_oracle(task):
+  if not has_step_oracle(task):
     raise ValueError(f"task {config.task.name}: the critic's critiques come from a step oracle, "
                      f"which this task has not")
   vocab, sft_config, model_cfg, graphdef, policy, sft_flops = common.load_sft(

@@ -44,6 +44,7 @@ from experiments import common
 from reasoning import compute, evaluation, mesh as mesh_lib, plots, rng as rng_lib
 from reasoning.search import revision as search_revision, sweep
 from reasoning.search.base import Model
+from reasoning.tasks.base import has_step_oracle
 from reasoning.search.compute_optimal import frontier_summary, tabulate, versus_best_of_n
 from reasoning.text import prompt_length, round_up
 from reasoning.train import critic as critic_lib, revision, star
@@ -67,7 +68,7 @@ def run(config, workdir: str) -> dict:
   prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = common.load_sft(config.prm)
   critic = None
   if config.critic == search_revision.ORACLE:
-    if not common.has_step_oracle(task):
+    if not has_step_oracle(task):
       raise ValueError(f"critic='oracle': task {task.name!r} has no step oracle to critique with")
     critic = search_revision.ORACLE
   elif config.critic:

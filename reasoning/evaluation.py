@@ -14,8 +14,7 @@ import numpy as np
 from reasoning import mesh as mesh_lib, sampling
 from reasoning.tasks import Problem, Task
 from reasoning.tasks.base import retry_count
-from reasoning.text import CharVocab, pad_prompts
-from reasoning.tokenizer import HFTokenizer
+from reasoning.text import Vocab, pad_prompts
 
 
 def room_to_generate(max_len: int, prompt_len: int, max_new: int, *, what: str,
@@ -30,7 +29,7 @@ def room_to_generate(max_len: int, prompt_len: int, max_new: int, *, what: str,
   return room
 
 
-def complete(graphdef, params, vocab: CharVocab | HFTokenizer, prompts: Sequence[str],
+def complete(graphdef, params, vocab: Vocab, prompts: Sequence[str],
              key: jax.Array, *, prompt_len: int, max_new: int, temperature: float, chunk: int = 256,
              top_k: int = 0, top_p: float = 1.0, stop: str = "answer", slots: int = 0
              ) -> tuple[list[str], np.ndarray]:
@@ -62,7 +61,7 @@ def complete(graphdef, params, vocab: CharVocab | HFTokenizer, prompts: Sequence
   return texts, np.concatenate(lengths)
 
 
-def evaluate(graphdef, params, vocab: CharVocab, task: Task, problems: Sequence[Problem],
+def evaluate(graphdef, params, vocab: Vocab, task: Task, problems: Sequence[Problem],
              key: jax.Array, *, prompt_len: int, max_new: int, num_samples: int = 0,
              chunk: int = 256, per_problem: dict | None = None, slots: int = 0
              ) -> dict[str, float]:

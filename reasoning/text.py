@@ -16,7 +16,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import re
-from typing import Sequence
+from typing import Protocol, Sequence
 
 import numpy as np
 
@@ -44,6 +44,23 @@ class Specials:
   bos: int | None = BOS
   eos: int = EOS
   step_ends: tuple[int, ...] = ()
+
+
+class Vocab(Protocol):
+  """What the library needs of a vocabulary: the character vocabulary of the synthetic tasks
+  (CharVocab) and a real model's tokenizer (tokenizer.HFTokenizer) both provide it."""
+
+  @property
+  def size(self) -> int: ...
+
+  @property
+  def specials(self) -> Specials: ...
+
+  def encode(self, text: str) -> list[int]: ...
+
+  def decode(self, ids: Sequence[int]) -> str:
+    """Text of `ids` up to the first EOS; PAD and BOS skipped."""
+    ...
 
 
 @dataclasses.dataclass(frozen=True)

@@ -62,6 +62,15 @@ class Task(Protocol):
 
   def step_labels(self, problem: Problem, steps: Sequence[str]) -> list[int]: ...
 
+  # Optional: `has_step_oracle = False` where step_labels cannot judge a step (a dataset, a chat
+  # or tool format): PRMs then train on Monte-Carlo labels and step shaping is refused. A task
+  # without the attribute has one (has_step_oracle below).
+
+
+def has_step_oracle(task: Task) -> bool:
+  """Whether `task.step_labels` judges each step exactly (True unless the task says False)."""
+  return getattr(task, "has_step_oracle", True)
+
 
 class Wrapper:
   """A task around another, held in its `task` field (tasks.chat.ChatFormat, tasks.tool_use.

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from reasoning.tasks import extract_answer, split_completion
-from reasoning.tasks.base import NONE_ANSWER, answer_line
+from reasoning.tasks.base import NONE_ANSWER, answer_line, has_step_oracle
 
 
 def rewards_of(task, problems, completions, format_penalty: float,
@@ -94,7 +94,7 @@ def dense_step_rewards(vocab, tokens, lengths, step_scores) -> tuple[np.ndarray,
 
 def check_shaping(task, *, step_reward: float, illegal_penalty: float) -> None:
   """Clear errors, naming the config field, for shaping the task cannot give."""
-  if step_reward and not getattr(task, "has_step_oracle", True):
+  if step_reward and not has_step_oracle(task):
     raise ValueError(f"step_reward={step_reward}: task {task.name} has no per-step oracle to "
                      f"reward steps with; set it to 0")
   if illegal_penalty and not hasattr(task, "has_illegal_step"):

@@ -21,13 +21,13 @@ import optax
 from reasoning import model as model_lib
 from reasoning.tasks import Problem, Task
 from reasoning.tasks.base import ANSWER_PREFIX
-from reasoning.text import CharVocab, pad_examples, prompt_length, round_up
+from reasoning.text import Vocab, pad_examples, prompt_length, round_up
 from reasoning.train.state import make_step
 
 AGGREGATIONS = ("min", "prod", "last", "mean")
 
 
-def reward_targets(vocab: CharVocab, prompts: Sequence[str], completions: Sequence[str],
+def reward_targets(vocab: Vocab, prompts: Sequence[str], completions: Sequence[str],
                    step_labels: Sequence[Sequence[float]], outcomes: Sequence[float], seq_len: int):
   """Tokens [B, T] and, per position, PRM and ORM masks and labels [B, T] float32.
 
@@ -154,7 +154,7 @@ def oracle_targets(task: Task, problems: Sequence[Problem], completions: Sequenc
 _score = jax.jit(score_positions, static_argnums=0)
 
 
-def score_completions(graphdef, params, vocab: CharVocab, prompts: Sequence[str],
+def score_completions(graphdef, params, vocab: Vocab, prompts: Sequence[str],
                       completions: Sequence[str], *, seq_len: int, kind: str,
                       aggregation: str = "min", chunk: int = 256):
   """Verifier scores of completions: per completion, the ORM's P(correct) at EOS, or the PRM's

@@ -9,6 +9,7 @@ import numpy as np
 
 from reasoning import evaluation, rng as rng_lib
 from reasoning.tasks import countdown_traces
+from reasoning.tasks.base import has_step_oracle
 from reasoning.text import prompt_length, round_up
 from reasoning.train import verifier
 
@@ -67,7 +68,7 @@ def build_targets(task, problems, completions, *, kind: str, labels: str, comple
   """Per completion: step labels (oracle or Monte-Carlo through `complete(queries) -> texts`;
   zeros for an ORM on a task without a step oracle, whose PRM targets go unused) and the
   outcome."""
-  if getattr(task, "has_step_oracle", True):
+  if has_step_oracle(task):
     steps, outcomes = verifier.oracle_targets(task, problems, completions)
   else:
     if kind == "prm" and labels == "oracle":
@@ -102,7 +103,7 @@ def held_out_aucs(task, problems, completions, graphdef, params, vocab, *, kind:
   """Held-out ROC-AUC: of step scores against oracle step labels (PRM, where the task has a
   step oracle), and of solution scores (every aggregation for a PRM) against the outcome.
   `problems` and `completions` are the policy's samples (one problem per completion)."""
-  oracle = getattr(task, "has_step_oracle", True)
+  oracle = has_step_oracle(task)
   if oracle:
     oracle_steps, outcomes = verifier.oracle_targets(task, problems, completions)
   else:
