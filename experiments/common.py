@@ -356,6 +356,16 @@ def workdir_for(experiment: str, seed=None) -> str:
   return os.path.join("runs", experiment, f"{stamp}{seed}-{os.getpid()}")
 
 
+def labelled(item: str) -> tuple[str, str]:
+  """The argparse type of the scripts' LABEL=VALUE arguments: (label, value), or a usage error
+  naming the item."""
+  import argparse
+  label, sep, value = item.partition("=")
+  if not (label and sep and value):
+    raise argparse.ArgumentTypeError(f"{item!r}: expected LABEL=VALUE")
+  return label, value
+
+
 def tune_xla_cpu() -> None:
   """Process-level XLA:CPU tuning, applied where an entrypoint starts (before jax starts its CPU
   client), never on import of the library.

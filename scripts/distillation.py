@@ -30,6 +30,7 @@ sys.path.insert(0, ".")
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from boundary import compare, pass_at_k_rows  # noqa: E402
 from fit_scaling import load_group  # noqa: E402
+from experiments.common import labelled  # noqa: E402
 from reasoning import curves as curves_lib, plots, rng as rng_lib  # noqa: E402
 
 
@@ -107,7 +108,8 @@ def table(result: dict) -> str:
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  parser.add_argument("methods", nargs="+", help="LABEL=RUN_WORKDIR:COVERAGE_DIR")
+  parser.add_argument("methods", nargs="+", type=labelled,
+                      help="LABEL=RUN_WORKDIR:COVERAGE_DIR")
   parser.add_argument("--start", required=True, help="scripts/coverage.py output of the student")
   parser.add_argument("--teacher", default=None, help="scripts/coverage.py output of the teacher")
   parser.add_argument("--out", required=True)
@@ -115,11 +117,10 @@ def main():
   parser.add_argument("--metric", default="sampled/d1", help="the runs' held-out metric to fit")
   args = parser.parse_args()
   methods = {}
-  for item in args.methods:
-    label, sep, dirs = item.partition("=")
-    workdir, sep2, coverage = dirs.partition(":")
-    if not (sep and sep2 and workdir and coverage):
-      parser.error(f"{item!r}: expected LABEL=RUN_WORKDIR:COVERAGE_DIR")
+  for label, dirs in args.methods:
+    workdir, sep, coverage = dirs.partition(":")
+    if not (sep and workdir and coverage):
+      parser.error(f"{label}={dirs}: expected LABEL=RUN_WORKDIR:COVERAGE_DIR")
     methods[label] = (workdir, coverage)
   result = compare_methods(args.start, methods, key=args.key, metric=args.metric,
                            teacher=args.teacher)

@@ -20,6 +20,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, ".")
+from experiments.common import labelled  # noqa: E402
 from reasoning import curves as curves_lib, plots, rng as rng_lib  # noqa: E402
 from reasoning.logging import read_metrics  # noqa: E402
 
@@ -100,7 +101,7 @@ def fit_groups(groups: dict[str, list[str]], out: str, *, key: str, title: str,
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  parser.add_argument("groups", nargs="+", help="LABEL=WORKDIR[,WORKDIR...]")
+  parser.add_argument("groups", nargs="+", type=labelled, help="LABEL=WORKDIR[,WORKDIR...]")
   parser.add_argument("--out", required=True)
   parser.add_argument("--key", default="sampled/d1", help="the metric, e.g. greedy/d1, greedy/all")
   parser.add_argument("--title", default="held-out pass@1 against RL compute")
@@ -110,10 +111,7 @@ def main():
                            "distillation run's teacher excluded)")
   args = parser.parse_args()
   groups = {}
-  for group in args.groups:
-    label, sep, dirs = group.partition("=")
-    if not sep or not dirs:
-      parser.error(f"{group!r}: expected LABEL=WORKDIR[,WORKDIR...]")
+  for label, dirs in args.groups:
     groups[label] = dirs.split(",")
   fit_groups(groups, args.out, key=args.key, title=args.title, resamples=args.resamples,
              flops=args.flops)

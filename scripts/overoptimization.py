@@ -28,6 +28,7 @@ import sys
 import numpy as np
 
 sys.path.insert(0, ".")
+from experiments.common import labelled  # noqa: E402
 from reasoning import plots, rng as rng_lib, scaling  # noqa: E402
 from reasoning.logging import read_metrics  # noqa: E402
 
@@ -68,16 +69,13 @@ def curve(workdir: str) -> dict:
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  parser.add_argument("runs", nargs="*", help="label=RL workdir")
+  parser.add_argument("runs", nargs="*", type=labelled, help="LABEL=RL_WORKDIR")
   parser.add_argument("--out", required=True)
   parser.add_argument("--bon", default="", help="an experiments.best_of_n workdir: its 'PRM best' "
                                                 "and 'ORM best' curves as best-of-n points")
   parser.add_argument("--bon_difficulty", type=int, default=1)
   args = parser.parse_args()
-  items = [(label, lambda w=workdir: curve(w))
-           for label, _, workdir in (item.partition("=") for item in args.runs)]
-  if any(not item.partition("=")[2] for item in args.runs):
-    raise SystemExit("error: runs are label=workdir")
+  items = [(label, lambda w=workdir: curve(w)) for label, workdir in args.runs]
   if args.bon:
     items += [(f"best-of-n, {m}", lambda m=m: bon_curve(args.bon, m, args.bon_difficulty))
               for m in ("PRM best", "ORM best")]

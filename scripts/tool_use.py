@@ -84,17 +84,14 @@ def table(results: dict[str, dict]) -> str:
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  parser.add_argument("runs", nargs="+", help="LABEL=WORKDIR")
+  parser.add_argument("runs", nargs="+", type=common.labelled, help="LABEL=WORKDIR")
   parser.add_argument("--out", required=True)
   parser.add_argument("--problems", type=int, default=200, help="held-out problems per difficulty")
   parser.add_argument("--max_new", type=int, default=64)
   args = parser.parse_args()
   start = time.time()
   results = {}
-  for item in args.runs:
-    label, sep, workdir = item.partition("=")
-    if not sep or not workdir:
-      parser.error(f"{item!r}: expected LABEL=WORKDIR")
+  for label, workdir in args.runs:
     results[label] = evaluate_run(workdir, args.problems, args.max_new)
   os.makedirs(args.out, exist_ok=True)
   with open(os.path.join(args.out, "tool_use.json"), "w") as f:
@@ -103,8 +100,7 @@ def main():
   with open(os.path.join(args.out, "tool_use.md"), "w") as f:
     f.write(md + "\n")
   curves = {}
-  for item in args.runs:  # the RL runs' rollouts: tool calls and verified share per step
-    label, _, workdir = item.partition("=")
+  for label, workdir in args.runs:  # the RL runs' rollouts: tool calls and verified share per step
     train = [r for r in read_metrics(os.path.join(workdir, "metrics.jsonl")) if "tool_calls" in r]
     if train:
       curves[label] = {k: [r[k] for r in train] for k in ("step", "tool_calls", "pass_rate")}
