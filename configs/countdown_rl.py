@@ -87,8 +87,8 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.baseline_decay = 0.9       # REINFORCE moving-average baseline
   c.dynamic_sampling = 0.0     # > 0: sample that share more groups, train on informative ones
   c.overlong_buffer = 0        # > 0: DAPO's soft overlong penalty over the last tokens of max_new
-  c.off_policy_steps = 0       # 1: each rollout sampled by the policy of one step before
-  c.pipeline = False           # with off_policy_steps=1: generate step t+1 while step t is
+  c.off_policy_steps = 0       # k >= 1: each rollout sampled by the policy of k steps before
+  c.pipeline = False           # with off_policy_steps >= 1: generate step t+1 while step t is
                                # verified and trained (its prompts from the curriculum one step
                                # behind): an asynchronous sampler
   c.time_phases = False        # True: wait at each phase of a step and log time/generate,

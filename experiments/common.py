@@ -232,8 +232,10 @@ def load_sft(workdir: str, memory=None):
     params = jax.eval_shape(lambda b: lora_lib.init(b, lora_cfg, jax.random.key(0)), base)
   tx = state_lib.make_optimizer(state_lib.OptimConfig())
   abstract = jax.eval_shape(lambda p: state_lib.create(p, tx), params)
-  if sft_config.get("off_policy_steps"):  # an RL run whose checkpoint holds its sampler too
-    abstract = {"state": abstract, "behind": abstract.params}
+  stale = sft_config.get("off_policy_steps") or 0
+  if stale:  # an RL run whose checkpoint holds its samplers too (experiments.rl.stale_carry)
+    abstract = {"state": abstract, "behind": abstract.params,
+                **({"newer": [abstract.params] * (stale - 1)} if stale > 1 else {})}
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), save_every=1)
   try:
     keys = ckpt.stored_keys()

@@ -9,10 +9,11 @@ out G completions per prompt with the jitted sampler at `temperature` (1: the po
 score them with the task's verifier (host side), compute log-probs under the policy and the
 frozen SFT reference, advantages per algorithm, then `epochs` passes of minibatch updates.
 `dynamic_sampling` > 0 samples that many more groups and trains on the informative ones
-(DAPO); `off_policy_steps=1` samples each rollout with the policy of one step before, as an
-asynchronous sampler would (`rl.tis_cap` corrects it); with `pipeline` as well, step t+1's
-generation is dispatched before step t's completions are verified, so the host verifies while
-the device generates (its prompts are drawn with the curriculum's pass rates of one step before).
+(DAPO); `off_policy_steps=k` samples each rollout with the policy of k steps before, as an
+asynchronous sampler running k steps ahead of the learner would (`rl.tis_cap` corrects it); with
+`pipeline` as well, step t+1's generation is dispatched before step t's completions are
+verified, so the host verifies while the device generates (its prompts are drawn with the
+curriculum's pass rates of one step before).
 Without `dynamic_sampling` the scoring under policy and reference is dispatched before the
 verification too.
 Writes config.json, metrics.jsonl, TensorBoard events, checkpoints/ and plots/train_scaling.png
@@ -44,12 +45,13 @@ def run(config, workdir: str) -> dict:
   common.check_positive(config, "steps", "prompts_per_step", "samples_per_prompt",
                         "minibatch_size", "epochs", "eval_every", "log_every",
                         "checkpoint_every", "keep_checkpoints", "max_new")
-  if config.off_policy_steps not in (0, 1):
-    raise ValueError(f"off_policy_steps={config.off_policy_steps}: 0 (on-policy) or 1 (rollouts "
-                     f"sampled by the policy one step before) are supported")
-  if config.pipeline and not config.off_policy_steps:
-    raise ValueError("pipeline=True generates step t+1 while step t trains, from the parameters "
-                     "step t starts with: it needs off_policy_steps=1")
+  stale = config.off_policy_steps
+  if not isinstance(stale, int) or stale < 0:
+    raise ValueError(f"off_policy_steps={stale}: 0 (on-policy) or k >= 1 (each rollout sampled "
+                     f"by the policy of k steps before)")
+  if config.pipeline and not stale:
+    raise ValueError("pipeline=True generates step t+1 while step t trains, from parameters "
+                     "of before step t: it needs off_policy_steps >= 1")
   if config.dynamic_sampling < 0:
     raise ValueError(f"dynamic_sampling={config.dynamic_sampling}: the share of extra groups "
                      f"sampled must be >= 0")
@@ -74,7 +76,7 @@ def run(config, workdir: str) -> dict:
   train_task = rollout_lib.training_task(task, config.train_trap_share)
   updates_per_step = config.epochs * rows // config.minibatch_size
   score_policy = pg.scores_before_update(pg_cfg, updates_per_rollout=updates_per_step,
-                                         off_policy=bool(config.off_policy_steps))
+                                         off_policy=bool(stale))
   optim_cfg = state_lib.OptimConfig(total_steps=config.steps * updates_per_step, **config.optim)
   rollout_key, eval_key = jax.random.split(jax.random.key(config.seed))
   eval_problems = common.evaluation_set(task, config.init_from, config.eval_difficulties,
@@ -115,14 +117,18 @@ def run(config, workdir: str) -> dict:
   meta = {"train_flops": sft_flops, "baseline": 0.0, "pass_rates": {str(d): 0.5 for d in levels}}
   if config.pipeline:  # the pass rates the next step's prompts are drawn with: one step behind
     meta["prompt_rates"] = meta["pass_rates"]
-  # With off_policy_steps=1 the checkpoint is {"state", "behind"}: the sampler's parameters, one
-  # step stale, resume with it (common.load_sft reads either form).
-  carry = {"state": state, "behind": jax.tree.map(jnp.copy, state.params)} if (
-      config.off_policy_steps) else state
+  # With off_policy_steps = k >= 1 the checkpoint is {"state", "behind"[, "newer"]}: the
+  # parameters that sample the next rollout (those of k steps before) and, for k > 1, the k - 1
+  # newer ones that sample the rollouts after it; a run resumes with them (common.load_sft reads
+  # every form).
+  carry = state if not stale else stale_carry(
+      state, [jax.tree.map(jnp.copy, state.params) for _ in range(stale)])
   carry, meta, start = loop.resume(ckpt, carry, meta, what="RL step")  # numbered by RL step
   mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(**config.mesh))  # see experiments/sft.py
   carry = jax.device_put(carry, mesh_lib.state_shardings(mesh, carry))
-  state, behind = (carry["state"], carry["behind"]) if config.off_policy_steps else (carry, None)
+  # queue[0] samples this step's rollout; each step the parameters it starts with join the end.
+  state, queue = (carry["state"], [carry["behind"], *carry.get("newer", [])]) if stale else (
+      carry, None)
   sft_params = jax.device_put(sft_params, mesh_lib.state_shardings(mesh, sft_params))  # reference
   frozen = (sft_params,) if lora_cfg.on else ()
   writer = loop.open_metrics(workdir, start)
@@ -161,26 +167,27 @@ def run(config, workdir: str) -> dict:
     for step in range(start, config.steps):
       clock.start()
       if launched is None:  # on-policy, the first step, or a resumed run
-        launched = launch(step, policy_of(state.params if behind is None else behind),
+        launched = launch(step, policy_of(state.params if queue is None else queue[0]),
                           meta["prompt_rates"] if config.pipeline else meta["pass_rates"])
       this, launched = launched, None
-      if behind is not None:  # the next rollout samples from this step's starting policy
+      if queue is not None:  # the rollout k steps on samples from this step's starting policy
         starting = jax.tree.map(jnp.copy, state.params)
       if config.pipeline:
         this = rollout_lib.collect(this)
         if step + 1 < config.steps:
-          launched = launch(step + 1, policy_of(starting), meta["pass_rates"])
+          launched = launch(step + 1, policy_of(queue[1] if stale > 1 else starting),
+                            meta["pass_rates"])
         meta["prompt_rates"] = meta["pass_rates"]
       repeated = list(this.problems)
       out = rollout_lib.finish(
           this, policy_of(state.params), sft_params, vocab=vocab, reward=reward, score=score,
           advantages=advantages, max_new=config.max_new, baseline=meta["baseline"],
           abandoned_credit=config.abandoned_credit, overlong_buffer=config.overlong_buffer,
-          select=select, behavior_params=None if behind is None else policy_of(behind),
+          select=select, behavior_params=None if queue is None else policy_of(queue[0]),
           score_policy=score_policy, clock=clock,
           step_scores=learned.step_scores if config.reward.dense else None)
-      if behind is not None:
-        behind = starting
+      if queue is not None:
+        queue = queue[1:] + [starting]
       state, metrics = loop.update_on_batch(
           train_step, state, out.batch, rows=rows, minibatch_size=config.minibatch_size,
           epochs=config.epochs, mesh=mesh, frozen=frozen,
@@ -192,7 +199,7 @@ def run(config, workdir: str) -> dict:
       sampling_flops = (out.sampling_flops if out.sampling_flops is not None else
                         compute.generation_flops(model_cfg, out.prompt_lens, out.lengths))
       meta["train_flops"] += (sampling_flops
-                              + (1 + score_policy + bool(config.off_policy_steps))
+                              + (1 + score_policy + bool(stale))
                               * compute.forward_flops(model_cfg, seq_lens)
                               + config.epochs * compute.train_flops(model_cfg, seq_lens))
       meta["baseline"] = pg.ema(meta["baseline"], out.rewards, config.baseline_decay)
@@ -208,7 +215,7 @@ def run(config, workdir: str) -> dict:
                       kl=record["kl"], len=record["response_length"])
       if done in evaluate_at:
         do_eval(done)
-      carry = state if behind is None else {"state": state, "behind": behind}
+      carry = state if queue is None else stale_carry(state, queue)
       ckpt.save(done, carry, meta, force=done == config.steps)
   finally:
     ckpt.close()
@@ -219,6 +226,16 @@ def run(config, workdir: str) -> dict:
   metrics = common.finish_post_training(writer, workdir, config, pg_cfg.algo,
                                         f"{config.task.name}: SFT then RL ({pg_cfg.algo})")
   return {"params": policy_of(state.params), "metrics": metrics}
+
+def stale_carry(state, queue: list) -> dict:
+  """The checkpointed carry of a run whose rollouts are sampled k = len(queue) steps stale: the
+  train state, the sampler of the next rollout ("behind") and, for k > 1, the newer samplers of
+  the rollouts after it, oldest first ("newer")."""
+  carry = {"state": state, "behind": queue[0]}
+  if len(queue) > 1:
+    carry["newer"] = list(queue[1:])
+  return carry
+
 
 def load_reward_model(config, vocab, prompt_len: int) -> rewards_lib.LearnedReward | None:
   """The frozen reward model of `config.reward.model` (a verifier run: its kind, ORM or PRM, from

@@ -272,16 +272,16 @@ def tiny_sft_run(tmp_path_factory):
 @pytest.mark.parametrize("algo", ["grpo", "ppo"])
 def test_rl_pulse_and_resume(tmp_path, tiny_sft_run, algo, monkeypatch):
   """PPO with the retry-credit path; GRPO as DAPO (dynamic sampling, overlong shaping) sampled
-  one step off-policy with TIS and pipelined (step t+1 generated while step t trains), whose
-  checkpoint carries the sampler's parameters and the curriculum's rates the next prompts are
-  drawn with."""
+  two steps off-policy with TIS and pipelined (step t+1 generated while step t trains), whose
+  checkpoint carries the two samplers' parameters and the curriculum's rates the next prompts
+  are drawn with."""
   from experiments import rl
   config = _config("configs/countdown_rl.py")
   config.init_from = str(tiny_sft_run)
   config.rl.algo = algo
   config.abandoned_credit = 0.0 if algo == "ppo" else 1.0  # the retry-credit path runs too
   if algo == "grpo":
-    config.update(dynamic_sampling=0.5, overlong_buffer=8, off_policy_steps=1, pipeline=True)
+    config.update(dynamic_sampling=0.5, overlong_buffer=8, off_policy_steps=2, pipeline=True)
     config.rl.update(clip_eps_high=0.28, tis_cap=2.0)
   full = rl.run(config, str(tmp_path / "full"))
   records = [json.loads(l) for l in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]
@@ -327,9 +327,13 @@ def test_rl_names_a_bad_setting(tmp_path, tiny_sft_run):
     rl.run(config, str(tmp_path / "slots"))
   config.rollout_slots = 4
   config.pipeline = True
-  with pytest.raises(ValueError, match="pipeline=True .* needs off_policy_steps=1"):
+  with pytest.raises(ValueError, match="pipeline=True .* needs off_policy_steps >= 1"):
     rl.run(config, str(tmp_path / "pipeline"))
   config.pipeline = False
+  config.off_policy_steps = -1
+  with pytest.raises(ValueError, match="off_policy_steps=-1: 0 .on-policy. or k >= 1"):
+    rl.run(config, str(tmp_path / "stale"))
+  config.off_policy_steps = 0
   config.illegal_penalty = 0.5
   config.task.name = "letters"
   with pytest.raises(ValueError, match="illegal_penalty=0.5: task letters has no has_illegal_step"):
