@@ -237,18 +237,25 @@ def stale_carry(state, queue: list) -> dict:
   return carry
 
 
-def load_reward_model(config, vocab, prompt_len: int) -> rewards_lib.LearnedReward | None:
-  """The frozen reward model of `config.reward.model` (a verifier run: its kind, ORM or PRM, from
-  its config.json), None for the exact verifier's reward."""
+def load_reward_model(config, vocab, prompt_len: int
+                      ) -> rewards_lib.LearnedReward | rewards_lib.CriticReward | None:
+  """The frozen reward model of `config.reward.model`: a verifier run (its kind, ORM or PRM, from
+  its config.json) or a critic run (experiments.critic: its config has critique_max_new); None
+  for the exact verifier's reward."""
   path = config.reward.model
   if not path:
     return None
   reward_vocab, _, cfg, graphdef, params, _ = common.load_sft(path)
   common.check_same_vocab(vocab, reward_vocab, "config.reward.model", "config.init_from")
-  kind = common.read_run_config(path).get("kind")
+  run = common.read_run_config(path)
+  kind = run.get("kind")
+  if "critique_max_new" in run:
+    from reasoning.search.base import Model
+    return rewards_lib.CriticReward(Model(graphdef, params, cfg, vocab), run["critique_max_new"])
   if kind not in ("orm", "prm"):
     raise ValueError(f"config.reward.model={path!r}: not a reward model run (its config.json "
-                     f"has kind={kind!r}; experiments.verifier writes 'orm' or 'prm')")
+                     f"has kind={kind!r}; experiments.verifier writes 'orm' or 'prm', "
+                     f"experiments.critic a critic)")
   return rewards_lib.LearnedReward(graphdef, params, cfg, vocab, kind,
                                    aggregation=config.reward.aggregation,
                                    seq_len=prompt_len + config.max_new + 2)

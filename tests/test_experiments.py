@@ -131,6 +131,11 @@ def _interrupt_then_rerun(monkeypatch, entry, module, name, when, config, workdi
   return entry.run(config, workdir)
 
 
+def common_vocab(workdir):
+  from experiments import common
+  return common.load_sft(str(workdir))[0]
+
+
 def _tree_equal(a, b):
   import jax
   import numpy as np
@@ -509,6 +514,38 @@ def tiny_critic_run(tmp_path_factory, tiny_sft_run, tiny_verifier_runs):
 
 
 @pytest.mark.slow
+@pytest.mark.slow
+def test_rl_against_a_critics_verdict(tmp_path, tiny_sft_run, tiny_critic_run, monkeypatch):
+  """A critic run as the reward: each rollout's reward is 1 where the critic's critique names no
+  wrong step, else 0, the gold verdict still the exact verifier's, the critiques' generation on
+  the FLOP ledger; killed and resumed, the run continues exactly."""
+  from experiments import rl
+  from reasoning import rng
+  config = _config("configs/countdown_rl.py")
+  config.init_from = str(tiny_sft_run)
+  exact = rl.run(config, str(tmp_path / "exact"))
+  config.reward.model = str(tiny_critic_run[0])
+  full = rl.run(config, str(tmp_path / "full"))
+  read = lambda d: [json.loads(l) for l in (tmp_path / d / "metrics.jsonl").read_text().splitlines()
+                    if '"reward"' in l]
+  for r in read("full"):
+    assert 0.0 <= r["reward"] <= 1.0 and 0.0 <= r["pass_rate"] <= 1.0
+  assert read("full")[0]["pass_rate"] == read("exact")[0]["pass_rate"]  # the same samples
+  assert exact["metrics"]["step"] == full["metrics"]["step"]
+  # The tiny policy writes no readable solution; on a readable one the critic writes a critique
+  # and its FLOPs are counted, on a malformed one it writes nothing and the reward is 0.
+  from reasoning.tasks import Countdown, reference_completion
+  critic = rl.load_reward_model(config, common_vocab(tiny_sft_run), prompt_len=32)
+  problem = Countdown(trap_share=0.0).sample(np.random.default_rng(0), 1, 1)[0]
+  got = critic([problem, problem], [reference_completion(Countdown(), problem), "no answer"])
+  assert got[0] in (0.0, 1.0) and got[1] == 0.0 and critic.flops() > 0
+  assert critic([problem], ["no answer"])[0] == 0.0 and critic.flops() == 0.0
+  resumed = _interrupt_then_rerun(monkeypatch, rl, rng, "stream",
+                                  lambda a: a[1:3] == ("rl_prompts", 2), config,
+                                  str(tmp_path / "resumed"))
+  assert _tree_equal(full["params"], resumed["params"])
+
+
 def test_critic_pulse_and_rerun_after_the_finetune(tmp_path, tiny_critic_run):
   """The critic fine-tunes, then is scored with the PRM beside it; a kill during the evaluation
   reruns the evaluation only."""

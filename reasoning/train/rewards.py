@@ -149,7 +149,41 @@ class LearnedReward:
     return float(compute.forward_flops(self.cfg, seq_lens))
 
 
-def reward_function(task, *, learned: LearnedReward | None = None, plus_verifier: bool = False,
+@dataclasses.dataclass(frozen=True)
+class CriticReward:
+  """A frozen critic's verdict as the RL reward (the seed's stronger, specialized critic;
+  reasoning/train/critic.py): 1 when its greedy critique of a solution names no wrong step, 0
+  when it names one, when the critique is malformed, and for a solution the critic cannot read
+  (malformed, or too long for its context). `model`: a search.base.Model on the policy's
+  vocabulary. Its critiques are generated, so their FLOPs are known only after a call: `flops`
+  returns the last call's."""
+  model: Any
+  max_new: int                 # the critic's critique length (its run's critique_max_new)
+  kind: str = "critic"
+  spent: list = dataclasses.field(default_factory=list)
+
+  def __call__(self, problems, completions) -> np.ndarray:
+    import jax
+    from reasoning.train import critic
+    kept = [i for i, c in enumerate(completions)
+            if critic.solution_lines(c) is not None
+            and critic.fits(self.model, critic.critic_prompt(problems[i], c), self.max_new)]
+    out = np.zeros(len(completions), np.float32)
+    self.spent[:] = [0.0]
+    if kept:  # greedy: the key draws nothing
+      texts, flops = critic.write(self.model, [critic.critic_prompt(problems[i], completions[i])
+                                               for i in kept], jax.random.key(0),
+                                  max_new=self.max_new)
+      out[kept] = [critic.verdict(t) is None for t in texts]
+      self.spent[:] = [float(flops.sum())]
+    return out
+
+  def flops(self, seq_lens=None) -> float:
+    """The generation FLOPs of the critiques of the last call."""
+    return self.spent[0] if self.spent else 0.0
+
+
+def reward_function(task, *, learned: LearnedReward | CriticReward | None = None, plus_verifier: bool = False,
                     dense: bool = False, **shaping):
   """reward(problems, completions) -> (rewards [B] float32, correct [B] bool) for RL: the
   verifier's shaped reward (rewards_of with `shaping`), or with `learned` that model's score,
