@@ -94,7 +94,7 @@ def run(config, workdir: str) -> dict:
   trainable, lora_cfg, policy_of = common.post_training_parameters(sft_params, config)
   state = state_lib.create(trainable, tx)
   train_step = pg.make_train_step(graphdef, tx, pg_cfg, lora_cfg)
-  score = jax.jit(functools.partial(pg.sequence_logprobs, graphdef))
+  score = jax.jit(functools.partial(pg.sequence_logprobs, graphdef), static_argnums=2)
 
   @jax.jit
   def advantages(rewards, mask, values, logp, ref_logp, baseline, step_rewards=None,

@@ -448,15 +448,19 @@ class TokenStats(NamedTuple):
 
 
 def next_token_stats(graphdef, params, tokens: jax.Array, *, segments: jax.Array | None = None,
-                     exclude: tuple[int, ...] = ()) -> TokenStats:
+                     exclude: tuple[int, ...] = (), start: int = 0) -> TokenStats:
   """TokenStats of tokens [B, T] under the model, with the ids in `exclude` removed from the
   distribution (a policy's never-generated tokens). With `cfg.logits_chunk` = c in (0, T-1)
   the logits are computed c positions at a time from the final hidden states inside a
   rematerialized `lax.map`, so neither the forward nor the backward pass holds more than
-  [B, c, V] of them; the statistics are the same (tested)."""
+  [B, c, V] of them; the statistics are the same (tested). `start` > 0 (static): only the
+  predictions of tokens[:, start + 1:] ([B, T-1-start]; an RL batch's generated tokens after
+  its prompt), so the output head never runs on the positions before (transformers'
+  `logits_to_keep`: with a large vocabulary the head is a large share of a forward pass)."""
   out = apply(graphdef, params, tokens, segments=segments)
   model = nnx.merge(graphdef, params)
   targets = jnp.where(tokens[:, 1:] == model.cfg.pad_id, 0, tokens[:, 1:])  # padding: id 0
+  targets = targets[:, start:]
 
   def stats(logits, y):
     if exclude:
@@ -468,16 +472,18 @@ def next_token_stats(graphdef, params, tokens: jax.Array, *, segments: jax.Array
 
   b, t = targets.shape
   chunk = model.cfg.logits_chunk
-  if not chunk or chunk >= t:
+  if (not chunk or chunk >= t) and not start:
     logp, entropy, argmax = stats(out.logits[:, :-1], targets)
+  elif not chunk or chunk >= t:  # under jit the full logits above are never computed
+    logp, entropy, argmax = stats(model.unembed(out.hidden[:, start:-1]), targets)
   else:
     n = -(-t // chunk)
     split = lambda x: jnp.pad(x, [(0, 0), (0, n * chunk - t)] + [(0, 0)] * (x.ndim - 2)).reshape(
         (b, n, chunk) + x.shape[2:]).swapaxes(0, 1)
     body = jax.checkpoint(lambda h, y: stats(model.unembed(h), y))
-    parts = jax.lax.map(lambda a: body(*a), (split(out.hidden[:, :-1]), split(targets)))
+    parts = jax.lax.map(lambda a: body(*a), (split(out.hidden[:, start:-1]), split(targets)))
     logp, entropy, argmax = (x.swapaxes(0, 1).reshape(b, n * chunk)[:, :t] for x in parts)
-  return TokenStats(logp, entropy, argmax, out.value[:, :-1])
+  return TokenStats(logp, entropy, argmax, out.value[:, start:-1])
 
 
 def count_params(params) -> int:

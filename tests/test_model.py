@@ -178,6 +178,14 @@ def test_chunked_logits_and_remat_give_the_same_statistics_and_gradients(tiny_mo
       np.testing.assert_allclose(a, b, atol=2e-5, rtol=1e-4)
   with pytest.raises(ValueError, match="model.remat"):
     dataclasses.replace(cfg, remat="some")
+  # From `start` on only (the generated columns of an RL batch): the same statistics, chunked
+  # or not, under jit (where the head never runs on the positions before).
+  for chunk in (0, 5):
+    g, _ = model.init(dataclasses.replace(cfg, logits_chunk=chunk), jax.random.key(0))
+    got = jax.jit(lambda p: model.next_token_stats(g, p, tokens, exclude=(0, 1), start=9))(params)
+    for a, b in zip(got, want_stats):
+      assert a.shape == (4, 13)
+      np.testing.assert_allclose(a, b[:, 9:], atol=1e-5)
 
 
 def test_bf16_parameters_halve_the_state_and_still_train(tiny_model):

@@ -254,12 +254,14 @@ def value_loss(values, old_values, returns, mask, *, clip: float, aggregation: s
   return aggregate(loss, mask, aggregation, norm_length)
 
 
-def sequence_logprobs(graphdef, params, tokens):
+def sequence_logprobs(graphdef, params, tokens, start: int = 0):
   """(logp [B, T-1] of each next token under the policy, values [B, T-1], the policy's entropy
   at each position [B, T-1]); the policy never generates the model's pad and BOS ids. With
-  `model.logits_chunk` the [B, T, V] logits are never materialized (model.next_token_stats)."""
+  `model.logits_chunk` the [B, T, V] logits are never materialized (model.next_token_stats).
+  `start` (static): only the predictions of tokens[:, start + 1:], each array [B, T-1-start]."""
   cfg = nnx.merge(graphdef, params).cfg
-  stats = model_lib.next_token_stats(graphdef, params, tokens, exclude=cfg.never_generated)
+  stats = model_lib.next_token_stats(graphdef, params, tokens, exclude=cfg.never_generated,
+                                     start=start)
   return stats.logp, stats.value, stats.entropy
 
 
@@ -276,7 +278,9 @@ def explained_variance(values, returns, mask):
 def make_train_step(graphdef, tx: optax.GradientTransformation, cfg: PGConfig, lora=None):
   """A jitted `train_step(state, batch) -> (state, metrics)`; the state is donated.
 
-  batch (per-token arrays [B, T-1], aligned with tokens[:, 1:]): tokens [B, T], mask,
+  batch (per-token arrays [B, W], aligned with the last W tokens, tokens[:, T-W:]; an RL
+  rollout's W columns are its generated ones, so the output head skips the prompt; W = T-1 for
+  every predicted token): tokens [B, T], mask,
   old_logp, ref_logp, advantages, returns, old_values; with `tis_cap`, behavior_logp (the
   log-probs under the policy that sampled the rollout). A batch without old_logp is its
   rollout's only update, on-policy (scores_before_update): the old log-probs are the step's own
@@ -286,7 +290,8 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, cfg: PGConfig, l
   """
 
   def loss_fn(params, batch):
-    logp, values, token_entropy = sequence_logprobs(graphdef, params, batch["tokens"])
+    start = batch["tokens"].shape[1] - 1 - batch["mask"].shape[1]  # static: the shapes
+    logp, values, token_entropy = sequence_logprobs(graphdef, params, batch["tokens"], start)
     mask = batch["mask"]
     old_logp = batch.get("old_logp")
     if old_logp is None:

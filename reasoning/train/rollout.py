@@ -27,12 +27,12 @@ from reasoning.train import rewards as rewards_lib
 @dataclasses.dataclass(frozen=True)
 class Rollout:
   """One step's samples. `batch` holds the PG step's inputs for the rows it trains on (`rows`
-  of the sampled ones: all of them unless a `select` kept fewer), each [R, T-1] aligned with the
-  predicted tokens (tokens [R, T]): tokens, mask, ref_logp, advantages, returns, old_logp and
+  of the sampled ones: all of them unless a `select` kept fewer), each [R, W] aligned with the W
+  generated columns of tokens [R, P + W] (the prompt's P columns predict nothing trained on): tokens, mask, ref_logp, advantages, returns, old_logp and
   old_values when the policy scored the rollout before its update (finish's score_policy), and
   behavior_logp when the rollout was sampled by an older policy. The other fields
   describe every sampled row."""
-  batch: dict[str, jax.Array]
+  batch: dict[str, jax.Array]  # per-token arrays over the W generated columns
   rewards: np.ndarray       # [B] float32: the reward optimized
   correct: np.ndarray       # [B] bool: the task's exact verdict (the gold reward)
   completions: list[str]    # [B] generated text
@@ -201,7 +201,8 @@ def finish(launched: Launched, params, ref_params, *, vocab,
   the tokens of attempts abandoned before the last `retry` get that share of the advantage.
   `behavior_params`: the older policy that sampled the completions (an asynchronous,
   one-step-stale sampler); the batch then carries its log-probs as behavior_logp, for truncated
-  importance sampling (pg.truncated_is_weights). `score_policy=False`: the policy's log-probs
+  importance sampling (pg.truncated_is_weights). `score(params, tokens, start)` is
+  pg.sequence_logprobs: called with start = P - 1, it predicts the generated columns only. `score_policy=False`: the policy's log-probs
   and values are not computed here (pg.scores_before_update: a single on-policy update computes
   them in its own forward pass); the batch then has no old_logp, and kl_start is None.
   `step_scores(problems, completions) -> [[score of each closed line]]` (a PRM's, dense
@@ -215,14 +216,16 @@ def finish(launched: Launched, params, ref_params, *, vocab,
   out = collect(launched).samples
   clock.mark("generate")
   problems, prompts = launched.problems, launched.prompts
+  start = prompts.shape[1] - 1  # the position predicting the first generated token
 
   def scored(rows):
     tokens, mask = generated_batch(launched, rows, samples=out)
     width_new = tokens.shape[1] - prompts.shape[1]
+    mask = mask[:, start:]  # the generated columns
     tokens, mask = (mesh_lib.split_like(params, x) for x in (tokens, mask))  # data-parallel
-    logp, values, _ = score(params, tokens) if score_policy else (None, None, None)
-    ref_logp, _, _ = score(ref_params, tokens)
-    behavior = None if behavior_params is None else score(behavior_params, tokens)[0]
+    logp, values, _ = score(params, tokens, start) if score_policy else (None, None, None)
+    ref_logp, _, _ = score(ref_params, tokens, start)
+    behavior = None if behavior_params is None else score(behavior_params, tokens, start)[0]
     clock.mark("score", logp, ref_logp, behavior)
     return width_new, tokens, mask, logp, values, ref_logp, behavior
 
@@ -245,7 +248,7 @@ def finish(launched: Launched, params, ref_params, *, vocab,
   width_new, tokens, mask, logp, values, ref_logp, behavior = pending
   steps = {}
   if dense is not None:  # onto the predicted-token columns of the batch
-    steps = {name: jnp.asarray(np.pad(x[rows, :width_new], ((0, 0), (prompts.shape[1] - 1, 0))))
+    steps = {name: jnp.asarray(x[rows, :width_new])
              for name, x in zip(("step_rewards", "step_ends"), dense)}
   policy_scored = logp is not None
   if not policy_scored:  # the advantages do not read them (pg.scores_before_update)
@@ -255,8 +258,7 @@ def finish(launched: Launched, params, ref_params, *, vocab,
   if abandoned_credit != 1.0:
     credit = abandoned_mask(vocab, out.tokens[rows, :width_new], out.lengths[rows])
     credit = np.where(credit, abandoned_credit, 1.0).astype(np.float32)
-    adv = adv * jnp.asarray(np.pad(credit, ((0, 0), (prompts.shape[1] - 1, 0)),
-                                   constant_values=1.0))
+    adv = adv * jnp.asarray(credit)
   batch = {"tokens": tokens, "mask": mask, "ref_logp": ref_logp, "advantages": adv,
            "returns": returns}
   kl_start = None
