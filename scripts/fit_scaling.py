@@ -44,6 +44,15 @@ def load_group(workdirs: list[str], key: str, flops: str = "train_flops"
   return runs, problems.pop()
 
 
+def seconds_per_step(workdir: str) -> float:
+  """The median wall-clock gap between a run's consecutive training records (an evaluation
+  between two steps lengthens one gap, which the median ignores)."""
+  train = [r for r in read_metrics(os.path.join(workdir, "metrics.jsonl"))
+           if "train_flops" in r and not any(k.startswith("greedy/") for k in r)]
+  gaps = np.diff([r["time"] for r in train])
+  return float(np.median(gaps)) if len(gaps) else float("nan")
+
+
 def interval(fit: dict, name: str, key: str, scale: float = 1.0, fmt: str = ".1f") -> str:
   lo, hi = fit[f"{name}_interval"][key]
   return (f"{scale * fit[name][key]:{fmt}} [{scale * lo:{fmt}}, {scale * hi:{fmt}}]")
@@ -56,8 +65,8 @@ def table(fits: dict[str, dict], key: str) -> str:
   evidence of extrapolation)."""
   lines = [f"| run ({key}) | before RL | last eval, mean ± SE (seeds) | gain, paired (pts) | "
            f"asymptote A (%) | efficiency B | C_mid (FLOPs) | slope (pts/decade) | R² | "
-           f"first-half fit's error at the last point (rise it predicted), per seed (pts) |",
-           "|---" * 10 + "|"]
+           f"first-half fit's error at the last point (rise it predicted), per seed (pts) | "
+           f"s/step |", "|---" * 11 + "|"]
   for label, fit in fits.items():
     last = fit["last"]
     seeds = ", ".join(f"{100 * e['error_last']:+.1f} ({100 * e['rise']:+.1f})" if e else "-"
@@ -69,7 +78,8 @@ def table(fits: dict[str, dict], key: str) -> str:
         f"({', '.join(f'{100 * x:.1f}' for x in last['per_seed'])}) | {gain} | "
         f"{interval(fit, 'sigmoid', 'a', 100)} | {interval(fit, 'sigmoid', 'b', 1, '.2f')} | "
         f"{fit['sigmoid']['c_mid']:.2g} | {interval(fit, 'log_linear', 'slope_per_decade', 100)} "
-        f"| {fit['log_linear']['r2']:.2f} | {seeds} |")
+        f"| {fit['log_linear']['r2']:.2f} | {seeds} | "
+        f"{np.median(fit.get('seconds_per_step', [np.nan])):.2f} |")
   return "\n".join(lines)
 
 
@@ -86,6 +96,7 @@ def fit_groups(groups: dict[str, list[str]], out: str, *, key: str, title: str,
                                  resamples=resamples)
     fits[label]["problems"] = problems
     fits[label]["workdirs"] = workdirs
+    fits[label]["seconds_per_step"] = [seconds_per_step(w) for w in workdirs]
     curves[label] = {"runs": runs, "fit": fits[label]}
   with open(os.path.join(out, "fits.json"), "w") as f:
     json.dump(fits, f, indent=1)
