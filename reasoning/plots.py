@@ -339,8 +339,12 @@ def overoptimization(runs: dict[str, dict], path: str, *, title: str) -> None:
   for best-of-n: the fit's form). runs: scripts/
   overoptimization.py's curves with their fits."""
   from reasoning import scaling
-  fig, axes = plt.subplots(1, len(runs), figsize=(5.5 * len(runs), 4.2), squeeze=False)
-  for ax, (label, c) in zip(axes[0], runs.items()):
+  cols = min(len(runs), 4)
+  rows = -(-len(runs) // cols)
+  fig, axes = plt.subplots(rows, cols, figsize=(5.5 * cols, 4.2 * rows), squeeze=False)
+  for ax in axes.flat[len(runs):]:
+    ax.set_visible(False)
+  for ax, (label, c) in zip(axes.flat, runs.items()):
     d = np.array(c["d"])
     xx = np.linspace(0, max(d.max(), 1e-6), 100)
     right = ax.twinx()
