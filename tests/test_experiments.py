@@ -393,16 +393,14 @@ def test_rl_against_a_learned_reward_logs_the_gold_reward_beside_it(tmp_path, ti
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("algo", ["grpo", "ppo"])
-def test_rl_with_dense_prm_rewards(tmp_path, tiny_sft_run, tiny_verifier_runs, algo,
-                                   monkeypatch):
+def test_rl_with_dense_prm_rewards(tmp_path, tiny_sft_run, tiny_verifier_runs, monkeypatch):
   """Each step's PRM score rewarded on the token that ends the step: the reward logged is the
   sum of a completion's step scores (so it can exceed 1), the gold verdict the exact
   verifier's; killed and resumed, the run continues exactly."""
   from experiments import rl
   config = _config("configs/countdown_rl.py")
   config.init_from = str(tiny_sft_run)
-  config.rl.algo = algo
+  config.rl.algo = "ppo"  # GAE over the step rewards (GRPO's and REINFORCE++'s: tests/test_pg.py)
   config.reward.model = str(tiny_verifier_runs["prm", "oracle"][0])
   config.reward.dense = True
   full = rl.run(config, str(tmp_path / "full"))
