@@ -31,6 +31,12 @@ RECIPES = {
                      "rl.kl_in_reward": True},                # Hu 2025
 }
 
+# An asynchronous sampler k steps ahead of the learner: each rollout sampled by the policy of k
+# steps before, step t+1's generation dispatched before step t trains, truncated importance
+# weights capped at 2 (scripts/recipe_sweep.py --recipes default,async1,async2,async4).
+ASYNC = {f"async{k}": {"off_policy_steps": k, "pipeline": True, "rl.tis_cap": 2.0}
+         for k in (1, 2, 4)}
+
 
 def get_config(arg: str | None = None) -> common.ConfigDict:
   c = common.ConfigDict()
@@ -116,4 +122,4 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
       # held-out difficulty-1 problems evaluated at 6 log-spaced steps.
       sweep={"prompts_per_step": 16, "steps": 100, "eval_difficulties": "1",
              "eval_problems": 300, "eval_every": 100, "eval_log_points": 6},
-      **RECIPES)  # from configs/countdown_sft.py:retry
+      **RECIPES, **ASYNC)  # from configs/countdown_sft.py:retry

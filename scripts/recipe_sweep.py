@@ -6,7 +6,8 @@ which has the highest asymptote and which the best efficiency, with intervals.
       [--recipes default,grpo,dapo,dr_grpo,gspo,cispo] [--seeds 0,1,2] [--variant sweep] \
       [--set steps=130]
 
-`default` is the config without a recipe (its positive-only GRPO). Each run is `experiments.rl` in OUT/<recipe>/seed<seed>, evaluated at log-spaced steps
+`default` is the config without a recipe (its positive-only GRPO); `async1`, `async2`,
+`async4` sample each rollout with the policy of 1, 2 or 4 steps before (countdown_rl.ASYNC). Each run is `experiments.rl` in OUT/<recipe>/seed<seed>, evaluated at log-spaced steps
 (eval_log_points) so its curve spans the decades of RL compute; a finished run is skipped and an
 interrupted one resumes, so rerunning the sweep continues it. `--fit_only` fits what is there.
 """
@@ -49,9 +50,10 @@ def main():
   parser.add_argument("--fit_only", action="store_true")
   args = parser.parse_args()
   recipes = args.recipes.split(",")
-  unknown = [r for r in recipes if r not in countdown_rl.RECIPES and r != "default"]
+  known = [*countdown_rl.RECIPES, *countdown_rl.ASYNC]
+  unknown = [r for r in recipes if r not in known and r != "default"]
   if unknown:
-    parser.error(f"unknown recipes {unknown}; configs/countdown_rl.py has {list(countdown_rl.RECIPES)}")
+    parser.error(f"unknown recipes {unknown}; configs/countdown_rl.py has {known}")
   seeds = [int(s) for s in args.seeds.split(",")]
   overrides = [f"--config.{s}" for s in args.set]
   if args.log_points is not None:
@@ -80,7 +82,8 @@ def main():
   if not groups:
     raise SystemExit("no recipe has all its runs finished; nothing to fit")
   fit_scaling.fit_groups(groups, args.out, key=args.key,
-                         title=f"RL recipes from one SFT checkpoint ({len(seeds)} seeds each)")
+                         title=f"RL from one SFT checkpoint: {', '.join(groups)} "
+                               f"({len(seeds)} seeds each)")
 
 
 if __name__ == "__main__":

@@ -28,13 +28,16 @@ if [ "$SCALE_NAME" = full ]; then OUT=${1:-runs/reproduce}; else OUT=${1:-runs/r
 case "$SCALE_NAME" in
   full) V="" ; VV=":large" ; ALGOS="grpo ppo rloo reinforce" ; K=256 ; COVERAGE="" ; EXCHANGE=""
         FIT="fit" ; SWEEP="sweep" ; SWEEP_SET="--set rollout_slots=0 --set eval_slots=0" ; SEEDS="0,1,2"
-        RECIPES="grpo,dapo,dr_grpo,gspo,cispo" ; TEST_KEY=d2 ; BOUNDARY_KEY=d1 ; TOOLS="" ;;
+        RECIPES="grpo,dapo,dr_grpo,gspo,cispo" ; TEST_KEY=d2 ; BOUNDARY_KEY=d1 ; TOOLS=""
+        ASYNC="default,async1,async2,async4" ;;
   small) V=":small" ; VV=":small" ; ALGOS="grpo ppo" ; K=64 ; COVERAGE="--problems 50"
          EXCHANGE="--problems 50 --n 16" ; FIT="small" ; SWEEP="small" ; SWEEP_SET="" ; SEEDS="0,1,2"
-         RECIPES="grpo,dapo,dr_grpo,gspo,cispo" ; TEST_KEY=d2 ; BOUNDARY_KEY=d1 ; TOOLS="--problems 50" ;;
+         RECIPES="grpo,dapo,dr_grpo,gspo,cispo" ; TEST_KEY=d2 ; BOUNDARY_KEY=d1 ; TOOLS="--problems 50"
+         ASYNC="default,async1,async2,async4" ;;
   smoke) V=":tiny" ; VV=":tiny" ; ALGOS="grpo" ; K=4 ; COVERAGE="--problems 3 --bin_samples 2 --max_new 24"
          EXCHANGE="--problems 3 --n 2 --max_new 24" ; FIT="tiny" ; SWEEP="tiny" ; SWEEP_SET="" ; SEEDS="0,1"
-         RECIPES="dapo" ; TEST_KEY=all ; BOUNDARY_KEY=all ; TOOLS="--problems 3" ;;
+         RECIPES="dapo" ; TEST_KEY=all ; BOUNDARY_KEY=all ; TOOLS="--problems 3"
+         ASYNC="default,async2" ;;
   *) echo "SCALE must be full, small or smoke, got '${SCALE}'" >&2; exit 2 ;;
 esac
 mkdir -p "$OUT/figures"
@@ -166,7 +169,7 @@ $PY -m experiments.rl --config configs/arithmetic_tools_rl.py$V --config.init_fr
     --workdir "$OUT/tools_rl"
 $PY scripts/tool_use.py --out "$OUT/tool_use" "sft=$OUT/tools_sft" "rl=$OUT/tools_rl" $TOOLS
 
-stage "11/11 RL compute curves over seeds, fitted: the default run, then the 2025 recipes"
+stage "11/11 RL compute curves over seeds, fitted: the default run, the 2025 recipes, asynchronous sampling"
 if [ ":$FIT" = "$V" ]; then  # seed 0 of the default run at this scale is stage 2's GRPO run
   mkdir -p "$OUT/rl_fit/default" && ln -sfn ../../rl_grpo "$OUT/rl_fit/default/seed0"
 fi
@@ -174,6 +177,10 @@ $PY scripts/recipe_sweep.py --init_from "$OUT/sft" --out "$OUT/rl_fit" --recipes
     --seeds $SEEDS --variant $FIT
 $PY scripts/recipe_sweep.py --init_from "$OUT/sft" --out "$OUT/recipes" --recipes $RECIPES \
     --seeds $SEEDS --variant $SWEEP $SWEEP_SET
+# An asynchronous sampler 0, 1, 2 or 4 steps ahead of the learner: wall time per step and the
+# compute curve of each (the slot engine on, as in the default config).
+$PY scripts/recipe_sweep.py --init_from "$OUT/sft" --out "$OUT/async" --recipes $ASYNC \
+    --seeds $SEEDS --variant $SWEEP
 
 if [ "$SCALE_NAME" = full ]; then
   stage "real model (full scale only): GRPO on SmolLM2-135M-Instruct through its chat template (about 1 hour)"
@@ -209,6 +216,7 @@ cp "$OUT/revision/plots/revision_scaling.png" "$OUT/figures/countdown_revision_s
 cp "$OUT/revision_oracle/plots/revision_attempts.png" "$OUT/figures/countdown_revision_attempts_oracle.png"
 cp "$OUT/rl_fit/rl_compute.png" "$OUT/figures/countdown_rl_fit.png"
 cp "$OUT/recipes/rl_compute.png" "$OUT/figures/countdown_rl_recipes.png"
+cp "$OUT/async/rl_compute.png" "$OUT/figures/countdown_rl_async.png"
 cp "$OUT/quiet_star/plots/quiet_star.png" "$OUT/figures/arithmetic_quiet_star.png"
 echo "figures: $OUT/figures/"
 ls "$OUT/figures"

@@ -681,7 +681,8 @@ def test_reproduce_smoke_scale_draws_every_figure(tmp_path):
                      "countdown_overoptimization_bon.png",
                      "countdown_revision_attempts.png",
                      "countdown_revision_attempts_oracle.png", "countdown_revision_scaling.png",
-                     "countdown_rl_fit.png", "countdown_rl_recipes.png", "countdown_rstar.png",
+                     "countdown_rl_async.png", "countdown_rl_fit.png",
+                     "countdown_rl_recipes.png", "countdown_rstar.png",
                      "countdown_search_scaling.png", "countdown_self_improvement.png",
                      "countdown_sft_learning_curve.png", "countdown_train_scaling.png"]
   pair = json.loads((tmp_path / "figures" / "o1_pair.json").read_text())
