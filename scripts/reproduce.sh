@@ -37,7 +37,7 @@ case "$SCALE_NAME" in
   smoke) V=":tiny" ; VV=":tiny" ; ALGOS="grpo" ; K=4 ; COVERAGE="--problems 3 --bin_samples 2 --max_new 24"
          EXCHANGE="--problems 3 --n 2 --max_new 24" ; FIT="tiny" ; SWEEP="tiny" ; SWEEP_SET="" ; SEEDS="0,1"
          RECIPES="dapo" ; TEST_KEY=all ; BOUNDARY_KEY=all ; TOOLS="--problems 3"
-         ASYNC="default,async2" ;;
+         ASYNC="async2" ;;
   *) echo "SCALE must be full, small or smoke, got '${SCALE}'" >&2; exit 2 ;;
 esac
 mkdir -p "$OUT/figures"
