@@ -65,12 +65,13 @@ def run(config, workdir: str) -> dict:
           finish_tokens=config.finish_tokens, value=config.value,
           max_trajectories=config.max_trajectories, seed=config.seed * 1000 + sims + i,
           answer_of=rstar_lib.consistency_key(task)))
-    record = {"sims": sims}
+    record = {"sims": sims, "solved": {}}
     for name, attr in ((GENERATOR, "generator"), (MUTUAL, "mutual")):
       result = concat_results([getattr(o, attr) for o in outs])
       n = len(problems)
       solved = np.array([task.verify(p, c) for p, c in zip(problems, result.completions[:n])])
       flops = result.flops[:n]
+      record["solved"][name] = solved.tolist()  # per problem, for paired comparisons
       record[name] = {"all": [float(flops.mean()), float(solved.mean())]}
       for d in sorted(set(difficulty.tolist())):
         record[name][f"d{d}"] = [float(flops[difficulty == d].mean()),
@@ -94,7 +95,8 @@ def run(config, workdir: str) -> dict:
   # Equal compute: each with-discriminator point against the generator curve at its FLOPs.
   summary = {b: [{"sims": r["sims"], "flops": r[MUTUAL][b][0], "mutual": r[MUTUAL][b][1],
                   "generator_same_sims": r[GENERATOR][b][1],
-                  "generator_at_equal_flops": interpolate(curves[b][GENERATOR], r[MUTUAL][b][0])}
+                  "generator_at_equal_flops": interpolate(curves[b][GENERATOR], r[MUTUAL][b][0]),
+                  **paired_gain(r, difficulty, b)}
                  for r in sorted(done.values(), key=lambda r: r["sims"])] for b in bins}
   with open(os.path.join(workdir, "summary.json"), "w") as f:
     json.dump(summary, f, indent=2)
@@ -103,7 +105,9 @@ def run(config, workdir: str) -> dict:
   for b in bins:
     print(f"{b}: " + "; ".join(
         f"sims={s['sims']} mutual {100 * s['mutual']:.1f}% vs generator "
-        f"{100 * s['generator_at_equal_flops']:.1f}% at equal FLOPs" for s in summary[b]))
+        f"{100 * s['generator_at_equal_flops']:.1f}% at equal FLOPs" + (
+            f" (same trajectories, paired: {100 * s['paired_gain']:+.1f} ± "
+            f"{100 * s['paired_se']:.1f})" if "paired_gain" in s else "") for s in summary[b]))
   os.makedirs(os.path.join(workdir, "plots"), exist_ok=True)
   plot_path = os.path.join(workdir, "plots", "rstar_scaling.png")
   plots.search_scaling(curves, {}, plot_path, ylabel="% solved (held-out)",
@@ -111,6 +115,19 @@ def run(config, workdir: str) -> dict:
                              f"finish action) with and without a discriminator")
   print(f"wrote {plot_path}", flush=True)
   return {"summary": summary, "curves": curves}
+
+
+def paired_gain(record: dict, difficulty: np.ndarray, bin_name: str) -> dict:
+  """The discriminator's pick against the generator's own, on the same problems and the same
+  trajectories (one budget): the mean per-problem difference and its standard error. Empty for
+  a record written without per-problem outcomes."""
+  if "solved" not in record:
+    return {}
+  rows = (np.ones(len(difficulty), bool) if bin_name == "all"
+          else difficulty == int(bin_name[1:]))
+  diff = (np.asarray(record["solved"][MUTUAL]) - np.asarray(record["solved"][GENERATOR]))[rows]
+  return {"paired_gain": float(diff.mean()),
+          "paired_se": float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0}
 
 
 if __name__ == "__main__":

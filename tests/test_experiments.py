@@ -816,6 +816,12 @@ def test_rstar_pulse_and_resume(tmp_path, tiny_sft_run, monkeypatch):
     assert set(gen) == {"all", "d1", "d2"} and 0 <= mutual["all"][1] <= 1
     assert mutual["all"][0] >= gen["all"][0] > 0  # the discriminator only adds compute
   assert set(out["summary"]) == {"all", "d1", "d2"}
+  # The discriminator's pick against the generator's, paired on the same problems.
+  solved = {k: np.array(v) for k, v in records[0]["solved"].items()}
+  diff = solved[rstar_exp.MUTUAL] - solved[rstar_exp.GENERATOR]
+  first = out["summary"]["all"][0]
+  assert first["paired_gain"] == pytest.approx(diff.mean())
+  assert first["paired_se"] == pytest.approx(diff.std(ddof=1) / np.sqrt(len(diff)))
   assert (tmp_path / "plots" / "rstar_scaling.png").stat().st_size > 1000
   monkeypatch.setattr(rstar_exp.rstar_lib, "rstar", lambda *a, **k: 1 / 0)
   assert rstar_exp.run(config, str(tmp_path))["summary"] == out["summary"]  # resumed: no search
