@@ -192,7 +192,7 @@ def prompt_width(lengths: Sequence[int], minimum: int, multiple: int = 16) -> in
   return minimum if longest <= minimum else round_up(longest, multiple)
 
 
-def pad_prompts(vocab: CharVocab, prompts: Sequence[str], length: int | None = None) -> np.ndarray:
+def pad_prompts(vocab: Vocab, prompts: Sequence[str], length: int | None = None) -> np.ndarray:
   """Left-padded `[PAD..., BOS, prompt]`: tokens [B, P] int32. `vocab` is a CharVocab or any
   tokenizer with its interface (reasoning.tokenizer.HFTokenizer); no BOS where it has none."""
   ids = [_head(vocab) + vocab.encode(p) for p in prompts]

@@ -17,7 +17,8 @@ steps): `generate`, `score` (log-probs under the policy and the frozen reference
 and reward, so its scoring includes decoding and padding), `reward` (the verifier), `update`
 (forward, backward and optimizer step; ours adds the advantages). With one update per rollout
 neither side scores the rollout under the policy before the update (its own forward pass gives
-the old log-probs). Needs the `peers` extra and trl (`pip install trl`). Writes the JSON to --out.
+the old log-probs). Before training, both models' log-probs of the same tokens (3 prompts with an
+answer) are compared: their largest difference is in the JSON. Needs the `peers` extra and trl (`pip install trl`). Writes the JSON to --out.
 """
 
 from __future__ import annotations
@@ -161,6 +162,30 @@ def run_trl(model: str, config, vocab, args, workdir: str) -> dict:
                        "torch": torch.__version__}}
 
 
+def logprob_agreement(model: str, vocab, prompts: list[str]) -> float:
+  """The largest difference between our log-probs and transformers' (the model TRL trains) of
+  the same tokens: each prompt with a short answer, as our sampler feeds it (BOS where the
+  vocabulary has one), every next token's log-probability under the full softmax."""
+  import jax.numpy as jnp
+  import torch
+  import transformers
+  from reasoning import model as model_lib
+  from reasoning.text import pad_prompts
+  from experiments import common as common_lib
+  _, _, _, graphdef, params, _ = common_lib.load_sft(model)
+  torch_model = transformers.AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
+  worst = 0.0
+  for prompt in prompts:
+    tokens = pad_prompts(vocab, [prompt + "42\n"])
+    ours = np.asarray(model_lib.next_token_stats(graphdef, params, jnp.asarray(tokens)).logp)
+    with torch.no_grad():
+      logits = torch_model(torch.as_tensor(tokens, dtype=torch.long)).logits
+    theirs = torch.log_softmax(logits[:, :-1].double(), -1).gather(
+        -1, torch.as_tensor(tokens[:, 1:], dtype=torch.long)[..., None])[..., 0].numpy()
+    worst = max(worst, float(np.abs(ours - theirs).max()))
+  return worst
+
+
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
   parser.add_argument("--model", default="", help="a Hugging Face model directory (default: a "
@@ -176,13 +201,16 @@ def main():
     model = args.model or tiny_model(os.path.join(tmp, "model"))
     vocab = common.load_sft(model)[0]
     config = our_config(model, vocab, args)
+    task = common.make_task(config, vocab)
+    prompts = [p.prompt for p in task.sample(np.random.default_rng(1), 3, 1)]
+    agreement = logprob_agreement(model, vocab, prompts)
     ours = run_ours(config, args, os.path.join(tmp, "ours"))
     peer = run_trl(model, config, vocab, args, os.path.join(tmp, "trl"))
   import jax
   result = {"model": args.model or "tiny random Qwen2 (hidden 32, 2 layers)",
             "prompts": args.prompts, "group": args.group, "max_new": args.max_new,
             "device": jax.devices()[0].device_kind, "cpus": os.cpu_count(),
-            "ours": ours, "trl": peer,
+            "ours": ours, "trl": peer, "logprob_max_abs_diff_step0": agreement,
             "ratio_tokens_per_second": ours["useful_tokens_per_second"]
             / peer["useful_tokens_per_second"]}
   os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
@@ -192,6 +220,8 @@ def main():
         f"useful tok/s; TRL {peer['seconds_per_step']:.2f} s/step, "
         f"{peer['useful_tokens_per_second']:.0f} useful tok/s; ratio "
         f"{result['ratio_tokens_per_second']:.2f}x")
+  print(f"log-probs of the same tokens at step 0, ours against transformers': max |diff| "
+        f"{agreement:.2e}")
   for side, out in (("ours", ours), ("TRL", peer)):
     print(f"{side} phases (s): " + "  ".join(f"{k} {v:.3f}" for k, v in out["phases"].items()))
   print(f"wrote {args.out}")
