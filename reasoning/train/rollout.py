@@ -2,8 +2,8 @@
 rewards, and the typed batch the policy-gradient step trains on (reasoning/train/pg.py).
 
 One step of `experiments.rl`: `sample_step_problems` (a pure function of the seed and step),
-`rollout` (generate, verify on the host, score under the policy and the frozen reference, per
-algorithm advantages), then minibatch updates on `Rollout.batch`.
+`launch` (dispatch the generation), `finish` (verify on the host, score under the policy and the
+frozen reference, per-algorithm advantages), then minibatch updates on `Rollout.batch`.
 """
 
 from __future__ import annotations
@@ -195,14 +195,13 @@ def finish(launched: Launched, params, ref_params, *, vocab,
   (rewards, correct)`: the reward optimized and the exact verifier's verdict (plus
   DAPO's overlong shaping with `overlong_buffer`), keeps the rows `select(rewards)` picks (all
   by default), scores their tokens under the policy and the reference with `score(params,
-  tokens) -> (logp, values, _)` and computes `advantages(rewards, mask, values, logp, ref_logp,
-  baseline)`. Without `select` the scoring does not depend on the rewards: it is dispatched
+  tokens, start) -> (logp, values, _)` (pg.sequence_logprobs; start = P - 1: the generated
+  columns only) and computes `advantages(rewards, mask, values, logp, ref_logp, baseline)`. Without `select` the scoring does not depend on the rewards: it is dispatched
   first, and the host decodes and verifies while the device scores. With abandoned_credit < 1,
   the tokens of attempts abandoned before the last `retry` get that share of the advantage.
-  `behavior_params`: the older policy that sampled the completions (an asynchronous,
-  one-step-stale sampler); the batch then carries its log-probs as behavior_logp, for truncated
-  importance sampling (pg.truncated_is_weights). `score(params, tokens, start)` is
-  pg.sequence_logprobs: called with start = P - 1, it predicts the generated columns only. `score_policy=False`: the policy's log-probs
+  `behavior_params`: the older policy that sampled the completions (an asynchronous sampler k
+  steps stale); the batch then carries its log-probs as behavior_logp, for truncated
+  importance sampling (pg.truncated_is_weights). `score_policy=False`: the policy's log-probs
   and values are not computed here (pg.scores_before_update: a single on-policy update computes
   them in its own forward pass); the batch then has no old_logp, and kl_start is None.
   `step_scores(problems, completions) -> [[score of each closed line]]` (a PRM's, dense
@@ -270,23 +269,6 @@ def finish(launched: Launched, params, ref_params, *, vocab,
   clock.mark("advantages", adv)
   return Rollout(batch, rewards, np.asarray(correct, bool), completions, launched.prompt_lens,
                  out.lengths, rows, kl_start, getattr(out, "flops", None))
-
-
-def rollout(graphdef, params, ref_params, problems: Sequence[Problem], key, *, vocab,
-            reward: Callable, score: Callable,
-            advantages: Callable, prompt_len: int, max_new: int, temperature: float,
-            baseline: float = 0.0, abandoned_credit: float = 1.0, overlong_buffer: int = 0,
-            select: Callable[[np.ndarray], np.ndarray] | None = None,
-            behavior_params=None, group: int = 1, slots: int = 0) -> Rollout:
-  """One step's rollout: `launch` the sampling of `problems` (from `behavior_params` when given,
-  else `params`), then `finish` it (rewards, scoring, advantages); see both."""
-  sampler = params if behavior_params is None else behavior_params
-  launched = launch(graphdef, sampler, problems, key, vocab=vocab, prompt_len=prompt_len,
-                    max_new=max_new, temperature=temperature, group=group, slots=slots)
-  return finish(launched, params, ref_params, vocab=vocab, reward=reward, score=score,
-                advantages=advantages, max_new=max_new, baseline=baseline,
-                abandoned_credit=abandoned_credit, overlong_buffer=overlong_buffer,
-                select=select, behavior_params=behavior_params)
 
 
 def abandoned_mask(vocab, tokens: np.ndarray, lengths: np.ndarray) -> np.ndarray:
