@@ -54,7 +54,7 @@ done
 $PY scripts/plot_train_scaling.py --out "$OUT/figures/countdown_train_scaling.png" \
     $(for algo in $ALGOS; do echo "$OUT/rl_$algo"; done)
 
-stage "3/11 reward models: ORM, PRM from oracle labels (full scale: 96,000 solutions each); RL against a PRM"
+stage "3/11 reward models: ORM, PRM from oracle labels (full scale: 96,000 solutions each); RL against a PRM, an ORM, dense PRM steps, at three data sizes"
 $PY -m experiments.verifier --config configs/countdown_verifier.py$VV --config.init_from="$OUT/sft" \
     --config.kind=orm --workdir "$OUT/orm"
 $PY -m experiments.verifier --config configs/countdown_verifier.py$VV --config.init_from="$OUT/sft" \
@@ -73,8 +73,22 @@ $PY -m experiments.rl --config configs/countdown_rl.py$V --config.init_from="$OU
     --config.rl.kl_coef=0 --config.reward.model="$OUT/prm_small" $OVER --workdir "$OUT/rl_prm_small"
 $PY -m experiments.rl --config configs/countdown_rl.py$V --config.init_from="$OUT/sft" \
     --config.rl.kl_coef=0 --config.reward.model="$OUT/orm_small" $OVER --workdir "$OUT/rl_orm_small"
-$PY scripts/overoptimization.py --out "$OUT/overoptimization" prm="$OUT/rl_prm_small" \
-    orm="$OUT/rl_orm_small" verifier="$OUT/rl_nokl"
+$PY -m experiments.rl --config configs/countdown_rl.py$V --config.init_from="$OUT/sft" \
+    --config.rl.kl_coef=0 --config.reward.model="$OUT/prm_small" --config.reward.dense=True $OVER \
+    --workdir "$OUT/rl_prm_dense"
+if [ "$SCALE_NAME" != smoke ]; then  # the reward models' data: 100 and 1,600 training problems
+  for n in 100 1600; do
+    for kind in prm orm; do
+      [ $kind = orm ] && [ $n = 100 ] && continue
+      $PY -m experiments.verifier --config configs/countdown_verifier.py$WEAK \
+          --config.init_from="$OUT/sft" --config.kind=$kind --config.train_problems=$n \
+          --config.steps=$((n * 150 / 400)) --workdir "$OUT/${kind}_n$n"
+      $PY -m experiments.rl --config configs/countdown_rl.py$V --config.init_from="$OUT/sft" \
+          --config.rl.kl_coef=0 --config.reward.model="$OUT/${kind}_n$n" \
+          --config.eval_log_points=0 --workdir "$OUT/rl_${kind}_n$n"
+    done
+  done
+fi
 
 stage "4/11 best-of-N: majority, ORM, PRM"
 $PY -m experiments.best_of_n --config configs/countdown_bon.py$V --config.policy="$OUT/sft" \
@@ -151,6 +165,15 @@ $PY scripts/distillation.py --out "$OUT/distillation" --start "$OUT/coverage_sft
 stage "10/11 a critic, sequential revisions (no critique, its critiques, the oracle's), Quiet-STaR, tool use"
 $PY -m experiments.critic --config configs/countdown_critic.py$V --config.init_from="$OUT/sft" \
     --config.prm="$OUT/prm" --workdir "$OUT/critic"
+# Overoptimization against every reward source of stage 3 and the critic's verdict.
+$PY -m experiments.rl --config configs/countdown_rl.py$V --config.init_from="$OUT/sft" \
+    --config.rl.kl_coef=0 --config.reward.model="$OUT/critic" --config.eval_log_points=0 $OVER \
+    --workdir "$OUT/rl_critic"
+$PY scripts/overoptimization.py --out "$OUT/overoptimization" prm_min_400="$OUT/rl_prm_small" \
+    $([ "$SCALE_NAME" = smoke ] || echo "prm_min_100=$OUT/rl_prm_n100 prm_min_1600=$OUT/rl_prm_n1600") \
+    prm_dense_400="$OUT/rl_prm_dense" orm_400="$OUT/rl_orm_small" \
+    $([ "$SCALE_NAME" = smoke ] || echo "orm_1600=$OUT/rl_orm_n1600") critic="$OUT/rl_critic" \
+    verifier="$OUT/rl_nokl"
 $PY -m experiments.revision --config configs/countdown_revision.py$V --config.init_from="$OUT/sft" \
     --config.prm="$OUT/prm" --workdir "$OUT/revision"
 $PY -m experiments.revision --config configs/countdown_revision.py$V --config.init_from="$OUT/sft" \
