@@ -364,7 +364,8 @@ def tiny_verifier_runs(tmp_path_factory, tiny_sft_run):
 
 @pytest.mark.slow
 def test_rl_against_a_learned_reward_logs_the_gold_reward_beside_it(tmp_path, tiny_sft_run,
-                                                                   tiny_verifier_runs):
+                                                                   tiny_verifier_runs,
+                                                                   monkeypatch):
   """A PRM's min step score as the RL reward: the rewards are its scores (in [0, 1], not the
   verifier's 0/1), pass_rate stays the exact verifier's, the sequence KL from the start is
   logged with its square root, and the PRM's scoring is on the FLOP ledger."""
@@ -387,6 +388,11 @@ def test_rl_against_a_learned_reward_logs_the_gold_reward_beside_it(tmp_path, ti
   assert first_proxy["reward"] != first_exact["reward"]
   assert first_proxy["train_flops"] > first_exact["train_flops"]
   assert exact["metrics"]["step"] == proxy["metrics"]["step"]
+  from reasoning import rng  # killed and resumed against the PRM, the run continues exactly
+  resumed = _interrupt_then_rerun(monkeypatch, rl, rng, "stream",
+                                  lambda a: a[1:3] == ("rl_prompts", 2), config,
+                                  str(tmp_path / "resumed"))
+  assert _tree_equal(proxy["params"], resumed["params"])
   config.reward.model = str(tiny_sft_run)  # a policy, not a reward model
   with pytest.raises(ValueError, match="not a reward model run"):
     rl.run(config, str(tmp_path / "bad"))

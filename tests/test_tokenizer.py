@@ -202,6 +202,12 @@ def test_every_entrypoint_on_a_math_jsonl_file_with_a_hugging_face_model(tmp_pat
   assert len(records) == 2
   assert all(0 <= r["reward"] <= 1 and 0 <= r["pass_rate"] <= 1 and np.isfinite(r["kl_start"])
              for r in records)
+  # Dense step rewards through the BPE tokenizer: each step's score on the token that closes it.
+  rl.run(_config("configs/hf_rl.py", init_from=sft_dir,
+                 **{"reward.model": prm, "reward.dense": True}), str(tmp_path / "rl_dense"))
+  records = [r for r in _records(tmp_path / "rl_dense" / "metrics.jsonl") if "reward" in r]
+  assert len(records) == 2 and all(r["reward"] >= 0 and np.isfinite(r["pg_loss"])
+                                   for r in records)
 
   search.run(_config("configs/hf_search.py", policy=sft_dir, prm=prm), str(tmp_path / "search"))
   assert {"best-of-2 majority", "best-of-2 PRM weighted", "beam N=2", "lookahead1 N=2",
