@@ -283,6 +283,11 @@ def test_every_entrypoint_on_countdown_through_a_bpe_tokenizer(tmp_path, hf_dir)
                    str(tmp_path / "critic"))
   assert any(k.endswith("critic/accuracy") for k in out["metrics"])
   assert any(k.endswith("prm_threshold/accuracy") for k in out["metrics"])
+  # The critic's verdict as the RL reward, read through the tokenizer.
+  rl.run(countdown("configs/hf_rl.py", init_from=sft_dir,
+                   **{"reward.model": str(tmp_path / "critic")}), str(tmp_path / "rl_critic"))
+  records = [r for r in _records(tmp_path / "rl_critic" / "metrics.jsonl") if "reward" in r]
+  assert len(records) == 2 and all(0 <= r["reward"] <= 1 for r in records)
   out = star.run(countdown("configs/hf_star.py", init_from=sft_dir), str(tmp_path / "star"))
   assert out["metrics"]["step"] == 1
   # The (pi, z) targets: the search's candidates scored under the model, padded with its EOS id.
