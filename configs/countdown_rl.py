@@ -82,7 +82,8 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.step_reward = 0.0          # process reward: + step_reward x share of oracle-good lines
   # The reward optimized: the exact verifier's (model ""), or a frozen reward model's score (a
   # verifier run: ORM P(correct), PRM steps aggregated by `aggregation`; a critic run: 1 when
-  # its critique names no wrong step), plus the verifier's with plus_verifier. The verifier's verdict is logged either way (pass_rate: the gold reward).
+  # its critique names no wrong step), plus the verifier's with plus_verifier. The verifier's
+  # verdict is logged either way (pass_rate: the gold reward).
   # dense=True (a PRM; ppo, reinforce_pp or grpo): each step's score rewarded on the token that
   # ends the step instead of one aggregated score per completion (pg.token_advantages).
   c.reward = common.ConfigDict({"model": "", "aggregation": "min", "plus_verifier": False,

@@ -233,9 +233,9 @@ def load_sft(workdir: str, memory=None):
   tx = state_lib.make_optimizer(state_lib.OptimConfig())
   abstract = jax.eval_shape(lambda p: state_lib.create(p, tx), params)
   stale = sft_config.get("off_policy_steps") or 0
-  if stale:  # an RL run whose checkpoint holds its samplers too (experiments.rl.stale_carry)
-    abstract = {"state": abstract, "behind": abstract.params,
-                **({"newer": [abstract.params] * (stale - 1)} if stale > 1 else {})}
+  if stale:  # an RL run whose checkpoint holds its samplers too
+    from reasoning.train import rollout
+    abstract = rollout.stale_carry(abstract, [abstract.params] * stale)
   ckpt = Checkpointer(os.path.join(workdir, "checkpoints"), save_every=1)
   try:
     keys = ckpt.stored_keys()

@@ -145,5 +145,6 @@ def run(config, workdir: str) -> dict:
                                         f"{config.task.name}: SFT then {label}")
   return {"params": policy_of(state.params), "metrics": metrics}
 
+
 if __name__ == "__main__":
   common.main(run, "distill")

@@ -121,7 +121,7 @@ def run(config, workdir: str) -> dict:
   # parameters that sample the next rollout (those of k steps before) and, for k > 1, the k - 1
   # newer ones that sample the rollouts after it; a run resumes with them (common.load_sft reads
   # every form).
-  carry = state if not stale else stale_carry(
+  carry = state if not stale else rollout_lib.stale_carry(
       state, [jax.tree.map(jnp.copy, state.params) for _ in range(stale)])
   carry, meta, start = loop.resume(ckpt, carry, meta, what="RL step")  # numbered by RL step
   mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(**config.mesh))  # see experiments/sft.py
@@ -215,7 +215,7 @@ def run(config, workdir: str) -> dict:
                       kl=record["kl"], len=record["response_length"])
       if done in evaluate_at:
         do_eval(done)
-      carry = state if queue is None else stale_carry(state, queue)
+      carry = state if queue is None else rollout_lib.stale_carry(state, queue)
       ckpt.save(done, carry, meta, force=done == config.steps)
   finally:
     ckpt.close()
@@ -226,15 +226,6 @@ def run(config, workdir: str) -> dict:
   metrics = common.finish_post_training(writer, workdir, config, pg_cfg.algo,
                                         f"{config.task.name}: SFT then RL ({pg_cfg.algo})")
   return {"params": policy_of(state.params), "metrics": metrics}
-
-def stale_carry(state, queue: list) -> dict:
-  """The checkpointed carry of a run whose rollouts are sampled k = len(queue) steps stale: the
-  train state, the sampler of the next rollout ("behind") and, for k > 1, the newer samplers of
-  the rollouts after it, oldest first ("newer")."""
-  carry = {"state": state, "behind": queue[0]}
-  if len(queue) > 1:
-    carry["newer"] = list(queue[1:])
-  return carry
 
 
 def load_reward_model(config, vocab, prompt_len: int

@@ -18,7 +18,8 @@ and reward, so its scoring includes decoding and padding), `reward` (the verifie
 (forward, backward and optimizer step; ours adds the advantages). With one update per rollout
 neither side scores the rollout under the policy before the update (its own forward pass gives
 the old log-probs). Before training, both models' log-probs of the same tokens (3 prompts with an
-answer) are compared: their largest difference is in the JSON. Needs the `peers` extra and trl (`pip install trl`). Writes the JSON to --out.
+answer) are compared: their largest difference is in the JSON. Needs the `peers` extra and trl
+(`pip install trl`). Writes the JSON to --out.
 """
 
 from __future__ import annotations
@@ -162,17 +163,16 @@ def run_trl(model: str, config, vocab, args, workdir: str) -> dict:
                        "torch": torch.__version__}}
 
 
-def logprob_agreement(model: str, vocab, prompts: list[str]) -> float:
-  """The largest difference between our log-probs and transformers' (the model TRL trains) of
-  the same tokens: each prompt with a short answer, as our sampler feeds it (BOS where the
-  vocabulary has one), every next token's log-probability under the full softmax."""
+def logprob_agreement(model: str, vocab, graphdef, params, prompts: list[str]) -> float:
+  """The largest difference between our log-probs (graphdef, params: our import of `model`) and
+  transformers' (the model TRL trains) of the same tokens: each prompt with a short answer, as
+  our sampler feeds it (BOS where the vocabulary has one), every next token's log-probability
+  under the full softmax."""
   import jax.numpy as jnp
   import torch
   import transformers
   from reasoning import model as model_lib
   from reasoning.text import pad_prompts
-  from experiments import common as common_lib
-  _, _, _, graphdef, params, _ = common_lib.load_sft(model)
   torch_model = transformers.AutoModelForCausalLM.from_pretrained(model, dtype=torch.float32)
   worst = 0.0
   for prompt in prompts:
@@ -199,11 +199,11 @@ def main():
   args = parser.parse_args()
   with tempfile.TemporaryDirectory() as tmp:
     model = args.model or tiny_model(os.path.join(tmp, "model"))
-    vocab = common.load_sft(model)[0]
+    vocab, _, _, graphdef, params, _ = common.load_sft(model)
     config = our_config(model, vocab, args)
     task = common.make_task(config, vocab)
     prompts = [p.prompt for p in task.sample(np.random.default_rng(1), 3, 1)]
-    agreement = logprob_agreement(model, vocab, prompts)
+    agreement = logprob_agreement(model, vocab, graphdef, params, prompts)
     ours = run_ours(config, args, os.path.join(tmp, "ours"))
     peer = run_trl(model, config, vocab, args, os.path.join(tmp, "trl"))
   import jax

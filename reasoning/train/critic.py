@@ -158,14 +158,26 @@ def score_verdicts(truth: Sequence[int | None], predicted: Sequence[int | None |
   return out
 
 
+def readable(problems: Sequence[Problem], completions: Sequence[str],
+             fits: Callable[[str], bool]) -> tuple[list[int], list[str]]:
+  """(indices, critic prompts) of the `completions` a critic can read: well-formed solutions
+  whose critic prompt `fits` its context."""
+  kept, prompts = [], []
+  for i, c in enumerate(completions):
+    if solution_lines(c) is not None:
+      prompt = critic_prompt(problems[i], c)
+      if fits(prompt):
+        kept.append(i)
+        prompts.append(prompt)
+  return kept, prompts
+
+
 def judge(generate: Callable[[list[str]], list[str]], task: Task, problems: Sequence[Problem],
           completions: Sequence[str], fits: Callable[[str], bool] = lambda prompt: True):
   """The critic's critiques of well-formed `completions` whose critic prompt `fits` the critic's
   context (`generate(prompts) -> texts`), their verdicts and the oracle's first wrong steps:
   (kept indices, critiques, verdicts, truth)."""
-  kept = [i for i, c in enumerate(completions)
-          if solution_lines(c) is not None and fits(critic_prompt(problems[i], c))]
-  prompts = [critic_prompt(problems[i], completions[i]) for i in kept]
+  kept, prompts = readable(problems, completions, fits)
   texts = generate(prompts) if prompts else []
   truth = [first_wrong_step(task.step_labels(problems[i], solution_lines(completions[i])))
            for i in kept]

@@ -265,6 +265,12 @@ def sequence_logprobs(graphdef, params, tokens, start: int = 0):
   return stats.logp, stats.value, stats.entropy
 
 
+def sequence_kl(logp, ref_logp, mask):
+  """The sequence KL of the sampling policy from the reference estimated on its own samples:
+  the mean over rows of sum_t (log pi - log pi_ref) over the masked tokens (nats)."""
+  return jnp.mean(jnp.sum((logp - ref_logp) * mask, axis=1))
+
+
 def explained_variance(values, returns, mask):
   mean = aggregate(returns, mask)
   var_r = aggregate((returns - mean) ** 2, mask)
@@ -313,8 +319,7 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, cfg: PGConfig, l
     metrics = {"pg_loss": pg, "kl": kl, "entropy": ent, "clip_frac": clip_frac,
                "approx_kl": approx_kl}
     if "old_logp" not in batch:
-      metrics["kl_start"] = jnp.mean(jnp.sum(
-          jax.lax.stop_gradient(logp - batch["ref_logp"]) * mask, axis=1))
+      metrics["kl_start"] = sequence_kl(jax.lax.stop_gradient(logp), batch["ref_logp"], mask)
     if cfg.algo == "ppo":
       vl = value_loss(values, batch["old_values"], batch["returns"], mask, clip=cfg.value_clip,
                       aggregation=cfg.aggregation, norm_length=cfg.norm_length)

@@ -123,25 +123,24 @@ class LearnedReward:
     if self.aggregation not in AGGREGATIONS:
       raise ValueError(f"reward.aggregation={self.aggregation!r}: expected one of {AGGREGATIONS}")
 
-  def __call__(self, problems, completions) -> np.ndarray:
-    """[B] float32 scores in [0, 1]."""
+  def _scored(self, problems, completions):
+    """verifier.score_completions of `completions`: (aggregated scores [B], step scores)."""
     from reasoning.train import verifier
-    prompts = [p.prompt for p in problems]
-    seq_len = verifier.seq_len_for(self.vocab, prompts, completions, minimum=self.seq_len)
-    scores, _ = verifier.score_completions(self.graphdef, self.params, self.vocab, prompts,
-                                           completions, seq_len=seq_len, kind=self.kind,
-                                           aggregation=self.aggregation)
-    return scores.astype(np.float32)
-
-  def step_scores(self, problems, completions) -> list[list[float]]:
-    """A PRM's score of each closed line of each completion (its dense rewards)."""
-    from reasoning.train import verifier
-    if self.kind != "prm":
-      raise ValueError("reward.dense=True needs a PRM (step scores); this reward model is an ORM")
     prompts = [p.prompt for p in problems]
     seq_len = verifier.seq_len_for(self.vocab, prompts, completions, minimum=self.seq_len)
     return verifier.score_completions(self.graphdef, self.params, self.vocab, prompts,
-                                      completions, seq_len=seq_len, kind="prm")[1]
+                                      completions, seq_len=seq_len, kind=self.kind,
+                                      aggregation=self.aggregation)
+
+  def __call__(self, problems, completions) -> np.ndarray:
+    """[B] float32 scores in [0, 1]."""
+    return self._scored(problems, completions)[0].astype(np.float32)
+
+  def step_scores(self, problems, completions) -> list[list[float]]:
+    """A PRM's score of each closed line of each completion (its dense rewards)."""
+    if self.kind != "prm":
+      raise ValueError("reward.dense=True needs a PRM (step scores); this reward model is an ORM")
+    return self._scored(problems, completions)[1]
 
   def flops(self, seq_lens) -> float:
     """The scoring's FLOPs (one forward pass per completion) for the ledger."""
@@ -165,15 +164,12 @@ class CriticReward:
   def __call__(self, problems, completions) -> np.ndarray:
     import jax
     from reasoning.train import critic
-    kept = [i for i, c in enumerate(completions)
-            if critic.solution_lines(c) is not None
-            and critic.fits(self.model, critic.critic_prompt(problems[i], c), self.max_new)]
+    kept, prompts = critic.readable(
+        problems, completions, lambda prompt: critic.fits(self.model, prompt, self.max_new))
     out = np.zeros(len(completions), np.float32)
     self.spent[:] = [0.0]
     if kept:  # greedy: the key draws nothing
-      texts, flops = critic.write(self.model, [critic.critic_prompt(problems[i], completions[i])
-                                               for i in kept], jax.random.key(0),
-                                  max_new=self.max_new)
+      texts, flops = critic.write(self.model, prompts, jax.random.key(0), max_new=self.max_new)
       out[kept] = [critic.verdict(t) is None for t in texts]
       self.spent[:] = [float(flops.sum())]
     return out
@@ -183,8 +179,8 @@ class CriticReward:
     return self.spent[0] if self.spent else 0.0
 
 
-def reward_function(task, *, learned: LearnedReward | CriticReward | None = None, plus_verifier: bool = False,
-                    dense: bool = False, **shaping):
+def reward_function(task, *, learned: LearnedReward | CriticReward | None = None,
+                    plus_verifier: bool = False, dense: bool = False, **shaping):
   """reward(problems, completions) -> (rewards [B] float32, correct [B] bool) for RL: the
   verifier's shaped reward (rewards_of with `shaping`), or with `learned` that model's score,
   plus the verifier's shaped reward with `plus_verifier`. `correct` is always the exact

@@ -21,17 +21,17 @@ from reasoning.tasks import Problem
 from reasoning.tasks import tool_use
 from reasoning.tasks.base import RETRY_LINE, retry_count
 from reasoning.text import pad_prompts, prompt_length, prompt_width, round_up
-from reasoning.train import rewards as rewards_lib
+from reasoning.train import pg, rewards as rewards_lib
 
 
 @dataclasses.dataclass(frozen=True)
 class Rollout:
   """One step's samples. `batch` holds the PG step's inputs for the rows it trains on (`rows`
   of the sampled ones: all of them unless a `select` kept fewer), each [R, W] aligned with the W
-  generated columns of tokens [R, P + W] (the prompt's P columns predict nothing trained on): tokens, mask, ref_logp, advantages, returns, old_logp and
-  old_values when the policy scored the rollout before its update (finish's score_policy), and
-  behavior_logp when the rollout was sampled by an older policy. The other fields
-  describe every sampled row."""
+  generated columns of tokens [R, P + W] (the prompt's P columns predict nothing trained on):
+  tokens, mask, ref_logp, advantages, returns; old_logp and old_values when the policy scored
+  the rollout before its update (finish's score_policy); behavior_logp when the rollout was
+  sampled by an older policy. The other fields describe every sampled row."""
   batch: dict[str, jax.Array]  # per-token arrays over the W generated columns
   rewards: np.ndarray       # [B] float32: the reward optimized
   correct: np.ndarray       # [B] bool: the task's exact verdict (the gold reward)
@@ -65,6 +65,16 @@ def kl_metrics(kl_start: float) -> dict[str, float]:
   """kl_start (the sequence KL from the initial policy, nats) and its square root kl_distance,
   the d of Gao et al. 2022's reward-overoptimization laws."""
   return {"kl_start": float(kl_start), "kl_distance": float(np.sqrt(max(kl_start, 0.0)))}
+
+
+def stale_carry(state, queue: list) -> dict:
+  """The checkpointed carry of an RL run whose rollouts are sampled k = len(queue) steps stale:
+  the train state, the sampler of the next rollout ("behind") and, for k > 1, the newer samplers
+  of the rollouts after it, oldest first ("newer")."""
+  carry = {"state": state, "behind": queue[0]}
+  if len(queue) > 1:
+    carry["newer"] = list(queue[1:])
+  return carry
 
 
 def informative_rows(rewards, group: int, groups: int) -> np.ndarray:
@@ -196,8 +206,9 @@ def finish(launched: Launched, params, ref_params, *, vocab,
   DAPO's overlong shaping with `overlong_buffer`), keeps the rows `select(rewards)` picks (all
   by default), scores their tokens under the policy and the reference with `score(params,
   tokens, start) -> (logp, values, _)` (pg.sequence_logprobs; start = P - 1: the generated
-  columns only) and computes `advantages(rewards, mask, values, logp, ref_logp, baseline)`. Without `select` the scoring does not depend on the rewards: it is dispatched
-  first, and the host decodes and verifies while the device scores. With abandoned_credit < 1,
+  columns only) and computes `advantages(rewards, mask, values, logp, ref_logp, baseline)`.
+  Without `select` the scoring does not depend on the rewards: it is dispatched first, and the
+  host decodes and verifies while the device scores. With abandoned_credit < 1,
   the tokens of attempts abandoned before the last `retry` get that share of the advantage.
   `behavior_params`: the older policy that sampled the completions (an asynchronous sampler k
   steps stale); the batch then carries its log-probs as behavior_logp, for truncated
@@ -263,7 +274,7 @@ def finish(launched: Launched, params, ref_params, *, vocab,
   kl_start = None
   if policy_scored:
     batch.update(old_logp=logp, old_values=values)
-    kl_start = float(jnp.mean(jnp.sum((logp - ref_logp) * mask, axis=1)))
+    kl_start = float(pg.sequence_kl(logp, ref_logp, mask))
   if behavior is not None:
     batch["behavior_logp"] = behavior
   clock.mark("advantages", adv)
