@@ -14,6 +14,7 @@ one-line error naming the array and both shapes.
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import shutil
@@ -56,19 +57,24 @@ def _names(path) -> tuple[str, ...]:
 
 
 @contextlib.contextmanager
-def _without_event_loop_noise(linger: float = 0.0):
+def _without_event_loop_noise(linger: float = 0.0, drop_all: bool = False):
   """Standard error (file descriptor 2) while orbax restores, less the tracebacks of
   `RuntimeError: Event loop is closed` that its reader threads print (hundreds of lines, often
-  interleaved) when a restore fails: when that noise is there, every traceback line goes, and the
-  failure itself is reported once, as CorruptCheckpoint."""
+  interleaved) when a restore fails: when that noise is there, every traceback line goes. When the
+  read fails (or `drop_all`, closing after a failed read) nothing written is kept, asyncio's
+  `Task exception was never retrieved` included: the failure itself is reported once, as
+  CorruptCheckpoint."""
   sys.stderr.flush()
   saved = os.dup(2)
+  failed = False
   with tempfile.TemporaryFile(mode="w+b") as captured:
     os.dup2(captured.fileno(), 2)
     try:
       yield
     except BaseException:
+      failed = True
       time.sleep(1.0)  # the reader threads print as they wind down after the failure
+      gc.collect()  # failed reader tasks log "Task exception was never retrieved" when collected
       raise
     finally:
       time.sleep(linger)
@@ -80,9 +86,14 @@ def _without_event_loop_noise(linger: float = 0.0):
       noise = "RuntimeError: Event loop is closed"
       marks = ("Traceback (most recent call last)", "_check_closed", "Event loop is closed",
                "base_events.py")
-      kept = [line for line in text.splitlines(keepends=True)
-              if line.strip() and not line.startswith(" ")
-              and not any(m in line for m in marks)] if noise in text else [text]
+      if failed or drop_all:  # everything written is orbax's account of the one failure
+        kept = []
+      elif noise in text:
+        kept = [line for line in text.splitlines(keepends=True)
+                if line.strip() and not line.startswith(" ")
+                and not any(m in line for m in marks)]
+      else:
+        kept = [text]
       if kept:
         sys.stderr.write("".join(kept))
         sys.stderr.flush()
@@ -231,7 +242,7 @@ class Checkpointer:
   def close(self) -> None:
     self._manager.wait_until_finished()
     if self._failed_restore:  # the reader threads print as the event loop closes
-      with _without_event_loop_noise(linger=1.0):
+      with _without_event_loop_noise(linger=1.0, drop_all=True):
         self._manager.close()
     else:
       self._manager.close()
