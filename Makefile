@@ -39,12 +39,15 @@ demo: $(STAMP)
 smollm2: $(STAMP)
 	$(PY) scripts/smollm2.py --out .cache/smollm2
 
+# Two workers with work stealing: a worker that finishes its share takes tests queued behind the
+# other's long end-to-end test, so both cores stay busy to the end (under `--dist load` the tests
+# queued behind the reproduce smoke test ran alone for minutes).
 test: $(STAMP) smollm2
-	$(PY) -m pytest -n 2 --durations=15
+	$(PY) -m pytest -n 2 --dist worksteal --durations=15
 
 # The edit loop: everything but the end-to-end runs marked slow.
 test-fast: $(STAMP)
-	$(PY) -m pytest -n 2 -m "not slow" --durations=10
+	$(PY) -m pytest -n 2 --dist worksteal -m "not slow" --durations=10
 
 SCALE ?= full
 

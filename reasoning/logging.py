@@ -100,8 +100,16 @@ def repaired_records(path: str, keep=None) -> list[dict]:
 def _event_writer(directory: str, purge_step: int | None = None):
   """A TensorBoard event-file writer (tensorboardX: no TensorFlow). Its file name gets a unique
   suffix: a writer opened in the same second as an earlier one would otherwise truncate its
-  file (the name holds the time in seconds)."""
-  from tensorboardX import SummaryWriter
+  file (the name holds the time in seconds). tensorboardX imports torch when it is installed (to
+  accept its tensors, which we never pass): that import, 1.5 s of every run's start, is refused."""
+  refuse_torch = "torch" not in sys.modules
+  if refuse_torch:
+    sys.modules["torch"] = None  # `import torch` raises ImportError; tensorboardX goes without
+  try:
+    from tensorboardX import SummaryWriter
+  finally:
+    if refuse_torch:
+      del sys.modules["torch"]
   return SummaryWriter(directory, purge_step=purge_step, flush_secs=10,
                        filename_suffix=f".{time.time_ns()}.{os.getpid()}")
 
