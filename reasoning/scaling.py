@@ -35,6 +35,37 @@ def pass_at_k(n: int, c: int, k: int) -> float:
   return float(1.0 - np.prod(1.0 - k / np.arange(n - c + 1, n + 1)))
 
 
+def pass_at_k_rows(counts: np.ndarray, n: int, ks: list[int]) -> np.ndarray:
+  """[P, len(ks)] unbiased pass@k of each problem from its count of correct samples of n."""
+  return np.array([[pass_at_k(n, int(c), k) for k in ks] for c in counts])
+
+
+def compare_coverage(before: np.ndarray, after: np.ndarray, rng: np.random.Generator,
+            resamples: int = 500, level: float = 0.9) -> dict:
+  """Paired comparison of per-problem pass@k rows [P, K] (the same problems): mean pass@k of
+  each, the difference after - before with its bootstrap interval over problems, and the
+  crossover: the first k index where the difference is below 0, with its interval (the
+  quantiles of the first crossing over resamples; K means "no crossing")."""
+  diff = after - before
+  p = len(diff)
+  draws = rng.integers(0, p, (resamples, p))
+  boot = diff[draws].mean(1)                                     # [R, K]
+  tail = (1 - level) / 2
+
+  def crossing(d):
+    below = np.flatnonzero(d < 0)
+    return int(below[0]) if len(below) else d.shape[-1]
+
+  crossings = np.array([crossing(b) for b in boot])
+  return {"before": before.mean(0).tolist(), "after": after.mean(0).tolist(),
+          "difference": diff.mean(0).tolist(),
+          "difference_low": np.quantile(boot, tail, 0).tolist(),
+          "difference_high": np.quantile(boot, 1 - tail, 0).tolist(),
+          "crossover": crossing(diff.mean(0)),
+          "crossover_interval": [int(np.quantile(crossings, tail)),
+                                 int(np.quantile(crossings, 1 - tail))]}
+
+
 def log_linear_fit(compute: Sequence[float], accuracy: Sequence[float]) -> dict[str, float]:
   """Least squares of accuracy on log10(compute): {slope_per_decade, intercept, r2}."""
   x, y = np.log10(np.asarray(compute, float)), np.asarray(accuracy, float)

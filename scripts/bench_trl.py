@@ -27,14 +27,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import tempfile
 import time
 
 import numpy as np
 
-sys.path.insert(0, ".")
-from experiments import common  # noqa: E402
+from experiments import common
 
 common.tune_xla_cpu()
 

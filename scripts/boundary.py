@@ -16,43 +16,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, ".")
-from reasoning import plots, rng as rng_lib, scaling  # noqa: E402
-
-
-def pass_at_k_rows(counts: np.ndarray, n: int, ks: list[int]) -> np.ndarray:
-  """[P, len(ks)] unbiased pass@k of each problem from its count of correct samples of n."""
-  return np.array([[scaling.pass_at_k(n, int(c), k) for k in ks] for c in counts])
-
-
-def compare(before: np.ndarray, after: np.ndarray, rng: np.random.Generator,
-            resamples: int = 500, level: float = 0.9) -> dict:
-  """Paired comparison of per-problem pass@k rows [P, K] (the same problems): mean pass@k of
-  each, the difference after - before with its bootstrap interval over problems, and the
-  crossover: the first k index where the difference is below 0, with its interval (the
-  quantiles of the first crossing over resamples; K means "no crossing")."""
-  diff = after - before
-  p = len(diff)
-  draws = rng.integers(0, p, (resamples, p))
-  boot = diff[draws].mean(1)                                     # [R, K]
-  tail = (1 - level) / 2
-
-  def crossing(d):
-    below = np.flatnonzero(d < 0)
-    return int(below[0]) if len(below) else d.shape[-1]
-
-  crossings = np.array([crossing(b) for b in boot])
-  return {"before": before.mean(0).tolist(), "after": after.mean(0).tolist(),
-          "difference": diff.mean(0).tolist(),
-          "difference_low": np.quantile(boot, tail, 0).tolist(),
-          "difference_high": np.quantile(boot, 1 - tail, 0).tolist(),
-          "crossover": crossing(diff.mean(0)),
-          "crossover_interval": [int(np.quantile(crossings, tail)),
-                                 int(np.quantile(crossings, 1 - tail))]}
+from reasoning import plots, rng as rng_lib, scaling
 
 
 def main():
@@ -78,9 +45,10 @@ def main():
       difficulty == int(args.key.lstrip("d")))
   if not rows.any():
     raise ValueError(f"--key {args.key}: no problems of that difficulty in {args.before}")
-  result = compare(pass_at_k_rows(np.asarray(before["counts"]["pool"])[rows], n, ks),
-                   pass_at_k_rows(np.asarray(after["counts"]["pool"])[rows], n, ks),
-                   rng_lib.stream(0, "fit_bootstrap", 0))
+  result = scaling.compare_coverage(
+      scaling.pass_at_k_rows(np.asarray(before["counts"]["pool"])[rows], n, ks),
+      scaling.pass_at_k_rows(np.asarray(after["counts"]["pool"])[rows], n, ks),
+      rng_lib.stream(0, "fit_bootstrap", 0))
   result.update({"k": ks, "problems": int(rows.sum()), "key": args.key,
                  "before_policy": before["policy"], "after_policy": after["policy"]})
   os.makedirs(args.out, exist_ok=True)

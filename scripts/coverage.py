@@ -24,20 +24,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, ".")
-from experiments import common  # noqa: E402
+from experiments import common
 
 common.tune_xla_cpu()
-import jax  # noqa: E402
+import jax
 
-from reasoning import plots, rng as rng_lib, scaling  # noqa: E402
-from reasoning.search import sweep  # noqa: E402
-from reasoning.search.base import Model  # noqa: E402
+from reasoning import plots, rng as rng_lib, scaling
+from reasoning.search import sweep
+from reasoning.search.base import Model
 
 
 def coverage_curve(correct: np.ndarray, ks: list[int]) -> np.ndarray:

@@ -22,16 +22,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, ".")
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from boundary import compare, pass_at_k_rows  # noqa: E402
-from fit_scaling import load_group  # noqa: E402
-from experiments.common import labelled  # noqa: E402
-from reasoning import curves as curves_lib, plots, rng as rng_lib  # noqa: E402
+from experiments.common import labelled
+from reasoning import curves as curves_lib, plots, rng as rng_lib, scaling
 
 
 def _coverage(path: str) -> dict:
@@ -57,20 +52,21 @@ def compare_methods(start: str, methods: dict[str, tuple[str, str]], *, key: str
       raise ValueError(f"{path} and {start}: different problems or sample counts; run "
                        f"scripts/coverage.py on both with the same --problems, --difficulties "
                        f"and --k")
-    return pass_at_k_rows(np.asarray(cov["counts"]["pool"])[rows], n, ks)
+    return scaling.pass_at_k_rows(np.asarray(cov["counts"]["pool"])[rows], n, ks)
 
   before = rows_of(start)
   out = {"k": ks, "problems": int(rows.sum()), "key": key, "metric": metric,
          "start": {"path": start, "pass_at_k": before.mean(0).tolist()}, "methods": {}}
   if teacher:
-    out["teacher"] = {"path": teacher, **compare(before, rows_of(teacher),
-                                                 rng_lib.stream(seed, "fit_bootstrap", 99))}
+    out["teacher"] = {"path": teacher, **scaling.compare_coverage(
+        before, rows_of(teacher), rng_lib.stream(seed, "fit_bootstrap", 99))}
   for i, (label, (workdir, coverage)) in enumerate(methods.items()):
-    runs, problems = load_group([workdir], metric, "student_flops")
+    runs, problems = curves_lib.load_group([workdir], metric, "student_flops")
     fit = curves_lib.fit(runs, problems, rng_lib.stream(seed, "fit_bootstrap", i))
     out["methods"][label] = {"workdir": workdir, "coverage": coverage, "curve": runs[0],
-                             "fit": fit, **compare(before, rows_of(coverage),
-                                                   rng_lib.stream(seed, "fit_bootstrap", 50 + i))}
+                             "fit": fit, **scaling.compare_coverage(
+                                 before, rows_of(coverage),
+                                 rng_lib.stream(seed, "fit_bootstrap", 50 + i))}
   return out
 
 

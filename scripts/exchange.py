@@ -21,21 +21,19 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, ".")
-from experiments import common  # noqa: E402
+from experiments import common
 
 common.tune_xla_cpu()
-import jax  # noqa: E402
+import jax
 
-from reasoning import plots, scaling  # noqa: E402
-from reasoning.logging import read_metrics  # noqa: E402
-from reasoning.search import sweep  # noqa: E402
-from reasoning.search.base import Model  # noqa: E402
+from reasoning import plots, scaling
+from reasoning.logging import read_metrics
+from reasoning.search import sweep
+from reasoning.search.base import Model
 
 
 def measure(workdir: str, problems_per_difficulty: int, difficulties: str, n: int, key,

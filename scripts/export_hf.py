@@ -15,9 +15,8 @@ import os
 import shutil
 import sys
 
-sys.path.insert(0, ".")
-from experiments import common  # noqa: E402
-from reasoning import hf  # noqa: E402
+from experiments import common
+from reasoning import hf
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                    "generation_config.json", "vocab.json", "merges.txt")

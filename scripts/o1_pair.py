@@ -19,14 +19,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, ".")
-sys.path.insert(0, "scripts")
-import fit_scaling  # noqa: E402
-from reasoning import curves as curves_lib, plots, rng as rng_lib, scaling  # noqa: E402
+from reasoning import curves as curves_lib, plots, rng as rng_lib, scaling
 
 FAMILIES = ("best-of-N majority", "best-of-N PRM weighted", "beam (PRM)")
 
@@ -110,7 +106,7 @@ def main():
   parser.add_argument("--title", default="Countdown: pass@1 against train-time and test-time "
                                          "compute")
   args = parser.parse_args()
-  runs, problems = fit_scaling.load_group(args.rl.split(","), f"{args.rl_metric}/{args.key}")
+  runs, problems = curves_lib.load_group(args.rl.split(","), f"{args.rl_metric}/{args.key}")
   fit = curves_lib.fit(runs, problems, rng_lib.stream(0, "fit_bootstrap", 0))
   test_key = args.test_key or args.key
   if args.coverage:

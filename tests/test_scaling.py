@@ -182,16 +182,15 @@ def test_o1_pair_draws_best_of_n_with_the_checker_and_writes_its_data(tmp_path):
 def test_boundary_compares_pass_at_k_per_problem_and_finds_the_crossover(tmp_path):
   import subprocess
   import sys
-  sys.path.insert(0, "scripts")
-  import boundary
+  from reasoning.scaling import compare_coverage, pass_at_k_rows
   # Two problems, k = 1, 2: after RL problem 0 is always solved, problem 1 never; before, each
   # was solved half the time (pass@1 0.5, pass@2 1 from 1 of 2 samples... here given directly).
   before = np.array([[0.5, 1.0], [0.5, 1.0]])
   after = np.array([[1.0, 1.0], [0.0, 0.0]])
-  r = boundary.compare(before, after, np.random.default_rng(0), resamples=50)
+  r = compare_coverage(before, after, np.random.default_rng(0), resamples=50)
   assert r["difference"] == [0.0, -0.5] and r["crossover"] == 1
   assert r["before"] == [0.5, 1.0] and r["after"] == [0.5, 0.5]
-  np.testing.assert_allclose(boundary.pass_at_k_rows(np.array([1, 2]), 2, [1, 2]),
+  np.testing.assert_allclose(pass_at_k_rows(np.array([1, 2]), 2, [1, 2]),
                              [[0.5, 1.0], [1.0, 1.0]])
   _coverage_dir(tmp_path / "a", [1, 2, 0], [1, 1, 1])
   _coverage_dir(tmp_path / "b", [4, 0, 0], [1, 1, 1])

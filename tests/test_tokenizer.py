@@ -259,15 +259,13 @@ def test_every_entrypoint_on_countdown_through_a_bpe_tokenizer(tmp_path, hf_dir)
   assert out["metrics"]["step"] == 2 and (tmp_path / "rl" / "plots" / "train_scaling.png").exists()
   assert json.loads((tmp_path / "rl" / "config.json").read_text())["task"]["template"].startswith(
       "Use the numbers")
-  import sys
-  sys.path.insert(0, "scripts")
-  import export_hf
+  export = runpy.run_path("scripts/export_hf.py")["export"]
   _, _, cfg, graphdef, params, _ = common.load_sft(str(tmp_path / "rl"))
   base = hf.load(hf_dir, specials=HFTokenizer.from_dir(hf_dir).specials)[2]
   assert not np.allclose(params["block_0"]["mlp"]["up"]["kernel"],
                          base["block_0"]["mlp"]["up"]["kernel"])
   np.testing.assert_array_equal(params["embed"]["embedding"], base["embed"]["embedding"])
-  export_hf.export(str(tmp_path / "rl"), str(tmp_path / "exported"))
+  export(str(tmp_path / "rl"), str(tmp_path / "exported"))
   tok = HFTokenizer.from_dir(str(tmp_path / "exported"))
   _, _, exported = hf.load(str(tmp_path / "exported"), specials=tok.specials)
   for a, b in zip(jax.tree.leaves(exported), jax.tree.leaves(params)):
