@@ -16,7 +16,7 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c = countdown_sft.get_config()
   c.task = common.task({"name": "arithmetic", "trap_share": 0.0, "ops": "*",
                         "tools": common.tools(trace_share=0.5)})
-  c.train_difficulties = c.eval_difficulties = "4,5,6"
+  c.train_difficulties = c.eval_difficulties = (4, 5, 6)
   c.hint_share = 0.0                 # tool traces carry no STaR hint
   c.steps = 600
   c.seq_len = c.pack_len = 96

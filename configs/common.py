@@ -64,7 +64,7 @@ def memory(remat: str = "none", logits_chunk: int = 0, param_dtype: str = "float
   return ConfigDict({"remat": remat, "logits_chunk": logits_chunk, "param_dtype": param_dtype})
 
 
-def lora(rank: int = 0, alpha: float = 16.0, targets: str = "attn,mlp") -> ConfigDict:
+def lora(rank: int = 0, alpha: float = 16.0, targets: tuple = ("attn", "mlp")) -> ConfigDict:
   """LoRA (reasoning/lora.py): rank 0 trains every parameter; rank r > 0 trains a rank-r update
   of the attention ('attn') and MLP ('mlp') kernels and the value/reward heads, the rest frozen."""
   return ConfigDict({"rank": rank, "alpha": alpha, "targets": targets})

@@ -23,8 +23,8 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.init_from = "runs/sft_width64"   # the student: an SFT run (or one started from it)
   c.teacher = "runs/demo/sft"        # any run on the same vocabulary, frozen
   c.task = common.countdown()
-  c.train_difficulties = "1,2"
-  c.eval_difficulties = "1,2"
+  c.train_difficulties = (1, 2)
+  c.eval_difficulties = (1, 2)
   c.eval_problems = 500              # per difficulty
   c.distill = common.ConfigDict({"divergence": "reverse_kl", "beta": 0.5, "sampler": "student"})
   c.optim = common.optim(3e-4, 5, min_lr_ratio=0.5)

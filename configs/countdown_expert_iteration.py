@@ -18,9 +18,9 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
                                  # inside) | 'value' | 'prm'
   c.prm = ""                     # reward-model workdir, for evaluator='prm'
   c.task = common.countdown()
-  c.train_difficulties = "1,2"
+  c.train_difficulties = (1, 2)
   c.train_problems = 1000        # per difficulty (held-out excluded)
-  c.eval_difficulties = "1,2"
+  c.eval_difficulties = (1, 2)
   c.eval_problems = 200          # per difficulty, the SFT run's held-out problems
   c.iterations = 3
   c.problems_per_iteration = 256

@@ -23,18 +23,18 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.compare_with = ""            # another revision run on the same problems, compared at equal FLOPs
   c.critique_max_new = 52        # the critic's critique (its prompt gets max_len minus this)
   c.task = common.countdown()
-  c.train_difficulties = "1,2"
+  c.train_difficulties = (1, 2)
   c.train_problems = 1000        # per difficulty (held-out excluded)
   c.samples = 8                  # policy samples per training problem, at `temperature`
   c.max_wrong = 2                # wrong attempts before the right one: k ~ U{0..max_wrong}
   c.oracle_fixes = False         # problems no sample solved get the reference solution as fix
   c.keep_right = 0.0             # share of pairs followed by one that repeats a right attempt
   c.context = 2                  # earlier attempts a revision sees (fewer where they do not fit)
-  c.eval_difficulties = "1,2"
+  c.eval_difficulties = (1, 2)
   c.eval_problems = 200          # per difficulty, the SFT run's held-out problems
   c.chains = 8                   # C parallel chains per held-out problem
   c.length = 8                   # L_max attempts per chain
-  c.budgets = "1,2,4,8,16,32,64"  # N attempts per problem; every L = 1, 2, 4, ... dividing N
+  c.budgets = (1, 2, 4, 8, 16, 32, 64)  # N attempts per problem; every L = 1, 2, 4, ... dividing N
   c.bins = 5                     # model-relative bins of the first attempts' pass rate
   c.temperature = 1.0
   c.max_new = 48                 # an attempt; a revision prompt gets max_len minus this
@@ -47,7 +47,7 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   return common.variant(
       c, arg, "configs/countdown_revision.py",
       tiny={"train_problems": 8, "samples": 4, "eval_problems": 3, "chains": 2, "length": 2,
-            "budgets": "1,2,4", "bins": 2, "max_new": 24, "slots": 4, "context": 1, "oracle_fixes": True, "critique_max_new": 24,
+            "budgets": (1, 2, 4), "bins": 2, "max_new": 24, "slots": 4, "context": 1, "oracle_fixes": True, "critique_max_new": 24,
             "finetune.epochs": 1, "finetune.min_steps": 2, "finetune.batch_size": 4},
       small={"train_problems": 300, "eval_problems": 60, "chains": 4, "length": 4,
-             "budgets": "1,2,4,8,16"})
+             "budgets": (1, 2, 4, 8, 16)})

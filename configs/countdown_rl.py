@@ -43,9 +43,9 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.seed = 0
   c.init_from = "runs/demo/sft"
   c.task = common.countdown()
-  c.train_difficulties = "1,2"
+  c.train_difficulties = (1, 2)
   c.train_trap_share = common.placeholder(float)  # None: the task's
-  c.eval_difficulties = "1,2"       # the trained ones: SFT leaves difficulty 3 at 0-1%
+  c.eval_difficulties = (1, 2)       # the trained ones: SFT leaves difficulty 3 at 0-1%
   c.eval_problems = 500             # per difficulty
   c.rl = common.ConfigDict({
       "algo": "grpo", "clip_eps": 0.2, "dual_clip": 0.0, "value_clip": 0.2, "value_coef": 0.5,
@@ -121,6 +121,6 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
       fit={"eval_problems": 1000, "eval_log_points": 10},
       # The recipe sweep's runs (scripts/recipe_sweep.py): half the batch, 100 steps, 300
       # held-out difficulty-1 problems evaluated at 6 log-spaced steps.
-      sweep={"prompts_per_step": 16, "steps": 100, "eval_difficulties": "1",
+      sweep={"prompts_per_step": 16, "steps": 100, "eval_difficulties": (1,),
              "eval_problems": 300, "eval_every": 100, "eval_log_points": 6},
       **RECIPES, **ASYNC)  # from configs/countdown_sft.py:retry

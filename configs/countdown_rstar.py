@@ -18,9 +18,9 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.prm = "runs/demo/prm"
   c.discriminator = "runs/demo/rl"
   c.task = common.countdown()
-  c.eval_difficulties = "1,2"
+  c.eval_difficulties = (1, 2)
   c.eval_problems = 100          # per difficulty, from the generator's SFT held-out set
-  c.simulations = "4,8,16,32"
+  c.simulations = (4, 8, 16, 32)
   c.num_candidates = 4           # per node: 3 one-step actions + 1 finish-the-solution action
   c.step_tokens = 16
   c.finish_tokens = 48
@@ -28,6 +28,6 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.batch = 200
   return common.variant(
       c, arg, "configs/countdown_rstar.py",
-      tiny={"eval_problems": 3, "simulations": "2,3", "num_candidates": 2, "step_tokens": 8,
+      tiny={"eval_problems": 3, "simulations": (2, 3), "num_candidates": 2, "step_tokens": 8,
             "finish_tokens": 24, "batch": 4},
-      small={"eval_problems": 30, "simulations": "4,8", "batch": 60})
+      small={"eval_problems": 30, "simulations": (4, 8), "batch": 60})

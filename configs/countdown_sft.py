@@ -17,8 +17,8 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c = common.ConfigDict()
   c.seed = 0
   c.task = common.countdown()
-  c.train_difficulties = "1,2"
-  c.eval_difficulties = "1,2,3"
+  c.train_difficulties = (1, 2)
+  c.eval_difficulties = (1, 2, 3)
   c.train_problems = 12_000          # pool per difficulty; eval problems are excluded from it
   c.eval_problems = 200              # per difficulty
   c.solutions = "canonical"          # 'random': a random valid one; 'probes', 'search', 'attempts',
@@ -50,7 +50,7 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
       retry={"retries": 2, "seq_len": 128, "pack_len": 128},     # a policy that retries
       probes=traces("probes", 160, 192),     # moves judged after their result is written
       search={**traces("search", 256, 320),  # difficulty 1 by a written-out search
-              "train_difficulties": "1", "eval_difficulties": "1,2"},
+              "train_difficulties": (1,), "eval_difficulties": (1, 2)},
       attempts=traces("attempts", 256, 320),  # difficulty 2 as a search over first moves
       goals=traces("goals", 320, 384),        # difficulty 2 as a backward search over goals
       # Model size as an axis (scripts/exchange.py): 0.22M and 3.4M parameters beside the

@@ -22,5 +22,5 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.pool = 16
   return common.variant(c, arg, "configs/hf_bon.py",
                         tiny={"task.path": common.SAMPLE_MATH,
-                              "eval_difficulties": "1", "eval_problems": 2, "pool": 2,
+                              "eval_difficulties": (1,), "eval_problems": 2, "pool": 2,
                               "max_new": 16})

@@ -24,8 +24,8 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c = hf_rl.get_config("tiny" if arg == "tiny" else None)  # real-model RL settings
   c.task = common.countdown()
   c.task.template = TEMPLATE
-  c.train_difficulties = c.eval_difficulties = "1,2"
+  c.train_difficulties = c.eval_difficulties = (1, 2)
   c.none_penalty = countdown_rl.get_config().none_penalty  # Countdown has traps
   return common.variant(c, arg, "configs/hf_countdown_rl.py",
-                        tiny={"train_difficulties": "1", "eval_difficulties": "1",
+                        tiny={"train_difficulties": (1,), "eval_difficulties": (1,),
                               "eval_problems": 2, "max_new": 24})

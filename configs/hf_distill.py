@@ -18,8 +18,8 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.init_from = ""
   c.teacher = ""
   c.task = common.task(common.MATH_TASK)
-  c.train_difficulties = "1,2,3"
-  c.eval_difficulties = "1,2,3"
+  c.train_difficulties = (1, 2, 3)
+  c.eval_difficulties = (1, 2, 3)
   c.optim.lr = 1e-5
   c.steps = 200
   c.prompts_per_step = 16
@@ -29,6 +29,6 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   return common.variant(
       c, arg, "configs/hf_distill.py",
       tiny={"task.path": common.SAMPLE_MATH,
-            "train_difficulties": "1", "eval_difficulties": "1", "eval_problems": 1,
+            "train_difficulties": (1,), "eval_difficulties": (1,), "eval_problems": 1,
             "optim.lr": 1e-3, "optim.warmup_steps": 1, "steps": 2, "prompts_per_step": 2,
             "samples_per_prompt": 2, "minibatch_size": 4, "max_new": 16})

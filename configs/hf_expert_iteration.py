@@ -18,8 +18,8 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c = countdown_expert_iteration.get_config()
   c.init_from = ""
   c.task = common.task(common.MATH_TASK)
-  c.train_difficulties = "1,2,3"
-  c.eval_difficulties = "1,2,3"
+  c.train_difficulties = (1, 2, 3)
+  c.eval_difficulties = (1, 2, 3)
   c.train_problems = 500
   c.eval_problems = 100
   c.target = "sft"
@@ -33,7 +33,7 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   return common.variant(
       c, arg, "configs/hf_expert_iteration.py",
       tiny={"task.path": common.SAMPLE_MATH,
-            "train_difficulties": "1", "eval_difficulties": "1", "train_problems": 4,
+            "train_difficulties": (1,), "eval_difficulties": (1,), "train_problems": 4,
             "eval_problems": 1, "iterations": 1, "problems_per_iteration": 2,
             "num_simulations": 2, "num_candidates": 2, "max_moves": 2, "step_tokens": 12,
             "mcts_batch": 2, "max_new": 16, "batch_size": 2, "optim.lr": 1e-3,

@@ -21,14 +21,14 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.base_steps = 200
   c.batch_size = 16
   c.base_optim = common.optim(1e-5, 20, b2=0.95)
-  c.thought_lens = "4,8"
+  c.thought_lens = (4, 8)
   c.texts_per_step = 8
   c.steps = 100
   c.optim = common.optim(1e-6, 10, b2=0.95)
   c.eval_every = 50
   return common.variant(c, arg, "configs/hf_quiet_star.py",
                         tiny={"train_problems": 64, "eval_problems": 4, "base_steps": 2,
-                              "batch_size": 4, "thought_lens": "2", "texts_per_step": 2,
+                              "batch_size": 4, "thought_lens": (2,), "texts_per_step": 2,
                               "steps": 2, "eval_every": 2, "base_optim.lr": 1e-3,
                               "base_optim.warmup_steps": 1, "optim.lr": 1e-3,
                               "optim.warmup_steps": 1})

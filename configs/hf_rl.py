@@ -14,8 +14,8 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c = countdown_rl.get_config("tiny" if arg == "tiny" else None)  # its algorithm settings
   c.init_from = ""
   c.task = common.task(common.MATH_TASK)
-  c.train_difficulties = "1,2,3"
-  c.eval_difficulties = "1,2,3"
+  c.train_difficulties = (1, 2, 3)
+  c.eval_difficulties = (1, 2, 3)
   c.none_penalty = 0.0               # the dataset has no trap problems
   c.rl.negative_scale = 1.0          # textbook GRPO: Countdown's positive-only default is a
                                      # finding about its 0.86M policy, untested on real models
@@ -28,6 +28,6 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   return common.variant(
       c, arg, "configs/hf_rl.py",
       tiny={"task.path": common.SAMPLE_MATH,
-            "train_difficulties": "1", "eval_difficulties": "1", "eval_problems": 1,
+            "train_difficulties": (1,), "eval_difficulties": (1,), "eval_problems": 1,
             "optim.lr": 1e-3, "optim.warmup_steps": 1, "steps": 2, "prompts_per_step": 2,
             "samples_per_prompt": 2, "minibatch_size": 4, "max_new": 16})

@@ -17,13 +17,13 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.prm = ""
   c.discriminator = ""
   c.task = common.task(common.MATH_TASK)
-  c.eval_difficulties = "1,2,3"
-  c.simulations = "4,8,16"
+  c.eval_difficulties = (1, 2, 3)
+  c.simulations = (4, 8, 16)
   c.step_tokens = 48
   c.finish_tokens = 256
   c.batch = 16
   return common.variant(
       c, arg, "configs/hf_rstar.py",
       tiny={"task.path": common.SAMPLE_MATH,
-            "eval_difficulties": "1", "eval_problems": 2, "simulations": "2",
+            "eval_difficulties": (1,), "eval_problems": 2, "simulations": (2,),
             "step_tokens": 12, "finish_tokens": 24, "batch": 2})

@@ -19,8 +19,8 @@ from configs import common, countdown_sft
 def get_config(arg: str | None = None) -> common.ConfigDict:
   c = countdown_sft.get_config()  # its data fields: canonical solutions, no retries
   c.task = common.task(common.MATH_TASK)
-  c.train_difficulties = "1,2,3"     # 1: <= 2 reference steps, 2: 3-4, 3: 5 or more
-  c.eval_difficulties = "1,2,3"
+  c.train_difficulties = (1, 2, 3)     # 1: <= 2 reference steps, 2: 3-4, 3: 5 or more
+  c.eval_difficulties = (1, 2, 3)
   c.train_problems = 2_000           # drawn per difficulty (with replacement past the file's count)
   c.eval_problems = 100              # per difficulty
   c.hint_share = 0.0
@@ -35,7 +35,7 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   return common.variant(
       c, arg, "configs/hf_sft.py",
       tiny={"task.path": common.SAMPLE_MATH,
-            "train_difficulties": "1", "eval_difficulties": "1", "train_problems": 8,
+            "train_difficulties": (1,), "eval_difficulties": (1,), "train_problems": 8,
             "eval_problems": 1, "optim.lr": 1e-3, "optim.warmup_steps": 1, "steps": 3,
             "batch_size": 4, "seq_len": 192, "eval_every": 2, "checkpoint_every": 1,
             "log_every": 1})

@@ -11,5 +11,5 @@ from configs import countdown_sft
 def get_config(arg: str | None = None):
   c = countdown_sft.get_config(arg)
   c.task.name = "letters"
-  c.train_difficulties = c.eval_difficulties = "1,2,3"
+  c.train_difficulties = c.eval_difficulties = (1, 2, 3)
   return c

@@ -24,7 +24,7 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.task = common.ConfigDict({
       "name": "arithmetic", "trap_share": 0.0,
       "chat": common.chat("What is {a} {op} {b}?", "Answer with just the number.")})
-  c.train_difficulties = c.eval_difficulties = "1"
+  c.train_difficulties = c.eval_difficulties = (1,)
   c.eval_problems = 200
   c.pass_k = 4
   c.none_penalty = 0.0

@@ -13,7 +13,7 @@ from configs import common
 def get_config(arg: str | None = None) -> common.ConfigDict:
   c = common.ConfigDict()
   c.seed = 0
-  c.tasks = "countdown,arithmetic,letters"  # comma-separated names from reasoning.tasks.TASKS
+  c.tasks = ("countdown", "arithmetic", "letters")  # names from reasoning.tasks.TASKS
   c.trap_share = 0.1
   c.examples_per_task = 2
   c.problems_per_difficulty = 200

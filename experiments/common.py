@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import json
 import math
+import numbers
 import os
 import time
 
@@ -24,22 +25,36 @@ COORDINATOR = flags.DEFINE_string("coordinator_address", None,
                                   "host:port of process 0 in a multi-process run.")
 
 
-def difficulties(text) -> list[int]:
-  """'1,2,3' -> [1, 2, 3]."""
+def ints(value) -> list[int]:
+  """A config's list of integers: a tuple (1, 2, 3), one integer, or a comma string "1,2,3" (the
+  form a saved run's config.json may hold, and a value read from the command line) -> [1, 2, 3]."""
+  if isinstance(value, str):
+    parts = [x for x in value.split(",") if x.strip()]
+  elif isinstance(value, numbers.Integral):
+    parts = [value]
+  else:
+    parts = list(value)
   try:
-    return [int(x) for x in str(text).split(",")]
-  except ValueError:
-    raise ValueError(f"difficulties must be comma-separated integers, got {text!r}") from None
+    return [int(x) for x in parts]
+  except (TypeError, ValueError):
+    raise ValueError(f"expected integers (a tuple such as (1, 2, 3)), got {value!r}") from None
 
 
-def held_out_problems(task, difficulty_list: str, n: int, seed: int, exclude=frozenset()):
+def names(value) -> list[str]:
+  """A config's list of names: a tuple ("countdown", "letters") or a comma string; an element may
+  itself hold commas (`--config.tasks=countdown,letters` reaches a tuple field as one string)."""
+  items = [value] if isinstance(value, str) else list(value)
+  return [n.strip() for item in items for n in str(item).split(",") if n.strip()]
+
+
+def held_out_problems(task, difficulty_list, n: int, seed: int, exclude=frozenset()):
   """The held-out evaluation set: n problems per difficulty from streams no training draws on,
   less the prompts in `exclude` (what the run a stage builds on trained on: trained_prompts).
   SFT and every later stage built on it use the same (task, seed) and so the same problems; a
   larger set begins with a smaller one."""
   from reasoning import rng
   out = []
-  for d in difficulties(difficulty_list):
+  for d in ints(difficulty_list):
     stream, kept = rng.stream(seed, "held_out", d), []
     for _ in range(100):
       kept += [p for p in task.sample(stream, n - len(kept), d) if p.prompt not in exclude]
@@ -67,7 +82,7 @@ def trained_prompts(sft_config: dict) -> frozenset[str]:
   task, seed = make_task(config), config.seed
   held = {p.prompt for p in held_out_problems(task, config.eval_difficulties,
                                               config.eval_problems, seed)}
-  return frozenset(p.prompt for d in difficulties(config.train_difficulties)
+  return frozenset(p.prompt for d in ints(config.train_difficulties)
                    for p in sft_data.training_draws(task, seed, d, config.train_problems)) - held
 
 
@@ -77,7 +92,7 @@ def evaluation_set(task, run_dir: str, difficulty_list: str, n: int):
   on, so none was trained on however many."""
   root = load_sft_config(run_dir)
   own = (n <= root.get("eval_problems", 0) and
-         set(difficulties(difficulty_list)) <= set(difficulties(root["eval_difficulties"])))
+         set(ints(difficulty_list)) <= set(ints(root["eval_difficulties"])))
   # Within the SFT run's own held-out set nothing is skipped (it trained on none of it), so
   # there is no need to draw its training problems again.
   exclude = frozenset() if own else trained_prompts(root)
@@ -289,7 +304,7 @@ def finish_post_training(writer, workdir: str, config, label: str, title: str) -
   writer.close()
   records = read_metrics(writer.path)
   loop.plot_train_scaling(workdir, label, records, config.init_from,
-                          difficulties(config.eval_difficulties), title=title,
+                          ints(config.eval_difficulties), title=title,
                           problems=config.eval_problems,
                           metric="sampled" if config.pass_k else "greedy")
   return loop.last_evaluation(records, writer.path)
@@ -420,6 +435,14 @@ def flatten(d: dict, prefix: str = "") -> dict:
   return out
 
 
+def _same(recorded, value) -> bool:
+  """Equal, counting a comma string "1,2" equal to the list [1, 2] it stands for: a config.json
+  may record a tuple field in either form."""
+  if isinstance(recorded, str) and isinstance(value, list):
+    return recorded.split(",") == [str(x) for x in value]
+  return recorded == value
+
+
 def save_config(config, workdir: str) -> None:
   """Writes config.json, the record of exactly what ran.
 
@@ -441,7 +464,8 @@ def save_config(config, workdir: str) -> None:
       raise ValueError(f"{path}: unreadable ({e}); move the workdir aside or fix the file") from e
     flat = flatten(new)
     changed = sorted(k for k in old.keys() | flat.keys()
-                     if old.get(k) != flat.get(k) and k.split(".")[-1] not in OBSERVATION_FIELDS)
+                     if not _same(old.get(k), flat.get(k))
+                     and k.split(".")[-1] not in OBSERVATION_FIELDS)
     if changed:
       shown = ", ".join(f"{k}: {old.get(k)!r} -> {flat.get(k)!r}" for k in changed[:6])
       raise ValueError(f"{path}: this workdir holds a run with a different config ({shown}"

@@ -62,7 +62,7 @@ def run(config, workdir: str) -> dict:
   eval_problems = common.evaluation_set(task, config.init_from, config.eval_difficulties,
                                         config.eval_problems)
   held_out = {p.prompt for p in eval_problems}
-  levels = common.difficulties(config.train_difficulties)
+  levels = common.ints(config.train_difficulties)
   data_key, eval_key, critic_key = jax.random.split(jax.random.key(config.seed), 3)
   mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(**config.mesh))
   prompt_len = round_up(max(prompt_length(vocab, p.prompt) for p in eval_problems) + 4, 8)

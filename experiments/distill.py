@@ -78,7 +78,7 @@ def run(config, workdir: str) -> dict:
   frozen = (init_params,) if lora_cfg.on else ()
   writer = loop.open_metrics(workdir, start)
   progress = Progress(config.steps, start=start, every=config.log_every)
-  levels = common.difficulties(config.train_difficulties)
+  levels = common.ints(config.train_difficulties)
   on_policy = cfg.sampler == "student"
   sampler_cfg = model_cfg if on_policy else teacher_cfg
 

@@ -50,7 +50,7 @@ def run(config, workdir: str) -> dict:
   common.save_config(config, workdir)
   eval_problems = common.evaluation_set(task, config.init_from, config.eval_difficulties,
                                         config.eval_problems)
-  problems = star.training_problems(task, config.seed, common.difficulties(
+  problems = star.training_problems(task, config.seed, common.ints(
       config.train_difficulties), config.train_problems, {p.prompt for p in eval_problems})
   evaluator, value = None, config.evaluator
   if config.evaluator == "prm":
@@ -117,7 +117,7 @@ def run(config, workdir: str) -> dict:
   records = read_metrics(writer.path)
   label = f"expert iteration ({config.target})"
   loop.plot_train_scaling(workdir, label, records, config.init_from,
-                          common.difficulties(config.eval_difficulties),
+                          common.ints(config.eval_difficulties),
                           title=f"{config.task.name}: SFT then {label}, raw policy",
                           problems=config.eval_problems)
   return {"params": params, "metrics": records[-1]}

@@ -44,12 +44,12 @@ def run(config, workdir: str) -> dict:
   if config.base_steps < 0 or (config.base_steps == 0 and not config.init_from):
     raise ValueError(f"base_steps={config.base_steps}: must be >= 0, and >= 1 for a model "
                      f"trained from scratch (no init_from)")
-  lengths = [int(m) for m in str(config.thought_lens).split(",")]
+  lengths = common.ints(config.thought_lens)
   if any(m < 1 for m in lengths):
-    raise ValueError(f"thought_lens={config.thought_lens}: each thought length must be >= 1")
+    raise ValueError(f"thought_lens={tuple(lengths)}: each thought length must be >= 1")
   task = common.make_task(config)
   common.save_config(config, workdir)
-  levels = common.difficulties(config.difficulties)
+  levels = common.ints(config.difficulties)
   held = common.held_out_problems(task, config.difficulties, config.eval_problems, config.seed)
   held_out = {p.prompt for p in held}
   train = [p for d in levels for p in task.sample(rng_lib.stream(config.seed, "train_problems", d),

@@ -55,9 +55,9 @@ def run(config, workdir: str) -> dict:
                         "length", "max_new", "seq_len", "finetune.batch_size", "bins")
   if config.max_wrong < 0 or config.context < 0:
     raise ValueError(f"max_wrong={config.max_wrong}, context={config.context}: both must be >= 0")
-  budgets = [int(b) for b in str(config.budgets).split(",")]
+  budgets = common.ints(config.budgets)
   if any(b < 1 or b > config.chains * config.length for b in budgets):
-    raise ValueError(f"budgets={config.budgets}: each N must be in [1, chains * length = "
+    raise ValueError(f"budgets={tuple(budgets)}: each N must be in [1, chains * length = "
                      f"{config.chains * config.length}]")
   if not config.prm:
     raise ValueError("prm: a PRM workdir (experiments.verifier) is needed to pick the answer "
@@ -79,7 +79,7 @@ def run(config, workdir: str) -> dict:
   eval_problems = common.evaluation_set(task, config.init_from, config.eval_difficulties,
                                         config.eval_problems)
   held_out = {p.prompt for p in eval_problems}
-  levels = common.difficulties(config.train_difficulties)
+  levels = common.ints(config.train_difficulties)
   data_key, eval_key = jax.random.split(jax.random.key(config.seed))
   mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(**config.mesh))
 

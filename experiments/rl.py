@@ -113,7 +113,7 @@ def run(config, workdir: str) -> dict:
 
   ckpt = Checkpointer(f"{workdir}/checkpoints", save_every=config.checkpoint_every,
                       keep=config.keep_checkpoints)
-  levels = common.difficulties(config.train_difficulties)
+  levels = common.ints(config.train_difficulties)
   meta = {"train_flops": sft_flops, "baseline": 0.0, "pass_rates": {str(d): 0.5 for d in levels}}
   if config.pipeline:  # the pass rates the next step's prompts are drawn with: one step behind
     meta["prompt_rates"] = meta["pass_rates"]

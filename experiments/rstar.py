@@ -52,7 +52,7 @@ def run(config, workdir: str) -> dict:
   path = os.path.join(workdir, "results.jsonl")
   done = {r["sims"]: r for r in repaired_records(path)}
   difficulty = np.array([p.difficulty for p in problems])
-  for sims in common.difficulties(config.simulations):
+  for sims in common.ints(config.simulations):
     if sims in done:
       continue
     outs = []

@@ -34,10 +34,6 @@ from reasoning.search.compute_optimal import frontier_summary, tabulate, versus_
 POOL = "_pool"  # the results.jsonl record of the best-of-N pool's per-problem pass rates
 
 
-def _budgets(text) -> list[int]:
-  return [int(x) for x in str(text).split(",") if x]
-
-
 def run(config, workdir: str) -> dict:
   task = common.make_task(config)
   vocab, sft_config, policy_cfg, graphdef, policy_params, _ = common.load_sft(config.policy)
@@ -66,7 +62,7 @@ def run(config, workdir: str) -> dict:
     print(f"{r['method']:>24}: " + "  ".join(f"{k}={v:.3f}" for k, v in acc.items())
           + f"  FLOPs/problem {np.mean(r['flops']):.2e}  ({r['seconds']:.0f}s)", flush=True)
 
-  ns = _budgets(config.best_of_n)  # N = 1, 2, 4, ... from the first N of one pool
+  ns = common.ints(config.best_of_n)  # N = 1, 2, 4, ... from the first N of one pool
   if POOL not in done or any(f"best-of-{n} {sel}" not in done
                              for n in ns for sel in ("majority", "PRM weighted")):
     records, pass_rate, prm_score = sweep.best_of_n_records(
@@ -84,16 +80,16 @@ def run(config, workdir: str) -> dict:
 
   options = dict(expand=config.expand, max_steps=config.max_steps,
                  step_tokens=config.step_tokens, temperature=config.temperature)
-  for n in _budgets(config.beam):
+  for n in common.ints(config.beam):
     searched(f"beam N={n}", "beam (PRM)", n, lambda: beam.beam_search(
         policy, prm, prompts, jax.random.fold_in(key, 1), beams=max(1, n // config.expand),
         **options))
   depth = config.lookahead_depth
-  for n in _budgets(config.lookahead):
+  for n in common.ints(config.lookahead):
     searched(f"lookahead{depth} N={n}", f"lookahead k={depth}", n, lambda: beam.beam_search(
         policy, prm, prompts, jax.random.fold_in(key, 2), beams=max(1, n // config.expand),
         lookahead=depth, **options))
-  for sims in _budgets(config.mcts):
+  for sims in common.ints(config.mcts):
     searched(f"MCTS sims={sims}", f"MCTS (mctx, K={config.mcts_candidates})", sims,
              lambda: concat_results([
                  mcts.mcts(policy, prm, prompts[i:i + config.mcts_batch],

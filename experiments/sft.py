@@ -41,7 +41,7 @@ def run(config, workdir: str) -> dict:
   common.check_positive(config, "steps", "batch_size", "eval_every", "log_every",
                         "checkpoint_every", "keep_checkpoints", "eval_problems")
   data_cfg = sft_data.DataConfig(
-      seed=config.seed, train_difficulties=tuple(common.difficulties(config.train_difficulties)),
+      seed=config.seed, train_difficulties=tuple(common.ints(config.train_difficulties)),
       train_problems=config.train_problems, seq_len=config.seq_len, solutions=config.solutions,
       hint_share=config.hint_share, retries=config.retries, retry_share=config.retry_share,
       give_up=config.give_up)
@@ -129,7 +129,8 @@ def run(config, workdir: str) -> dict:
   plot_path = os.path.join(workdir, "plots", "learning_curve.png")
   os.makedirs(os.path.dirname(plot_path), exist_ok=True)
   plots.learning_curve(records, plot_path,
-                       title=f"SFT on {config.task.name} (difficulties {config.train_difficulties})")
+                       title=f"SFT on {config.task.name} (difficulties "
+                             f"{', '.join(map(str, common.ints(config.train_difficulties)))})")
   print(f"wrote {plot_path}", flush=True)
   return {"params": policy_of(state.params),
           "metrics": loop.last_evaluation(records, writer.path),

@@ -38,7 +38,7 @@ def run(config, workdir: str) -> dict:
   eval_problems = common.evaluation_set(task, config.init_from, config.eval_difficulties,
                                         config.eval_problems)
   held_out = {p.prompt for p in eval_problems}
-  levels = common.difficulties(config.train_difficulties)
+  levels = common.ints(config.train_difficulties)
   problems = star.training_problems(task, config.seed, levels, config.train_problems, held_out)
   # Prompt shapes: one for plain prompts, one for hinted ones (a few compilations in all).
   prompt_len = round_up(max(prompt_length(vocab, p.prompt) for p in problems + eval_problems), 8)
@@ -115,7 +115,7 @@ def run(config, workdir: str) -> dict:
   records = read_metrics(writer.path)
   label = "STaR" + ("" if config.rationalize else " (no rationalization)")
   loop.plot_train_scaling(workdir, label, records, config.init_from,
-                          common.difficulties(config.eval_difficulties),
+                          common.ints(config.eval_difficulties),
                           title=f"{config.task.name}: SFT then {label}",
                           problems=config.eval_problems)
   return {"params": params, "metrics": records[-1]}

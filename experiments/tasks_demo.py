@@ -31,7 +31,7 @@ def run(config, workdir: str) -> dict:
   common.save_config(config, workdir)
   rng = np.random.default_rng(config.seed)
   table = {}
-  for name in config.tasks.split(","):
+  for name in common.names(config.tasks):
     task = get_task(name, trap_share=config.trap_share)
     print(f"\n=== {name} ===")
     for p in task.sample(rng, config.examples_per_task, task.difficulties[0]):

@@ -38,7 +38,7 @@ def run(config, workdir: str) -> dict:
   eval_problems = common.evaluation_set(task, config.init_from, config.eval_difficulties,
                                         config.eval_problems)
   held_out = {p.prompt for p in eval_problems}
-  levels = common.difficulties(config.train_difficulties)
+  levels = common.ints(config.train_difficulties)
   prompt_len = max(prompt_length(vocab, p.prompt) for p in eval_problems) + 4
   problems = data.training_problems(task, config.seed, levels, config.train_problems, held_out)
   # Room for the longest training prompt too (dataset prompts vary in length).

@@ -91,8 +91,9 @@ def load_group(workdirs: list[str], key: str, flops: str = "train_flops"
   for workdir in workdirs:
     with open(os.path.join(workdir, "config.json")) as f:
       config = json.load(f)
-    problems.add(config["eval_problems"] * (1 if "/d" in key else
-                                            len(str(config["eval_difficulties"]).split(","))))
+    levels = config["eval_difficulties"]  # a list, or a comma string
+    levels = str(levels).split(",") if isinstance(levels, (str, int)) else levels
+    problems.add(config["eval_problems"] * (1 if "/d" in key else len(levels)))
     try:
       runs.append(rl_curve(read_metrics(os.path.join(workdir, "metrics.jsonl")), key,
                                       flops))

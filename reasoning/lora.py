@@ -49,11 +49,13 @@ class LoraConfig:
 
   @classmethod
   def from_config(cls, block) -> "LoraConfig":
-    """From a config's `lora` block ({"rank", "alpha", "targets": "attn,mlp"}); off if None."""
+    """From a config's `lora` block ({"rank", "alpha", "targets": ("attn", "mlp")}); off if None.
+    A target may arrive as a comma string ("attn,mlp", from the command line or a saved run)."""
     if block is None:
       return cls()
-    targets = block.get("targets", "attn,mlp")
-    targets = tuple(t for t in targets.split(",") if t) if isinstance(targets, str) else tuple(targets)
+    targets = block.get("targets", ("attn", "mlp"))
+    targets = tuple(t.strip() for item in ([targets] if isinstance(targets, str) else targets)
+                    for t in str(item).split(",") if t.strip())
     return cls(rank=int(block.get("rank", 0)), alpha=float(block.get("alpha", 16.0)),
                targets=targets)
 

@@ -104,6 +104,16 @@ def test_rerun_with_a_different_config_is_a_clear_error(tmp_path):
   (tmp_path / "config.json").write_text("{trunc")
   with pytest.raises(ValueError, match="config.json: unreadable"):
     common.save_config(config, str(tmp_path))
+  # A config.json that records the tuple fields as comma strings is the same config.
+  config = _config("configs/countdown_sft.py")
+  recorded = json.loads(json.dumps(config.to_dict()))
+  for field in ("train_difficulties", "eval_difficulties"):
+    recorded[field] = ",".join(map(str, config[field]))  # (1, 2) as "1,2"
+  (tmp_path / "config.json").write_text(json.dumps(recorded))
+  common.save_config(config, str(tmp_path))  # and rewrites it with lists
+  config.eval_difficulties = (1,)
+  with pytest.raises(ValueError, match=r"eval_difficulties: \[1, 2, 3\] -> \[1\]"):
+    common.save_config(config, str(tmp_path))
 
 
 def test_entrypoint_rejects_unknown_field_in_a_subprocess():
@@ -896,6 +906,6 @@ def test_quiet_star_pulse_and_rerun(tmp_path):
   assert summary["plain"][-1]["flops"] >= row["flops"] > summary["base"]["flops"]
   assert (tmp_path / "plots" / "quiet_star.png").stat().st_size > 1000
   assert quiet_star.run(config, str(tmp_path)) == summary  # nothing left to run
-  config.thought_lens = "0"
-  with pytest.raises(ValueError, match="thought_lens=0"):
+  config.thought_lens = (0,)
+  with pytest.raises(ValueError, match=r"thought_lens=\(0,\)"):
     quiet_star.run(config, str(tmp_path / "bad"))

@@ -54,7 +54,7 @@ def test_sft_trains_on_the_worked_task(digit_sum, tmp_path):
   from experiments import sft
   config = countdown_sft.get_config("tiny")
   config.task = {"name": "digit_sum", "trap_share": 0.1}
-  config.train_difficulties = config.eval_difficulties = "1"
+  config.train_difficulties = config.eval_difficulties = (1,)
   out = sft.run(config, str(tmp_path))
   assert "greedy/d1" in out["metrics"]
   records = [json.loads(x) for x in (tmp_path / "metrics.jsonl").read_text().splitlines()]

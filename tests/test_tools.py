@@ -153,12 +153,12 @@ def test_sft_and_rl_with_the_tool_on_a_tiny_hugging_face_model(tmp_path):
   problems = [p for d in (4, 5) for p in task.sample(np.random.default_rng(0), 50, d)]
   texts = [p.prompt + "".join(t for t, _ in task.trace_pieces(p, True)) for p in problems]
   model_dir = testing.write_tiny_hf_model(str(tmp_path / "model"), texts)
-  sft_config = _config("configs/arithmetic_tools_sft.py", train_difficulties="4",
-                       eval_difficulties="4", steps=2, eval_every=2)
+  sft_config = _config("configs/arithmetic_tools_sft.py", train_difficulties=(4,),
+                       eval_difficulties=(4,), steps=2, eval_every=2)
   sft_config.model = {"path": model_dir, "dtype": "float32"}
   sft.run(sft_config, str(tmp_path / "sft"))
   config = _config("configs/arithmetic_tools_rl.py", init_from=str(tmp_path / "sft"),
-                   train_difficulties="4", eval_difficulties="4", steps=2)
+                   train_difficulties=(4,), eval_difficulties=(4,), steps=2)
   out = rl.run(config, str(tmp_path / "rl"))
   assert out["metrics"]["step"] == 2 and "eval/tool_calls" in out["metrics"]
   records = [json.loads(l) for l in (tmp_path / "rl" / "metrics.jsonl").read_text().splitlines()]
