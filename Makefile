@@ -43,6 +43,7 @@ smollm2: $(STAMP)
 # other's long end-to-end test, so both cores stay busy to the end (under `--dist load` the tests
 # queued behind the reproduce smoke test ran alone for minutes).
 test: $(STAMP) smollm2
+	$(PY) -m ruff check --no-cache reasoning experiments scripts tests configs
 	$(PY) -m pytest -n 2 --dist worksteal --durations=15
 
 # The edit loop: everything but the end-to-end runs marked slow.

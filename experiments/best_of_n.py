@@ -11,8 +11,8 @@ import os
 import jax
 import numpy as np
 
-from experiments import common
-from reasoning import compute, evaluation, plots
+from experiments import cli, common
+from reasoning import compute, evaluation, plots, runs as runs_lib
 from reasoning.logging import MetricsWriter
 from reasoning.search import best_of_n as bon
 from reasoning.tasks import extract_answer
@@ -26,15 +26,15 @@ METHODS = (("majority", None, "majority"), ("ORM best", "orm", "best"),
 
 
 def run(config, workdir: str) -> dict:
-  vocab, sft_config, model_cfg, graphdef, policy, _ = common.load_sft(config.policy)
+  vocab, sft_config, model_cfg, graphdef, policy, _ = runs_lib.load_sft(config.policy)
   reward_params = {}
   for kind in ("orm", "prm"):
-    reward_vocab, *_, params, _ = common.load_sft(config[kind])
+    reward_vocab, *_, params, _ = runs_lib.load_sft(config[kind])
     common.check_same_vocab(vocab, reward_vocab, f"config.{kind}", "config.policy")
     reward_params[kind] = params
-  task = common.make_task(config)
-  common.save_config(config, workdir)
-  problems = common.evaluation_set(task, config.policy, config.eval_difficulties,
+  task = runs_lib.make_task(config)
+  runs_lib.save_config(config, workdir)
+  problems = runs_lib.evaluation_set(task, config.policy, config.eval_difficulties,
                                    config.eval_problems)
   prompt_len = max(prompt_length(vocab, p.prompt) for p in problems) + 4
   sample_key, boot_seed = jax.random.key(config.seed), config.seed
@@ -92,4 +92,4 @@ def run(config, workdir: str) -> dict:
 
 
 if __name__ == "__main__":
-  common.main(run, "best_of_n")
+  cli.main(run, "best_of_n")

@@ -31,8 +31,8 @@ import os
 import jax
 import numpy as np
 
-from experiments import common
-from reasoning import compute, evaluation, loop, mesh as mesh_lib, rng as rng_lib
+from experiments import cli, common
+from reasoning import compute, evaluation, loop, mesh as mesh_lib, rng as rng_lib, runs as runs_lib
 from reasoning.search.base import Model
 from reasoning.tasks import countdown_traces
 from reasoning.tasks.base import has_step_oracle
@@ -47,7 +47,7 @@ def run(config, workdir: str) -> dict:
   if not 0.0 < config.right_share < 1.0:
     raise ValueError(f"right_share={config.right_share}: the share of right solutions among the "
                      f"critiques must be in (0, 1)")
-  task = common.make_task(config)
+  task = runs_lib.make_task(config)
   for field, value in (("synthetic_problems", config.synthetic_problems),
                        ("eval_flawed", config.eval_flawed)):
     if value:
@@ -56,13 +56,13 @@ def run(config, workdir: str) -> dict:
   if not has_step_oracle(task):
     raise ValueError(f"task {config.task.name}: the critic's critiques come from a step oracle, "
                      f"which this task has not")
-  vocab, sft_config, model_cfg, graphdef, policy, sft_flops = common.load_sft(
+  vocab, sft_config, model_cfg, graphdef, policy, sft_flops = runs_lib.load_sft(
       config.init_from)
-  common.save_config(config, workdir)
-  eval_problems = common.evaluation_set(task, config.init_from, config.eval_difficulties,
+  runs_lib.save_config(config, workdir)
+  eval_problems = runs_lib.evaluation_set(task, config.init_from, config.eval_difficulties,
                                         config.eval_problems)
   held_out = {p.prompt for p in eval_problems}
-  levels = common.ints(config.train_difficulties)
+  levels = runs_lib.ints(config.train_difficulties)
   data_key, eval_key, critic_key = jax.random.split(jax.random.key(config.seed), 3)
   mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(**config.mesh))
   prompt_len = round_up(max(prompt_length(vocab, p.prompt) for p in eval_problems) + 4, 8)
@@ -116,7 +116,7 @@ def evaluate(config, task, eval_problems, solutions, policy, critic_model, key, 
   if config.eval_flawed:
     sets["flawed"] = verifier_data.flawed_completions(
         eval_problems, config.eval_flawed, rng_lib.stream(config.seed, "critic_flawed"))
-  prm = common.load_sft(config.prm) if config.prm else None
+  prm = runs_lib.load_sft(config.prm) if config.prm else None
   record, rows = {}, []
   for name, (problems, texts) in sets.items():
     judged_set = judge_set(config, task, problems, texts, critic_model, critic_key, prm)
@@ -201,4 +201,4 @@ def judge_set(config, task, problems, texts, critic_model, key, prm):
 
 
 if __name__ == "__main__":
-  common.main(run, "critic")
+  cli.main(run, "critic")

@@ -24,8 +24,8 @@ import os
 import jax
 import numpy as np
 
-from experiments import common
-from reasoning import compute, loop, mesh as mesh_lib, rng as rng_lib
+from experiments import cli, common
+from reasoning import compute, loop, mesh as mesh_lib, rng as rng_lib, runs as runs_lib
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import Progress
 from reasoning.text import prompt_length
@@ -47,17 +47,17 @@ def run(config, workdir: str) -> dict:
   if rows % config.minibatch_size:
     raise ValueError(f"prompts_per_step * samples_per_prompt = {rows} is not a multiple of "
                      f"minibatch_size = {config.minibatch_size}")
-  vocab, _, model_cfg, graphdef, init_params, sft_flops = common.load_sft(
+  vocab, _, model_cfg, graphdef, init_params, sft_flops = runs_lib.load_sft(
       config.init_from, memory=config.get("memory"))
-  teacher_vocab, _, teacher_cfg, teacher_graphdef, teacher_params, _ = common.load_sft(
+  teacher_vocab, _, teacher_cfg, teacher_graphdef, teacher_params, _ = runs_lib.load_sft(
       config.teacher, memory=config.get("memory"))
   common.check_same_vocab(vocab, teacher_vocab, "config.teacher", "config.init_from")
-  task = common.make_task(config, vocab)
+  task = runs_lib.make_task(config, vocab)
   if hasattr(task, "respond"):
     raise ValueError("config.task.tools: distillation samples single-turn completions; a task "
                      "with tools is trained by experiments.sft and experiments.rl")
-  common.save_config(config, workdir)
-  eval_problems = common.evaluation_set(task, config.init_from, config.eval_difficulties,
+  runs_lib.save_config(config, workdir)
+  eval_problems = runs_lib.evaluation_set(task, config.init_from, config.eval_difficulties,
                                         config.eval_problems)
   held_out = {p.prompt for p in eval_problems}
   prompt_len = max(prompt_length(vocab, p.prompt) for p in eval_problems) + 4
@@ -78,7 +78,7 @@ def run(config, workdir: str) -> dict:
   frozen = (init_params,) if lora_cfg.on else ()
   writer = loop.open_metrics(workdir, start)
   progress = Progress(config.steps, start=start, every=config.log_every)
-  levels = common.ints(config.train_difficulties)
+  levels = runs_lib.ints(config.train_difficulties)
   on_policy = cfg.sampler == "student"
   sampler_cfg = model_cfg if on_policy else teacher_cfg
 
@@ -147,4 +147,4 @@ def run(config, workdir: str) -> dict:
 
 
 if __name__ == "__main__":
-  common.main(run, "distill")
+  cli.main(run, "distill")

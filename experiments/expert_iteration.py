@@ -24,8 +24,8 @@ import math
 import jax
 import numpy as np
 
-from experiments import common
-from reasoning import loop, mesh as mesh_lib, rng as rng_lib
+from experiments import cli, common
+from reasoning import loop, mesh as mesh_lib, rng as rng_lib, runs as runs_lib
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import read_metrics
 from reasoning.search import mcts
@@ -45,16 +45,16 @@ def run(config, workdir: str) -> dict:
                      f"model workdir) iff 'prm'; got {config.evaluator!r}, prm={config.prm!r}")
   common.check_positive(config, "iterations", "problems_per_iteration", "mcts_batch",
                         "batch_size", "keep_checkpoints")
-  vocab, sft_config, model_cfg, graphdef, sft_params, sft_flops = common.load_sft(config.init_from)
-  task = common.make_task(config)
-  common.save_config(config, workdir)
-  eval_problems = common.evaluation_set(task, config.init_from, config.eval_difficulties,
+  vocab, sft_config, model_cfg, graphdef, sft_params, sft_flops = runs_lib.load_sft(config.init_from)
+  task = runs_lib.make_task(config)
+  runs_lib.save_config(config, workdir)
+  eval_problems = runs_lib.evaluation_set(task, config.init_from, config.eval_difficulties,
                                         config.eval_problems)
-  problems = star.training_problems(task, config.seed, common.ints(
+  problems = star.training_problems(task, config.seed, runs_lib.ints(
       config.train_difficulties), config.train_problems, {p.prompt for p in eval_problems})
   evaluator, value = None, config.evaluator
   if config.evaluator == "prm":
-    prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = common.load_sft(config.prm)
+    prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = runs_lib.load_sft(config.prm)
     evaluator = Model(prm_graphdef, prm_params, prm_cfg, prm_vocab)
   elif config.evaluator == "outcome":
     value = exit_lib.make_judge(task, problems, vocab)
@@ -117,11 +117,11 @@ def run(config, workdir: str) -> dict:
   records = read_metrics(writer.path)
   label = f"expert iteration ({config.target})"
   loop.plot_train_scaling(workdir, label, records, config.init_from,
-                          common.ints(config.eval_difficulties),
+                          runs_lib.ints(config.eval_difficulties),
                           title=f"{config.task.name}: SFT then {label}, raw policy",
                           problems=config.eval_problems)
   return {"params": params, "metrics": records[-1]}
 
 
 if __name__ == "__main__":
-  common.main(run, "expert_iteration")
+  cli.main(run, "expert_iteration")

@@ -29,7 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import common
+from experiments import cli, common
+from reasoning import runs as runs_lib
 from reasoning import compute, loop, mesh as mesh_lib, model as model_lib, plots, rng as rng_lib
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import Progress
@@ -44,13 +45,13 @@ def run(config, workdir: str) -> dict:
   if config.base_steps < 0 or (config.base_steps == 0 and not config.init_from):
     raise ValueError(f"base_steps={config.base_steps}: must be >= 0, and >= 1 for a model "
                      f"trained from scratch (no init_from)")
-  lengths = common.ints(config.thought_lens)
+  lengths = runs_lib.ints(config.thought_lens)
   if any(m < 1 for m in lengths):
     raise ValueError(f"thought_lens={tuple(lengths)}: each thought length must be >= 1")
-  task = common.make_task(config)
-  common.save_config(config, workdir)
-  levels = common.ints(config.difficulties)
-  held = common.held_out_problems(task, config.difficulties, config.eval_problems, config.seed)
+  task = runs_lib.make_task(config)
+  runs_lib.save_config(config, workdir)
+  levels = runs_lib.ints(config.difficulties)
+  held = runs_lib.held_out_problems(task, config.difficulties, config.eval_problems, config.seed)
   held_out = {p.prompt for p in held}
   train = [p for d in levels for p in task.sample(rng_lib.stream(config.seed, "train_problems", d),
                                                   config.train_problems, d)
@@ -140,7 +141,7 @@ def base_model(config, key):
     graphdef, params = model_lib.init(model_cfg, jax.random.fold_in(key, 0))
     unused = ()
   else:
-    vocab, _, model_cfg, _, params, flops = common.load_sft(config.init_from)
+    vocab, _, model_cfg, _, params, flops = runs_lib.load_sft(config.init_from)
     init_ids = vocab.encode(config.meta_init)
     if not init_ids:
       raise ValueError(f"meta_init={config.meta_init!r} has no tokens to start START and END at")
@@ -268,4 +269,4 @@ def compare(arms: dict, lengths: list[int]) -> dict:
 
 
 if __name__ == "__main__":
-  common.main(run, "quiet_star")
+  cli.main(run, "quiet_star")

@@ -40,8 +40,8 @@ import os
 import jax
 import numpy as np
 
-from experiments import common
-from reasoning import compute, evaluation, mesh as mesh_lib, plots, rng as rng_lib
+from experiments import cli, common
+from reasoning import compute, evaluation, mesh as mesh_lib, plots, rng as rng_lib, runs as runs_lib
 from reasoning.search import revision as search_revision, sweep
 from reasoning.search.base import Model
 from reasoning.tasks.base import has_step_oracle
@@ -55,31 +55,31 @@ def run(config, workdir: str) -> dict:
                         "length", "max_new", "seq_len", "finetune.batch_size", "bins")
   if config.max_wrong < 0 or config.context < 0:
     raise ValueError(f"max_wrong={config.max_wrong}, context={config.context}: both must be >= 0")
-  budgets = common.ints(config.budgets)
+  budgets = runs_lib.ints(config.budgets)
   if any(b < 1 or b > config.chains * config.length for b in budgets):
     raise ValueError(f"budgets={tuple(budgets)}: each N must be in [1, chains * length = "
                      f"{config.chains * config.length}]")
   if not config.prm:
     raise ValueError("prm: a PRM workdir (experiments.verifier) is needed to pick the answer "
                      "among a setting's attempts")
-  task = common.make_task(config)
-  vocab, sft_config, model_cfg, graphdef, policy, sft_flops = common.load_sft(
+  task = runs_lib.make_task(config)
+  vocab, sft_config, model_cfg, graphdef, policy, sft_flops = runs_lib.load_sft(
       config.init_from)
-  prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = common.load_sft(config.prm)
+  prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = runs_lib.load_sft(config.prm)
   critic = None
   if config.critic == search_revision.ORACLE:
     if not has_step_oracle(task):
       raise ValueError(f"critic='oracle': task {task.name!r} has no step oracle to critique with")
     critic = search_revision.ORACLE
   elif config.critic:
-    critic_vocab, _, critic_cfg, critic_graphdef, critic_params, _ = common.load_sft(
+    critic_vocab, _, critic_cfg, critic_graphdef, critic_params, _ = runs_lib.load_sft(
         config.critic)
     critic = Model(critic_graphdef, critic_params, critic_cfg, critic_vocab)
-  common.save_config(config, workdir)
-  eval_problems = common.evaluation_set(task, config.init_from, config.eval_difficulties,
+  runs_lib.save_config(config, workdir)
+  eval_problems = runs_lib.evaluation_set(task, config.init_from, config.eval_difficulties,
                                         config.eval_problems)
   held_out = {p.prompt for p in eval_problems}
-  levels = common.ints(config.train_difficulties)
+  levels = runs_lib.ints(config.train_difficulties)
   data_key, eval_key = jax.random.split(jax.random.key(config.seed))
   mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(**config.mesh))
 
@@ -215,4 +215,4 @@ def compare_runs(records, other_workdir: str, bins: dict) -> dict:
 
 
 if __name__ == "__main__":
-  common.main(run, "revision")
+  cli.main(run, "revision")

@@ -28,8 +28,8 @@ import os
 import jax
 import jax.numpy as jnp
 
-from experiments import common
-from reasoning import compute, loop, mesh as mesh_lib, rng as rng_lib
+from experiments import cli, common
+from reasoning import compute, loop, mesh as mesh_lib, rng as rng_lib, runs as runs_lib
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import PhaseClock, Progress
 from reasoning.text import prompt_length
@@ -67,25 +67,25 @@ def run(config, workdir: str) -> dict:
   if rows % config.minibatch_size:
     raise ValueError(f"prompts_per_step * samples_per_prompt = {rows} is not a multiple of "
                      f"minibatch_size = {config.minibatch_size}")
-  vocab, sft_config, model_cfg, graphdef, sft_params, sft_flops = common.load_sft(
+  vocab, sft_config, model_cfg, graphdef, sft_params, sft_flops = runs_lib.load_sft(
       config.init_from, memory=config.get("memory"))
-  task = common.make_task(config, vocab)
+  task = runs_lib.make_task(config, vocab)
   rewards_lib.check_shaping(task, step_reward=config.step_reward,
                             illegal_penalty=config.illegal_penalty)
-  common.save_config(config, workdir)
+  runs_lib.save_config(config, workdir)
   train_task = rollout_lib.training_task(task, config.train_trap_share)
   updates_per_step = config.epochs * rows // config.minibatch_size
   score_policy = pg.scores_before_update(pg_cfg, updates_per_rollout=updates_per_step,
                                          off_policy=bool(stale))
   optim_cfg = state_lib.OptimConfig(total_steps=config.steps * updates_per_step, **config.optim)
   rollout_key, eval_key = jax.random.split(jax.random.key(config.seed))
-  eval_problems = common.evaluation_set(task, config.init_from, config.eval_difficulties,
+  eval_problems = runs_lib.evaluation_set(task, config.init_from, config.eval_difficulties,
                                         config.eval_problems)
   held_out = {p.prompt for p in eval_problems}
   # Prompts RL never trains on: the held-out set, and with fresh_prompts the SFT run's own
   # training prompts (on those the policy recalls memorized solutions; fresh problems are what
   # the held-out set measures).
-  skip = held_out | (common.trained_prompts(common.load_sft_config(config.init_from))
+  skip = held_out | (runs_lib.trained_prompts(runs_lib.load_sft_config(config.init_from))
                      if config.get("fresh_prompts") else frozenset())
   prompt_len = max(prompt_length(vocab, p.prompt) for p in eval_problems) + 4
   tx = state_lib.make_optimizer(optim_cfg)
@@ -113,13 +113,13 @@ def run(config, workdir: str) -> dict:
 
   ckpt = Checkpointer(f"{workdir}/checkpoints", save_every=config.checkpoint_every,
                       keep=config.keep_checkpoints)
-  levels = common.ints(config.train_difficulties)
+  levels = runs_lib.ints(config.train_difficulties)
   meta = {"train_flops": sft_flops, "baseline": 0.0, "pass_rates": {str(d): 0.5 for d in levels}}
   if config.pipeline:  # the pass rates the next step's prompts are drawn with: one step behind
     meta["prompt_rates"] = meta["pass_rates"]
   # With off_policy_steps = k >= 1 the checkpoint is {"state", "behind"[, "newer"]}: the
   # parameters that sample the next rollout (those of k steps before) and, for k > 1, the k - 1
-  # newer ones that sample the rollouts after it; a run resumes with them (common.load_sft reads
+  # newer ones that sample the rollouts after it; a run resumes with them (runs_lib.load_sft reads
   # every form).
   carry = state if not stale else rollout_lib.stale_carry(
       state, [jax.tree.map(jnp.copy, state.params) for _ in range(stale)])
@@ -236,9 +236,9 @@ def load_reward_model(config, vocab, prompt_len: int
   path = config.reward.model
   if not path:
     return None
-  reward_vocab, _, cfg, graphdef, params, _ = common.load_sft(path)
+  reward_vocab, _, cfg, graphdef, params, _ = runs_lib.load_sft(path)
   common.check_same_vocab(vocab, reward_vocab, "config.reward.model", "config.init_from")
-  run = common.read_run_config(path)
+  run = runs_lib.read_run_config(path)
   kind = run.get("kind")
   if "critique_max_new" in run:
     from reasoning.search.base import Model
@@ -253,4 +253,4 @@ def load_reward_model(config, vocab, prompt_len: int
 
 
 if __name__ == "__main__":
-  common.main(run, "rl")
+  cli.main(run, "rl")

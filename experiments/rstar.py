@@ -21,8 +21,8 @@ import os
 import jax
 import numpy as np
 
-from experiments import common
-from reasoning import plots
+from experiments import cli
+from reasoning import plots, runs as runs_lib
 from reasoning.logging import repaired_records, write_scalar_summary
 from reasoning.search import rstar as rstar_lib
 from reasoning.search.base import Model, concat_results
@@ -32,7 +32,7 @@ GENERATOR, MUTUAL = "generator alone", "with mutual consistency"
 
 
 def _model(workdir):
-  vocab, _, cfg, graphdef, params, _ = common.load_sft(workdir)
+  vocab, _, cfg, graphdef, params, _ = runs_lib.load_sft(workdir)
   return Model(graphdef, params, cfg, vocab)
 
 
@@ -43,16 +43,16 @@ def run(config, workdir: str) -> dict:
   generator = _model(config.generator)
   evaluator = _model(config.prm) if config.value == "prm" else generator
   discriminator = _model(config.discriminator)
-  task = common.make_task(config)
-  common.save_config(config, workdir)
-  problems = common.evaluation_set(task, config.generator, config.eval_difficulties,
+  task = runs_lib.make_task(config)
+  runs_lib.save_config(config, workdir)
+  problems = runs_lib.evaluation_set(task, config.generator, config.eval_difficulties,
                                    config.eval_problems)
   prompts = [p.prompt for p in problems]
   key = jax.random.key(config.seed)
   path = os.path.join(workdir, "results.jsonl")
   done = {r["sims"]: r for r in repaired_records(path)}
   difficulty = np.array([p.difficulty for p in problems])
-  for sims in common.ints(config.simulations):
+  for sims in runs_lib.ints(config.simulations):
     if sims in done:
       continue
     outs = []
@@ -131,4 +131,4 @@ def paired_gain(record: dict, difficulty: np.ndarray, bin_name: str) -> dict:
 
 
 if __name__ == "__main__":
-  common.main(run, "rstar")
+  cli.main(run, "rstar")

@@ -24,8 +24,8 @@ import os
 import jax
 import numpy as np
 
-from experiments import common
-from reasoning import plots
+from experiments import cli
+from reasoning import plots, runs as runs_lib
 from reasoning.logging import repaired_records, write_scalar_summary
 from reasoning.search import beam, mcts, sweep
 from reasoning.search.base import Model, concat_results
@@ -35,14 +35,14 @@ POOL = "_pool"  # the results.jsonl record of the best-of-N pool's per-problem p
 
 
 def run(config, workdir: str) -> dict:
-  task = common.make_task(config)
-  vocab, sft_config, policy_cfg, graphdef, policy_params, _ = common.load_sft(config.policy)
-  prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = common.load_sft(config.prm)
-  common.save_config(config, workdir)
+  task = runs_lib.make_task(config)
+  vocab, sft_config, policy_cfg, graphdef, policy_params, _ = runs_lib.load_sft(config.policy)
+  prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = runs_lib.load_sft(config.prm)
+  runs_lib.save_config(config, workdir)
   policy = Model(graphdef, policy_params, policy_cfg, vocab)
   prm = Model(prm_graphdef, prm_params, prm_cfg, prm_vocab)
   # The SFT run's held-out problems (its seed), so none was trained on.
-  problems = common.evaluation_set(task, config.policy, config.eval_difficulties,
+  problems = runs_lib.evaluation_set(task, config.policy, config.eval_difficulties,
                                    config.eval_problems)
   split = np.arange(len(problems)) % 2  # 0: validation, 1: test
   difficulty = np.array([p.difficulty for p in problems])
@@ -62,7 +62,7 @@ def run(config, workdir: str) -> dict:
     print(f"{r['method']:>24}: " + "  ".join(f"{k}={v:.3f}" for k, v in acc.items())
           + f"  FLOPs/problem {np.mean(r['flops']):.2e}  ({r['seconds']:.0f}s)", flush=True)
 
-  ns = common.ints(config.best_of_n)  # N = 1, 2, 4, ... from the first N of one pool
+  ns = runs_lib.ints(config.best_of_n)  # N = 1, 2, 4, ... from the first N of one pool
   if POOL not in done or any(f"best-of-{n} {sel}" not in done
                              for n in ns for sel in ("majority", "PRM weighted")):
     records, pass_rate, prm_score = sweep.best_of_n_records(
@@ -80,16 +80,16 @@ def run(config, workdir: str) -> dict:
 
   options = dict(expand=config.expand, max_steps=config.max_steps,
                  step_tokens=config.step_tokens, temperature=config.temperature)
-  for n in common.ints(config.beam):
+  for n in runs_lib.ints(config.beam):
     searched(f"beam N={n}", "beam (PRM)", n, lambda: beam.beam_search(
         policy, prm, prompts, jax.random.fold_in(key, 1), beams=max(1, n // config.expand),
         **options))
   depth = config.lookahead_depth
-  for n in common.ints(config.lookahead):
+  for n in runs_lib.ints(config.lookahead):
     searched(f"lookahead{depth} N={n}", f"lookahead k={depth}", n, lambda: beam.beam_search(
         policy, prm, prompts, jax.random.fold_in(key, 2), beams=max(1, n // config.expand),
         lookahead=depth, **options))
-  for sims in common.ints(config.mcts):
+  for sims in runs_lib.ints(config.mcts):
     searched(f"MCTS sims={sims}", f"MCTS (mctx, K={config.mcts_candidates})", sims,
              lambda: concat_results([
                  mcts.mcts(policy, prm, prompts[i:i + config.mcts_batch],
@@ -144,4 +144,4 @@ def run(config, workdir: str) -> dict:
 
 
 if __name__ == "__main__":
-  common.main(run, "search")
+  cli.main(run, "search")

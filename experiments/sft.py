@@ -15,9 +15,9 @@ import time
 
 import jax
 
-from experiments import common
+from experiments import cli, common
 from reasoning import (compute, evaluation, lora as lora_lib, loop, mesh as mesh_lib,
-                       model as model_lib, plots)
+                       model as model_lib, plots, runs as runs_lib)
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import Progress, read_metrics
 from reasoning.text import prompt_length
@@ -27,7 +27,7 @@ from reasoning.train import sft, sft_data, state as state_lib
 def own_misses_fn(workdir: str, task, max_new: int = 64):
   """problems -> the greedy first attempt of the policy in `workdir` where it is a miss."""
   def own_misses(problems):
-    vocab, _, model_cfg, graphdef, params, _ = common.load_sft(workdir)
+    vocab, _, model_cfg, graphdef, params, _ = runs_lib.load_sft(workdir)
     prompt_len = max(prompt_length(vocab, p.prompt) for p in problems)
     texts, _ = evaluation.complete(graphdef, params, vocab, [p.prompt for p in problems],
                                    jax.random.key(0), prompt_len=prompt_len,
@@ -41,20 +41,20 @@ def run(config, workdir: str) -> dict:
   common.check_positive(config, "steps", "batch_size", "eval_every", "log_every",
                         "checkpoint_every", "keep_checkpoints", "eval_problems")
   data_cfg = sft_data.DataConfig(
-      seed=config.seed, train_difficulties=tuple(common.ints(config.train_difficulties)),
+      seed=config.seed, train_difficulties=tuple(runs_lib.ints(config.train_difficulties)),
       train_problems=config.train_problems, seq_len=config.seq_len, solutions=config.solutions,
       hint_share=config.hint_share, retries=config.retries, retry_share=config.retry_share,
       give_up=config.give_up)
   optim_cfg = state_lib.OptimConfig(total_steps=config.steps, **config.optim)
-  task = common.make_task(config)
-  common.save_config(config, workdir)
+  task = runs_lib.make_task(config)
+  runs_lib.save_config(config, workdir)
   init_key, eval_key = jax.random.split(jax.random.key(config.seed))
   # A fresh char-vocabulary model, or a Hugging Face checkpoint and its tokenizer (model.path).
-  vocab, model_cfg, graphdef, params = common.make_model(config.model, init_key,
+  vocab, model_cfg, graphdef, params = runs_lib.make_model(config.model, init_key,
                                                          memory=config.get("memory"))
 
   t0 = time.perf_counter()
-  eval_problems = common.held_out_problems(task, config.eval_difficulties, config.eval_problems,
+  eval_problems = runs_lib.held_out_problems(task, config.eval_difficulties, config.eval_problems,
                                            config.seed)
   own = own_misses_fn(config.own_misses_from, task) if config.own_misses_from else None
   pools = sft_data.build_pools(data_cfg, task, vocab, {p.prompt for p in eval_problems}, own)
@@ -130,7 +130,7 @@ def run(config, workdir: str) -> dict:
   os.makedirs(os.path.dirname(plot_path), exist_ok=True)
   plots.learning_curve(records, plot_path,
                        title=f"SFT on {config.task.name} (difficulties "
-                             f"{', '.join(map(str, common.ints(config.train_difficulties)))})")
+                             f"{', '.join(map(str, runs_lib.ints(config.train_difficulties)))})")
   print(f"wrote {plot_path}", flush=True)
   return {"params": policy_of(state.params),
           "metrics": loop.last_evaluation(records, writer.path),
@@ -138,4 +138,4 @@ def run(config, workdir: str) -> dict:
 
 
 if __name__ == "__main__":
-  common.main(run, "sft")
+  cli.main(run, "sft")

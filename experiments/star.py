@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import jax
 
-from experiments import common
-from reasoning import compute, evaluation, loop, mesh as mesh_lib, rng as rng_lib
+from experiments import cli, common
+from reasoning import compute, evaluation, loop, mesh as mesh_lib, rng as rng_lib, runs as runs_lib
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import read_metrics
 from reasoning.text import prompt_length, round_up
@@ -32,13 +32,13 @@ from reasoning.train import star
 def run(config, workdir: str) -> dict:
   common.check_positive(config, "iterations", "train_problems", "samples", "max_new",
                         "finetune.batch_size", "keep_checkpoints")
-  vocab, sft_config, model_cfg, graphdef, base_params, sft_flops = common.load_sft(config.init_from)
-  task = common.make_task(config)
-  common.save_config(config, workdir)
-  eval_problems = common.evaluation_set(task, config.init_from, config.eval_difficulties,
+  vocab, sft_config, model_cfg, graphdef, base_params, sft_flops = runs_lib.load_sft(config.init_from)
+  task = runs_lib.make_task(config)
+  runs_lib.save_config(config, workdir)
+  eval_problems = runs_lib.evaluation_set(task, config.init_from, config.eval_difficulties,
                                         config.eval_problems)
   held_out = {p.prompt for p in eval_problems}
-  levels = common.ints(config.train_difficulties)
+  levels = runs_lib.ints(config.train_difficulties)
   problems = star.training_problems(task, config.seed, levels, config.train_problems, held_out)
   # Prompt shapes: one for plain prompts, one for hinted ones (a few compilations in all).
   prompt_len = round_up(max(prompt_length(vocab, p.prompt) for p in problems + eval_problems), 8)
@@ -115,11 +115,11 @@ def run(config, workdir: str) -> dict:
   records = read_metrics(writer.path)
   label = "STaR" + ("" if config.rationalize else " (no rationalization)")
   loop.plot_train_scaling(workdir, label, records, config.init_from,
-                          common.ints(config.eval_difficulties),
+                          runs_lib.ints(config.eval_difficulties),
                           title=f"{config.task.name}: SFT then {label}",
                           problems=config.eval_problems)
   return {"params": params, "metrics": records[-1]}
 
 
 if __name__ == "__main__":
-  common.main(run, "star")
+  cli.main(run, "star")

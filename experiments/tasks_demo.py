@@ -10,7 +10,8 @@ import json
 import os
 
 import numpy as np
-from experiments import common
+from experiments import cli
+from reasoning import runs as runs_lib
 from reasoning.logging import write_scalar_summary
 from reasoning.tasks import get_task, reference_completion
 
@@ -28,10 +29,10 @@ def summarize(task, problems) -> dict:
 
 
 def run(config, workdir: str) -> dict:
-  common.save_config(config, workdir)
+  runs_lib.save_config(config, workdir)
   rng = np.random.default_rng(config.seed)
   table = {}
-  for name in common.names(config.tasks):
+  for name in runs_lib.names(config.tasks):
     task = get_task(name, trap_share=config.trap_share)
     print(f"\n=== {name} ===")
     for p in task.sample(rng, config.examples_per_task, task.difficulties[0]):
@@ -58,4 +59,4 @@ def run(config, workdir: str) -> dict:
 
 
 if __name__ == "__main__":
-  common.main(run, "tasks_demo")
+  cli.main(run, "tasks_demo")

@@ -13,8 +13,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import common
-from reasoning import compute, loop, rng as rng_lib
+from experiments import cli, common
+from reasoning import compute, loop, rng as rng_lib, runs as runs_lib
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import Progress
 from reasoning.text import prompt_length, prompt_width, row_lengths
@@ -28,17 +28,17 @@ def run(config, workdir: str) -> dict:
     raise ValueError(f"labels must be 'oracle' or 'mc', got {config.labels!r}")
   common.check_positive(config, "steps", "batch_size", "train_problems", "samples_per_problem",
                         "log_every", "checkpoint_every", "keep_checkpoints", "max_new")
-  task = common.make_task(config)
+  task = runs_lib.make_task(config)
   data.check_synthetic(task, synthetic_problems=config.synthetic_problems, kind=config.kind,
                        labels=config.labels)
   optim_cfg = state_lib.OptimConfig(total_steps=config.steps, **config.optim)
-  vocab, sft_config, model_cfg, graphdef, policy_params, _ = common.load_sft(config.init_from)
-  common.save_config(config, workdir)
+  vocab, sft_config, model_cfg, graphdef, policy_params, _ = runs_lib.load_sft(config.init_from)
+  runs_lib.save_config(config, workdir)
   sample_key, label_key, eval_key = jax.random.split(jax.random.key(config.seed), 3)
-  eval_problems = common.evaluation_set(task, config.init_from, config.eval_difficulties,
+  eval_problems = runs_lib.evaluation_set(task, config.init_from, config.eval_difficulties,
                                         config.eval_problems)
   held_out = {p.prompt for p in eval_problems}
-  levels = common.ints(config.train_difficulties)
+  levels = runs_lib.ints(config.train_difficulties)
   prompt_len = max(prompt_length(vocab, p.prompt) for p in eval_problems) + 4
   problems = data.training_problems(task, config.seed, levels, config.train_problems, held_out)
   # Room for the longest training prompt too (dataset prompts vary in length).
@@ -105,4 +105,4 @@ def run(config, workdir: str) -> dict:
 
 
 if __name__ == "__main__":
-  common.main(run, "verifier")
+  cli.main(run, "verifier")

@@ -36,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments.common import tune_xla_cpu
+from experiments.cli import tune_xla_cpu
 tune_xla_cpu()  # what every entrypoint does at start: the bench measures the same process
 import peers  # noqa: E402  (scripts/peers.py)
 from reasoning import (compute, lora as lora_lib, mesh as mesh_lib, model as model_lib,  # noqa: E402

@@ -32,9 +32,10 @@ import time
 
 import numpy as np
 
-from experiments import common
+from experiments import cli
+from reasoning import runs as runs_lib
 
-common.tune_xla_cpu()
+cli.tune_xla_cpu()
 
 
 def tiny_model(directory: str) -> str:
@@ -93,7 +94,7 @@ def run_trl(model: str, config, vocab, args, workdir: str) -> dict:
   import torch
   import transformers
   import trl
-  task = common.make_task(config, vocab)
+  task = runs_lib.make_task(config, vocab)
   rng = np.random.default_rng(0)
   problems = [p for _ in range(args.warmup + args.steps) for p in task.sample(rng, args.prompts, 1)]
   by_prompt = {p.prompt: p for p in problems}
@@ -197,9 +198,9 @@ def main():
   args = parser.parse_args()
   with tempfile.TemporaryDirectory() as tmp:
     model = args.model or tiny_model(os.path.join(tmp, "model"))
-    vocab, _, _, graphdef, params, _ = common.load_sft(model)
+    vocab, _, _, graphdef, params, _ = runs_lib.load_sft(model)
     config = our_config(model, vocab, args)
-    task = common.make_task(config, vocab)
+    task = runs_lib.make_task(config, vocab)
     prompts = [p.prompt for p in task.sample(np.random.default_rng(1), 3, 1)]
     agreement = logprob_agreement(model, vocab, graphdef, params, prompts)
     ours = run_ours(config, args, os.path.join(tmp, "ours"))

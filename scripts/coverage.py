@@ -28,12 +28,12 @@ import time
 
 import numpy as np
 
-from experiments import common
+from experiments import cli
 
-common.tune_xla_cpu()
+cli.tune_xla_cpu()
 import jax
 
-from reasoning import plots, rng as rng_lib, scaling
+from reasoning import plots, rng as rng_lib, runs as runs_lib, scaling
 from reasoning.search import sweep
 from reasoning.search.base import Model
 
@@ -100,9 +100,9 @@ def main():
     report(args, saved["difficulty"], counts, saved["samples"], saved["bin_samples"], t0,
            np.array(saved["sample_flops"]))
     return
-  vocab, sft_config, cfg, graphdef, params, _ = common.load_sft(args.policy)
-  task = posed_task(args, vocab) if args.task else common.make_task(sft_config, vocab)
-  problems = common.evaluation_set(task, args.policy, args.difficulties, args.problems)
+  vocab, sft_config, cfg, graphdef, params, _ = runs_lib.load_sft(args.policy)
+  task = posed_task(args, vocab) if args.task else runs_lib.make_task(sft_config, vocab)
+  problems = runs_lib.evaluation_set(task, args.policy, args.difficulties, args.problems)
   solvable = [p for p in problems if not p.is_trap]  # coverage counts problems with an answer
   policy = Model(graphdef, params, cfg, vocab)
   key = jax.random.key(args.seed)

@@ -25,7 +25,7 @@ import os
 
 import numpy as np
 
-from experiments.common import labelled
+from experiments.cli import labelled
 from reasoning import curves as curves_lib, plots, rng as rng_lib, scaling
 
 

@@ -25,22 +25,21 @@ import time
 
 import numpy as np
 
-from experiments import common
+from experiments import cli
 
-common.tune_xla_cpu()
+cli.tune_xla_cpu()
 import jax
 
-from reasoning import plots, scaling
-from reasoning.logging import read_metrics
+from reasoning import plots, runs as runs_lib, scaling
 from reasoning.search import sweep
 from reasoning.search.base import Model
 
 
 def measure(workdir: str, problems_per_difficulty: int, difficulties: str, n: int, key,
             max_new: int) -> dict:
-  vocab, config, cfg, graphdef, params, train_flops = common.load_sft(workdir)
-  task = common.make_task(config)
-  problems = [p for p in common.evaluation_set(task, workdir, difficulties,
+  vocab, config, cfg, graphdef, params, train_flops = runs_lib.load_sft(workdir)
+  task = runs_lib.make_task(config)
+  problems = [p for p in runs_lib.evaluation_set(task, workdir, difficulties,
                                                problems_per_difficulty) if not p.is_trap]
   policy = Model(graphdef, params, cfg, vocab)
   greedy = sweep.sample_pool(policy, task, problems, jax.random.fold_in(key, 0), 1,

@@ -15,15 +15,14 @@ import os
 import shutil
 import sys
 
-from experiments import common
-from reasoning import hf
+from reasoning import hf, runs as runs_lib
 
 TOKENIZER_FILES = ("tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
                    "generation_config.json", "vocab.json", "merges.txt")
 
 
 def export(run: str, out: str) -> str:
-  _, config, cfg, _, params, _ = common.load_sft(run)
+  _, config, cfg, _, params, _ = runs_lib.load_sft(run)
   source = config["model"].get("path")
   if not source:
     raise ValueError(f"{run}: a run on the character vocabulary; only runs on a Hugging Face "

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import argparse
 
-from experiments.common import labelled
+from experiments.cli import labelled
 from reasoning import curves
 
 

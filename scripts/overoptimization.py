@@ -26,7 +26,7 @@ import os
 
 import numpy as np
 
-from experiments.common import labelled
+from experiments.cli import labelled
 from reasoning import plots, rng as rng_lib, scaling
 from reasoning.logging import read_metrics
 

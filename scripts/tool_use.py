@@ -20,12 +20,12 @@ import time
 
 import numpy as np
 
-from experiments import common
+from experiments import cli
 
-common.tune_xla_cpu()
+cli.tune_xla_cpu()
 import jax
 
-from reasoning import evaluation, plots
+from reasoning import evaluation, plots, runs as runs_lib
 from reasoning.logging import read_metrics
 from reasoning.tasks.tool_use import ToolUse
 from reasoning.text import prompt_length
@@ -33,13 +33,13 @@ from reasoning.text import prompt_length
 
 def evaluate_run(workdir: str, problems: int, max_new: int) -> dict:
   """{difficulty: {with, without, difference, calls_with, calls_without, n}} of a run."""
-  config = common.read_run_config(workdir)
-  vocab, _, _, graphdef, params, _ = common.load_sft(workdir)
-  task = common.make_task(config, vocab)
+  config = runs_lib.read_run_config(workdir)
+  vocab, _, _, graphdef, params, _ = runs_lib.load_sft(workdir)
+  task = runs_lib.make_task(config, vocab)
   if not isinstance(task, ToolUse):
     raise ValueError(f"{workdir}: its task has no tools (config.json's task.tools)")
   levels = config["eval_difficulties"]
-  held_out = common.evaluation_set(task, workdir, levels, problems)
+  held_out = runs_lib.evaluation_set(task, workdir, levels, problems)
   prompt_len = max(prompt_length(vocab, p.prompt) for p in held_out) + 4
   out = {}
   scores = {}
@@ -82,7 +82,7 @@ def table(results: dict[str, dict]) -> str:
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-  parser.add_argument("runs", nargs="+", type=common.labelled, help="LABEL=WORKDIR")
+  parser.add_argument("runs", nargs="+", type=cli.labelled, help="LABEL=WORKDIR")
   parser.add_argument("--out", required=True)
   parser.add_argument("--problems", type=int, default=200, help="held-out problems per difficulty")
   parser.add_argument("--max_new", type=int, default=64)

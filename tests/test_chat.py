@@ -54,7 +54,8 @@ def test_chat_format_renders_the_template_and_verifies_natural_replies():
 def test_rl_through_the_chat_template_of_a_tiny_instruct_model(tmp_path):
   """configs/smollm2_rl.py's path on a tiny random model whose tokenizer has a chat template: the
   task block's `chat` poses every prompt through it, and rewards read natural replies."""
-  from experiments import common, rl
+  from experiments import rl
+  from reasoning import runs as runs_lib
   from configs import smollm2_rl
   from reasoning import testing
   from reasoning.train import rewards
@@ -63,8 +64,8 @@ def test_rl_through_the_chat_template_of_a_tiny_instruct_model(tmp_path):
   model_dir = testing.write_tiny_hf_model(str(tmp_path / "model"), texts, chat_template=TEMPLATE)
   config = smollm2_rl.get_config("tiny")
   config.init_from = model_dir
-  vocab = common.load_sft(model_dir)[0]
-  task = common.make_task(config, vocab)
+  vocab = runs_lib.load_sft(model_dir)[0]
+  task = runs_lib.make_task(config, vocab)
   assert isinstance(task, ChatFormat) and task.template == TEMPLATE
   [p] = task.sample(np.random.default_rng(0), 1, 1)
   assert p.prompt.startswith("<|im_start|>user\nWhat is ") and p.prompt.endswith("assistant\n")
@@ -72,9 +73,9 @@ def test_rl_through_the_chat_template_of_a_tiny_instruct_model(tmp_path):
   got = rewards.rewards_of(task, [p, p], [f"It is {p.answer}.", "I do not know."], 1.0)
   np.testing.assert_array_equal(got, [1.0, -1.0])
   with pytest.raises(ValueError, match="task.chat.*the character vocabulary has none"):
-    common.make_task(config)
+    runs_lib.make_task(config)
   bad = {"task": {"name": "arithmetic", "chat": {"question": "What is {a}?", "tone": "x"}}}
   with pytest.raises(ValueError, match="task.chat.tone is not a chat setting"):
-    common.make_task(bad, vocab)
+    runs_lib.make_task(bad, vocab)
   out = rl.run(config, str(tmp_path / "rl"))
   assert out["metrics"]["step"] == 2 and "sampled/d1" in out["metrics"]

@@ -10,7 +10,8 @@ import sys
 import numpy as np
 import pytest
 
-from experiments import common, tasks_demo
+from experiments import cli, tasks_demo
+from reasoning import runs as runs_lib
 
 
 def _config(path, variant="tiny", **changes):
@@ -32,17 +33,17 @@ def test_tasks_demo_pulse(tmp_path, capsys):
 
 def test_unknown_config_field_is_a_clear_error():
   with pytest.raises(ValueError, match=r"--config.bogus: unknown field 'bogus'.*known fields: "):
-    common.check_overrides(["--config", "configs/tasks_demo.py", "--config.bogus=1"])
+    cli.check_overrides(["--config", "configs/tasks_demo.py", "--config.bogus=1"])
   with pytest.raises(ValueError, match="no such config file"):
-    common.check_overrides(["--config=configs/nope.py", "--config.seed=1"])
-  common.check_overrides(["--config=configs/tasks_demo.py:tiny", "--config.seed=1"])  # fine
+    cli.check_overrides(["--config=configs/nope.py", "--config.seed=1"])
+  cli.check_overrides(["--config=configs/tasks_demo.py:tiny", "--config.seed=1"])  # fine
   with pytest.raises(ValueError, match="unknown variant 'huge'"):
     _config("configs/tasks_demo.py", "huge")
   # Without overrides too: a missing file or an unknown variant is one line, not absl's traceback.
   with pytest.raises(ValueError, match="no such config file"):
-    common.check_overrides(["--config", "configs/nope.py"])
+    cli.check_overrides(["--config", "configs/nope.py"])
   with pytest.raises(ValueError, match=r"^--config: configs/tasks_demo.py: unknown variant 'huge'"):
-    common.check_overrides(["--config=configs/tasks_demo.py:huge"])
+    cli.check_overrides(["--config=configs/tasks_demo.py:huge"])
 
 
 REPRODUCED = ["countdown_sft", "countdown_rl", "countdown_verifier", "countdown_bon",
@@ -54,7 +55,7 @@ REPRODUCED = ["countdown_sft", "countdown_rl", "countdown_verifier", "countdown_
 def test_small_variant_shrinks_the_default_and_keeps_its_fields(name):
   """make reproduce SCALE=small: same fields (so the same flags work), same model, less work."""
   default, small = _config(f"configs/{name}.py", None), _config(f"configs/{name}.py", "small")
-  d, s = common.flatten(default.to_dict()), common.flatten(small.to_dict())
+  d, s = runs_lib.flatten(default.to_dict()), runs_lib.flatten(small.to_dict())
   assert d.keys() == s.keys()
   assert {k: v for k, v in s.items() if k.startswith("model.")} == \
       {k: v for k, v in d.items() if k.startswith("model.")}
@@ -72,48 +73,48 @@ def test_evaluation_sets_never_hold_a_problem_the_sft_run_trained_on(tmp_path):
   config = _config("configs/countdown_sft.py", None)
   config.train_problems, config.eval_problems = 3000, 20
   (tmp_path / "config.json").write_text(json.dumps(config.to_dict()))
-  task = common.make_task(config)
-  trained = common.trained_prompts(config.to_dict())
+  task = runs_lib.make_task(config)
+  trained = runs_lib.trained_prompts(config.to_dict())
   assert 0 < len(trained) <= 2 * 3000
-  own = common.held_out_problems(task, "1,2", 20, 0)
+  own = runs_lib.held_out_problems(task, "1,2", 20, 0)
   assert not {p.prompt for p in own} & trained
-  raw = common.held_out_problems(task, "1", 400, 0)
+  raw = runs_lib.held_out_problems(task, "1", 400, 0)
   assert sum(p.prompt in trained for p in raw) > 10            # what the skip guards against
-  got = common.evaluation_set(task, str(tmp_path), "1,2", 400)
+  got = runs_lib.evaluation_set(task, str(tmp_path), "1,2", 400)
   assert len(got) == 800 and not {p.prompt for p in got} & trained
   assert [p.prompt for p in got[:20]] == [p.prompt for p in own[:20]]
   assert [p.prompt for p in got[400:420]] == [p.prompt for p in own[20:]]
-  assert [p.prompt for p in common.evaluation_set(task, str(tmp_path), "2", 20)] == \
+  assert [p.prompt for p in runs_lib.evaluation_set(task, str(tmp_path), "2", 20)] == \
       [p.prompt for p in own[20:]]
   base = tmp_path / "hf"
   base.mkdir()
   (base / "config.json").write_text(json.dumps({"model_type": "qwen2"}))
-  assert common.trained_prompts(common.load_sft_config(str(base))) == frozenset()
+  assert runs_lib.trained_prompts(runs_lib.load_sft_config(str(base))) == frozenset()
 
 
 def test_rerun_with_a_different_config_is_a_clear_error(tmp_path):
   config = _config("configs/countdown_sft.py")
-  common.save_config(config, str(tmp_path))
+  runs_lib.save_config(config, str(tmp_path))
   config.log_every, config.eval_every = 7, 11       # how the run is watched: fine to change
-  common.save_config(config, str(tmp_path))
+  runs_lib.save_config(config, str(tmp_path))
   config.optim.lr = 1.0
   config.steps = 5
   with pytest.raises(ValueError, match=r"config.json: this workdir holds a run with a different "
                                        r"config \(optim.lr: 0.002 -> 1.0, steps: 6 -> 5\)"):
-    common.save_config(config, str(tmp_path))
+    runs_lib.save_config(config, str(tmp_path))
   (tmp_path / "config.json").write_text("{trunc")
   with pytest.raises(ValueError, match="config.json: unreadable"):
-    common.save_config(config, str(tmp_path))
+    runs_lib.save_config(config, str(tmp_path))
   # A config.json that records the tuple fields as comma strings is the same config.
   config = _config("configs/countdown_sft.py")
   recorded = json.loads(json.dumps(config.to_dict()))
   for field in ("train_difficulties", "eval_difficulties"):
     recorded[field] = ",".join(map(str, config[field]))  # (1, 2) as "1,2"
   (tmp_path / "config.json").write_text(json.dumps(recorded))
-  common.save_config(config, str(tmp_path))  # and rewrites it with lists
+  runs_lib.save_config(config, str(tmp_path))  # and rewrites it with lists
   config.eval_difficulties = (1,)
   with pytest.raises(ValueError, match=r"eval_difficulties: \[1, 2, 3\] -> \[1\]"):
-    common.save_config(config, str(tmp_path))
+    runs_lib.save_config(config, str(tmp_path))
 
 
 def test_entrypoint_rejects_unknown_field_in_a_subprocess():
@@ -142,8 +143,7 @@ def _interrupt_then_rerun(monkeypatch, entry, module, name, when, config, workdi
 
 
 def common_vocab(workdir):
-  from experiments import common
-  return common.load_sft(str(workdir))[0]
+  return runs_lib.load_sft(str(workdir))[0]
 
 
 def _tree_equal(a, b):
@@ -215,12 +215,11 @@ def test_a_run_reading_a_corrupt_checkpoint_stops_in_one_line_and_moves_nothing(
 
 
 def test_a_bad_workdir_is_one_clear_error(tmp_path):
-  from experiments import common
   (tmp_path / "file").write_text("")
   with pytest.raises(ValueError, match="a file, not a directory"):
-    common.lock_workdir(str(tmp_path / "file"))
+    cli.lock_workdir(str(tmp_path / "file"))
   with pytest.raises(ValueError, match="cannot be written"):
-    common.lock_workdir(str(tmp_path / "file" / "run"))
+    cli.lock_workdir(str(tmp_path / "file" / "run"))
 
 
 @pytest.mark.slow
@@ -254,7 +253,7 @@ def test_sft_with_a_huge_learning_rate_stops_before_a_non_finite_checkpoint(tmp_
   config.optim.lr = 1e6
   with pytest.raises(loop.NonFinite, match=r"step \d+: \w+ = (nan|inf); stopped before"):
     sft.run(config, str(tmp_path))
-  _, _, _, params = common.make_model(config.model, jax.random.key(0), load_weights=False)
+  _, _, _, params = runs_lib.make_model(config.model, jax.random.key(0), load_weights=False)
   tx = state_lib.make_optimizer(state_lib.OptimConfig(total_steps=6, **config.optim))
   abstract = jax.eval_shape(lambda p: state_lib.create(p, tx), params)
   ckpt = Checkpointer(str(tmp_path / "checkpoints"), save_every=1)
@@ -311,8 +310,7 @@ def test_rl_pulse_and_resume(tmp_path, tiny_sft_run, algo, monkeypatch):
     assert "value_loss" in train[0] and "explained_variance" in train[0]
   else:  # 6 groups sampled, the 4 wanted kept
     assert all(r["kept"] == pytest.approx(4 / 6) for r in train)
-    from experiments import common
-    assert common.load_sft(str(tmp_path / "full"))[5] == records[-1]["train_flops"]
+    assert runs_lib.load_sft(str(tmp_path / "full"))[5] == records[-1]["train_flops"]
 
   from reasoning import rng
   resumed = _interrupt_then_rerun(monkeypatch, rl, rng, "stream",
@@ -882,7 +880,7 @@ def test_non_positive_fields_are_named_before_anything_is_written(tmp_path, fiel
 
 
 def test_a_second_process_on_a_workdir_in_use_stops_at_once_naming_it(tmp_path):
-  lock = common.lock_workdir(str(tmp_path))  # this process plays the run that holds it
+  lock = cli.lock_workdir(str(tmp_path))  # this process plays the run that holds it
   try:
     proc = subprocess.run(
         [sys.executable, "-m", "experiments.tasks_demo", "--config", "configs/tasks_demo.py:tiny",

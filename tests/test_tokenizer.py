@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from ml_collections import ConfigDict
 
-from reasoning import hf, mesh as mesh_lib, sampling, testing
+from reasoning import hf, mesh as mesh_lib, runs as runs_lib, sampling, testing
 from reasoning.search import mcts, rstar
 from reasoning.search.base import Model
 from reasoning.tasks import Countdown, math_jsonl, reference_completion
@@ -163,14 +163,14 @@ def _methods(path) -> set[str]:
 
 @pytest.mark.slow
 def test_every_entrypoint_on_a_math_jsonl_file_with_a_hugging_face_model(tmp_path, hf_dir):
-  from experiments import (best_of_n, common, distill, expert_iteration, revision, rl, rstar,
+  from experiments import (best_of_n, distill, expert_iteration, revision, rl, rstar,
                            search, sft, star, verifier as verifier_exp)
   result = sft.run(_config("configs/hf_sft.py", **{"model.path": hf_dir}), str(tmp_path / "sft"))
   losses = [r["loss"] for r in _records(tmp_path / "sft" / "metrics.jsonl") if "loss" in r]
   assert len(losses) == 3 and losses[-1] < losses[0]
   assert (tmp_path / "sft" / "plots" / "learning_curve.png").exists()
   # The run reloads as a Hugging Face model with its tokenizer.
-  vocab, _, cfg, _, params, _ = common.load_sft(str(tmp_path / "sft"))
+  vocab, _, cfg, _, params, _ = runs_lib.load_sft(str(tmp_path / "sft"))
   assert isinstance(vocab, HFTokenizer) and cfg.pad_id == vocab.pad == NOT_A_TOKEN
   for a, b in zip(jax.tree.leaves(params), jax.tree.leaves(result["params"])):
     np.testing.assert_array_equal(a, b)
@@ -233,7 +233,7 @@ def test_every_entrypoint_on_a_math_jsonl_file_with_a_hugging_face_model(tmp_pat
 def test_every_entrypoint_on_countdown_through_a_bpe_tokenizer(tmp_path, hf_dir):
   """Countdown's prompts and solutions through the model's tokenizer: the oracle's step labels
   train the PRM, and RL starts from the base model directory itself (the TinyZero set-up)."""
-  from experiments import (best_of_n, common, critic, expert_iteration, rl, rstar, search, sft,
+  from experiments import (best_of_n, critic, expert_iteration, rl, rstar, search, sft,
                            star, verifier as verifier_exp)
   def countdown(path, **changes):
     config = _config(path, **changes)
@@ -244,7 +244,7 @@ def test_every_entrypoint_on_countdown_through_a_bpe_tokenizer(tmp_path, hf_dir)
                                                      "eval_every": 1, "lora.rank": 2}),
                    str(tmp_path / "sft"))
   sft_dir = str(tmp_path / "sft")
-  loaded = common.load_sft(sft_dir)[4]
+  loaded = runs_lib.load_sft(sft_dir)[4]
   for a, b in zip(jax.tree.leaves(loaded), jax.tree.leaves(result["params"])):
     np.testing.assert_allclose(a, b, atol=1e-6)
   out = verifier_exp.run(countdown("configs/hf_verifier.py", init_from=sft_dir, labels="oracle"),
@@ -260,7 +260,7 @@ def test_every_entrypoint_on_countdown_through_a_bpe_tokenizer(tmp_path, hf_dir)
   assert json.loads((tmp_path / "rl" / "config.json").read_text())["task"]["template"].startswith(
       "Use the numbers")
   export = runpy.run_path("scripts/export_hf.py")["export"]
-  _, _, cfg, graphdef, params, _ = common.load_sft(str(tmp_path / "rl"))
+  _, _, cfg, graphdef, params, _ = runs_lib.load_sft(str(tmp_path / "rl"))
   base = hf.load(hf_dir, specials=HFTokenizer.from_dir(hf_dir).specials)[2]
   assert not np.allclose(params["block_0"]["mlp"]["up"]["kernel"],
                          base["block_0"]["mlp"]["up"]["kernel"])

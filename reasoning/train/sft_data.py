@@ -52,7 +52,7 @@ class DataConfig:
 
 def training_draws(task, seed: int, difficulty: int, n: int) -> list[Problem]:
   """The first n problems of the SFT training stream at `difficulty` (held-out ones among them
-  are dropped by the caller): build_pools trains on them, experiments.common.trained_prompts
+  are dropped by the caller): build_pools trains on them, reasoning.runs.trained_prompts
   names them so that evaluation sets skip them."""
   return task.sample(rng_lib.stream(seed, "train_problems", difficulty), n, difficulty)
 
