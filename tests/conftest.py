@@ -27,21 +27,6 @@ os.environ["XLA_FLAGS"] = " ".join(
     [_flags] + [f"{k}={v}" for k, v in _FAST_COMPILE.items() if k not in _flags]).strip()
 
 
-@pytest.fixture(autouse=True)
-def _no_compilation_cache_beside_torch():
-  """Once a test has imported torch (the transformers parity tests) the worker compiles without
-  the persistent cache: two runs crashed natively (SIGSEGV, SIGABRT) inside XLA's
-  deserialization of a cached CPU executable, each in a worker that had torch loaded."""
-  yield
-  import sys
-  if "torch" in sys.modules and "jax" in sys.modules:
-    import jax
-    if jax.config.jax_enable_compilation_cache:
-      from jax.experimental.compilation_cache import compilation_cache
-      jax.config.update("jax_enable_compilation_cache", False)
-      compilation_cache.reset_cache()
-
-
 @pytest.fixture(autouse=True, scope="session")
 def _repo_root_cwd():
   old = os.getcwd()
