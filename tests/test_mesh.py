@@ -32,10 +32,18 @@ def test_parameter_rules():
   assert spec(("final_norm", "scale"), (32,)) == ()
 
 
+def _cache_dir_for_devices(n: int) -> str:
+  """A compilation cache of its own for processes with n host devices: jax leaves the device
+  count out of its cache key, so their executables would otherwise be loaded by the one-device
+  test processes."""
+  return os.environ.get("JAX_COMPILATION_CACHE_DIR", "/tmp/reasoning-tests-xla-cache") + f"-{n}dev"
+
+
 @pytest.mark.slow
 def test_sharded_steps_equal_single_device_in_a_subprocess():
   flags = os.environ.get("XLA_FLAGS", "") + " --xla_force_host_platform_device_count=8"
-  env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=flags)
+  env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=flags,
+             JAX_COMPILATION_CACHE_DIR=_cache_dir_for_devices(8))
   proc = subprocess.run([sys.executable, "tests/sharded_check.py"], capture_output=True,
                         text=True, env=env, timeout=600)
   assert proc.returncode == 0, proc.stderr[-3000:]
@@ -76,7 +84,8 @@ def test_two_processes_with_two_devices_each_equal_one_process_with_four(tmp_pat
     port = s.getsockname()[1]
   run = lambda i, n, out: subprocess.Popen(
       [sys.executable, "tests/distributed_check.py", str(i), str(n), str(port), str(out)],
-      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+      stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+      env=dict(os.environ, JAX_COMPILATION_CACHE_DIR=_cache_dir_for_devices(4 // n)))
   procs = [run(0, 2, tmp_path / "two"), run(1, 2, tmp_path / "two_1"),
            run(0, 1, tmp_path / "one")]
   outs = [p.communicate(timeout=300) for p in procs]
