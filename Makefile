@@ -39,9 +39,10 @@ demo: $(STAMP)
 smollm2: $(STAMP)
 	$(PY) scripts/smollm2.py --out .cache/smollm2
 
-# Two workers, `--dist load`. Work stealing (`--dist worksteal`) finishes sooner (8 min against
-# 10.5) but two of three runs under it lost a worker to a native crash inside XLA's loading of a
-# cached executable, each in a worker that had imported torch; none has under `load`.
+# Two workers, `--dist load`. Work stealing (`--dist worksteal`), and `load` with the docs checks
+# queued behind the smoke test, finish sooner (under 8 min against 10.5) but three of four such
+# runs lost a worker to a native crash inside XLA's loading of a cached executable (in-process
+# entrypoint tests running beside the smoke test); this order has not.
 test: $(STAMP) smollm2
 	$(PY) -m ruff check --no-cache reasoning experiments scripts tests configs
 	$(PY) -m pytest -n 2 --durations=15
