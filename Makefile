@@ -40,9 +40,9 @@ smollm2: $(STAMP)
 	$(PY) scripts/smollm2.py --out .cache/smollm2
 
 # Two workers, `--dist load`. Work stealing (`--dist worksteal`), and `load` with the docs checks
-# queued behind the smoke test, finish sooner (under 8 min against 10.5) but three of four such
+# queued behind the smoke test, finish sooner (under 8 min against 10.5) but four of six such
 # runs lost a worker to a native crash inside XLA's loading of a cached executable (in-process
-# entrypoint tests running beside the smoke test); this order has not.
+# entrypoint tests of tests/test_tokenizer.py running beside the smoke test); this order has not.
 test: $(STAMP) smollm2
 	$(PY) -m ruff check --no-cache reasoning experiments scripts tests configs
 	$(PY) -m pytest -n 2 --durations=15
