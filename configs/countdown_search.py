@@ -37,5 +37,5 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
       c, arg, "configs/countdown_search.py",
       tiny={"eval_problems": 4, "best_of_n": (1, 2), "beam": (2,), "lookahead": (2,), "expand": 2,
             "mcts": (2,), "mcts_candidates": 2, "max_steps": 2, "step_tokens": 8, "max_new": 16},
-      small={"eval_problems": 40, "best_of_n": (1, 2, 4, 8, 16), "beam": (4, 8), "lookahead": (4, 8),
-             "mcts": (4, 8), "mcts_batch": 80})
+      small={"eval_problems": 40, "best_of_n": (1, 2, 4, 8, 16), "beam": (4, 8),
+             "lookahead": (4, 8), "mcts": (4, 8), "mcts_batch": 80})

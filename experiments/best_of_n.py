@@ -35,7 +35,7 @@ def run(config, workdir: str) -> dict:
   task = runs_lib.make_task(config)
   runs_lib.save_config(config, workdir)
   problems = runs_lib.evaluation_set(task, config.policy, config.eval_difficulties,
-                                   config.eval_problems)
+                                     config.eval_problems)
   prompt_len = max(prompt_length(vocab, p.prompt) for p in problems) + 4
   sample_key, boot_seed = jax.random.key(config.seed), config.seed
 

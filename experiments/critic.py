@@ -60,7 +60,7 @@ def run(config, workdir: str) -> dict:
       config.init_from)
   runs_lib.save_config(config, workdir)
   eval_problems = runs_lib.evaluation_set(task, config.init_from, config.eval_difficulties,
-                                        config.eval_problems)
+                                          config.eval_problems)
   held_out = {p.prompt for p in eval_problems}
   levels = runs_lib.ints(config.train_difficulties)
   data_key, eval_key, critic_key = jax.random.split(jax.random.key(config.seed), 3)

@@ -58,7 +58,7 @@ def run(config, workdir: str) -> dict:
                      "with tools is trained by experiments.sft and experiments.rl")
   runs_lib.save_config(config, workdir)
   eval_problems = runs_lib.evaluation_set(task, config.init_from, config.eval_difficulties,
-                                        config.eval_problems)
+                                          config.eval_problems)
   held_out = {p.prompt for p in eval_problems}
   prompt_len = max(prompt_length(vocab, p.prompt) for p in eval_problems) + 4
   updates = config.steps * config.epochs * rows // config.minibatch_size

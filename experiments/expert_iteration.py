@@ -45,11 +45,12 @@ def run(config, workdir: str) -> dict:
                      f"model workdir) iff 'prm'; got {config.evaluator!r}, prm={config.prm!r}")
   common.check_positive(config, "iterations", "problems_per_iteration", "mcts_batch",
                         "batch_size", "keep_checkpoints")
-  vocab, sft_config, model_cfg, graphdef, sft_params, sft_flops = runs_lib.load_sft(config.init_from)
+  vocab, sft_config, model_cfg, graphdef, sft_params, sft_flops = runs_lib.load_sft(
+      config.init_from)
   task = runs_lib.make_task(config)
   runs_lib.save_config(config, workdir)
   eval_problems = runs_lib.evaluation_set(task, config.init_from, config.eval_difficulties,
-                                        config.eval_problems)
+                                          config.eval_problems)
   problems = star.training_problems(task, config.seed, runs_lib.ints(
       config.train_difficulties), config.train_problems, {p.prompt for p in eval_problems})
   evaluator, value = None, config.evaluator

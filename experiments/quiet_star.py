@@ -30,8 +30,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from experiments import cli, common
-from reasoning import runs as runs_lib
-from reasoning import compute, loop, mesh as mesh_lib, model as model_lib, plots, rng as rng_lib
+from reasoning import (compute, loop, mesh as mesh_lib, model as model_lib, plots, rng as rng_lib,
+                       runs as runs_lib)
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import Progress
 from reasoning.tasks.base import answer_line

@@ -80,7 +80,7 @@ def run(config, workdir: str) -> dict:
   optim_cfg = state_lib.OptimConfig(total_steps=config.steps * updates_per_step, **config.optim)
   rollout_key, eval_key = jax.random.split(jax.random.key(config.seed))
   eval_problems = runs_lib.evaluation_set(task, config.init_from, config.eval_difficulties,
-                                        config.eval_problems)
+                                          config.eval_problems)
   held_out = {p.prompt for p in eval_problems}
   # Prompts RL never trains on: the held-out set, and with fresh_prompts the SFT run's own
   # training prompts (on those the policy recalls memorized solutions; fresh problems are what

@@ -46,7 +46,7 @@ def run(config, workdir: str) -> dict:
   task = runs_lib.make_task(config)
   runs_lib.save_config(config, workdir)
   problems = runs_lib.evaluation_set(task, config.generator, config.eval_difficulties,
-                                   config.eval_problems)
+                                     config.eval_problems)
   prompts = [p.prompt for p in problems]
   key = jax.random.key(config.seed)
   path = os.path.join(workdir, "results.jsonl")

@@ -43,7 +43,7 @@ def run(config, workdir: str) -> dict:
   prm = Model(prm_graphdef, prm_params, prm_cfg, prm_vocab)
   # The SFT run's held-out problems (its seed), so none was trained on.
   problems = runs_lib.evaluation_set(task, config.policy, config.eval_difficulties,
-                                   config.eval_problems)
+                                     config.eval_problems)
   split = np.arange(len(problems)) % 2  # 0: validation, 1: test
   difficulty = np.array([p.difficulty for p in problems])
   prompts = [p.prompt for p in problems]

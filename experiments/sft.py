@@ -51,11 +51,11 @@ def run(config, workdir: str) -> dict:
   init_key, eval_key = jax.random.split(jax.random.key(config.seed))
   # A fresh char-vocabulary model, or a Hugging Face checkpoint and its tokenizer (model.path).
   vocab, model_cfg, graphdef, params = runs_lib.make_model(config.model, init_key,
-                                                         memory=config.get("memory"))
+                                                           memory=config.get("memory"))
 
   t0 = time.perf_counter()
   eval_problems = runs_lib.held_out_problems(task, config.eval_difficulties, config.eval_problems,
-                                           config.seed)
+                                             config.seed)
   own = own_misses_fn(config.own_misses_from, task) if config.own_misses_from else None
   pools = sft_data.build_pools(data_cfg, task, vocab, {p.prompt for p in eval_problems}, own)
   prompt_len = max(prompt_length(vocab, p.prompt) for p in eval_problems)

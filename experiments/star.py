@@ -32,11 +32,12 @@ from reasoning.train import star
 def run(config, workdir: str) -> dict:
   common.check_positive(config, "iterations", "train_problems", "samples", "max_new",
                         "finetune.batch_size", "keep_checkpoints")
-  vocab, sft_config, model_cfg, graphdef, base_params, sft_flops = runs_lib.load_sft(config.init_from)
+  vocab, sft_config, model_cfg, graphdef, base_params, sft_flops = runs_lib.load_sft(
+      config.init_from)
   task = runs_lib.make_task(config)
   runs_lib.save_config(config, workdir)
   eval_problems = runs_lib.evaluation_set(task, config.init_from, config.eval_difficulties,
-                                        config.eval_problems)
+                                          config.eval_problems)
   held_out = {p.prompt for p in eval_problems}
   levels = runs_lib.ints(config.train_difficulties)
   problems = star.training_problems(task, config.seed, levels, config.train_problems, held_out)

@@ -10,6 +10,7 @@ import json
 import os
 
 import numpy as np
+
 from experiments import cli
 from reasoning import runs as runs_lib
 from reasoning.logging import write_scalar_summary

@@ -36,7 +36,7 @@ def run(config, workdir: str) -> dict:
   runs_lib.save_config(config, workdir)
   sample_key, label_key, eval_key = jax.random.split(jax.random.key(config.seed), 3)
   eval_problems = runs_lib.evaluation_set(task, config.init_from, config.eval_difficulties,
-                                        config.eval_problems)
+                                          config.eval_problems)
   held_out = {p.prompt for p in eval_problems}
   levels = runs_lib.ints(config.train_difficulties)
   prompt_len = max(prompt_length(vocab, p.prompt) for p in eval_problems) + 4

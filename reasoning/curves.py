@@ -15,7 +15,7 @@ from typing import Sequence
 
 import numpy as np
 
-from reasoning import rng as rng_lib, scaling
+from reasoning import rng as rng_lib, runs as runs_lib, scaling
 from reasoning.logging import read_metrics
 
 
@@ -89,14 +89,12 @@ def load_group(workdirs: list[str], key: str, flops: str = "train_flops"
   """(rl_curve per run, held-out problems per point) of a group's workdirs."""
   runs, problems = [], set()
   for workdir in workdirs:
-    with open(os.path.join(workdir, "config.json")) as f:
-      config = json.load(f)
-    levels = config["eval_difficulties"]  # a list, or a comma string
-    levels = str(levels).split(",") if isinstance(levels, (str, int)) else levels
+    config = runs_lib.read_run_config(workdir)
+    levels = runs_lib.ints(config["eval_difficulties"])
     problems.add(config["eval_problems"] * (1 if "/d" in key else len(levels)))
     try:
       runs.append(rl_curve(read_metrics(os.path.join(workdir, "metrics.jsonl")), key,
-                                      flops))
+                           flops))
     except ValueError as e:
       raise ValueError(f"{workdir}: {e}") from None
   if len(problems) != 1:
@@ -154,7 +152,7 @@ def fit_groups(groups: dict[str, list[str]], out: str, *, key: str, title: str,
   for i, (label, workdirs) in enumerate(groups.items()):
     runs, problems = load_group(workdirs, key, flops)
     fits[label] = fit(runs, problems, rng_lib.stream(seed, "fit_bootstrap", i),
-                                 resamples=resamples)
+                      resamples=resamples)
     fits[label]["problems"] = problems
     fits[label]["workdirs"] = workdirs
     fits[label]["seconds_per_step"] = [seconds_per_step(w) for w in workdirs]

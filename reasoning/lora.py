@@ -25,6 +25,8 @@ import math
 import jax
 import jax.numpy as jnp
 
+from reasoning.runs import names
+
 # Kernels an adapter can target, by the name of the block part that holds them.
 PARTS = {"attn": ("q", "kv", "o"), "mlp": ("up", "down")}
 HEADS = ("value_head", "reward_head")  # trained in full alongside the adapters
@@ -53,11 +55,8 @@ class LoraConfig:
     A target may arrive as a comma string ("attn,mlp", from the command line or a saved run)."""
     if block is None:
       return cls()
-    targets = block.get("targets", ("attn", "mlp"))
-    targets = tuple(t.strip() for item in ([targets] if isinstance(targets, str) else targets)
-                    for t in str(item).split(",") if t.strip())
     return cls(rank=int(block.get("rank", 0)), alpha=float(block.get("alpha", 16.0)),
-               targets=targets)
+               targets=tuple(names(block.get("targets", ("attn", "mlp")))))
 
 
 def kernels(params, cfg: LoraConfig) -> list[str]:

@@ -41,7 +41,7 @@ def pass_at_k_rows(counts: np.ndarray, n: int, ks: list[int]) -> np.ndarray:
 
 
 def compare_coverage(before: np.ndarray, after: np.ndarray, rng: np.random.Generator,
-            resamples: int = 500, level: float = 0.9) -> dict:
+                     resamples: int = 500, level: float = 0.9) -> dict:
   """Paired comparison of per-problem pass@k rows [P, K] (the same problems): mean pass@k of
   each, the difference after - before with its bootstrap interval over problems, and the
   crossover: the first k index where the difference is below 0, with its interval (the

@@ -40,7 +40,7 @@ def measure(workdir: str, problems_per_difficulty: int, difficulties: str, n: in
   vocab, config, cfg, graphdef, params, train_flops = runs_lib.load_sft(workdir)
   task = runs_lib.make_task(config)
   problems = [p for p in runs_lib.evaluation_set(task, workdir, difficulties,
-                                               problems_per_difficulty) if not p.is_trap]
+                                                 problems_per_difficulty) if not p.is_trap]
   policy = Model(graphdef, params, cfg, vocab)
   greedy = sweep.sample_pool(policy, task, problems, jax.random.fold_in(key, 0), 1,
                              max_new=max_new, temperature=0.0)

@@ -33,7 +33,7 @@ def main():
   for label, dirs in args.groups:
     groups[label] = dirs.split(",")
   curves.fit_groups(groups, args.out, key=args.key, title=args.title, resamples=args.resamples,
-             flops=args.flops)
+                    flops=args.flops)
 
 
 if __name__ == "__main__":

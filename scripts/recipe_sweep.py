@@ -80,8 +80,8 @@ def main():
   if not groups:
     raise SystemExit("no recipe has all its runs finished; nothing to fit")
   curves.fit_groups(groups, args.out, key=args.key,
-                         title=f"RL from one SFT checkpoint: {', '.join(groups)} "
-                               f"({len(seeds)} seeds each)")
+                    title=f"RL from one SFT checkpoint: {', '.join(groups)} "
+                          f"({len(seeds)} seeds each)")
 
 
 if __name__ == "__main__":

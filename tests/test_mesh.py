@@ -36,7 +36,7 @@ def _cache_dir_for_devices(n: int) -> str:
   """A compilation cache of its own for processes with n host devices: jax leaves the device
   count out of its cache key, so their executables would otherwise be loaded by the one-device
   test processes."""
-  return os.environ.get("JAX_COMPILATION_CACHE_DIR", "/tmp/reasoning-tests-xla-cache") + f"-{n}dev"
+  return os.environ["JAX_COMPILATION_CACHE_DIR"] + f"-{n}dev"  # set by conftest
 
 
 @pytest.mark.slow
