@@ -97,7 +97,7 @@ def run(config, workdir: str) -> dict:
     held, texts, _ = data.sample_solutions(graphdef, policy_params, vocab, eval_problems,
                                            config.eval_samples, eval_key, **sample)
     result = data.held_out_aucs(task, held, texts, graphdef, state.params, vocab,
-                                kind=config.kind, seq_len=seq_len)
+                                kind=config.kind, seq_len=seq_len, seed=config.seed)
     writer.write(config.steps, train_flops=meta["train_flops"], **result)
   writer.close()
   print("eval: " + "  ".join(f"{k}={v:.3f}" for k, v in result.items()), flush=True)

@@ -36,12 +36,14 @@ STREAMS = {
     "bootstrap_problems": 21,  # STaR's and expert iteration's training problems, per difficulty
     "rationalization": 22,   # STaR's rationalization choices, per iteration
     "exit_problems": 23,     # expert iteration's problems of an iteration
+    "auc_bootstrap": 24,     # a held-out ROC-AUC's bootstrap redraws of problems (no path)
 }
 # Streams drawn without a path. A number is shared only between one of these and a stream drawn
 # per difficulty (1 and up): numpy's seeding drops trailing zeros, so [seed, n, 0] would draw what
 # [seed, n] does, and `stream` refuses an all-zero path on a shared number.
 NO_PATH = frozenset({"verifier_problems", "synthetic_problems", "synthetic_attempts",
-                     "critic_right", "critic_flawed", "revision_pairs"})
+                     "critic_right", "critic_flawed", "revision_pairs",
+                     "auc_bootstrap"})
 _SHARED = frozenset(STREAMS[name] for name in NO_PATH)
 
 

@@ -15,6 +15,8 @@
   predicts "flat" and says nothing about extrapolation).
 - `difficulty_bins`: model-relative difficulty (Snell et al. 2024): quantile bins of the base
   policy's own pass rate (or of a verifier's mean score), hardest first.
+- `exchange_table`: a smaller model's best-of-N against a larger model's greedy answer at equal
+  total FLOPs (training + inference), with paired differences over problems.
 No plotting and no file I/O here; scripts and plots call these.
 """
 
@@ -255,3 +257,81 @@ def difficulty_bins(scores: Sequence[float], bins: int = 5) -> np.ndarray:
   scores = np.asarray(scores, float)
   edges = np.quantile(scores, np.linspace(0, 1, bins + 1)[1:-1])
   return np.searchsorted(edges, scores, side="left").clip(0, bins - 1)
+
+
+def _total(model: dict, inference_flops: float, queries: float) -> float:
+  """Training FLOPs + `queries` answers at `inference_flops` each."""
+  return model["train_flops"] + queries * inference_flops
+
+
+def _difference(per_problem, small_bin: dict, large_bin: dict):
+  """(smaller model's accuracy - larger model's greedy accuracy, its standard error): paired over
+  problems when both answered the same ones, else the two binomial SEs combined; (None, None)
+  when the smaller model has no value."""
+  if per_problem is None:
+    return None, None
+  small, large = np.asarray(per_problem, float), np.asarray(large_bin["greedy"]["correct"], float)
+  if small_bin["prompts"] == large_bin["prompts"]:
+    diff = small - large
+    return float(diff.mean()), float(diff.std(ddof=1) / np.sqrt(len(diff)))
+  se = np.sqrt(small.var(ddof=1) / len(small) + large.var(ddof=1) / len(large))
+  return float(small.mean() - large.mean()), float(se)
+
+
+def exchange_table(models: list[dict], ratios: list[float]) -> tuple[list[dict], str]:
+  """Snell et al.'s (2024, section 7) exchange of model size for test-time compute, from
+  `scripts/exchange.py`'s per-model measurements (`models`: params, train_flops, train_tokens,
+  query_tokens and per difficulty bin the greedy answers and best-of-n curves, per problem).
+  The inference volume Q = R x training tokens / tokens per greedy query of the largest model.
+Per ratio and difficulty and for each pair of a smaller and a larger model: the smaller
+  model's best-of-N accuracy at the total FLOPs of the larger model's greedy answer
+  (interpolated in log FLOPs; its largest N's accuracy as a lower bound when even that costs
+  less; None when one sample costs more) against that greedy accuracy, with the difference and
+  its standard error over problems (paired where both models answered the same problems)."""
+  ref = max(models, key=lambda m: m["params"])  # Q from the largest model's tokens and queries
+  queries = {r: r * ref["train_tokens"] / ref["query_tokens"] for r in ratios}
+  rows = []
+  pairs = [(m, big) for big in models for m in models if m["params"] < big["params"]]
+  for r in ratios:
+    for name in ref["bins"]:
+      for m, big in pairs:
+        entry = big["bins"][name]
+        target = _total(big, entry["greedy"]["flops"], queries[r])
+        pts = sorted((_total(m, p["flops"], queries[r]), p["accuracy"])
+                     for p in m["bins"][name]["best_of_n"])
+        x = np.log10([p[0] for p in pts])
+        # per problem, the same interpolation as the mean's (x is shared by all problems)
+        curves = np.array([p["per_problem"] for p in sorted(
+            m["bins"][name]["best_of_n"], key=lambda p: _total(m, p["flops"], queries[r]))])
+        if np.log10(target) > x[-1]:  # even its largest N costs less: a lower bound
+          acc, bound, per_problem = pts[-1][1], "at least", curves[-1]
+        elif np.log10(target) < x[0]:  # one sample already costs more
+          acc, bound, per_problem = None, "N=1 costs more", None
+        else:
+          acc, bound = float(np.interp(np.log10(target), x, [p[1] for p in pts])), ""
+          per_problem = np.array([np.interp(np.log10(target), x, c) for c in curves.T])
+        diff, se = _difference(per_problem, m["bins"][name], entry)
+        n_used = max((p["n"] for p in m["bins"][name]["best_of_n"]
+                      if _total(m, p["flops"], queries[r]) <= target), default=None)
+        rows.append({"ratio": r, "bin": name, "small_params": m["params"],
+                     "large_params": big["params"], "large_greedy": entry["greedy"]["accuracy"],
+                     "small_at_equal_flops": acc, "small_n_within_budget": n_used,
+                     "bound": bound, "difference": diff, "difference_se": se,
+                     "problems": entry["problems"],
+                     "small_greedy": m["bins"][name]["greedy"]["accuracy"]})
+  lines = ["| R (inference / training tokens) | difficulty | smaller model | its greedy | "
+           "its best-of-N (exact checker) at the larger model's total FLOPs (largest N within) | "
+           "larger model greedy | difference (SE, problems) |", "|---" * 7 + "|"]
+  for row in rows:
+    if row["small_at_equal_flops"] is None:
+      small = row["bound"]
+    else:
+      small = (f"{row['bound'] + ' ' if row['bound'] else ''}"
+               f"{100 * row['small_at_equal_flops']:.1f}% (N≤{row['small_n_within_budget']})")
+    lines.append(f"| {row['ratio']:g} | {row['bin']} | {row['small_params'] / 1e6:.2f}M | "
+                 f"{100 * row['small_greedy']:.1f}% | {small} | "
+                 f"{100 * row['large_greedy']:.1f}% ({row['large_params'] / 1e6:.2f}M) | "
+                 + ("" if row["difference"] is None else
+                    f"{100 * row['difference']:+.1f} ± {100 * row['difference_se']:.1f} "
+                    f"(n = {row['problems']})") + " |")
+  return rows, "\n".join(lines)

@@ -56,64 +56,19 @@ def measure(workdir: str, problems_per_difficulty: int, difficulties: str, n: in
   for d in sorted(set(difficulty.tolist())):
     rows = difficulty == d
     entry = {"problems": int(rows.sum()),
+             "prompts": [p.prompt for p, r in zip(problems, rows) if r],
              "greedy": {"accuracy": float(greedy["correct"][rows, 0].mean()),
+                        "correct": [int(x) for x in greedy["correct"][rows, 0]],
                         "flops": float(greedy["flops"][rows, 0].mean())}, "best_of_n": []}
     correct = pool["correct"][rows].sum(1)
     per_sample = float(pool["flops"][rows].mean())
     for k in ns:
-      entry["best_of_n"].append({"n": k, "flops": k * per_sample, "accuracy": float(np.mean(
-          [scaling.pass_at_k(n, int(c), k) for c in correct]))})
+      per_problem = [scaling.pass_at_k(n, int(c), k) for c in correct]
+      entry["best_of_n"].append({"n": k, "flops": k * per_sample,
+                                 "accuracy": float(np.mean(per_problem)),
+                                 "per_problem": per_problem})
     out["bins"][f"d{d}"] = entry
   return out
-
-
-def total(model: dict, inference_flops: float, queries: float) -> float:
-  return model["train_flops"] + queries * inference_flops
-
-
-def exchange_table(models: list[dict], ratios: list[float]) -> tuple[list[dict], str]:
-  """Per ratio and difficulty and for each pair of a smaller and a larger model: the smaller
-  model's best-of-N accuracy at the total FLOPs of the larger model's greedy answer
-  (interpolated in log FLOPs; its largest N's accuracy as a lower bound when even that costs
-  less; None when one sample costs more) against that greedy accuracy."""
-  ref = max(models, key=lambda m: m["params"])  # Q from the largest model's tokens and queries
-  queries = {r: r * ref["train_tokens"] / ref["query_tokens"] for r in ratios}
-  rows = []
-  pairs = [(m, big) for big in models for m in models if m["params"] < big["params"]]
-  for r in ratios:
-    for name in ref["bins"]:
-      for m, big in pairs:
-        entry = big["bins"][name]
-        target = total(big, entry["greedy"]["flops"], queries[r])
-        pts = sorted((total(m, p["flops"], queries[r]), p["accuracy"])
-                     for p in m["bins"][name]["best_of_n"])
-        x = np.log10([p[0] for p in pts])
-        if np.log10(target) > x[-1]:  # even its largest N costs less: a lower bound
-          acc, bound = pts[-1][1], "at least"
-        elif np.log10(target) < x[0]:  # one sample already costs more
-          acc, bound = None, "N=1 costs more"
-        else:
-          acc, bound = float(np.interp(np.log10(target), x, [p[1] for p in pts])), ""
-        n_used = max((p["n"] for p in m["bins"][name]["best_of_n"]
-                      if total(m, p["flops"], queries[r]) <= target), default=None)
-        rows.append({"ratio": r, "bin": name, "small_params": m["params"],
-                     "large_params": big["params"], "large_greedy": entry["greedy"]["accuracy"],
-                     "small_at_equal_flops": acc, "small_n_within_budget": n_used,
-                     "bound": bound,
-                     "small_greedy": m["bins"][name]["greedy"]["accuracy"]})
-  lines = ["| R (inference / training tokens) | difficulty | smaller model | its greedy | "
-           "its best-of-N (exact checker) at the larger model's total FLOPs (largest N within) | "
-           "larger model greedy |", "|---" * 6 + "|"]
-  for row in rows:
-    if row["small_at_equal_flops"] is None:
-      small = row["bound"]
-    else:
-      small = (f"{row['bound'] + ' ' if row['bound'] else ''}"
-               f"{100 * row['small_at_equal_flops']:.1f}% (N≤{row['small_n_within_budget']})")
-    lines.append(f"| {row['ratio']:g} | {row['bin']} | {row['small_params'] / 1e6:.2f}M | "
-                 f"{100 * row['small_greedy']:.1f}% | {small} | "
-                 f"{100 * row['large_greedy']:.1f}% ({row['large_params'] / 1e6:.2f}M) |")
-  return rows, "\n".join(lines)
 
 
 def main():
@@ -138,7 +93,7 @@ def main():
           + ", ".join(f"{b} {100 * e['greedy']['accuracy']:.1f}%"
                       for b, e in models[-1]["bins"].items()), flush=True)
   ratios = [float(r) for r in args.ratios.split(",")]
-  rows, text = exchange_table(models, ratios)
+  rows, text = scaling.exchange_table(models, ratios)
   os.makedirs(args.out, exist_ok=True)
   with open(os.path.join(args.out, "exchange.json"), "w") as f:
     json.dump({"models": models, "ratios": ratios, "comparison": rows}, f, indent=1)

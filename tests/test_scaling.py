@@ -308,3 +308,28 @@ def test_overoptimization_script_reads_best_of_n_against_its_reward_model(tmp_pa
   assert prm["form"] == "bon" and prm["reward_model"] == "runs/prm"
   assert prm["fit_gold"]["d_peak"] == pytest.approx(1.0, rel=1e-6)
   assert result["best-of-n, ORM best"]["reward_model"] == "runs/orm"
+
+
+def test_exchange_table_interpolates_per_problem_and_pairs_the_difference():
+  # Two problems; no training FLOPs and R = 1 (one query): the small model's best-of-n at
+  # n = 1, 2 costs 10 and 20 FLOPs, the large model's greedy answer 15, so the small model's value
+  # lies log(1.5) / log(2) of the way from its n = 1 to its n = 2 curve, problem by problem.
+  prompts = ["a", "b"]
+  def model(params, best, greedy, greedy_flops):
+    return {"params": params, "train_flops": 0.0, "train_tokens": 10.0, "query_tokens": 10.0,
+            "bins": {"d1": {"problems": 2, "prompts": prompts,
+                            "greedy": {"accuracy": float(np.mean(greedy)), "correct": greedy,
+                                       "flops": greedy_flops},
+                            "best_of_n": [{"n": n, "flops": f, "accuracy": float(np.mean(pp)),
+                                           "per_problem": pp} for n, f, pp in best]}}}
+  small = model(1, [(1, 10.0, [0.0, 0.5]), (2, 20.0, [1.0, 0.75])], [0, 1], 10.0)
+  large = model(2, [(1, 15.0, [0.0, 1.0])], [0, 1], 15.0)
+  rows, text = scaling.exchange_table([small, large], [1.0])
+  [row] = rows
+  w = np.log10(1.5) / np.log10(2)
+  per_problem = np.array([w * 1.0, 0.5 + w * 0.25])
+  assert row["small_at_equal_flops"] == pytest.approx(per_problem.mean())
+  diff = per_problem - np.array([0, 1])
+  assert row["difference"] == pytest.approx(diff.mean())
+  assert row["difference_se"] == pytest.approx(diff.std(ddof=1) / np.sqrt(2))
+  assert "n = 2" in text

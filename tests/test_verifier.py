@@ -96,3 +96,22 @@ def test_roc_auc_by_hand():
   assert verifier.roc_auc([0.5, 0.5], [0, 1]) == pytest.approx(0.5)
   assert verifier.roc_auc([1, 2, 3], [0, 1, 1]) == 1.0
   assert np.isnan(verifier.roc_auc([1, 2], [1, 1]))
+
+
+def test_roc_auc_se_redraws_whole_problems():
+  rng = np.random.default_rng(0)
+  labels = rng.random(400) < 0.4
+  scores = rng.normal(size=400) + labels  # AUC about 0.76
+  auc = verifier.roc_auc(scores, labels)
+  pos, neg = labels.sum(), (~labels).sum()
+  q1, q2 = auc / (2 - auc), 2 * auc ** 2 / (1 + auc)  # Hanley and McNeil's independent-data SE
+  hanley = np.sqrt((auc * (1 - auc) + (pos - 1) * (q1 - auc ** 2) + (neg - 1) * (q2 - auc ** 2))
+                   / (pos * neg))
+  alone = verifier.roc_auc_se(scores, labels, np.arange(400), np.random.default_rng(1))
+  assert alone == pytest.approx(hanley, rel=0.2)
+  # Four copies of each item in one group carry no more information than one: the same SE,
+  # where counting the copies as independent draws would halve it.
+  copies = verifier.roc_auc_se(np.repeat(scores, 4), np.repeat(labels, 4),
+                               np.repeat(np.arange(400), 4), np.random.default_rng(1))
+  assert copies == pytest.approx(alone, rel=0.2)
+  assert np.isnan(verifier.roc_auc_se([0.1, 0.9], [0, 1], [0, 0], np.random.default_rng(0)))

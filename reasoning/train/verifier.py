@@ -17,6 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import scipy.stats
 
 from reasoning import model as model_lib
 from reasoning.tasks import Problem, Task
@@ -126,17 +127,27 @@ def roc_auc(scores: Sequence[float], labels: Sequence[int]) -> float:
   pos, neg = labels.sum(), (~labels).sum()
   if pos == 0 or neg == 0:
     return float("nan")
-  order = np.argsort(scores, kind="mergesort")
-  ranks = np.empty(len(scores))
-  sorted_scores = scores[order]
-  i = 0
-  while i < len(scores):
-    j = i
-    while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
-      j += 1
-    ranks[order[i:j + 1]] = (i + j) / 2 + 1
-    i = j + 1
+  ranks = scipy.stats.rankdata(scores, method="average")
   return float((ranks[labels].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def roc_auc_se(scores: Sequence[float], labels: Sequence[int], groups: Sequence,
+               rng: np.random.Generator, draws: int = 200) -> float:
+  """Standard error of `roc_auc` by a cluster bootstrap: whole groups (the steps of one problem's
+  solutions are not independent draws) resampled with replacement `draws` times; nan where fewer
+  than two groups or too few redraws hold both classes."""
+  scores, labels = np.asarray(scores, np.float64), np.asarray(labels) > 0.5
+  _, group = np.unique(np.asarray(groups), return_inverse=True)
+  members = [np.flatnonzero(group == g) for g in range(group.max() + 1 if len(group) else 0)]
+  if len(members) < 2:
+    return float("nan")
+  aucs = []
+  for _ in range(draws):
+    rows = np.concatenate([members[g] for g in rng.integers(0, len(members), len(members))])
+    aucs.append(roc_auc(scores[rows], labels[rows]))
+  aucs = np.asarray(aucs)
+  aucs = aucs[np.isfinite(aucs)]
+  return float(aucs.std(ddof=1)) if len(aucs) >= draws // 2 else float("nan")
 
 
 def closed_lines(completion: str) -> list[str]:

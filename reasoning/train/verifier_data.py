@@ -99,9 +99,10 @@ def continuations(graphdef, params, vocab, key, *, max_len: int, prompt_len: int
 
 
 def held_out_aucs(task, problems, completions, graphdef, params, vocab, *, kind: str,
-                  seq_len: int) -> dict[str, float]:
+                  seq_len: int, seed: int = 0) -> dict[str, float]:
   """Held-out ROC-AUC: of step scores against oracle step labels (PRM, where the task has a
-  step oracle), and of solution scores (every aggregation for a PRM) against the outcome.
+  step oracle), and of solution scores (every aggregation for a PRM) against the outcome, each
+  with its standard error (`..._se`, problems redrawn: `verifier.roc_auc_se`).
   `problems` and `completions` are the policy's samples (one problem per completion)."""
   oracle = has_step_oracle(task)
   if oracle:
@@ -116,9 +117,14 @@ def held_out_aucs(task, problems, completions, graphdef, params, vocab, *, kind:
         graphdef, params, vocab, prompts, completions, seq_len=seq_len, kind=kind,
         aggregation="min" if how == "orm" else how)
     result[f"auc/outcome_{how}"] = verifier.roc_auc(scores, outcomes)
+    result[f"auc/outcome_{how}_se"] = verifier.roc_auc_se(
+        scores, outcomes, prompts, rng_lib.stream(seed, "auc_bootstrap"))
   if kind == "prm" and oracle:
-    result["auc/step"] = verifier.roc_auc([s for ss in step_scores for s in ss],
-                                          [x for ls in oracle_steps for x in ls])
+    flat = ([s for ss in step_scores for s in ss], [x for ls in oracle_steps for x in ls])
+    result["auc/step"] = verifier.roc_auc(*flat)
+    result["auc/step_se"] = verifier.roc_auc_se(
+        *flat, [p for p, ls in zip(prompts, oracle_steps) for _ in ls],
+        rng_lib.stream(seed, "auc_bootstrap"))
     result["eval/steps"] = sum(len(ls) for ls in oracle_steps)
     result.update(step_auc_by_difficulty([p.difficulty for p in problems], step_scores,
                                          oracle_steps))
