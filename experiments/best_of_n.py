@@ -11,7 +11,7 @@ import os
 import jax
 import numpy as np
 
-from experiments import cli, common
+from experiments import cli
 from reasoning import compute, evaluation, plots, runs as runs_lib
 from reasoning.logging import MetricsWriter
 from reasoning.search import best_of_n as bon
@@ -30,7 +30,7 @@ def run(config, workdir: str) -> dict:
   reward_params = {}
   for kind in ("orm", "prm"):
     reward_vocab, *_, params, _ = runs_lib.load_sft(config[kind])
-    common.check_same_vocab(vocab, reward_vocab, f"config.{kind}", "config.policy")
+    runs_lib.check_same_vocab(vocab, reward_vocab, f"config.{kind}", "config.policy")
     reward_params[kind] = params
   task = runs_lib.make_task(config)
   runs_lib.save_config(config, workdir)

@@ -1,22 +1,11 @@
 """What the entrypoints that train a loaded model further share: the parameters they train
-(LoRA or all), the run's end (metrics closed, the compute plot), short fine-tunes, config
-checks."""
+(LoRA or all), the run's end (metrics closed, the compute plot), short fine-tunes."""
 
 from __future__ import annotations
 
 import math
 
 from reasoning.runs import ints
-
-
-def check_positive(config, *fields: str) -> None:
-  """A clear error naming `--config.<field>` for each field that must be a positive number."""
-  for name in fields:
-    value = config
-    for part in name.split("."):
-      value = value[part]
-    if not value > 0:
-      raise ValueError(f"--config.{name} must be positive, got {value!r}")
 
 
 def post_training_parameters(params, config):
@@ -53,15 +42,6 @@ def finish_post_training(writer, workdir: str, config, label: str, title: str) -
                           problems=config.eval_problems,
                           metric="sampled" if config.pass_k else "greedy")
   return loop.last_evaluation(records, writer.path)
-
-
-def check_same_vocab(vocab, other, name: str, reference: str) -> None:
-  """A clear error where the run at `name` reads another vocabulary than `reference`'s: a
-  verifier scores the policy's token ids, so both must share one tokenizer."""
-  if vocab != other:
-    describe = lambda v: getattr(v, "path", "the character vocabulary")
-    raise ValueError(f"{name}: its model reads {describe(other)}, but {reference}'s reads "
-                     f"{describe(vocab)}; train it from the same model")
 
 
 def finetune(config, graphdef, params, examples, vocab, model_cfg, mesh, seed: int):

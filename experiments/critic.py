@@ -33,7 +33,7 @@ import numpy as np
 
 from experiments import cli, common
 from reasoning import compute, evaluation, loop, mesh as mesh_lib, rng as rng_lib, runs as runs_lib
-from reasoning.search.base import Model
+from reasoning.model import Model
 from reasoning.tasks import countdown_traces
 from reasoning.tasks.base import has_step_oracle
 from reasoning.text import prompt_length, round_up
@@ -42,7 +42,7 @@ from reasoning.train.verifier import score_completions
 
 
 def run(config, workdir: str) -> dict:
-  common.check_positive(config, "train_problems", "samples", "eval_problems", "eval_samples",
+  runs_lib.check_positive(config, "train_problems", "samples", "eval_problems", "eval_samples",
                         "max_new", "critique_max_new", "seq_len", "finetune.batch_size")
   if not 0.0 < config.right_share < 1.0:
     raise ValueError(f"right_share={config.right_share}: the share of right solutions among the "

@@ -33,7 +33,7 @@ from reasoning.train import distill, rollout as rollout_lib, state as state_lib
 
 
 def run(config, workdir: str) -> dict:
-  common.check_positive(config, "steps", "prompts_per_step", "samples_per_prompt",
+  runs_lib.check_positive(config, "steps", "prompts_per_step", "samples_per_prompt",
                         "minibatch_size", "epochs", "eval_every", "log_every",
                         "checkpoint_every", "keep_checkpoints", "max_new")
   if not config.teacher:
@@ -51,7 +51,7 @@ def run(config, workdir: str) -> dict:
       config.init_from, memory=config.get("memory"))
   teacher_vocab, _, teacher_cfg, teacher_graphdef, teacher_params, _ = runs_lib.load_sft(
       config.teacher, memory=config.get("memory"))
-  common.check_same_vocab(vocab, teacher_vocab, "config.teacher", "config.init_from")
+  runs_lib.check_same_vocab(vocab, teacher_vocab, "config.teacher", "config.init_from")
   task = runs_lib.make_task(config, vocab)
   if hasattr(task, "respond"):
     raise ValueError("config.task.tools: distillation samples single-turn completions; a task "

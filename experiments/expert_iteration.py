@@ -24,12 +24,12 @@ import math
 import jax
 import numpy as np
 
-from experiments import cli, common
+from experiments import cli
 from reasoning import loop, mesh as mesh_lib, rng as rng_lib, runs as runs_lib
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import read_metrics
 from reasoning.search import mcts
-from reasoning.search.base import Model
+from reasoning.model import Model
 from reasoning.text import prompt_length, round_up
 from reasoning.train import expert_iteration as exit_lib, sft, star
 
@@ -43,7 +43,7 @@ def run(config, workdir: str) -> dict:
   if config.evaluator not in EVALUATORS or (config.evaluator == "prm") != bool(config.prm):
     raise ValueError(f"config.evaluator must be one of {EVALUATORS}, with config.prm (a reward "
                      f"model workdir) iff 'prm'; got {config.evaluator!r}, prm={config.prm!r}")
-  common.check_positive(config, "iterations", "problems_per_iteration", "mcts_batch",
+  runs_lib.check_positive(config, "iterations", "problems_per_iteration", "mcts_batch",
                         "batch_size", "keep_checkpoints")
   vocab, sft_config, model_cfg, graphdef, sft_params, sft_flops = runs_lib.load_sft(
       config.init_from)

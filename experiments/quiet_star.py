@@ -29,7 +29,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import cli, common
+from experiments import cli
 from reasoning import (compute, loop, mesh as mesh_lib, model as model_lib, plots, rng as rng_lib,
                        runs as runs_lib)
 from reasoning.checkpoint import Checkpointer
@@ -40,7 +40,7 @@ from reasoning.train import quiet_star as qs, sft, state as state_lib
 
 
 def run(config, workdir: str) -> dict:
-  common.check_positive(config, "train_problems", "eval_problems", "seq_len", "batch_size",
+  runs_lib.check_positive(config, "train_problems", "eval_problems", "seq_len", "batch_size",
                         "n_true", "thoughts", "texts_per_step", "steps", "eval_every")
   if config.base_steps < 0 or (config.base_steps == 0 and not config.init_from):
     raise ValueError(f"base_steps={config.base_steps}: must be >= 0, and >= 1 for a model "

@@ -43,7 +43,7 @@ import numpy as np
 from experiments import cli, common
 from reasoning import compute, evaluation, mesh as mesh_lib, plots, rng as rng_lib, runs as runs_lib
 from reasoning.search import revision as search_revision, sweep
-from reasoning.search.base import Model
+from reasoning.model import Model
 from reasoning.tasks.base import has_step_oracle
 from reasoning.search.compute_optimal import frontier_summary, tabulate, versus_best_of_n
 from reasoning.text import prompt_length, round_up
@@ -51,7 +51,7 @@ from reasoning.train import critic as critic_lib, revision, star
 
 
 def run(config, workdir: str) -> dict:
-  common.check_positive(config, "train_problems", "samples", "eval_problems", "chains",
+  runs_lib.check_positive(config, "train_problems", "samples", "eval_problems", "chains",
                         "length", "max_new", "seq_len", "finetune.batch_size", "bins")
   if config.max_wrong < 0 or config.context < 0:
     raise ValueError(f"max_wrong={config.max_wrong}, context={config.context}: both must be >= 0")

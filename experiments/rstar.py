@@ -25,7 +25,8 @@ from experiments import cli
 from reasoning import plots, runs as runs_lib
 from reasoning.logging import repaired_records, write_scalar_summary
 from reasoning.search import rstar as rstar_lib
-from reasoning.search.base import Model, concat_results
+from reasoning.model import Model
+from reasoning.search.base import concat_results
 from reasoning.search.compute_optimal import interpolate
 
 GENERATOR, MUTUAL = "generator alone", "with mutual consistency"

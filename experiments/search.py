@@ -28,7 +28,8 @@ from experiments import cli
 from reasoning import plots, runs as runs_lib
 from reasoning.logging import repaired_records, write_scalar_summary
 from reasoning.search import beam, mcts, sweep
-from reasoning.search.base import Model, concat_results
+from reasoning.model import Model
+from reasoning.search.base import concat_results
 from reasoning.search.compute_optimal import frontier_summary, tabulate, versus_best_of_n
 
 POOL = "_pool"  # the results.jsonl record of the best-of-N pool's per-problem pass rates

@@ -15,7 +15,7 @@ import time
 
 import jax
 
-from experiments import cli, common
+from experiments import cli
 from reasoning import (compute, evaluation, lora as lora_lib, loop, mesh as mesh_lib,
                        model as model_lib, plots, runs as runs_lib)
 from reasoning.checkpoint import Checkpointer
@@ -38,7 +38,7 @@ def own_misses_fn(workdir: str, task, max_new: int = 64):
 
 
 def run(config, workdir: str) -> dict:
-  common.check_positive(config, "steps", "batch_size", "eval_every", "log_every",
+  runs_lib.check_positive(config, "steps", "batch_size", "eval_every", "log_every",
                         "checkpoint_every", "keep_checkpoints", "eval_problems")
   data_cfg = sft_data.DataConfig(
       seed=config.seed, train_difficulties=tuple(runs_lib.ints(config.train_difficulties)),

@@ -30,7 +30,7 @@ from reasoning.train import star
 
 
 def run(config, workdir: str) -> dict:
-  common.check_positive(config, "iterations", "train_problems", "samples", "max_new",
+  runs_lib.check_positive(config, "iterations", "train_problems", "samples", "max_new",
                         "finetune.batch_size", "keep_checkpoints")
   vocab, sft_config, model_cfg, graphdef, base_params, sft_flops = runs_lib.load_sft(
       config.init_from)

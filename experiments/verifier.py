@@ -13,7 +13,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from experiments import cli, common
+from experiments import cli
 from reasoning import compute, loop, rng as rng_lib, runs as runs_lib
 from reasoning.checkpoint import Checkpointer
 from reasoning.logging import Progress
@@ -26,7 +26,7 @@ def run(config, workdir: str) -> dict:
     raise ValueError(f"kind must be 'prm' or 'orm', got {config.kind!r}")
   if config.labels not in ("oracle", "mc"):
     raise ValueError(f"labels must be 'oracle' or 'mc', got {config.labels!r}")
-  common.check_positive(config, "steps", "batch_size", "train_problems", "samples_per_problem",
+  runs_lib.check_positive(config, "steps", "batch_size", "train_problems", "samples_per_problem",
                         "log_every", "checkpoint_every", "keep_checkpoints", "max_new")
   task = runs_lib.make_task(config)
   data.check_synthetic(task, synthetic_problems=config.synthetic_problems, kind=config.kind,

@@ -15,14 +15,14 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx, struct
 
-from reasoning.text import BOS, PAD
+from reasoning.text import BOS, PAD, VOCAB
 
 
 ATTENTION = ("einsum", "xla", "cudnn")
@@ -111,6 +111,16 @@ class ModelConfig:
   @property
   def compute_dtype(self):
     return jnp.dtype(self.dtype)
+
+
+@dataclasses.dataclass(frozen=True)
+class Model:
+  """A model used functionally: `apply(graphdef, params, ...)`, described by `cfg`, over the
+  vocabulary `vocab` (the char vocabulary, or a real tokenizer: reasoning/tokenizer.py)."""
+  graphdef: Any
+  params: Any
+  cfg: ModelConfig
+  vocab: Any = VOCAB
 
 
 @struct.dataclass

@@ -136,6 +136,25 @@ def base_model_config(directory: str, config: dict) -> dict | None:
   return {"model": {"path": directory, "dtype": "float32"}, "seed": 0}
 
 
+def check_positive(config, *fields: str) -> None:
+  """A clear error naming `--config.<field>` for each field that must be a positive number."""
+  for name in fields:
+    value = config
+    for part in name.split("."):
+      value = value[part]
+    if not value > 0:
+      raise ValueError(f"--config.{name} must be positive, got {value!r}")
+
+
+def check_same_vocab(vocab, other, name: str, reference: str) -> None:
+  """A clear error where the run at `name` reads another vocabulary than `reference`'s: a
+  verifier scores the policy's token ids, so both must share one tokenizer."""
+  if vocab != other:
+    describe = lambda v: getattr(v, "path", "the character vocabulary")
+    raise ValueError(f"{name}: its model reads {describe(other)}, but {reference}'s reads "
+                     f"{describe(vocab)}; train it from the same model")
+
+
 def read_run_config(workdir: str) -> dict:
   """A run directory's own config.json (ValueError naming the directory where there is none)."""
   path = os.path.join(workdir, "config.json")

@@ -35,7 +35,7 @@ import jax
 
 from reasoning import plots, rng as rng_lib, runs as runs_lib, scaling
 from reasoning.search import sweep
-from reasoning.search.base import Model
+from reasoning.model import Model
 
 
 def coverage_curve(correct: np.ndarray, ks: list[int]) -> np.ndarray:

@@ -32,7 +32,7 @@ import jax
 
 from reasoning import plots, runs as runs_lib, scaling
 from reasoning.search import sweep
-from reasoning.search.base import Model
+from reasoning.model import Model
 
 
 def measure(workdir: str, problems_per_difficulty: int, difficulties: str, n: int, key,

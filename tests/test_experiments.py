@@ -547,7 +547,10 @@ def test_rl_against_a_critics_verdict(tmp_path, tiny_sft_run, tiny_critic_run, m
   # The tiny policy writes no readable solution; on a readable one the critic writes a critique
   # and its FLOPs are counted, on a malformed one it writes nothing and the reward is 0.
   from reasoning.tasks import Countdown, reference_completion
-  critic = rl.load_reward_model(config, common_vocab(tiny_sft_run), prompt_len=32)
+  from reasoning.train import rl_loop
+  critic = rl_loop.reward_model(config.reward.model, common_vocab(tiny_sft_run),
+                                aggregation=config.reward.aggregation,
+                                seq_len=32 + config.max_new + 2)
   problem = Countdown(trap_share=0.0).sample(np.random.default_rng(0), 1, 1)[0]
   got = critic([problem, problem], [reference_completion(Countdown(), problem), "no answer"])
   assert got[0] in (0.0, 1.0) and got[1] == 0.0 and critic.flops() > 0

@@ -7,7 +7,7 @@ import optax
 
 from reasoning import model as model_lib
 from reasoning.search import mcts
-from reasoning.search.base import Model
+from reasoning.model import Model
 from reasoning.tasks import get_task
 from reasoning.text import PAD, VOCAB, pad_prompts
 from reasoning.train import expert_iteration as exit_lib

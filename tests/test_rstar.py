@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from reasoning.search import rstar
-from reasoning.search.base import Model
+from reasoning.model import Model
 from reasoning.tasks import split_completion
 from reasoning.text import EOS, VOCAB, pad_prompts
 

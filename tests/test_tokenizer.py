@@ -13,7 +13,7 @@ from ml_collections import ConfigDict
 
 from reasoning import hf, mesh as mesh_lib, runs as runs_lib, sampling, testing
 from reasoning.search import mcts, rstar
-from reasoning.search.base import Model
+from reasoning.model import Model
 from reasoning.tasks import Countdown, math_jsonl, reference_completion
 from reasoning.text import (NOT_A_TOKEN, VOCAB, answer_ids, completion_of, line_end, pad_examples,
                             pad_prompts, strip_left_pad)
@@ -302,12 +302,11 @@ def dict_copy(config, **changes):
 
 
 def test_a_verifier_on_another_vocabulary_is_a_clear_error(hf_dir):
-  from experiments import common
   tok = HFTokenizer.from_dir(hf_dir)
-  common.check_same_vocab(tok, HFTokenizer.from_dir(hf_dir), "config.prm", "config.policy")
+  runs_lib.check_same_vocab(tok, HFTokenizer.from_dir(hf_dir), "config.prm", "config.policy")
   with pytest.raises(ValueError, match=r"config.prm: its model reads the character vocabulary, "
                                        r"but config.policy's reads .*tokenizer.json"):
-    common.check_same_vocab(tok, VOCAB, "config.prm", "config.policy")
+    runs_lib.check_same_vocab(tok, VOCAB, "config.prm", "config.policy")
 
 
 def test_quiet_star_on_a_hugging_face_model(tmp_path, hf_dir):

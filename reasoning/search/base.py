@@ -1,4 +1,4 @@
-"""What every searcher shares: the model handle, the Result, and compute metering.
+"""What every searcher shares: the Result, compute metering, and sampling and scoring of steps.
 
 A searcher takes the policy (and a verifier) as `Model`s, prompts, a key and its budget knobs,
 and returns a `Result`: per problem the chosen completion, its verifier score, and the test-time
@@ -9,25 +9,15 @@ never see the task's ground truth; the caller scores `Result.completions` with `
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
 from reasoning import compute, evaluation
-from reasoning.model import ModelConfig
+from reasoning.model import Model, ModelConfig
 from reasoning.tasks.base import ANSWER_PREFIX
-from reasoning.text import VOCAB, prompt_length, round_up
+from reasoning.text import prompt_length, round_up
 from reasoning.train import verifier
-
-
-@dataclasses.dataclass(frozen=True)
-class Model:
-  """A model used functionally: `apply(graphdef, params, ...)`, described by `cfg`, over the
-  vocabulary `vocab` (the char vocabulary, or a real tokenizer: reasoning/tokenizer.py)."""
-  graphdef: Any
-  params: Any
-  cfg: ModelConfig
-  vocab: Any = VOCAB
 
 
 @dataclasses.dataclass

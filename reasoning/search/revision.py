@@ -20,7 +20,7 @@ import numpy as np
 
 from reasoning import compute, evaluation
 from reasoning.search import best_of_n
-from reasoning.search.base import Model
+from reasoning.model import Model
 from reasoning.tasks import Problem, Task, extract_answer
 from reasoning.text import prompt_length
 from reasoning.train import critic as critic_lib, revision, verifier

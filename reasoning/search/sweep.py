@@ -13,7 +13,7 @@ import numpy as np
 
 from reasoning import compute, evaluation
 from reasoning.search import best_of_n
-from reasoning.search.base import Model
+from reasoning.model import Model
 from reasoning.tasks import extract_answer
 from reasoning.text import prompt_length, round_up
 from reasoning.train import verifier

@@ -23,17 +23,15 @@ naming the last step (a wrong Countdown solution's error is often its fudged las
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Callable, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
 from reasoning import compute, evaluation
+from reasoning.model import Model
 from reasoning.tasks import Problem, Task, split_completion
 from reasoning.tasks.base import answer_line, extract_answer
 from reasoning.text import prompt_length
-
-if TYPE_CHECKING:
-  from reasoning.search.base import Model
 
 CRITIC_MARK = "check\n"       # ends a critic's prompt: the problem, the solution, then this line
 ALL_RIGHT = "all steps are right"

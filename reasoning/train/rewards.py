@@ -153,7 +153,7 @@ class CriticReward:
   """A frozen critic's verdict as the RL reward (the seed's stronger, specialized critic;
   reasoning/train/critic.py): 1 when its greedy critique of a solution names no wrong step, 0
   when it names one, when the critique is malformed, and for a solution the critic cannot read
-  (malformed, or too long for its context). `model`: a search.base.Model on the policy's
+  (malformed, or too long for its context). `model`: a reasoning.model.Model on the policy's
   vocabulary. Its critiques are generated, so their FLOPs are known only after a call: `flops`
   returns the last call's."""
   model: Any
