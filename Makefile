@@ -45,6 +45,7 @@ smollm2: $(STAMP)
 # entrypoint tests of tests/test_tokenizer.py running beside the smoke test); this order has not.
 test: $(STAMP) smollm2
 	$(PY) -m ruff check --no-cache reasoning experiments scripts tests configs
+	$(PY) -m mypy
 	$(PY) -m pytest -n 2 --durations=15
 
 # The edit loop: everything but the end-to-end runs marked slow.

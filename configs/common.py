@@ -3,9 +3,11 @@ configs/common.py: a config file holds only what is specific to its experiment."
 
 from __future__ import annotations
 
-import ml_collections
+from typing import Mapping
 
-ConfigDict = ml_collections.ConfigDict
+import ml_collections
+from ml_collections import ConfigDict
+
 placeholder = ml_collections.config_dict.placeholder  # a field that may be None
 
 # The default policy: 0.86M parameters over the character vocabulary.
@@ -87,7 +89,7 @@ def outputs(c: ConfigDict, *, checkpoint_every: int | None = None, keep_checkpoi
   return c
 
 
-def variant(c: ConfigDict, arg: str | None, path: str, **variants: dict) -> ConfigDict:
+def variant(c: ConfigDict, arg: str | None, path: str, **variants: Mapping) -> ConfigDict:
   """`c` with the overrides of variant `arg` ({dotted field: value}); none for arg None.
   Variants join with commas (`:tiny,dapo`), applied left to right. An unknown variant is an
   error naming the config file and the known ones."""

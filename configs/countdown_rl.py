@@ -17,7 +17,7 @@ algorithm comparison) and docs/scaling.md (compute curves and the recipe sweep).
 
 from configs import common
 
-RECIPES = {
+RECIPES: dict[str, dict] = {
     "grpo": {"rl.negative_scale": 1.0},                       # Shao et al. 2024, as published
     "dapo": {"rl.negative_scale": 1.0, "rl.clip_eps_high": 0.28, "dynamic_sampling": 0.5,
              "overlong_buffer": 16},                          # Yu et al. 2025
@@ -34,8 +34,8 @@ RECIPES = {
 # An asynchronous sampler k steps ahead of the learner: each rollout sampled by the policy of k
 # steps before, step t+1's generation dispatched before step t trains, truncated importance
 # weights capped at 2 (scripts/recipe_sweep.py --recipes default,async1,async2,async4).
-ASYNC = {f"async{k}": {"off_policy_steps": k, "pipeline": True, "rl.tis_cap": 2.0}
-         for k in (1, 2, 4)}
+ASYNC: dict[str, dict] = {f"async{k}": {"off_policy_steps": k, "pipeline": True, "rl.tis_cap": 2.0}
+                          for k in (1, 2, 4)}
 
 
 def get_config(arg: str | None = None) -> common.ConfigDict:

@@ -20,9 +20,10 @@ from reasoning.text import prompt_length
 from reasoning.train import verifier
 
 # (label, verifier kind or None, selector)
-METHODS = (("majority", None, "majority"), ("ORM best", "orm", "best"),
-           ("ORM weighted", "orm", "weighted"), ("PRM best", "prm", "best"),
-           ("PRM weighted", "prm", "weighted"))
+METHODS: tuple[tuple[str, str | None, str], ...] = (
+    ("majority", None, "majority"), ("ORM best", "orm", "best"),
+    ("ORM weighted", "orm", "weighted"), ("PRM best", "prm", "best"),
+    ("PRM weighted", "prm", "weighted"))
 
 
 def run(config, workdir: str) -> dict:
@@ -49,11 +50,11 @@ def run(config, workdir: str) -> dict:
   # to as many tokens as were sampled. Few lengths: one compiled shape per multiple of 16.
   seq_len = verifier.seq_len_for(vocab, prompts, completions, minimum=prompt_len + config.max_new + 2)
   correct = np.array([task.verify(p, c) for p, c in zip([q for q in problems for _ in range(m)],
-                                                         completions)]).reshape(-1, m)
-  answers = [extract_answer(c) for c in completions]
-  answers = [answers[i * m:(i + 1) * m] for i in range(len(problems))]
-  scores = {"orm": None, "prm": None}
-  for kind in scores:
+                                                        completions)]).reshape(-1, m)
+  flat_answers = [extract_answer(c) for c in completions]
+  answers = [flat_answers[i * m:(i + 1) * m] for i in range(len(problems))]
+  scores: dict[str, np.ndarray] = {}
+  for kind in ("orm", "prm"):
     s, _ = verifier.score_completions(graphdef, reward_params[kind], vocab, prompts, completions,
                                       seq_len=seq_len, kind=kind,
                                       aggregation=config.prm_aggregation)
@@ -65,16 +66,16 @@ def run(config, workdir: str) -> dict:
   writer = MetricsWriter(os.path.join(workdir, "metrics.jsonl"), resume_step=-1)  # recomputed
   difficulty = np.array([p.difficulty for p in problems])
   ns = [2**i for i in range(int(np.log2(m)) + 1)]
-  curves = {}
+  curves: dict[int, dict] = {}
   for d in sorted(set(difficulty.tolist())):
     rows = np.flatnonzero(difficulty == d)
-    for label, kind, selector in METHODS:
-      s = np.zeros((len(rows), m)) if kind is None else scores[kind][rows]
+    for label, scorer, selector in METHODS:
+      s = np.zeros((len(rows), m)) if scorer is None else scores[scorer][rows]
       for n in ns:
         rng = np.random.default_rng([boot_seed, d, n])
         mean, lo, hi = bon.bootstrap_accuracy(correct[rows], [answers[r] for r in rows], s, n,
                                               selector, rng, config.resamples)
-        flops = n * (gen_flops + (score_flops if kind else 0.0))
+        flops = n * (gen_flops + (score_flops if scorer else 0.0))
         curves.setdefault(d, {}).setdefault(label, []).append((n, mean, lo, hi))
         # The proxy the `best` selectors maximize (Gao et al.'s best-of-n against its reward model).
         proxy = ({"proxy": bon.selected_score(s, n, np.random.default_rng([boot_seed, d, n, 1]),

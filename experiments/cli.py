@@ -61,10 +61,11 @@ def tune_xla_cpu() -> None:
     flags_now += " --xla_disable_hlo_passes=cse_barrier_expander"
   if "xla_cpu_experimental_ynn_fusion_type" not in flags_now:
     try:
-      from jaxlib import version
+      from jaxlib import version as jaxlib_version
+      jaxlib = jaxlib_version.__version__
     except ImportError:
-      version = None
-    if version is not None and version.__version__.startswith("0.10."):
+      jaxlib = ""
+    if jaxlib.startswith("0.10."):
       flags_now += " --xla_cpu_experimental_ynn_fusion_type=individual_dot"
   os.environ["XLA_FLAGS"] = flags_now.strip()
 

@@ -43,7 +43,7 @@ from reasoning.train.verifier import score_completions
 
 def run(config, workdir: str) -> dict:
   runs_lib.check_positive(config, "train_problems", "samples", "eval_problems", "eval_samples",
-                        "max_new", "critique_max_new", "seq_len", "finetune.batch_size")
+                          "max_new", "critique_max_new", "seq_len", "finetune.batch_size")
   if not 0.0 < config.right_share < 1.0:
     raise ValueError(f"right_share={config.right_share}: the share of right solutions among the "
                      f"critiques must be in (0, 1)")

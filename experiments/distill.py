@@ -34,8 +34,8 @@ from reasoning.train import distill, rollout as rollout_lib, state as state_lib
 
 def run(config, workdir: str) -> dict:
   runs_lib.check_positive(config, "steps", "prompts_per_step", "samples_per_prompt",
-                        "minibatch_size", "epochs", "eval_every", "log_every",
-                        "checkpoint_every", "keep_checkpoints", "max_new")
+                          "minibatch_size", "epochs", "eval_every", "log_every",
+                          "checkpoint_every", "keep_checkpoints", "max_new")
   if not config.teacher:
     raise ValueError("config.teacher is empty: the run directory of the teacher (an SFT or RL "
                      "run on the student's vocabulary)")

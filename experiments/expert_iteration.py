@@ -44,7 +44,7 @@ def run(config, workdir: str) -> dict:
     raise ValueError(f"config.evaluator must be one of {EVALUATORS}, with config.prm (a reward "
                      f"model workdir) iff 'prm'; got {config.evaluator!r}, prm={config.prm!r}")
   runs_lib.check_positive(config, "iterations", "problems_per_iteration", "mcts_batch",
-                        "batch_size", "keep_checkpoints")
+                          "batch_size", "keep_checkpoints")
   vocab, sft_config, model_cfg, graphdef, sft_params, sft_flops = runs_lib.load_sft(
       config.init_from)
   task = runs_lib.make_task(config)

@@ -41,7 +41,7 @@ from reasoning.train import quiet_star as qs, sft, state as state_lib
 
 def run(config, workdir: str) -> dict:
   runs_lib.check_positive(config, "train_problems", "eval_problems", "seq_len", "batch_size",
-                        "n_true", "thoughts", "texts_per_step", "steps", "eval_every")
+                          "n_true", "thoughts", "texts_per_step", "steps", "eval_every")
   if config.base_steps < 0 or (config.base_steps == 0 and not config.init_from):
     raise ValueError(f"base_steps={config.base_steps}: must be >= 0, and >= 1 for a model "
                      f"trained from scratch (no init_from)")
@@ -210,7 +210,7 @@ def quiet_arm(config, graphdef, base, model_cfg, m, train_tokens, train_mask, k,
     shown = ({"nll": float(metrics["nll"]), "w": float(metrics["mix_weight"])}
              if (step + 1) % progress.every == 0 or step + 1 == config.steps else {})
     progress.update(step + 1, **shown)
-  scores = {"mixed_logp": [], "mixed_exact": [], "plain_exact": [], "w": []}
+  scores: dict[str, list] = {"mixed_logp": [], "mixed_exact": [], "plain_exact": [], "w": []}
   for i in range(0, len(eval_tokens), 250):
     got = qs.answer_scores(graphdef, params, jnp.asarray(eval_tokens[i:i + 250]),
                            jnp.asarray(eval_mask[i:i + 250]), jnp.asarray(eval_at[i:i + 250]),

@@ -52,7 +52,7 @@ from reasoning.train import critic as critic_lib, revision, star
 
 def run(config, workdir: str) -> dict:
   runs_lib.check_positive(config, "train_problems", "samples", "eval_problems", "chains",
-                        "length", "max_new", "seq_len", "finetune.batch_size", "bins")
+                          "length", "max_new", "seq_len", "finetune.batch_size", "bins")
   if config.max_wrong < 0 or config.context < 0:
     raise ValueError(f"max_wrong={config.max_wrong}, context={config.context}: both must be >= 0")
   budgets = runs_lib.ints(config.budgets)
@@ -149,7 +149,7 @@ def evaluate(config, task, problems, model, prm, critic, budgets, key, workdir: 
       name: {k: np.round(v, 4).tolist() for k, v in a.items()} for name, a in attempts.items()}}
   diagnostics = search_revision.attempt_diagnostics(pool)
   summary["attempt diagnostics (t = 1..L)"] = {k: np.round(v, 4).tolist()
-                                              for k, v in diagnostics.items()}
+                                               for k, v in diagnostics.items()}
   a = attempts["all"]
   print("attempt t:      " + " ".join(f"{t + 1:6d}" for t in range(config.length)))
   print("right at t, %:  " + " ".join(f"{100 * x:6.1f}" for x in a["accuracy"]))

@@ -66,7 +66,7 @@ def run(config, workdir: str) -> dict:
           finish_tokens=config.finish_tokens, value=config.value,
           max_trajectories=config.max_trajectories, seed=config.seed * 1000 + sims + i,
           answer_of=rstar_lib.consistency_key(task)))
-    record = {"sims": sims, "solved": {}}
+    record: dict = {"sims": sims, "solved": {}}
     for name, attr in ((GENERATOR, "generator"), (MUTUAL, "mutual")):
       result = concat_results([getattr(o, attr) for o in outs])
       n = len(problems)
@@ -78,7 +78,7 @@ def run(config, workdir: str) -> dict:
         record[name][f"d{d}"] = [float(flops[difficulty == d].mean()),
                                  float(solved[difficulty == d].mean())]
     trajectories = [t for o in outs for t in o.trajectories][:len(problems)]
-    consistent = [c for o in outs for c in o.consistent][:len(problems)]
+    consistent = [c for o in outs for c in o.consistent or []][:len(problems)]
     record["trajectories_per_problem"] = float(np.mean([len(t) for t in trajectories]))
     record["consistent_share"] = float(np.mean([np.mean(c) for c in consistent]))
     with open(path, "a") as f:

@@ -106,7 +106,7 @@ def run(config, workdir: str) -> dict:
   rows = sweep.per_bin_rows(records, bins, split)
   with open(os.path.join(workdir, "metrics.jsonl"), "w") as f:
     f.writelines(json.dumps(row) + "\n" for row in rows)
-  scalars = {}  # accuracy against budget per family, bin and split
+  scalars: dict[str, list] = {}  # accuracy against budget per family, bin and split
   for row in rows:
     tag = f"{row['split']}/{row['bin']}/{row['family']}"
     scalars.setdefault(tag, []).append((row["budget"], row["accuracy"]))

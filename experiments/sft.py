@@ -39,7 +39,7 @@ def own_misses_fn(workdir: str, task, max_new: int = 64):
 
 def run(config, workdir: str) -> dict:
   runs_lib.check_positive(config, "steps", "batch_size", "eval_every", "log_every",
-                        "checkpoint_every", "keep_checkpoints", "eval_problems")
+                          "checkpoint_every", "keep_checkpoints", "eval_problems")
   data_cfg = sft_data.DataConfig(
       seed=config.seed, train_difficulties=tuple(runs_lib.ints(config.train_difficulties)),
       train_problems=config.train_problems, seq_len=config.seq_len, solutions=config.solutions,
@@ -121,7 +121,7 @@ def run(config, workdir: str) -> dict:
   final = [r for r in records if r["step"] == config.steps and "greedy/all" in r]
   if final:  # finished before: show the final evaluation again instead of recomputing it
     print("final eval: " + "  ".join(f"{k}={v:.3f}" for k, v in final[-1].items()
-                                      if k.startswith(("greedy/", "pass@"))), flush=True)
+                                     if k.startswith(("greedy/", "pass@"))), flush=True)
   else:
     do_eval(config.steps, config.pass_k)
     records = read_metrics(writer.path)

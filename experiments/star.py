@@ -31,7 +31,7 @@ from reasoning.train import star
 
 def run(config, workdir: str) -> dict:
   runs_lib.check_positive(config, "iterations", "train_problems", "samples", "max_new",
-                        "finetune.batch_size", "keep_checkpoints")
+                          "finetune.batch_size", "keep_checkpoints")
   vocab, sft_config, model_cfg, graphdef, base_params, sft_flops = runs_lib.load_sft(
       config.init_from)
   task = runs_lib.make_task(config)
@@ -48,7 +48,7 @@ def run(config, workdir: str) -> dict:
   print(f"STaR on {len(problems)} training problems, {config.iterations} iterations, "
         f"rationalization {'on' if config.rationalize else 'off'}", flush=True)
   ckpt = Checkpointer(f"{workdir}/checkpoints", save_every=1, keep=config.keep_checkpoints)
-  meta = {"train_flops": sft_flops, "base_unsolved": None, "rescued": [], "examples": []}
+  meta: dict = {"train_flops": sft_flops, "base_unsolved": None, "rescued": [], "examples": []}
   params, meta, start = loop.resume(ckpt, base_params, meta, what="iteration")
   writer = loop.open_metrics(workdir, start)
 

@@ -49,7 +49,7 @@ def run(config, workdir: str) -> dict:
           f"{row['mean_chars']:>8.1f}{row['verified']:>10.3f}")
   with open(os.path.join(workdir, "tasks_table.json"), "w") as f:
     json.dump(table, f, indent=2)
-  scalars = {}  # per family and column, the value against difficulty
+  scalars: dict[str, list] = {}  # per family and column, the value against difficulty
   for key, row in table.items():
     family, difficulty = key.split("/")
     for column in ("trap_share", "mean_lines", "verified"):

@@ -27,7 +27,7 @@ def run(config, workdir: str) -> dict:
   if config.labels not in ("oracle", "mc"):
     raise ValueError(f"labels must be 'oracle' or 'mc', got {config.labels!r}")
   runs_lib.check_positive(config, "steps", "batch_size", "train_problems", "samples_per_problem",
-                        "log_every", "checkpoint_every", "keep_checkpoints", "max_new")
+                          "log_every", "checkpoint_every", "keep_checkpoints", "max_new")
   task = runs_lib.make_task(config)
   data.check_synthetic(task, synthetic_problems=config.synthetic_problems, kind=config.kind,
                        labels=config.labels)
@@ -78,7 +78,7 @@ def run(config, workdir: str) -> dict:
   try:
     for step in range(start, config.steps):
       idx = rng_lib.stream(config.seed, "verifier_batches", step).choice(n, config.batch_size,
-                                                                        replace=False)
+                                                                         replace=False)
       state, metrics = train_step(state, {k: jnp.asarray(v[idx]) for k, v in targets.items()})
       lengths = row_lengths(targets["tokens"][idx], targets["orm_mask"][idx], vocab.pad)
       meta["train_flops"] += compute.train_flops(model_cfg, lengths)

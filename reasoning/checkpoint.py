@@ -161,9 +161,9 @@ class Checkpointer:
       except CorruptCheckpoint as e:
         failed.append((candidate, e))
         continue
-      for step, e in failed:
+      for step, error in failed:
         aside = self._set_aside(step)
-        print(f"warning: {e}; moved to {aside}; resuming from step {candidate}",
+        print(f"warning: {error}; moved to {aside}; resuming from step {candidate}",
               file=sys.stderr, flush=True)
       return restored
     raise failed[0][1]
@@ -204,7 +204,7 @@ class Checkpointer:
     state, meta = restored["state"], dict(restored["meta"])
     expected = meta.pop(CHECKSUMS, None)
     found = checksums(state) if expected is not None else None
-    if found != expected:
+    if found is not None and found != expected:
       bad = next(k for k, v in found.items() if expected.get(k) != v)
       raise CorruptCheckpoint(f"checkpoint {path} is corrupt: array {bad} does not match the "
                               f"checksum saved with it")

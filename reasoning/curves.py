@@ -69,7 +69,7 @@ def fit(runs: Sequence[dict], problems: int, rng: np.random.Generator, *,
     g = np.array([r["gain"] for r in runs])
     out["gain"] = {"mean": float(g[:, 0].mean()), "per_seed": g[:, 0].tolist(),
                    "se": float(np.sqrt(np.sum(g[:, 1] ** 2)) / len(g))}
-  checks = []
+  checks: list[dict | None] = []
   for r in runs:
     if len(r["compute"]) < 4:  # three points to fit and one to predict, at least
       checks.append(None)

@@ -6,7 +6,7 @@ compiled sampler serves every call; verification runs on the host (it parses tex
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Callable, Sequence
 
 import jax
 import numpy as np
@@ -73,15 +73,18 @@ def evaluate(graphdef, params, vocab: Vocab, task: Task, problems: Sequence[Prob
   with tools (a `respond` environment: tasks/tool_use.py) the completions are generated in turns
   with the environment answering each call (tools.generate), and `eval/tool_calls` is the mean
   count of calls per greedy answer."""
+  problems = list(problems)
   prompts = [p.prompt for p in problems]
   environment = getattr(task, "respond", None)  # a task with tools: the environment answers calls
-  run = complete
-  if environment is not None:
-    def run(graphdef, params, vocab, prompts, key, *, prompt_len, max_new, temperature, **_):
-      from reasoning import tools
-      out = tools.generate(graphdef, params, vocab, prompts, key, respond=environment,
-                           max_new=max_new, temperature=temperature, prompt_len=prompt_len)
-      return [vocab.decode(row) for row in out.tokens], out.lengths
+
+  def in_turns(graphdef, params, vocab, prompts, key, *, prompt_len, max_new, temperature, **_):
+    from reasoning import tools
+    out = tools.generate(graphdef, params, vocab, prompts, key, respond=environment,
+                         max_new=max_new, temperature=temperature, prompt_len=prompt_len)
+    return [vocab.decode(row) for row in out.tokens], out.lengths
+
+  run: Callable[..., tuple[list[str], np.ndarray]] = (complete if environment is None
+                                                      else in_turns)
   greedy, lengths = run(graphdef, params, vocab, prompts, key, prompt_len=prompt_len,
                         max_new=max_new, temperature=0.0, chunk=chunk, slots=slots)
   scores = {"greedy": np.array([task.verify(p, c) for p, c in zip(problems, greedy)])}

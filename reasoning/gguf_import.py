@@ -159,7 +159,8 @@ def tokenizer_files(meta: dict[str, Any], path: str) -> tuple[dict, dict]:
   tok = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(tokens)}, merges=merges,
                              fuse_unk=False, byte_fallback=False))
   digits, split = PRE_TOKENIZERS[pre]
-  steps = [pre_tokenizers.Digits(individual_digits=True)] if digits else []
+  steps: list[pre_tokenizers.PreTokenizer] = (
+      [pre_tokenizers.Digits(individual_digits=True)] if digits else [])
   steps += [pre_tokenizers.Split(Regex(split), behavior="isolated"),
             pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)]
   tok.pre_tokenizer = pre_tokenizers.Sequence(steps)

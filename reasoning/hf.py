@@ -105,8 +105,8 @@ def _pad_bos(hf: dict[str, Any], specials) -> dict[str, Any]:
 
 def _hf_names(cfg: model_lib.ModelConfig) -> dict[str, tuple]:
   """HF tensor name -> (our path, how): how is 'copy', 'T' (transpose) or a fused part."""
-  names = {"model.embed_tokens.weight": (("embed", "embedding"), "copy"),
-           "model.norm.weight": (("final_norm", "scale"), "copy")}
+  names: dict[str, tuple] = {"model.embed_tokens.weight": (("embed", "embedding"), "copy"),
+                             "model.norm.weight": (("final_norm", "scale"), "copy")}
   if not cfg.tie_embeddings:
     names["lm_head.weight"] = (("lm_head", "kernel"), "T")
   for i in range(cfg.n_layers):

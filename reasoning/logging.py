@@ -104,7 +104,7 @@ def _event_writer(directory: str, purge_step: int | None = None):
   accept its tensors, which we never pass): that import, 1.5 s of every run's start, is refused."""
   refuse_torch = "torch" not in sys.modules
   if refuse_torch:
-    sys.modules["torch"] = None  # `import torch` raises ImportError; tensorboardX goes without
+    sys.modules["torch"] = None  # type: ignore[assignment]  # `import torch` raises ImportError; tensorboardX goes without
   try:
     from tensorboardX import SummaryWriter
   finally:

@@ -114,13 +114,13 @@ def evaluate(writer, step: int, graphdef, params, vocab, task, problems, key, *,
   `extra` and shown on one line. `key` is the evaluation's own (fold the step into it). With
   `scores_path`, each problem's scores are saved there (.npz) for paired comparisons. `slots`:
   decode with the slot engine (evaluation.complete)."""
-  per_problem = {} if scores_path else None
+  per_problem: dict | None = {} if scores_path else None
   result = evaluation.evaluate(graphdef, params, vocab, task, problems, key,
                                prompt_len=prompt_len, max_new=max_new, num_samples=num_samples,
                                per_problem=per_problem, slots=slots)
   if scores_path and mesh_lib.is_first_process():
     os.makedirs(os.path.dirname(scores_path), exist_ok=True)
-    np.savez(scores_path, **per_problem)
+    np.savez(scores_path, **(per_problem or {}))
   writer.write(step, train_flops=train_flops, **extra, **result)
   shown = "  ".join(f"{k}={v:.3f}" for k, v in result.items() if k.startswith("greedy/"))
   print(f"eval @ {what} {step}: {shown}", flush=True)

@@ -67,6 +67,7 @@ def param_spec(mesh: Mesh, path: tuple[str, ...], shape: tuple[int, ...]) -> P:
   """The PartitionSpec of a parameter (or its optimizer moment) from its path and shape."""
   if len(shape) != 2:
     return P()
+  want: tuple[str | None, str | None]
   if path and path[-1] == "embedding":
     want = ("tensor", "fsdp")
   elif path and path[-1] == "kernel":
@@ -113,7 +114,7 @@ def _mesh_of(params, batch) -> Mesh | None:
   sharding = getattr(leaf, "sharding", None)
   if not isinstance(sharding, NamedSharding) or sharding.mesh.size == 1:
     return None
-  return sharding.mesh
+  return sharding.mesh if isinstance(sharding.mesh, Mesh) else None
 
 
 def split_like(params, batch):

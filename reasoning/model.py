@@ -150,15 +150,15 @@ def rope_frequencies(head_dim: int, theta: float, scaling: tuple = ()) -> np.nda
   with 'linear' or Llama 3.1's 'llama3' scaling as transformers computes them."""
   half = head_dim // 2
   freq = theta ** (-np.arange(half, dtype=np.float64) / half)
-  scaling = dict(scaling)
-  if not scaling:
+  rope = dict(scaling)
+  if not rope:
     return freq
-  factor = float(scaling["factor"])
-  if scaling.get("rope_type", "linear") == "linear":
+  factor = float(rope["factor"])
+  if rope.get("rope_type", "linear") == "linear":
     return freq / factor
   # llama3: long wavelengths slowed by `factor`, short ones kept, a smooth blend in between.
-  old_len = float(scaling["original_max_position_embeddings"])
-  low, high = float(scaling["low_freq_factor"]), float(scaling["high_freq_factor"])
+  old_len = float(rope["original_max_position_embeddings"])
+  low, high = float(rope["low_freq_factor"]), float(rope["high_freq_factor"])
   wavelen = 2 * np.pi / freq
   scaled = np.where(wavelen > old_len / low, freq / factor, freq)
   smooth = (old_len / wavelen - low) / (high - low)
@@ -468,6 +468,8 @@ def next_token_stats(graphdef, params, tokens: jax.Array, *, segments: jax.Array
   its prompt), so the output head never runs on the positions before (transformers'
   `logits_to_keep`: with a large vocabulary the head is a large share of a forward pass)."""
   out = apply(graphdef, params, tokens, segments=segments)
+  hidden = out.hidden
+  assert hidden is not None  # apply returns the final hidden states
   model = nnx.merge(graphdef, params)
   targets = jnp.where(tokens[:, 1:] == model.cfg.pad_id, 0, tokens[:, 1:])  # padding: id 0
   targets = targets[:, start:]
@@ -485,13 +487,13 @@ def next_token_stats(graphdef, params, tokens: jax.Array, *, segments: jax.Array
   if (not chunk or chunk >= t) and not start:
     logp, entropy, argmax = stats(out.logits[:, :-1], targets)
   elif not chunk or chunk >= t:  # under jit the full logits above are never computed
-    logp, entropy, argmax = stats(model.unembed(out.hidden[:, start:-1]), targets)
+    logp, entropy, argmax = stats(model.unembed(hidden[:, start:-1]), targets)
   else:
     n = -(-t // chunk)
     split = lambda x: jnp.pad(x, [(0, 0), (0, n * chunk - t)] + [(0, 0)] * (x.ndim - 2)).reshape(
         (b, n, chunk) + x.shape[2:]).swapaxes(0, 1)
     body = jax.checkpoint(lambda h, y: stats(model.unembed(h), y))
-    parts = jax.lax.map(lambda a: body(*a), (split(out.hidden[:, start:-1]), split(targets)))
+    parts = jax.lax.map(lambda a: body(*a), (split(hidden[:, start:-1]), split(targets)))
     logp, entropy, argmax = (x.swapaxes(0, 1).reshape(b, n * chunk)[:, :t] for x in parts)
   return TokenStats(logp, entropy, argmax, out.value[:, start:-1])
 

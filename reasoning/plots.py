@@ -175,7 +175,7 @@ def post_training_scaling(sft_records: list[dict], runs: dict[str, list[dict]], 
          title="SFT" if sft_evals else "SFT (none: a base model)", ylim=(0, 100))
   if sft_evals:
     ax.legend(fontsize=8)
-  slopes = {}
+  slopes: dict = {}
   for ax, key in zip(axes[0][1:], keys):
     for i, (label, records) in enumerate(runs.items()):
       points = np.array([(r["train_flops"] - offset, r[key]) for r in records
@@ -457,8 +457,9 @@ def o1_pair(rl: dict, search: dict, path: str, *, title: str, rl_label: str,
   left.plot(x, sigmoid, color="C0",
             label=f"sigmoid: A = {100 * s['a']:.1f}% [{100 * a_lo:.1f}, {100 * a_hi:.1f}], "
                   f"B = {s['b']:.2f}")
-  left.plot(x, log_linear, "--", color="C1", label=f"log-linear: {100 * ll['slope_per_decade']:+.1f} pts/decade "
-                              f"(R² {ll['r2']:.2f})")
+  left.plot(x, log_linear, "--", color="C1",
+            label=f"log-linear: {100 * ll['slope_per_decade']:+.1f} pts/decade "
+                  f"(R² {ll['r2']:.2f})")
   left.axhline(100 * fit["r0"], color="gray", ls=":", lw=1, label=f"before RL ({100 * fit['r0']:.1f}%)")
   left.set(xscale="log", xlabel="train-time compute: RL FLOPs from RL's start",
            ylabel=f"pass@1 ({rl_label})",

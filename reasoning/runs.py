@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 def ints(value) -> list[int]:
   """A config's list of integers: a tuple (1, 2, 3), one integer, or a comma string "1,2,3" (the
   form a saved run's config.json may hold, and a value read from the command line) -> [1, 2, 3]."""
+  parts: list
   if isinstance(value, str):
     parts = [x for x in value.split(",") if x.strip()]
   elif isinstance(value, numbers.Integral):
@@ -50,7 +51,8 @@ def held_out_problems(task, difficulty_list, n: int, seed: int, exclude=frozense
   from reasoning import rng
   out = []
   for d in ints(difficulty_list):
-    stream, kept = rng.stream(seed, "held_out", d), []
+    stream = rng.stream(seed, "held_out", d)
+    kept: list = []
     for _ in range(100):
       kept += [p for p in task.sample(stream, n - len(kept), d) if p.prompt not in exclude]
       if len(kept) == n:
@@ -131,7 +133,7 @@ def base_model_config(directory: str, config: dict) -> dict | None:
   """The run config a Hugging Face model directory stands for when it is passed where a run is
   expected (`init_from`): a base model, nothing trained, seed 0. None for a run directory."""
   if "model" in config or "init_from" in config or not ("model_type" in config or
-                                                       "architectures" in config):
+                                                        "architectures" in config):
     return None
   return {"model": {"path": directory, "dtype": "float32"}, "seed": 0}
 

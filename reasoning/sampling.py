@@ -25,6 +25,7 @@ import math
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 from flax import nnx, struct
 from jax.sharding import PartitionSpec as P
 
@@ -81,7 +82,7 @@ def row_noise(key: jax.Array, rows: jax.Array, steps: jax.Array, vocab: int) -> 
       jax.random.fold_in(jax.random.fold_in(key, r), t), (vocab,)))(rows, steps)
 
 
-def generate(graphdef, params, prompts: jax.Array, key: jax.Array, *, max_new: int,
+def generate(graphdef, params, prompts: jax.Array | np.ndarray, key: jax.Array, *, max_new: int,
              stop: str = "answer", temperature: float = 1.0, top_k: int = 0,
              top_p: float = 1.0, specials: Specials = VOCAB.specials, group: int = 1,
              slots: int = 0, chunk: int = 0, row_keys: bool = False,

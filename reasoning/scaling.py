@@ -22,9 +22,10 @@ No plotting and no file I/O here; scripts and plots call these.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Any, Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -68,7 +69,7 @@ def compare_coverage(before: np.ndarray, after: np.ndarray, rng: np.random.Gener
                                  int(np.quantile(crossings, 1 - tail))]}
 
 
-def log_linear_fit(compute: Sequence[float], accuracy: Sequence[float]) -> dict[str, float]:
+def log_linear_fit(compute: ArrayLike, accuracy: ArrayLike) -> dict[str, float]:
   """Least squares of accuracy on log10(compute): {slope_per_decade, intercept, r2}."""
   x, y = np.log10(np.asarray(compute, float)), np.asarray(accuracy, float)
   if len(x) < 2 or np.ptp(x) == 0:
@@ -95,7 +96,7 @@ def _unpack(theta, r0: float, scale: float) -> tuple[float, float, float]:
   return a, float(b), float(scale * np.exp(theta[2]))
 
 
-def sigmoid_fit(compute: Sequence[float], accuracy: Sequence[float], r0: float,
+def sigmoid_fit(compute: ArrayLike, accuracy: ArrayLike, r0: float,
                 iterations: int = 200) -> dict[str, float]:
   """Fits A (asymptote), B (efficiency) and C_mid with R0 fixed: {a, b, c_mid, rmse}."""
   c, y = np.asarray(compute, float), np.asarray(accuracy, float)
@@ -136,7 +137,7 @@ def _levenberg_marquardt(residuals, iterations: int):
   return best
 
 
-def coverage_fit(ks: Sequence[int], coverage: Sequence[float],
+def coverage_fit(ks: ArrayLike, coverage: ArrayLike,
                  saturated: float = 0.98) -> dict[str, float]:
   """log(coverage) = a * k^b (a < 0, b < 0 as coverage rises to 1), fitted as a line in
   log(-log coverage) against log k over the points with 0 < coverage <= `saturated`: near 1,
@@ -181,7 +182,7 @@ def extrapolation_check(compute, accuracy, r0: float, log_share: float = 0.5) ->
           "rise": float(accuracy[~early][-1] - last_fitted) if (~early).any() else 0.0}
 
 
-def overoptimization_fit(d: Sequence[float], reward: Sequence[float], form: str = "rl") -> dict:
+def overoptimization_fit(d: ArrayLike, reward: ArrayLike, form: str = "rl") -> dict:
   """Gao et al. 2022's laws for a reward against the distance d = sqrt(KL) from the initial
   policy: 'rl' R(d) = r0 + d (alpha - beta log d), 'bon' R(d) = r0 + d (alpha - beta d), r0 the
   reward at d = 0 (fitted, so a noisy first point does not anchor the curve). Linear least
@@ -214,7 +215,7 @@ def overoptimization_fit(d: Sequence[float], reward: Sequence[float], form: str 
           "inside": bool(inside)}
 
 
-def overoptimization_interval(d: Sequence[float], share: Sequence[float], rows: int,
+def overoptimization_interval(d: ArrayLike, share: ArrayLike, rows: int,
                               rng: np.random.Generator, form: str = "rl", resamples: int = 200,
                               level: float = 0.9) -> dict:
   """Parametric-bootstrap `level` intervals of an overoptimization fit to a share (the gold
@@ -224,8 +225,8 @@ def overoptimization_interval(d: Sequence[float], share: Sequence[float], rows: 
   d, p = np.asarray(d, np.float64), np.clip(np.asarray(share, np.float64), 0.0, 1.0)
   fits = [overoptimization_fit(d, rng.binomial(rows, p) / rows, form) for _ in range(resamples)]
   tail = (1 - level) / 2
-  out = {key: [float(np.quantile([f[key] for f in fits], q)) for q in (tail, 1 - tail)]
-         for key in ("d_peak", "gain_at_peak", "r2")}
+  out: dict[str, Any] = {key: [float(np.quantile([f[key] for f in fits], q)) for q in (tail, 1 - tail)]
+                         for key in ("d_peak", "gain_at_peak", "r2")}
   out["inside_share"] = float(np.mean([f["inside"] for f in fits]))
   return out
 
@@ -249,7 +250,7 @@ def bon_distance(n) -> np.ndarray:
   return np.sqrt(np.log(n) - (n - 1) / n)
 
 
-def difficulty_bins(scores: Sequence[float], bins: int = 5) -> np.ndarray:
+def difficulty_bins(scores: ArrayLike, bins: int = 5) -> np.ndarray:
   """[P] bin index 0..bins-1 by quantiles of `scores` (the base policy's pass rate per problem,
   or a verifier's mean score): 0 holds the lowest scores, the hardest problems. Ties share a
   bin, so equal scores never straddle a boundary; a score on an edge goes to the harder bin

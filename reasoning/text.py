@@ -56,6 +56,17 @@ class Vocab(Protocol):
   @property
   def specials(self) -> Specials: ...
 
+  @property
+  def pad(self) -> int:
+    """The id that marks padding (never produced by `encode`)."""
+    ...
+
+  @property
+  def bos(self) -> int | None: ...
+
+  @property
+  def eos(self) -> int: ...
+
   def encode(self, text: str) -> list[int]: ...
 
   def decode(self, ids: Sequence[int]) -> str:
@@ -184,7 +195,7 @@ def prompt_length(vocab, text: str) -> int:
   return len(_head(vocab)) + len(vocab.encode(text))
 
 
-def prompt_width(lengths: Sequence[int], minimum: int, multiple: int = 16) -> int:
+def prompt_width(lengths: Sequence[int] | np.ndarray, minimum: int, multiple: int = 16) -> int:
   """The padded prompt width for prompts of `lengths` tokens: `minimum` when they fit (synthetic
   tasks keep one width), else the longest rounded up to `multiple` (dataset prompts vary in
   length; few compiled shapes)."""
@@ -205,7 +216,7 @@ def pad_prompts(vocab: Vocab, prompts: Sequence[str], length: int | None = None)
   return out
 
 
-def pad_examples(vocab: CharVocab, prompts: Sequence[str], completions: Sequence,
+def pad_examples(vocab: Vocab, prompts: Sequence[str], completions: Sequence,
                  length: int) -> tuple[np.ndarray, np.ndarray]:
   """Right-padded `[BOS, prompt, completion, EOS, PAD...]` and a loss mask on completion + EOS.
 
@@ -252,7 +263,8 @@ def pack_examples(tokens: np.ndarray, loss_mask: np.ndarray, length: int, *,
   lengths = row_lengths(tokens, loss_mask, pad)
   if lengths.max(initial=0) > length:
     raise ValueError(f"an example of {lengths.max()} tokens does not fit packed rows of {length}")
-  rows, free = [], []
+  rows: list[list[int]] = []
+  free: list[int] = []
   for i in sorted(range(len(lengths)), key=lambda i: -lengths[i]):
     r = next((r for r, room in enumerate(free) if room >= lengths[i]), None)
     if r is None:

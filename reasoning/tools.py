@@ -92,8 +92,8 @@ def generate(graphdef, params, vocab, prompts: Sequence[str], key: jax.Array, *,
   cfg = nnx.merge(graphdef, params).cfg
   heads = [_head(vocab) + vocab.encode(p) for p in prompts]
   b = len(prompts)
-  completion = [[] for _ in range(b)]
-  env = [[] for _ in range(b)]
+  completion: list[list[int]] = [[] for _ in range(b)]
+  env: list[list[bool]] = [[] for _ in range(b)]
   done = np.zeros(b, bool)
   calls = np.zeros(b, np.int32)
   flops, turn = 0.0, 0

@@ -31,6 +31,7 @@ import json
 import platform
 import sys
 import time
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -47,9 +48,9 @@ from reasoning.testing import favoring  # noqa: E402
 from reasoning.text import VOCAB  # noqa: E402
 from reasoning.train import pg, sft, state as state_lib  # noqa: E402
 
-DEFAULT = dict(d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_len=256)
-LARGER = dict(d_model=256, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=768, max_len=256)
-LARGE = dict(d_model=512, n_layers=4, n_heads=8, n_kv_heads=8, d_ff=1536, max_len=256)
+DEFAULT: dict[str, Any] = dict(d_model=128, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=384, max_len=256)
+LARGER: dict[str, Any] = dict(d_model=256, n_layers=4, n_heads=4, n_kv_heads=4, d_ff=768, max_len=256)
+LARGE: dict[str, Any] = dict(d_model=512, n_layers=4, n_heads=8, n_kv_heads=8, d_ff=1536, max_len=256)
 
 
 def timed(fn, *, repeats: int, warmup: int = 2) -> float:
@@ -191,7 +192,8 @@ def bench_sampler(shape: dict, batch: int, prompt_len: int, max_new: int, repeat
   params = on_all_devices(params, batch)
   prompts = jnp.asarray(np.random.default_rng(0).integers(3, cfg.vocab_size, (batch, prompt_len)),
                         jnp.int32)
-  lengths, steps = [], []
+  lengths: list[int] = []
+  steps: list[float] = []
 
   def run():
     out = sampling.generate(graphdef, params, prompts, jax.random.key(len(lengths)),
@@ -232,8 +234,8 @@ def bench_rollout(shape: dict, prompts: int, samples: int, prompt_len: int, max_
   rows = jnp.asarray(np.repeat(unique, samples, axis=0), jnp.int32)
   variants = {"static": {}, "static_shared_prefill": {"group": samples}}
   variants.update({f"slots_{s}": {"group": samples, "slots": s} for s in slot_counts})
-  out = {"prompts": prompts, "samples": samples, "prompt_len": prompt_len, "max_new": max_new,
-         "mean_length": mean_length}
+  out: dict = {"prompts": prompts, "samples": samples, "prompt_len": prompt_len, "max_new": max_new,
+               "mean_length": mean_length}
   for name, kw in variants.items():
     got = []
 
@@ -283,8 +285,8 @@ def bench_verifiers(n: int = 10_000) -> dict:
 def run_peers(repeats: int) -> dict:
   import torch
   import transformers
-  out = {"torch": torch.__version__, "transformers": transformers.__version__,
-         "torch_threads": torch.get_num_threads(), "sampler": {}, "train": {}}
+  out: dict = {"torch": torch.__version__, "transformers": transformers.__version__,
+               "torch_threads": torch.get_num_threads(), "sampler": {}, "train": {}}
   for batch in (1, 64):
     r = peers.bench_sampler(DEFAULT, VOCAB.size, timed, batch=batch, prompt_len=32, max_new=64,
                             repeats=repeats, place=on_all_devices)
@@ -304,7 +306,7 @@ def run_peers(repeats: int) -> dict:
 
 # Real-model shapes with random weights (no download): `--preset` measures one of these instead
 # of the tiny models, e.g. on a GPU with `--dtype bfloat16`.
-PRESETS = {
+PRESETS: dict[str, dict[str, Any]] = {
     "qwen2.5-0.5b": dict(vocab_size=151_936, d_model=896, n_layers=24, n_heads=14, n_kv_heads=2,
                          d_ff=4864, max_len=4096, tie_embeddings=True, attn_bias=True,
                          embed_scale=False, rope_theta=1e6, norm_eps=1e-6),
@@ -315,9 +317,9 @@ def run_preset(name: str, dtype: str, args) -> dict:
   """Training step (batch x 512 tokens) and sampler (prompt 128, 128 new tokens) throughput of a
   real-model shape with random weights, and the training step's MFU against the matmul peak."""
   shape = dict(PRESETS[name], dtype=dtype)
-  out = {"train": bench_train(shape, batch=args.preset_batch, seq=512, repeats=args.repeats),
-         "sampler": bench_sampler(shape, batch=args.preset_batch, prompt_len=128, max_new=128,
-                                  repeats=args.repeats)}
+  out: dict = {"train": bench_train(shape, batch=args.preset_batch, seq=512, repeats=args.repeats),
+               "sampler": bench_sampler(shape, batch=args.preset_batch, prompt_len=128, max_new=128,
+                                        repeats=args.repeats)}
   cfg = model_lib.ModelConfig(**shape)
   for batch in (args.preset_batch, 256):
     r = out["sampler"] if batch == args.preset_batch else bench_sampler(
@@ -339,11 +341,11 @@ def run_preset(name: str, dtype: str, args) -> dict:
 # The settings --memory compares: none, each lever alone, both, both with LoRA (rank 16 on the
 # attention and MLP kernels: the optimizer state covers the adapters only), and both with bf16
 # parameters and optimizer state.
-MEMORY_SETTINGS = {"plain": {}, "logits_chunk": {"logits_chunk": 128},
-                   "remat": {"remat": "full"}, "both": {"remat": "full", "logits_chunk": 128},
-                   "both_lora16": {"remat": "full", "logits_chunk": 128, "lora_rank": 16},
-                   "both_bf16_params": {"remat": "full", "logits_chunk": 128,
-                                        "param_dtype": "bfloat16"}}
+MEMORY_SETTINGS: dict[str, dict] = {"plain": {}, "logits_chunk": {"logits_chunk": 128},
+                                    "remat": {"remat": "full"}, "both": {"remat": "full", "logits_chunk": 128},
+                                    "both_lora16": {"remat": "full", "logits_chunk": 128, "lora_rank": 16},
+                                    "both_bf16_params": {"remat": "full", "logits_chunk": 128,
+                                                         "param_dtype": "bfloat16"}}
 
 
 def _rl_step_parts(shape: dict, settings: dict, batch: int, seq: int):

@@ -115,8 +115,8 @@ def run_trl(model: str, config, vocab, args, workdir: str) -> dict:
       times.append(time.perf_counter())
 
   from trl.extras import profiling
-  profiling.ProfilingContext._log_metrics = (
-      lambda self, seconds: profiled.append((len(times), self.name.split(".")[-1], seconds)))
+  setattr(profiling.ProfilingContext, "_log_metrics",
+          lambda self, seconds: profiled.append((len(times), self.name.split(".")[-1], seconds)))
   step_seconds = []
   train_step = trl.GRPOTrainer.training_step
 
@@ -136,7 +136,7 @@ def run_trl(model: str, config, vocab, args, workdir: str) -> dict:
                             processing_class=tokenizer, callbacks=[Clock()],
                             train_dataset=datasets.Dataset.from_dict(
                                 {"prompt": [p.prompt for p in problems]}))
-  trainer.training_step = timed_training_step.__get__(trainer)
+  setattr(trainer, "training_step", timed_training_step.__get__(trainer))
   start = time.perf_counter()
   trainer.train()
   times = [start] + times

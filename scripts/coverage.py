@@ -148,7 +148,8 @@ def report(args, difficulties, counts: dict, samples: int, bin_samples: int, t0:
   pool = expand(counts["pool"], samples)
   groups = {f"d{d}": difficulty == d for d in sorted(set(difficulty.tolist()))}
   groups["all"] = np.ones(len(difficulty), bool)
-  bin_rate = np.asarray(counts["bin"]) / bin_samples if bin_samples else None
+  bin_rate = (np.asarray(counts["bin"]) / bin_samples if bin_samples
+              else np.zeros(len(difficulty)))
   if bin_samples:
     groups.update(sweep.model_relative_bins(bin_rate, "q", args.bins))
   results = {}

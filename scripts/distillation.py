@@ -55,8 +55,8 @@ def compare_methods(start: str, methods: dict[str, tuple[str, str]], *, key: str
     return scaling.pass_at_k_rows(np.asarray(cov["counts"]["pool"])[rows], n, ks)
 
   before = rows_of(start)
-  out = {"k": ks, "problems": int(rows.sum()), "key": key, "metric": metric,
-         "start": {"path": start, "pass_at_k": before.mean(0).tolist()}, "methods": {}}
+  out: dict = {"k": ks, "problems": int(rows.sum()), "key": key, "metric": metric,
+               "start": {"path": start, "pass_at_k": before.mean(0).tolist()}, "methods": {}}
   if teacher:
     out["teacher"] = {"path": teacher, **scaling.compare_coverage(
         before, rows_of(teacher), rng_lib.stream(seed, "fit_bootstrap", 99))}

@@ -50,16 +50,18 @@ def measure(workdir: str, problems_per_difficulty: int, difficulties: str, n: in
   ns = [int(k) for k in 2 ** np.arange(int(np.log2(n)) + 1)]
   difficulty = np.array([p.difficulty for p in problems])
   tokens_per_step = config["batch_size"] * (config.get("pack_len") or config["seq_len"])
-  out = {"workdir": workdir, "params": int(sum(x.size for x in jax.tree.leaves(params))),
-         "train_flops": train_flops, "train_tokens": float(config["steps"] * tokens_per_step),
-         "query_tokens": float(np.mean(prompt_tokens + greedy["lengths"][:, 0])), "bins": {}}
+  out: dict = {
+      "workdir": workdir, "params": int(sum(x.size for x in jax.tree.leaves(params))),
+      "train_flops": train_flops, "train_tokens": float(config["steps"] * tokens_per_step),
+      "query_tokens": float(np.mean(prompt_tokens + greedy["lengths"][:, 0])), "bins": {}}
   for d in sorted(set(difficulty.tolist())):
     rows = difficulty == d
-    entry = {"problems": int(rows.sum()),
-             "prompts": [p.prompt for p, r in zip(problems, rows) if r],
-             "greedy": {"accuracy": float(greedy["correct"][rows, 0].mean()),
-                        "correct": [int(x) for x in greedy["correct"][rows, 0]],
-                        "flops": float(greedy["flops"][rows, 0].mean())}, "best_of_n": []}
+    entry: dict = {"problems": int(rows.sum()),
+                   "prompts": [p.prompt for p, r in zip(problems, rows) if r],
+                   "greedy": {"accuracy": float(greedy["correct"][rows, 0].mean()),
+                              "correct": [int(x) for x in greedy["correct"][rows, 0]],
+                              "flops": float(greedy["flops"][rows, 0].mean())},
+                   "best_of_n": []}
     correct = pool["correct"][rows].sum(1)
     per_sample = float(pool["flops"][rows].mean())
     for k in ns:

@@ -31,8 +31,8 @@ def search_points(workdir: str, bin_name: str) -> dict:
   """{family: [(FLOPs per problem, accuracy)]} over both halves of the bin, and the
   compute-optimal frontier on the test half, with a log-linear fit of each."""
   rows = [json.loads(l) for l in open(os.path.join(workdir, "metrics.jsonl"))]
-  out = {}
-  by_method = {}
+  out: dict = {}
+  by_method: dict = {}
   for r in rows:
     if r["bin"] == bin_name:
       by_method.setdefault((r["family"], r["method"]), []).append(r)

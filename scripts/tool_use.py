@@ -44,7 +44,7 @@ def evaluate_run(workdir: str, problems: int, max_new: int) -> dict:
   out = {}
   scores = {}
   for name, available in (("with", True), ("without", False)):
-    per_problem = {}
+    per_problem: dict = {}
     result = evaluation.evaluate(graphdef, params, vocab,
                                  dataclasses.replace(task, available=available), held_out,
                                  jax.random.key(0), prompt_len=prompt_len, max_new=max_new,

@@ -372,8 +372,8 @@ def tiny_verifier_runs(tmp_path_factory, tiny_sft_run):
 
 @pytest.mark.slow
 def test_rl_against_a_learned_reward_logs_the_gold_reward_beside_it(tmp_path, tiny_sft_run,
-                                                                   tiny_verifier_runs,
-                                                                   monkeypatch):
+                                                                    tiny_verifier_runs,
+                                                                    monkeypatch):
   """A PRM's min step score as the RL reward: the rewards are its scores (in [0, 1], not the
   verifier's 0/1), pass_rate stays the exact verifier's, the sequence KL from the start is
   logged with its square root, and the PRM's scoring is on the FLOP ledger."""
@@ -784,7 +784,7 @@ def test_star_pulse_and_resume_after_a_kill(tmp_path, tiny_sft_run, monkeypatch)
 @pytest.mark.slow
 @pytest.mark.parametrize("target", ["policy", "sft"])
 def test_expert_iteration_pulse_and_resume_after_a_kill(tmp_path, tiny_sft_run, target,
-                                                       monkeypatch):
+                                                        monkeypatch):
   from experiments import expert_iteration as exit_exp
   config = _config("configs/countdown_expert_iteration.py")
   config.init_from = str(tiny_sft_run)

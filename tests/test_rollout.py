@@ -113,7 +113,7 @@ def test_reward_function_returns_the_optimized_reward_and_the_gold_verdict():
   np.testing.assert_array_equal(correct, [True, False])  # the gold reward, not the proxy's
   both = rewards.reward_function(task, learned=Proxy(), plus_verifier=True, format_penalty=0.5)
   np.testing.assert_allclose(both(problems, [right, wrong])[0], [1 + 1 / len(right),
-                                                                1 / len(wrong)])
+                                                                 1 / len(wrong)])
 
 
 class _PieceVocab:

@@ -55,9 +55,9 @@ def test_sft_retry_examples_train_on_all_but_the_dead_end_moves():
                                              ("attempts", "retry"), ("goals", "!")])
 def test_sft_trace_variants_train_on_the_written_search(variant, marker):
   config = sft_data.DataConfig(seed=0, train_difficulties=(1,) if variant == "search" else (1, 2),
-                              train_problems=60,
-                              seq_len={"probes": 160, "goals": 320}.get(variant, 256),
-                              solutions=variant)
+                               train_problems=60,
+                               seq_len={"probes": 160, "goals": 320}.get(variant, 256),
+                               solutions=variant)
   pools = sft_data.build_pools(config, get_task("countdown"), VOCAB, set())
   token = VOCAB.encode(marker)[0]
   for tokens, loss_mask in pools[1:] if variant == "goals" else pools:  # (goals: d1 is plain)

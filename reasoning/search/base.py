@@ -107,6 +107,6 @@ def concat_results(results: Sequence[Result]) -> Result:
   cat = lambda name: np.concatenate([getattr(r, name) for r in results])
   candidates = None
   if all(r.candidates is not None for r in results):
-    candidates = [c for r in results for c in r.candidates]
+    candidates = [c for r in results for c in r.candidates or []]
   return Result([c for r in results for c in r.completions], cat("scores"),
                 cat("generated_tokens"), cat("scored_tokens"), cat("flops"), candidates)

@@ -70,7 +70,7 @@ def beam_search(policy: Model, prm: Model, prompts: Sequence[str], key: jax.Arra
                          temperature=temperature)
     candidates = [parent + step for parent, step in zip(parents, steps)]
     # Merge duplicates before scoring: the same text always gets the same score.
-    unique = {}
+    unique: dict[tuple, None] = {}
     for p, c in zip(owners, candidates):
       unique.setdefault((p, c), None)
     keys = list(unique)

@@ -26,15 +26,15 @@ def select(answers: Sequence[str | None], scores: Sequence[float], method: str) 
   """Index of the chosen completion among N. answers: [N] (None = malformed); scores: [N]."""
   if method not in SELECTORS:
     raise ValueError(f"best-of-N selector must be one of {SELECTORS}, got {method!r}")
-  valid = [i for i, a in enumerate(answers) if a is not None]
+  valid = {i: a for i, a in enumerate(answers) if a is not None}
   if not valid:
     return 0
   if method == "best":
     return max(valid, key=lambda i: (scores[i], -i))
-  weight = defaultdict(float)
-  first, top = {}, {}
-  for i in valid:
-    a = answers[i]
+  weight: defaultdict[str, float] = defaultdict(float)
+  first: dict[str, int] = {}
+  top: dict[str, int] = {}
+  for i, a in valid.items():
     weight[a] += 1.0 if method == "majority" else scores[i]
     first.setdefault(a, i)
     if a not in top or scores[i] > scores[top[a]]:

@@ -47,8 +47,8 @@ def chains(model: Model, task: Task, problems: Sequence[Problem], key, *, chains
   fits = lambda prompt: prompt_length(model.vocab, prompt) <= width
   p, c = len(problems), chains
   rows = [(j, k) for j in range(p) for k in range(c)]
-  texts = [[[] for _ in range(c)] for _ in range(p)]
-  shown = [[[] for _ in range(c)] for _ in range(p)]  # attempts as later prompts show them
+  texts: list[list[list[str]]] = [[[] for _ in range(c)] for _ in range(p)]
+  shown: list[list[list]] = [[[] for _ in range(c)] for _ in range(p)]  # attempts as later prompts show them
   prompt_lens = np.zeros((p, c, length), np.int64)
   lengths = np.zeros((p, c, length), np.int64)
   critic_flops = np.zeros((p, c, length))
@@ -62,7 +62,7 @@ def chains(model: Model, task: Task, problems: Sequence[Problem], key, *, chains
     critiques = [None] * len(rows)
     if critic == ORACLE and t + 1 < length:
       critiques = [critic_lib.critique(task, problems[j], text) for (j, _), text in zip(rows, out)]
-    elif critic is not None and t + 1 < length:  # the last attempt's critique is never read
+    elif isinstance(critic, Model) and t + 1 < length:  # the last critique is never read
       critiques, spent = critique_lines(critic, [problems[j] for j, _ in rows], out,
                                         jax.random.fold_in(key, 10_000 + t),
                                         max_new=critique_max_new, slots=slots)

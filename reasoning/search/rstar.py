@@ -92,8 +92,8 @@ def _finish_trajectories(generator: Model, evaluator: Model, value: str, meter: 
   stats = jax.device_get(stats)
   created = stats["created"][0] & ~stats["terminal"][0]               # [B, N]
   owners, nodes = np.nonzero(created)
-  texts = [[] for _ in prompts]
-  scores = [[] for _ in prompts]
+  texts: list[list[str]] = [[] for _ in prompts]
+  scores: list[list[float]] = [[] for _ in prompts]
   if not len(owners):
     return texts, scores
   prefix = stats["prefix_tokens"][0][owners, nodes]                   # [R, S] left-padded
@@ -141,7 +141,7 @@ def cut_points(trajectories: list[str], rng: np.random.Generator) -> list[str]:
   (at least one step, or the answer line, is left for the discriminator)."""
   prefixes = []
   for text in trajectories:
-    steps, _ = split_completion(text)
+    steps = (split_completion(text) or ([], ""))[0]
     r = int(rng.integers(0, max(len(steps), 1)))
     prefixes.append("".join(line + "\n" for line in steps[:r]))
   return prefixes
@@ -186,7 +186,8 @@ def rstar(generator: Model, evaluator: Model, discriminator: Model | None, promp
 
   choose = lambda chosen: [t[i] for t, i in zip(trajectories, chosen)]
   gen_pick = [pick(t, s) for t, s in zip(trajectories, best_scores)]
-  generator_result = Result(choose(gen_pick), [s[i] for s, i in zip(best_scores, gen_pick)],
+  generator_result = Result(choose(gen_pick),
+                            np.array([s[i] for s, i in zip(best_scores, gen_pick)]),
                             meter.generated.copy(), meter.scored.copy(), meter.flops.copy())
   if discriminator is None:
     return RStarResult(generator_result, None, trajectories, None)

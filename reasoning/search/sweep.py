@@ -8,6 +8,7 @@ turns records into the per-bin, per-split accuracy rows of metrics.jsonl.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 
@@ -55,7 +56,7 @@ def best_of_n_records(policy: Model, prm: Model, task, problems, key, ns: list[i
 
 
 def sample_pool(policy: Model, task, problems, key, n: int, *, max_new: int,
-                temperature: float = 1.0) -> dict[str, np.ndarray]:
+                temperature: float = 1.0) -> dict[str, Any]:
   """n samples per problem at `temperature` (0: one greedy sample, n must be 1):
   {"correct" [P, n] bool, "flops" [P, n] each sample's generation FLOPs, "lengths" [P, n],
   "texts" (the P * n completions, problem-major)}. The raw material of coverage (pass@k),

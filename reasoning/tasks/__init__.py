@@ -1,5 +1,7 @@
 """Task families with verifiable answers and exact per-step oracle labels."""
 
+import dataclasses
+
 from reasoning.tasks.arithmetic import Arithmetic
 from reasoning.tasks.base import (NONE_ANSWER, Problem, Task, extract_answer, hint_of,
                                   hint_template, reference_completion, split_completion,
@@ -23,7 +25,7 @@ def get_task(name: str, **options) -> Task:
   if name not in known:
     raise ValueError(f"task.name={name!r} is not one of {sorted(known)}")
   cls = known[name]
-  fields = {f.name for f in cls.__dataclass_fields__.values() if f.name not in ("name",)}
+  fields = {f.name for f in dataclasses.fields(cls) if f.name not in ("name",)}
   unknown = set(options) - fields
   if unknown:
     raise ValueError(f"task.{sorted(unknown)[0]} is not an option of {name}; "

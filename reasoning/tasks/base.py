@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from typing import Any, Protocol, Sequence
+from typing import Any, ClassVar, Protocol, Sequence
 
 import numpy as np
 
@@ -50,8 +50,17 @@ class Problem:
 
 
 class Task(Protocol):
-  name: str
-  difficulties: tuple[int, ...]
+  @property
+  def name(self) -> str: ...
+
+  @property
+  def difficulties(self) -> tuple[int, ...]: ...
+
+  @property
+  def has_step_oracle(self) -> bool:
+    """Whether `step_labels` judges each step exactly; False where it cannot (a dataset, a chat
+    or tool format): PRMs then train on Monte-Carlo labels and step shaping is refused."""
+    ...
 
   def sample(self, rng: np.random.Generator, n: int, difficulty: int) -> list[Problem]: ...
 
@@ -62,19 +71,16 @@ class Task(Protocol):
 
   def step_labels(self, problem: Problem, steps: Sequence[str]) -> list[int]: ...
 
-  # Optional: `has_step_oracle = False` where step_labels cannot judge a step (a dataset, a chat
-  # or tool format): PRMs then train on Monte-Carlo labels and step shaping is refused. A task
-  # without the attribute has one (has_step_oracle below).
-
 
 def has_step_oracle(task: Task) -> bool:
-  """Whether `task.step_labels` judges each step exactly (True unless the task says False)."""
-  return getattr(task, "has_step_oracle", True)
+  """Whether `task.step_labels` judges each step exactly (Task.has_step_oracle)."""
+  return task.has_step_oracle
 
 
 class Wrapper:
   """A task around another, held in its `task` field (tasks.chat.ChatFormat, tasks.tool_use.
   ToolUse): the name and difficulties are the inner task's."""
+  task: Task
 
   @property
   def name(self) -> str:
@@ -199,6 +205,10 @@ def prefix_labels(reference: Sequence[str], steps: Sequence[str]) -> list[int]:
 class MatchesReference:
   """verify and step_labels of a task whose every problem has exactly one correct chain, its
   `solve` (a deterministic scratchpad or walk): the work is checked line by line against it."""
+  has_step_oracle: ClassVar[bool] = True
+
+  def solve(self, problem: Problem, rng: np.random.Generator | None = None) -> list[str] | None:
+    raise NotImplementedError
 
   def verify(self, problem: Problem, completion: str) -> float:
     """1.0 iff the completion is exactly the reference chain and the right answer; else 0.0.

@@ -31,7 +31,7 @@ import dataclasses
 import functools
 import itertools
 import re
-from typing import Sequence
+from typing import ClassVar, Sequence
 
 import numpy as np
 
@@ -141,7 +141,7 @@ def pool_after(numbers: Sequence[int], lines: Sequence[str]) -> list[int] | None
   """The pool left after the steps `lines` from `numbers`, or None at the first illegal one."""
   pool: list[int] | None = list(numbers)
   for line in lines:
-    pool = apply_step(pool, line)
+    pool = apply_step(pool, line) if pool is not None else None
     if pool is None:
       return None
   return pool
@@ -173,6 +173,7 @@ def apply_step(pool: list[int], line: str) -> list[int] | None:
 @dataclasses.dataclass(frozen=True)
 class Countdown:
   """Countdown with traps. `trap_share` of sampled problems have no solution (answer `none`)."""
+  has_step_oracle: ClassVar[bool] = True
   trap_share: float = 0.1
   # The prompt: `{question}` is replaced by `countdown 3 5 7 to 15`. A pretrained model can be
   # told the format in words (configs/hf_countdown_rl.py); the solutions are the same.

@@ -107,7 +107,7 @@ def attempt_steps(numbers: Sequence[int], target: int, rng: np.random.Generator,
     return search_steps(numbers, target, rng)
   solvable = can_reach(numbers, target)
   head, pool = _descend(sorted(numbers), target, solvable, rng, 4)
-  lines = []
+  lines: list[str] = []
   for (a, op, b, c), rest in _distinct_moves(pool)[:max_attempts]:
     left = sorted(rest + [c])
     if solvable and can_reach(left, target):
@@ -151,9 +151,9 @@ def goal_steps(numbers: Sequence[int], target: int, rng: np.random.Generator,
   if len(numbers) <= 3:
     return solution_steps(numbers, target) or []
   head, pool = _descend(sorted(numbers), target, solvable, rng, 4)
-  lines = []
+  lines: list[str] = []
   for goal, d, x, rest in _goals(pool, target)[:max_attempts]:
-    sub, last = (solution_steps(rest, x), x) if can_reach(rest, x) else _miss(rest, x)
+    sub, last = (solution_steps(rest, x) or [], x) if can_reach(rest, x) else _miss(rest, x)
     u, o, v, result = closest_move(last, d, target)
     lines += head + [goal] + sub + [f"{u}{o}{v}={result}"]
     if result == target:
@@ -172,7 +172,7 @@ def flawed_solution(problem: base.Problem, rng: np.random.Generator) -> list[str
   target = problem.meta["target"]
   pool = sorted(problem.meta["numbers"])
   deviate_at = int(rng.integers(len(pool)))  # index of the first possibly-bad step
-  lines = []
+  lines: list[str] = []
   while len(pool) > 1:
     moves = _pool_moves(pool)
     if len(lines) < deviate_at and not problem.is_trap:
@@ -219,7 +219,7 @@ def failed_attempt(problem: base.Problem, rng: np.random.Generator,
   for _ in range(20):
     pool = sorted(problem.meta["numbers"])
     deviate_at = 0 if rng.random() < 0.5 else int(rng.integers(n_steps))
-    lines = []
+    lines: list[str] = []
     while len(pool) > 1:
       moves = _pool_moves(pool)
       if len(lines) <= deviate_at:

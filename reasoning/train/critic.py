@@ -107,7 +107,8 @@ def examples(task: Task, problems: Sequence[Problem], completions: Sequence[str]
   """(critic prompt, oracle critique) pairs from a policy's own samples: every well-formed wrong
   solution (a wrong step somewhere) and right ones up to `right_share` of the set, drawn with
   `rng`; malformed ones are dropped."""
-  wrong, right = [], []
+  wrong: list[tuple[str, str]] = []
+  right: list[tuple[str, str]] = []
   for p, c in zip(problems, completions):
     text = critique(task, p, c)
     if text is not None:
@@ -177,6 +178,6 @@ def judge(generate: Callable[[list[str]], list[str]], task: Task, problems: Sequ
   (kept indices, critiques, verdicts, truth)."""
   kept, prompts = readable(problems, completions, fits)
   texts = generate(prompts) if prompts else []
-  truth = [first_wrong_step(task.step_labels(problems[i], solution_lines(completions[i])))
+  truth = [first_wrong_step(task.step_labels(problems[i], solution_lines(completions[i]) or []))
            for i in kept]
   return kept, texts, [verdict(t) for t in texts], truth

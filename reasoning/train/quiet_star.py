@@ -197,6 +197,7 @@ def talk(graphdef, params, tokens, loss_mask, at, thoughts, cfg: QuietConfig) ->
   ext, positions, mask = layout(tokens, at, blocks, pad)
   out = model_lib.apply(graphdef, params["model"], ext, positions=positions, mask=mask)
   logits, hidden = out.logits, out.hidden
+  assert hidden is not None  # apply returns the final hidden states
   block_logits = logits[:, n:].reshape(b, cfg.blocks, k, -1)
   block_hidden = hidden[:, n:].reshape(b, cfg.blocks, k, -1)
   # The thought's log-prob: block step s - 1 predicts thought token s (at temperature 1).

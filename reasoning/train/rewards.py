@@ -39,8 +39,8 @@ def rewards_of(task, problems, completions, format_penalty: float,
       if illegal_penalty and not reward and task.has_illegal_step(p, c):
         reward = -illegal_penalty
       if step_reward:  # check_shaping: only tasks with a step oracle, so a scratchpad
-        steps, answer = split_completion(c)
-        labels = task.step_labels(p, steps + [answer_line(answer)])
+        steps, stated = split_completion(c) or ([], answer)
+        labels = task.step_labels(p, steps + [answer_line(stated)])
         reward += step_reward * float(np.mean(labels))
       out.append(reward)
   return np.array(out, np.float32)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from typing import Callable
+from typing import Any, Callable
 
 import jax
 import jax.numpy as jnp
@@ -112,10 +112,11 @@ class RLConfig:
   @classmethod
   def from_config(cls, config) -> RLConfig:
     pg_cfg = _check(config)
-    special = {"train_difficulties": tuple(runs_lib.ints(config.train_difficulties)),
-               "reward_dense": bool(config.reward.dense),
-               "reward_plus_verifier": bool(config.reward.plus_verifier), "pg": pg_cfg,
-               "optim": dict(config.optim), "mesh": mesh_lib.MeshConfig(**config.mesh)}
+    special: dict[str, Any] = {"train_difficulties": tuple(runs_lib.ints(config.train_difficulties)),
+                               "reward_dense": bool(config.reward.dense),
+                               "reward_plus_verifier": bool(config.reward.plus_verifier),
+                               "pg": pg_cfg, "optim": dict(config.optim),
+                               "mesh": mesh_lib.MeshConfig(**config.mesh)}
     return cls(**{f.name: special[f.name] if f.name in special else config[f.name]
                   for f in dataclasses.fields(cls)})
 
@@ -197,6 +198,7 @@ class RLLoop:
     carry, self.meta, self.start = loop.resume(self.ckpt, carry, meta, what="RL step")
     self.mesh = mesh_lib.make_mesh(self.config.mesh)
     carry = jax.device_put(carry, mesh_lib.state_shardings(self.mesh, carry))
+    self.queue: list | None
     self.state, self.queue = ((carry["state"], [carry["behind"], *carry.get("newer", [])])
                               if self.stale else (carry, None))
     self.reference = jax.device_put(reference, mesh_lib.state_shardings(self.mesh, reference))
@@ -237,6 +239,7 @@ class RLLoop:
     if self.queue is not None:  # the rollout k steps on samples from this step's starting policy
       starting = jax.tree.map(jnp.copy, self.state.params)
     if config.pipeline:
+      assert self.queue is not None  # pipeline needs off_policy_steps >= 1 (checked)
       this = rollout_lib.collect(this)
       if step + 1 < config.steps:
         launched = self.launch(step + 1, policy_of(self.queue[1] if self.stale > 1

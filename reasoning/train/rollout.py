@@ -9,7 +9,7 @@ frozen reference, per-algorithm advantages), then minibatch updates on `Rollout.
 from __future__ import annotations
 
 import dataclasses
-from typing import Callable, Sequence
+from typing import Any, Callable, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -140,7 +140,7 @@ class Launched:
   problems: Sequence[Problem]
   prompts: jax.Array         # [B, P] padded prompts
   prompt_lens: np.ndarray    # [B]
-  samples: sampling.Samples
+  samples: Any               # sampling.Samples, or tools.ToolSamples for a task with tools
 
 
 def launch(graphdef, params, problems: Sequence[Problem], key, *, vocab, prompt_len: int,

@@ -76,6 +76,7 @@ def make_step(loss_fn, tx: optax.GradientTransformation, lora=None):
     updates, opt_state = tx.update(grads, state.opt_state, state.params)
     params = optax.apply_updates(state.params, updates)
     metrics["grad_norm"] = optax.tree.norm(grads)
-    return state.replace(step=state.step + 1, params=params, opt_state=opt_state), metrics
+    return dataclasses.replace(state, step=state.step + 1, params=params,
+                               opt_state=opt_state), metrics
 
   return train_step

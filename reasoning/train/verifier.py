@@ -94,7 +94,7 @@ def aggregate_steps(scores: Sequence[float], how: str) -> float:
   s = np.asarray(scores, np.float64)
   if s.size == 0:
     return 0.0
-  return float({"min": s.min, "prod": s.prod, "last": lambda: s[-1], "mean": s.mean}[how]())
+  return float(s[-1] if how == "last" else getattr(np, how)(s))
 
 
 def monte_carlo_labels(complete: Callable[[list[str]], list[str]], task: Task,

@@ -27,7 +27,7 @@ def training_problems(task, seed: int, levels, count: int, held_out: set[str],
                       stream: str = "verifier_problems"):
   """`count` problems, none held out, each at a difficulty drawn uniformly from `levels`."""
   rng = rng_lib.stream(seed, stream)
-  out = []
+  out: list = []
   while len(out) < count:
     [p] = task.sample(rng, 1, int(rng.choice(levels)))
     if p.prompt not in held_out:
