@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from experiments import cli
 from reasoning import compute, loop, rng as rng_lib, runs as runs_lib
@@ -22,10 +21,9 @@ from reasoning.train import state as state_lib, verifier, verifier_data as data
 
 
 def run(config, workdir: str) -> dict:
-  if config.kind not in ("prm", "orm"):
-    raise ValueError(f"kind must be 'prm' or 'orm', got {config.kind!r}")
-  if config.labels not in ("oracle", "mc"):
-    raise ValueError(f"labels must be 'oracle' or 'mc', got {config.labels!r}")
+  for field, allowed in (("kind", ("prm", "orm")), ("labels", ("oracle", "mc"))):
+    if config[field] not in allowed:
+      raise ValueError(f"{field} must be one of {allowed}, got {config[field]!r}")
   runs_lib.check_positive(config, "steps", "batch_size", "train_problems", "samples_per_problem",
                           "log_every", "checkpoint_every", "keep_checkpoints", "max_new")
   task = runs_lib.make_task(config)
@@ -44,26 +42,12 @@ def run(config, workdir: str) -> dict:
   # Room for the longest training prompt too (dataset prompts vary in length).
   prompt_len = prompt_width([prompt_length(vocab, p.prompt) for p in problems], prompt_len)
   sample = dict(prompt_len=prompt_len, max_new=config.max_new)
-  repeated, completions, gen_lengths = data.sample_solutions(
-      graphdef, policy_params, vocab, problems, config.samples_per_problem, sample_key, **sample)
-  steps, outcomes = data.build_targets(
-      task, repeated, completions, kind=config.kind, labels=config.labels,
-      complete=data.continuations(graphdef, policy_params, vocab, label_key,
-                                  max_len=model_cfg.max_len, **sample),
-      mc_rollouts=config.mc_rollouts, mc_hard=config.mc_hard)
-  extra, extra_completions = data.synthetic_solutions(
-      task, config.seed, levels, config.synthetic_problems, config.synthetic_per_problem, held_out)
-  if extra:
-    extra_steps, extra_outcomes = verifier.oracle_targets(task, extra, extra_completions)
-    repeated, completions = repeated + extra, completions + extra_completions
-    steps, outcomes = steps + extra_steps, outcomes + extra_outcomes
-  seq_len = verifier.seq_len_for(vocab, [p.prompt for p in repeated], completions,
-                                 minimum=prompt_len + config.max_new + 2)
-  targets = verifier.reward_targets(vocab, [p.prompt for p in repeated], completions, steps,
-                                    outcomes, seq_len)
-  print(f"data: {len(completions)} solutions, {np.mean(outcomes):.3f} correct, "
-        f"{np.mean([x for s in steps for x in s]):.3f} of steps labelled good", flush=True)
-
+  targets, seq_len, gen_lengths = data.training_targets(
+      task, problems, graphdef, policy_params, vocab, sample_key, label_key, **sample,
+      max_len=model_cfg.max_len, samples=config.samples_per_problem, kind=config.kind,
+      labels=config.labels, mc_rollouts=config.mc_rollouts, mc_hard=config.mc_hard,
+      synthetic=data.synthetic_solutions(task, config.seed, levels, config.synthetic_problems,
+                                         config.synthetic_per_problem, held_out))
   tx = state_lib.make_optimizer(optim_cfg)
   state = state_lib.create(jax.tree.map(jnp.copy, policy_params), tx)
   train_step = verifier.make_train_step(graphdef, tx, config.kind)
@@ -75,34 +59,45 @@ def run(config, workdir: str) -> dict:
   writer = loop.open_metrics(workdir, start)
   progress = Progress(config.steps, start=start, every=config.log_every)
   n = len(targets["tokens"])
-  try:
-    for step in range(start, config.steps):
-      idx = rng_lib.stream(config.seed, "verifier_batches", step).choice(n, config.batch_size,
-                                                                         replace=False)
-      state, metrics = train_step(state, {k: jnp.asarray(v[idx]) for k, v in targets.items()})
-      lengths = row_lengths(targets["tokens"][idx], targets["orm_mask"][idx], vocab.pad)
-      meta["train_flops"] += compute.train_flops(model_cfg, lengths)
-      done = step + 1
-      loop.log_train_step(writer, progress, done, metrics, every=config.log_every,
-                          total=config.steps, train_flops=meta["train_flops"],
-                          tokens=float(lengths.sum()),
-                          show={"loss": "loss", "accuracy": "accuracy"}, ckpt=ckpt)
-      loop.save(ckpt, done, state, meta, metrics, force=done == config.steps)
-  finally:
-    ckpt.close()
+  metrics = None
+
+  def step(i):
+    nonlocal state, metrics
+    idx = rng_lib.stream(config.seed, "verifier_batches", i).choice(n, config.batch_size,
+                                                                    replace=False)
+    state, metrics = train_step(state, {k: jnp.asarray(v[idx]) for k, v in targets.items()})
+    lengths = row_lengths(targets["tokens"][idx], targets["orm_mask"][idx], vocab.pad)
+    meta["train_flops"] += compute.train_flops(model_cfg, lengths)
+    loop.log_train_step(writer, progress, i + 1, metrics, every=config.log_every,
+                        total=config.steps, train_flops=meta["train_flops"],
+                        tokens=float(lengths.sum()),
+                        show={"loss": "loss", "accuracy": "accuracy"}, ckpt=ckpt)
+
+  loop.run_steps(step, start=start, total=config.steps, ckpt=ckpt,
+                 save=lambda done: loop.save(ckpt, done, state, meta, metrics,
+                                             force=done == config.steps))
+  result = evaluate(config, task, writer, graphdef, policy_params, state.params, vocab,
+                    eval_problems, eval_key, sample, seq_len=seq_len,
+                    train_flops=meta["train_flops"])
+  return {"params": state.params, "metrics": result, "data_size": n}
+
+
+def evaluate(config, task, writer, graphdef, policy_params, params, vocab, problems, key,
+             sample: dict, *, seq_len: int, train_flops: float) -> dict:
+  """The reward model's held-out AUCs on the policy's samples of `problems` (those on record
+  when the run had finished before), written at the last step; closes the metrics."""
   evaluated = [r for r in loop.read_metrics(writer.path) if "eval/correct" in r]
   if evaluated:  # finished before: the AUCs are on record
     result = {k: v for k, v in evaluated[-1].items() if k.startswith(("eval/", "auc/"))}
   else:
-    held, texts, _ = data.sample_solutions(graphdef, policy_params, vocab, eval_problems,
-                                           config.eval_samples, eval_key, **sample)
-    result = data.held_out_aucs(task, held, texts, graphdef, state.params, vocab,
+    held, texts, _ = data.sample_solutions(graphdef, policy_params, vocab, problems,
+                                           config.eval_samples, key, **sample)
+    result = data.held_out_aucs(task, held, texts, graphdef, params, vocab,
                                 kind=config.kind, seq_len=seq_len, seed=config.seed)
-    writer.write(config.steps, train_flops=meta["train_flops"], **result)
+    writer.write(config.steps, train_flops=train_flops, **result)
   writer.close()
   print("eval: " + "  ".join(f"{k}={v:.3f}" for k, v in result.items()), flush=True)
-  return {"params": state.params, "metrics": result, "data_size": n}
-
+  return result
 
 if __name__ == "__main__":
   cli.main(run, "verifier")

@@ -10,6 +10,7 @@ evaluates held-out problems greedily with a key that is a function of the step a
 from __future__ import annotations
 
 import os
+from typing import Callable
 
 import jax
 import numpy as np
@@ -33,6 +34,24 @@ def open_metrics(workdir: str, start: int) -> MetricsWriter:
   had logged: nothing when there was no checkpoint (start 0), so a rerun logs each step once."""
   return MetricsWriter(os.path.join(workdir, "metrics.jsonl"),
                        resume_step=start if start > 0 else -1)
+
+
+def run_steps(step: Callable[[int], object], *, start: int, total: int, ckpt,
+              save: Callable[[int], object], evaluate: Callable[[int], object] | None = None,
+              evaluate_at=frozenset()) -> None:
+  """The loop itself, the same in every trainer: `step(i)` trains step i (from `start`) and logs
+  it; then, with done = i + 1, `evaluate(done)` where `evaluate_at` holds done and `save(done)`
+  (the trainer's checkpoint: `save` below, or `ckpt.save` of its carry). The checkpointer is
+  closed even when the run is interrupted, so a pending write finishes."""
+  try:
+    for i in range(start, total):
+      step(i)
+      done = i + 1
+      if evaluate is not None and done in evaluate_at:
+        evaluate(done)
+      save(done)
+  finally:
+    ckpt.close()
 
 
 class NonFinite(RuntimeError):

@@ -186,6 +186,7 @@ class RLLoop:
     self.sampled_groups = groups + int(round(config.dynamic_sampling * groups))
     self.select = (functools.partial(rollout_lib.informative_rows, group=group, groups=groups)
                    if config.dynamic_sampling else None)
+    self.launched: rollout_lib.Launched | None = None  # pipelined: the next step's, dispatched
 
   def _resume(self, state, sft_flops: float, reference, lora: bool) -> None:
     """The train state, queue and meta of the latest checkpoint (or the start), on the mesh."""
@@ -277,36 +278,38 @@ class RLLoop:
     meta["pass_rates"] = rollout_lib.update_pass_rates(meta["pass_rates"], problems, out.correct)
     return metrics
 
+  def step(self, step: int) -> None:
+    """One RL step: the rollout (launching the next one where pipelined), the update, the
+    step's record in metrics.jsonl and on the progress line."""
+    self.clock.start()
+    out, problems, self.launched = self.rollout(step, self.launched)
+    metrics = self.update(step, out, problems)
+    done = step + 1
+    record = {**out.summary(self.task), **metrics, **self.clock.metrics()}
+    loop.check_finite(record, done, self.ckpt)
+    self.writer.write(done, train_flops=self.meta["train_flops"], algo=self.pg_cfg.algo,
+                      **record)
+    self.progress.update(done, tokens=float(out.lengths.sum()), reward=record["reward"],
+                         kl=record["kl"], len=record["response_length"])
+
+  def save(self, done: int) -> None:
+    carry = (self.state if self.queue is None
+             else rollout_lib.stale_carry(self.state, self.queue))
+    self.ckpt.save(done, carry, self.meta, force=done == self.config.steps)
+
   def run(self):
     """Steps from the resumed one to `config.steps`, evaluating and checkpointing; returns the
     trained parameters' policy. The metrics writer stays open for the caller's summary."""
     config = self.config
     self.writer = loop.open_metrics(self.workdir, self.start)
-    progress = Progress(config.steps, start=self.start, every=config.log_every)
+    self.progress = Progress(config.steps, start=self.start, every=config.log_every)
     self.clock = PhaseClock(config.time_phases)
-    evaluate_at = loop.eval_steps(config.steps, config.eval_every, config.eval_log_points)
     if self.start == 0:
       self.evaluate(0)
-    launched = None  # with `pipeline`: the next step's generation, dispatched
-    try:  # a pending checkpoint write finishes even when interrupted
-      for step in range(self.start, config.steps):
-        self.clock.start()
-        out, problems, launched = self.rollout(step, launched)
-        metrics = self.update(step, out, problems)
-        done = step + 1
-        record = {**out.summary(self.task), **metrics, **self.clock.metrics()}
-        loop.check_finite(record, done, self.ckpt)
-        self.writer.write(done, train_flops=self.meta["train_flops"], algo=self.pg_cfg.algo,
-                          **record)
-        progress.update(done, tokens=float(out.lengths.sum()), reward=record["reward"],
-                        kl=record["kl"], len=record["response_length"])
-        if done in evaluate_at:
-          self.evaluate(done)
-        carry = (self.state if self.queue is None
-                 else rollout_lib.stale_carry(self.state, self.queue))
-        self.ckpt.save(done, carry, self.meta, force=done == config.steps)
-    finally:
-      self.ckpt.close()
+    loop.run_steps(self.step, start=self.start, total=config.steps, ckpt=self.ckpt,
+                   save=self.save, evaluate=self.evaluate,
+                   evaluate_at=loop.eval_steps(config.steps, config.eval_every,
+                                               config.eval_log_points))
     return self.policy_of(self.state.params)
 
 

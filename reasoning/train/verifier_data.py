@@ -83,6 +83,34 @@ def build_targets(task, problems, completions, *, kind: str, labels: str, comple
   return steps, outcomes
 
 
+def training_targets(task, problems, graphdef, params, vocab, sample_key, label_key, *,
+                     prompt_len: int, max_new: int, max_len: int, samples: int, kind: str,
+                     labels: str, mc_rollouts: int, mc_hard: bool, synthetic=([], [])):
+  """The reward model's training set: `samples` policy solutions of each problem labelled by
+  `kind` and `labels` (`build_targets`), plus the `synthetic` (problems, completions) labelled by
+  the oracle, as `verifier.reward_targets` arrays. Returns (targets, seq_len, the policy's
+  generated lengths)."""
+  sample = dict(prompt_len=prompt_len, max_new=max_new)
+  repeated, completions, gen_lengths = sample_solutions(graphdef, params, vocab, problems,
+                                                        samples, sample_key, **sample)
+  steps, outcomes = build_targets(
+      task, repeated, completions, kind=kind, labels=labels,
+      complete=continuations(graphdef, params, vocab, label_key, max_len=max_len, **sample),
+      mc_rollouts=mc_rollouts, mc_hard=mc_hard)
+  extra, extra_completions = synthetic
+  if extra:
+    extra_steps, extra_outcomes = verifier.oracle_targets(task, extra, extra_completions)
+    repeated, completions = repeated + extra, completions + extra_completions
+    steps, outcomes = steps + extra_steps, outcomes + extra_outcomes
+  seq_len = verifier.seq_len_for(vocab, [p.prompt for p in repeated], completions,
+                                 minimum=prompt_len + max_new + 2)
+  targets = verifier.reward_targets(vocab, [p.prompt for p in repeated], completions, steps,
+                                    outcomes, seq_len)
+  print(f"data: {len(completions)} solutions, {np.mean(outcomes):.3f} correct, "
+        f"{np.mean([x for s in steps for x in s]):.3f} of steps labelled good", flush=True)
+  return targets, seq_len, gen_lengths
+
+
 def continuations(graphdef, params, vocab, key, *, max_len: int, prompt_len: int,
                   max_new: int):
   """complete(queries) -> texts: Monte-Carlo continuations of step prefixes at temperature 1,
