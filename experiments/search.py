@@ -79,6 +79,14 @@ def run(config, workdir: str) -> dict:
       correct = [task.verify(p, c) for p, c in zip(problems, result.completions)]
       write(sweep.record(method, family, budget, correct, result.flops, seconds))
 
+  tree_searches(config, searched, policy, prm, prompts, key)
+  records = [r for r in done.values() if r["method"] != POOL]
+  return report(config, workdir, records, done[POOL], difficulty, split)
+
+
+def tree_searches(config, searched, policy: Model, prm: Model, prompts, key) -> None:
+  """Beam, lookahead and MCTS at each of their budgets; `searched(method, family, budget, fn)`
+  runs `fn` unless the method is on record."""
   options = dict(expand=config.expand, max_steps=config.max_steps,
                  step_tokens=config.step_tokens, temperature=config.temperature)
   for n in runs_lib.ints(config.beam):
@@ -99,10 +107,12 @@ def run(config, workdir: str) -> dict:
                            step_tokens=config.step_tokens, temperature=config.temperature)
                  for i in range(0, len(prompts), config.mcts_batch)]))
 
-  # Curves per bin and split, the compute-optimal frontier, plots and metrics.
+
+def report(config, workdir: str, records: list[dict], pool: dict, difficulty, split) -> dict:
+  """Curves per bin and split, the compute-optimal frontier, metrics.jsonl, TensorBoard
+  scalars, plots and summary.json, by task difficulty and by model-relative difficulty."""
   bins = {f"d{d}": difficulty == d for d in sorted(set(difficulty.tolist()))}
-  bins["all"] = np.ones(len(problems), bool)
-  records = [r for r in done.values() if r["method"] != POOL]
+  bins["all"] = np.ones(len(difficulty), bool)
   rows = sweep.per_bin_rows(records, bins, split)
   with open(os.path.join(workdir, "metrics.jsonl"), "w") as f:
     f.writelines(json.dumps(row) + "\n" for row in rows)
@@ -119,9 +129,8 @@ def run(config, workdir: str) -> dict:
   summary = frontier_summary(curves, frontier)
   # Model-relative difficulty (Snell et al. 2024, section 3): quantile bins of the policy's own
   # pass rate over the pool (oracle, q1 hardest) and of the PRM's mean score (predicted, p1).
-  pool = done[POOL]
   relative = {**sweep.model_relative_bins(np.array(pool["pass_rate"]), "q", config.bins),
-              "all": np.ones(len(problems), bool)}
+              "all": np.ones(len(difficulty), bool)}
   rel_curves, rel_frontier = tabulate(records, relative, split)
   summary["model-relative bins (pass rate)"] = frontier_summary(rel_curves, rel_frontier)
   for reference in ("best-of-N PRM weighted", "best-of-N majority"):
@@ -130,7 +139,7 @@ def run(config, workdir: str) -> dict:
           records, view_bins, reference)
   if "prm_score" in pool:
     predicted = {**sweep.model_relative_bins(np.array(pool["prm_score"]), "p", config.bins),
-                 "all": np.ones(len(problems), bool)}
+                 "all": np.ones(len(difficulty), bool)}
     pred_curves, pred_frontier = tabulate(records, predicted, split)
     summary["predicted bins (PRM mean score)"] = frontier_summary(pred_curves, pred_frontier)
   plots.search_scaling(rel_curves, rel_frontier, os.path.join(workdir, "plots",
@@ -142,7 +151,6 @@ def run(config, workdir: str) -> dict:
   print(json.dumps(summary, indent=2), flush=True)
   print(f"wrote {path}", flush=True)
   return {"curves": curves, "frontier": frontier, "summary": summary}
-
 
 if __name__ == "__main__":
   cli.main(run, "search")
