@@ -38,13 +38,7 @@ EVALUATORS = ("outcome", "value", "prm")
 
 
 def run(config, workdir: str) -> dict:
-  if config.target not in TARGETS:
-    raise ValueError(f"config.target must be one of {TARGETS}, got {config.target!r}")
-  if config.evaluator not in EVALUATORS or (config.evaluator == "prm") != bool(config.prm):
-    raise ValueError(f"config.evaluator must be one of {EVALUATORS}, with config.prm (a reward "
-                     f"model workdir) iff 'prm'; got {config.evaluator!r}, prm={config.prm!r}")
-  runs_lib.check_positive(config, "iterations", "problems_per_iteration", "mcts_batch",
-                          "batch_size", "keep_checkpoints")
+  check_config(config)
   vocab, sft_config, model_cfg, graphdef, sft_params, sft_flops = runs_lib.load_sft(
       config.init_from)
   task = runs_lib.make_task(config)
@@ -53,12 +47,7 @@ def run(config, workdir: str) -> dict:
                                           config.eval_problems)
   problems = star.training_problems(task, config.seed, runs_lib.ints(
       config.train_difficulties), config.train_problems, {p.prompt for p in eval_problems})
-  evaluator, value = None, config.evaluator
-  if config.evaluator == "prm":
-    prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = runs_lib.load_sft(config.prm)
-    evaluator = Model(prm_graphdef, prm_params, prm_cfg, prm_vocab)
-  elif config.evaluator == "outcome":
-    value = exit_lib.make_judge(task, problems, vocab)
+  evaluator, value = search_evaluator(config, task, problems, vocab)
   prompt_len = round_up(max(prompt_length(vocab, p.prompt) for p in problems + eval_problems), 8)
   key = jax.random.key(config.seed)
   mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig(**config.mesh))
@@ -75,45 +64,30 @@ def run(config, workdir: str) -> dict:
 
   if start == 0:
     do_eval(0, sft_params)
-  try:
-    for it in range(start + 1, config.iterations + 1):
-      pick = rng_lib.stream(config.seed, "exit_problems", it).choice(
-          len(problems), size=min(config.problems_per_iteration, len(problems)), replace=False)
-      batch_problems = [problems[i] for i in pick]
-      policy = Model(graphdef, params, model_cfg, vocab)
-      completions, trace, search_flops = mcts.traced_mcts_chunks(
-          policy, evaluator or policy, [p.prompt for p in batch_problems],
-          jax.random.fold_in(key, it), batch=config.mcts_batch,
-          num_candidates=config.num_candidates, num_simulations=config.num_simulations,
-          max_moves=config.max_moves, step_tokens=config.step_tokens, value=value,
-          policy=config.mcts_policy, commit="step")
-      outcomes = np.array([task.verify(p, c) for p, c in zip(batch_problems, completions)],
-                          np.float32)
-      print(f"iteration {it}: search solved {outcomes.mean():.1%} of {len(batch_problems)}",
-            flush=True)
-      seed = config.seed * 1000 + it
-      if config.target == "policy":
-        rows = exit_lib.policy_examples(trace, outcomes)
-        params, train_flops, steps, metrics = exit_lib.train_on_search(
-            graphdef, params, rows, model_cfg, mesh, optim=dict(config.optim),
-            epochs=config.epochs, batch_size=config.batch_size, value_coef=config.value_coef,
-            seed=seed)
-        n_examples = len(rows["weights"])
-      else:
-        examples = [(p.prompt, c) for p, c, z in zip(batch_problems, completions, outcomes) if z]
-        n_examples, steps, train_flops, metrics = len(examples), 0, 0.0, {}
-        if examples:
-          steps = max(1, math.ceil(config.epochs * len(examples) / config.batch_size))
-          params, train_flops, metrics = sft.finetune(
-              graphdef, params, examples, vocab, model_cfg, mesh, optim=dict(config.optim),
-              steps=steps, batch_size=config.batch_size, seq_len=model_cfg.max_len, seed=seed)
-      meta["train_flops"] += search_flops + train_flops
-      do_eval(it, params, search_solved=float(outcomes.mean()), examples=n_examples,
-              train_steps=steps, search_flops=search_flops, update_flops=train_flops,
-              **{f"train/{k}": v for k, v in metrics.items()})
-      ckpt.save(it, params, meta, force=True)
-  finally:
-    ckpt.close()
+
+  def iteration(i):
+    nonlocal params
+    it = i + 1
+    pick = rng_lib.stream(config.seed, "exit_problems", it).choice(
+        len(problems), size=min(config.problems_per_iteration, len(problems)), replace=False)
+    batch_problems = [problems[j] for j in pick]
+    completions, trace, search_flops = search(config, Model(graphdef, params, model_cfg, vocab),
+                                              evaluator, value, batch_problems,
+                                              jax.random.fold_in(key, it))
+    outcomes = np.array([task.verify(p, c) for p, c in zip(batch_problems, completions)],
+                        np.float32)
+    print(f"iteration {it}: search solved {outcomes.mean():.1%} of {len(batch_problems)}",
+          flush=True)
+    params, train_flops, steps, metrics, n_examples = learn_from_search(
+        config, graphdef, params, vocab, model_cfg, mesh, batch_problems, completions, trace,
+        outcomes, seed=config.seed * 1000 + it)
+    meta["train_flops"] += search_flops + train_flops
+    do_eval(it, params, search_solved=float(outcomes.mean()), examples=n_examples,
+            train_steps=steps, search_flops=search_flops, update_flops=train_flops,
+            **{f"train/{k}": v for k, v in metrics.items()})
+
+  loop.run_steps(iteration, start=start, total=config.iterations, ckpt=ckpt,
+                 save=lambda done: ckpt.save(done, params, meta, force=True))
   writer.close()
   records = read_metrics(writer.path)
   label = f"expert iteration ({config.target})"
@@ -122,6 +96,59 @@ def run(config, workdir: str) -> dict:
                           title=f"{config.task.name}: SFT then {label}, raw policy",
                           problems=config.eval_problems)
   return {"params": params, "metrics": records[-1]}
+
+
+
+def check_config(config) -> None:
+  if config.target not in TARGETS:
+    raise ValueError(f"config.target must be one of {TARGETS}, got {config.target!r}")
+  if config.evaluator not in EVALUATORS or (config.evaluator == "prm") != bool(config.prm):
+    raise ValueError(f"config.evaluator must be one of {EVALUATORS}, with config.prm (a reward "
+                     f"model workdir) iff 'prm'; got {config.evaluator!r}, prm={config.prm!r}")
+  runs_lib.check_positive(config, "iterations", "problems_per_iteration", "mcts_batch",
+                          "batch_size", "keep_checkpoints")
+
+
+def search(config, policy: Model, evaluator, value, problems, key):
+  """MCTS from every problem, committing a step at a time: (completions, trace, FLOPs)."""
+  return mcts.traced_mcts_chunks(
+      policy, evaluator or policy, [p.prompt for p in problems], key, batch=config.mcts_batch,
+      num_candidates=config.num_candidates, num_simulations=config.num_simulations,
+      max_moves=config.max_moves, step_tokens=config.step_tokens, value=value,
+      policy=config.mcts_policy, commit="step")
+
+
+def search_evaluator(config, task, problems, vocab):
+  """(evaluator model, value) of the MCTS: the PRM run at `config.prm`, the exact outcome judge
+  of the training problems, or the policy's own value head (evaluator None)."""
+  if config.evaluator == "prm":
+    prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = runs_lib.load_sft(config.prm)
+    return Model(prm_graphdef, prm_params, prm_cfg, prm_vocab), config.evaluator
+  if config.evaluator == "outcome":
+    return None, exit_lib.make_judge(task, problems, vocab)
+  return None, config.evaluator
+
+
+def learn_from_search(config, graphdef, params, vocab, model_cfg, mesh, problems, completions,
+                      trace, outcomes, *, seed: int):
+  """The update on an iteration's searches: with target 'policy', the visit distributions and
+  outcomes (AlphaZero's targets, exit_lib.train_on_search); with 'sft', SFT on the verified
+  completions. (params, FLOPs, steps, last metrics, examples)."""
+  if config.target == "policy":
+    rows = exit_lib.policy_examples(trace, outcomes)
+    params, train_flops, steps, metrics = exit_lib.train_on_search(
+        graphdef, params, rows, model_cfg, mesh, optim=dict(config.optim),
+        epochs=config.epochs, batch_size=config.batch_size, value_coef=config.value_coef,
+        seed=seed)
+    return params, train_flops, steps, metrics, len(rows["weights"])
+  examples = [(p.prompt, c) for p, c, z in zip(problems, completions, outcomes) if z]
+  steps, train_flops, metrics = 0, 0.0, {}
+  if examples:
+    steps = max(1, math.ceil(config.epochs * len(examples) / config.batch_size))
+    params, train_flops, metrics = sft.finetune(
+        graphdef, params, examples, vocab, model_cfg, mesh, optim=dict(config.optim),
+        steps=steps, batch_size=config.batch_size, seq_len=model_cfg.max_len, seed=seed)
+  return params, train_flops, steps, metrics, len(examples)
 
 
 if __name__ == "__main__":
