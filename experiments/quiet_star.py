@@ -40,22 +40,10 @@ from reasoning.train import quiet_star as qs, sft, state as state_lib
 
 
 def run(config, workdir: str) -> dict:
-  runs_lib.check_positive(config, "train_problems", "eval_problems", "seq_len", "batch_size",
-                          "n_true", "thoughts", "texts_per_step", "steps", "eval_every")
-  if config.base_steps < 0 or (config.base_steps == 0 and not config.init_from):
-    raise ValueError(f"base_steps={config.base_steps}: must be >= 0, and >= 1 for a model "
-                     f"trained from scratch (no init_from)")
-  lengths = runs_lib.ints(config.thought_lens)
-  if any(m < 1 for m in lengths):
-    raise ValueError(f"thought_lens={tuple(lengths)}: each thought length must be >= 1")
+  lengths = check_config(config)
   task = runs_lib.make_task(config)
   runs_lib.save_config(config, workdir)
-  levels = runs_lib.ints(config.difficulties)
-  held = runs_lib.held_out_problems(task, config.difficulties, config.eval_problems, config.seed)
-  held_out = {p.prompt for p in held}
-  train = [p for d in levels for p in task.sample(rng_lib.stream(config.seed, "train_problems", d),
-                                                  config.train_problems, d)
-           if p.prompt not in held_out]
+  train, held = problems(config, task)
   key = jax.random.key(config.seed)
   vocab, model_cfg, graphdef, params, init_flops, never = base_model(config, key)
   direct = lambda problems: pad_examples(vocab, [p.prompt for p in problems],
@@ -75,14 +63,7 @@ def run(config, workdir: str) -> dict:
   writer = loop.open_metrics(workdir, start)
   try:
     if start == 0:
-      print(f"base model: {model_lib.count_params(params) / 1e6:.2f}M parameters, "
-            f"{len(train)} direct-answer examples", flush=True)
-      if config.base_steps:
-        params, flops, _ = sft.finetune(
-            graphdef, params, examples, vocab, model_cfg, mesh, optim=dict(config.base_optim),
-            steps=config.base_steps, batch_size=config.batch_size, seq_len=config.seq_len,
-            seed=config.seed)
-        meta["base_flops"] += flops
+      params = train_base(config, graphdef, params, examples, vocab, model_cfg, mesh, meta)
       base = evaluate_plain(graphdef, params, eval_tokens, eval_mask)
       meta["arms"]["base"] = {"flops": meta["base_flops"], **_summary(base, difficulty)}
       writer.write(1, arm="base", train_flops=meta["base_flops"],
@@ -117,7 +98,49 @@ def run(config, workdir: str) -> dict:
   finally:
     ckpt.close()
   writer.close()
-  summary = compare(meta["arms"], lengths)
+  return report(config, workdir, compare(meta["arms"], lengths))
+
+
+def problems(config, task):
+  """(training problems, held-out problems): `train_problems` per difficulty, none held out."""
+  held = runs_lib.held_out_problems(task, config.difficulties, config.eval_problems, config.seed)
+  held_out = {p.prompt for p in held}
+  train = [p for d in runs_lib.ints(config.difficulties)
+           for p in task.sample(rng_lib.stream(config.seed, "train_problems", d),
+                                config.train_problems, d)
+           if p.prompt not in held_out]
+  return train, held
+
+
+def check_config(config) -> list[int]:
+  """The config's checks; returns the thought lengths."""
+  runs_lib.check_positive(config, "train_problems", "eval_problems", "seq_len", "batch_size",
+                          "n_true", "thoughts", "texts_per_step", "steps", "eval_every")
+  if config.base_steps < 0 or (config.base_steps == 0 and not config.init_from):
+    raise ValueError(f"base_steps={config.base_steps}: must be >= 0, and >= 1 for a model "
+                     f"trained from scratch (no init_from)")
+  lengths = runs_lib.ints(config.thought_lens)
+  if any(m < 1 for m in lengths):
+    raise ValueError(f"thought_lens={tuple(lengths)}: each thought length must be >= 1")
+  return lengths
+
+
+def train_base(config, graphdef, params, examples, vocab, model_cfg, mesh, meta: dict):
+  """The base model every arm starts from: `base_steps` of SFT on direct answers (its FLOPs
+  added to meta's base_flops); the loaded model itself with none."""
+  print(f"base model: {model_lib.count_params(params) / 1e6:.2f}M parameters, "
+        f"{len(examples)} direct-answer examples", flush=True)
+  if config.base_steps:
+    params, flops, _ = sft.finetune(
+        graphdef, params, examples, vocab, model_cfg, mesh, optim=dict(config.base_optim),
+        steps=config.base_steps, batch_size=config.batch_size, seq_len=config.seq_len,
+        seed=config.seed)
+    meta["base_flops"] += flops
+  return params
+
+
+def report(config, workdir: str, summary: dict) -> dict:
+  """summary.json, plots/quiet_star.png and a line per arm."""
   with open(os.path.join(workdir, "summary.json"), "w") as f:
     json.dump(summary, f, indent=2)
   os.makedirs(os.path.join(workdir, "plots"), exist_ok=True)
@@ -130,7 +153,6 @@ def run(config, workdir: str) -> dict:
           f"{100 * row['gain_se']:.1f}), answer log-lik {row['logp']:.3f} (plain "
           f"{row['plain_logp']:.3f})", flush=True)
   return summary
-
 
 def base_model(config, key):
   """(vocab, model config, graphdef, params, FLOPs already spent, ids a thought never holds) of
