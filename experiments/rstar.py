@@ -48,7 +48,6 @@ def run(config, workdir: str) -> dict:
   runs_lib.save_config(config, workdir)
   problems = runs_lib.evaluation_set(task, config.generator, config.eval_difficulties,
                                      config.eval_problems)
-  prompts = [p.prompt for p in problems]
   key = jax.random.key(config.seed)
   path = os.path.join(workdir, "results.jsonl")
   done = {r["sims"]: r for r in repaired_records(path)}
@@ -56,31 +55,7 @@ def run(config, workdir: str) -> dict:
   for sims in runs_lib.ints(config.simulations):
     if sims in done:
       continue
-    outs = []
-    for i in range(0, len(prompts), config.batch):
-      part = prompts[i:i + config.batch]
-      outs.append(rstar_lib.rstar(
-          generator, evaluator, discriminator, part + [part[-1]] * (config.batch - len(part)),
-          jax.random.fold_in(key, sims * 100_000 + i), num_candidates=config.num_candidates,
-          num_simulations=sims, step_tokens=config.step_tokens,
-          finish_tokens=config.finish_tokens, value=config.value,
-          max_trajectories=config.max_trajectories, seed=config.seed * 1000 + sims + i,
-          answer_of=rstar_lib.consistency_key(task)))
-    record: dict = {"sims": sims, "solved": {}}
-    for name, attr in ((GENERATOR, "generator"), (MUTUAL, "mutual")):
-      result = concat_results([getattr(o, attr) for o in outs])
-      n = len(problems)
-      solved = np.array([task.verify(p, c) for p, c in zip(problems, result.completions[:n])])
-      flops = result.flops[:n]
-      record["solved"][name] = solved.tolist()  # per problem, for paired comparisons
-      record[name] = {"all": [float(flops.mean()), float(solved.mean())]}
-      for d in sorted(set(difficulty.tolist())):
-        record[name][f"d{d}"] = [float(flops[difficulty == d].mean()),
-                                 float(solved[difficulty == d].mean())]
-    trajectories = [t for o in outs for t in o.trajectories][:len(problems)]
-    consistent = [c for o in outs for c in o.consistent or []][:len(problems)]
-    record["trajectories_per_problem"] = float(np.mean([len(t) for t in trajectories]))
-    record["consistent_share"] = float(np.mean([np.mean(c) for c in consistent]))
+    record = measure(config, task, (generator, evaluator, discriminator), problems, key, sims)
     with open(path, "a") as f:
       f.write(json.dumps(record) + "\n")
     done[sims] = record
@@ -89,11 +64,50 @@ def run(config, workdir: str) -> dict:
         for name in (GENERATOR, MUTUAL)) +
         f"  ({record['trajectories_per_problem']:.1f} trajectories/problem, "
         f"{100 * record['consistent_share']:.0f}% consistent)", flush=True)
+  return report(config, workdir, done, difficulty)
 
+
+def measure(config, task, models, problems, key, sims: int) -> dict:
+  """rStar at `sims` simulations on every problem (batches padded to one shape): per problem
+  and per difficulty, the generator's pick and the mutually consistent pick, with their FLOPs,
+  the trajectories per problem and the consistent share."""
+  generator, evaluator, discriminator = models
+  prompts = [p.prompt for p in problems]
+  outs = []
+  for i in range(0, len(prompts), config.batch):
+    part = prompts[i:i + config.batch]
+    outs.append(rstar_lib.rstar(
+        generator, evaluator, discriminator, part + [part[-1]] * (config.batch - len(part)),
+        jax.random.fold_in(key, sims * 100_000 + i), num_candidates=config.num_candidates,
+        num_simulations=sims, step_tokens=config.step_tokens,
+        finish_tokens=config.finish_tokens, value=config.value,
+        max_trajectories=config.max_trajectories, seed=config.seed * 1000 + sims + i,
+        answer_of=rstar_lib.consistency_key(task)))
+  difficulty = np.array([p.difficulty for p in problems])
+  record: dict = {"sims": sims, "solved": {}}
+  for name, attr in ((GENERATOR, "generator"), (MUTUAL, "mutual")):
+    result = concat_results([getattr(o, attr) for o in outs])
+    n = len(problems)
+    solved = np.array([task.verify(p, c) for p, c in zip(problems, result.completions[:n])])
+    flops = result.flops[:n]
+    record["solved"][name] = solved.tolist()  # per problem, for paired comparisons
+    record[name] = {"all": [float(flops.mean()), float(solved.mean())]}
+    for d in sorted(set(difficulty.tolist())):
+      record[name][f"d{d}"] = [float(flops[difficulty == d].mean()),
+                               float(solved[difficulty == d].mean())]
+  trajectories = [t for o in outs for t in o.trajectories][:len(problems)]
+  consistent = [c for o in outs for c in o.consistent or []][:len(problems)]
+  record["trajectories_per_problem"] = float(np.mean([len(t) for t in trajectories]))
+  record["consistent_share"] = float(np.mean([np.mean(c) for c in consistent]))
+  return record
+
+
+def report(config, workdir: str, done: dict, difficulty) -> dict:
+  """Curves per bin, each with-discriminator point against the generator's curve at its FLOPs
+  and paired on the same trajectories; summary.json, TensorBoard scalars and the plot."""
   bins = list(next(iter(done.values()))[GENERATOR])
   curves = {b: {name: sorted(tuple(r[name][b]) for r in done.values())
                 for name in (GENERATOR, MUTUAL)} for b in bins}
-  # Equal compute: each with-discriminator point against the generator curve at its FLOPs.
   summary = {b: [{"sims": r["sims"], "flops": r[MUTUAL][b][0], "mutual": r[MUTUAL][b][1],
                   "generator_same_sims": r[GENERATOR][b][1],
                   "generator_at_equal_flops": interpolate(curves[b][GENERATOR], r[MUTUAL][b][0]),
@@ -116,7 +130,6 @@ def run(config, workdir: str) -> dict:
                              f"finish action) with and without a discriminator")
   print(f"wrote {plot_path}", flush=True)
   return {"summary": summary, "curves": curves}
-
 
 def paired_gain(record: dict, difficulty: np.ndarray, bin_name: str) -> dict:
   """The discriminator's pick against the generator's own, on the same problems and the same
