@@ -51,30 +51,12 @@ from reasoning.train import critic as critic_lib, revision, star
 
 
 def run(config, workdir: str) -> dict:
-  runs_lib.check_positive(config, "train_problems", "samples", "eval_problems", "chains",
-                          "length", "max_new", "seq_len", "finetune.batch_size", "bins")
-  if config.max_wrong < 0 or config.context < 0:
-    raise ValueError(f"max_wrong={config.max_wrong}, context={config.context}: both must be >= 0")
-  budgets = runs_lib.ints(config.budgets)
-  if any(b < 1 or b > config.chains * config.length for b in budgets):
-    raise ValueError(f"budgets={tuple(budgets)}: each N must be in [1, chains * length = "
-                     f"{config.chains * config.length}]")
-  if not config.prm:
-    raise ValueError("prm: a PRM workdir (experiments.verifier) is needed to pick the answer "
-                     "among a setting's attempts")
+  budgets = check_config(config)
   task = runs_lib.make_task(config)
   vocab, sft_config, model_cfg, graphdef, policy, sft_flops = runs_lib.load_sft(
       config.init_from)
   prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = runs_lib.load_sft(config.prm)
-  critic = None
-  if config.critic == search_revision.ORACLE:
-    if not has_step_oracle(task):
-      raise ValueError(f"critic='oracle': task {task.name!r} has no step oracle to critique with")
-    critic = search_revision.ORACLE
-  elif config.critic:
-    critic_vocab, _, critic_cfg, critic_graphdef, critic_params, _ = runs_lib.load_sft(
-        config.critic)
-    critic = Model(critic_graphdef, critic_params, critic_cfg, critic_vocab)
+  critic = load_critic(config.critic, task)
   runs_lib.save_config(config, workdir)
   eval_problems = runs_lib.evaluation_set(task, config.init_from, config.eval_difficulties,
                                           config.eval_problems)
@@ -116,6 +98,55 @@ def run(config, workdir: str) -> dict:
   return evaluate(config, task, eval_problems, model, prm, critic, budgets, eval_key, workdir)
 
 
+def check_config(config) -> list[int]:
+  """The config's checks; returns the budgets N."""
+  runs_lib.check_positive(config, "train_problems", "samples", "eval_problems", "chains",
+                          "length", "max_new", "seq_len", "finetune.batch_size", "bins")
+  if config.max_wrong < 0 or config.context < 0:
+    raise ValueError(f"max_wrong={config.max_wrong}, context={config.context}: both must be >= 0")
+  budgets = runs_lib.ints(config.budgets)
+  if any(b < 1 or b > config.chains * config.length for b in budgets):
+    raise ValueError(f"budgets={tuple(budgets)}: each N must be in [1, chains * length = "
+                     f"{config.chains * config.length}]")
+  if not config.prm:
+    raise ValueError("prm: a PRM workdir (experiments.verifier) is needed to pick the answer "
+                     "among a setting's attempts")
+  return budgets
+
+
+def load_critic(path: str, task) -> Model | str | None:
+  """The critic of the chains: the task's step oracle ('oracle'), a critic run, or none ("")."""
+  if path == search_revision.ORACLE:
+    if not has_step_oracle(task):
+      raise ValueError(f"critic='oracle': task {task.name!r} has no step oracle to critique with")
+    return search_revision.ORACLE
+  if not path:
+    return None
+  critic_vocab, _, critic_cfg, critic_graphdef, critic_params, _ = runs_lib.load_sft(path)
+  return Model(critic_graphdef, critic_params, critic_cfg, critic_vocab)
+
+
+def attempts_report(config, pool: dict, bins: dict) -> tuple[dict, dict]:
+  """(accuracy of attempt t per bin, summary): right at t and by t, and the diagnostics (fixes,
+  repeats, malformed), also printed for all problems."""
+  attempts = {name: search_revision.attempt_accuracy(pool["correct"][rows])
+              for name, rows in bins.items()}
+  summary = {"attempt accuracy (t = 1..L)": {
+      name: {k: np.round(v, 4).tolist() for k, v in a.items()} for name, a in attempts.items()}}
+  diagnostics = search_revision.attempt_diagnostics(pool)
+  summary["attempt diagnostics (t = 1..L)"] = {k: np.round(v, 4).tolist()
+                                               for k, v in diagnostics.items()}
+  a = attempts["all"]
+  print("attempt t:      " + " ".join(f"{t + 1:6d}" for t in range(config.length)))
+  print("right at t, %:  " + " ".join(f"{100 * x:6.1f}" for x in a["accuracy"]))
+  print("right by t, %:  " + " ".join(f"{100 * x:6.1f}" for x in a["any"]))
+  print("fixes, %:       " + " ".join(f"{100 * x:6.1f}" for x in diagnostics["fixed"]))
+  print("repeats, %:     " + " ".join(f"{100 * x:6.1f}" for x in diagnostics["repeats"]))
+  print("malformed, %:   " + " ".join(f"{100 * x:6.1f}" for x in diagnostics["malformed"]),
+        flush=True)
+  return attempts, summary
+
+
 def evaluate(config, task, problems, model, prm, critic, budgets, key, workdir: str) -> dict:
   """Chains of revisions on the held-out problems, their attempt curve and ratio sweep."""
   pool = search_revision.chains(model, task, problems, key, chains=config.chains,
@@ -143,21 +174,7 @@ def evaluate(config, task, problems, model, prm, critic, budgets, key, workdir: 
   relative = {**sweep.model_relative_bins(binned["correct"].mean(1), "q", config.bins),
               "all": everything}
 
-  attempts = {name: search_revision.attempt_accuracy(pool["correct"][rows])
-              for name, rows in {**bins, **relative}.items()}
-  summary = {"attempt accuracy (t = 1..L)": {
-      name: {k: np.round(v, 4).tolist() for k, v in a.items()} for name, a in attempts.items()}}
-  diagnostics = search_revision.attempt_diagnostics(pool)
-  summary["attempt diagnostics (t = 1..L)"] = {k: np.round(v, 4).tolist()
-                                               for k, v in diagnostics.items()}
-  a = attempts["all"]
-  print("attempt t:      " + " ".join(f"{t + 1:6d}" for t in range(config.length)))
-  print("right at t, %:  " + " ".join(f"{100 * x:6.1f}" for x in a["accuracy"]))
-  print("right by t, %:  " + " ".join(f"{100 * x:6.1f}" for x in a["any"]))
-  print("fixes, %:       " + " ".join(f"{100 * x:6.1f}" for x in diagnostics["fixed"]))
-  print("repeats, %:     " + " ".join(f"{100 * x:6.1f}" for x in diagnostics["repeats"]))
-  print("malformed, %:   " + " ".join(f"{100 * x:6.1f}" for x in diagnostics["malformed"]),
-        flush=True)
+  attempts, summary = attempts_report(config, pool, {**bins, **relative})
   os.makedirs(os.path.join(workdir, "plots"), exist_ok=True)
   for view, view_bins in (("task difficulty", bins), ("first-attempt pass-rate bin", relative)):
     curves, frontier = tabulate(records, view_bins, split)
@@ -186,12 +203,17 @@ def evaluate(config, task, problems, model, prm, critic, budgets, key, workdir: 
     summary.update(compare_runs(records, config.compare_with, {**bins, **relative}))
   with open(os.path.join(workdir, "summary.json"), "w") as f:
     json.dump(summary, f, indent=2)
+  print_verdicts(summary)
+  return {"records": records, "summary": summary, "pool": pool}
+
+
+def print_verdicts(summary: dict) -> None:
+  """Per bin: do revisions beat parallel sampling at equal FLOPs, and by how much at best."""
   for view in ("task difficulty", "first-attempt pass-rate bin"):
     for name, got in summary[f"revisions vs parallel at equal FLOPs, by {view}"].items():
       best = got["settings"][got["best"]]
       print(f"{name}: {got['answer']} (best {got['best']}: "
             f"{100 * best['margin']:+.1f} ± {100 * best['se']:.1f} pts)", flush=True)
-  return {"records": records, "summary": summary, "pool": pool}
 
 
 def compare_runs(records, other_workdir: str, bins: dict) -> dict:
