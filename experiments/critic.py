@@ -42,20 +42,8 @@ from reasoning.train.verifier import score_completions
 
 
 def run(config, workdir: str) -> dict:
-  runs_lib.check_positive(config, "train_problems", "samples", "eval_problems", "eval_samples",
-                          "max_new", "critique_max_new", "seq_len", "finetune.batch_size")
-  if not 0.0 < config.right_share < 1.0:
-    raise ValueError(f"right_share={config.right_share}: the share of right solutions among the "
-                     f"critiques must be in (0, 1)")
   task = runs_lib.make_task(config)
-  for field, value in (("synthetic_problems", config.synthetic_problems),
-                       ("eval_flawed", config.eval_flawed)):
-    if value:
-      countdown_traces.require_countdown(task, f"{field}={value}",
-                                         "flawed_solution to make synthetic solutions with")
-  if not has_step_oracle(task):
-    raise ValueError(f"task {config.task.name}: the critic's critiques come from a step oracle, "
-                     f"which this task has not")
+  check_config(config, task)
   vocab, sft_config, model_cfg, graphdef, policy, sft_flops = runs_lib.load_sft(
       config.init_from)
   runs_lib.save_config(config, workdir)
@@ -105,6 +93,22 @@ def run(config, workdir: str) -> dict:
   writer.write(2, train_flops=meta["train_flops"], **record)
   writer.close()
   return {"params": params, "metrics": record}
+
+
+def check_config(config, task) -> None:
+  runs_lib.check_positive(config, "train_problems", "samples", "eval_problems", "eval_samples",
+                          "max_new", "critique_max_new", "seq_len", "finetune.batch_size")
+  if not 0.0 < config.right_share < 1.0:
+    raise ValueError(f"right_share={config.right_share}: the share of right solutions among the "
+                     f"critiques must be in (0, 1)")
+  for field, value in (("synthetic_problems", config.synthetic_problems),
+                       ("eval_flawed", config.eval_flawed)):
+    if value:
+      countdown_traces.require_countdown(task, f"{field}={value}",
+                                         "flawed_solution to make synthetic solutions with")
+  if not has_step_oracle(task):
+    raise ValueError(f"task {config.task.name}: the critic's critiques come from a step oracle, "
+                     f"which this task has not")
 
 
 def evaluate(config, task, eval_problems, solutions, policy, critic_model, key, critic_key,
@@ -159,15 +163,8 @@ def judge_set(config, task, problems, texts, critic_model, key, prm):
   record = {"solutions": len(kept), "not_judged": total - len(kept),
             "with_wrong_step": sum(t is not None for t in truth)}
   if prm is not None:
-    prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = prm
-    lengths = [prompt_length(prm_vocab, p.prompt + c) for p, c in zip(problems, texts)]
-    _, step_scores = score_completions(prm_graphdef, prm_params, prm_vocab,
-                                       [p.prompt for p in problems], texts,
-                                       seq_len=round_up(max(lengths) + 1, 16), kind="prm")
-    record["prm/flops_per_solution"] = compute.forward_flops(prm_cfg, lengths) / len(problems)
-    verdict_sets["prm_min"] = [critic.prm_verdict(s, None) for s in step_scores]
-    verdict_sets["prm_threshold"] = [critic.prm_verdict(s, config.prm_threshold)
-                                     for s in step_scores]
+    record["prm/flops_per_solution"] = prm_verdicts(prm, problems, texts, config.prm_threshold,
+                                                    verdict_sets)
   difficulty = [p.difficulty for p in problems]
   for name, predicted in verdict_sets.items():
     scores = critic.score_verdicts(truth, predicted, difficulty)
@@ -186,18 +183,38 @@ def judge_set(config, task, problems, texts, critic_model, key, prm):
   record["critic/flops_per_solution"] = sum(spent) / len(kept)
   print(f"{len(kept)} solutions ({len(wrong)} with a wrong step; {total - len(kept)} malformed "
         f"or too long, not judged); verdicts, % (SE):")
-  for name in verdict_sets:
+  print_scores(record, list(verdict_sets))
+  rows = [{"prompt": p.prompt, "solution": c, "critique": w, "oracle": o}
+          for p, c, w, o in zip(problems, texts, written, oracle)]
+  return record, rows
+
+
+
+def prm_verdicts(prm, problems, texts, threshold: float, verdict_sets: dict) -> float:
+  """Adds the PRM's verdicts to `verdict_sets` (its lowest-scored step, and the first step below
+  `threshold`); returns its scoring FLOPs per solution."""
+  prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = prm
+  lengths = [prompt_length(prm_vocab, p.prompt + c) for p, c in zip(problems, texts)]
+  _, step_scores = score_completions(prm_graphdef, prm_params, prm_vocab,
+                                     [p.prompt for p in problems], texts,
+                                     seq_len=round_up(max(lengths) + 1, 16), kind="prm")
+  verdict_sets["prm_min"] = [critic.prm_verdict(s, None) for s in step_scores]
+  verdict_sets["prm_threshold"] = [critic.prm_verdict(s, threshold) for s in step_scores]
+  return compute.forward_flops(prm_cfg, lengths) / len(problems)
+
+
+def print_scores(record: dict, sources: list[str]) -> None:
+  """Each verdict source's accuracy, wrong steps named and right solutions passed (SE), the
+  critic's paired margins over the baselines, and how often its reason line is exact."""
+  for name in sources:
     print(f"  {name:14s}" + "  ".join(
         f"{what} {100 * record[f'{name}/{what}']:.1f} ± {100 * record[f'{name}/se/{what}']:.1f}"
         for what in ("accuracy", "wrong_named", "right_passed")), flush=True)
   print("  critic minus, paired: " + "  ".join(
       f"{name} {100 * record[f'critic_minus_{name}']:+.1f} ± "
-      f"{100 * record[f'se/critic_minus_{name}']:.1f}" for name in hits if name != "critic"))
+      f"{100 * record[f'se/critic_minus_{name}']:.1f}" for name in sources if name != "critic"))
   print(f"  critic reason line exact on wrong solutions: "
         f"{100 * record['critic/reason_exact']:.1f}%", flush=True)
-  rows = [{"prompt": p.prompt, "solution": c, "critique": w, "oracle": o}
-          for p, c, w, o in zip(problems, texts, written, oracle)]
-  return record, rows
 
 
 if __name__ == "__main__":
