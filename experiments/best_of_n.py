@@ -41,28 +41,9 @@ def run(config, workdir: str) -> dict:
   sample_key, boot_seed = jax.random.key(config.seed), config.seed
 
   m = config.pool
-  prompts = [p.prompt for p in problems for _ in range(m)]
-  completions, lengths = evaluation.complete(graphdef, policy, vocab, prompts, sample_key,
-                                             prompt_len=prompt_len, max_new=config.max_new,
-                                             temperature=1.0)
-  print(f"sampled {len(completions)} completions", flush=True)
-  # The longest re-encoded sample, not prompt + max_new: a decoded sample need not re-encode
-  # to as many tokens as were sampled. Few lengths: one compiled shape per multiple of 16.
-  seq_len = verifier.seq_len_for(vocab, prompts, completions, minimum=prompt_len + config.max_new + 2)
-  correct = np.array([task.verify(p, c) for p, c in zip([q for q in problems for _ in range(m)],
-                                                        completions)]).reshape(-1, m)
-  flat_answers = [extract_answer(c) for c in completions]
-  answers = [flat_answers[i * m:(i + 1) * m] for i in range(len(problems))]
-  scores: dict[str, np.ndarray] = {}
-  for kind in ("orm", "prm"):
-    s, _ = verifier.score_completions(graphdef, reward_params[kind], vocab, prompts, completions,
-                                      seq_len=seq_len, kind=kind,
-                                      aggregation=config.prm_aggregation)
-    scores[kind] = s.reshape(-1, m)
-  # Test-time compute per problem for best-of-N: N samples, plus N scorings by a verifier.
-  gen_flops = compute.generation_flops(model_cfg, [prompt_len] * len(lengths), lengths) / len(lengths)
-  score_flops = compute.forward_flops(model_cfg, [prompt_len + lengths.mean()])
-
+  correct, answers, scores, gen_flops, score_flops = sample_and_score(
+      config, task, problems, vocab, graphdef, policy, reward_params, model_cfg, prompt_len,
+      sample_key)
   writer = MetricsWriter(os.path.join(workdir, "metrics.jsonl"), resume_step=-1)  # recomputed
   difficulty = np.array([p.difficulty for p in problems])
   ns = [2**i for i in range(int(np.log2(m)) + 1)]
@@ -90,6 +71,39 @@ def run(config, workdir: str) -> dict:
   plots.best_of_n(curves, path, title=f"{config.task.name}: best-of-N on held-out problems")
   print(f"wrote {path}", flush=True)
   return {"curves": curves}
+
+
+
+def sample_and_score(config, task, problems, vocab, graphdef, policy, reward_params, model_cfg,
+                     prompt_len: int, key):
+  """`config.pool` samples per problem at T = 1, verified, their answers, their ORM and PRM
+  scores, and the FLOPs of one sample and of one scoring: (correct [P, m], answers [P][m],
+  {"orm", "prm": scores [P, m]}, generation FLOPs, scoring FLOPs)."""
+  m = config.pool
+  prompts = [p.prompt for p in problems for _ in range(m)]
+  completions, lengths = evaluation.complete(graphdef, policy, vocab, prompts, key,
+                                             prompt_len=prompt_len, max_new=config.max_new,
+                                             temperature=1.0)
+  print(f"sampled {len(completions)} completions", flush=True)
+  # The longest re-encoded sample, not prompt + max_new: a decoded sample need not re-encode
+  # to as many tokens as were sampled. Few lengths: one compiled shape per multiple of 16.
+  seq_len = verifier.seq_len_for(vocab, prompts, completions,
+                                 minimum=prompt_len + config.max_new + 2)
+  correct = np.array([task.verify(p, c) for p, c in zip([q for q in problems for _ in range(m)],
+                                                        completions)]).reshape(-1, m)
+  flat_answers = [extract_answer(c) for c in completions]
+  answers = [flat_answers[i * m:(i + 1) * m] for i in range(len(problems))]
+  scores: dict[str, np.ndarray] = {}
+  for kind in ("orm", "prm"):
+    s, _ = verifier.score_completions(graphdef, reward_params[kind], vocab, prompts, completions,
+                                      seq_len=seq_len, kind=kind,
+                                      aggregation=config.prm_aggregation)
+    scores[kind] = s.reshape(-1, m)
+  # Test-time compute per problem for best-of-N: N samples, plus N scorings by a verifier.
+  gen_flops = (compute.generation_flops(model_cfg, [prompt_len] * len(lengths), lengths)
+               / len(lengths))
+  score_flops = compute.forward_flops(model_cfg, [prompt_len + lengths.mean()])
+  return correct, answers, scores, gen_flops, score_flops
 
 
 if __name__ == "__main__":
