@@ -470,6 +470,29 @@ def main():
     print(json.dumps(rl_step_run(dict(PRESETS[spec["preset"]], dtype=spec["dtype"]),
                                  spec["settings"], spec["batch"], spec["seq"])))
     return
+  args = parse_args()
+  if args.memory:
+    return _write({"backend": jax.default_backend(), "device": str(jax.devices()[0].device_kind),
+                   "memory": run_memory(args.memory, args)}, args.out)
+  args.repeats = repeats = 2 if args.quick else 5
+  result = machine(args)
+  if args.preset:
+    return _write(preset_report(result, args), args.out)
+  train_and_decode(result, repeats)
+  rollout_and_search(result, repeats)
+  if args.no_peers or not peers.available():
+    result["peers"] = "skipped: " + ("--no-peers" if args.no_peers else
+                                     "torch/transformers not installed (pip install -e '.[peers]')")
+    print(f"peers {result['peers']}", flush=True)
+  else:
+    result["peers"] = run_peers(repeats)
+  result["verifiers"] = bench_verifiers()
+  for name, r in result["verifiers"].items():
+    print(f"verify {name}: {r['completions']} completions in {r['seconds']:.3f}s", flush=True)
+  _write(result, args.out)
+
+
+def parse_args():
   parser = argparse.ArgumentParser()
   parser.add_argument("--out", default="bench.json")
   parser.add_argument("--quick", action="store_true", help="fewer repeats (smoke test)")
@@ -485,29 +508,39 @@ def main():
   parser.add_argument("--no-run", action="store_true", help="--memory: XLA's estimates only")
   parser.add_argument("--memory-settings", default="",
                       help=f"--memory: a comma-separated subset of {sorted(MEMORY_SETTINGS)}")
-  args = parser.parse_args()
-  if args.memory:
-    return _write({"backend": jax.default_backend(), "device": str(jax.devices()[0].device_kind),
-                   "memory": run_memory(args.memory, args)}, args.out)
-  args.repeats = repeats = 2 if args.quick else 5
-  result = {"backend": jax.default_backend(), "device": str(jax.devices()[0].device_kind),
-            "devices": jax.device_count(), "machine": platform.machine(),
-            "matmul_peak_gflops": matmul_peak(1024 if args.quick else 2048 if
-                                              jax.default_backend() == "cpu" else 8192, args.dtype)}
+  return parser.parse_args()
+
+
+def machine(args) -> dict:
+  """The backend, devices, measured matmul peak and memory bandwidth every ratio refers to."""
+  size = 1024 if args.quick else 2048 if jax.default_backend() == "cpu" else 8192
+  result: dict = {"backend": jax.default_backend(), "device": str(jax.devices()[0].device_kind),
+                  "devices": jax.device_count(), "machine": platform.machine(),
+                  "matmul_peak_gflops": matmul_peak(size, args.dtype)}
   result["nominal_bf16_peak_gflops"] = nominal_peak_gflops(result["device"])
   result["memory_bandwidth_gbs"] = memory_bandwidth(256 if args.quick else 1024)
   print(f"matmul peak ({args.dtype}): {result['matmul_peak_gflops']:.1f} GFLOP/s; memory "
         f"bandwidth {result['memory_bandwidth_gbs']:.1f} GB/s", flush=True)
-  if args.preset:
-    args.peak = result["matmul_peak_gflops"]
-    result["preset"] = {args.preset: run_preset(args.preset, args.dtype, args)}
-    r = result["preset"][args.preset]["train"]
-    r["share_of_peak"] = r["gflops_per_s"] / result["matmul_peak_gflops"]
-    print(f"preset train MFU vs the measured matmul peak: {100 * r['share_of_peak']:.0f}%")
-    if result["nominal_bf16_peak_gflops"] and args.dtype == "bfloat16":
-      r["mfu_nominal"] = r["gflops_per_s"] / result["nominal_bf16_peak_gflops"]
-      print(f"preset train MFU vs the data-sheet bf16 peak: {100 * r['mfu_nominal']:.0f}%")
-    return _write(result, args.out)
+  return result
+
+
+def preset_report(result: dict, args) -> dict:
+  """A real model's shape alone: its train step's MFU against the measured peak (and the data
+  sheet's bf16 peak where known)."""
+  args.peak = result["matmul_peak_gflops"]
+  result["preset"] = {args.preset: run_preset(args.preset, args.dtype, args)}
+  r = result["preset"][args.preset]["train"]
+  r["share_of_peak"] = r["gflops_per_s"] / result["matmul_peak_gflops"]
+  print(f"preset train MFU vs the measured matmul peak: {100 * r['share_of_peak']:.0f}%")
+  if result["nominal_bf16_peak_gflops"] and args.dtype == "bfloat16":
+    r["mfu_nominal"] = r["gflops_per_s"] / result["nominal_bf16_peak_gflops"]
+    print(f"preset train MFU vs the data-sheet bf16 peak: {100 * r['mfu_nominal']:.0f}%")
+  return result
+
+
+def train_and_decode(result: dict, repeats: int) -> None:
+  """Training steps at three sizes, greedy decode at four batch settings against their
+  rooflines, the bf16 cache's error, and the XLA attention path."""
   result["train"] = {}
   for name, shape in (("default", DEFAULT), ("larger", LARGER), ("large", LARGE)):
     r = bench_train(shape, batch=64, seq=96, repeats=repeats)
@@ -537,6 +570,10 @@ def main():
   print(f"attention via jax.nn.dot_product_attention (xla): train "
         f"{result['attention_xla']['train']['tokens_per_s']:.0f} tok/s, sampler batch 64 "
         f"{result['attention_xla']['sampler_batch_64']['tokens_per_s']:.0f} tok/s", flush=True)
+
+
+def rollout_and_search(result: dict, repeats: int) -> None:
+  """The slot engine against a static batch on an RL rollout, and MCTS simulations per second."""
   r = bench_rollout(DEFAULT, prompts=32, samples=8, prompt_len=24, max_new=64, mean_length=16,
                     slot_counts=(32, 64), repeats=repeats)
   result["rollout"] = r
@@ -549,16 +586,6 @@ def main():
   result["mcts"] = r
   print(f"mcts batch {r['batch']} x {r['num_simulations']} simulations: "
         f"{r['simulations_per_s']:.0f} simulations/s ({r['call_s']:.2f} s per call)", flush=True)
-  if args.no_peers or not peers.available():
-    result["peers"] = "skipped: " + ("--no-peers" if args.no_peers else
-                                     "torch/transformers not installed (pip install -e '.[peers]')")
-    print(f"peers {result['peers']}", flush=True)
-  else:
-    result["peers"] = run_peers(repeats)
-  result["verifiers"] = bench_verifiers()
-  for name, r in result["verifiers"].items():
-    print(f"verify {name}: {r['completions']} completions in {r['seconds']:.3f}s", flush=True)
-  _write(result, args.out)
 
 
 def _write(result: dict, path: str) -> None:

@@ -144,22 +144,28 @@ def run_trl(model: str, config, vocab, args, workdir: str) -> dict:
   lengths = [h["completions/mean_length"] for h in trainer.state.log_history
              if "completions/mean_length" in h][args.warmup:]
   tokens = float(np.mean(lengths)) * args.prompts * args.group
+  timed = range(args.warmup, args.warmup + args.steps)
+  return {"seconds_per_step": float(np.median(seconds)), "steps_timed": len(seconds),
+          "phases": trl_phases(profiled, step_seconds, timed),
+          "tokens_per_step": tokens, "useful_tokens_per_second": tokens / float(np.median(seconds)),
+          "versions": {"trl": trl.__version__, "transformers": transformers.__version__,
+                       "torch": torch.__version__}}
 
+
+def trl_phases(profiled, step_seconds, steps) -> dict[str, float]:
+  """Median seconds per phase of TRL's timed steps, from its profiling records (step, name,
+  seconds): generation, scoring (the rest of _prepare_inputs), reward, and the update (the rest
+  of training_step)."""
   def total(step, name):
     return sum(t for s, n, t in profiled if s == step and n == name)
 
   per_step = []
-  for step in range(args.warmup, args.warmup + args.steps):
+  for step in steps:
     generate, reward = total(step, "generate"), total(step, "reward")
     prepare = total(step, "_prepare_inputs")
     per_step.append({"generate": generate, "score": prepare - generate - reward,
                      "reward": reward, "update": step_seconds[step] - prepare})
-  phases = {k: float(np.median([p[k] for p in per_step])) for k in per_step[0]}
-  return {"seconds_per_step": float(np.median(seconds)), "steps_timed": len(seconds),
-          "phases": phases,
-          "tokens_per_step": tokens, "useful_tokens_per_second": tokens / float(np.median(seconds)),
-          "versions": {"trl": trl.__version__, "transformers": transformers.__version__,
-                       "torch": torch.__version__}}
+  return {k: float(np.median([p[k] for p in per_step])) for k in per_step[0]}
 
 
 def logprob_agreement(model: str, vocab, graphdef, params, prompts: list[str]) -> float:
