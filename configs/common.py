@@ -44,6 +44,37 @@ def task(fields: dict) -> ConfigDict:
   return ConfigDict(dict(fields))
 
 
+def on_math(c: ConfigDict, *runs: str, difficulties: tuple = (1, 2, 3)) -> ConfigDict:
+  """`c` posed on a math JSONL file (`--config.task.path` names it) at `difficulties`, for each
+  difficulty field `c` has, with the run directories `runs` (init_from, prm, ...) left empty
+  for the user to name: what every hf_* config changes in the synthetic-task config it builds
+  on."""
+  for name in runs:
+    c[name] = ""
+  c.task = task(MATH_TASK)
+  for field in ("train_difficulties", "eval_difficulties"):
+    if field in c:
+      c[field] = difficulties
+  return c
+
+
+def math_tiny(c: ConfigDict, **overrides) -> dict:
+  """The `:tiny` overrides of a config `on_math`: the suite's sample file at difficulty 1 (for
+  each difficulty field `c` has), then `overrides`."""
+  return {"task.path": SAMPLE_MATH,
+          **{f: (1,) for f in ("train_difficulties", "eval_difficulties") if f in c},
+          **overrides}
+
+
+def base_variant(arg: str | None) -> str | None:
+  """The variant of the config a derived one builds on: its `:tiny` when `arg` is tiny."""
+  return "tiny" if arg == "tiny" else None
+
+
+# `:tiny` optimizer settings: a few steps that move the weights.
+FAST_OPTIM = {"optim.lr": 1e-3, "optim.warmup_steps": 1}
+
+
 def model(**overrides) -> ConfigDict:
   """The character-vocabulary transformer, with `overrides`."""
   return ConfigDict({**CHAR_MODEL, **overrides})

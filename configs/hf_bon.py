@@ -13,14 +13,8 @@ from configs import common, countdown_bon
 
 
 def get_config(arg: str | None = None) -> common.ConfigDict:
-  c = countdown_bon.get_config("tiny" if arg == "tiny" else None)
-  c.policy = ""
-  c.orm = ""
-  c.prm = ""
-  c.task = common.task(common.MATH_TASK)
+  c = common.on_math(countdown_bon.get_config(common.base_variant(arg)), "policy", "orm", "prm")
   c.max_new = 256
   c.pool = 16
   return common.variant(c, arg, "configs/hf_bon.py",
-                        tiny={"task.path": common.SAMPLE_MATH,
-                              "eval_difficulties": (1,), "eval_problems": 2, "pool": 2,
-                              "max_new": 16})
+                        tiny=common.math_tiny(c, eval_problems=2, pool=2, max_new=16))

@@ -21,7 +21,7 @@ TEMPLATE = ("Use the numbers after 'countdown' to reach the number after 'to' wi
 
 
 def get_config(arg: str | None = None) -> common.ConfigDict:
-  c = hf_rl.get_config("tiny" if arg == "tiny" else None)  # real-model RL settings
+  c = hf_rl.get_config(common.base_variant(arg))  # real-model RL settings
   c.task = common.countdown()
   c.task.template = TEMPLATE
   c.train_difficulties = c.eval_difficulties = (1, 2)

@@ -13,7 +13,7 @@ from configs import common, countdown_critic
 
 
 def get_config(arg: str | None = None) -> common.ConfigDict:
-  c = countdown_critic.get_config("tiny" if arg == "tiny" else None)
+  c = countdown_critic.get_config(common.base_variant(arg))
   c.init_from = ""
   c.max_new = 128
   c.critique_max_new = 96
@@ -24,4 +24,4 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   return common.variant(c, arg, "configs/hf_critic.py",
                         tiny={"max_new": 24, "critique_max_new": 24, "seq_len": 192,
                               "slots": 4, "finetune.min_steps": 1, "finetune.batch_size": 4,
-                              "optim.lr": 1e-3, "optim.warmup_steps": 1})
+                              **common.FAST_OPTIM})

@@ -14,12 +14,8 @@ from configs import common, countdown_distill
 
 
 def get_config(arg: str | None = None) -> common.ConfigDict:
-  c = countdown_distill.get_config("tiny" if arg == "tiny" else None)
-  c.init_from = ""
-  c.teacher = ""
-  c.task = common.task(common.MATH_TASK)
-  c.train_difficulties = (1, 2, 3)
-  c.eval_difficulties = (1, 2, 3)
+  c = common.on_math(countdown_distill.get_config(common.base_variant(arg)), "init_from",
+                     "teacher")
   c.optim.lr = 1e-5
   c.steps = 200
   c.prompts_per_step = 16
@@ -28,7 +24,5 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.max_new = 256
   return common.variant(
       c, arg, "configs/hf_distill.py",
-      tiny={"task.path": common.SAMPLE_MATH,
-            "train_difficulties": (1,), "eval_difficulties": (1,), "eval_problems": 1,
-            "optim.lr": 1e-3, "optim.warmup_steps": 1, "steps": 2, "prompts_per_step": 2,
-            "samples_per_prompt": 2, "minibatch_size": 4, "max_new": 16})
+      tiny=common.math_tiny(c, eval_problems=1, **common.FAST_OPTIM, steps=2, prompts_per_step=2,
+                            samples_per_prompt=2, minibatch_size=4, max_new=16))

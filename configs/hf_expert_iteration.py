@@ -15,11 +15,7 @@ from configs import common, countdown_expert_iteration
 
 
 def get_config(arg: str | None = None) -> common.ConfigDict:
-  c = countdown_expert_iteration.get_config()
-  c.init_from = ""
-  c.task = common.task(common.MATH_TASK)
-  c.train_difficulties = (1, 2, 3)
-  c.eval_difficulties = (1, 2, 3)
+  c = common.on_math(countdown_expert_iteration.get_config(), "init_from")
   c.train_problems = 500
   c.eval_problems = 100
   c.target = "sft"
@@ -32,9 +28,7 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.optim = common.optim(1e-5, 10, b2=0.95)
   return common.variant(
       c, arg, "configs/hf_expert_iteration.py",
-      tiny={"task.path": common.SAMPLE_MATH,
-            "train_difficulties": (1,), "eval_difficulties": (1,), "train_problems": 4,
-            "eval_problems": 1, "iterations": 1, "problems_per_iteration": 2,
-            "num_simulations": 2, "num_candidates": 2, "max_moves": 2, "step_tokens": 12,
-            "mcts_batch": 2, "max_new": 16, "batch_size": 2, "optim.lr": 1e-3,
-            "optim.warmup_steps": 1})
+      tiny=common.math_tiny(c, train_problems=4, eval_problems=1, iterations=1,
+                            problems_per_iteration=2, num_simulations=2, num_candidates=2,
+                            max_moves=2, step_tokens=12, mcts_batch=2, max_new=16, batch_size=2,
+                            **common.FAST_OPTIM))

@@ -14,7 +14,7 @@ from configs import arithmetic_quiet_star, common
 
 
 def get_config(arg: str | None = None) -> common.ConfigDict:
-  c = arithmetic_quiet_star.get_config("tiny" if arg == "tiny" else None)
+  c = arithmetic_quiet_star.get_config(common.base_variant(arg))
   c.init_from = ""
   c.train_problems = 5000
   c.eval_problems = 200
@@ -30,5 +30,4 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
                         tiny={"train_problems": 64, "eval_problems": 4, "base_steps": 2,
                               "batch_size": 4, "thought_lens": (2,), "texts_per_step": 2,
                               "steps": 2, "eval_every": 2, "base_optim.lr": 1e-3,
-                              "base_optim.warmup_steps": 1, "optim.lr": 1e-3,
-                              "optim.warmup_steps": 1})
+                              "base_optim.warmup_steps": 1, **common.FAST_OPTIM})

@@ -14,18 +14,12 @@ from configs import common, countdown_revision
 
 
 def get_config(arg: str | None = None) -> common.ConfigDict:
-  c = countdown_revision.get_config("tiny" if arg == "tiny" else None)
-  c.init_from = ""
-  c.prm = ""
-  c.task = common.task(common.MATH_TASK)
-  c.train_difficulties = c.eval_difficulties = (1, 2, 3)
+  c = common.on_math(countdown_revision.get_config(common.base_variant(arg)), "init_from", "prm")
   c.train_problems = 500
   c.eval_problems = 100
   c.max_new = 256
   c.seq_len = 768
   c.optim = common.optim(1e-5, 20, b2=0.95)
   return common.variant(c, arg, "configs/hf_revision.py",
-                        tiny={"task.path": common.SAMPLE_MATH,
-                              "train_difficulties": (1,), "eval_difficulties": (1,),
-                              "train_problems": 4, "eval_problems": 2, "max_new": 16,
-                              "seq_len": 192, "optim.lr": 1e-3, "optim.warmup_steps": 1})
+                        tiny=common.math_tiny(c, train_problems=4, eval_problems=2, max_new=16,
+                                              seq_len=192, **common.FAST_OPTIM))

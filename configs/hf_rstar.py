@@ -12,18 +12,13 @@ from configs import common, countdown_rstar
 
 
 def get_config(arg: str | None = None) -> common.ConfigDict:
-  c = countdown_rstar.get_config("tiny" if arg == "tiny" else None)
-  c.generator = ""
-  c.prm = ""
-  c.discriminator = ""
-  c.task = common.task(common.MATH_TASK)
-  c.eval_difficulties = (1, 2, 3)
+  c = common.on_math(countdown_rstar.get_config(common.base_variant(arg)), "generator", "prm",
+                     "discriminator")
   c.simulations = (4, 8, 16)
   c.step_tokens = 48
   c.finish_tokens = 256
   c.batch = 16
   return common.variant(
       c, arg, "configs/hf_rstar.py",
-      tiny={"task.path": common.SAMPLE_MATH,
-            "eval_difficulties": (1,), "eval_problems": 2, "simulations": (2,),
-            "step_tokens": 12, "finish_tokens": 24, "batch": 2})
+      tiny=common.math_tiny(c, eval_problems=2, simulations=(2,), step_tokens=12,
+                            finish_tokens=24, batch=2))

@@ -12,17 +12,12 @@ from configs import common, countdown_search
 
 
 def get_config(arg: str | None = None) -> common.ConfigDict:
-  c = countdown_search.get_config("tiny" if arg == "tiny" else None)
-  c.policy = ""
-  c.prm = ""
-  c.task = common.task(common.MATH_TASK)
-  c.eval_difficulties = (1, 2, 3)
+  c = common.on_math(countdown_search.get_config(common.base_variant(arg)), "policy", "prm")
   c.mcts = (8, 16)
   c.mcts_batch = 16
   c.max_new = 256
   c.max_steps = 8
   c.step_tokens = 48
   return common.variant(c, arg, "configs/hf_search.py",
-                        tiny={"task.path": common.SAMPLE_MATH,
-                              "eval_difficulties": (1,), "eval_problems": 2, "max_new": 16,
-                              "max_steps": 2, "step_tokens": 8, "mcts": (2,), "mcts_batch": 2})
+                        tiny=common.math_tiny(c, eval_problems=2, max_new=16, max_steps=2,
+                                              step_tokens=8, mcts=(2,), mcts_batch=2))

@@ -17,10 +17,9 @@ from configs import common, countdown_sft
 
 
 def get_config(arg: str | None = None) -> common.ConfigDict:
-  c = countdown_sft.get_config()  # its data fields: canonical solutions, no retries
-  c.task = common.task(common.MATH_TASK)
-  c.train_difficulties = (1, 2, 3)     # 1: <= 2 reference steps, 2: 3-4, 3: 5 or more
-  c.eval_difficulties = (1, 2, 3)
+  # Its data fields: canonical solutions, no retries. Difficulty 1: <= 2 reference steps, 2:
+  # 3-4, 3: 5 or more.
+  c = common.on_math(countdown_sft.get_config())
   c.train_problems = 2_000           # drawn per difficulty (with replacement past the file's count)
   c.eval_problems = 100              # per difficulty
   c.hint_share = 0.0
@@ -34,8 +33,6 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   common.outputs(c, checkpoint_every=100, log_every=10, eval_every=100)
   return common.variant(
       c, arg, "configs/hf_sft.py",
-      tiny={"task.path": common.SAMPLE_MATH,
-            "train_difficulties": (1,), "eval_difficulties": (1,), "train_problems": 8,
-            "eval_problems": 1, "optim.lr": 1e-3, "optim.warmup_steps": 1, "steps": 3,
-            "batch_size": 4, "seq_len": 192, "eval_every": 2, "checkpoint_every": 1,
-            "log_every": 1})
+      tiny=common.math_tiny(c, train_problems=8, eval_problems=1, **common.FAST_OPTIM, steps=3,
+                            batch_size=4, seq_len=192, eval_every=2, checkpoint_every=1,
+                            log_every=1))

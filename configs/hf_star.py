@@ -13,11 +13,7 @@ from configs import common, countdown_star
 
 
 def get_config(arg: str | None = None) -> common.ConfigDict:
-  c = countdown_star.get_config()
-  c.init_from = ""
-  c.task = common.task(common.MATH_TASK)
-  c.train_difficulties = (1, 2, 3)
-  c.eval_difficulties = (1, 2, 3)
+  c = common.on_math(countdown_star.get_config(), "init_from")
   c.train_problems = 500             # per difficulty, drawn from the file, held-out excluded
   c.eval_problems = 100
   c.balance_traps = False            # the dataset has no trap problems
@@ -28,8 +24,7 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.optim = common.optim(1e-5, 10, b2=0.95)
   return common.variant(
       c, arg, "configs/hf_star.py",
-      tiny={"task.path": common.SAMPLE_MATH,
-            "train_difficulties": (1,), "eval_difficulties": (1,), "train_problems": 4,
-            "eval_problems": 1, "iterations": 1, "samples": 2, "rationalize_samples": 1,
-            "max_new": 16, "seq_len": 192, "finetune.min_steps": 1, "finetune.batch_size": 4,
-            "optim.lr": 1e-3, "optim.warmup_steps": 1})
+      tiny=common.math_tiny(c, train_problems=4, eval_problems=1, iterations=1, samples=2,
+                            rationalize_samples=1, max_new=16, seq_len=192,
+                            **{"finetune.min_steps": 1, "finetune.batch_size": 4},
+                            **common.FAST_OPTIM))

@@ -13,16 +13,10 @@ from configs import common, countdown_verifier
 
 
 def get_config(arg: str | None = None) -> common.ConfigDict:
-  c = countdown_verifier.get_config("tiny" if arg == "tiny" else None)
-  c.init_from = ""
-  c.task = common.task(common.MATH_TASK)
+  c = common.on_math(countdown_verifier.get_config(common.base_variant(arg)), "init_from")
   c.labels = "mc"
-  c.train_difficulties = (1, 2, 3)
-  c.eval_difficulties = (1, 2, 3)
   c.max_new = 256
   c.optim.lr = 1e-5
   c.batch_size = 16
   return common.variant(c, arg, "configs/hf_verifier.py",
-                        tiny={"task.path": common.SAMPLE_MATH,
-                              "train_difficulties": (1,), "eval_difficulties": (1,),
-                              "eval_problems": 1, "max_new": 16})
+                        tiny=common.math_tiny(c, eval_problems=1, max_new=16))
