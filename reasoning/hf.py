@@ -251,3 +251,39 @@ def save(directory: str, cfg: model_lib.ModelConfig, params, hf_config: dict[str
     hf_config["rope_parameters"] = dict(hf_config["rope_parameters"], rope_theta=cfg.rope_theta)
   with open(os.path.join(directory, "config.json"), "w") as f:
     json.dump(hf_config, f, indent=2, sort_keys=True)
+
+
+def write_tiny_model(directory: str, texts, *, vocab_size: int = 320, seed: int = 0,
+                     bos: bool = False, chat_template: str | None = None) -> str:
+  """A tiny Qwen2-style checkpoint in the Hugging Face layout, made without torch or a download
+  (the pipeline tests and the TRL comparison's tiny model): a byte-level
+  BPE `tokenizer.json` trained on `texts` (with <|endoftext|> as EOS and pad, plus <s> as BOS
+  when `bos`), random weights written by `save`, and config.json; `chat_template` goes into
+  tokenizer_config.json as an instruct model's does. Returns `directory`."""
+  from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+
+  specials = ["<|endoftext|>"] + (["<s>"] if bos else [])
+  tok = Tokenizer(models.BPE())
+  # No pre-split: merges may cross spaces and newlines (".\n"), as in Llama-3-style vocabularies.
+  tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=False)
+  tok.decoder = decoders.ByteLevel()
+  tok.train_from_iterator(list(texts), trainers.BpeTrainer(
+      vocab_size=vocab_size, special_tokens=specials,
+      initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+  os.makedirs(directory, exist_ok=True)
+  tok.save(os.path.join(directory, "tokenizer.json"))
+  eos = tok.token_to_id("<|endoftext|>")
+  hf_config = {"architectures": ["Qwen2ForCausalLM"], "model_type": "qwen2",
+               "vocab_size": tok.get_vocab_size(), "hidden_size": 32, "num_hidden_layers": 2,
+               "num_attention_heads": 4, "num_key_value_heads": 2, "intermediate_size": 64,
+               "max_position_embeddings": 512, "rms_norm_eps": 1e-6, "hidden_act": "silu",
+               "tie_word_embeddings": True, "rope_theta": 10000.0, "eos_token_id": eos,
+               "bos_token_id": tok.token_to_id("<s>") if bos else None}
+  cfg = config_from_hf(hf_config)
+  _, params = model_lib.init(cfg, jax.random.key(seed))
+  save(directory, cfg, params, hf_config)
+  with open(os.path.join(directory, "tokenizer_config.json"), "w") as f:
+    json.dump({"eos_token": "<|endoftext|>", "pad_token": "<|endoftext|>",
+               **({"chat_template": chat_template} if chat_template else {})}, f)
+  return directory

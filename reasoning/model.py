@@ -500,3 +500,18 @@ def next_token_stats(graphdef, params, tokens: jax.Array, *, segments: jax.Array
 
 def count_params(params) -> int:
   return sum(x.size for x in jax.tree.leaves(params))
+
+
+def favoring(params, token: int, logit_gap: float):
+  """Params of the same shapes (the same compute per token) whose next token, after any input,
+  has a logit `logit_gap` above every other token's, all others equal: the blocks output zero,
+  so the final hidden state is the normalized all-ones embedding, every token's logit is d_model
+  (tied embeddings) and `token`'s row, scaled by 1 + gap / d_model, adds the gap."""
+  params = jax.tree.map(lambda x: x, params)
+  for name, block in params.items():
+    if name.startswith("block_"):
+      block["attn"]["o"]["kernel"] = jnp.zeros_like(block["attn"]["o"]["kernel"])
+      block["mlp"]["down"]["kernel"] = jnp.zeros_like(block["mlp"]["down"]["kernel"])
+  emb = jnp.ones_like(params["embed"]["embedding"])
+  params["embed"]["embedding"] = emb.at[token].multiply(1 + logit_gap / emb.shape[1])
+  return params

@@ -44,7 +44,7 @@ from reasoning import (compute, lora as lora_lib, mesh as mesh_lib, model as mod
                        sampling)
 from reasoning.search import mcts  # noqa: E402
 from reasoning.tasks import TASKS, get_task, reference_completion  # noqa: E402
-from reasoning.testing import favoring  # noqa: E402
+from reasoning.model import favoring  # noqa: E402
 from reasoning.text import VOCAB  # noqa: E402
 from reasoning.train import pg, sft, state as state_lib  # noqa: E402
 

@@ -40,10 +40,10 @@ cli.tune_xla_cpu()
 
 def tiny_model(directory: str) -> str:
   """A tiny random Qwen2-layout checkpoint whose BPE vocabulary covers the prompts."""
-  from reasoning import testing
+  from reasoning import hf
   texts = [f"compute {a}{op}{b}\nANSWER: {a + b if op == '+' else a * b}\n"
            for a in range(10) for b in range(10) for op in "+*"]
-  return testing.write_tiny_hf_model(directory, texts * 4)
+  return hf.write_tiny_model(directory, texts * 4)
 
 
 def our_config(model: str, vocab, args):

@@ -41,7 +41,7 @@ def tiny_model():
   import jax
 
   from reasoning import model
-  from reasoning.testing import TINY
+  from support import TINY
   graphdef, params = model.init(TINY, jax.random.key(0))
   return TINY, graphdef, params
 

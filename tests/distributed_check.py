@@ -30,7 +30,7 @@ import numpy as np  # noqa: E402
 from jax.experimental import multihost_utils  # noqa: E402
 
 from reasoning import mesh as mesh_lib  # noqa: E402
-from reasoning.testing import sharding_check_steps  # noqa: E402
+from support import sharding_check_steps  # noqa: E402
 from reasoning.train import state as state_lib  # noqa: E402
 
 assert jax.device_count() == 4 and jax.local_device_count() == devices_here

@@ -10,7 +10,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 from reasoning import mesh as mesh_lib  # noqa: E402
-from reasoning.testing import sharding_check_steps  # noqa: E402
+from support import sharding_check_steps  # noqa: E402
 from reasoning.text import VOCAB  # noqa: E402
 from reasoning.train import state as state_lib  # noqa: E402
 

@@ -57,11 +57,11 @@ def test_rl_through_the_chat_template_of_a_tiny_instruct_model(tmp_path):
   from experiments import rl
   from reasoning import runs as runs_lib
   from configs import smollm2_rl
-  from reasoning import testing
+  from reasoning import hf
   from reasoning.train import rewards
   texts = [f"<|im_start|>user\nWhat is {a} + {b}? Answer with just the number.<|im_end|>\n"
            f"<|im_start|>assistant\n{a + b}<|im_end|>\n" for a in range(10) for b in range(10)]
-  model_dir = testing.write_tiny_hf_model(str(tmp_path / "model"), texts, chat_template=TEMPLATE)
+  model_dir = hf.write_tiny_model(str(tmp_path / "model"), texts, chat_template=TEMPLATE)
   config = smollm2_rl.get_config("tiny")
   config.init_from = model_dir
   vocab = runs_lib.load_sft(model_dir)[0]

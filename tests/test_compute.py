@@ -1,5 +1,5 @@
 from reasoning import compute, model
-from reasoning.testing import TINY
+from support import TINY
 
 
 def test_matmul_params_match_the_parameter_tree(tiny_model):

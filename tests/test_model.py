@@ -73,7 +73,7 @@ def test_causal_mask_future_tokens_do_not_leak(tiny_model):
 def test_variants_build_and_run():
   for changes in ({"mlp": "gelu"}, {"tie_embeddings": False}, {"dtype": "bfloat16"},
                   {"n_kv_heads": 1}):
-    from reasoning.testing import TINY
+    from support import TINY
     cfg = dataclasses.replace(TINY, **changes)
     graphdef, params = model.init(cfg, jax.random.key(0))
     out = model.apply(graphdef, params, jnp.ones((2, 5), jnp.int32))

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from reasoning import model, sampling
-from reasoning.testing import favoring
+from reasoning.model import favoring
 from reasoning.text import EOS, PAD, VOCAB, pad_prompts
 
 PROMPTS = ["countdown 1 2 3 to 6\n", "count r in rr\n", "compute 12+3\n"]

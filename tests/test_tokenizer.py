@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from ml_collections import ConfigDict
 
-from reasoning import hf, mesh as mesh_lib, runs as runs_lib, sampling, testing
+from reasoning import hf, mesh as mesh_lib, runs as runs_lib, sampling
 from reasoning.search import mcts, rstar
 from reasoning.model import Model
 from reasoning.tasks import Countdown, math_jsonl, reference_completion
@@ -36,7 +36,7 @@ def _texts():
 
 @pytest.fixture(scope="module")
 def hf_dir(tmp_path_factory):
-  return testing.write_tiny_hf_model(str(tmp_path_factory.mktemp("hf") / "model"), _texts())
+  return hf.write_tiny_model(str(tmp_path_factory.mktemp("hf") / "model"), _texts())
 
 
 def test_tokenizer_round_trip_specials_and_step_ends(hf_dir):

@@ -148,11 +148,11 @@ def test_sft_and_rl_with_the_tool_on_a_tiny_hugging_face_model(tmp_path):
   """The same path through a BPE tokenizer: tool traces for SFT (the environment's line out of
   the loss), then RL whose rollouts interleave the model's and the environment's tokens."""
   from experiments import rl, sft
-  from reasoning import testing
+  from reasoning import hf
   task = ToolUse(get_task("arithmetic", trap_share=0.0, ops="*"))
   problems = [p for d in (4, 5) for p in task.sample(np.random.default_rng(0), 50, d)]
   texts = [p.prompt + "".join(t for t, _ in task.trace_pieces(p, True)) for p in problems]
-  model_dir = testing.write_tiny_hf_model(str(tmp_path / "model"), texts)
+  model_dir = hf.write_tiny_model(str(tmp_path / "model"), texts)
   sft_config = _config("configs/arithmetic_tools_sft.py", train_difficulties=(4,),
                        eval_difficulties=(4,), steps=2, eval_every=2)
   sft_config.model = {"path": model_dir, "dtype": "float32"}
