@@ -12,12 +12,12 @@ import jax
 import numpy as np
 
 from experiments import cli
+from reasoning import scoring
 from reasoning import compute, evaluation, plots, runs as runs_lib
 from reasoning.logging import MetricsWriter
 from reasoning.search import best_of_n as bon
 from reasoning.tasks import extract_answer
 from reasoning.text import prompt_length
-from reasoning.train import verifier
 
 # (label, verifier kind or None, selector)
 METHODS: tuple[tuple[str, str | None, str], ...] = (
@@ -87,7 +87,7 @@ def sample_and_score(config, task, problems, vocab, graphdef, policy, reward_par
   print(f"sampled {len(completions)} completions", flush=True)
   # The longest re-encoded sample, not prompt + max_new: a decoded sample need not re-encode
   # to as many tokens as were sampled. Few lengths: one compiled shape per multiple of 16.
-  seq_len = verifier.seq_len_for(vocab, prompts, completions,
+  seq_len = scoring.seq_len_for(vocab, prompts, completions,
                                  minimum=prompt_len + config.max_new + 2)
   correct = np.array([task.verify(p, c) for p, c in zip([q for q in problems for _ in range(m)],
                                                         completions)]).reshape(-1, m)
@@ -95,7 +95,7 @@ def sample_and_score(config, task, problems, vocab, graphdef, policy, reward_par
   answers = [flat_answers[i * m:(i + 1) * m] for i in range(len(problems))]
   scores: dict[str, np.ndarray] = {}
   for kind in ("orm", "prm"):
-    s, _ = verifier.score_completions(graphdef, reward_params[kind], vocab, prompts, completions,
+    s, _ = scoring.score_completions(graphdef, reward_params[kind], vocab, prompts, completions,
                                       seq_len=seq_len, kind=kind,
                                       aggregation=config.prm_aggregation)
     scores[kind] = s.reshape(-1, m)

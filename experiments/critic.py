@@ -32,13 +32,14 @@ import jax
 import numpy as np
 
 from experiments import cli, common
+from reasoning import critique as critique_lib
 from reasoning import compute, evaluation, loop, mesh as mesh_lib, rng as rng_lib, runs as runs_lib
 from reasoning.model import Model
 from reasoning.tasks import countdown_traces
 from reasoning.tasks.base import has_step_oracle
 from reasoning.text import prompt_length, round_up
 from reasoning.train import critic, star, verifier_data
-from reasoning.train.verifier import score_completions
+from reasoning.scoring import score_completions
 
 
 def run(config, workdir: str) -> dict:
@@ -80,7 +81,7 @@ def run(config, workdir: str) -> dict:
       raise ValueError(f"{config.init_from}: none of the policy's {len(texts)} solutions gives a "
                        f"critic example (well formed, within seq_len={config.seq_len}); add "
                        f"synthetic_problems")
-    wrong = sum(not c.startswith(critic.ALL_RIGHT) for _, c in examples)
+    wrong = sum(not c.startswith(critique_lib.ALL_RIGHT) for _, c in examples)
     print(f"critic data: {len(texts)} solutions, {len(examples)} critiques ({wrong} of wrong "
           f"solutions; {dropped} longer than seq_len={config.seq_len} dropped)", flush=True)
     return examples, gen_flops, {"dropped": dropped, "wrong_examples": wrong}
@@ -145,7 +146,7 @@ def judge_set(config, task, problems, texts, critic_model, key, prm):
   spent = []
 
   def generate(prompts):
-    written, flops = critic.write(critic_model, prompts, key, max_new=config.critique_max_new,
+    written, flops = critique_lib.write(critic_model, prompts, key, max_new=config.critique_max_new,
                                   slots=config.slots)
     spent.append(flops.sum())
     return written
@@ -153,13 +154,13 @@ def judge_set(config, task, problems, texts, critic_model, key, prm):
   total = len(texts)
   kept, written, verdicts, truth = critic.judge(
       generate, task, problems, texts,
-      lambda prompt: critic.fits(critic_model, prompt, config.critique_max_new))
+      lambda prompt: critique_lib.fits(critic_model, prompt, config.critique_max_new))
   if not kept:
     return None
   problems, texts = [problems[i] for i in kept], [texts[i] for i in kept]
-  oracle = [critic.critique(task, p, c) for p, c in zip(problems, texts)]
+  oracle = [critique_lib.critique(task, p, c) for p, c in zip(problems, texts)]
   verdict_sets = {"critic": verdicts,
-                  "last_step": [len(critic.solution_lines(c)) for c in texts]}
+                  "last_step": [len(critique_lib.solution_lines(c)) for c in texts]}
   record = {"solutions": len(kept), "not_judged": total - len(kept),
             "with_wrong_step": sum(t is not None for t in truth)}
   if prm is not None:

@@ -41,13 +41,14 @@ import jax
 import numpy as np
 
 from experiments import cli, common
+from reasoning import critique as critique_lib
 from reasoning import compute, evaluation, mesh as mesh_lib, plots, rng as rng_lib, runs as runs_lib
 from reasoning.search import revision as search_revision, sweep
 from reasoning.model import Model
 from reasoning.tasks.base import has_step_oracle
 from reasoning.search.compute_optimal import frontier_summary, tabulate, versus_best_of_n
 from reasoning.text import prompt_length, round_up
-from reasoning.train import critic as critic_lib, revision, star
+from reasoning.train import revision, star
 
 
 def run(config, workdir: str) -> dict:
@@ -81,12 +82,12 @@ def run(config, workdir: str) -> dict:
         rng=rng_lib.stream(config.seed, "revision_pairs"),
         fits=lambda text: prompt_length(vocab, text) + 1 <= config.seq_len,
         oracle_fixes=config.oracle_fixes, keep_right=config.keep_right,
-        critique=((lambda problem, attempt: critic_lib.critique(task, problem, attempt))
+        critique=((lambda problem, attempt: critique_lib.critique(task, problem, attempt))
                   if critic is not None else None))
     if not examples:
       raise ValueError(f"{config.init_from}: no right sample among the policy's "
                        f"{len(texts)} training samples; a revision model learns from them")
-    revised = sum(p.count(revision.REVISE_MARK) > 0 for p, _ in examples)
+    revised = sum(p.count(critique_lib.REVISE_MARK) > 0 for p, _ in examples)
     print(f"revision data: {len(texts)} samples, {len(examples)} trajectories ({revised} "
           f"with earlier wrong attempts)", flush=True)
     return examples, gen_flops, {"with_earlier_attempts": revised}

@@ -4,6 +4,7 @@ Countdown.explain)."""
 import numpy as np
 import pytest
 
+from reasoning import critique as critique_lib
 from reasoning.tasks.arithmetic import Arithmetic
 from reasoning.tasks.countdown import Countdown
 from reasoning.train import critic
@@ -27,15 +28,15 @@ TRAP = TASK.make_problem([2, 3, 4], 100, 1)
     ("8*3=24\n24+5=29\n", None),  # no answer line: malformed, not critiqued
 ])
 def test_countdown_critique(completion, expected):
-  assert critic.critique(TASK, PROBLEM, completion) == expected
+  assert critique_lib.critique(TASK, PROBLEM, completion) == expected
 
 
 def test_trap_critique_and_retry():
-  assert critic.critique(TASK, TRAP, "ANSWER: none\n") == "all steps are right\nANSWER: none\n"
-  assert critic.critique(TASK, TRAP, "2*3=6\n6*4=24\nANSWER: 24\n") == \
+  assert critique_lib.critique(TASK, TRAP, "ANSWER: none\n") == "all steps are right\nANSWER: none\n"
+  assert critique_lib.critique(TASK, TRAP, "2*3=6\n6*4=24\nANSWER: 24\n") == \
       "step 3 is wrong: the answer is none\nANSWER: 3\n"
   # A retry resets the pool: the first wrong step is the first attempt's, explained on its pool.
-  assert critic.critique(TASK, PROBLEM, "8*5=40\nretry\n8*3=24\n24+5=29\nANSWER: 29\n") == \
+  assert critique_lib.critique(TASK, PROBLEM, "8*5=40\nretry\n8*3=24\n24+5=29\nANSWER: 29\n") == \
       "step 1 is wrong: 29 cannot be made from 3 40\nANSWER: 1\n"
 
 
@@ -44,19 +45,19 @@ def test_a_task_without_explain_names_the_step_only():
   [p] = task.sample(np.random.default_rng(0), 1, 1)
   lines = task.solve(p)
   right = "\n".join(lines) + "\n"
-  assert critic.critique(task, p, right) == "all steps are right\nANSWER: none\n"
+  assert critique_lib.critique(task, p, right) == "all steps are right\nANSWER: none\n"
   wrong = "\n".join(["1+1=3"] + lines[1:]) + "\n"
-  assert critic.critique(task, p, wrong) == "step 1 is wrong\nANSWER: 1\n"
+  assert critique_lib.critique(task, p, wrong) == "step 1 is wrong\nANSWER: 1\n"
 
 
 def test_verdict_and_first_wrong_step():
-  assert critic.first_wrong_step([1, 1, 0, 0]) == 3
-  assert critic.first_wrong_step([1, 1]) is None
-  assert critic.verdict("step 2 is wrong: x\nANSWER: 2\n") == 2
-  assert critic.verdict("all steps are right\nANSWER: none\n") is None
-  assert critic.verdict("step 2 is wrong\n") == "malformed"
-  assert critic.verdict("ANSWER: 0\n") == "malformed"
-  assert critic.critic_prompt(PROBLEM, "ANSWER: 29") == "countdown 3 8 5 to 29\nANSWER: 29\ncheck\n"
+  assert critique_lib.first_wrong_step([1, 1, 0, 0]) == 3
+  assert critique_lib.first_wrong_step([1, 1]) is None
+  assert critique_lib.verdict("step 2 is wrong: x\nANSWER: 2\n") == 2
+  assert critique_lib.verdict("all steps are right\nANSWER: none\n") is None
+  assert critique_lib.verdict("step 2 is wrong\n") == "malformed"
+  assert critique_lib.verdict("ANSWER: 0\n") == "malformed"
+  assert critique_lib.critic_prompt(PROBLEM, "ANSWER: 29") == "countdown 3 8 5 to 29\nANSWER: 29\ncheck\n"
 
 
 def test_prm_verdict():
@@ -85,5 +86,5 @@ def test_examples_keep_every_wrong_solution_and_cap_the_right_ones():
   ex = critic.examples(TASK, [PROBLEM] * len(completions), completions,
                        rng=np.random.default_rng(0), right_share=0.5)
   assert len(ex) == 4
-  assert sum(c.startswith(critic.ALL_RIGHT) for _, c in ex) == 2
-  assert all(p.startswith(PROBLEM.prompt) and p.endswith(critic.CRITIC_MARK) for p, _ in ex)
+  assert sum(c.startswith(critique_lib.ALL_RIGHT) for _, c in ex) == 2
+  assert all(p.startswith(PROBLEM.prompt) and p.endswith(critique_lib.CRITIC_MARK) for p, _ in ex)

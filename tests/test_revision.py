@@ -5,6 +5,7 @@ import jax
 import numpy as np
 import pytest
 
+from reasoning import critique as critique_lib
 from reasoning.search import revision as search_revision
 from reasoning.tasks.countdown import Countdown
 from reasoning.train import revision
@@ -24,15 +25,15 @@ def test_edit_distance():
 
 
 def test_revision_prompt_and_fitting():
-  assert revision.revision_prompt(PROBLEM, [FAR, NEAR]) == \
+  assert critique_lib.revision_prompt(PROBLEM, [FAR, NEAR]) == \
       PROBLEM.prompt + FAR + "revise\n" + NEAR + "revise\n"
-  assert revision.revision_prompt(PROBLEM, ["ANSWER: 1"]) == PROBLEM.prompt + "ANSWER: 1\nrevise\n"
+  assert critique_lib.revision_prompt(PROBLEM, ["ANSWER: 1"]) == PROBLEM.prompt + "ANSWER: 1\nrevise\n"
   fits = lambda prompt: len(prompt) <= len(PROBLEM.prompt) + len(NEAR) + 7
-  assert revision.fitted_prompt(PROBLEM, [FAR, NEAR], 2, fits) == \
-      revision.revision_prompt(PROBLEM, [NEAR])  # the oldest attempt is dropped to fit
-  assert revision.fitted_prompt(PROBLEM, [FAR, NEAR], 0, fits) == PROBLEM.prompt
-  assert revision.fitted_prompt(PROBLEM, [FAR, NEAR], 1, lambda p: True) == \
-      revision.revision_prompt(PROBLEM, [NEAR])
+  assert critique_lib.fitted_prompt(PROBLEM, [FAR, NEAR], 2, fits) == \
+      critique_lib.revision_prompt(PROBLEM, [NEAR])  # the oldest attempt is dropped to fit
+  assert critique_lib.fitted_prompt(PROBLEM, [FAR, NEAR], 0, fits) == PROBLEM.prompt
+  assert critique_lib.fitted_prompt(PROBLEM, [FAR, NEAR], 1, lambda p: True) == \
+      critique_lib.revision_prompt(PROBLEM, [NEAR])
 
 
 def test_trajectories_pair_right_with_the_closest_wrong_attempts():
@@ -43,13 +44,13 @@ def test_trajectories_pair_right_with_the_closest_wrong_attempts():
       return n - 1
 
   got = revision.trajectories(TASK, [PROBLEM], samples, max_wrong=2, rng=Always())
-  assert got == [(revision.revision_prompt(PROBLEM, [FAR, NEAR]), RIGHT)]  # closest last
+  assert got == [(critique_lib.revision_prompt(PROBLEM, [FAR, NEAR]), RIGHT)]  # closest last
   got = revision.trajectories(TASK, [PROBLEM], samples, max_wrong=1, rng=Always())
-  assert got == [(revision.revision_prompt(PROBLEM, [NEAR]), RIGHT)]
+  assert got == [(critique_lib.revision_prompt(PROBLEM, [NEAR]), RIGHT)]
   assert revision.trajectories(TASK, [PROBLEM], [[FAR, NEAR]], max_wrong=2, rng=Always()) == []
   fixed = revision.trajectories(TASK, [PROBLEM], [[FAR, NEAR]], max_wrong=2, rng=Always(),
                                 oracle_fixes=True)
-  assert fixed == [(revision.revision_prompt(PROBLEM, [FAR, NEAR]), RIGHT)]  # the reference
+  assert fixed == [(critique_lib.revision_prompt(PROBLEM, [FAR, NEAR]), RIGHT)]  # the reference
 
 
 def test_keep_right_pairs_repeat_a_right_attempt_after_it():
@@ -62,8 +63,8 @@ def test_keep_right_pairs_repeat_a_right_attempt_after_it():
 
   got = revision.trajectories(TASK, [PROBLEM], [[RIGHT, NEAR]], max_wrong=1, rng=Always(),
                               keep_right=0.5)
-  assert got == [(revision.revision_prompt(PROBLEM, [NEAR]), RIGHT),
-                 (revision.revision_prompt(PROBLEM, [NEAR, RIGHT]), RIGHT)]
+  assert got == [(critique_lib.revision_prompt(PROBLEM, [NEAR]), RIGHT),
+                 (critique_lib.revision_prompt(PROBLEM, [NEAR, RIGHT]), RIGHT)]
 
 
 def test_attempt_accuracy():

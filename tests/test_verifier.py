@@ -7,13 +7,14 @@ import numpy as np
 import optax
 import pytest
 
+from reasoning import scoring
 from reasoning.tasks import Countdown
 from reasoning.text import VOCAB
 from reasoning.train import verifier
 
 
 def _targets():
-  return verifier.reward_targets(
+  return scoring.reward_targets(
       VOCAB, ["countdown 2 3 4 to 20\n"], ["3+2=5\n5*4=21\nANSWER: 21\n"], [[1, 0, 0]], [0.0], 48)
 
 
@@ -28,7 +29,7 @@ def test_reward_targets_mark_step_ends_and_eos():
   [eos] = np.flatnonzero(t["orm_mask"][0])
   assert t["tokens"][0, eos] == 2 and eos == prm[-1] + 1
   with pytest.raises(ValueError, match="2 step labels for 3 lines"):
-    verifier.reward_targets(VOCAB, ["p\n"], ["a\nb\nANSWER: 1\n"], [[1, 1]], [1.0], 32)
+    scoring.reward_targets(VOCAB, ["p\n"], ["a\nb\nANSWER: 1\n"], [[1, 1]], [1.0], 32)
 
 
 def test_prm_loss_only_touches_end_of_step_tokens(tiny_model):
@@ -83,12 +84,12 @@ def test_monte_carlo_labels_on_a_toy_policy():
 
 def test_step_score_aggregation():
   s = [0.9, 0.5, 0.8]
-  assert verifier.aggregate_steps(s, "min") == 0.5
-  assert verifier.aggregate_steps(s, "prod") == pytest.approx(0.36)
-  assert verifier.aggregate_steps(s, "last") == 0.8
-  assert verifier.aggregate_steps(s, "mean") == pytest.approx(2.2 / 3)
+  assert scoring.aggregate_steps(s, "min") == 0.5
+  assert scoring.aggregate_steps(s, "prod") == pytest.approx(0.36)
+  assert scoring.aggregate_steps(s, "last") == 0.8
+  assert scoring.aggregate_steps(s, "mean") == pytest.approx(2.2 / 3)
   with pytest.raises(ValueError, match="aggregation"):
-    verifier.aggregate_steps(s, "max")
+    scoring.aggregate_steps(s, "max")
 
 
 def test_roc_auc_by_hand():

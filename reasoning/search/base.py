@@ -13,11 +13,11 @@ from typing import Sequence
 
 import numpy as np
 
+from reasoning import scoring
 from reasoning import compute, evaluation
 from reasoning.model import Model, ModelConfig
 from reasoning.tasks.base import ANSWER_PREFIX
 from reasoning.text import prompt_length, round_up
-from reasoning.train import verifier
 
 
 @dataclasses.dataclass
@@ -95,7 +95,7 @@ def score_prefixes(prm: Model, meter: Meter, owners: Sequence[int], prompts: Seq
   lengths = [prompt_length(prm.vocab, p + x) + 1 for p, x in zip(prompts, closed)]  # (BOS) ... EOS
   seq_len = round_up(max(lengths), 32)
   chunk = min(chunk, 1 << max(len(closed) - 1, 0).bit_length())
-  scores, _ = verifier.score_completions(prm.graphdef, prm.params, prm.vocab, prompts, closed,
+  scores, _ = scoring.score_completions(prm.graphdef, prm.params, prm.vocab, prompts, closed,
                                          seq_len=seq_len, kind="prm", aggregation="last",
                                          chunk=chunk)
   meter.add_scoring(prm.cfg, owners, lengths)

@@ -18,12 +18,12 @@ from typing import Callable, Sequence
 import jax
 import numpy as np
 
+from reasoning import scoring, critique as critique_lib
 from reasoning import compute, evaluation
 from reasoning.search import best_of_n
 from reasoning.model import Model
 from reasoning.tasks import Problem, Task, extract_answer
 from reasoning.text import prompt_length
-from reasoning.train import critic as critic_lib, revision, verifier
 
 PARALLEL = "revisions L=1 (parallel)"
 
@@ -54,14 +54,14 @@ def chains(model: Model, task: Task, problems: Sequence[Problem], key, *, chains
   critic_flops = np.zeros((p, c, length))
   correct = np.zeros((p, c, length), bool)
   for t in range(length):
-    prompts = [revision.fitted_prompt(problems[j], shown[j][k], context, fits) for j, k in rows]
+    prompts = [critique_lib.fitted_prompt(problems[j], shown[j][k], context, fits) for j, k in rows]
     out, n = evaluation.complete(model.graphdef, model.params, model.vocab, prompts,
                                  jax.random.fold_in(key, t),
                                  prompt_len=width, max_new=max_new, temperature=temperature,
                                  slots=slots)
     critiques = [None] * len(rows)
     if critic == ORACLE and t + 1 < length:
-      critiques = [critic_lib.critique(task, problems[j], text) for (j, _), text in zip(rows, out)]
+      critiques = [critique_lib.critique(task, problems[j], text) for (j, _), text in zip(rows, out)]
     elif isinstance(critic, Model) and t + 1 < length:  # the last critique is never read
       critiques, spent = critique_lines(critic, [problems[j] for j, _ in rows], out,
                                         jax.random.fold_in(key, 10_000 + t),
@@ -69,7 +69,7 @@ def chains(model: Model, task: Task, problems: Sequence[Problem], key, *, chains
       critic_flops[:, :, t] = spent.reshape(p, c)
     for (j, k), text, prompt, m, said in zip(rows, out, prompts, n, critiques):
       texts[j][k].append(text)
-      shown[j][k].append(revision.with_critique(text, said))
+      shown[j][k].append(critique_lib.with_critique(text, said))
       prompt_lens[j, k, t] = prompt_length(model.vocab, prompt)
       lengths[j, k, t] = m
       correct[j, k, t] = task.verify(problems[j], text)
@@ -87,12 +87,12 @@ def critique_lines(critic: Model, problems: Sequence[Problem], attempts: Sequenc
                    max_new: int, slots: int = 0) -> tuple[list[str | None], np.ndarray]:
   """The critic's greedy critique of each attempt (None where the critic prompt does not fit
   its context) and each critique's generation FLOPs [N]."""
-  prompts = [critic_lib.critic_prompt(q, a) for q, a in zip(problems, attempts)]
-  fit = [i for i, x in enumerate(prompts) if critic_lib.fits(critic, x, max_new)]
+  prompts = [critique_lib.critic_prompt(q, a) for q, a in zip(problems, attempts)]
+  fit = [i for i, x in enumerate(prompts) if critique_lib.fits(critic, x, max_new)]
   out: list[str | None] = [None] * len(prompts)
   flops = np.zeros(len(prompts))
   if fit:
-    said, rows = critic_lib.write(critic, [prompts[i] for i in fit], key, max_new=max_new,
+    said, rows = critique_lib.write(critic, [prompts[i] for i in fit], key, max_new=max_new,
                                   slots=slots)
     for i, text, f in zip(fit, said, rows):
       out[i], flops[i] = text, f
@@ -107,8 +107,8 @@ def prm_scores(prm: Model, problems: Sequence[Problem], texts, *, seq_len: int,
   prompts = [problems[j].prompt for j in range(p) for _ in range(c * length)]
   flat = [x for per_problem in texts for chain in per_problem for x in chain]
   # At least `seq_len`, more where a decoded attempt re-encodes to more tokens than were sampled.
-  seq_len = verifier.seq_len_for(prm.vocab, prompts, flat, minimum=seq_len)
-  scores, _ = verifier.score_completions(prm.graphdef, prm.params, prm.vocab, prompts, flat,
+  seq_len = scoring.seq_len_for(prm.vocab, prompts, flat, minimum=seq_len)
+  scores, _ = scoring.score_completions(prm.graphdef, prm.params, prm.vocab, prompts, flat,
                                          seq_len=seq_len, kind="prm", aggregation=aggregation)
   flops = compute.forward_flops_rows(prm.cfg, [prompt_length(prm.vocab, q + x) + 1
                                                for q, x in zip(prompts, flat)])

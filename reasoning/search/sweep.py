@@ -12,12 +12,12 @@ from typing import Any
 
 import numpy as np
 
+from reasoning import scoring
 from reasoning import compute, evaluation
 from reasoning.search import best_of_n
 from reasoning.model import Model
 from reasoning.tasks import extract_answer
 from reasoning.text import prompt_length, round_up
-from reasoning.train import verifier
 
 
 def best_of_n_records(policy: Model, prm: Model, task, problems, key, ns: list[int], *,
@@ -33,9 +33,9 @@ def best_of_n_records(policy: Model, prm: Model, task, problems, key, ns: list[i
   texts, correct, lengths = pool["texts"], pool["correct"], pool["lengths"]
   pool_prompts = [p.prompt for p in problems for _ in range(m)]
   real_prompt = np.array([prompt_length(policy.vocab, p.prompt) for p in problems])
-  seq_len = verifier.seq_len_for(prm.vocab, pool_prompts, texts, multiple=32,
+  seq_len = scoring.seq_len_for(prm.vocab, pool_prompts, texts, multiple=32,
                                  minimum=round_up(int(real_prompt.max()) + max_new + 2, 32))
-  scores, _ = verifier.score_completions(prm.graphdef, prm.params, prm.vocab, pool_prompts, texts,
+  scores, _ = scoring.score_completions(prm.graphdef, prm.params, prm.vocab, pool_prompts, texts,
                                          seq_len=seq_len, kind="prm", aggregation=prm_aggregation)
   seconds = (time.perf_counter() - t0) / len(ns)
   answers = [extract_answer(t) for t in texts]

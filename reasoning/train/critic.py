@@ -27,79 +27,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from reasoning import compute, evaluation
-from reasoning.model import Model
-from reasoning.tasks import Problem, Task, split_completion
-from reasoning.tasks.base import answer_line, extract_answer
-from reasoning.text import prompt_length
-
-CRITIC_MARK = "check\n"       # ends a critic's prompt: the problem, the solution, then this line
-ALL_RIGHT = "all steps are right"
-NO_WRONG_STEP = "none"        # the verdict of a solution without a wrong step
-
-
-def critic_prompt(problem: Problem, completion: str) -> str:
-  """What the critic reads: the problem's prompt, the solution, and the line `check`."""
-  if not completion.endswith("\n"):
-    completion += "\n"
-  return problem.prompt + completion + CRITIC_MARK
-
-
-def fits(critic: "Model", prompt: str, max_new: int) -> bool:
-  """Whether a critic prompt leaves `max_new` tokens for its critique within the critic's
-  max_len (a prompt and its critique share the model's context)."""
-  return prompt_length(critic.vocab, prompt) <= critic.cfg.max_len - max_new
-
-
-def write(critic: "Model", prompts: Sequence[str], key, *, max_new: int,
-          slots: int = 0) -> tuple[list[str], np.ndarray]:
-  """The critic's greedy critiques of `prompts` (each one `fits`) and the generation FLOPs of
-  each [N]."""
-  texts, lengths = evaluation.complete(critic.graphdef, critic.params, critic.vocab, prompts,
-                                       key, prompt_len=critic.cfg.max_len - max_new,
-                                       max_new=max_new, temperature=0.0, slots=slots)
-  return texts, compute.generation_flops_rows(
-      critic.cfg, [prompt_length(critic.vocab, p) for p in prompts], lengths)
-
-
-def first_wrong_step(labels: Sequence[int]) -> int | None:
-  """The 1-based index of the first step labelled 0, or None when every step is good."""
-  for i, label in enumerate(labels):
-    if not label:
-      return i + 1
-  return None
-
-
-def solution_lines(completion: str) -> list[str] | None:
-  """A well-formed completion's lines, its answer line last; None for a malformed one (no
-  answer line, or text after it): a critic judges finished solutions."""
-  parts = split_completion(completion)
-  return None if parts is None else parts[0] + [answer_line(parts[1])]
-
-
-def critique(task: Task, problem: Problem, completion: str) -> str | None:
-  """The oracle critique of a well-formed completion (None for a malformed one): its reason line
-  and its verdict line. The reason is the task's `explain` where it has one, else only the step."""
-  lines = solution_lines(completion)
-  if lines is None:
-    return None
-  wrong = first_wrong_step(task.step_labels(problem, lines))
-  if wrong is None:
-    return f"{ALL_RIGHT}\n{answer_line(NO_WRONG_STEP)}\n"
-  explain = getattr(task, "explain", None)
-  reason = f"step {wrong} is wrong" + (f": {explain(problem, lines, wrong - 1)}" if explain
-                                       else "")
-  return f"{reason}\n{answer_line(str(wrong))}\n"
-
-
-def verdict(critique_text: str) -> int | None | str:
-  """The step a critique names (1-based), None for `ANSWER: none`, or 'malformed'."""
-  answer = extract_answer(critique_text)
-  if answer == NO_WRONG_STEP:
-    return None
-  if answer is not None and answer.isdigit() and int(answer) > 0:
-    return int(answer)
-  return "malformed"
+from reasoning.tasks import Problem, Task
+from reasoning.critique import (ALL_RIGHT, critic_prompt, critique, first_wrong_step,
+                                solution_lines, verdict)
 
 
 def examples(task: Task, problems: Sequence[Problem], completions: Sequence[str], *,

@@ -20,7 +20,7 @@ the right one (the closest k, in order of decreasing distance, so the last attem
 fix is the one most like it). A context that does not fit the model keeps its latest attempts.
 
 With critiques, each earlier attempt is followed by a line saying which step is wrong and why
-(`step 2 is wrong: 6 is not in 5 24`, reasoning/train/critic.py): the oracle's when training,
+(`step 2 is wrong: 6 is not in 5 24`, reasoning/critique.py): the oracle's when training,
 the critic's at test time, so the revision model learns to act on a critique.
 """
 
@@ -32,32 +32,7 @@ import numpy as np
 
 from reasoning.tasks import Problem, Task, split_completion
 from reasoning.tasks.base import reference_completion
-
-REVISE_MARK = "revise\n"  # ends each earlier attempt in a revision prompt
-
-
-def revision_prompt(problem: Problem, previous: Sequence[str]) -> str:
-  """The prompt of the next attempt after the attempts `previous` (oldest first; each with its
-  critique line when there is one: `with_critique`)."""
-  return problem.prompt + "".join((a if a.endswith("\n") else a + "\n") + REVISE_MARK
-                                  for a in previous)
-
-
-def with_critique(attempt: str, critique_text: str | None) -> str:
-  """An earlier attempt as the revision prompt shows it: the attempt, then the first line of its
-  critique (none when `critique_text` is None)."""
-  attempt = attempt if attempt.endswith("\n") else attempt + "\n"
-  return attempt if critique_text is None else attempt + critique_text.split("\n")[0] + "\n"
-
-
-def fitted_prompt(problem: Problem, previous: Sequence[str], context: int,
-                  fits: Callable[[str], bool]) -> str:
-  """The revision prompt with at most the last `context` attempts of `previous`, dropping the
-  oldest until it `fits` (the problem's plain prompt always does)."""
-  kept = list(previous[len(previous) - context:]) if context else []
-  while kept and not fits(revision_prompt(problem, kept)):
-    kept = kept[1:]
-  return revision_prompt(problem, kept)
+from reasoning.critique import fitted_prompt, with_critique
 
 
 def edit_distance(a: str, b: str) -> int:

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from reasoning import scoring, critique as critique_lib
 from reasoning.tasks import extract_answer, split_completion
 from reasoning.tasks.base import NONE_ANSWER, answer_line, has_step_oracle
 
@@ -117,18 +118,17 @@ class LearnedReward:
   seq_len: int = 0             # the scored width: at least prompt + max_new + EOS (one compile)
 
   def __post_init__(self):
-    from reasoning.train.verifier import AGGREGATIONS
+    from reasoning.scoring import AGGREGATIONS
     if self.kind not in ("orm", "prm"):
       raise ValueError(f"reward model kind {self.kind!r}: expected 'orm' or 'prm'")
     if self.aggregation not in AGGREGATIONS:
       raise ValueError(f"reward.aggregation={self.aggregation!r}: expected one of {AGGREGATIONS}")
 
   def _scored(self, problems, completions):
-    """verifier.score_completions of `completions`: (aggregated scores [B], step scores)."""
-    from reasoning.train import verifier
+    """scoring.score_completions of `completions`: (aggregated scores [B], step scores)."""
     prompts = [p.prompt for p in problems]
-    seq_len = verifier.seq_len_for(self.vocab, prompts, completions, minimum=self.seq_len)
-    return verifier.score_completions(self.graphdef, self.params, self.vocab, prompts,
+    seq_len = scoring.seq_len_for(self.vocab, prompts, completions, minimum=self.seq_len)
+    return scoring.score_completions(self.graphdef, self.params, self.vocab, prompts,
                                       completions, seq_len=seq_len, kind=self.kind,
                                       aggregation=self.aggregation)
 
@@ -165,12 +165,12 @@ class CriticReward:
     import jax
     from reasoning.train import critic
     kept, prompts = critic.readable(
-        problems, completions, lambda prompt: critic.fits(self.model, prompt, self.max_new))
+        problems, completions, lambda prompt: critique_lib.fits(self.model, prompt, self.max_new))
     out = np.zeros(len(completions), np.float32)
     self.spent[:] = [0.0]
     if kept:  # greedy: the key draws nothing
-      texts, flops = critic.write(self.model, prompts, jax.random.key(0), max_new=self.max_new)
-      out[kept] = [critic.verdict(t) is None for t in texts]
+      texts, flops = critique_lib.write(self.model, prompts, jax.random.key(0), max_new=self.max_new)
+      out[kept] = [critique_lib.verdict(t) is None for t in texts]
       self.spent[:] = [float(flops.sum())]
     return out
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
+from reasoning import scoring
 from reasoning import evaluation, rng as rng_lib
 from reasoning.tasks import countdown_traces
 from reasoning.tasks.base import has_step_oracle
@@ -75,10 +76,10 @@ def build_targets(task, problems, completions, *, kind: str, labels: str, comple
       raise ValueError(f"labels='oracle': task {task.name} has no per-step oracle; "
                        f"train the PRM on Monte-Carlo labels (--config.labels=mc)")
     outcomes = [task.verify(p, c) for p, c in zip(problems, completions)]
-    steps = [[0.0] * len(verifier.closed_lines(c)) for c in completions]
+    steps = [[0.0] * len(scoring.closed_lines(c)) for c in completions]
   if kind == "prm" and labels == "mc":
     soft, hard = verifier.monte_carlo_labels(
-        complete, task, problems, [verifier.closed_lines(c) for c in completions], mc_rollouts)
+        complete, task, problems, [scoring.closed_lines(c) for c in completions], mc_rollouts)
     steps = hard if mc_hard else soft
   return steps, outcomes
 
@@ -88,7 +89,7 @@ def training_targets(task, problems, graphdef, params, vocab, sample_key, label_
                      labels: str, mc_rollouts: int, mc_hard: bool, synthetic=([], [])):
   """The reward model's training set: `samples` policy solutions of each problem labelled by
   `kind` and `labels` (`build_targets`), plus the `synthetic` (problems, completions) labelled by
-  the oracle, as `verifier.reward_targets` arrays. Returns (targets, seq_len, the policy's
+  the oracle, as `scoring.reward_targets` arrays. Returns (targets, seq_len, the policy's
   generated lengths)."""
   sample = dict(prompt_len=prompt_len, max_new=max_new)
   repeated, completions, gen_lengths = sample_solutions(graphdef, params, vocab, problems,
@@ -102,9 +103,9 @@ def training_targets(task, problems, graphdef, params, vocab, sample_key, label_
     extra_steps, extra_outcomes = verifier.oracle_targets(task, extra, extra_completions)
     repeated, completions = repeated + extra, completions + extra_completions
     steps, outcomes = steps + extra_steps, outcomes + extra_outcomes
-  seq_len = verifier.seq_len_for(vocab, [p.prompt for p in repeated], completions,
+  seq_len = scoring.seq_len_for(vocab, [p.prompt for p in repeated], completions,
                                  minimum=prompt_len + max_new + 2)
-  targets = verifier.reward_targets(vocab, [p.prompt for p in repeated], completions, steps,
+  targets = scoring.reward_targets(vocab, [p.prompt for p in repeated], completions, steps,
                                     outcomes, seq_len)
   print(f"data: {len(completions)} solutions, {np.mean(outcomes):.3f} correct, "
         f"{np.mean([x for s in steps for x in s]):.3f} of steps labelled good", flush=True)
@@ -138,10 +139,10 @@ def held_out_aucs(task, problems, completions, graphdef, params, vocab, *, kind:
   else:
     outcomes = [task.verify(p, c) for p, c in zip(problems, completions)]
   prompts = [p.prompt for p in problems]
-  seq_len = verifier.seq_len_for(vocab, prompts, completions, minimum=seq_len)
+  seq_len = scoring.seq_len_for(vocab, prompts, completions, minimum=seq_len)
   result = {"eval/solutions": len(completions), "eval/correct": float(np.mean(outcomes))}
-  for how in verifier.AGGREGATIONS if kind == "prm" else ("orm",):
-    scores, step_scores = verifier.score_completions(
+  for how in scoring.AGGREGATIONS if kind == "prm" else ("orm",):
+    scores, step_scores = scoring.score_completions(
         graphdef, params, vocab, prompts, completions, seq_len=seq_len, kind=kind,
         aggregation="min" if how == "orm" else how)
     result[f"auc/outcome_{how}"] = verifier.roc_auc(scores, outcomes)
