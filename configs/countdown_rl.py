@@ -15,7 +15,10 @@ axis. Results, times and machine: docs/training.md (the default run, the longer 
 algorithm comparison) and docs/scaling.md (compute curves and the recipe sweep).
 """
 
+import dataclasses
+
 from configs import common
+from reasoning.train import pg
 
 RECIPES: dict[str, dict] = {
     "grpo": {"rl.negative_scale": 1.0},                       # Shao et al. 2024, as published
@@ -47,19 +50,12 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.train_trap_share = common.placeholder(float)  # None: the task's
   c.eval_difficulties = (1, 2)       # the trained ones: SFT leaves difficulty 3 at 0-1%
   c.eval_problems = 500             # per difficulty
-  c.rl = common.ConfigDict({
-      "algo": "grpo", "clip_eps": 0.2, "dual_clip": 0.0, "value_clip": 0.2, "value_coef": 0.5,
-      "entropy_coef": 0.0, "kl_coef": 0.05, "kl_estimator": "k3", "kl_in_reward": False,
-      "gamma": 1.0, "gae_lambda": 0.95, "aggregation": "token", "normalize_std": True,
-      # Positive-only updates: with failures pushed down too (1.0, the textbook estimators) the
-      # 0.86M policy loses ground at difficulty 2; push_penalized=True still pushes down a
-      # penalized sample (a false `none`, an illegal step). docs/training.md.
-      "negative_scale": 0.0, "push_penalized": False,
-      # Recipe options (reasoning/train/pg.py): upper clip 1 + clip_eps_high (0: clip_eps),
-      # 'clip' or 'cispo' objective, 'token' or 'sequence' (GSPO) importance ratio, the length
-      # of 'constant' aggregation (0: max_new), truncated IS cap for off-policy rollouts.
-      "clip_eps_high": 0.0, "objective": "clip", "importance": "token", "norm_length": 0,
-      "tis_cap": 0.0})
+  # The objective: every field of reasoning/train/pg.PGConfig (its defaults, documented there:
+  # algorithm, clipping, KL, GAE, aggregation, the recipe options) but one. Positive-only
+  # updates: with failures pushed down too (1.0, the textbook estimators) the 0.86M policy loses
+  # ground at difficulty 2; rl.push_penalized=True still pushes down a penalized sample (a false
+  # `none`, an illegal step). docs/training.md.
+  c.rl = common.ConfigDict({**dataclasses.asdict(pg.PGConfig()), "negative_scale": 0.0})
   c.optim = common.optim(1e-4, 5, min_lr_ratio=0.5)
   c.steps = 130                # RL steps (rollout + updates)
   c.prompts_per_step = 32

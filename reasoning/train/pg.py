@@ -63,7 +63,7 @@ class PGConfig:
   value_clip: float = 0.2
   value_coef: float = 0.5
   entropy_coef: float = 0.0
-  kl_coef: float = 0.02
+  kl_coef: float = 0.05
   kl_estimator: str = "k3"        # 'k1' | 'k2' | 'k3'
   kl_in_reward: bool = False
   gamma: float = 1.0
