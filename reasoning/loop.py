@@ -9,6 +9,7 @@ evaluates held-out problems greedily with a key that is a function of the step a
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from typing import Callable
 
@@ -34,6 +35,46 @@ def open_metrics(workdir: str, start: int) -> MetricsWriter:
   had logged: nothing when there was no checkpoint (start 0), so a rerun logs each step once."""
   return MetricsWriter(os.path.join(workdir, "metrics.jsonl"),
                        resume_step=start if start > 0 else -1)
+
+
+@dataclasses.dataclass(frozen=True)
+class OnlineConfig:
+  """The fields every loop that samples its own training data reads (RL, distillation):
+  `read` builds one (or a subclass) from a run's ml_collections config, the fields named in
+  `special` given converted."""
+  seed: int
+  steps: int
+  prompts_per_step: int
+  samples_per_prompt: int
+  epochs: int
+  minibatch_size: int
+  max_new: int
+  temperature: float
+  rollout_slots: int
+  eval_slots: int
+  train_difficulties: tuple[int, ...]
+  pass_k: int
+  eval_every: int
+  eval_log_points: int
+  log_every: int
+  checkpoint_every: int
+  keep_checkpoints: int
+  optim: dict           # state.OptimConfig's fields but total_steps (the loop counts updates)
+  mesh: mesh_lib.MeshConfig
+
+  @classmethod
+  def read(cls, config, **special):
+    from reasoning.runs import ints
+    special = {"train_difficulties": tuple(ints(config.train_difficulties)),
+               "optim": dict(config.optim), "mesh": mesh_lib.MeshConfig(**config.mesh),
+               **special}
+    return cls(**{f.name: special[f.name] if f.name in special else config[f.name]
+                  for f in dataclasses.fields(cls)})
+
+  @property
+  def rows(self) -> int:
+    """Rows trained on per step: prompts x samples per prompt."""
+    return self.prompts_per_step * self.samples_per_prompt
 
 
 def run_steps(step: Callable[[int], object], *, start: int, total: int, ckpt,

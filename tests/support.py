@@ -1,11 +1,26 @@
-"""What several tests share: a 2-layer, width-32 transformer config and the SFT and PPO steps
-the sharding and multi-process checks run on every layout."""
+"""What several tests share: a 2-layer, width-32 transformer config, a config file's `:tiny`
+variant with changes, and the SFT and PPO steps the sharding and multi-process checks run on
+every layout."""
+
+import runpy
 
 from reasoning.model import ModelConfig
 from reasoning.text import VOCAB
 
 TINY = ModelConfig(vocab_size=VOCAB.size, d_model=32, n_layers=2, n_heads=4, n_kv_heads=2,
                    d_ff=64, max_len=128)
+
+
+def tiny_config(path: str, **changes):
+  """The `:tiny` variant of the config file at `path`, with {dotted field: value} `changes`."""
+  config = runpy.run_path(path)["get_config"]("tiny")
+  for dotted, value in changes.items():
+    node = config
+    *parents, leaf = dotted.split(".")
+    for key in parents:
+      node = node[key]
+    node[leaf] = value
+  return config
 
 
 def sharding_check_steps():

@@ -4,21 +4,13 @@ The loop itself runs end to end in tests/test_experiments.py (pulse, resume, off
 import numpy as np
 import pytest
 
-from configs import countdown_rl
 from reasoning import compute
 from reasoning.train import rl_loop, rollout as rollout_lib
-from support import TINY
+from support import TINY, tiny_config
 
 
 def _config(**changes):
-  config = countdown_rl.get_config("tiny")
-  for dotted, value in changes.items():
-    node = config
-    *parents, leaf = dotted.split(".")
-    for key in parents:
-      node = node[key]
-    node[leaf] = value
-  return config
+  return tiny_config("configs/countdown_rl.py", **changes)
 
 
 def test_rl_config_reads_every_field_and_the_objective():

@@ -19,6 +19,7 @@ from reasoning.text import (NOT_A_TOKEN, VOCAB, answer_ids, completion_of, line_
                             pad_prompts, strip_left_pad)
 from reasoning.tokenizer import HFTokenizer
 from reasoning.train import expert_iteration as exit_lib, sft
+from support import tiny_config
 
 SAMPLE = "tests/data/math_sample.jsonl"
 
@@ -142,15 +143,7 @@ def test_mcts_rstar_and_the_self_play_judge_on_a_bpe_model(memorizer):
   assert verdicts[:2].tolist() == [1.0, 1.0] and np.isnan(verdicts[2])  # unfinished: NaN
 
 
-def _config(path: str, **changes):
-  config = runpy.run_path(path)["get_config"]("tiny")
-  for dotted, value in changes.items():
-    node = config
-    *parents, leaf = dotted.split(".")
-    for key in parents:
-      node = node[key]
-    node[leaf] = value
-  return config
+_config = tiny_config
 
 
 def _records(path) -> list[dict]:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from typing import Any, Callable
+from typing import Callable
 
 import jax
 import numpy as np
@@ -26,28 +26,9 @@ from reasoning.train import distill, rollout as rollout_lib, state as state_lib
 
 
 @dataclasses.dataclass(frozen=True)
-class DistillRunConfig:
+class DistillRunConfig(loop.OnlineConfig):
   """What the distillation loop reads of a run's config."""
-  seed: int
-  steps: int
-  prompts_per_step: int
-  samples_per_prompt: int
-  epochs: int
-  minibatch_size: int
-  max_new: int
-  temperature: float
-  rollout_slots: int
-  eval_slots: int
-  train_difficulties: tuple[int, ...]
-  pass_k: int
-  eval_every: int
-  eval_log_points: int
-  log_every: int
-  checkpoint_every: int
-  keep_checkpoints: int
   distill: distill.DistillConfig
-  optim: dict           # state.OptimConfig's fields but total_steps (the loop counts updates)
-  mesh: mesh_lib.MeshConfig
 
   @classmethod
   def from_config(cls, config) -> DistillRunConfig:
@@ -64,16 +45,7 @@ class DistillRunConfig:
     if rows % config.minibatch_size:
       raise ValueError(f"prompts_per_step * samples_per_prompt = {rows} is not a multiple of "
                        f"minibatch_size = {config.minibatch_size}")
-    special: dict[str, Any] = {
-        "train_difficulties": tuple(runs_lib.ints(config.train_difficulties)),
-        "distill": distill.DistillConfig(**config.distill), "optim": dict(config.optim),
-        "mesh": mesh_lib.MeshConfig(**config.mesh)}
-    return cls(**{f.name: special[f.name] if f.name in special else config[f.name]
-                  for f in dataclasses.fields(cls)})
-
-  @property
-  def rows(self) -> int:
-    return self.prompts_per_step * self.samples_per_prompt
+    return cls.read(config, distill=distill.DistillConfig(**config.distill))
 
 
 class DistillLoop:

@@ -21,7 +21,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
-from typing import Any, Callable
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -71,24 +71,13 @@ def _check(config) -> pg.PGConfig:
 
 
 @dataclasses.dataclass(frozen=True)
-class RLConfig:
+class RLConfig(loop.OnlineConfig):
   """What the RL loop reads of a run's config (configs/countdown_rl.py documents each field)."""
-  seed: int
-  steps: int
-  prompts_per_step: int
-  samples_per_prompt: int
-  epochs: int
-  minibatch_size: int
-  max_new: int
-  temperature: float
-  rollout_slots: int
-  eval_slots: int
-  train_difficulties: tuple[int, ...]
-  train_trap_share: float | None
   curriculum: bool
   dynamic_sampling: float
   off_policy_steps: int
   pipeline: bool
+  train_trap_share: float | None
   baseline_decay: float
   abandoned_credit: float
   overlong_buffer: int
@@ -98,32 +87,13 @@ class RLConfig:
   illegal_penalty: float
   reward_dense: bool
   reward_plus_verifier: bool
-  pass_k: int
-  eval_every: int
-  eval_log_points: int
-  log_every: int
-  checkpoint_every: int
-  keep_checkpoints: int
   time_phases: bool
   pg: pg.PGConfig
-  optim: dict           # state.OptimConfig's fields but total_steps (the loop counts updates)
-  mesh: mesh_lib.MeshConfig
 
   @classmethod
   def from_config(cls, config) -> RLConfig:
-    pg_cfg = _check(config)
-    special: dict[str, Any] = {"train_difficulties": tuple(runs_lib.ints(config.train_difficulties)),
-                               "reward_dense": bool(config.reward.dense),
-                               "reward_plus_verifier": bool(config.reward.plus_verifier),
-                               "pg": pg_cfg, "optim": dict(config.optim),
-                               "mesh": mesh_lib.MeshConfig(**config.mesh)}
-    return cls(**{f.name: special[f.name] if f.name in special else config[f.name]
-                  for f in dataclasses.fields(cls)})
-
-  @property
-  def rows(self) -> int:
-    """Rows trained on per step: prompts x samples per prompt."""
-    return self.prompts_per_step * self.samples_per_prompt
+    return cls.read(config, pg=_check(config), reward_dense=bool(config.reward.dense),
+                    reward_plus_verifier=bool(config.reward.plus_verifier))
 
 
 def step_flops(model_cfg, out: rollout_lib.Rollout, *, score_policy: bool, off_policy: bool,
