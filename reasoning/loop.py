@@ -41,7 +41,7 @@ def open_metrics(workdir: str, start: int) -> MetricsWriter:
 class OnlineConfig:
   """The fields every loop that samples its own training data reads (RL, distillation):
   `read` builds one (or a subclass) from a run's ml_collections config, the fields named in
-  `special` given converted."""
+  `special` given converted, and checks that the minibatches divide a step's rows."""
   seed: int
   steps: int
   prompts_per_step: int
@@ -65,6 +65,10 @@ class OnlineConfig:
   @classmethod
   def read(cls, config, **special):
     from reasoning.runs import ints
+    rows = config.prompts_per_step * config.samples_per_prompt
+    if rows % config.minibatch_size:
+      raise ValueError(f"prompts_per_step * samples_per_prompt = {rows} is not a multiple of "
+                       f"minibatch_size = {config.minibatch_size}")
     special = {"train_difficulties": tuple(ints(config.train_difficulties)),
                "optim": dict(config.optim), "mesh": mesh_lib.MeshConfig(**config.mesh),
                **special}

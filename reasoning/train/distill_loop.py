@@ -41,10 +41,6 @@ class DistillRunConfig(loop.OnlineConfig):
     if not 0.0 < config.temperature <= 2.0:
       raise ValueError(f"temperature={config.temperature}: the sampling temperature must be in "
                        f"(0, 2]")
-    rows = config.prompts_per_step * config.samples_per_prompt
-    if rows % config.minibatch_size:
-      raise ValueError(f"prompts_per_step * samples_per_prompt = {rows} is not a multiple of "
-                       f"minibatch_size = {config.minibatch_size}")
     return cls.read(config, distill=distill.DistillConfig(**config.distill))
 
 

@@ -60,10 +60,6 @@ def _check(config) -> pg.PGConfig:
   if pg_cfg.tis_cap and not config.off_policy_steps:
     raise ValueError(f"rl.tis_cap={pg_cfg.tis_cap} corrects rollouts of an older policy; with "
                      f"off_policy_steps=0 the behavior policy is the current one: set it to 0")
-  rows = config.prompts_per_step * config.samples_per_prompt
-  if rows % config.minibatch_size:
-    raise ValueError(f"prompts_per_step * samples_per_prompt = {rows} is not a multiple of "
-                     f"minibatch_size = {config.minibatch_size}")
   if config.reward.dense and pg_cfg.algo not in pg.DENSE_ALGOS:
     raise ValueError(f"reward.dense=True: rl.algo={pg_cfg.algo!r} has no per-step credit; use "
                      f"one of {pg.DENSE_ALGOS}")
