@@ -53,7 +53,14 @@ LARGER: dict[str, Any] = dict(d_model=256, n_layers=4, n_heads=4, n_kv_heads=4, 
 LARGE: dict[str, Any] = dict(d_model=512, n_layers=4, n_heads=8, n_kv_heads=8, d_ff=1536, max_len=256)
 
 
-def timed(fn, *, repeats: int, warmup: int = 2) -> float:
+class Timing(float):
+  """Median seconds per call, with the fastest (`low`) and slowest (`high`) of the calls timed:
+  a ratio of two timings is reported with the range the calls allow (peers.ratio_range)."""
+  low: float
+  high: float
+
+
+def timed(fn, *, repeats: int, warmup: int = 2) -> Timing:
   """Median seconds per call of fn() (which must block until its result is ready)."""
   for _ in range(warmup):
     fn()
@@ -62,7 +69,9 @@ def timed(fn, *, repeats: int, warmup: int = 2) -> float:
     t = time.perf_counter()
     fn()
     times.append(time.perf_counter() - t)
-  return float(np.median(times))
+  out = Timing(np.median(times))
+  out.low, out.high = float(min(times)), float(max(times))
+  return out
 
 
 # Dense bf16 tensor-core peaks from the vendors' data sheets (TFLOP/s), for MFU against the chip's
@@ -245,10 +254,16 @@ def bench_rollout(shape: dict, prompts: int, samples: int, prompt_len: int, max_
       got.append(int(jax.device_get(r.lengths).sum()))
 
     dt = timed(run, repeats=repeats)
-    out[name] = {"call_s": dt, "tokens": got[-1], "useful_tokens_per_s": got[-1] / dt}
-  base = out["static"]["useful_tokens_per_s"]
+    out[name] = {"call_s": dt, "call_s_range": [dt.low, dt.high], "tokens": got[-1],
+                 "useful_tokens_per_s": got[-1] / dt, "_timing": dt}
+  base = out["static"]
   for name in variants:
-    out[name]["speedup"] = out[name]["useful_tokens_per_s"] / base
+    tokens = out[name]["tokens"] / base["tokens"]
+    out[name]["speedup"] = out[name]["useful_tokens_per_s"] / base["useful_tokens_per_s"]
+    low, high = peers.ratio_range(base["_timing"], out[name]["_timing"]) or (np.nan, np.nan)
+    out[name]["speedup_range"] = [tokens * low, tokens * high]
+  for name in variants:
+    del out[name]["_timing"]
   return out
 
 
@@ -293,14 +308,16 @@ def run_peers(repeats: int) -> dict:
     out["sampler"][f"batch_{batch}"] = r
     print(f"peer sampler batch {batch} (greedy, same weights, same_tokens={r['same_tokens']}): "
           f"ours {r['ours_tokens_per_s']:.0f} tok/s, transformers.generate "
-          f"{r['transformers_tokens_per_s']:.0f} tok/s: {r['speedup']:.1f}x", flush=True)
+          f"{r['transformers_tokens_per_s']:.0f} tok/s: {r['speedup']:.2f}x "
+          f"[{r['speedup_range'][0]:.2f}, {r['speedup_range'][1]:.2f}]", flush=True)
   for name, shape in (("default", DEFAULT), ("large", LARGE)):
     r = peers.bench_train(shape, VOCAB.size, timed, batch=64, seq=96, repeats=repeats,
                           place=data_parallel)
     out["train"][name] = r
     print(f"peer train {name} ({r['params_M']:.2f}M, batch 64 x 96): ours "
           f"{r['ours_tokens_per_s']:.0f} tok/s, PyTorch eager {r['torch_tokens_per_s']:.0f} tok/s: "
-          f"{r['speedup']:.2f}x", flush=True)
+          f"{r['speedup']:.2f}x [{r['speedup_range'][0]:.2f}, {r['speedup_range'][1]:.2f}]",
+          flush=True)
   return out
 
 
@@ -579,7 +596,8 @@ def rollout_and_search(result: dict, repeats: int) -> None:
   result["rollout"] = r
   for name in ("static_shared_prefill", "slots_32", "slots_64"):
     print(f"rollout 32 x 8, geometric lengths (mean 16, max_new 64) {name}: "
-          f"{r[name]['useful_tokens_per_s']:.0f} useful tok/s = {r[name]['speedup']:.1f}x the "
+          f"{r[name]['useful_tokens_per_s']:.0f} useful tok/s = {r[name]['speedup']:.2f}x "
+          f"[{r[name]['speedup_range'][0]:.2f}, {r[name]['speedup_range'][1]:.2f}] the "
           f"static batch's {r['static']['useful_tokens_per_s']:.0f}", flush=True)
   r = bench_mcts(DEFAULT, batch=64, num_simulations=32, num_candidates=4, step_tokens=16,
                  repeats=max(1, repeats // 2))

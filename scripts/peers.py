@@ -106,7 +106,8 @@ def bench_sampler(shape: dict, vocab_size: int, timed, *, batch: int, prompt_len
   return {"batch": batch, "prompt_len": prompt_len, "max_new": max_new, "tokens": tokens,
           "same_tokens": bool((a == b).all()), "ours_s": ours_s, "transformers_s": theirs_s,
           "ours_tokens_per_s": tokens / ours_s, "transformers_tokens_per_s": tokens / theirs_s,
-          "speedup": theirs_s / ours_s, "torch_device": device}
+          "speedup": theirs_s / ours_s, "speedup_range": ratio_range(theirs_s, ours_s),
+          "torch_device": device}
 
 
 def bench_train(shape: dict, vocab_size: int, timed, *, batch: int, seq: int,
@@ -148,4 +149,13 @@ def bench_train(shape: dict, vocab_size: int, timed, *, batch: int, seq: int,
   return {"batch": batch, "seq": seq, "params_M": sum(p.numel() for p in model.parameters()) / 1e6,
           "ours_s": ours_s, "torch_s": theirs_s, "ours_tokens_per_s": batch * seq / ours_s,
           "torch_tokens_per_s": batch * seq / theirs_s, "speedup": theirs_s / ours_s,
+          "speedup_range": ratio_range(theirs_s, ours_s),
           "torch_threads": torch.get_num_threads(), "torch_device": device}
+
+
+def ratio_range(slow, fast) -> list[float] | None:
+  """[lowest, highest] of slow / fast over the calls timed, where the timings carry them
+  (bench.Timing)."""
+  if not hasattr(slow, "low"):
+    return None
+  return [slow.low / fast.high, slow.high / fast.low]
