@@ -73,7 +73,7 @@ def bench_sampler(shape: dict, vocab_size: int, timed, *, batch: int, prompt_len
   import torch
 
   from reasoning import sampling
-  from reasoning.text import EOS, PAD
+  from reasoning.text import BOS, EOS, NOT_A_TOKEN, PAD, Specials
 
   with tempfile.TemporaryDirectory() as d:
     model, _, graphdef, params = llama_pair(shape, vocab_size, d)
@@ -88,7 +88,8 @@ def bench_sampler(shape: dict, vocab_size: int, timed, *, batch: int, prompt_len
 
   def ours():
     out["ours"] = sampling.generate(graphdef, params, ours_in, jax.random.key(0),
-                                    max_new=max_new, temperature=0.0)
+                                    max_new=max_new, temperature=0.0,
+                                    specials=Specials(pad=NOT_A_TOKEN, bos=BOS, eos=EOS))
     jax.block_until_ready(out["ours"])
 
   def theirs():
@@ -100,6 +101,7 @@ def bench_sampler(shape: dict, vocab_size: int, timed, *, batch: int, prompt_len
 
   ours_s, theirs_s = timed(ours, repeats=repeats), timed(theirs, repeats=repeats)
   a = np.asarray(out["ours"].tokens)
+  a = np.where(a == NOT_A_TOKEN, PAD, a)  # a loaded model pads with an id outside the vocabulary
   b = out["theirs"][:, prompt_len:].cpu().numpy()
   b = np.pad(b, ((0, 0), (0, max_new - b.shape[1])), constant_values=PAD)
   tokens = int(np.asarray(out["ours"].lengths).sum())

@@ -7,6 +7,8 @@ direction too: what `hf.save` writes, transformers' `from_pretrained` reads to t
 (tests/test_hf.py checks the same against a NumPy transcription, which runs without torch.)
 """
 
+import runpy
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -213,3 +215,24 @@ def test_prompts_holding_the_eos_id_read_it_as_a_token_batched_with_left_padding
     np.testing.assert_array_equal(row[:n], theirs_row[:n])  # transformers pads with EOS after
     assert n == 16 or (row[n - 1] == eos and (theirs_row[n:] == eos).all())
   assert (lengths < 16).any() and (lengths == 16).any()
+
+
+def test_the_decode_benchmark_compares_the_same_greedy_tokens():
+  # scripts/peers.py's decode benchmark on a tiny Llama: both sides produce the same tokens; a
+  # speedup's range is the slowest and fastest calls' ratio.
+  peers = runpy.run_path("scripts/peers.py")
+
+  def once(fn, repeats):
+    fn()
+    return 1.0
+
+  shape = dict(d_model=32, n_layers=2, n_heads=2, n_kv_heads=2, d_ff=64, max_len=64)
+  r = peers["bench_sampler"](shape, VOCAB, once, batch=2, prompt_len=8, max_new=8,
+                             repeats=1)
+  assert r["same_tokens"] and r["speedup_range"] is None  # plain floats carry no spread
+
+  class Timing(float):
+    pass
+  slow, fast = Timing(4.0), Timing(2.0)
+  slow.low, slow.high, fast.low, fast.high = 3.0, 5.0, 1.0, 2.5
+  assert peers["ratio_range"](slow, fast) == [3.0 / 2.5, 5.0 / 1.0]
