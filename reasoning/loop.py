@@ -80,6 +80,11 @@ class OnlineConfig:
     """Rows trained on per step: prompts x samples per prompt."""
     return self.prompts_per_step * self.samples_per_prompt
 
+  @property
+  def updates_per_step(self) -> int:
+    """Optimizer updates per step: `epochs` passes of minibatches over the step's rows."""
+    return self.epochs * self.rows // self.minibatch_size
+
 
 def run_steps(step: Callable[[int], object], *, start: int, total: int, ckpt,
               save: Callable[[int], object], evaluate: Callable[[int], object] | None = None,

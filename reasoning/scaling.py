@@ -284,7 +284,7 @@ def exchange_table(models: list[dict], ratios: list[float]) -> tuple[list[dict],
   `scripts/exchange.py`'s per-model measurements (`models`: params, train_flops, train_tokens,
   query_tokens and per difficulty bin the greedy answers and best-of-n curves, per problem).
   The inference volume Q = R x training tokens / tokens per greedy query of the largest model.
-Per ratio and difficulty and for each pair of a smaller and a larger model: the smaller
+  Per ratio and difficulty and for each pair of a smaller and a larger model: the smaller
   model's best-of-N accuracy at the total FLOPs of the larger model's greedy answer
   (interpolated in log FLOPs; its largest N's accuracy as a lower bound when even that costs
   less; None when one sample costs more) against that greedy accuracy, with the difference and
@@ -298,18 +298,17 @@ Per ratio and difficulty and for each pair of a smaller and a larger model: the 
       for m, big in pairs:
         entry = big["bins"][name]
         target = _total(big, entry["greedy"]["flops"], queries[r])
-        pts = sorted((_total(m, p["flops"], queries[r]), p["accuracy"])
-                     for p in m["bins"][name]["best_of_n"])
-        x = np.log10([p[0] for p in pts])
+        curve = sorted(m["bins"][name]["best_of_n"], key=lambda p: p["flops"])
+        x = np.log10([_total(m, p["flops"], queries[r]) for p in curve])
         # per problem, the same interpolation as the mean's (x is shared by all problems)
-        curves = np.array([p["per_problem"] for p in sorted(
-            m["bins"][name]["best_of_n"], key=lambda p: _total(m, p["flops"], queries[r]))])
+        curves = np.array([p["per_problem"] for p in curve])
         if np.log10(target) > x[-1]:  # even its largest N costs less: a lower bound
-          acc, bound, per_problem = pts[-1][1], "at least", curves[-1]
+          acc, bound, per_problem = curve[-1]["accuracy"], "at least", curves[-1]
         elif np.log10(target) < x[0]:  # one sample already costs more
           acc, bound, per_problem = None, "N=1 costs more", None
         else:
-          acc, bound = float(np.interp(np.log10(target), x, [p[1] for p in pts])), ""
+          acc = float(np.interp(np.log10(target), x, [p["accuracy"] for p in curve]))
+          bound = ""
           per_problem = np.array([np.interp(np.log10(target), x, c) for c in curves.T])
         diff, se = _difference(per_problem, m["bins"][name], entry)
         n_used = max((p["n"] for p in m["bins"][name]["best_of_n"]

@@ -58,8 +58,8 @@ class DistillLoop:
     self.held_out = {p.prompt for p in eval_problems}
     self.levels = list(config.train_difficulties)
     self.on_policy = config.distill.sampler == "student"
-    updates = config.steps * config.epochs * config.rows // config.minibatch_size
-    tx = state_lib.make_optimizer(state_lib.OptimConfig(total_steps=updates, **config.optim))
+    tx = state_lib.make_optimizer(state_lib.OptimConfig(
+        total_steps=config.steps * config.updates_per_step, **config.optim))
     self.train_step = distill.make_train_step(graphdef, tx, config.distill, lora_cfg)
     self.teacher_scores = jax.jit(functools.partial(distill.next_token_logprobs,
                                                     teacher.graphdef))

@@ -112,26 +112,22 @@ class RLLoop:
   def __init__(self, config: RLConfig, workdir: str, *, task, vocab, model_cfg,
                graphdef, trainable, reference, policy_of: Callable, lora_cfg, sft_flops: float,
                eval_problems, skip, prompt_len: int, learned=None):
-    self.config, self.pg_cfg, self.workdir = config, config.pg, workdir
-    pg_cfg = config.pg
+    self.config, self.workdir = config, workdir
     self.task, self.vocab, self.model_cfg, self.graphdef = task, vocab, model_cfg, graphdef
     self.policy_of, self.eval_problems, self.skip = policy_of, eval_problems, skip
     self.prompt_len, self.learned = prompt_len, learned
     self.train_task = rollout_lib.training_task(task, config.train_trap_share)
-    self.group = config.samples_per_prompt
-    self.rows = config.rows
-    self.stale = config.off_policy_steps
     self.levels = list(config.train_difficulties)
-    updates_per_step = config.epochs * self.rows // config.minibatch_size
-    self.score_policy = pg.scores_before_update(pg_cfg, updates_per_rollout=updates_per_step,
-                                                off_policy=bool(self.stale))
+    self.score_policy = pg.scores_before_update(config.pg,
+                                                updates_per_rollout=config.updates_per_step,
+                                                off_policy=bool(config.off_policy_steps))
     self.rollout_key, self.eval_key = jax.random.split(jax.random.key(config.seed))
-    optim_cfg = state_lib.OptimConfig(total_steps=config.steps * updates_per_step,
+    optim_cfg = state_lib.OptimConfig(total_steps=config.steps * config.updates_per_step,
                                       **config.optim)
     tx = state_lib.make_optimizer(optim_cfg)
-    self.train_step = pg.make_train_step(graphdef, tx, pg_cfg, lora_cfg)
+    self.train_step = pg.make_train_step(graphdef, tx, config.pg, lora_cfg)
     self.score = jax.jit(functools.partial(pg.sequence_logprobs, graphdef), static_argnums=2)
-    group = self.group
+    pg_cfg, group = config.pg, config.samples_per_prompt
 
     @jax.jit
     def advantages(rewards, mask, values, logp, ref_logp, baseline, step_rewards=None,
@@ -150,7 +146,8 @@ class RLLoop:
     self._resume(state_lib.create(trainable, tx), sft_flops, reference, lora_cfg.on)
     groups = config.prompts_per_step
     self.sampled_groups = groups + int(round(config.dynamic_sampling * groups))
-    self.select = (functools.partial(rollout_lib.informative_rows, group=group, groups=groups)
+    self.select = (functools.partial(rollout_lib.informative_rows,
+                                     group=config.samples_per_prompt, groups=groups)
                    if config.dynamic_sampling else None)
     self.launched: rollout_lib.Launched | None = None  # pipelined: the next step's, dispatched
 
@@ -160,14 +157,15 @@ class RLLoop:
             "pass_rates": {str(d): 0.5 for d in self.levels}}
     if self.config.pipeline:  # the pass rates the next step's prompts are drawn with
       meta["prompt_rates"] = meta["pass_rates"]
-    carry = state if not self.stale else rollout_lib.stale_carry(
-        state, [jax.tree.map(jnp.copy, state.params) for _ in range(self.stale)])
+    stale = self.config.off_policy_steps
+    carry = state if not stale else rollout_lib.stale_carry(
+        state, [jax.tree.map(jnp.copy, state.params) for _ in range(stale)])
     carry, self.meta, self.start = loop.resume(self.ckpt, carry, meta, what="RL step")
     self.mesh = mesh_lib.make_mesh(self.config.mesh)
     carry = jax.device_put(carry, mesh_lib.state_shardings(self.mesh, carry))
     self.queue: list | None
     self.state, self.queue = ((carry["state"], [carry["behind"], *carry.get("newer", [])])
-                              if self.stale else (carry, None))
+                              if stale else (carry, None))
     self.reference = jax.device_put(reference, mesh_lib.state_shardings(self.mesh, reference))
     self.frozen = (self.reference,) if lora else ()
 
@@ -177,7 +175,7 @@ class RLLoop:
                   self.task, self.eval_problems, jax.random.fold_in(self.eval_key, step),
                   prompt_len=self.prompt_len, max_new=config.max_new,
                   train_flops=self.meta["train_flops"], num_samples=config.pass_k,
-                  what="RL step", algo=self.pg_cfg.algo, slots=config.eval_slots,
+                  what="RL step", algo=config.pg.algo, slots=config.eval_slots,
                   scores_path=os.path.join(self.workdir, "evals", f"step{step}.npz"))
 
   def launch(self, step: int, params, pass_rates) -> rollout_lib.Launched:
@@ -187,10 +185,10 @@ class RLLoop:
         self.train_task, rng_lib.stream(config.seed, "rl_prompts", step), self.levels,
         self.sampled_groups, self.skip, pass_rates if config.curriculum else None)
     return rollout_lib.launch(
-        self.graphdef, params, [p for p in problems for _ in range(self.group)],
+        self.graphdef, params, [p for p in problems for _ in range(config.samples_per_prompt)],
         jax.random.fold_in(self.rollout_key, step), vocab=self.vocab,
         prompt_len=self.prompt_len, max_new=config.max_new, temperature=config.temperature,
-        group=self.group, slots=config.rollout_slots,
+        group=config.samples_per_prompt, slots=config.rollout_slots,
         respond=getattr(self.train_task, "respond", None))
 
   def rollout(self, step: int, launched):
@@ -209,7 +207,7 @@ class RLLoop:
       assert self.queue is not None  # pipeline needs off_policy_steps >= 1 (checked)
       this = rollout_lib.collect(this)
       if step + 1 < config.steps:
-        launched = self.launch(step + 1, policy_of(self.queue[1] if self.stale > 1
+        launched = self.launch(step + 1, policy_of(self.queue[1] if config.off_policy_steps > 1
                                                    else starting), meta["pass_rates"])
       meta["prompt_rates"] = meta["pass_rates"]
     out = rollout_lib.finish(
@@ -228,16 +226,17 @@ class RLLoop:
     """The minibatch epochs on the rollout's batch, then the ledger, baseline and pass rates."""
     config, meta = self.config, self.meta
     self.state, metrics = loop.update_on_batch(
-        self.train_step, self.state, out.batch, rows=self.rows,
+        self.train_step, self.state, out.batch, rows=config.rows,
         minibatch_size=config.minibatch_size, epochs=config.epochs, mesh=self.mesh,
         frozen=self.frozen,
         order=lambda e: rng_lib.stream(config.seed, "rl_minibatches", step, e).permutation(
-            self.rows))
+            config.rows))
     self.clock.mark("update", self.state)
     if not self.score_policy:  # the update's forward pass measured the KL from the reference
       metrics.update(rollout_lib.kl_metrics(metrics.pop("kl_start")))
     meta["train_flops"] += step_flops(self.model_cfg, out, score_policy=self.score_policy,
-                                      off_policy=bool(self.stale), epochs=config.epochs)
+                                      off_policy=bool(config.off_policy_steps),
+                                      epochs=config.epochs)
     meta["baseline"] = pg.ema(meta["baseline"], out.rewards, config.baseline_decay)
     if self.learned is not None:  # the reward model scored every sampled row
       meta["train_flops"] += self.learned.flops(out.prompt_lens + out.lengths)
@@ -253,7 +252,7 @@ class RLLoop:
     done = step + 1
     record = {**out.summary(self.task), **metrics, **self.clock.metrics()}
     loop.check_finite(record, done, self.ckpt)
-    self.writer.write(done, train_flops=self.meta["train_flops"], algo=self.pg_cfg.algo,
+    self.writer.write(done, train_flops=self.meta["train_flops"], algo=self.config.pg.algo,
                       **record)
     self.progress.update(done, tokens=float(out.lengths.sum()), reward=record["reward"],
                          kl=record["kl"], len=record["response_length"])
