@@ -73,7 +73,6 @@ def run(config, workdir: str) -> dict:
   return {"curves": curves}
 
 
-
 def sample_and_score(config, task, problems, vocab, graphdef, policy, reward_params, model_cfg,
                      prompt_len: int, key):
   """`config.pool` samples per problem at T = 1, verified, their answers, their ORM and PRM

@@ -190,7 +190,6 @@ def judge_set(config, task, problems, texts, critic_model, key, prm):
   return record, rows
 
 
-
 def prm_verdicts(prm, problems, texts, threshold: float, verdict_sets: dict) -> float:
   """Adds the PRM's verdicts to `verdict_sets` (its lowest-scored step, and the first step below
   `threshold`); returns its scoring FLOPs per solution."""

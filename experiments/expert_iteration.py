@@ -98,7 +98,6 @@ def run(config, workdir: str) -> dict:
   return {"params": params, "metrics": records[-1]}
 
 
-
 def check_config(config) -> None:
   if config.target not in TARGETS:
     raise ValueError(f"config.target must be one of {TARGETS}, got {config.target!r}")

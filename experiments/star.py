@@ -88,7 +88,6 @@ def run(config, workdir: str) -> dict:
   return {"params": params, "metrics": records[-1]}
 
 
-
 def finetune_round(config, graphdef, base_params, examples, vocab, model_cfg, mesh, it: int,
                    problems: int):
   """(params, FLOPs, steps, loss) of iteration `it`'s fine-tune of the base policy on its

@@ -32,7 +32,7 @@ from reasoning.text import prompt_length
 CRITIC_MARK = "check\n"       # ends a critic's prompt: the problem, the solution, then this line
 ALL_RIGHT = "all steps are right"
 NO_WRONG_STEP = "none"        # the verdict of a solution without a wrong step
-REVISE_MARK = "revise\n"  # ends each earlier attempt in a revision prompt
+REVISE_MARK = "revise\n"      # ends each earlier attempt in a revision prompt
 
 
 def critic_prompt(problem: Problem, completion: str) -> str:

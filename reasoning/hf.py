@@ -262,7 +262,6 @@ def write_tiny_model(directory: str, texts, *, vocab_size: int = 320, seed: int 
   tokenizer_config.json as an instruct model's does. Returns `directory`."""
   from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
 
-
   specials = ["<|endoftext|>"] + (["<s>"] if bos else [])
   tok = Tokenizer(models.BPE())
   # No pre-split: merges may cross spaces and newlines (".\n"), as in Llama-3-style vocabularies.

@@ -352,7 +352,6 @@ class Transformer(nnx.Module):
     reward = self.reward_head(x)[..., 0].astype(jnp.float32)
     return logits, value, reward, (tuple(new_k), tuple(new_v)), x
 
-
   def unembed(self, x):
     """Logits of final hidden states x [..., D] (the output head, or the tied embedding)."""
     return (self.embed.attend(x) if self.cfg.tie_embeddings else self.lm_head(x)).astype(jnp.float32)
