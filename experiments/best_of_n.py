@@ -12,8 +12,7 @@ import jax
 import numpy as np
 
 from experiments import cli
-from reasoning import scoring
-from reasoning import compute, evaluation, plots, runs as runs_lib
+from reasoning import compute, evaluation, plots, runs as runs_lib, scoring
 from reasoning.logging import MetricsWriter
 from reasoning.search import best_of_n as bon
 from reasoning.tasks import extract_answer

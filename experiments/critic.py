@@ -32,8 +32,8 @@ import jax
 import numpy as np
 
 from experiments import cli, common
-from reasoning import critique as critique_lib
-from reasoning import compute, evaluation, loop, mesh as mesh_lib, rng as rng_lib, runs as runs_lib
+from reasoning import (compute, critique as critique_lib, evaluation, loop, mesh as mesh_lib,
+                       rng as rng_lib, runs as runs_lib)
 from reasoning.model import Model
 from reasoning.tasks import countdown_traces
 from reasoning.tasks.base import has_step_oracle

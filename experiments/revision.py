@@ -41,8 +41,8 @@ import jax
 import numpy as np
 
 from experiments import cli, common
-from reasoning import critique as critique_lib
-from reasoning import compute, evaluation, mesh as mesh_lib, plots, rng as rng_lib, runs as runs_lib
+from reasoning import (compute, critique as critique_lib, evaluation, mesh as mesh_lib, plots,
+                       rng as rng_lib, runs as runs_lib)
 from reasoning.search import revision as search_revision, sweep
 from reasoning.model import Model
 from reasoning.tasks.base import has_step_oracle

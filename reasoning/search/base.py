@@ -13,8 +13,7 @@ from typing import Sequence
 
 import numpy as np
 
-from reasoning import scoring
-from reasoning import compute, evaluation
+from reasoning import compute, evaluation, scoring
 from reasoning.model import Model, ModelConfig
 from reasoning.tasks.base import ANSWER_PREFIX
 from reasoning.text import prompt_length, round_up

@@ -18,8 +18,7 @@ from typing import Callable, Sequence
 import jax
 import numpy as np
 
-from reasoning import scoring, critique as critique_lib
-from reasoning import compute, evaluation
+from reasoning import compute, critique as critique_lib, evaluation, scoring
 from reasoning.search import best_of_n
 from reasoning.model import Model
 from reasoning.tasks import Problem, Task, extract_answer

@@ -12,8 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from reasoning import scoring
-from reasoning import compute, evaluation
+from reasoning import compute, evaluation, scoring
 from reasoning.search import best_of_n
 from reasoning.model import Model
 from reasoning.tasks import extract_answer

@@ -27,9 +27,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from reasoning.tasks import Problem, Task
 from reasoning.critique import (ALL_RIGHT, critic_prompt, critique, first_wrong_step,
                                 solution_lines, verdict)
+from reasoning.tasks import Problem, Task
 
 
 def examples(task: Task, problems: Sequence[Problem], completions: Sequence[str], *,

@@ -30,9 +30,9 @@ from typing import Callable, Sequence
 
 import numpy as np
 
+from reasoning.critique import fitted_prompt, with_critique
 from reasoning.tasks import Problem, Task, split_completion
 from reasoning.tasks.base import reference_completion
-from reasoning.critique import fitted_prompt, with_critique
 
 
 def edit_distance(a: str, b: str) -> int:

@@ -9,7 +9,7 @@ from typing import Any
 
 import numpy as np
 
-from reasoning import scoring, critique as critique_lib
+from reasoning import critique as critique_lib, scoring
 from reasoning.tasks import extract_answer, split_completion
 from reasoning.tasks.base import NONE_ANSWER, answer_line, has_step_oracle
 
@@ -118,11 +118,11 @@ class LearnedReward:
   seq_len: int = 0             # the scored width: at least prompt + max_new + EOS (one compile)
 
   def __post_init__(self):
-    from reasoning.scoring import AGGREGATIONS
     if self.kind not in ("orm", "prm"):
       raise ValueError(f"reward model kind {self.kind!r}: expected 'orm' or 'prm'")
-    if self.aggregation not in AGGREGATIONS:
-      raise ValueError(f"reward.aggregation={self.aggregation!r}: expected one of {AGGREGATIONS}")
+    if self.aggregation not in scoring.AGGREGATIONS:
+      raise ValueError(f"reward.aggregation={self.aggregation!r}: expected one of "
+                       f"{scoring.AGGREGATIONS}")
 
   def _scored(self, problems, completions):
     """scoring.score_completions of `completions`: (aggregated scores [B], step scores)."""
@@ -169,7 +169,8 @@ class CriticReward:
     out = np.zeros(len(completions), np.float32)
     self.spent[:] = [0.0]
     if kept:  # greedy: the key draws nothing
-      texts, flops = critique_lib.write(self.model, prompts, jax.random.key(0), max_new=self.max_new)
+      texts, flops = critique_lib.write(self.model, prompts, jax.random.key(0),
+                                        max_new=self.max_new)
       out[kept] = [critique_lib.verdict(t) is None for t in texts]
       self.spent[:] = [float(flops.sum())]
     return out

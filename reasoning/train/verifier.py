@@ -19,9 +19,9 @@ import optax
 import scipy.stats
 
 from reasoning import model as model_lib
+from reasoning.scoring import closed_lines
 from reasoning.tasks import Problem, Task
 from reasoning.tasks.base import ANSWER_PREFIX
-from reasoning.scoring import closed_lines
 from reasoning.train.state import make_step
 
 

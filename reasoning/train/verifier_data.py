@@ -7,8 +7,7 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from reasoning import scoring
-from reasoning import evaluation, rng as rng_lib
+from reasoning import evaluation, rng as rng_lib, scoring
 from reasoning.tasks import countdown_traces
 from reasoning.tasks.base import has_step_oracle
 from reasoning.text import prompt_length, round_up
