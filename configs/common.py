@@ -131,9 +131,14 @@ def variant(c: ConfigDict, arg: str | None, path: str, **variants: Mapping) -> C
       known = ", ".join(repr(v) for v in variants)
       raise ValueError(f"{path}: unknown variant {name!r}; expected one of {known} or none")
     for dotted, value in variants[name].items():
-      node = c
-      *parents, leaf = dotted.split(".")
-      for key in parents:
-        node = node[key]
-      node[leaf] = value
+      override(c, dotted, value)
   return c
+
+
+def override(c: ConfigDict, dotted: str, value) -> None:
+  """Sets the field at the dotted path `dotted` ("optim.lr") of `c` to `value`."""
+  node = c
+  *parents, leaf = dotted.split(".")
+  for key in parents:
+    node = node[key]
+  node[leaf] = value

@@ -4,6 +4,7 @@ every layout."""
 
 import runpy
 
+from configs import common
 from reasoning.model import ModelConfig
 from reasoning.text import VOCAB
 
@@ -15,11 +16,7 @@ def tiny_config(path: str, **changes):
   """The `:tiny` variant of the config file at `path`, with {dotted field: value} `changes`."""
   config = runpy.run_path(path)["get_config"]("tiny")
   for dotted, value in changes.items():
-    node = config
-    *parents, leaf = dotted.split(".")
-    for key in parents:
-      node = node[key]
-    node[leaf] = value
+    common.override(config, dotted, value)
   return config
 
 
