@@ -104,6 +104,33 @@ def run_steps(step: Callable[[int], object], *, start: int, total: int, ckpt,
     ckpt.close()
 
 
+def fine_tune(train_step, state, steps: int, batch_at: Callable[[int, object], tuple], *,
+              mesh=None, show: dict[str, str] | None = None, every: int | None = None,
+              after: Callable[[int, object], object] | None = None):
+  """The inner loop of a fine-tune inside a run (STaR's and expert iteration's updates, the
+  critic's and the revision model's, Quiet-STaR's arms): `steps` of `train_step(state, batch)`
+  from `state`, no checkpoint of its own. `batch_at(i, state) -> (batch, FLOPs, tokens)` builds
+  step i's batch (it may read the state: Quiet-STaR samples its thoughts from the parameters
+  being trained), sharded over `mesh` when one is given; `after(done, state)` runs after each
+  step (an arm's periodic evaluation). The progress line shows `show` ({label: metric key},
+  default the loss) every `every` steps (default a quarter of them) and at the last.
+  Returns (state, FLOPs, the last step's metrics as floats)."""
+  from reasoning.logging import Progress
+  show = {"loss": "loss"} if show is None else show
+  progress = Progress(steps, every=every or max(1, steps // 4))
+  flops, metrics = 0.0, {}
+  for i in range(steps):
+    batch, step_flops, tokens = batch_at(i, state)
+    state, metrics = train_step(state, batch if mesh is None else mesh_lib.shard_batch(mesh, batch))
+    flops += step_flops
+    due = (i + 1) % progress.every == 0 or i + 1 == steps
+    progress.update(i + 1, tokens=tokens,
+                    **({label: float(metrics[key]) for label, key in show.items()} if due else {}))
+    if after is not None:
+      after(i + 1, state)
+  return state, flops, {key: float(v) for key, v in jax.device_get(metrics).items()}
+
+
 class NonFinite(RuntimeError):
   """A training metric went NaN or infinite: the run stops before it checkpoints bad state."""
 
@@ -124,12 +151,12 @@ def check_finite(metrics: dict, step: int, ckpt) -> None:
                       f"with non-finite state ({where}); lower --config.optim.lr?")
 
 
-def update_on_batch(train_step, state, batch: dict, *, rows: int, minibatch_size: int,
+def update_on_batch(train_step, state, batch, *, rows: int, minibatch_size: int,
                     epochs: int, order, mesh, frozen=()):
-  """`epochs` passes of minibatch steps over a batch of `rows` rows (RL's rollout, a
-  distillation batch): pass e visits the rows in `order(e)` (a permutation from a named random
-  stream), `minibatch_size` at a time, each minibatch sharded over `mesh`. Returns the state and
-  the mean of every metric over the steps."""
+  """`epochs` passes of minibatch steps over a batch, a pytree of arrays with `rows` rows (RL's
+  pg.PGBatch, a distillation batch): pass e visits the rows in `order(e)` (a permutation from a
+  named random stream), `minibatch_size` at a time, each minibatch sharded over `mesh`. Returns
+  the state and the mean of every metric over the steps."""
   import jax
   metrics = []
   for epoch in range(epochs):

@@ -376,10 +376,10 @@ def _rl_step_parts(shape: dict, settings: dict, batch: int, seq: int):
   trainable = params if not lora_cfg.on else jax.eval_shape(
       lambda p: lora_lib.init(p, lora_cfg, jax.random.key(0)), params)
   state = jax.eval_shape(lambda p: state_lib.create(p, tx), trainable)
-  f32 = lambda: jax.ShapeDtypeStruct((batch, seq - 1), jnp.float32)
-  data = {"tokens": jax.ShapeDtypeStruct((batch, seq), jnp.int32), "mask": f32(),
-          "old_logp": f32(), "ref_logp": f32(), "advantages": f32(), "returns": f32(),
-          "old_values": f32()}
+  f32 = lambda: jnp.zeros((batch, seq - 1), jnp.float32)
+  data = jax.eval_shape(lambda: pg.PGBatch(  # shapes only: nothing is allocated
+      jnp.zeros((batch, seq), jnp.int32), f32(), ref_logp=f32(), advantages=f32(),
+      returns=f32(), old_logp=f32(), old_values=f32()))
   score = jax.jit(lambda p, t: pg.sequence_logprobs(graphdef, p, t)[0])
   step = pg.make_train_step(graphdef, tx, pg.PGConfig(algo="grpo"), lora_cfg)
   return graphdef, params, state, data, score, step, lora_cfg
@@ -394,7 +394,7 @@ def rl_step_memory(shape: dict, settings: dict, batch: int, seq: int) -> dict:
   size = lambda tree: sum(x.size * x.dtype.itemsize for x in jax.tree.leaves(tree))
   t0 = time.perf_counter()
   frozen = (params,) if lora_cfg.on else ()
-  calls = {"score": score.lower(params, data["tokens"]).compile().memory_analysis(),
+  calls = {"score": score.lower(params, data.tokens).compile().memory_analysis(),
            "train_step": step.lower(state, data, *frozen).compile().memory_analysis()}
   # The policy state, the reference parameters and, with LoRA, nothing more: the base is the
   # reference, and the policy the scoring call sees is merged from it.
@@ -432,10 +432,10 @@ def rl_step_run(shape: dict, settings: dict, batch: int, seq: int) -> dict:
   logp, ref_logp = score(policy, tokens), score(ref, tokens)
   jax.block_until_ready((logp, ref_logp))  # the update's time below is the update's alone
   del policy
-  batch_data = {"tokens": tokens, "mask": jnp.ones((batch, seq - 1)), "old_logp": logp,
-                "ref_logp": ref_logp, "advantages": jnp.asarray(rng.standard_normal((batch, 1)),
-                                                                jnp.float32) * jnp.ones(seq - 1),
-                "returns": jnp.zeros((batch, seq - 1)), "old_values": jnp.zeros((batch, seq - 1))}
+  zeros = jnp.zeros((batch, seq - 1))
+  advantages = jnp.asarray(rng.standard_normal((batch, 1)), jnp.float32) * jnp.ones(seq - 1)
+  batch_data = pg.PGBatch(tokens, jnp.ones((batch, seq - 1)), ref_logp=ref_logp,
+                          advantages=advantages, returns=zeros, old_logp=logp, old_values=zeros)
   t1 = time.perf_counter()
   state, metrics = step(state, batch_data, *frozen)
   jax.block_until_ready(metrics)

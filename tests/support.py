@@ -42,11 +42,11 @@ def sharding_check_steps():
   mask = (tokens[:, 1:] != 0).astype(np.float32)
   logp0 = np.asarray(pg.sequence_logprobs(graphdef, params, jnp.asarray(tokens))[0])
   noise = 0.1 * rng.standard_normal(mask.shape).astype(np.float32) * mask
-  rl_batch = {"tokens": tokens, "mask": mask, "old_logp": logp0 + noise,
-              "ref_logp": logp0 - noise,
-              "advantages": rng.standard_normal(mask.shape).astype(np.float32),
-              "returns": rng.random(mask.shape).astype(np.float32),
-              "old_values": rng.random(mask.shape).astype(np.float32)}
+  rl_batch = pg.PGBatch(tokens, mask, ref_logp=logp0 - noise,
+                        advantages=rng.standard_normal(mask.shape).astype(np.float32),
+                        returns=rng.random(mask.shape).astype(np.float32),
+                        old_logp=logp0 + noise,
+                        old_values=rng.random(mask.shape).astype(np.float32))
   steps = {"sft": (sft.make_train_step(graphdef, tx), {"tokens": tokens, "loss_mask": loss_mask}),
            "rl": (pg.make_train_step(graphdef, tx, pg.PGConfig(algo="ppo")), rl_batch)}
   return graphdef, params, tx, steps, prompts

@@ -47,9 +47,9 @@ def test_a_lora_step_trains_the_adapters_and_leaves_the_base_alone(tiny_model, k
     step = pg.make_train_step(graphdef, tx, pg.PGConfig(algo="ppo"), lora_cfg)
     logp = pg.sequence_logprobs(graphdef, params, tokens)[0]
     ones = jnp.ones((4, 15))
-    batch = {"tokens": tokens, "mask": ones, "old_logp": logp, "ref_logp": logp,
-             "advantages": jnp.array([1.0, -1.0, 1.0, -1.0])[:, None] * ones,
-             "returns": ones, "old_values": 0 * ones}
+    batch = pg.PGBatch(tokens, ones, ref_logp=logp,
+                       advantages=jnp.array([1.0, -1.0, 1.0, -1.0])[:, None] * ones,
+                       returns=ones, old_logp=logp, old_values=0 * ones)
   losses = []
   for _ in range(4):
     state, metrics = step(state, batch, base)

@@ -248,8 +248,8 @@ def test_bandit_rl_moves_probability_to_the_rewarded_answer(tiny_model, recipe):
     rows = lambda x: x[order]
     adv, ret = pg.token_advantages(cfg, rows(rewards), group, rows(mask), rows(values),
                                    rows(logp), rows(logp))
-    batch = {"tokens": rows(tokens), "mask": rows(mask), "old_logp": rows(logp),
-             "ref_logp": rows(logp), "advantages": adv, "returns": ret, "old_values": rows(values)}
+    batch = pg.PGBatch(rows(tokens), rows(mask), ref_logp=rows(logp), advantages=adv,
+                       returns=ret, old_logp=rows(logp), old_values=rows(values))
     state, metrics = step(state, batch)
   last = float(digit_rate(state.params, jax.random.key(99))[0].mean())
   assert first < 0.4 and last > 0.8, (first, last)
@@ -270,11 +270,10 @@ def test_a_single_on_policy_update_takes_its_old_logprobs_from_its_own_forward_p
   logp, values, _ = pg.sequence_logprobs(graphdef, params, tokens)
   ref_logp = pg.sequence_logprobs(graphdef, ref, tokens)[0]
   adv = jnp.array([1.0, -1.0, 0.5, -0.5])[:, None] * mask
-  common = {"tokens": tokens, "mask": mask, "ref_logp": ref_logp, "advantages": adv,
-            "returns": adv}
+  own_batch = pg.PGBatch(tokens, mask, ref_logp=ref_logp, advantages=adv, returns=adv)
   scored, m_scored = step(state_lib.create(jax.tree.map(jnp.copy, params), tx),
-                          {**common, "old_logp": logp, "old_values": values})
-  own, m_own = step(state_lib.create(jax.tree.map(jnp.copy, params), tx), common)
+                          own_batch._replace(old_logp=logp, old_values=values))
+  own, m_own = step(state_lib.create(jax.tree.map(jnp.copy, params), tx), own_batch)
   assert "kl_start" not in m_scored
   np.testing.assert_allclose(float(m_own["kl_start"]),
                              float(jnp.mean(jnp.sum((logp - ref_logp) * mask, 1))), rtol=1e-5)

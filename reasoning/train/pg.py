@@ -42,6 +42,7 @@ variant):
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -53,6 +54,22 @@ from reasoning.train.state import make_step
 
 ALGOS = ("ppo", "grpo", "rloo", "reinforce", "reinforce_pp")
 AGGREGATIONS = ("token", "sequence", "constant")
+
+
+class PGBatch(NamedTuple):
+  """One policy-gradient update's inputs. Per-token arrays are [B, W], aligned with the last W
+  tokens (tokens[:, T-W:]): an RL rollout's W columns are its generated ones, so the output head
+  skips the prompt; W = T-1 covers every predicted token. A pytree (slicing a minibatch is
+  `jax.tree.map(lambda x: x[idx], batch)`); an absent field is None."""
+  tokens: jax.Array      # [B, T] int32
+  mask: jax.Array        # [B, W] 1 on the tokens trained on
+  ref_logp: jax.Array    # [B, W] log-probs under the frozen reference
+  advantages: jax.Array  # [B, W]
+  returns: jax.Array     # [B, W] the value head's targets (PPO)
+  old_logp: jax.Array | None = None    # the policy's log-probs scored before the update; None:
+                                       # the update's own, gradient stopped (its only update)
+  old_values: jax.Array | None = None  # the value head before the update (PPO's value clip)
+  behavior_logp: jax.Array | None = None  # under the policy that sampled it (with tis_cap)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -282,35 +299,31 @@ def explained_variance(values, returns, mask):
 
 
 def make_train_step(graphdef, tx: optax.GradientTransformation, cfg: PGConfig, lora=None):
-  """A jitted `train_step(state, batch) -> (state, metrics)`; the state is donated.
+  """A jitted `train_step(state, batch: PGBatch) -> (state, metrics)`; the state is donated.
 
-  batch (per-token arrays [B, W], aligned with the last W tokens, tokens[:, T-W:]; an RL
-  rollout's W columns are its generated ones, so the output head skips the prompt; W = T-1 for
-  every predicted token): tokens [B, T], mask,
-  old_logp, ref_logp, advantages, returns, old_values; with `tis_cap`, behavior_logp (the
-  log-probs under the policy that sampled the rollout). A batch without old_logp is its
-  rollout's only update, on-policy (scores_before_update): the old log-probs are the step's own
-  with the gradient stopped (ratio 1), and the metrics add kl_start, the sequence KL of these
-  parameters from the reference on the batch. With `lora` (state.make_step) the state
+  PPO reads old_values, and `tis_cap` behavior_logp. A batch without old_logp is its rollout's
+  only update, on-policy (scores_before_update): the old log-probs are the step's own with the
+  gradient stopped (ratio 1), and the metrics add kl_start, the sequence KL of these parameters
+  from the reference on the batch. With `lora` (state.make_step) the state
   holds the LoRA tree and the step takes the base parameters third.
   """
 
-  def loss_fn(params, batch):
-    start = batch["tokens"].shape[1] - 1 - batch["mask"].shape[1]  # static: the shapes
-    logp, values, token_entropy = sequence_logprobs(graphdef, params, batch["tokens"], start)
-    mask = batch["mask"]
-    old_logp = batch.get("old_logp")
+  def loss_fn(params, batch: PGBatch):
+    start = batch.tokens.shape[1] - 1 - batch.mask.shape[1]  # static: the shapes
+    logp, values, token_entropy = sequence_logprobs(graphdef, params, batch.tokens, start)
+    mask = batch.mask
+    old_logp = batch.old_logp
     if old_logp is None:
       old_logp = jax.lax.stop_gradient(logp)
     weights = None
     if cfg.tis_cap:
-      weights = truncated_is_weights(old_logp, batch["behavior_logp"], cfg.tis_cap)
+      weights = truncated_is_weights(old_logp, batch.behavior_logp, cfg.tis_cap)
     pg, clip_frac, approx_kl = ppo_loss(
-        logp, old_logp, batch["advantages"], mask, clip_eps=cfg.clip_eps,
+        logp, old_logp, batch.advantages, mask, clip_eps=cfg.clip_eps,
         clip_eps_high=cfg.clip_eps_high, dual_clip=cfg.dual_clip, aggregation=cfg.aggregation,
         norm_length=cfg.norm_length, objective=cfg.objective, importance=cfg.importance,
         weights=weights)
-    kl = aggregate(kl_estimate(logp, batch["ref_logp"], cfg.kl_estimator), mask, cfg.aggregation,
+    kl = aggregate(kl_estimate(logp, batch.ref_logp, cfg.kl_estimator), mask, cfg.aggregation,
                    cfg.norm_length)
     ent = aggregate(token_entropy, mask, "token")
     loss = pg - cfg.entropy_coef * ent
@@ -318,14 +331,14 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, cfg: PGConfig, l
       loss = loss + cfg.kl_coef * kl
     metrics = {"pg_loss": pg, "kl": kl, "entropy": ent, "clip_frac": clip_frac,
                "approx_kl": approx_kl}
-    if "old_logp" not in batch:
-      metrics["kl_start"] = sequence_kl(jax.lax.stop_gradient(logp), batch["ref_logp"], mask)
+    if batch.old_logp is None:
+      metrics["kl_start"] = sequence_kl(jax.lax.stop_gradient(logp), batch.ref_logp, mask)
     if cfg.algo == "ppo":
-      vl = value_loss(values, batch["old_values"], batch["returns"], mask, clip=cfg.value_clip,
+      vl = value_loss(values, batch.old_values, batch.returns, mask, clip=cfg.value_clip,
                       aggregation=cfg.aggregation, norm_length=cfg.norm_length)
       loss = loss + cfg.value_coef * vl
       metrics["value_loss"] = vl
-      metrics["explained_variance"] = explained_variance(values, batch["returns"], mask)
+      metrics["explained_variance"] = explained_variance(values, batch.returns, mask)
     metrics["loss"] = loss
     return loss, metrics
 

@@ -28,11 +28,11 @@ from reasoning.train import pg, rewards as rewards_lib
 class Rollout:
   """One step's samples. `batch` holds the PG step's inputs for the rows it trains on (`rows`
   of the sampled ones: all of them unless a `select` kept fewer), each [R, W] aligned with the W
-  generated columns of tokens [R, P + W] (the prompt's P columns predict nothing trained on):
-  tokens, mask, ref_logp, advantages, returns; old_logp and old_values when the policy scored
-  the rollout before its update (finish's score_policy); behavior_logp when the rollout was
-  sampled by an older policy. The other fields describe every sampled row."""
-  batch: dict[str, jax.Array]  # per-token arrays over the W generated columns
+  generated columns of tokens [R, P + W] (the prompt's P columns predict nothing trained on);
+  old_logp and old_values when the policy scored the rollout before its update (finish's
+  score_policy); behavior_logp when the rollout was sampled by an older policy. The other
+  fields describe every sampled row."""
+  batch: pg.PGBatch         # per-token arrays over the W generated columns
   rewards: np.ndarray       # [B] float32: the reward optimized
   correct: np.ndarray       # [B] bool: the task's exact verdict (the gold reward)
   completions: list[str]    # [B] generated text
@@ -269,14 +269,10 @@ def finish(launched: Launched, params, ref_params, *, vocab,
     credit = abandoned_mask(vocab, out.tokens[rows, :width_new], out.lengths[rows])
     credit = np.where(credit, abandoned_credit, 1.0).astype(np.float32)
     adv = adv * jnp.asarray(credit)
-  batch = {"tokens": tokens, "mask": mask, "ref_logp": ref_logp, "advantages": adv,
-           "returns": returns}
-  kl_start = None
-  if policy_scored:
-    batch.update(old_logp=logp, old_values=values)
-    kl_start = float(pg.sequence_kl(logp, ref_logp, mask))
-  if behavior is not None:
-    batch["behavior_logp"] = behavior
+  batch = pg.PGBatch(tokens, mask, ref_logp, adv, returns,
+                     old_logp=logp if policy_scored else None,
+                     old_values=values if policy_scored else None, behavior_logp=behavior)
+  kl_start = float(pg.sequence_kl(logp, ref_logp, mask)) if policy_scored else None
   clock.mark("advantages", adv)
   return Rollout(batch, rewards, np.asarray(correct, bool), completions, launched.prompt_lens,
                  out.lengths, rows, kl_start, getattr(out, "flops", None))
