@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import json
 import os
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -33,7 +34,6 @@ from experiments import cli
 from reasoning import (compute, loop, mesh as mesh_lib, model as model_lib, plots, rng as rng_lib,
                        runs as runs_lib)
 from reasoning.checkpoint import Checkpointer
-from reasoning.logging import Progress
 from reasoning.tasks.base import answer_line
 from reasoning.text import VOCAB, pad_examples
 from reasoning.train import quiet_star as qs, sft, state as state_lib
@@ -43,62 +43,89 @@ def run(config, workdir: str) -> dict:
   lengths = check_config(config)
   task = runs_lib.make_task(config)
   runs_lib.save_config(config, workdir)
-  train, held = problems(config, task)
   key = jax.random.key(config.seed)
   vocab, model_cfg, graphdef, params, init_flops, never = base_model(config, key)
+  data = direct_data(config, vocab, *problems(config, task))
+  mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig())
+  ckpt = Checkpointer(f"{workdir}/checkpoints", save_every=1, keep=1)
+  meta = {"base_flops": init_flops, "arms": {}}
+  params, meta, start = loop.resume(ckpt, params, meta, what="phase")
+  writer = loop.open_metrics(workdir, start)
+  phases = ["base", *(f"m={m}" for m in lengths), "plain"]
+  logged = [start]  # metrics records so far; a phase's checkpoint is numbered by its last one
+
+  def phase(i: int) -> None:
+    nonlocal params
+    name, records = phases[i], []
+    if name == "base":
+      params = train_base(config, graphdef, params, data.examples, vocab, model_cfg, mesh, meta)
+      scores = _summary(evaluate_plain(graphdef, params, data.eval_tokens, data.eval_mask),
+                        data.difficulty)
+      meta["arms"]["base"] = {"flops": meta["base_flops"], **scores}
+      records = [{"arm": "base", "train_flops": meta["base_flops"], **scores}]
+    elif name == "plain":
+      records = plain_phase(config, graphdef, params, model_cfg, data, meta, lengths)
+    else:
+      records = [thought_phase(config, graphdef, params, model_cfg, data, meta, int(name[2:]),
+                               key, never, vocab.pad)]
+    for record in records:
+      logged[0] += 1
+      writer.write(logged[0], **record)
+
+  loop.run_steps(phase, start=len(meta["arms"]), total=len(phases), ckpt=ckpt,
+                 save=lambda _: ckpt.save(logged[0], params, meta, force=True))
+  writer.close()
+  return report(config, workdir, compare(meta["arms"], lengths))
+
+
+class Data(NamedTuple):
+  """The direct answers a run trains and evaluates on: the training (prompt, answer) pairs and
+  their padded rows, the held-out rows, their thought positions and difficulties, and k, the
+  most answer tokens (EOS included) of any row."""
+  examples: list[tuple[str, str]]
+  train_tokens: np.ndarray
+  train_mask: np.ndarray
+  eval_tokens: np.ndarray
+  eval_mask: np.ndarray
+  eval_at: np.ndarray
+  k: int
+  difficulty: np.ndarray
+
+
+def direct_data(config, vocab, train, held) -> Data:
   direct = lambda problems: pad_examples(vocab, [p.prompt for p in problems],
                                          [answer_line(p.answer) + "\n" for p in problems],
                                          config.seq_len)
   train_tokens, train_mask = direct(train)
   eval_tokens, eval_mask = direct(held)
-  k = int(max(train_mask.sum(1).max(), eval_mask.sum(1).max()))  # answer tokens, EOS included
-  eval_at = qs.thought_positions(eval_mask, k)
-  mesh = mesh_lib.make_mesh(mesh_lib.MeshConfig())
-  examples = [(p.prompt, answer_line(p.answer) + "\n") for p in train]
-  difficulty = np.array([p.difficulty for p in held])
+  k = int(max(train_mask.sum(1).max(), eval_mask.sum(1).max()))
+  return Data([(p.prompt, answer_line(p.answer) + "\n") for p in train], train_tokens,
+              train_mask, eval_tokens, eval_mask, qs.thought_positions(eval_mask, k), k,
+              np.array([p.difficulty for p in held]))
 
-  ckpt = Checkpointer(f"{workdir}/checkpoints", save_every=1, keep=1)
-  meta = {"base_flops": init_flops, "arms": {}}
-  params, meta, start = loop.resume(ckpt, params, meta, what="phase")
-  writer = loop.open_metrics(workdir, start)
-  try:
-    if start == 0:
-      params = train_base(config, graphdef, params, examples, vocab, model_cfg, mesh, meta)
-      base = evaluate_plain(graphdef, params, eval_tokens, eval_mask)
-      meta["arms"]["base"] = {"flops": meta["base_flops"], **_summary(base, difficulty)}
-      writer.write(1, arm="base", train_flops=meta["base_flops"],
-                   **_summary(base, difficulty))
-      ckpt.save(1, params, meta, force=True)
-    phase = max(start, 1)
-    for m in lengths:
-      name = f"m={m}"
-      if name in meta["arms"]:
-        continue
-      result = quiet_arm(config, graphdef, params, model_cfg, m, train_tokens, train_mask, k,
-                         eval_tokens, eval_mask, eval_at, key, meta["base_flops"], never,
-                         vocab.pad)
-      meta["arms"][name] = {"flops": result["flops"], **_summary(result, difficulty),
+
+def thought_phase(config, graphdef, base, model_cfg, data: Data, meta: dict, m: int, key, never,
+                  pad) -> dict:
+  """The Quiet-STaR arm with thoughts of length m, into meta["arms"]; its metrics record."""
+  result = quiet_arm(config, graphdef, base, model_cfg, m, data, key, meta["base_flops"], never,
+                     pad)
+  scores = _summary(result, data.difficulty)
+  meta["arms"][f"m={m}"] = {"flops": result["flops"], **scores,
                             "per_problem": result["exact"].astype(int).tolist()}
-      phase += 1
-      writer.write(phase, arm=name, train_flops=result["flops"],
-                   **_summary(result, difficulty), mix_weight=result["mix_weight"],
-                   own_plain_exact=float(result["own_plain_exact"].mean()))
-      ckpt.save(phase, params, meta, force=True)
-    if "plain" not in meta["arms"]:
-      target = max(meta["arms"][f"m={m}"]["flops"] for m in lengths)
-      points = plain_arm(config, graphdef, params, model_cfg, train_tokens, train_mask,
-                         eval_tokens, eval_mask, meta["base_flops"], target)
-      meta["arms"]["plain"] = [{"flops": f, **_summary(r, difficulty),
-                                "per_problem": r["exact"].astype(int).tolist()}
-                               for f, r in points]
-      for f, r in points:
-        phase += 1
-        writer.write(phase, arm="plain", train_flops=f, **_summary(r, difficulty))
-      ckpt.save(phase + 1, params, meta, force=True)
-  finally:
-    ckpt.close()
-  writer.close()
-  return report(config, workdir, compare(meta["arms"], lengths))
+  return {"arm": f"m={m}", "train_flops": result["flops"], **scores,
+          "mix_weight": result["mix_weight"],
+          "own_plain_exact": float(result["own_plain_exact"].mean())}
+
+
+def plain_phase(config, graphdef, base, model_cfg, data: Data, meta: dict,
+                lengths: list[int]) -> list[dict]:
+  """The plain arm to the largest Quiet-STaR arm's FLOPs, into meta["arms"]; a metrics record
+  per evaluation."""
+  target = max(meta["arms"][f"m={m}"]["flops"] for m in lengths)
+  points = plain_arm(config, graphdef, base, model_cfg, data, meta["base_flops"], target)
+  meta["arms"]["plain"] = [{"flops": f, **_summary(r, data.difficulty),
+                            "per_problem": r["exact"].astype(int).tolist()} for f, r in points]
+  return [{"arm": "plain", "train_flops": f, **_summary(r, data.difficulty)} for f, r in points]
 
 
 def problems(config, task):
@@ -200,10 +227,12 @@ def evaluate_plain(graphdef, params, tokens, loss_mask, chunk: int = 500) -> dic
   return {"logp": np.concatenate(logp), "exact": np.concatenate(exact)}
 
 
-def quiet_arm(config, graphdef, base, model_cfg, m, train_tokens, train_mask, k, eval_tokens,
-              eval_mask, eval_at, key, base_flops, never, pad) -> dict:
+def quiet_arm(config, graphdef, base, model_cfg, m, data: Data, key, base_flops, never,
+              pad) -> dict:
   """Quiet-STaR from the base with thoughts of length m; its held-out scores and FLOPs. START
   and END are the model's last two ids."""
+  train_tokens, train_mask, k = data.train_tokens, data.train_mask, data.k
+  eval_tokens, eval_mask, eval_at = data.eval_tokens, data.eval_mask, data.eval_at
   start = model_cfg.vocab_size - 2
   cfg = qs.QuietConfig(start_id=start, end_id=start + 1, thought_len=m, n_true=config.n_true,
                        thoughts=config.thoughts, temperature=config.temperature,
@@ -211,27 +240,27 @@ def quiet_arm(config, graphdef, base, model_cfg, m, train_tokens, train_mask, k,
   params = {"model": jax.tree.map(jnp.copy, base),
             "mixer": qs.init_mixer(jax.random.fold_in(key, 1000 + m), model_cfg.d_model)}
   tx = state_lib.optimizer_for(dict(config.optim), config.steps)
-  opt_state = tx.init(params)
-  step_fn = qs.make_train_step(graphdef, tx, cfg)
   n = train_tokens.shape[1]
   rows = config.texts_per_step * config.thoughts
   # FLOPs of a step: m sampling passes over the growing layout, one training pass over all of it.
   step_flops = (compute.forward_flops(model_cfg, [n + s * k for s in range(1, m + 1)] * rows)
                 + compute.train_flops(model_cfg, [n + cfg.blocks * k] * rows))
-  progress = Progress(config.steps, every=max(1, config.steps // 5))
-  for step in range(config.steps):
+
+  def batch_at(step, state):  # thoughts sampled from the parameters being trained
     pick = rng_lib.stream(config.seed, "quiet_star_batches", m, step).choice(
         len(train_tokens), config.texts_per_step, replace=False)
     tokens = jnp.asarray(np.repeat(train_tokens[pick], config.thoughts, axis=0))
     mask = np.repeat(train_mask[pick], config.thoughts, axis=0)
     at = jnp.asarray(qs.thought_positions(mask, k))
     step_key = jax.random.fold_in(jax.random.fold_in(key, 2000 + m), step)
-    thoughts = qs.sample_thoughts(graphdef, params["model"], tokens, at, step_key, cfg)
+    thoughts = qs.sample_thoughts(graphdef, state.params["model"], tokens, at, step_key, cfg)
     batch = {"tokens": tokens, "loss_mask": jnp.asarray(mask), "at": at, "thoughts": thoughts}
-    params, opt_state, metrics = step_fn(params, opt_state, batch)
-    shown = ({"nll": float(metrics["nll"]), "w": float(metrics["mix_weight"])}
-             if (step + 1) % progress.every == 0 or step + 1 == config.steps else {})
-    progress.update(step + 1, **shown)
+    return batch, step_flops, float(mask.sum())
+
+  state, _, metrics = loop.fine_tune(
+      qs.make_train_step(graphdef, tx, cfg), state_lib.create(params, tx), config.steps, batch_at,
+      show={"nll": "nll", "w": "mix_weight"}, every=max(1, config.steps // 5))
+  params = state.params
   scores: dict[str, list] = {"mixed_logp": [], "mixed_exact": [], "plain_exact": [], "w": []}
   for i in range(0, len(eval_tokens), 250):
     got = qs.answer_scores(graphdef, params, jnp.asarray(eval_tokens[i:i + 250]),
@@ -246,28 +275,34 @@ def quiet_arm(config, graphdef, base, model_cfg, m, train_tokens, train_mask, k,
           "mix_weight": float(metrics["mix_weight"])}
 
 
-def plain_arm(config, graphdef, base, model_cfg, train_tokens, train_mask, eval_tokens,
-              eval_mask, base_flops, target_flops) -> list[tuple[float, dict]]:
+def plain_arm(config, graphdef, base, model_cfg, data: Data, base_flops,
+              target_flops) -> list[tuple[float, dict]]:
   """The base trained on further direct answers until `target_flops`, evaluated every
   `eval_every` steps: [(FLOPs, scores)]."""
+  train_tokens, train_mask = data.train_tokens, data.train_mask
+  eval_tokens, eval_mask = data.eval_tokens, data.eval_mask
   rows = config.texts_per_step * config.thoughts  # the arms' batch of rows
   step_flops = compute.train_flops(model_cfg, [train_tokens.shape[1]] * rows)
   steps = int(np.ceil((target_flops - base_flops) / step_flops))
   steps = int(np.ceil(steps / config.eval_every) * config.eval_every)
   tx = state_lib.optimizer_for(dict(config.optim), steps)
   state = state_lib.create(jax.tree.map(jnp.copy, base), tx)
-  train_step = sft.make_train_step(graphdef, tx)
-  points, flops = [], base_flops
+  points, flops = [], [base_flops]
   print(f"plain arm: {steps} steps of {rows} direct answers to {target_flops:.3g} FLOPs",
         flush=True)
-  for step in range(steps):
+
+  def batch_at(step, _):
     pick = rng_lib.stream(config.seed, "quiet_star_batches", 0, step).choice(
         len(train_tokens), rows, replace=False)
-    state, _ = train_step(state, {"tokens": jnp.asarray(train_tokens[pick]),
-                                  "loss_mask": jnp.asarray(train_mask[pick])})
-    flops += step_flops
-    if (step + 1) % config.eval_every == 0:
-      points.append((flops, evaluate_plain(graphdef, state.params, eval_tokens, eval_mask)))
+    return ({"tokens": jnp.asarray(train_tokens[pick]), "loss_mask": jnp.asarray(train_mask[pick])},
+            step_flops, float(train_mask[pick].sum()))
+
+  def evaluate(done, state):
+    flops[0] += step_flops
+    if done % config.eval_every == 0:
+      points.append((flops[0], evaluate_plain(graphdef, state.params, eval_tokens, eval_mask)))
+
+  loop.fine_tune(sft.make_train_step(graphdef, tx), state, steps, batch_at, after=evaluate)
   return points
 
 

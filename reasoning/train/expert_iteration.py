@@ -123,8 +123,7 @@ def train_on_search(graphdef, params, rows: dict[str, np.ndarray], model_cfg, me
   Returns (params, train FLOPs, steps, metrics of the last step)."""
   import math
 
-  from reasoning import compute, mesh as mesh_lib
-  from reasoning.logging import Progress
+  from reasoning import compute, loop, mesh as mesh_lib
   from reasoning.train import state as state_lib
   n = len(rows["weights"])
   steps = max(1, math.ceil(epochs * n / batch_size))
@@ -134,16 +133,14 @@ def train_on_search(graphdef, params, rows: dict[str, np.ndarray], model_cfg, me
   pad = model_cfg.pad_id
   step_fn = state_lib.make_step(
       lambda params, batch: search_policy_loss(graphdef, params, batch, value_coef, pad), tx)
-  flops, metrics = 0.0, {}
-  progress = Progress(steps, every=max(1, steps // 4))
-  for step in range(steps):
+
+  def batch_at(step, _):
     epoch, at = divmod(step * batch_size, n)
     order = np.random.default_rng([seed, epoch]).permutation(n)
     idx = order[np.arange(at, at + batch_size) % n]
     batch = trim_prefix({key: value[idx] for key, value in rows.items()}, pad=pad)
-    state, metrics = step_fn(state, mesh_lib.shard_batch(mesh, batch))
     lengths = ((batch["prefix"] != pad).sum(1)[:, None] + batch["cand_len"]).reshape(-1)
-    flops += compute.train_flops(model_cfg, lengths)
-    progress.update(step + 1, tokens=float(lengths.sum()))
-  metrics = {key: float(v) for key, v in jax.device_get(metrics).items()}
+    return batch, compute.train_flops(model_cfg, lengths), float(lengths.sum())
+
+  state, flops, metrics = loop.fine_tune(step_fn, state, steps, batch_at, mesh=mesh)
   return state.params, flops, steps, metrics

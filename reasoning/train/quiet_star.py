@@ -33,6 +33,7 @@ import numpy as np
 import optax
 
 from reasoning import model as model_lib, sampling
+from reasoning.train.state import make_step
 
 
 @dataclasses.dataclass(frozen=True)
@@ -248,13 +249,9 @@ def loss(graphdef, params, batch, cfg: QuietConfig):
 
 
 def make_train_step(graphdef, tx: optax.GradientTransformation, cfg: QuietConfig):
-  """A jitted `step(params, opt_state, batch) -> (params, opt_state, metrics)`."""
-  @jax.jit
-  def step(params, opt_state, batch):
-    grads, metrics = jax.grad(lambda p: loss(graphdef, p, batch, cfg), has_aux=True)(params)
-    updates, opt_state = tx.update(grads, opt_state, params)
-    return optax.apply_updates(params, updates), opt_state, metrics
-  return step
+  """A jitted `train_step(state, batch) -> (state, metrics)` on `loss` (state.make_step: the
+  state, {"model", "mixer"} parameters and their optimizer state, is donated)."""
+  return make_step(lambda params, batch: loss(graphdef, params, batch, cfg), tx)
 
 
 @functools.partial(jax.jit, static_argnames=("graphdef", "cfg"))

@@ -48,24 +48,19 @@ def finetune(graphdef, params, examples, vocab, model_cfg, mesh, *, optim: dict,
   targets. Returns (params, train FLOPs, metrics of the last step)."""
   import numpy as np
 
-  from reasoning import compute, mesh as mesh_lib
-  from reasoning.logging import Progress
+  from reasoning import compute, loop, mesh as mesh_lib
   from reasoning.text import pad_examples
   from reasoning.train import sft_data, state as state_lib
   tx = state_lib.optimizer_for(optim, steps)
   state = state_lib.create(jax.tree.map(jnp.copy, params), tx)
   state = jax.device_put(state, mesh_lib.state_shardings(mesh, state))
-  train_step = make_train_step(graphdef, tx)
   pools = [pad_examples(vocab, [p for p, _ in examples], [c for _, c in examples], seq_len)]
-  flops, metrics = 0.0, {}
-  progress = Progress(steps, every=max(1, steps // 4))
-  for step in range(steps):
-    host_batch = sft_data.batch_at(step, seed, pools, batch_size, pad=vocab.pad)
-    state, metrics = train_step(state, mesh_lib.shard_batch(mesh, host_batch))
-    lengths = sft_data.example_lengths(host_batch, vocab.pad)
-    flops += compute.train_flops(model_cfg, lengths)
-    shown = ({"loss": float(metrics["loss"])}
-             if (step + 1) % progress.every == 0 or step + 1 == steps else {})
-    progress.update(step + 1, tokens=float(np.sum(lengths)), **shown)
-  metrics = {key: float(v) for key, v in jax.device_get(metrics).items()}
+
+  def batch_at(step, _):
+    batch = sft_data.batch_at(step, seed, pools, batch_size, pad=vocab.pad)
+    lengths = sft_data.example_lengths(batch, vocab.pad)
+    return batch, compute.train_flops(model_cfg, lengths), float(np.sum(lengths))
+
+  state, flops, metrics = loop.fine_tune(make_train_step(graphdef, tx), state, steps, batch_at,
+                                         mesh=mesh)
   return state.params, flops, metrics
