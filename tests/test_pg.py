@@ -283,6 +283,18 @@ def test_a_single_on_policy_update_takes_its_old_logprobs_from_its_own_forward_p
     np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
 
 
+def test_a_batch_missing_what_the_step_reads_is_a_clear_error(tiny_model):
+  _, graphdef, params = tiny_model
+  tx = state_lib.make_optimizer(state_lib.OptimConfig(lr=1e-2, warmup_steps=0, total_steps=4))
+  tokens = jnp.asarray(pad_prompts(VOCAB, ["count r in rr\n2\n"] * 2))
+  ones = jnp.ones(tokens[:, 1:].shape)
+  batch = pg.PGBatch(tokens, ones, ref_logp=0 * ones, advantages=ones, returns=ones)
+  for cfg, field in ((pg.PGConfig(algo="ppo"), "old_values"),
+                     (pg.PGConfig(tis_cap=2.0), "behavior_logp")):
+    with pytest.raises(ValueError, match=field):
+      pg.make_train_step(graphdef, tx, cfg)(state_lib.create(params, tx), batch)
+
+
 @pytest.mark.parametrize("updates, off_policy, overrides, expected", [
     (1, False, {}, False), (2, False, {}, True), (1, True, {}, True),
     (1, False, {"algo": "ppo"}, True), (1, False, {"kl_in_reward": True}, True),

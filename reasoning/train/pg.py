@@ -317,6 +317,9 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, cfg: PGConfig, l
       old_logp = jax.lax.stop_gradient(logp)
     weights = None
     if cfg.tis_cap:
+      if batch.behavior_logp is None:
+        raise ValueError("tis_cap: the batch has no behavior_logp (the log-probs of the policy "
+                         "that sampled it; an off-policy rollout carries them)")
       weights = truncated_is_weights(old_logp, batch.behavior_logp, cfg.tis_cap)
     pg, clip_frac, approx_kl = ppo_loss(
         logp, old_logp, batch.advantages, mask, clip_eps=cfg.clip_eps,
@@ -334,6 +337,9 @@ def make_train_step(graphdef, tx: optax.GradientTransformation, cfg: PGConfig, l
     if batch.old_logp is None:
       metrics["kl_start"] = sequence_kl(jax.lax.stop_gradient(logp), batch.ref_logp, mask)
     if cfg.algo == "ppo":
+      if batch.old_values is None:
+        raise ValueError("algo 'ppo': the batch has no old_values (the value head's outputs "
+                         "scored before the update)")
       vl = value_loss(values, batch.old_values, batch.returns, mask, clip=cfg.value_clip,
                       aggregation=cfg.aggregation, norm_length=cfg.norm_length)
       loss = loss + cfg.value_coef * vl
