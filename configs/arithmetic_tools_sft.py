@@ -4,7 +4,7 @@
 
 Half the examples (`task.tools.trace_share`) call the tool, `call calc 4821*37`, read the
 environment's `result 178377` (not trained on) and state it; the other half state an answer
-alone, which the 0.86M model cannot compute at these sizes. RL from this run
+alone, computed by the model itself. RL from this run
 (configs/arithmetic_tools_rl.py) measures whether the policy learns to call. Results, times and
 machine: docs/tools.md.
 """

@@ -48,7 +48,7 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.task = common.countdown()
   c.train_difficulties = (1, 2)
   c.train_trap_share = common.placeholder(float)  # None: the task's
-  c.eval_difficulties = (1, 2)       # the trained ones: SFT leaves difficulty 3 at 0-1%
+  c.eval_difficulties = (1, 2)       # the trained ones (SFT's difficulty 3: docs/training.md)
   c.eval_problems = 500             # per difficulty
   # The objective: every field of reasoning/train/pg.PGConfig (its defaults, documented there:
   # algorithm, clipping, KL, GAE, aggregation, the recipe options) but one. Positive-only
