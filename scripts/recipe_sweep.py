@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -46,6 +47,9 @@ def main():
                       help="evaluations at log-spaced steps (default: the config's)")
   parser.add_argument("--key", default="sampled/d1")
   parser.add_argument("--fit_only", action="store_true")
+  parser.add_argument("--python", default=sys.executable,
+                      help="the command that runs each RL run's Python (default this interpreter; "
+                           "scripts/reproduce.sh passes its PY)")
   args = parser.parse_args()
   recipes = args.recipes.split(",")
   known = [*countdown_rl.RECIPES, *countdown_rl.ASYNC]
@@ -58,7 +62,7 @@ def main():
     overrides.append(f"--config.eval_log_points={args.log_points}")
   config = countdown_rl.get_config(args.variant or None)
   steps = next((int(s.split("=")[1]) for s in args.set if s.startswith("steps=")), config.steps)
-  python = sys.executable
+  python = shlex.split(args.python)
   groups = {}
   for recipe in recipes:
     groups[recipe] = []
@@ -68,11 +72,11 @@ def main():
       if args.fit_only or finished(workdir, steps):
         continue
       variant = ",".join(filter(None, [args.variant, recipe if recipe != "default" else ""]))
-      cmd = [python, "-m", "experiments.rl",
+      cmd = [*python, "-m", "experiments.rl",
              "--config=configs/countdown_rl.py" + (f":{variant}" if variant else ""),
              f"--config.init_from={args.init_from}", f"--config.seed={seed}",
              f"--workdir={workdir}", *overrides]
-      print(f"[{time.strftime('%H:%M:%S')}] {recipe} seed {seed}: {' '.join(cmd[1:])}", flush=True)
+      print(f"[{time.strftime('%H:%M:%S')}] {recipe} seed {seed}: {' '.join(cmd[len(python):])}", flush=True)
       os.makedirs(workdir, exist_ok=True)
       with open(os.path.join(args.out, f"{recipe}_seed{seed}.log"), "a") as log:
         subprocess.run(cmd, check=True, stdout=log, stderr=subprocess.STDOUT)

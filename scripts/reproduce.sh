@@ -196,13 +196,13 @@ stage "11/11 RL compute curves over seeds, fitted: the default run, the 2025 rec
 if [ ":$FIT" = "$V" ]; then  # seed 0 of the default run at this scale is stage 2's GRPO run
   mkdir -p "$OUT/rl_fit/default" && ln -sfn ../../rl_grpo "$OUT/rl_fit/default/seed0"
 fi
-$PY scripts/recipe_sweep.py --init_from "$OUT/sft" --out "$OUT/rl_fit" --recipes default \
+$PY scripts/recipe_sweep.py --python "$PY" --init_from "$OUT/sft" --out "$OUT/rl_fit" --recipes default \
     --seeds $SEEDS --variant $FIT
-$PY scripts/recipe_sweep.py --init_from "$OUT/sft" --out "$OUT/recipes" --recipes $RECIPES \
+$PY scripts/recipe_sweep.py --python "$PY" --init_from "$OUT/sft" --out "$OUT/recipes" --recipes $RECIPES \
     --seeds $SEEDS --variant $SWEEP $SWEEP_SET
 # An asynchronous sampler 0, 1, 2 or 4 steps ahead of the learner: wall time per step and the
 # compute curve of each (the slot engine on, as in the default config).
-$PY scripts/recipe_sweep.py --init_from "$OUT/sft" --out "$OUT/async" --recipes $ASYNC \
+$PY scripts/recipe_sweep.py --python "$PY" --init_from "$OUT/sft" --out "$OUT/async" --recipes $ASYNC \
     --seeds $SEEDS --variant $SWEEP
 
 if [ "$SCALE_NAME" = full ]; then

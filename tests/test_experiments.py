@@ -1,9 +1,11 @@
 """Pulse tests: each entrypoint's run(config, workdir) on its tiny config, and flag errors."""
 
+import contextlib
 import fnmatch
 import json
 import os
 import re
+import signal
 import subprocess
 import sys
 
@@ -683,11 +685,13 @@ def test_search_pulse_and_resume(tmp_path, tiny_sft_run, monkeypatch):
 
 @pytest.mark.slow
 def test_reproduce_smoke_scale_draws_every_figure(tmp_path):
-  """scripts/reproduce.sh end to end on the :tiny configs (make reproduce's chain, small)."""
-  import os
-  env = dict(os.environ, SCALE="smoke", PY=sys.executable)
-  proc = subprocess.run(["bash", "scripts/reproduce.sh", str(tmp_path)], capture_output=True,
-                        text=True, env=env, timeout=900)
+  """scripts/reproduce.sh end to end on the :tiny configs (make reproduce's chain, small). Its
+  ~50 entrypoint processes are forked from tests/forkserver.py, which has imported the package
+  once: each is still a process of its own, run as `python` would run it."""
+  with fork_server() as python:
+    env = dict(os.environ, SCALE="smoke", PY=python)
+    proc = subprocess.run(["bash", "scripts/reproduce.sh", str(tmp_path)], capture_output=True,
+                          text=True, env=env, timeout=900)
   assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
   figures = sorted(p.name for p in (tmp_path / "figures").glob("*.png"))
   assert figures == ["arithmetic_quiet_star.png", "arithmetic_tool_use.png",
@@ -715,6 +719,25 @@ def test_reproduce_smoke_scale_draws_every_figure(tmp_path):
         pattern = metric_pattern(key)
         assert any(fnmatch.fnmatchcase(pattern, d) for d in documented), (
             f"{path}: key {key!r} is not in docs/extending.md's metrics reference")
+
+
+@contextlib.contextmanager
+def fork_server():
+  """A tests/forkserver.py server for the test's duration; yields the command that stands in
+  for `python` (its client)."""
+  import shutil
+  import tempfile
+  directory = tempfile.mkdtemp(prefix="forkserver")  # a socket path must be short
+  path = os.path.join(directory, "socket")
+  server = subprocess.Popen([sys.executable, "tests/forkserver.py", path], stdout=subprocess.PIPE,
+                            text=True, start_new_session=True)
+  try:
+    assert server.stdout is not None and server.stdout.readline().strip() == "ready"
+    yield f"{sys.executable} -S {os.path.abspath('tests/forkserver.py')} --client {path}"
+  finally:
+    os.killpg(server.pid, signal.SIGKILL)  # the server and any command still running
+    server.wait()
+    shutil.rmtree(directory)
 
 
 def metric_pattern(key: str) -> str:
