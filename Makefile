@@ -39,18 +39,20 @@ demo: $(STAMP)
 smollm2: $(STAMP)
 	$(PY) scripts/smollm2.py --out .cache/smollm2
 
-# Two workers, `--dist load`. Work stealing (`--dist worksteal`), and `load` with the docs checks
-# queued behind the smoke test, finish sooner (under 8 min against 10.5) but four of six such
-# runs lost a worker to a native crash inside XLA's loading of a cached executable (in-process
-# entrypoint tests of tests/test_tokenizer.py running beside the smoke test); this order has not.
+# Two workers, `--dist load`, tests handed out two at a time (--maxschedchunk=2): the worker
+# that runs the reproduce smoke test (minutes, first) holds one test behind it, not a share of
+# the suite that the other worker could have run. Work stealing (`--dist worksteal`) lost a
+# worker to a native crash inside XLA's loading of a cached executable in four of six runs (while
+# the smoke test's processes compiled into the cache the other tests read; they now have a
+# cache of their own).
 test: $(STAMP) smollm2
 	$(PY) -m ruff check --no-cache reasoning experiments scripts tests configs
 	$(PY) -m mypy
-	$(PY) -m pytest -n 2 --durations=15
+	$(PY) -m pytest -n 2 --maxschedchunk=2 --durations=15
 
 # The edit loop: everything but the end-to-end runs marked slow.
 test-fast: $(STAMP)
-	$(PY) -m pytest -n 2 -m "not slow" --durations=10
+	$(PY) -m pytest -n 2 --maxschedchunk=2 -m "not slow" --durations=10
 
 SCALE ?= full
 

@@ -7,7 +7,8 @@ as `python` would: `-m MODULE ARGS` through runpy.run_module, `SCRIPT ARGS` thro
 runpy.run_path, with the client's argv, working directory, environment and standard streams.
 Each child is a fresh process from the server's imports on: nothing computed or compiled in one
 child is seen by the next (the persistent compilation cache, a file cache, is shared as between
-separate processes). The client,
+separate processes). JAX reads its environment variables (the compilation cache directory among
+them) on import, so the server's environment at start, not a request's, fixes them. The client,
 
   python -S tests/forkserver.py --client SOCKET -m experiments.sft --config ...
 

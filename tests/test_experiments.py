@@ -687,11 +687,14 @@ def test_search_pulse_and_resume(tmp_path, tiny_sft_run, monkeypatch):
 def test_reproduce_smoke_scale_draws_every_figure(tmp_path):
   """scripts/reproduce.sh end to end on the :tiny configs (make reproduce's chain, small). Its
   ~50 entrypoint processes are forked from tests/forkserver.py, which has imported the package
-  once: each is still a process of its own, run as `python` would run it."""
-  with fork_server() as python:
-    env = dict(os.environ, SCALE="smoke", PY=python)
+  once: each is still a process of its own, run as `python` would run it. They compile into a
+  compilation cache of their own, apart from the other tests' processes."""
+  env = dict(os.environ, SCALE="smoke")
+  if "JAX_COMPILATION_CACHE_DIR" in env:
+    env["JAX_COMPILATION_CACHE_DIR"] += "-reproduce"
+  with fork_server(env) as python:
     proc = subprocess.run(["bash", "scripts/reproduce.sh", str(tmp_path)], capture_output=True,
-                          text=True, env=env, timeout=900)
+                          text=True, env=dict(env, PY=python), timeout=900)
   assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
   figures = sorted(p.name for p in (tmp_path / "figures").glob("*.png"))
   assert figures == ["arithmetic_quiet_star.png", "arithmetic_tool_use.png",
@@ -722,15 +725,15 @@ def test_reproduce_smoke_scale_draws_every_figure(tmp_path):
 
 
 @contextlib.contextmanager
-def fork_server():
-  """A tests/forkserver.py server for the test's duration; yields the command that stands in
-  for `python` (its client)."""
+def fork_server(env: dict):
+  """A tests/forkserver.py server (started with `env`, which fixes its JAX configuration) for the
+  test's duration; yields the command that stands in for `python` (its client)."""
   import shutil
   import tempfile
   directory = tempfile.mkdtemp(prefix="forkserver")  # a socket path must be short
   path = os.path.join(directory, "socket")
   server = subprocess.Popen([sys.executable, "tests/forkserver.py", path], stdout=subprocess.PIPE,
-                            text=True, start_new_session=True)
+                            text=True, env=env, start_new_session=True)
   try:
     assert server.stdout is not None and server.stdout.readline().strip() == "ready"
     yield f"{sys.executable} -S {os.path.abspath('tests/forkserver.py')} --client {path}"
