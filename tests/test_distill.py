@@ -86,8 +86,8 @@ def test_the_step_moves_the_student_toward_the_teacher(tiny_model):
   _, teacher = model_lib.init(cfg, jax.random.key(7))
   tokens = jax.random.randint(jax.random.key(1), (4, 12), 3, cfg.vocab_size)
   mask = jnp.zeros((4, 11)).at[:, 5:].set(1.0)
-  batch = {"tokens": tokens, "mask": mask,
-           "teacher_logp": distill.next_token_logprobs(graphdef, teacher, tokens)}
+  batch = distill.DistillBatch(tokens, mask,
+                               distill.next_token_logprobs(graphdef, teacher, tokens))
   tx = state_lib.make_optimizer(state_lib.OptimConfig(lr=1e-2, warmup_steps=0, total_steps=20))
   step = distill.make_train_step(graphdef, tx, distill.DistillConfig())
   copy = lambda: jax.tree.map(jnp.copy, student)  # the step donates its state
@@ -98,7 +98,7 @@ def test_the_step_moves_the_student_toward_the_teacher(tiny_model):
     kls.append(float(m["reverse_kl"]))
   assert kls[-1] < 0.5 * kls[0]
   # Masked positions carry no gradient: changing the teacher there changes nothing.
-  noisy = dict(batch, teacher_logp=batch["teacher_logp"].at[:, :5].set(
+  noisy = batch._replace(teacher_logp=batch.teacher_logp.at[:, :5].set(
       jax.nn.log_softmax(jax.random.normal(jax.random.key(2), (4, 5, cfg.vocab_size)))))
   state_a, state_b = state_lib.create(copy(), tx), state_lib.create(copy(), tx)
   a, _ = step(state_a, batch)

@@ -22,6 +22,7 @@ sampling (as GKD); the tokens no policy generates (pad, BOS) are removed from bo
 from __future__ import annotations
 
 import dataclasses
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -89,20 +90,25 @@ def token_divergence(student_logp, teacher_logp, targets, kind: str = "reverse_k
   raise ValueError(f"unknown divergence {kind!r}; one of {DIVERGENCES}")
 
 
-def make_train_step(graphdef, tx, cfg: DistillConfig, lora=None):
-  """A jitted `train_step(state, batch) -> (state, metrics)`; the state is donated.
+class DistillBatch(NamedTuple):
+  """One distillation update's inputs (a pytree; an absent field is None)."""
+  tokens: jax.Array  # [B, T]
+  mask: jax.Array    # [B, T-1] 1 on the generated tokens, aligned with tokens[:, 1:]
+  teacher_logp: jax.Array | None = None  # [B, T-1, V] next_token_logprobs under the teacher;
+                                         # None for the nll divergence (SFT on the samples)
 
-  batch: tokens [B, T], mask [B, T-1] (1 on the generated tokens, aligned with tokens[:, 1:]),
-  and unless the divergence is nll, teacher_logp [B, T-1, V] (next_token_logprobs under the
-  teacher). Metrics: loss, reverse_kl (the per-token KL(student || teacher) whatever is
+
+def make_train_step(graphdef, tx, cfg: DistillConfig, lora=None):
+  """A jitted `train_step(state, batch: DistillBatch) -> (state, metrics)`; the state is
+  donated. Metrics: loss, reverse_kl (the per-token KL(student || teacher) whatever is
   optimized, when the teacher's scores are there) and the student's entropy. With `lora` the
   state trains the adapters and the step takes the base parameters third (state.make_step)."""
 
-  def loss_fn(params, batch):
-    tokens, mask = batch["tokens"], batch["mask"]
+  def loss_fn(params, batch: DistillBatch):
+    tokens, mask = batch.tokens, batch.mask
     student = next_token_logprobs(graphdef, params, tokens)
     targets = jnp.where(mask > 0, tokens[:, 1:], 0)
-    teacher = batch.get("teacher_logp")
+    teacher = batch.teacher_logp
     per_token = token_divergence(student, teacher, targets, cfg.divergence, cfg.beta)
     loss = aggregate(per_token, mask)
     metrics = {"loss": loss,

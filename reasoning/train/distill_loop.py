@@ -102,9 +102,8 @@ class DistillLoop:
     config, cfg, meta = self.config, self.config.distill, self.meta
     repeated, launched = self.sample(step)
     tokens, mask = rollout_lib.generated_batch(launched)
-    batch = {"tokens": tokens, "mask": mask}
-    if cfg.needs_teacher_scores:
-      batch["teacher_logp"] = self.teacher_scores(self.teacher.params, tokens)
+    batch = distill.DistillBatch(tokens, mask, self.teacher_scores(self.teacher.params, tokens)
+                                 if cfg.needs_teacher_scores else None)
     completions = [self.vocab.decode(r) for r in launched.samples.tokens]
     correct = np.array([self.task.verify(p, c) > 0 for p, c in zip(repeated, completions)])
     self.state, metrics = loop.update_on_batch(
