@@ -21,6 +21,8 @@ from reasoning import hf, model as model_lib, sampling  # noqa: E402
 from reasoning.text import NOT_A_TOKEN, pad_prompts  # noqa: E402
 from reasoning.tokenizer import HFTokenizer  # noqa: E402
 
+pytestmark = pytest.mark.slow  # a 135M-parameter model: about a minute of the suite, not the edit loop
+
 CACHE = os.environ.get("SMOLLM2_DIR", ".cache/smollm2")
 GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 CHATS = [[{"role": "user", "content": "What is 17 + 26?"}],
