@@ -724,6 +724,21 @@ def test_reproduce_smoke_scale_draws_every_figure(tmp_path):
             f"{path}: key {key!r} is not in docs/extending.md's metrics reference")
 
 
+def test_the_fork_server_runs_a_command_as_python_would(tmp_path):
+  """Its client passes argv, the working directory and the streams, and exits with the
+  command's status: a failing stage stops reproduce.sh as it would without the server."""
+  script = tmp_path / "stage.py"
+  script.write_text("import os, sys\nprint('out', sys.argv[1:], os.getcwd())\n"
+                    "print('err', file=sys.stderr)\nsys.exit(3)\n")
+  with fork_server(dict(os.environ)) as python:
+    ran = subprocess.run([*python.split(), str(script), "a", "b"], capture_output=True,
+                         text=True, cwd=tmp_path, timeout=120)
+    module = subprocess.run([*python.split(), "-m", "json.tool", "no-such-file"],
+                            capture_output=True, text=True, timeout=120)
+  assert (ran.returncode, ran.stdout, ran.stderr) == (3, f"out ['a', 'b'] {tmp_path}\n", "err\n")
+  assert module.returncode == 2 and "no-such-file" in module.stderr
+
+
 @contextlib.contextmanager
 def fork_server(env: dict):
   """A tests/forkserver.py server (started with `env`, which fixes its JAX configuration) for the
