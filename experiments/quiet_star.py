@@ -52,10 +52,10 @@ def run(config, workdir: str) -> dict:
   params, meta, start = loop.resume(ckpt, params, meta, what="phase")
   writer = loop.open_metrics(workdir, start)
   phases = ["base", *(f"m={m}" for m in lengths), "plain"]
-  logged = [start]  # metrics records so far; a phase's checkpoint is numbered by its last one
+  logged = start  # metrics records so far; a phase's checkpoint is numbered by its last one
 
   def phase(i: int) -> None:
-    nonlocal params
+    nonlocal params, logged
     name, records = phases[i], []
     if name == "base":
       params = train_base(config, graphdef, params, data.examples, vocab, model_cfg, mesh, meta)
@@ -69,11 +69,11 @@ def run(config, workdir: str) -> dict:
       records = [thought_phase(config, graphdef, params, model_cfg, data, meta, int(name[2:]),
                                key, never, vocab.pad)]
     for record in records:
-      logged[0] += 1
-      writer.write(logged[0], **record)
+      logged += 1
+      writer.write(logged, **record)
 
   loop.run_steps(phase, start=len(meta["arms"]), total=len(phases), ckpt=ckpt,
-                 save=lambda _: ckpt.save(logged[0], params, meta, force=True))
+                 save=lambda _: ckpt.save(logged, params, meta, force=True))
   writer.close()
   return report(config, workdir, compare(meta["arms"], lengths))
 
@@ -287,20 +287,22 @@ def plain_arm(config, graphdef, base, model_cfg, data: Data, base_flops,
   steps = int(np.ceil(steps / config.eval_every) * config.eval_every)
   tx = state_lib.optimizer_for(dict(config.optim), steps)
   state = state_lib.create(jax.tree.map(jnp.copy, base), tx)
-  points, flops = [], [base_flops]
+  points, flops = [], base_flops
   print(f"plain arm: {steps} steps of {rows} direct answers to {target_flops:.3g} FLOPs",
         flush=True)
 
   def batch_at(step, _):
     pick = rng_lib.stream(config.seed, "quiet_star_batches", 0, step).choice(
         len(train_tokens), rows, replace=False)
-    return ({"tokens": jnp.asarray(train_tokens[pick]), "loss_mask": jnp.asarray(train_mask[pick])},
-            step_flops, float(train_mask[pick].sum()))
+    mask = train_mask[pick]
+    return ({"tokens": jnp.asarray(train_tokens[pick]), "loss_mask": jnp.asarray(mask)},
+            step_flops, float(mask.sum()))
 
   def evaluate(done, state):
-    flops[0] += step_flops
+    nonlocal flops
+    flops += step_flops
     if done % config.eval_every == 0:
-      points.append((flops[0], evaluate_plain(graphdef, state.params, eval_tokens, eval_mask)))
+      points.append((flops, evaluate_plain(graphdef, state.params, eval_tokens, eval_mask)))
 
   loop.fine_tune(sft.make_train_step(graphdef, tx), state, steps, batch_at, after=evaluate)
   return points

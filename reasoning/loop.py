@@ -17,7 +17,7 @@ import jax
 import numpy as np
 
 from reasoning import evaluation, mesh as mesh_lib, plots
-from reasoning.logging import MetricsWriter, read_metrics
+from reasoning.logging import MetricsWriter, Progress, read_metrics
 
 
 def resume(ckpt, state, meta: dict, *, what: str = "step"):
@@ -115,7 +115,6 @@ def fine_tune(train_step, state, steps: int, batch_at: Callable[[int, object], t
   step (an arm's periodic evaluation). The progress line shows `show` ({label: metric key},
   default the loss) every `every` steps (default a quarter of them) and at the last.
   Returns (state, FLOPs, the last step's metrics as floats)."""
-  from reasoning.logging import Progress
   show = {"loss": "loss"} if show is None else show
   progress = Progress(steps, every=every or max(1, steps // 4))
   flops, metrics = 0.0, {}
