@@ -42,9 +42,9 @@ smollm2: $(STAMP)
 # Two workers, `--dist load`, tests handed out two at a time (--maxschedchunk=2): the worker
 # that runs the reproduce smoke test (minutes, first) holds one test behind it, not a share of
 # the suite that the other worker could have run. Work stealing (`--dist worksteal`) lost a
-# worker to a native crash inside XLA's loading of a cached executable in four of six runs (while
-# the smoke test's processes compiled into the cache the other tests read; they now have a
-# cache of their own).
+# worker to a native crash inside XLA's loading of a cached executable in four of six runs, while
+# the smoke test's processes compiled into the cache the other tests read; those processes use
+# a cache of their own (tests/test_experiments.py).
 test: $(STAMP) smollm2
 	$(PY) -m ruff check --no-cache reasoning experiments scripts tests configs
 	$(PY) -m mypy
