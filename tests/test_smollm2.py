@@ -31,9 +31,12 @@ CHATS = [[{"role": "user", "content": "What is 17 + 26?"}],
          [{"role": "user", "content": "Count the letter r in strawberry."},
           {"role": "assistant", "content": "There are 3."},
           {"role": "user", "content": "And in raspberry?"}]]
-# Max |our logit - transformers'| over the three prompts, float32 through 30 layers: measured
-# 8.5e-5 on the first prompt; the bound leaves room for the longer ones' accumulation order.
-LOGITS_ATOL = 2e-4
+# Max |our logit - transformers'| over the three prompts, float32 through 30 layers: 8.5e-5 on the
+# first prompt in a fresh process. Transformers' own logits are not fixed to that precision: in one
+# of five full suite runs its value at one position moved by 7.6e-4 (27.8595 against 27.8603) in a
+# pytest worker, while ours were identical run to run. The parity bugs these tests exist for show
+# as differences of 1 and more (a masked end-of-turn token: 24.6).
+LOGITS_ATOL = 1e-3
 
 
 @pytest.fixture(scope="module")
