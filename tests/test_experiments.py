@@ -9,15 +9,26 @@ import signal
 import subprocess
 import sys
 
+import runpy
+import shutil
+import tempfile
+
+import jax
 import numpy as np
 import pytest
 
-from experiments import cli, tasks_demo
-from reasoning import runs as runs_lib
+from experiments import (best_of_n, cli, critic, expert_iteration, quiet_star, revision, rl, rstar,
+                         search, sft, star, tasks_demo, verifier)
+from reasoning import loop, rng, runs as runs_lib
+from reasoning.checkpoint import Checkpointer
+from reasoning.search import revision as search_revision
+from reasoning.tasks import Countdown, reference_completion
+from reasoning.text import VOCAB
+from reasoning.train import (critic as critic_lib, pg, rl_loop, sft as sft_lib, sft_data,
+                             state as state_lib, verifier_data)
 
 
 def _config(path, variant="tiny", **changes):
-  import runpy
   config = runpy.run_path(path)["get_config"](variant)
   config.update(changes)
   return config
@@ -149,16 +160,12 @@ def common_vocab(workdir):
 
 
 def _tree_equal(a, b):
-  import jax
-  import numpy as np
   return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
 @pytest.mark.slow
 def test_sft_pulse_resume_and_corrupt_checkpoint(tmp_path, monkeypatch):
-  import os
 
-  from experiments import sft
   config = _config("configs/countdown_sft.py")
   full = sft.run(config, str(tmp_path / "full"))
   lines = [json.loads(l) for l in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]
@@ -167,7 +174,6 @@ def test_sft_pulse_resume_and_corrupt_checkpoint(tmp_path, monkeypatch):
   assert (tmp_path / "full" / "plots" / "learning_curve.png").stat().st_size > 1000
 
   # Interrupt a second run after step 5 (a checkpoint exists at 4), then rerun the same command.
-  from reasoning.train import sft_data
   resumed = _interrupt_then_rerun(monkeypatch, sft, sft_data, "batch_at", lambda a: a[0] == 5,
                                   config, str(tmp_path / "resumed"))
   assert _tree_equal(full["params"], resumed["params"])
@@ -196,9 +202,6 @@ def test_a_run_reading_a_corrupt_checkpoint_stops_in_one_line_and_moves_nothing(
   """RL from an SFT run whose latest checkpoint is unreadable: one line on standard error naming
   the checkpoint (none of orbax's reader-thread tracebacks), status 1, and the SFT run's files
   where they were."""
-  import os
-  import shutil
-  from experiments import sft
   sft.run(_config("configs/countdown_sft.py"), str(tmp_path / "sft"))
   steps = sorted(os.listdir(tmp_path / "sft" / "checkpoints"))
   with open(tmp_path / "sft" / "checkpoints" / "6" / "state" / "manifest.ocdbt", "wb"):
@@ -227,8 +230,6 @@ def test_a_bad_workdir_is_one_clear_error(tmp_path):
 @pytest.mark.slow
 def test_sft_resumed_after_a_kill_in_its_final_evaluation_writes_it_once(tmp_path, monkeypatch):
   """Killed after the last checkpoint, during the final evaluation: the rerun evaluates once."""
-  from experiments import sft
-  from reasoning import loop
   config = _config("configs/countdown_sft.py")
   config.eval_every = 100  # no evaluation before the final one
   real = loop.evaluate
@@ -246,11 +247,6 @@ def test_sft_resumed_after_a_kill_in_its_final_evaluation_writes_it_once(tmp_pat
 
 
 def test_sft_with_a_huge_learning_rate_stops_before_a_non_finite_checkpoint(tmp_path):
-  import jax
-  from experiments import sft
-  from reasoning import loop
-  from reasoning.checkpoint import Checkpointer
-  from reasoning.train import state as state_lib
   config = _config("configs/countdown_sft.py")
   config.optim.lr = 1e6
   with pytest.raises(loop.NonFinite, match=r"step \d+: \w+ = (nan|inf); stopped before"):
@@ -268,7 +264,6 @@ def test_sft_with_a_huge_learning_rate_stops_before_a_non_finite_checkpoint(tmp_
 @pytest.mark.slow
 @pytest.mark.parametrize("path", ["configs/arithmetic_sft.py", "configs/letters_sft.py"])
 def test_sft_pulse_other_tasks(tmp_path, path):
-  from experiments import sft
   config = _config(path)
   out = sft.run(config, str(tmp_path))
   assert config.task.name in (tmp_path / "config.json").read_text()
@@ -278,7 +273,6 @@ def test_sft_pulse_other_tasks(tmp_path, path):
 
 @pytest.fixture(scope="module")
 def tiny_sft_run(tmp_path_factory):
-  from experiments import sft
   workdir = tmp_path_factory.mktemp("sft")
   sft.run(_config("configs/countdown_sft.py"), str(workdir))
   return workdir
@@ -291,7 +285,6 @@ def test_rl_pulse_and_resume(tmp_path, tiny_sft_run, algo, monkeypatch):
   two steps off-policy with TIS and pipelined (step t+1 generated while step t trains), whose
   checkpoint carries the two samplers' parameters and the curriculum's rates the next prompts
   are drawn with."""
-  from experiments import rl
   config = _config("configs/countdown_rl.py")
   config.init_from = str(tiny_sft_run)
   config.rl.algo = algo
@@ -314,7 +307,6 @@ def test_rl_pulse_and_resume(tmp_path, tiny_sft_run, algo, monkeypatch):
     assert all(r["kept"] == pytest.approx(4 / 6) for r in train)
     assert runs_lib.load_sft(str(tmp_path / "full"))[5] == records[-1]["train_flops"]
 
-  from reasoning import rng
   resumed = _interrupt_then_rerun(monkeypatch, rl, rng, "stream",
                                   lambda a: a[1:3] == ("rl_prompts", 2), config,
                                   str(tmp_path / "resumed"))
@@ -322,7 +314,6 @@ def test_rl_pulse_and_resume(tmp_path, tiny_sft_run, algo, monkeypatch):
 
 
 def test_rl_needs_an_sft_workdir(tmp_path):
-  from experiments import rl
   config = _config("configs/countdown_rl.py")
   config.init_from = str(tmp_path / "nothing")
   with pytest.raises(ValueError, match="no config.json there"):
@@ -330,7 +321,6 @@ def test_rl_needs_an_sft_workdir(tmp_path):
 
 
 def test_rl_names_a_bad_setting(tmp_path, tiny_sft_run):
-  from experiments import rl
   config = _config("configs/countdown_rl.py")
   config.init_from = str(tiny_sft_run)
   config.temperature = 0.0
@@ -358,7 +348,6 @@ def test_rl_names_a_bad_setting(tmp_path, tiny_sft_run):
 @pytest.fixture(scope="module")
 def tiny_verifier_runs(tmp_path_factory, tiny_sft_run):
   """{(kind, labels): (workdir, run output)} of tiny ORM/PRM runs, shared with best-of-N."""
-  from experiments import verifier
   runs = {}
   for kind, labels in [("prm", "oracle"), ("prm", "mc"), ("orm", "oracle")]:
     config = _config("configs/countdown_verifier.py")
@@ -379,7 +368,6 @@ def test_rl_against_a_learned_reward_logs_the_gold_reward_beside_it(tmp_path, ti
   """A PRM's min step score as the RL reward: the rewards are its scores (in [0, 1], not the
   verifier's 0/1), pass_rate stays the exact verifier's, the sequence KL from the start is
   logged with its square root, and the PRM's scoring is on the FLOP ledger."""
-  from experiments import rl
   prm_dir = str(tiny_verifier_runs["prm", "oracle"][0])
   config = _config("configs/countdown_rl.py")
   config.init_from = str(tiny_sft_run)
@@ -398,7 +386,6 @@ def test_rl_against_a_learned_reward_logs_the_gold_reward_beside_it(tmp_path, ti
   assert first_proxy["reward"] != first_exact["reward"]
   assert first_proxy["train_flops"] > first_exact["train_flops"]
   assert exact["metrics"]["step"] == proxy["metrics"]["step"]
-  from reasoning import rng  # killed and resumed against the PRM, the run continues exactly
   resumed = _interrupt_then_rerun(monkeypatch, rl, rng, "stream",
                                   lambda a: a[1:3] == ("rl_prompts", 2), config,
                                   str(tmp_path / "resumed"))
@@ -413,7 +400,6 @@ def test_rl_with_dense_prm_rewards(tmp_path, tiny_sft_run, tiny_verifier_runs, m
   """Each step's PRM score rewarded on the token that ends the step: the reward logged is the
   sum of a completion's step scores (so it can exceed 1), the gold verdict the exact
   verifier's; killed and resumed, the run continues exactly."""
-  from experiments import rl
   config = _config("configs/countdown_rl.py")
   config.init_from = str(tiny_sft_run)
   config.rl.algo = "ppo"  # GAE over the step rewards (GRPO's and REINFORCE++'s: tests/test_pg.py)
@@ -425,7 +411,6 @@ def test_rl_with_dense_prm_rewards(tmp_path, tiny_sft_run, tiny_verifier_runs, m
   assert [r["step"] for r in train] == [1, 2, 3]
   assert all(r["reward"] >= 0 and 0 <= r["pass_rate"] <= 1 for r in train)
   assert all(np.isfinite(r["pg_loss"]) and r["kl_distance"] >= 0 for r in train)
-  from reasoning import rng
   resumed = _interrupt_then_rerun(monkeypatch, rl, rng, "stream",
                                   lambda a: a[1:3] == ("rl_prompts", 2), config,
                                   str(tmp_path / "resumed"))
@@ -440,8 +425,6 @@ def test_rl_with_one_update_per_rollout_skips_the_policys_scoring_pass(tmp_path,
   """One on-policy update per rollout: the update's own forward pass gives the old log-probs and
   kl_start, one forward pass fewer on the ledger, and the same run as with the pass (same
   samples and rewards, the same losses to rounding); time_phases logs each phase's seconds."""
-  from experiments import rl
-  from reasoning.train import pg
   config = _config("configs/countdown_rl.py")
   config.init_from = str(tiny_sft_run)
   config.minibatch_size = config.prompts_per_step * config.samples_per_prompt
@@ -465,7 +448,6 @@ def test_rl_with_one_update_per_rollout_skips_the_policys_scoring_pass(tmp_path,
 
 
 def test_verifier_synthetic_attempts_need_a_task_that_makes_them(tmp_path, tiny_sft_run):
-  from experiments import verifier
   config = _config("configs/countdown_verifier.py")
   config.init_from = str(tiny_sft_run)
   config.synthetic_problems = 3
@@ -479,9 +461,8 @@ def test_verifier_synthetic_attempts_need_a_task_that_makes_them(tmp_path, tiny_
 
 
 def test_step_auc_by_difficulty_by_hand():
-  from reasoning.train import verifier_data as verifier
   # d1: first steps ranked perfectly (0.9 good > 0.2 bad), later steps inverted; d2: one class.
-  out = verifier.step_auc_by_difficulty(
+  out = verifier_data.step_auc_by_difficulty(
       [1, 1, 2, 1], [[0.9, 0.1], [0.2, 0.8], [0.5], []], [[1, 1], [0, 0], [1], []])
   assert out["auc/first_step_d1"] == 1.0
   # all d1 steps: positives 0.9, 0.1; negatives 0.2, 0.8 -> pairs won 2 of 4
@@ -511,16 +492,14 @@ def test_verifier_pulse(tiny_verifier_runs, kind, labels):
 @pytest.fixture(scope="module")
 def tiny_critic_run(tmp_path_factory, tiny_sft_run, tiny_verifier_runs):
   """The critic's run, killed during its evaluation and rerun: (workdir, output, fine-tunes)."""
-  from experiments import critic
-  from reasoning.train import critic as critic_lib, sft
   config = _config("configs/countdown_critic.py")
   config.init_from = str(tiny_sft_run)
   config.prm = str(tiny_verifier_runs["prm", "oracle"][0])
   workdir = tmp_path_factory.mktemp("critic")
   calls = []
-  real_finetune = sft.finetune
+  real_finetune = sft_lib.finetune
   with pytest.MonkeyPatch.context() as monkeypatch:
-    monkeypatch.setattr(sft, "finetune",
+    monkeypatch.setattr(sft_lib, "finetune",
                         lambda *a, **k: calls.append(1) or real_finetune(*a, **k))
     out = _interrupt_then_rerun(monkeypatch, critic, critic_lib, "judge", lambda a: True,
                                 config, str(workdir))
@@ -528,13 +507,10 @@ def tiny_critic_run(tmp_path_factory, tiny_sft_run, tiny_verifier_runs):
 
 
 @pytest.mark.slow
-@pytest.mark.slow
 def test_rl_against_a_critics_verdict(tmp_path, tiny_sft_run, tiny_critic_run, monkeypatch):
   """A critic run as the reward: each rollout's reward is 1 where the critic's critique names no
   wrong step, else 0, the gold verdict still the exact verifier's, the critiques' generation on
   the FLOP ledger; killed and resumed, the run continues exactly."""
-  from experiments import rl
-  from reasoning import rng
   config = _config("configs/countdown_rl.py")
   config.init_from = str(tiny_sft_run)
   exact = rl.run(config, str(tmp_path / "exact"))
@@ -548,15 +524,13 @@ def test_rl_against_a_critics_verdict(tmp_path, tiny_sft_run, tiny_critic_run, m
   assert exact["metrics"]["step"] == full["metrics"]["step"]
   # The tiny policy writes no readable solution; on a readable one the critic writes a critique
   # and its FLOPs are counted, on a malformed one it writes nothing and the reward is 0.
-  from reasoning.tasks import Countdown, reference_completion
-  from reasoning.train import rl_loop
-  critic = rl_loop.reward_model(config.reward.model, common_vocab(tiny_sft_run),
-                                aggregation=config.reward.aggregation,
-                                seq_len=32 + config.max_new + 2)
+  judge = rl_loop.reward_model(config.reward.model, common_vocab(tiny_sft_run),
+                               aggregation=config.reward.aggregation,
+                               seq_len=32 + config.max_new + 2)
   problem = Countdown(trap_share=0.0).sample(np.random.default_rng(0), 1, 1)[0]
-  got = critic([problem, problem], [reference_completion(Countdown(), problem), "no answer"])
-  assert got[0] in (0.0, 1.0) and got[1] == 0.0 and critic.flops() > 0
-  assert critic([problem], ["no answer"])[0] == 0.0 and critic.flops() == 0.0
+  got = judge([problem, problem], [reference_completion(Countdown(), problem), "no answer"])
+  assert got[0] in (0.0, 1.0) and got[1] == 0.0 and judge.flops() > 0
+  assert judge([problem], ["no answer"])[0] == 0.0 and judge.flops() == 0.0
   resumed = _interrupt_then_rerun(monkeypatch, rl, rng, "stream",
                                   lambda a: a[1:3] == ("rl_prompts", 2), config,
                                   str(tmp_path / "resumed"))
@@ -566,7 +540,6 @@ def test_rl_against_a_critics_verdict(tmp_path, tiny_sft_run, tiny_critic_run, m
 def test_critic_pulse_and_rerun_after_the_finetune(tmp_path, tiny_critic_run):
   """The critic fine-tunes, then is scored with the PRM beside it; a kill during the evaluation
   reruns the evaluation only."""
-  from experiments import critic
   workdir, out, calls = tiny_critic_run
   assert calls == [1]  # the rerun resumed after the fine-tune
   m = out["metrics"]
@@ -593,17 +566,14 @@ def test_revision_pulse_and_rerun_after_the_finetune(tmp_path, tiny_sft_run, tin
   """The revision model fine-tunes, writes chains (after the critic's critiques of the earlier
   attempts, with a critic), and its ratio sweep is tabulated per bin; a kill during the chains
   reruns the evaluation only."""
-  from experiments import revision
-  from reasoning.search import revision as search_revision
-  from reasoning.train import sft
   config = _config("configs/countdown_revision.py")
   config.init_from = str(tiny_sft_run)
   config.prm = str(tiny_verifier_runs["prm", "oracle"][0])
   config.critic = str(tiny_critic_run[0]) if with_critic else ""
   workdir = tmp_path / "revision"
   calls = []
-  real_finetune = sft.finetune
-  monkeypatch.setattr(sft, "finetune", lambda *a, **k: calls.append(1) or real_finetune(*a, **k))
+  real_finetune = sft_lib.finetune
+  monkeypatch.setattr(sft_lib, "finetune", lambda *a, **k: calls.append(1) or real_finetune(*a, **k))
   out = _interrupt_then_rerun(monkeypatch, revision, search_revision, "chains", lambda a: True,
                               config, str(workdir))
   assert calls == [1]
@@ -635,7 +605,6 @@ def test_revision_pulse_and_rerun_after_the_finetune(tmp_path, tiny_sft_run, tin
 
 @pytest.mark.slow
 def test_best_of_n_pulse(tmp_path, tiny_sft_run, tiny_verifier_runs):
-  from experiments import best_of_n
   config = _config("configs/countdown_bon.py")
   config.policy = str(tiny_sft_run)
   config.orm = str(tiny_verifier_runs["orm", "oracle"][0])
@@ -653,7 +622,6 @@ def test_best_of_n_pulse(tmp_path, tiny_sft_run, tiny_verifier_runs):
 
 @pytest.mark.slow
 def test_search_pulse_and_resume(tmp_path, tiny_sft_run, monkeypatch):
-  from experiments import search
   config = _config("configs/countdown_search.py")
   # Any checkpoint of the model class serves as a (here untrained) PRM.
   config.policy = config.prm = str(tiny_sft_run)
@@ -743,8 +711,6 @@ def test_the_fork_server_runs_a_command_as_python_would(tmp_path):
 def fork_server(env: dict):
   """A tests/forkserver.py server (started with `env`, which fixes its JAX configuration) for the
   test's duration; yields the command that stands in for `python` (its client)."""
-  import shutil
-  import tempfile
   directory = tempfile.mkdtemp(prefix="forkserver")  # a socket path must be short
   path = os.path.join(directory, "socket")
   server = subprocess.Popen([sys.executable, "tests/forkserver.py", path], stdout=subprocess.PIPE,
@@ -777,11 +743,9 @@ def metrics_reference() -> set[str]:
 
 @pytest.mark.slow
 def test_star_pulse_and_resume_after_a_kill(tmp_path, tiny_sft_run, monkeypatch):
-  from experiments import star as star_exp
-  from reasoning.tasks import reference_completion
   config = _config("configs/countdown_star.py")
   config.init_from = str(tiny_sft_run)
-  real_collect = star_exp.star.collect
+  real_collect = star.star.collect
   calls, seen = [], []
 
   def collect(generate, task, problems, **kwargs):
@@ -795,9 +759,9 @@ def test_star_pulse_and_resume_after_a_kill(tmp_path, tiny_sft_run, monkeypatch)
     got.examples += [(p.prompt, reference_completion(task, p)) for p in problems[:2]]
     return got
 
-  monkeypatch.setattr(star_exp.star, "collect", collect)
+  monkeypatch.setattr(star.star, "collect", collect)
   kill_at = 0
-  full = star_exp.run(config, str(tmp_path / "full"))
+  full = star.run(config, str(tmp_path / "full"))
   records = [json.loads(l) for l in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]
   assert [r["step"] for r in records] == [0, 1, 2]
   flops = [r["train_flops"] for r in records]
@@ -812,9 +776,9 @@ def test_star_pulse_and_resume_after_a_kill(tmp_path, tiny_sft_run, monkeypatch)
   calls.clear()
   kill_at = 2  # killed while collecting iteration 2's data; iteration 1 is checkpointed
   with pytest.raises(KeyboardInterrupt):
-    star_exp.run(config, str(tmp_path / "resumed"))
+    star.run(config, str(tmp_path / "resumed"))
   kill_at = 0
-  resumed = star_exp.run(config, str(tmp_path / "resumed"))
+  resumed = star.run(config, str(tmp_path / "resumed"))
   assert len(calls) == 3  # the rerun collected only iteration 2's data
   assert _tree_equal(full["params"], resumed["params"])
   again = [json.loads(l) for l in (tmp_path / "resumed" / "metrics.jsonl").read_text().splitlines()]
@@ -826,11 +790,10 @@ def test_star_pulse_and_resume_after_a_kill(tmp_path, tiny_sft_run, monkeypatch)
 @pytest.mark.parametrize("target", ["policy", "sft"])
 def test_expert_iteration_pulse_and_resume_after_a_kill(tmp_path, tiny_sft_run, target,
                                                         monkeypatch):
-  from experiments import expert_iteration as exit_exp
   config = _config("configs/countdown_expert_iteration.py")
   config.init_from = str(tiny_sft_run)
   config.target = target
-  full = exit_exp.run(config, str(tmp_path / "full"))
+  full = expert_iteration.run(config, str(tmp_path / "full"))
   records = [json.loads(l) for l in (tmp_path / "full" / "metrics.jsonl").read_text().splitlines()]
   assert [r["step"] for r in records] == [0, 1, 2]
   assert all(r["search_flops"] > 0 and 0 <= r["search_solved"] <= 1 for r in records[1:])
@@ -844,7 +807,7 @@ def test_expert_iteration_pulse_and_resume_after_a_kill(tmp_path, tiny_sft_run, 
     return  # resuming does not depend on the target
 
   # Kill the second run in iteration 2's search (iteration 1 is checkpointed), rerun it.
-  real, calls = exit_exp.mcts.traced_mcts_chunks, []
+  real, calls = expert_iteration.mcts.traced_mcts_chunks, []
 
   def search_round(*args, **kwargs):
     calls.append(1)
@@ -852,46 +815,42 @@ def test_expert_iteration_pulse_and_resume_after_a_kill(tmp_path, tiny_sft_run, 
       raise KeyboardInterrupt("simulated kill")
     return real(*args, **kwargs)
 
-  monkeypatch.setattr(exit_exp.mcts, "traced_mcts_chunks", search_round)
+  monkeypatch.setattr(expert_iteration.mcts, "traced_mcts_chunks", search_round)
   with pytest.raises(KeyboardInterrupt):
-    exit_exp.run(config, str(tmp_path / "resumed"))
-  resumed = exit_exp.run(config, str(tmp_path / "resumed"))
+    expert_iteration.run(config, str(tmp_path / "resumed"))
+  resumed = expert_iteration.run(config, str(tmp_path / "resumed"))
   assert len(calls) == 3  # the rerun searched only in iteration 2
   assert _tree_equal(full["params"], resumed["params"])
 
 
 @pytest.mark.slow
 def test_rstar_pulse_and_resume(tmp_path, tiny_sft_run, monkeypatch):
-  from experiments import rstar as rstar_exp
   config = _config("configs/countdown_rstar.py")
   # Any checkpoint of the model class serves as PRM and discriminator here.
   config.generator = config.prm = config.discriminator = str(tiny_sft_run)
-  out = rstar_exp.run(config, str(tmp_path))
+  out = rstar.run(config, str(tmp_path))
   records = [json.loads(l) for l in (tmp_path / "results.jsonl").read_text().splitlines()]
   assert [r["sims"] for r in records] == [2, 3]
   for r in records:
-    gen, mutual = r[rstar_exp.GENERATOR], r[rstar_exp.MUTUAL]
+    gen, mutual = r[rstar.GENERATOR], r[rstar.MUTUAL]
     assert set(gen) == {"all", "d1", "d2"} and 0 <= mutual["all"][1] <= 1
     assert mutual["all"][0] >= gen["all"][0] > 0  # the discriminator only adds compute
   assert set(out["summary"]) == {"all", "d1", "d2"}
   # The discriminator's pick against the generator's, paired on the same problems.
   solved = {k: np.array(v) for k, v in records[0]["solved"].items()}
-  diff = solved[rstar_exp.MUTUAL] - solved[rstar_exp.GENERATOR]
+  diff = solved[rstar.MUTUAL] - solved[rstar.GENERATOR]
   first = out["summary"]["all"][0]
   assert first["paired_gain"] == pytest.approx(diff.mean())
   assert first["paired_se"] == pytest.approx(diff.std(ddof=1) / np.sqrt(len(diff)))
   assert (tmp_path / "plots" / "rstar_scaling.png").stat().st_size > 1000
-  monkeypatch.setattr(rstar_exp.rstar_lib, "rstar", lambda *a, **k: 1 / 0)
-  assert rstar_exp.run(config, str(tmp_path))["summary"] == out["summary"]  # resumed: no search
+  monkeypatch.setattr(rstar.rstar_lib, "rstar", lambda *a, **k: 1 / 0)
+  assert rstar.run(config, str(tmp_path))["summary"] == out["summary"]  # resumed: no search
 
 
 def test_monte_carlo_continuations_fit_the_models_context(tiny_model, monkeypatch):
   """A long step prefix plus the full max_new would overflow model.max_len (128): the
   continuations are cut to the room left instead of failing (the default PRM with
   labels=mc crashed so on the default Countdown config)."""
-  import jax
-  from reasoning.train import verifier_data
-  from reasoning.text import VOCAB
   cfg, graphdef, params = tiny_model
   seen, real = [], verifier_data.evaluation.complete
 
@@ -915,7 +874,6 @@ def test_monte_carlo_continuations_fit_the_models_context(tiny_model, monkeypatc
 @pytest.mark.parametrize("field", ["batch_size", "eval_every", "log_every", "checkpoint_every",
                                    "steps"])
 def test_non_positive_fields_are_named_before_anything_is_written(tmp_path, field):
-  from experiments import sft
   config = _config("configs/countdown_sft.py")
   config[field] = 0 if field != "steps" else -1
   with pytest.raises(ValueError, match=rf"--config.{field} must be positive"):
@@ -940,7 +898,6 @@ def test_a_second_process_on_a_workdir_in_use_stops_at_once_naming_it(tmp_path):
 @pytest.mark.slow
 def test_quiet_star_pulse_and_rerun(tmp_path):
   """Base model, one Quiet-STaR arm, the plain arm at its FLOPs; a rerun skips what is done."""
-  from experiments import quiet_star
   config = _config("configs/arithmetic_quiet_star.py")
   summary = quiet_star.run(config, str(tmp_path))
   [row] = summary["arms"]
