@@ -110,6 +110,14 @@ def sigmoid_fit(compute: ArrayLike, accuracy: ArrayLike, r0: float,
   return {"a": a, "b": b, "c_mid": c_mid, "rmse": float(np.sqrt(best[0] / len(c)))}
 
 
+# A fit whose mean squared residual falls below this is exact (accuracies are multiples of one
+# over the number of problems). A curve flat at R0 = 0 is fitted exactly by A -> 0, which LM
+# would otherwise approach for all its iterations, halving a loss already below 1e-100: on the
+# 442 RL curves under runs/ (and 4 binomial redraws of each) every fit is unchanged by this stop
+# but one whose every point is 1.0, whose B and C_mid no point determines.
+EXACT_FIT = 1e-24
+
+
 def _levenberg_marquardt(residuals, iterations: int):
   """(loss, theta) minimizing sum(residuals(theta)^2) over 3 parameters, from two starts.
   Against scipy.optimize.least_squares (trf with the bounds explicit, or MINPACK's lm in this
@@ -120,16 +128,20 @@ def _levenberg_marquardt(residuals, iterations: int):
   best = None
   for a0 in (0.0, 2.0):  # two starts: a low and a high asymptote
     theta, lam = np.array([a0, -1.5, 0.0]), 1e-2  # B starts near 1
+    moved = True
     for _ in range(iterations):
-      r = residuals(theta)
-      jac = np.stack([(residuals(theta + e) - r) / 1e-6 for e in np.eye(3) * 1e-6], axis=1)
+      if moved:  # a rejected step leaves theta, and so its residuals and Jacobian, as they were
+        r = residuals(theta)
+        jac = np.stack([(residuals(theta + e) - r) / 1e-6 for e in np.eye(3) * 1e-6], axis=1)
       step = np.linalg.solve(jac.T @ jac + lam * np.diag(np.diag(jac.T @ jac) + 1e-9),
                              -jac.T @ r)
-      if np.sum(residuals(theta + step) ** 2) < np.sum(r ** 2):
+      trial = np.sum(residuals(theta + step) ** 2)
+      moved = bool(trial < np.sum(r ** 2))
+      if moved:
         theta, lam = theta + step, lam * 0.3
       else:
         lam *= 10.0
-      if np.linalg.norm(step) < 1e-10:
+      if np.linalg.norm(step) < 1e-10 or (moved and trial < EXACT_FIT * len(r)):
         break
     loss = float(np.sum(residuals(theta) ** 2))
     if best is None or loss < best[0]:

@@ -39,6 +39,18 @@ def test_sigmoid_fit_recovers_asymptote_and_efficiency_and_extrapolates():
   assert check["rise"] == pytest.approx(accuracy[-1] - accuracy[5])
 
 
+def test_sigmoid_fit_of_a_curve_flat_at_r0_stops_once_it_is_exact(monkeypatch):
+  """RL that never solved a problem (the tiny runs): the fit is R0 = 0 itself, reached in a few
+  of the 200 iterations each start may take (LM would otherwise go on shrinking A towards 0, a
+  loss of 1e-100 halved to the end)."""
+  calls = []
+  sigmoid = scaling.sigmoid
+  monkeypatch.setattr(scaling, "sigmoid", lambda *a: calls.append(1) or sigmoid(*a))
+  fit = scaling.sigmoid_fit(np.logspace(12, 14, 8), np.zeros(8), r0=0.0)
+  assert fit["a"] < 1e-9 and fit["rmse"] < 1e-10
+  assert len(calls) < 2 * 200 * 5 / 4  # a full run: 5 evaluations per iteration, 2 starts
+
+
 def test_bootstrap_intervals_cover_the_truth_and_shrink_with_the_eval_set():
   compute = np.logspace(12, 14, 10)
   accuracy = scaling.sigmoid(compute, 0.3, 0.7, 1.3, 3e12)
