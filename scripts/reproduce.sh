@@ -63,10 +63,14 @@ $PY -m experiments.verifier --config configs/countdown_verifier.py$VV --config.i
 # against the exact verifier, the gold reward measured on every sample of each.
 WEAK=$([ "$SCALE_NAME" = smoke ] && echo ":tiny" || echo ":small")
 OVER=$([ "$SCALE_NAME" = smoke ] && echo "--config.steps=4" || echo "")
-$PY -m experiments.verifier --config configs/countdown_verifier.py$WEAK \
-    --config.init_from="$OUT/sft" --workdir "$OUT/prm_small"
-$PY -m experiments.verifier --config configs/countdown_verifier.py$WEAK \
-    --config.init_from="$OUT/sft" --config.kind=orm --workdir "$OUT/orm_small"
+if [ "$SCALE_NAME" = smoke ]; then  # both sizes are the :tiny config here: the same two runs
+  ln -sfn prm "$OUT/prm_small" && ln -sfn orm "$OUT/orm_small"
+else
+  $PY -m experiments.verifier --config configs/countdown_verifier.py$WEAK \
+      --config.init_from="$OUT/sft" --workdir "$OUT/prm_small"
+  $PY -m experiments.verifier --config configs/countdown_verifier.py$WEAK \
+      --config.init_from="$OUT/sft" --config.kind=orm --workdir "$OUT/orm_small"
+fi
 $PY -m experiments.rl --config configs/countdown_rl.py$V --config.init_from="$OUT/sft" \
     --config.rl.kl_coef=0 $OVER --workdir "$OUT/rl_nokl"
 $PY -m experiments.rl --config configs/countdown_rl.py$V --config.init_from="$OUT/sft" \
