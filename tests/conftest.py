@@ -16,6 +16,12 @@ os.environ.setdefault("JAX_COMPILATION_CACHE_DIR",
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0")
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_ENTRY_SIZE_BYTES", "0")
 
+# PyTorch (the transformers parity tests) runs one intra-op thread. With two pytest workers on two
+# cores, its OpenMP threads otherwise spin against the other worker's work: transformers' greedy
+# generate of SmolLM2 (3 prompts, 64 tokens) took 64.6 s on 2 threads and 5.7 s on 1 beside a busy
+# process. Its logits on the chat prompts are the same on one thread as on two.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 # The tests' models are tiny, so compiling takes most of a test's time and running it little:
 # XLA:CPU's backend optimizations and LLVM's expensive passes are off (compiling a cold suite
 # takes a quarter less), and fusions go through XLA's older IR emitters rather than its MLIR
