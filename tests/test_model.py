@@ -165,15 +165,16 @@ def test_chunked_logits_and_remat_give_the_same_statistics_and_gradients(tiny_mo
     return (((logp - 0.1 * entropy + values) * mask).sum() +
             sft.sft_loss(graphdef, params, tokens, loss_mask)[0])
 
-  want_stats = model.next_token_stats(graphdef, params, tokens, exclude=(0, 1))
-  want_grad = jax.grad(lambda p: loss(graphdef, p))(params)
+  # Jitted, as the trainers run them: one compilation per variant instead of op by op.
+  stats_and_grad = jax.jit(lambda g, p: (model.next_token_stats(g, p, tokens, exclude=(0, 1)),
+                                         jax.grad(lambda q: loss(g, q))(p)), static_argnums=0)
+  want_stats, want_grad = stats_and_grad(graphdef, params)
   for chunk, remat in ((5, "none"), (8, "full"), (0, "dots"), (22, "none")):
     variant = dataclasses.replace(cfg, logits_chunk=chunk, remat=remat)
     g, _ = model.init(variant, jax.random.key(0))  # the graphdef carries the config
-    got = model.next_token_stats(g, params, tokens, exclude=(0, 1))
+    got, grad = stats_and_grad(g, params)
     for a, b in zip(got, want_stats):
       np.testing.assert_allclose(a, b, atol=1e-5)
-    grad = jax.grad(lambda p: loss(g, p))(params)
     for a, b in zip(jax.tree.leaves(grad), jax.tree.leaves(want_grad)):
       np.testing.assert_allclose(a, b, atol=2e-5, rtol=1e-4)
   with pytest.raises(ValueError, match="model.remat"):

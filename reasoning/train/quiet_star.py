@@ -145,15 +145,24 @@ def sample_thoughts(graphdef, params, tokens: jax.Array, at: jax.Array, key, cfg
   return jnp.transpose(blocks[:, 1:], (0, 2, 1))
 
 
+@functools.partial(jax.jit, static_argnums=0)
+def _logits_at(graphdef, params, tokens, position):
+  return model_lib.apply(graphdef, params, tokens).logits[0, position]
+
+
 def sample_thought_alone(graphdef, params, tokens: np.ndarray, row: int, i: int, k: int, key,
                          cfg: QuietConfig) -> list[int]:
   """The thought of position i (the k-th thought position) of row `row`, sampled on its own: the
   text up to x_i, START and the thought so far, through the plain causal model, with the noise
-  of (row, k, step). The reference the parallel sampler is tested against."""
+  of (row, k, step). The reference the parallel sampler is tested against. Every call runs the
+  model on one padded length (the causal model's logits at a position do not read the positions
+  after it), so the reference compiles once rather than once per prefix length."""
   seq = list(np.asarray(tokens[row, :i + 1])) + [cfg.start_id]
+  length = tokens.shape[1] + cfg.thought_len + 1
   out = []
   for s in range(1, cfg.thought_len + 1):
-    logits = model_lib.apply(graphdef, params, jnp.asarray([seq], jnp.int32)).logits[0, -1]
+    padded = jnp.asarray([seq + [0] * (length - len(seq))], jnp.int32)
+    logits = _logits_at(graphdef, params, padded, len(seq) - 1)
     if cfg.never:
       logits = logits.at[jnp.array(cfg.never, jnp.int32)].set(-jnp.inf)
     if cfg.temperature == 0:
