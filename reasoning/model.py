@@ -14,6 +14,7 @@ prompts and right-padded training sequences take the same path.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from typing import Any, NamedTuple
 
@@ -395,6 +396,7 @@ def init_cache(cfg: ModelConfig, batch: int, length: int, dtype=None) -> Cache:
                end=jnp.zeros((), jnp.int32))
 
 
+@functools.partial(jax.jit, static_argnums=0)
 def apply(graphdef, params, tokens: jax.Array, *, cache: Cache | None = None,
           segments: jax.Array | None = None, positions: jax.Array | None = None,
           mask: jax.Array | None = None) -> Output:
@@ -410,6 +412,9 @@ def apply(graphdef, params, tokens: jax.Array, *, cache: Cache | None = None,
   `positions` [B, T] and `mask` [B, T, T] (no cache, no segments) give each token's position
   and the keys each query attends to outright: layouts beyond one causal sequence, such as a
   thought at every position (reasoning/train/quiet_star.py).
+
+  Jitted with the graphdef static: called eagerly (tests, scripts, references) the pass compiles
+  once per shape rather than running op by op; inside another jit it is traced into the caller.
   """
   model = nnx.merge(graphdef, params)
   real = tokens != model.cfg.pad_id
