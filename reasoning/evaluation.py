@@ -6,6 +6,8 @@ compiled sampler serves every call; verification runs on the host (it parses tex
 
 from __future__ import annotations
 
+import json
+import os
 from typing import Callable, Sequence
 
 import jax
@@ -31,14 +33,19 @@ def room_to_generate(max_len: int, prompt_len: int, max_new: int, *, what: str,
 
 def complete(graphdef, params, vocab: Vocab, prompts: Sequence[str],
              key: jax.Array, *, prompt_len: int, max_new: int, temperature: float, chunk: int = 256,
-             top_k: int = 0, top_p: float = 1.0, stop: str = "answer", slots: int = 0
-             ) -> tuple[list[str], np.ndarray]:
+             top_k: int = 0, top_p: float = 1.0, stop: str = "answer", slots: int = 0,
+             store: str | None = None) -> tuple[list[str], np.ndarray]:
   """Completions (decoded text, EOS dropped) of `prompts` and the generated token counts [N].
 
   stop="step" ends each row after one line (its newline kept in the text). Batches of `chunk`
   prompts, or with `slots` > 0 all of them in one call of the slot engine (sampling.generate)
-  at that many slots.
+  at that many slots. `store` (batches only): a directory that keeps each finished batch, so
+  that a call repeated after an interruption decodes only the batches it lacks; each batch's
+  noise comes from its offset, so the result is the uninterrupted call's. The caller keys the
+  directory to everything the completions depend on (scripts/coverage.py).
   """
+  if store and slots:
+    raise ValueError("complete: store keeps batches; the slot engine decodes in one call")
   if slots:
     tokens = pad_prompts(vocab, list(prompts), prompt_len)
     out = sampling.generate(graphdef, params, tokens, key, max_new=max_new, stop=stop,
@@ -50,6 +57,13 @@ def complete(graphdef, params, vocab: Vocab, prompts: Sequence[str],
   for start in range(0, len(prompts), chunk):
     part = list(prompts[start:start + chunk])
     n = len(part)
+    kept = os.path.join(store, f"{start}.json") if store else None
+    if kept and os.path.exists(kept):
+      with open(kept) as f:
+        saved = json.load(f)
+      texts += saved["texts"]
+      lengths.append(np.asarray(saved["lengths"], np.int32))
+      continue
     part += [part[-1]] * (chunk - n)  # fixed shape: one compilation
     tokens = pad_prompts(vocab, part, prompt_len)
     out = sampling.generate(graphdef, params, tokens, jax.random.fold_in(key, start),
@@ -57,7 +71,12 @@ def complete(graphdef, params, vocab: Vocab, prompts: Sequence[str],
                             top_k=top_k, top_p=top_p, specials=vocab.specials)
     out_tokens, out_lengths = mesh_lib.to_host((out.tokens, out.lengths))
     texts += [vocab.decode(row) for row in out_tokens[:n]]
-    lengths.append(out_lengths[:n])
+    lengths.append(np.asarray(out_lengths[:n]))
+    if kept:
+      os.makedirs(os.path.dirname(kept), exist_ok=True)
+      with open(kept + ".tmp", "w") as f:
+        json.dump({"texts": texts[-n:], "lengths": lengths[-1].tolist()}, f)
+      os.replace(kept + ".tmp", kept)  # a batch is kept whole or not at all
   return texts, np.concatenate(lengths)
 
 

@@ -16,7 +16,8 @@ the question filled from each problem's fields, the answer read from the natural
 Model-relative bins (Snell et al. 2024) come from `bin_samples` samples per problem drawn apart
 from the k that coverage counts, so a problem's bin and its coverage are independent draws.
 Writes OUT/coverage.json, OUT/coverage.md and OUT/coverage.png; intervals are 90% bootstrap
-intervals over problems.
+intervals over problems. Finished batches of completions are kept in OUT/samples: the same
+command run again after a stop resumes with the same samples.
 """
 
 from __future__ import annotations
@@ -106,19 +107,50 @@ def main():
   solvable = [p for p in problems if not p.is_trap]  # coverage counts problems with an answer
   policy = Model(graphdef, params, cfg, vocab)
   key = jax.random.key(args.seed)
+  store = sample_store(args)
   print(f"sampling {args.bin_samples} + {args.k} completions for each of {len(solvable)} "
-        f"solvable held-out problems", flush=True)
+        f"solvable held-out problems (finished batches kept in {store})", flush=True)
   pool = sweep.sample_pool(policy, task, solvable, jax.random.fold_in(key, 1), args.k,
-                           max_new=args.max_new)
+                           max_new=args.max_new, store=os.path.join(store, "pool"))
   counts = {"pool": pool["correct"].sum(1)}
   if args.greedy:
     counts["greedy"] = sweep.sample_pool(policy, task, solvable, jax.random.fold_in(key, 2), 1,
-                                         max_new=args.max_new, temperature=0.0)["correct"][:, 0]
+                                         max_new=args.max_new, temperature=0.0,
+                                         store=os.path.join(store, "greedy"))["correct"][:, 0]
   if args.bin_samples:
     counts["bin"] = sweep.sample_pool(policy, task, solvable, jax.random.fold_in(key, 0),
-                                      args.bin_samples, max_new=args.max_new)["correct"].sum(1)
+                                      args.bin_samples, max_new=args.max_new,
+                                      store=os.path.join(store, "bin"))["correct"].sum(1)
   report(args, [p.difficulty for p in solvable], counts, args.k, args.bin_samples, t0,
          pool["flops"].mean(1))
+
+
+# What the kept completions depend on: a rerun into the same OUT with any of these changed
+# would mix two experiments' samples.
+SAMPLING_ARGS = ("policy", "task", "question", "instruction", "system", "difficulties", "problems",
+                 "k", "bin_samples", "greedy", "max_new", "seed")
+
+
+def sample_store(args) -> str:
+  """OUT/samples: the finished batches of completions (evaluation.complete's `store`), so that a
+  run stopped part way (hours, on a real model) picks up where it stopped with the same samples.
+  A rerun with other sampling arguments is an error naming the first that differs."""
+  store = os.path.join(args.out, "samples")
+  wanted = {name: getattr(args, name) for name in SAMPLING_ARGS}
+  path = os.path.join(store, "args.json")
+  if os.path.exists(path):
+    with open(path) as f:
+      kept = json.load(f)
+    for name in SAMPLING_ARGS:
+      if kept.get(name) != wanted[name]:
+        raise SystemExit(f"coverage: {store} holds samples drawn with --{name}="
+                         f"{kept.get(name)!r}, not {wanted[name]!r}: use another --out or "
+                         f"delete {store}")
+  else:
+    os.makedirs(store, exist_ok=True)
+    with open(path, "w") as f:
+      json.dump(wanted, f, indent=1)
+  return store
 
 
 def posed_task(args, vocab):

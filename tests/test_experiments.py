@@ -19,7 +19,7 @@ import pytest
 
 from experiments import (best_of_n, cli, critic, expert_iteration, quiet_star, revision, rl, rstar,
                          search, sft, star, tasks_demo, verifier)
-from reasoning import loop, rng, runs as runs_lib
+from reasoning import loop, rng, runs as runs_lib, sampling
 from reasoning.checkpoint import Checkpointer
 from reasoning.search import revision as search_revision
 from reasoning.tasks import Countdown, reference_completion
@@ -311,6 +311,37 @@ def test_rl_pulse_and_resume(tmp_path, tiny_sft_run, algo, monkeypatch):
                                   lambda a: a[1:3] == ("rl_prompts", 2), config,
                                   str(tmp_path / "resumed"))
   assert _tree_equal(full["params"], resumed["params"])
+
+
+@pytest.mark.slow
+def test_coverage_resumes_a_stopped_run_with_the_same_samples(tmp_path, tiny_sft_run, monkeypatch):
+  """scripts/coverage.py keeps each finished batch of completions in OUT/samples: stopped after
+  its first batch and run again, it decodes only the batches it lacks and writes what an
+  uninterrupted run writes; a rerun with another --k is an error naming it."""
+  main = runpy.run_path("scripts/coverage.py")["main"]
+  def run(out, *extra):
+    monkeypatch.setattr(sys, "argv", ["coverage.py", "--policy", str(tiny_sft_run), "--out",
+                                      str(out), "--k", "4", "--problems", "50", "--bin_samples",
+                                      "0", "--greedy", "--max_new", "24", *extra])
+    main()
+  run(tmp_path / "whole")
+  real, calls = sampling.generate, []
+  def stop_after_one(*args, **kwargs):
+    if calls:
+      raise RuntimeError("stopped")
+    calls.append(1)
+    return real(*args, **kwargs)
+  monkeypatch.setattr(sampling, "generate", stop_after_one)
+  with pytest.raises(RuntimeError, match="stopped"):
+    run(tmp_path / "resumed")
+  monkeypatch.setattr(sampling, "generate", lambda *a, **k: calls.append(2) or real(*a, **k))
+  run(tmp_path / "resumed")
+  assert calls == [1, 2, 2]  # the pool's second batch of 256 rows, then the greedy batch
+  whole, resumed = (json.loads((tmp_path / d / "coverage.json").read_text())
+                    for d in ("whole", "resumed"))
+  assert len(whole["counts"]["pool"]) * 4 > 256 and resumed == whole
+  with pytest.raises(SystemExit, match="--k=4, not 8"):
+    run(tmp_path / "resumed", "--k", "8")
 
 
 def test_rl_needs_an_sft_workdir(tmp_path):

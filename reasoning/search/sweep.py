@@ -55,11 +55,12 @@ def best_of_n_records(policy: Model, prm: Model, task, problems, key, ns: list[i
 
 
 def sample_pool(policy: Model, task, problems, key, n: int, *, max_new: int,
-                temperature: float = 1.0) -> dict[str, Any]:
+                temperature: float = 1.0, store: str | None = None) -> dict[str, Any]:
   """n samples per problem at `temperature` (0: one greedy sample, n must be 1):
   {"correct" [P, n] bool, "flops" [P, n] each sample's generation FLOPs, "lengths" [P, n],
   "texts" (the P * n completions, problem-major)}. The raw material of coverage (pass@k),
-  model-relative difficulty and best-of-N."""
+  model-relative difficulty and best-of-N. `store`: evaluation.complete's directory of finished
+  batches (a repeated call resumes)."""
   if temperature == 0 and n != 1:
     raise ValueError(f"greedy decoding gives one sample per problem, not {n}")
   prompts = [p.prompt for p in problems]
@@ -67,7 +68,7 @@ def sample_pool(policy: Model, task, problems, key, n: int, *, max_new: int,
   texts, lengths = evaluation.complete(policy.graphdef, policy.params, policy.vocab,
                                        [p for p in prompts for _ in range(n)], key,
                                        prompt_len=int(real_prompt.max()), max_new=max_new,
-                                       temperature=temperature)
+                                       temperature=temperature, store=store)
   repeated = [q for q in problems for _ in range(n)]
   flops = compute.generation_flops_rows(policy.cfg, np.repeat(real_prompt, n), lengths)
   return {"correct": np.array([task.verify(p, t) for p, t in zip(repeated, texts)],
