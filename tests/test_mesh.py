@@ -53,9 +53,12 @@ def test_sharded_steps_equal_single_device_in_a_subprocess():
     r = report[name]
     assert abs(r["loss"][0] - r["loss"][1]) < 1e-5, r
     # One AdamW step at lr 1e-2 moves every parameter by up to ~1e-2, and Adam's g/sqrt(g^2)
-    # turns float-rounding differences in near-zero gradients into differences of the step:
-    # 2e-5 is 0.2% of it (the losses above agree to 1e-5, and the sampler's log-probs below).
-    assert r["max_param_diff"] < 2e-5, r
+    # turns float-rounding differences in near-zero gradients into differences of the step. The
+    # RL case measured 1.2e-5 and 1.9e-5 alone (two builds of the same step) and 2.8e-5 once in
+    # the full suite: 5e-5 is 0.5% of a step, while a sharding error (a gradient summed over one
+    # shard) moves parameters by the step itself. The losses above agree to 1e-5, and the
+    # sampler's log-probs below.
+    assert r["max_param_diff"] < 5e-5, r
     # Column-parallel MLP kernel [32, 128]: rows over fsdp (2), columns over tensor (2).
     assert r["up_spec"] == ["fsdp", "tensor"] and r["up_shard_shape"] == [16, 64]
   # Greedy decoding with sharded params and prompts: the same tokens, log-probs to 1e-5.
