@@ -145,11 +145,6 @@ def sample_thoughts(graphdef, params, tokens: jax.Array, at: jax.Array, key, cfg
   return jnp.transpose(blocks[:, 1:], (0, 2, 1))
 
 
-@functools.partial(jax.jit, static_argnums=0)
-def _logits_at(graphdef, params, tokens, position):
-  return model_lib.apply(graphdef, params, tokens).logits[0, position]
-
-
 def sample_thought_alone(graphdef, params, tokens: np.ndarray, row: int, i: int, k: int, key,
                          cfg: QuietConfig) -> list[int]:
   """The thought of position i (the k-th thought position) of row `row`, sampled on its own: the
@@ -162,7 +157,7 @@ def sample_thought_alone(graphdef, params, tokens: np.ndarray, row: int, i: int,
   out = []
   for s in range(1, cfg.thought_len + 1):
     padded = jnp.asarray([seq + [0] * (length - len(seq))], jnp.int32)
-    logits = _logits_at(graphdef, params, padded, len(seq) - 1)
+    logits = model_lib.apply(graphdef, params, padded).logits[0, len(seq) - 1]
     if cfg.never:
       logits = logits.at[jnp.array(cfg.never, jnp.int32)].set(-jnp.inf)
     if cfg.temperature == 0:
