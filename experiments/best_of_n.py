@@ -81,7 +81,7 @@ def sample_and_score(config, task, problems, vocab, graphdef, policy, reward_par
   prompts = [p.prompt for p in problems for _ in range(m)]
   completions, lengths = evaluation.complete(graphdef, policy, vocab, prompts, key,
                                              prompt_len=prompt_len, max_new=config.max_new,
-                                             temperature=1.0)
+                                             temperature=1.0, group=m)
   print(f"sampled {len(completions)} completions", flush=True)
   # The longest re-encoded sample, not prompt + max_new: a decoded sample need not re-encode
   # to as many tokens as were sampled. Few lengths: one compiled shape per multiple of 16.

@@ -7,6 +7,7 @@ compiled sampler serves every call; verification runs on the host (it parses tex
 from __future__ import annotations
 
 import json
+import math
 import os
 from typing import Callable, Sequence
 
@@ -34,7 +35,7 @@ def room_to_generate(max_len: int, prompt_len: int, max_new: int, *, what: str,
 def complete(graphdef, params, vocab: Vocab, prompts: Sequence[str],
              key: jax.Array, *, prompt_len: int, max_new: int, temperature: float, chunk: int = 256,
              top_k: int = 0, top_p: float = 1.0, stop: str = "answer", slots: int = 0,
-             store: str | None = None) -> tuple[list[str], np.ndarray]:
+             store: str | None = None, group: int = 1) -> tuple[list[str], np.ndarray]:
   """Completions (decoded text, EOS dropped) of `prompts` and the generated token counts [N].
 
   stop="step" ends each row after one line (its newline kept in the text). Batches of `chunk`
@@ -43,9 +44,19 @@ def complete(graphdef, params, vocab: Vocab, prompts: Sequence[str],
   that a call repeated after an interruption decodes only the batches it lacks; each batch's
   noise comes from its offset, so the result is the uninterrupted call's. The caller keys the
   directory to everything the completions depend on (scripts/coverage.py).
+  `group` > 1: the prompts come in runs of `group` equal prompts (n samples per problem), and
+  each batch prefills a run's prompt once instead of once per row (sampling.generate's `group`;
+  the same completions, the prompt's forward pass done 1/group as often).
   """
   if store and slots:
     raise ValueError("complete: store keeps batches; the slot engine decodes in one call")
+  if group < 1 or len(prompts) % group or any(
+      prompts[i] != prompts[i - i % group] for i in range(len(prompts))):
+    raise ValueError(f"complete: group={group}, but the {len(prompts)} prompts are not runs of "
+                     f"{group} equal prompts")
+  # A batch starts at a multiple of `chunk`: runs of gcd(group, chunk) rows never cross a batch
+  # or a run of equal prompts.
+  group = math.gcd(group, chunk)
   if slots:
     tokens = pad_prompts(vocab, list(prompts), prompt_len)
     out = sampling.generate(graphdef, params, tokens, key, max_new=max_new, stop=stop,
@@ -68,7 +79,7 @@ def complete(graphdef, params, vocab: Vocab, prompts: Sequence[str],
     tokens = pad_prompts(vocab, part, prompt_len)
     out = sampling.generate(graphdef, params, tokens, jax.random.fold_in(key, start),
                             max_new=max_new, stop=stop, temperature=temperature,
-                            top_k=top_k, top_p=top_p, specials=vocab.specials)
+                            top_k=top_k, top_p=top_p, specials=vocab.specials, group=group)
     out_tokens, out_lengths = mesh_lib.to_host((out.tokens, out.lengths))
     texts += [vocab.decode(row) for row in out_tokens[:n]]
     lengths.append(np.asarray(out_lengths[:n]))

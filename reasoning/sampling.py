@@ -199,7 +199,9 @@ def _prefill(graphdef, params, cfg, prompts, group, length, cache_dtype):
   cache = model_lib.init_cache(cfg, unique.shape[0], length,
                                None if cache_dtype is None else jnp.dtype(cache_dtype))
   out = model_lib.apply(graphdef, params, unique, cache=cache)
-  logits, cache = out.logits[:, -1], out.cache
+  # The head on the last position only: the pass's [B, P, V] logits go unused and are dropped
+  # from the compiled prefill (2.3 GB and a fifth of a 135M model's prefill FLOPs at 256 x 45).
+  logits, cache = nnx.merge(graphdef, params).unembed(out.hidden[:, -1]), out.cache
   if group > 1:
     repeat = lambda x: jnp.repeat(x, group, axis=0)
     logits = repeat(logits)

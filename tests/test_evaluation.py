@@ -47,3 +47,29 @@ def test_eval_steps_add_log_spaced_points():
   from reasoning import loop
   assert loop.eval_steps(100, 50) == {50, 100}
   assert loop.eval_steps(130, 130, 6) == {1, 3, 7, 19, 49, 130}
+
+
+def test_complete_prefills_each_run_of_equal_prompts_once_and_samples_the_same(
+    tiny_model, monkeypatch):
+  """group=n (n samples per problem) prefills a problem's prompt once per batch; the completions
+  are the ungrouped call's, also when batches cut runs (chunk 6, runs of 4: groups of 2)."""
+  import jax
+
+  from reasoning import sampling
+  from reasoning.text import VOCAB
+  _, graphdef, params = tiny_model
+  prompts = [f"compute {a}+{b}\n" for a, b in ((3, 4), (12, 5), (7, 70))]
+  rows = [p for p in prompts for _ in range(4)]
+  kw = dict(prompt_len=16, max_new=12, temperature=1.0, chunk=6)
+  groups = []
+  generate = sampling.generate
+  monkeypatch.setattr(sampling, "generate",
+                      lambda *a, **k: groups.append(k["group"]) or generate(*a, **k))
+  alone = evaluation.complete(graphdef, params, VOCAB, rows, jax.random.key(0), **kw)
+  grouped = evaluation.complete(graphdef, params, VOCAB, rows, jax.random.key(0), group=4, **kw)
+  assert groups == [1, 1, 2, 2]
+  assert grouped[0] == alone[0] and len(set(alone[0])) > 3
+  np.testing.assert_array_equal(grouped[1], alone[1])
+  with pytest.raises(ValueError, match="group=4"):
+    evaluation.complete(graphdef, params, VOCAB, rows[1:] + rows[:1], jax.random.key(0),
+                        group=4, **kw)

@@ -68,7 +68,7 @@ def sample_pool(policy: Model, task, problems, key, n: int, *, max_new: int,
   texts, lengths = evaluation.complete(policy.graphdef, policy.params, policy.vocab,
                                        [p for p in prompts for _ in range(n)], key,
                                        prompt_len=int(real_prompt.max()), max_new=max_new,
-                                       temperature=temperature, store=store)
+                                       temperature=temperature, store=store, group=n)
   repeated = [q for q in problems for _ in range(n)]
   flops = compute.generation_flops_rows(policy.cfg, np.repeat(real_prompt, n), lengths)
   return {"correct": np.array([task.verify(p, t) for p, t in zip(repeated, texts)],

@@ -19,7 +19,8 @@ def sample_solutions(graphdef, params, vocab, problems, n: int, key, *, prompt_l
   """n completions per problem at temperature 1: (repeated problems, completions, tokens made)."""
   repeated = [p for p in problems for _ in range(n)]
   texts, lengths = evaluation.complete(graphdef, params, vocab, [p.prompt for p in repeated], key,
-                                       prompt_len=prompt_len, max_new=max_new, temperature=1.0)
+                                       prompt_len=prompt_len, max_new=max_new, temperature=1.0,
+                                       group=n)
   return repeated, texts, lengths
 
 
