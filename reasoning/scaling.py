@@ -163,6 +163,24 @@ def coverage_fit(ks: ArrayLike, coverage: ArrayLike,
   return {"a": float(-np.exp(line["intercept"])), "b": float(b), "r2": line["r2"]}
 
 
+def coverage_extrapolation(ks: ArrayLike, coverage: ArrayLike, log_share: float = 0.5) -> dict:
+  """Brown et al.'s law fitted on the ks in the first `log_share` of the log k range (three or
+  more) predicts coverage at the larger ones: {fit_up_to, fit, k, predicted, measured, errors
+  (predicted - measured)}. A law that only describes the points it was fitted on fails here;
+  too few ks, or too few unsaturated ones among them, is a ValueError."""
+  k, cov = np.asarray(ks, float), np.asarray(coverage, float)
+  logs = np.log(k)
+  early = logs <= logs.min() + log_share * np.ptp(logs)
+  if early.sum() < 3 or early.all():
+    raise ValueError(f"coverage_extrapolation: {int(early.sum())} of {len(k)} ks fall in the "
+                     f"first {log_share:.0%} of the log k range; needs three there and one after")
+  fit = coverage_fit(k[early], cov[early])
+  predicted = np.exp(fit["a"] * k[~early] ** fit["b"])
+  return {"fit_up_to": int(k[early].max()), "fit": fit, "k": k[~early].astype(int).tolist(),
+          "predicted": predicted.tolist(), "measured": cov[~early].tolist(),
+          "errors": (predicted - cov[~early]).tolist()}
+
+
 def bootstrap(fit: Callable[[np.ndarray, np.ndarray], dict], compute, accuracy, counts,
               rng: np.random.Generator, resamples: int = 200, level: float = 0.9) -> dict:
   """{name: (low, high)}: the `level` interval of every fitted parameter when each accuracy is

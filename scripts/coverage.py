@@ -1,6 +1,8 @@
 """Coverage: the share of problems a policy solves in k samples (pass@k, the unbiased estimator)
 for k up to 256, per task difficulty and per model-relative difficulty bin, each fitted with the
-exponentiated power law of Brown et al. 2024, log(coverage) = a * k^b.
+exponentiated power law of Brown et al. 2024, log(coverage) = a * k^b, and that law fitted on the
+first half of the log k range alone predicting the rest (with k = 64: fitted on k <= 8,
+predicting pass@16, 32, 64).
 
   python scripts/coverage.py --policy runs/demo/sft --out runs/coverage [--k 256] \
       [--problems 200] [--difficulties 1,2] [--bin_samples 32] [--bins 5]
@@ -46,8 +48,8 @@ def coverage_curve(correct: np.ndarray, ks: list[int]) -> np.ndarray:
 
 
 def fitted(correct: np.ndarray, ks: list[int], rng: np.random.Generator, resamples: int = 100):
-  """Coverage per k, its 90% bootstrap interval over problems, and the Brown et al. fit with
-  intervals on a and b."""
+  """Coverage per k, its 90% bootstrap interval over problems, the Brown et al. fit with
+  intervals on a and b, and its extrapolation check (scaling.coverage_extrapolation)."""
   cov = coverage_curve(correct, ks)
   draws = [coverage_curve(correct[rng.integers(0, len(correct), len(correct))], ks)
            for _ in range(resamples)]
@@ -66,6 +68,10 @@ def fitted(correct: np.ndarray, ks: list[int], rng: np.random.Generator, resampl
   except ValueError as e:  # all solved or none: nothing to fit
     out["fit"] = None
     out["fit_note"] = str(e)
+  try:  # the law fitted on the smaller ks, predicting the larger: does it hold out of sample?
+    out["extrapolation"] = scaling.coverage_extrapolation(ks, cov)
+  except ValueError as e:
+    out["extrapolation_note"] = str(e)
   return out
 
 
@@ -202,7 +208,8 @@ def report(args, difficulties, counts: dict, samples: int, bin_samples: int, t0:
                "sample_flops": np.asarray(sample_flops).tolist(),
                "results": results}, f, indent=1)
   lines = [f"| problems | n | pass rate ({bin_samples} binning samples) | pass@1 | pass@16 | "
-           f"pass@{samples} | a [90%] | b [90%] | R² |", "|---" * 9 + "|"]
+           f"pass@{samples} | a [90%] | b [90%] | R² | pass@{samples} predicted from small k |",
+           "|---" * 10 + "|"]
   for name, r in results.items():
     cov = dict(zip(r["k"], r["coverage"]))
     fit = r.get("fit")
@@ -212,9 +219,12 @@ def report(args, difficulties, counts: dict, samples: int, bin_samples: int, t0:
     rate = f"{100 * r['bin_pass_rate']:.1f}%" if "bin_pass_rate" in r else "-"
     if "greedy" in r:
       rate += f" (greedy pass@1 {100 * r['greedy']:.1f} ± {100 * r['greedy_se']:.1f}%)"
+    ex = r.get("extrapolation")
+    ex_text = (f"{100 * ex['predicted'][-1]:.1f}% (fitted on k <= {ex['fit_up_to']})" if ex
+               else "-")
     lines.append(f"| {name} | {r['problems']} | {rate} | "
                  f"{100 * cov[1]:.1f}% | {100 * cov.get(16, float('nan')):.1f}% | "
-                 f"{100 * cov[max(r['k'])]:.1f}% | {fit_text} |")
+                 f"{100 * cov[max(r['k'])]:.1f}% | {fit_text} | {ex_text} |")
   text = "\n".join(lines)
   with open(os.path.join(args.out, "coverage.md"), "w") as f:
     f.write(text + "\n")

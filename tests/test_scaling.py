@@ -345,3 +345,17 @@ def test_exchange_table_interpolates_per_problem_and_pairs_the_difference():
   assert row["difference"] == pytest.approx(diff.mean())
   assert row["difference_se"] == pytest.approx(diff.std(ddof=1) / np.sqrt(2))
   assert "n = 2" in text
+
+
+def test_coverage_extrapolation_predicts_the_law_and_misses_a_plateau():
+  ks = 2 ** np.arange(0, 7)  # 1 .. 64: fitted on 1 .. 8, predicts 16, 32, 64
+  law = np.exp(-1.5 * ks ** -0.6)
+  out = scaling.coverage_extrapolation(ks, law)
+  assert out["fit_up_to"] == 8 and out["k"] == [16, 32, 64]
+  np.testing.assert_allclose(out["predicted"], law[4:], rtol=1e-9)
+  np.testing.assert_allclose(out["errors"], 0, atol=1e-9)
+  plateau = np.minimum(law, law[3])  # no gain past k = 8: the law predicts one that is not there
+  missed = scaling.coverage_extrapolation(ks, plateau)
+  assert min(missed["errors"]) > 0.05
+  with pytest.raises(ValueError, match="needs three"):
+    scaling.coverage_extrapolation([1, 2, 4], law[:3])
