@@ -15,6 +15,7 @@ import jax
 import numpy as np
 
 from reasoning import mesh as mesh_lib, sampling
+from reasoning.logging import Progress
 from reasoning.tasks import Problem, Task
 from reasoning.tasks.base import retry_count
 from reasoning.text import Vocab, pad_prompts
@@ -65,7 +66,12 @@ def complete(graphdef, params, vocab: Vocab, prompts: Sequence[str],
     out_tokens, out_lengths = mesh_lib.to_host((out.tokens, out.lengths))
     return [vocab.decode(row) for row in out_tokens], np.asarray(out_lengths)
   texts, lengths = [], []
-  for start in range(0, len(prompts), chunk):
+  starts = range(0, len(prompts), chunk)
+  progress = None
+  if store:  # a long run: a line per twentieth of its batches, the ones kept counted as done
+    done = sum(os.path.exists(os.path.join(store, f"{s}.json")) for s in starts)
+    progress = Progress(len(starts), start=done, every=max(1, len(starts) // 20), unit="batch")
+  for i, start in enumerate(starts):
     part = list(prompts[start:start + chunk])
     n = len(part)
     kept = os.path.join(store, f"{start}.json") if store else None
@@ -88,6 +94,8 @@ def complete(graphdef, params, vocab: Vocab, prompts: Sequence[str],
       with open(kept + ".tmp", "w") as f:
         json.dump({"texts": texts[-n:], "lengths": lengths[-1].tolist()}, f)
       os.replace(kept + ".tmp", kept)  # a batch is kept whole or not at all
+    if progress:
+      progress.update(i + 1, tokens=float(lengths[-1].sum()))
   return texts, np.concatenate(lengths)
 
 

@@ -115,10 +115,13 @@ def _event_writer(directory: str, purge_step: int | None = None):
 
 
 class Progress:
-  """`step 120/1000 | 4.1 steps/s | 9.3k tok/s | loss 0.812 | ETA 3m34s` on stderr."""
+  """`step 120/1000 | 4.1 steps/s | 9.3k tok/s | loss 0.812 | ETA 3m34s` on stderr (below half a
+  step per second, `55.2 s/step`); `unit` names what is counted (`batch 12/125 | 30.1 s/batch`).
+  Rates count from `start`."""
 
-  def __init__(self, total: int, *, start: int = 0, every: int = 10, stream=sys.stderr):
-    self.total, self.every, self.stream = total, every, stream
+  def __init__(self, total: int, *, start: int = 0, every: int = 10, stream=None,
+               unit: str = "step"):
+    self.total, self.every, self.stream, self.unit = total, every, stream, unit
     self._t0, self._s0, self._tokens = time.perf_counter(), start, 0.0
 
   def update(self, step: int, tokens: float = 0.0, **metrics) -> None:
@@ -128,10 +131,12 @@ class Progress:
     dt = max(time.perf_counter() - self._t0, 1e-9)
     rate = (step - self._s0) / dt
     eta = (self.total - step) / rate if rate > 0 else math.inf
-    parts = [f"step {step}/{self.total}", f"{rate:.2f} steps/s", f"{self._tokens / dt / 1e3:.1f}k tok/s"]
+    plural = self.unit + ("es" if self.unit.endswith("ch") else "s")
+    pace = f"{rate:.2f} {plural}/s" if rate >= 0.5 or rate <= 0 else f"{1 / rate:.1f} s/{self.unit}"
+    parts = [f"{self.unit} {step}/{self.total}", pace, f"{self._tokens / dt / 1e3:.1f}k tok/s"]
     parts += [f"{k} {float(v):.4g}" for k, v in metrics.items()]
     parts.append(f"ETA {int(eta // 60)}m{int(eta % 60):02d}s" if math.isfinite(eta) else "ETA ?")
-    print(" | ".join(parts), file=self.stream, flush=True)
+    print(" | ".join(parts), file=self.stream or sys.stderr, flush=True)
 
 
 def write_scalar_summary(workdir: str, scalars: dict[str, list[tuple[int, float]]]) -> None:

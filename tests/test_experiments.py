@@ -314,10 +314,12 @@ def test_rl_pulse_and_resume(tmp_path, tiny_sft_run, algo, monkeypatch):
 
 
 @pytest.mark.slow
-def test_coverage_resumes_a_stopped_run_with_the_same_samples(tmp_path, tiny_sft_run, monkeypatch):
+def test_coverage_resumes_a_stopped_run_with_the_same_samples(tmp_path, tiny_sft_run, monkeypatch,
+                                                             capsys):
   """scripts/coverage.py keeps each finished batch of completions in OUT/samples: stopped after
-  its first batch and run again, it decodes only the batches it lacks and writes what an
-  uninterrupted run writes; a rerun with another --k is an error naming it."""
+  its first batch and run again, it decodes only the batches it lacks (reporting them as it
+  goes) and writes what an uninterrupted run writes; a rerun with another --k is an error
+  naming it."""
   main = runpy.run_path("scripts/coverage.py")["main"]
   def run(out, *extra):
     monkeypatch.setattr(sys, "argv", ["coverage.py", "--policy", str(tiny_sft_run), "--out",
@@ -335,8 +337,10 @@ def test_coverage_resumes_a_stopped_run_with_the_same_samples(tmp_path, tiny_sft
   with pytest.raises(RuntimeError, match="stopped"):
     run(tmp_path / "resumed")
   monkeypatch.setattr(sampling, "generate", lambda *a, **k: calls.append(2) or real(*a, **k))
+  capsys.readouterr()
   run(tmp_path / "resumed")
   assert calls == [1, 2, 2]  # the pool's second batch of 256 rows, then the greedy batch
+  assert "batch 2/2 |" in capsys.readouterr().err  # the pool's batches, the first one kept
   whole, resumed = (json.loads((tmp_path / d / "coverage.json").read_text())
                     for d in ("whole", "resumed"))
   assert len(whole["counts"]["pool"]) * 4 > 256 and resumed == whole
