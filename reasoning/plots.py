@@ -208,6 +208,7 @@ def coverage(results: dict[str, dict], path: str, *, title: str) -> None:
   """Coverage (pass@k, %) against k on a log2 axis with bootstrap bands, one panel for the task's
   difficulties (d*) and one for the model-relative bins (q*), each with its fitted
   exponentiated power law (Brown et al. 2024) dashed."""
+  from reasoning import scaling
   groups = [("task difficulty", [n for n in results if n.startswith("d")]),
             ("model-relative bin (q1 hardest)", [n for n in results if n.startswith("q")])]
   groups = [(t, names) for t, names in groups if names]
@@ -223,8 +224,7 @@ def coverage(results: dict[str, dict], path: str, *, title: str) -> None:
                       alpha=0.15)
       if r.get("fit"):
         kk = np.geomspace(k[0], k[-1], 100)
-        ax.plot(kk, 100 * np.exp(r["fit"]["a"] * kk ** r["fit"]["b"]), "--", color=f"C{i}",
-                lw=0.8)
+        ax.plot(kk, 100 * scaling.coverage_law(kk, r["fit"]), "--", color=f"C{i}", lw=0.8)
     ax.set(xscale="log", xlabel="k (samples per problem)", ylabel="coverage, pass@k (%)",
            title=subtitle, ylim=(0, 100))
     ax.set_xscale("log", base=2)

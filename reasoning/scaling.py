@@ -163,19 +163,29 @@ def coverage_fit(ks: ArrayLike, coverage: ArrayLike,
   return {"a": float(-np.exp(line["intercept"])), "b": float(b), "r2": line["r2"]}
 
 
+def coverage_law(ks: ArrayLike, fit: dict) -> np.ndarray:
+  """Coverage at `ks` under a coverage_fit: exp(a * k^b)."""
+  return np.exp(fit["a"] * np.asarray(ks, float) ** fit["b"])
+
+
+def _first_share(x: np.ndarray, log_share: float) -> np.ndarray:
+  """[N] bool: the points in the first `log_share` of the log range of x (all > 0)."""
+  logs = np.log(x)
+  return logs <= logs.min() + log_share * np.ptp(logs)
+
+
 def coverage_extrapolation(ks: ArrayLike, coverage: ArrayLike, log_share: float = 0.5) -> dict:
   """Brown et al.'s law fitted on the ks in the first `log_share` of the log k range (three or
   more) predicts coverage at the larger ones: {fit_up_to, fit, k, predicted, measured, errors
   (predicted - measured)}. A law that only describes the points it was fitted on fails here;
   too few ks, or too few unsaturated ones among them, is a ValueError."""
   k, cov = np.asarray(ks, float), np.asarray(coverage, float)
-  logs = np.log(k)
-  early = logs <= logs.min() + log_share * np.ptp(logs)
+  early = _first_share(k, log_share)
   if early.sum() < 3 or early.all():
     raise ValueError(f"coverage_extrapolation: {int(early.sum())} of {len(k)} ks fall in the "
                      f"first {log_share:.0%} of the log k range; needs three there and one after")
   fit = coverage_fit(k[early], cov[early])
-  predicted = np.exp(fit["a"] * k[~early] ** fit["b"])
+  predicted = coverage_law(k[~early], fit)
   return {"fit_up_to": int(k[early].max()), "fit": fit, "k": k[~early].astype(int).tolist(),
           "predicted": predicted.tolist(), "measured": cov[~early].tolist(),
           "errors": (predicted - cov[~early]).tolist()}
@@ -200,8 +210,7 @@ def extrapolation_check(compute, accuracy, r0: float, log_share: float = 0.5) ->
   measured), rise (the measured rise over the predicted part: the last point minus the last
   fitted one)}."""
   compute, accuracy = np.asarray(compute, float), np.asarray(accuracy, float)
-  logs = np.log10(compute)
-  early = logs <= logs.min() + log_share * np.ptp(logs)
+  early = _first_share(compute, log_share)
   if early.sum() < 3:
     early = np.arange(len(compute)) < 3
   fit = sigmoid_fit(compute[early], accuracy[early], r0)
