@@ -26,11 +26,14 @@ def countdown(trap_share: float = 0.1) -> ConfigDict:
   return ConfigDict({"name": "countdown", "trap_share": trap_share})
 
 
-def chat(question: str, instruction: str = "", system: str = "") -> ConfigDict:
+def chat(question: str, instruction: str = "", system: str = "", scratchpad: bool = False
+         ) -> ConfigDict:
   """A task block's `chat`: the task posed through the model's chat template, the user message
   `question` ({fields} from each problem's meta) then `instruction`, after an optional `system`
-  message; the reply's answer is read as an instruct model states it (tasks/chat.py)."""
-  return ConfigDict({"question": question, "instruction": instruction, "system": system})
+  message; the reply's answer is read as an instruct model states it (tasks/chat.py), or, with
+  `scratchpad`, the reply is the task's scratchpad, judged line by line by its step oracle."""
+  return ConfigDict({"question": question, "instruction": instruction, "system": system,
+                     "scratchpad": scratchpad})
 
 
 def tools(trace_share: float = 1.0, max_calls: int = 4, available: bool = True) -> ConfigDict:

@@ -32,7 +32,7 @@ def run(config, workdir: str) -> dict:
     reward_vocab, *_, params, _ = runs_lib.load_sft(config[kind])
     runs_lib.check_same_vocab(vocab, reward_vocab, f"config.{kind}", "config.policy")
     reward_params[kind] = params
-  task = runs_lib.make_task(config)
+  task = runs_lib.make_task(config, vocab)
   runs_lib.save_config(config, workdir)
   problems = runs_lib.evaluation_set(task, config.policy, config.eval_difficulties,
                                      config.eval_problems)

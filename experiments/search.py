@@ -36,8 +36,8 @@ POOL = "_pool"  # the results.jsonl record of the best-of-N pool's per-problem p
 
 
 def run(config, workdir: str) -> dict:
-  task = runs_lib.make_task(config)
   vocab, sft_config, policy_cfg, graphdef, policy_params, _ = runs_lib.load_sft(config.policy)
+  task = runs_lib.make_task(config, vocab)
   prm_vocab, _, prm_cfg, prm_graphdef, prm_params, _ = runs_lib.load_sft(config.prm)
   runs_lib.save_config(config, workdir)
   policy = Model(graphdef, policy_params, policy_cfg, vocab)

@@ -26,11 +26,11 @@ def run(config, workdir: str) -> dict:
       raise ValueError(f"{field} must be one of {allowed}, got {config[field]!r}")
   runs_lib.check_positive(config, "steps", "batch_size", "train_problems", "samples_per_problem",
                           "log_every", "checkpoint_every", "keep_checkpoints", "max_new")
-  task = runs_lib.make_task(config)
-  data.check_synthetic(task, synthetic_problems=config.synthetic_problems, kind=config.kind,
-                       labels=config.labels)
   optim_cfg = state_lib.OptimConfig(total_steps=config.steps, **config.optim)
   vocab, sft_config, model_cfg, graphdef, policy_params, _ = runs_lib.load_sft(config.init_from)
+  task = runs_lib.make_task(config, vocab)
+  data.check_synthetic(task, synthetic_problems=config.synthetic_problems, kind=config.kind,
+                       labels=config.labels)
   runs_lib.save_config(config, workdir)
   sample_key, label_key, eval_key = jax.random.split(jax.random.key(config.seed), 3)
   eval_problems = runs_lib.evaluation_set(task, config.init_from, config.eval_difficulties,

@@ -133,7 +133,9 @@ class Progress:
     eta = (self.total - step) / rate if rate > 0 else math.inf
     plural = self.unit + ("es" if self.unit.endswith("ch") else "s")
     pace = f"{rate:.2f} {plural}/s" if rate >= 0.5 or rate <= 0 else f"{1 / rate:.1f} s/{self.unit}"
-    parts = [f"{self.unit} {step}/{self.total}", pace, f"{self._tokens / dt / 1e3:.1f}k tok/s"]
+    tok = self._tokens / dt
+    parts = [f"{self.unit} {step}/{self.total}", pace,
+             f"{tok / 1e3:.1f}k tok/s" if tok >= 1e3 else f"{tok:.0f} tok/s"]
     parts += [f"{k} {float(v):.4g}" for k, v in metrics.items()]
     parts.append(f"ETA {int(eta // 60)}m{int(eta % 60):02d}s" if math.isfinite(eta) else "ETA ?")
     print(" | ".join(parts), file=self.stream or sys.stderr, flush=True)

@@ -101,7 +101,8 @@ def make_task(config, vocab=None):
   `task.chat` block ({question, instruction, system}: configs/common.chat) poses it through the
   chat template of `vocab` (an instruct model's tokenizer; tasks/chat.ChatFormat); a `task.tools`
   block ({trace_share, max_calls, available}: configs/common.tools) gives it the environment's
-  calc tool (tasks/tool_use.ToolUse)."""
+  calc tool (tasks/tool_use.ToolUse). Without `vocab`, a config whose `model.path` names a
+  Hugging Face model (an SFT run's) poses it through that model's tokenizer."""
   from reasoning.tasks import get_task
   task = dict(config["task"])
   chat = dict(task.pop("chat", None) or {})
@@ -117,10 +118,13 @@ def make_task(config, vocab=None):
   if not chat.get("question"):
     return inner
   from reasoning.tasks.chat import ChatFormat
-  unknown = sorted(set(chat) - {"question", "instruction", "system"})
+  unknown = sorted(set(chat) - {"question", "instruction", "system", "scratchpad"})
   if unknown:
     raise ValueError(f"task.chat.{unknown[0]} is not a chat setting; expected question, "
-                     f"instruction, system")
+                     f"instruction, system, scratchpad")
+  if vocab is None and config.get("model", {}).get("path"):  # an SFT config of an HF model
+    from reasoning.tokenizer import HFTokenizer
+    vocab = HFTokenizer.from_dir(config["model"]["path"])
   template = getattr(vocab, "chat_template", None)
   if not template:
     where = getattr(vocab, "path", None) or "the character vocabulary"

@@ -1,3 +1,5 @@
+import json
+
 import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -40,6 +42,15 @@ def test_chat_format_renders_the_template_and_verifies_natural_replies():
   assert not task.has_step_oracle and task.difficulties == Arithmetic().difficulties
   with pytest.raises(ValueError, match="no step oracle"):
     task.step_labels(p, ["x"])
+  # Taught the scratchpad, the reply is judged as the wrapped task judges it, step by step.
+  pad = ChatFormat(Arithmetic(trap_share=0.0, ops="+"), template=TEMPLATE, question="{a}+{b}",
+                   scratchpad=True)
+  [r] = pad.sample(np.random.default_rng(0), 1, 3)
+  lines = pad.solve(r)
+  assert pad.has_step_oracle and pad.verify(r, "\n".join(lines) + "\n") == 1.0
+  assert pad.verify(r, f"ANSWER: {r.answer}\n") == 0.0  # the right answer without the work
+  assert pad.step_labels(r, lines) == [1] * len(lines)
+  assert pad.step_labels(r, ["0+0+0=0"] + lines[1:]) == [0] * len(lines)
   letters = ChatFormat(Letters(trap_share=0.0), template=TEMPLATE,
                        question="How many times does the letter {letter} appear in {word}?")
   [q] = letters.sample(np.random.default_rng(1), 1, 1)
@@ -74,8 +85,42 @@ def test_rl_through_the_chat_template_of_a_tiny_instruct_model(tmp_path):
   np.testing.assert_array_equal(got, [1.0, -1.0])
   with pytest.raises(ValueError, match="task.chat.*the character vocabulary has none"):
     runs_lib.make_task(config)
+  # An SFT config of a Hugging Face model poses the task through that model's own tokenizer.
+  sft_config = {"task": dict(config.task), "model": {"path": model_dir}}
+  assert runs_lib.make_task(sft_config).render(p) == p.prompt
   bad = {"task": {"name": "arithmetic", "chat": {"question": "What is {a}?", "tone": "x"}}}
   with pytest.raises(ValueError, match="task.chat.tone is not a chat setting"):
     runs_lib.make_task(bad, vocab)
   out = rl.run(config, str(tmp_path / "rl"))
   assert out["metrics"]["step"] == 2 and "sampled/d1" in out["metrics"]
+
+
+@pytest.mark.slow
+def test_sft_prm_and_tree_search_on_the_scratchpad_through_a_chat_template(tmp_path):
+  """configs/smollm2_{sft,prm,search}.py's path on a tiny random instruct-format model: SFT on
+  the arithmetic scratchpad through the chat template, a PRM on the oracle's step labels of its
+  replies, then best-of-N, beam search and MCTS over the reply's lines."""
+  from configs import smollm2_prm, smollm2_search, smollm2_sft
+  from experiments import search, sft, verifier
+  from reasoning import hf
+  from reasoning.tasks import base
+  task = ChatFormat(Arithmetic(trap_share=0.0), template=TEMPLATE, question="What is {a} {op} {b}?",
+                    instruction="Work it out column by column.", scratchpad=True)
+  rng = np.random.default_rng(0)
+  texts = [p.prompt + base.reference_completion(task, p) for d in (2, 3)
+           for p in task.sample(rng, 50, d)]
+  model_dir = hf.write_tiny_model(str(tmp_path / "model"), texts, chat_template=TEMPLATE)
+  config = smollm2_sft.get_config("tiny")
+  config.model.path = model_dir
+  out = sft.run(config, str(tmp_path / "sft"))
+  assert out["metrics"]["step"] == 2 and "greedy/d3" in out["metrics"]
+  config = smollm2_prm.get_config("tiny")
+  config.init_from = str(tmp_path / "sft")
+  out = verifier.run(config, str(tmp_path / "prm"))
+  assert "auc/step" in out["metrics"] and out["metrics"]["eval/steps"] > 0  # oracle labels
+  config = smollm2_search.get_config("tiny")
+  config.policy, config.prm = str(tmp_path / "sft"), str(tmp_path / "prm")
+  summary = search.run(config, str(tmp_path / "search"))
+  methods = {json.loads(line)["method"] for line in open(tmp_path / "search" / "results.jsonl")}
+  assert {"best-of-2 PRM weighted", "beam N=2", "MCTS sims=2"} <= methods, methods
+  assert summary

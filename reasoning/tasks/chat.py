@@ -13,6 +13,11 @@ compares it with the problem's answer. Like every verifier it never raises: a re
 answer scores 0. The wrapped task's scratchpad is not required, so there are no step labels
 (`has_step_oracle` is False); `solve` stays the wrapped task's, whose last line `ANSWER: ...`
 the parser reads too.
+
+With `scratchpad=True` the model is taught to reply with the wrapped task's scratchpad (SFT on
+`solve`'s lines through the chat template): the reply is then judged as the wrapped task judges
+a completion, `verify` and `step_labels` are its, and a task with an exact step oracle keeps it
+(a PRM trains on oracle labels; searchers score the reply line by line).
 """
 
 from __future__ import annotations
@@ -50,7 +55,11 @@ class ChatFormat(base.Wrapper):
   instruction: str = ""                           # appended to the question (the format asked)
   system: str = ""                                # a system message, if any
   special_tokens: tuple[tuple[str, str], ...] = ()  # bos_token etc. for the template
-  has_step_oracle: bool = False
+  scratchpad: bool = False                        # replies are the wrapped task's scratchpad
+
+  @property
+  def has_step_oracle(self) -> bool:
+    return self.scratchpad and self.task.has_step_oracle
 
   def __post_init__(self):
     if not self.template:
@@ -81,9 +90,15 @@ class ChatFormat(base.Wrapper):
     return natural_answer(completion)
 
   def verify(self, problem: base.Problem, completion: str) -> float:
-    """1.0 iff the reply's stated answer is the problem's; never raises."""
+    """1.0 iff the reply's stated answer is the problem's (with `scratchpad`: iff the wrapped
+    task verifies the reply as a completion); never raises."""
+    if self.scratchpad:
+      return self.task.verify(problem, completion)
     return float(natural_answer(completion) == problem.answer)
 
   def step_labels(self, problem: base.Problem, steps: Sequence[str]) -> list[int]:
-    raise ValueError(f"chat format: {self.task.name} posed in the model's own words has no step "
-                     f"oracle (its replies need not follow the scratchpad)")
+    if not self.has_step_oracle:
+      raise ValueError(f"chat format: {self.task.name} posed in the model's own words has no step "
+                       f"oracle (its replies need not follow the scratchpad; task.chat.scratchpad "
+                       f"teaches and judges the scratchpad)")
+    return self.task.step_labels(problem, steps)
