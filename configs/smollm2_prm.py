@@ -4,8 +4,8 @@ scratchpad (configs/smollm2_sft.py), its replies' lines labelled by the task's e
   python -m experiments.verifier --config configs/smollm2_prm.py --workdir runs/smollm2_prm
 
 The reward model starts from the SFT policy's weights (a value head at zero) and trains on 4
-samples at T=1 of each of 300 training problems; held-out step- and solution-level ROC-AUC on 4
-samples of 50 problems per difficulty. `:tiny` is for tests.
+samples at T=1 of each of 200 training problems; held-out step- and solution-level ROC-AUC on 4
+samples of 30 problems per difficulty. `:tiny` is for tests.
 """
 
 from configs import common, countdown_verifier, smollm2_sft
@@ -16,11 +16,11 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.init_from = "runs/smollm2_sft"
   c.task = smollm2_sft.task()
   c.train_difficulties = c.eval_difficulties = (2, 3)
-  c.eval_problems = 50
+  c.eval_problems = 30
   c.max_new = 64
-  c.train_problems = 300
-  c.optim = common.optim(2e-5, 5)
-  c.steps = 75
+  c.train_problems = 200
+  c.optim = common.optim(5e-5, 5)
+  c.steps = 50
   c.batch_size = 16
   common.outputs(c, checkpoint_every=25, log_every=5)
   return common.variant(

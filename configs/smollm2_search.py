@@ -4,7 +4,7 @@ PRM-weighted), PRM beam search and MCTS against test-time FLOPs per problem.
 
   python -m experiments.search --config configs/smollm2_search.py --workdir runs/smollm2_search
 
-A step is a scratchpad line (any token ending in a newline); 40 held-out problems per difficulty,
+A step is a scratchpad line (any token ending in a newline); 30 held-out problems per difficulty,
 even indices validate the compute-optimal choice, odd ones test it. `:tiny` is for tests.
 """
 
@@ -17,13 +17,13 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.prm = "runs/smollm2_prm"
   c.task = smollm2_sft.task()
   c.eval_difficulties = (2, 3)
-  c.eval_problems = 40
+  c.eval_problems = 30
   c.max_new = 64
   c.best_of_n = (1, 2, 4, 8, 16)
-  c.beam = (4, 8, 16)
+  c.beam = (4, 8)
   c.lookahead = ()
-  c.mcts = (4, 8)
-  c.mcts_batch = 16
+  c.mcts = (2,)
+  c.mcts_batch = 30
   c.max_steps = 6
   c.step_tokens = 16
   return common.variant(
