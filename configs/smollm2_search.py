@@ -1,6 +1,7 @@
 """Test-time search on a real model: SmolLM2-135M-Instruct after SFT on the arithmetic scratchpad
 (configs/smollm2_sft.py), with its PRM (configs/smollm2_prm.py): best-of-N (majority vote and
-PRM-weighted), PRM beam search and MCTS against test-time FLOPs per problem.
+PRM-weighted) and PRM beam search against test-time FLOPs per problem; `--config.mcts=2,4` adds
+MCTS at those simulations per move.
 
   python -m experiments.search --config configs/smollm2_search.py --workdir runs/smollm2_search
 
@@ -22,7 +23,7 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   c.best_of_n = (1, 2, 4, 8, 16)
   c.beam = (4, 8)
   c.lookahead = ()
-  c.mcts = (2,)
+  c.mcts = ()
   c.mcts_batch = 30
   c.max_steps = 6
   c.step_tokens = 16
