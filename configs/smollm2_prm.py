@@ -25,6 +25,6 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   common.outputs(c, checkpoint_every=25, log_every=5)
   return common.variant(
       c, arg, "configs/smollm2_prm.py",
-      tiny={"train_problems": 4, "samples_per_problem": 2, "eval_problems": 1, **common.FAST_OPTIM,
-            "eval_samples": 2, "max_new": 24, "steps": 2, "batch_size": 4,
+      tiny={"train_problems": 4, "samples_per_problem": 2, "eval_problems": 1, "eval_samples": 2,
+            "max_new": 24, **common.FAST_OPTIM, "steps": 2, "batch_size": 4,
             "checkpoint_every": 1, "log_every": 1})

@@ -42,7 +42,6 @@ def get_config(arg: str | None = None) -> common.ConfigDict:
   common.outputs(c, checkpoint_every=20, log_every=5, eval_every=40)
   return common.variant(
       c, arg, "configs/smollm2_sft.py",
-      tiny={"model.path": "", "train_problems": 40, "eval_problems": 2, "steps": 2,
-            **common.FAST_OPTIM,
-            "batch_size": 2, "seq_len": 128, "pass_k": 2, "eval_every": 2,
+      tiny={"model.path": "", "train_problems": 40, "eval_problems": 2, **common.FAST_OPTIM,
+            "steps": 2, "batch_size": 2, "seq_len": 128, "pass_k": 2, "eval_every": 2,
             "checkpoint_every": 1, "log_every": 1})
